@@ -1,0 +1,422 @@
+/**
+ * Fluent Bit's classic `.conf` format, read line by line as `read_config` in
+ * `src/config_format/flb_cf_fluentbit.c` does. It is not INI: sections repeat, a key and its value
+ * are split at the first space, and `@INCLUDE`/`@SET` are line commands, so no INI library fits.
+ *
+ * Every error is a `ConfigError` whose message reads `[config] error in FILE:LINE: reason`, with
+ * the physical line number (blank and comment lines counted).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError, type ConfigOrigin } from '../core/errors.js';
+import { asciiLower, configMessage, type ConfigEntry } from './schema.js';
+
+export type SectionKind =
+  | 'service' | 'input' | 'filter' | 'output' | 'custom' | 'parser' | 'multiline_parser' | 'plugins' | 'upstream_servers';
+
+/** An indented `[NAME]` line inside a section; its keys are indented twice. */
+export interface ConfigGroup {
+  name: string;
+  origin: ConfigOrigin;
+  entries: ConfigEntry[];
+}
+
+export interface ConfigSection {
+  kind: SectionKind;
+  /** The name between the brackets, as written (`SERV`, `OUTPUT`). */
+  header: string;
+  origin: ConfigOrigin;
+  /** Keys lower-cased, values trimmed and with `${VAR}` substituted; repeats kept in order. */
+  entries: ConfigEntry[];
+  groups: ConfigGroup[];
+}
+
+export interface ConfigDocument {
+  /** In file order, includes in place; all `[SERVICE]` sections merged into the first one. */
+  sections: ConfigSection[];
+  /** The `@SET` variables. */
+  variables: Map<string, string>;
+  warnings: string[];
+  /** Every file read, main file first. */
+  files: string[];
+}
+
+export interface ClassicParseOptions {
+  /** Where `${VAR}` looks after `@SET` variables; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Allow `[PARSER]` and `[MULTILINE_PARSER]`, for `Parsers_File` files. */
+  allowParsers?: boolean;
+  /** `${HOSTNAME}` when the environment has none; defaults to `os.hostname()`. */
+  hostname?: string;
+}
+
+/** Fluent Bit stops at 1000 files (`FLB_CF_FILE_NUM_LIMIT`), which also ends include cycles via globs. */
+const MAX_FILES = 1000;
+
+/**
+ * `get_section_type` compares `strncasecmp(name, keyword, strlen(name))`, so a header matches the
+ * first keyword (in this order) that it is a prefix of: `[SERV]`, `[IN]`, `[OUT]`, `[INPUTS]`.
+ */
+const SECTION_KEYWORDS: ReadonlyArray<readonly [string, SectionKind | 'stream_processor']> = [
+  ['service', 'service'], ['parser', 'parser'], ['multiline_parser', 'multiline_parser'],
+  ['stream_processor', 'stream_processor'], ['plugins', 'plugins'], ['upstream_servers', 'upstream_servers'],
+  ['custom', 'custom'], ['customs', 'custom'], ['input', 'input'], ['inputs', 'input'],
+  ['filter', 'filter'], ['filters', 'filter'], ['output', 'output'], ['outputs', 'output'],
+];
+
+function sectionKind(name: string): SectionKind | 'stream_processor' | undefined {
+  const lower = asciiLower(name);
+  return SECTION_KEYWORDS.find(([keyword]) => keyword.startsWith(lower))?.[1];
+}
+
+const isBlank = (c: string | undefined): boolean => c === ' ' || c === '\t';
+
+/** `flb_sds_trim` trims with `isspace`, which is narrower than `String.prototype.trim`. */
+const trimC = (text: string): string => text.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
+
+function syntaxError(origin: ConfigOrigin, reason: string): ConfigError {
+  return new ConfigError('WSBIT_CONFIG_SYNTAX', configMessage(reason, origin), origin);
+}
+
+function includeError(origin: ConfigOrigin, reason: string): ConfigError {
+  return new ConfigError('WSBIT_CONFIG_INCLUDE', configMessage(reason, origin), origin);
+}
+
+interface RawSet {
+  key: string;
+  value: string;
+}
+
+interface ParseState {
+  /** Directory of the main file: relative `@INCLUDE` paths fall back to it, globs always use it. */
+  rootDir: string;
+  allowParsers: boolean;
+  sections: ConfigSection[];
+  sets: RawSet[];
+  warnings: string[];
+  /** `dev:ino` of every file read: Fluent Bit's `Read twice` check, which also stops include loops. */
+  seen: Set<string>;
+  files: string[];
+}
+
+/** How the indentation of a file was set, for error messages. */
+function describeIndent(indent: string, line: number): string {
+  const spaces = [...indent].filter((c) => c === ' ').length;
+  const tabs = indent.length - spaces;
+  const parts = [spaces > 0 ? `${spaces} space${spaces > 1 ? 's' : ''}` : '', tabs > 0 ? `${tabs} tab${tabs > 1 ? 's' : ''}` : ''];
+  return `this file indents keys with ${parts.filter((p) => p !== '').join(' and ')}, as on line ${line}`;
+}
+
+/**
+ * `check_indent`: a key line starts with exactly the file's indent; more is allowed only when the
+ * extra part is as long as the indent (group content). Returns where the key starts.
+ */
+function checkIndent(line: string, indent: string, indentLine: number, origin: ConfigOrigin): { level: number; groupContent: boolean } {
+  let level = 0;
+  while (level < indent.length && line[level] === indent[level]) level++;
+  const hint = trimC(line) === '' ? '; a blank line must be empty or indented like the keys' : '';
+  if (level < indent.length) {
+    const detail = isBlank(line[level]) ? 'inconsistent use of tab and space' : 'indentation level is too low';
+    throw syntaxError(origin, `invalid indentation level: ${detail} (${describeIndent(indent, indentLine)}${hint})`);
+  }
+  let extra = 0;
+  while (isBlank(line[level + extra])) extra++;
+  if (extra === 0) return { level, groupContent: false };
+  if (extra === indent.length) return { level: level + extra, groupContent: true };
+  throw syntaxError(origin, `invalid indentation level: extra indentation level found (${describeIndent(indent, indentLine)}${hint})`);
+}
+
+function globRegExp(part: string): RegExp {
+  const source = [...part].map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
+  return new RegExp(`^${source}$`);
+}
+
+/**
+ * The files matching an absolute pattern whose components may hold `*` and `?` (as glob(3); no
+ * `[...]` classes). Hidden names match only a component that starts with `.`. Fluent Bit asks for
+ * `GLOB_NOSORT`; wsbit sorts, so the include order does not depend on the file system.
+ */
+function globFiles(pattern: string): string[] {
+  const root = path.parse(pattern).root;
+  const parts = pattern.slice(root.length).split('/').filter((part) => part !== '');
+  let candidates = [root];
+  for (const part of parts) {
+    const next: string[] = [];
+    for (const dir of candidates) {
+      if (!/[*?]/.test(part)) {
+        next.push(path.join(dir, part));
+        continue;
+      }
+      const matcher = globRegExp(part);
+      let names: string[];
+      try {
+        names = fs.readdirSync(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        if (matcher.test(name) && (part.startsWith('.') || !name.startsWith('.'))) next.push(path.join(dir, name));
+      }
+    }
+    candidates = next;
+  }
+  return candidates.filter((file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() === true).sort();
+}
+
+/** `dev:ino` when the file exists, else its absolute path. */
+function fileIdentity(file: string): string {
+  const stat = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
+  return stat === undefined ? `path:${path.resolve(file)}` : `${stat.dev}:${stat.ino}`;
+}
+
+/** Reads and parses one included file (`includedFrom` is the `@INCLUDE` line). */
+function readIncluded(state: ParseState, file: string, includedFrom: ConfigOrigin, spec: string): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : `cannot read it (${code ?? 'error'})`;
+    throw includeError(includedFrom, `@INCLUDE '${spec}': ${reason}${file === spec ? '' : ` (tried '${spec}' and '${file}')`}`);
+  }
+  parseFile(state, file, text, includedFrom);
+}
+
+/**
+ * `@INCLUDE path`: the rest of the line, verbatim. With a `*` it is a glob relative to the main
+ * file's directory, and no match is fatal; otherwise the path is tried as given, then relative to
+ * the main file's directory.
+ */
+function include(state: ParseState, spec: string, origin: ConfigOrigin): void {
+  if (spec.includes('*')) {
+    const pattern = path.isAbsolute(spec) ? spec : path.join(state.rootDir, spec);
+    const matches = globFiles(pattern);
+    if (matches.length === 0) throw includeError(origin, `@INCLUDE '${spec}': glob: [${pattern}] no match`);
+    for (const file of matches) readIncluded(state, file, origin, file);
+    return;
+  }
+  let file = spec;
+  if (!fs.existsSync(file) && !path.isAbsolute(file)) file = path.join(state.rootDir, spec);
+  readIncluded(state, file, origin, spec);
+}
+
+/** `@CMD args`: only `@SET KEY=VALUE` exists (`src/flb_meta.c`); key and value are not trimmed. */
+function meta(state: ParseState, line: string, origin: ConfigOrigin): void {
+  const space = line.indexOf(' ');
+  if (space < 0) throw syntaxError(origin, `invalid command '${line}': expected @SET KEY=VALUE or @INCLUDE FILE`);
+  const command = trimC(line.slice(1, space));
+  const args = trimC(line.slice(space + 1));
+  if (asciiLower(command) !== 'set') {
+    state.warnings.push(`[config] warning in ${origin.file}:${origin.line}: unknown command '@${command}' is ignored`);
+    return;
+  }
+  const equals = args.indexOf('=');
+  if (equals <= 0) throw syntaxError(origin, `invalid @SET '${args}': expected @SET KEY=VALUE`);
+  state.sets.push({ key: args.slice(0, equals), value: args.slice(equals + 1) });
+}
+
+const PARSERS_IN_MAIN =
+  "Sections 'multiline_parser' and 'parser' are not valid in the main configuration file. " +
+  "They belong to the 'parsers_file' configuration files.";
+
+function parseFile(state: ParseState, file: string, text: string, includedFrom?: ConfigOrigin): void {
+  const identity = fileIdentity(file);
+  if (state.seen.has(identity)) {
+    const origin = includedFrom ?? { file, line: 1 };
+    throw includeError(origin, `Read twice. path=${file} (the file is already part of this configuration; an include loop?)`);
+  }
+  if (state.files.length >= MAX_FILES) {
+    throw includeError(includedFrom ?? { file, line: 1 }, `too many configuration files (limit ${MAX_FILES})`);
+  }
+  state.seen.add(identity);
+  state.files.push(file);
+
+  let indent: string | undefined;
+  let indentLine = 0;
+  // `section` is undefined before the first header; `target` is undefined in ignored sections.
+  let section: { target: ConfigSection | undefined } | undefined;
+  let group: ConfigGroup | undefined;
+
+  const lines = text.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    let line = lines[index] ?? '';
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (index === 0 && line.startsWith('\uFEFF')) line = line.slice(1);
+    const origin: ConfigOrigin = { file, line: index + 1 };
+
+    // Only column 0 counts: no end-of-line comments, and an indented `#` must use the indent.
+    if (line === '' || line.startsWith('#')) continue;
+
+    if (/^@include /i.test(line)) {
+      if (line.length <= 9) throw includeError(origin, '@INCLUDE needs a file name');
+      include(state, line.slice(9), origin);
+      continue;
+    }
+    if (line.startsWith('@') && line.length > 3) {
+      meta(state, line, origin);
+      continue;
+    }
+
+    if (line.startsWith('[')) {
+      const close = line.indexOf(']');
+      if (close < 0) throw syntaxError(origin, 'bad header definition');
+      const header = line.slice(1, close);
+      if (header === '') throw syntaxError(origin, 'bad header definition: the section name is empty');
+      group = undefined;
+      const kind = sectionKind(header);
+      if ((kind === 'parser' || kind === 'multiline_parser') && !state.allowParsers) throw syntaxError(origin, PARSERS_IN_MAIN);
+      if (kind === undefined || kind === 'stream_processor') {
+        state.warnings.push(`[config] warning in ${file}:${origin.line}: section [${header}] is not supported by wsbit and is ignored`);
+        section = { target: undefined };
+      } else {
+        const target: ConfigSection = { kind, header, origin, entries: [], groups: [] };
+        state.sections.push(target);
+        section = { target };
+      }
+      continue;
+    }
+
+    if (indent === undefined) {
+      // The first key line of a file sets its indent. Fluent Bit takes the first character of an
+      // unindented line as the indent, which garbles that key and rejects the next one.
+      if (!isBlank(line[0])) throw syntaxError(origin, 'invalid indentation level: keys must be indented, e.g. with 4 spaces');
+      let end = 1;
+      while (isBlank(line[end])) end++;
+      indent = line.slice(0, end);
+      indentLine = origin.line;
+      if (end === line.length) continue;
+    }
+
+    const { level, groupContent } = checkIndent(line, indent, indentLine, origin);
+    if (!groupContent) group = undefined;
+    if (level === line.length || line[level] === '#') continue;
+
+    if (line[level] === '[') {
+      const close = line.indexOf(']', level);
+      if (close < 0 || close === level + 1) throw syntaxError(origin, 'expected a valid group name: [..]');
+      if (section === undefined) throw syntaxError(origin, "current group don't have a parent section");
+      if (group !== undefined && group.entries.length === 0) throw syntaxError(origin, `previous group [${group.name}] did not have keys`);
+      group = { name: line.slice(level + 1, close), origin, entries: [] };
+      section.target?.groups.push(group);
+      continue;
+    }
+
+    const space = line.indexOf(' ', level);
+    if (space < 0) {
+      const tab = line.includes('\t', level) ? ' (a key and its value are separated by a space; a tab does not count)' : '';
+      throw syntaxError(origin, `undefined value - check config is in valid classic format${tab}`);
+    }
+    const key = asciiLower(trimC(line.slice(level, space)));
+    // Fluent Bit reports an all-blank value as "could not allocate key value pair".
+    const value = trimC(line.slice(space + 1));
+    if (value === '') throw syntaxError(origin, 'key has an empty value');
+    if (section === undefined) throw syntaxError(origin, `key '${key}' is not inside a section such as [INPUT]`);
+    (group ?? section.target)?.entries.push({ key, value, origin });
+  }
+}
+
+/**
+ * `${VAR}` and `${VAR:-default}` in a value (`flb_env_var_translate`): `lookup` gives `@SET`
+ * variables, then the environment. An unset variable becomes empty and is reported through
+ * `onUnset`; the default of `:-` also replaces an empty value. One pass, no recursion.
+ */
+export function expandVariables(value: string, lookup: (name: string) => string | undefined, onUnset: (name: string) => void): string {
+  let out = '';
+  let from = 0;
+  for (;;) {
+    const start = value.indexOf('${', from);
+    if (start < 0) break;
+    const end = value.indexOf('}', start + 2);
+    if (end < 0) break;
+    const inner = value.slice(start + 2, end);
+    out += value.slice(from, start);
+    from = end + 1;
+    if (inner === '') {
+      out += '${}';
+      continue;
+    }
+    const dash = inner.indexOf(':-');
+    const name = dash < 0 ? inner : inner.slice(0, dash);
+    const found = lookup(name);
+    if (dash >= 0) out += found !== undefined && found !== '' ? found : inner.slice(dash + 2);
+    else if (found !== undefined) out += found;
+    else onUnset(name);
+  }
+  return out + value.slice(from);
+}
+
+function finish(state: ParseState, options: ClassicParseOptions): ConfigDocument {
+  const env = options.env ?? process.env;
+  // All `@SET`s run before any value is used, so their position does not matter; the last wins.
+  const variables = new Map(state.sets.map((set): [string, string] => [set.key, set.value]));
+  const lookup = (name: string): string | undefined => {
+    const set = variables.get(name);
+    if (set !== undefined) return set;
+    const fromEnv = env[name];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    // Fluent Bit presets HOSTNAME only when the environment has no HOSTNAME at all (`env_preset`).
+    if (name === 'HOSTNAME' && fromEnv === undefined) return options.hostname ?? os.hostname();
+    return undefined;
+  };
+  const substitute = (entry: ConfigEntry): void => {
+    entry.value = expandVariables(entry.value, lookup, (name) => {
+      const at = entry.origin === undefined ? '' : ` (${entry.origin.file}:${entry.origin.line})`;
+      state.warnings.push(`[env] variable \${${name}} is used but not set${at}`);
+    });
+  };
+
+  const sections: ConfigSection[] = [];
+  let service: ConfigSection | undefined;
+  for (const section of state.sections) {
+    if (section.entries.length === 0 && section.groups.length === 0) {
+      state.warnings.push(`[config] warning in ${section.origin.file}:${section.origin.line}: section [${section.header}] did not have keys`);
+    }
+    section.entries.forEach(substitute);
+    section.groups.forEach((group) => group.entries.forEach(substitute));
+    // Fluent Bit merges every [SERVICE] into one; later values come later and so win.
+    if (section.kind === 'service' && service !== undefined) {
+      service.entries.push(...section.entries);
+      service.groups.push(...section.groups);
+      continue;
+    }
+    if (section.kind === 'service') service = section;
+    sections.push(section);
+  }
+  return { sections, variables, warnings: state.warnings, files: state.files };
+}
+
+function newState(file: string, options: ClassicParseOptions): ParseState {
+  let absolute = path.resolve(file);
+  try {
+    absolute = fs.realpathSync(file);
+  } catch {
+    // Text parsed for a file that does not exist: resolve includes next to where it would be.
+  }
+  return {
+    rootDir: path.dirname(absolute),
+    allowParsers: options.allowParsers === true,
+    sections: [],
+    sets: [],
+    warnings: [],
+    seen: new Set(),
+    files: [],
+  };
+}
+
+/** Parses `text` as if it were the file `file` (includes resolve next to it). */
+export function parseClassicConfigText(text: string, file: string, options: ClassicParseOptions = {}): ConfigDocument {
+  const state = newState(file, options);
+  parseFile(state, file, text);
+  return finish(state, options);
+}
+
+export function parseClassicConfig(file: string, options: ClassicParseOptions = {}): ConfigDocument {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError('WSBIT_CONFIG_NOT_FOUND', `could not open configuration file ${file}`, undefined, { cause: error });
+  }
+  return parseClassicConfigText(text, file, options);
+}

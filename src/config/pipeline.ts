@@ -1,0 +1,179 @@
+import { ConfigError, type ConfigOrigin } from '../core/errors.js';
+import { compileMatchRegex, type RouteRule } from '../core/router.js';
+import type { LogLevel } from '../core/logger.js';
+import type { PluginRegistry } from '../plugins/registry.js';
+import type { InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from '../plugins/types.js';
+import { inputCommonKeys, outputCommonKeys, parseRetryLimit, serviceSchema, type RetryLimit } from './common-keys.js';
+import { configMessage, ParseFailure, resolveConfig, type ConfigEntry, type ParamSpec, type ResolvedConfig } from './schema.js';
+import type { ServiceUri } from './service-uri.js';
+
+/**
+ * One `[INPUT]`/`[OUTPUT]`/`[FILTER]` section as the CLI or a config file gave it: the plugin name,
+ * its raw entries in order, and for `-o websocket://host:port/path` the parsed service URI.
+ */
+export interface PluginSection {
+  kind: 'input' | 'output' | 'filter';
+  plugin: string;
+  entries: ConfigEntry[];
+  origin?: ConfigOrigin;
+  serviceUri?: ServiceUri;
+}
+
+/** Everything a pipeline is built from, in Fluent Bit's order: CLI sections first, then the file's. */
+export interface PipelineSource {
+  serviceEntries: ConfigEntry[];
+  sections: PluginSection[];
+}
+
+export type ServiceConfig = ResolvedConfig<typeof serviceSchema>;
+
+export interface InputSpec {
+  definition: InputPluginDefinition;
+  instance: string;
+  tag: string;
+  logLevel: LogLevel | null;
+  memBufLimitBytes: number;
+  storageType: 'memory' | 'filesystem';
+  config: Record<string, unknown>;
+}
+
+export interface OutputSpec {
+  definition: OutputPluginDefinition;
+  instance: string;
+  route: RouteRule;
+  retryLimit: RetryLimit;
+  workers: number;
+  logLevel: LogLevel | null;
+  config: Record<string, unknown>;
+}
+
+/** The typed, validated description of a pipeline, with every default filled in. */
+export interface PipelineDescription {
+  service: ServiceConfig;
+  inputs: InputSpec[];
+  outputs: OutputSpec[];
+  warnings: string[];
+}
+
+/** The whole schema of a plugin: the keys shared by its kind, then its own. Help and validation both use it. */
+export function pluginSchema(definition: PluginDefinition): readonly ParamSpec[] {
+  const common: readonly ParamSpec[] = definition.kind === 'input' ? inputCommonKeys : outputCommonKeys;
+  const own = new Set(definition.schema.map((spec) => spec.key));
+  // A plugin may redeclare a shared key (e.g. its own `retry_limit` default); its version wins.
+  return [...common.filter((spec) => !own.has(spec.key)), ...definition.schema];
+}
+
+function unknownPlugin(section: PluginSection, registry: PluginRegistry): ConfigError {
+  const available = registry.names(section.kind === 'filter' ? 'input' : section.kind);
+  const reason =
+    section.kind === 'filter'
+      ? `unknown filter plugin '${section.plugin}': wsbit has no filter plugins yet`
+      : `unknown ${section.kind} plugin '${section.plugin}'. Available ${section.kind}s: ${available.join(', ')}`;
+  return new ConfigError('WSBIT_CONFIG_UNKNOWN_PLUGIN', configMessage(reason, section.origin), section.origin);
+}
+
+/**
+ * Service-URI parts become ordinary entries placed before the section's own, so a later
+ * `-p host=...` or `-p port=...` overrides them, as in Fluent Bit. The URI path is different: it
+ * wins over a `uri` property, so it is applied after resolution.
+ */
+function entriesWithServiceUri(section: PluginSection, definition: PluginDefinition): ConfigEntry[] {
+  const uri = section.serviceUri;
+  if (uri === undefined || uri.host === undefined) return section.entries;
+  const keys = definition.serviceUriKeys;
+  if (keys === undefined) {
+    throw new ConfigError(
+      'WSBIT_CONFIG_BAD_URI',
+      `[config] ${definition.kind} plugin '${definition.name}' takes no network address, so '${definition.name}://${uri.host}' is not valid`,
+    );
+  }
+  const prefix: ConfigEntry[] = [{ key: keys.host, value: uri.host }];
+  if (uri.port !== undefined) prefix.push({ key: keys.port, value: String(uri.port) });
+  if (uri.ipv6 === true && definition.schema.some((spec) => spec.key === 'ipv6')) prefix.push({ key: 'ipv6', value: 'on' });
+  return [...prefix, ...section.entries];
+}
+
+export function buildPipeline(source: PipelineSource, registry: PluginRegistry): PipelineDescription {
+  const warnings: string[] = [];
+  const serviceResult = resolveConfig(serviceSchema, source.serviceEntries, { instance: 'service', kind: 'service' });
+  warnings.push(...serviceResult.warnings);
+  const instanceCounters = new Map<string, number>();
+  const usedNames = new Set<string>();
+  const inputs: InputSpec[] = [];
+  const outputs: OutputSpec[] = [];
+
+  for (const section of source.sections) {
+    const definition =
+      section.kind === 'input' ? registry.input(section.plugin) : section.kind === 'output' ? registry.output(section.plugin) : undefined;
+    if (definition === undefined) throw unknownPlugin(section, registry);
+    const counterKey = `${definition.kind}:${definition.name}`;
+    const index = instanceCounters.get(counterKey) ?? 0;
+    instanceCounters.set(counterKey, index + 1);
+    const defaultInstance = `${definition.name}.${index}`;
+    const resolved = resolveConfig(pluginSchema(definition), entriesWithServiceUri(section, definition), {
+      instance: defaultInstance,
+      kind: definition.kind,
+    });
+    warnings.push(...resolved.warnings);
+    const config = resolved.config as Record<string, unknown>;
+    if (section.serviceUri?.uri !== undefined && definition.serviceUriKeys?.path !== undefined) {
+      config[definition.serviceUriKeys.path] = section.serviceUri.uri;
+    }
+    const alias = config['alias'];
+    const instance = typeof alias === 'string' && alias !== '' ? alias : defaultInstance;
+    if (usedNames.has(instance)) {
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(`${instance}: alias '${instance}' is used by another plugin instance`, section.origin));
+    }
+    usedNames.add(instance);
+    const logLevel = (config['log_level'] as LogLevel | null) ?? null;
+
+    if (definition.kind === 'input') {
+      inputs.push({
+        definition,
+        instance,
+        tag: (config['tag'] as string | null) ?? instance,
+        logLevel,
+        memBufLimitBytes: config['mem_buf_limit'] as number,
+        storageType: config['storage.type'] as 'memory' | 'filesystem',
+        config,
+      });
+    } else {
+      const explicitRetry = resolved.explicit.has('retry_limit');
+      let retryLimit = config['retry_limit'] as RetryLimit;
+      if (!explicitRetry && definition.defaultRetryLimit !== undefined) {
+        const parsed = parseRetryLimit(definition.defaultRetryLimit);
+        if (!(parsed instanceof ParseFailure)) retryLimit = parsed;
+      }
+      const matchRegex = config['match_regex'] as string | null;
+      outputs.push({
+        definition,
+        instance,
+        route: {
+          match: config['match'] as string | null,
+          matchRegex: matchRegex === null ? null : compileMatchRegex(matchRegex, instance),
+        },
+        retryLimit,
+        workers: config['workers'] as number,
+        logLevel,
+        config,
+      });
+    }
+  }
+
+  // Fluent Bit (flb_router_io_set): with exactly one input and one output, an output with no
+  // Match gets `*`, so `wsbit -i cpu -o stdout` works without -m.
+  const [onlyInput] = inputs;
+  const [onlyOutput] = outputs;
+  if (inputs.length === 1 && outputs.length === 1 && onlyInput && onlyOutput) {
+    if (onlyOutput.route.match === null && onlyOutput.route.matchRegex === null) onlyOutput.route.match = '*';
+  } else {
+    for (const output of outputs) {
+      if (output.route.match === null && output.route.matchRegex === null) {
+        warnings.push(`[router] NO match for ${output.instance} output instance: it will receive no records (set Match or Match_Regex)`);
+      }
+    }
+  }
+  if (inputs.length === 0) throw new ConfigError('WSBIT_CONFIG_NO_INPUT', '[config] no input plugin is configured: give -i NAME or an [INPUT] section');
+  if (outputs.length === 0) throw new ConfigError('WSBIT_CONFIG_NO_OUTPUT', '[config] no output plugin is configured: give -o NAME or an [OUTPUT] section');
+  return { service: serviceResult.config, inputs, outputs, warnings };
+}
