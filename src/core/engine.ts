@@ -1,0 +1,367 @@
+import { retryWaitSeconds } from './backoff.js';
+import { Chunk, chunkBytesLimit, newChunkId, type ChunkView } from './chunk.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { errorMessage } from './errors.js';
+import type { Logger } from './logger.js';
+import { routeMatches, type RouteRule } from './router.js';
+import type { ChunkStorage } from './storage.js';
+import type { Telemetry } from './telemetry.js';
+import type { RetryLimit } from '../config/common-keys.js';
+import type { FlushResult, InputInstance, OutputInstance } from '../plugins/types.js';
+
+
+export interface EngineSettings {
+  flushSeconds: number;
+  graceSeconds: number;
+  schedulerBaseSeconds: number;
+  schedulerCapSeconds: number;
+}
+
+export interface InputRegistration {
+  instance: string;
+  memBufLimitBytes: number;
+  storage: ChunkStorage;
+  plugin: InputInstance;
+  telemetry: Telemetry;
+}
+
+export interface OutputRegistration {
+  instance: string;
+  route: RouteRule;
+  retryLimit: RetryLimit;
+  /** How many chunks may be in flight at once for this output. */
+  concurrency: number;
+  plugin: OutputInstance;
+  telemetry: Telemetry;
+}
+
+interface InputState extends InputRegistration {
+  openChunks: Map<string, Chunk>;
+  bufferedBytes: number;
+  paused: boolean;
+}
+
+type TaskState = 'queued' | 'running' | 'waiting' | 'done';
+
+interface Task {
+  id: number;
+  chunk: Chunk;
+  view: ChunkView;
+  output: OutputState;
+  attempts: number;
+  state: TaskState;
+  retryTimer: TimerHandle | null;
+}
+
+interface OutputState extends OutputRegistration {
+  id: number;
+  queue: Task[];
+  running: number;
+  waiting: Set<Task>;
+}
+
+interface ChunkTracking {
+  input: InputState;
+  pendingTasks: number;
+}
+
+/**
+ * The engine: inputs append records into one open chunk per (input, tag); every `Flush` seconds the
+ * open chunks are sealed and routed by `Match` to one task per output. Outputs answer ok, retry or
+ * error, and only the engine decides when to try again (Fluent Bit's scheduler rules).
+ */
+export class Engine {
+  private readonly inputs = new Map<string, InputState>();
+  private readonly outputs: OutputState[] = [];
+  private readonly tracking = new Map<Chunk, ChunkTracking>();
+  private readonly warnedUnroutedTags = new Set<string>();
+  private flushTimer: TimerHandle | null = null;
+  private nextTaskId = 0;
+  private stopping = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly settings: EngineSettings,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  addInput(registration: InputRegistration): void {
+    this.inputs.set(registration.instance, { ...registration, openChunks: new Map(), bufferedBytes: 0, paused: false });
+  }
+
+  addOutput(registration: OutputRegistration): void {
+    this.outputs.push({ ...registration, id: this.outputs.length, queue: [], running: 0, waiting: new Set() });
+  }
+
+  /** Appends events from an input. Data arriving while the input is paused is still kept, never dropped. */
+  append(inputInstance: string, tag: string, events: Buffer, records: number): void {
+    const input = this.inputs.get(inputInstance);
+    if (input === undefined) throw new Error(`unknown input instance ${inputInstance}`);
+    if (records === 0) return;
+    let chunk = input.openChunks.get(tag);
+    if (chunk === undefined) {
+      chunk = new Chunk(newChunkId(this.clock.nowMs()), input.instance, tag);
+      input.openChunks.set(tag, chunk);
+      this.tracking.set(chunk, { input, pendingTasks: 0 });
+    }
+    chunk.append(events, records);
+    input.storage.append(chunk, events);
+    input.telemetry.count('fluentbit_input_records_total', records);
+    input.telemetry.count('fluentbit_input_bytes_total', events.length);
+    if (input.storage.countsAgainstMemoryLimit) input.bufferedBytes += events.length;
+    if (chunk.sizeBytes >= chunkBytesLimit) {
+      input.openChunks.delete(tag);
+      this.dispatch(chunk);
+    }
+    this.checkMemoryLimit(input);
+  }
+
+  start(): void {
+    const intervalMs = Math.max(1, Math.round(this.settings.flushSeconds * 1000));
+    this.flushTimer = this.clock.setInterval(() => this.flushOpenChunks(), intervalMs);
+  }
+
+  /** Seals every open chunk and hands it to the matching outputs. */
+  flushOpenChunks(): void {
+    for (const input of this.inputs.values()) {
+      for (const chunk of input.openChunks.values()) this.dispatch(chunk);
+      input.openChunks.clear();
+    }
+  }
+
+  /** Lets chunks that wait for a retry of this output go now (its connection is back). */
+  promoteRetries(outputInstance: string): void {
+    const output = this.outputs.find((candidate) => candidate.instance === outputInstance);
+    if (output === undefined) return;
+    for (const task of [...output.waiting]) {
+      task.retryTimer?.cancel();
+      this.enqueue(task);
+    }
+  }
+
+  /** Chunks and bytes still held, for tests and the storage metrics. */
+  bufferedChunks(): { chunks: number; bytes: number } {
+    let bytes = 0;
+    for (const chunk of this.tracking.keys()) bytes += chunk.sizeBytes;
+    return { chunks: this.tracking.size, bytes };
+  }
+
+  /** Resolves when no chunk is held any more. */
+  whenIdle(): Promise<void> {
+    if (this.tracking.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Shutdown as Fluent Bit does it: inputs stop, everything buffered is flushed, retries are made
+   * short, and whatever is still undelivered after `Grace` seconds is reported as lost.
+   */
+  async stop(): Promise<{ undeliveredRecords: number }> {
+    this.stopping = true;
+    this.flushTimer?.cancel();
+    this.flushTimer = null;
+    for (const input of this.inputs.values()) {
+      try {
+        await input.plugin.stop();
+      } catch (error) {
+        input.telemetry.logger.error(`error while stopping: ${errorMessage(error)}`);
+      }
+    }
+    this.flushOpenChunks();
+    for (const output of this.outputs) {
+      for (const task of [...output.waiting]) {
+        task.retryTimer?.cancel();
+        task.retryTimer = this.clock.setTimeout(() => this.enqueue(task), 1000);
+      }
+    }
+    const graceMs = this.settings.graceSeconds * 1000;
+    let graceTimer: TimerHandle | null = null;
+    const graceful = await Promise.race([
+      this.whenIdle().then(() => true),
+      new Promise<boolean>((resolve) => (graceTimer = this.clock.setTimeout(() => resolve(false), graceMs))),
+    ]);
+    (graceTimer as TimerHandle | null)?.cancel();
+    let undeliveredRecords = 0;
+    if (!graceful) undeliveredRecords = this.abandonAll();
+    for (const output of this.outputs) {
+      try {
+        await output.plugin.stop?.(graceful);
+      } catch (error) {
+        output.telemetry.logger.error(`error while stopping: ${errorMessage(error)}`);
+      }
+    }
+    return { undeliveredRecords };
+  }
+
+  private abandonAll(): number {
+    let lost = 0;
+    for (const [chunk, track] of [...this.tracking]) {
+      lost += chunk.records;
+      this.logger.error(
+        `chunk '${chunk.id}' (${chunk.records} records, input=${track.input.instance}) was not delivered within Grace=${this.settings.graceSeconds}s and is lost`,
+      );
+      for (const output of this.outputs) {
+        for (const task of [...output.waiting, ...output.queue]) {
+          if (task.chunk !== chunk || task.state === 'done') continue;
+          task.retryTimer?.cancel();
+          output.telemetry.count('fluentbit_output_dropped_records_total', chunk.records);
+        }
+      }
+      this.release(chunk, track);
+    }
+    for (const output of this.outputs) {
+      output.queue = [];
+      output.waiting.clear();
+    }
+    return lost;
+  }
+
+  private dispatch(chunk: Chunk): void {
+    const track = this.tracking.get(chunk);
+    if (track === undefined) return;
+    const data = chunk.seal();
+    track.input.storage.seal(chunk);
+    const view: ChunkView = { id: chunk.id, tag: chunk.tag, inputInstance: chunk.inputInstance, data, records: chunk.records };
+    const targets = this.outputs.filter((output) => routeMatches(output.route, chunk.tag));
+    if (targets.length === 0) {
+      if (!this.warnedUnroutedTags.has(chunk.tag)) {
+        this.warnedUnroutedTags.add(chunk.tag);
+        this.logger.warn(`[router] no output matches tag '${chunk.tag}': its records are discarded`);
+      }
+      track.input.telemetry.count('wsbit_input_rejected_records_total', chunk.records);
+      this.release(chunk, track);
+      return;
+    }
+    track.pendingTasks = targets.length;
+    for (const output of targets) {
+      const task: Task = { id: this.nextTaskId++, chunk, view, output, attempts: 0, state: 'queued', retryTimer: null };
+      this.enqueue(task);
+    }
+  }
+
+  private enqueue(task: Task): void {
+    task.output.waiting.delete(task);
+    task.retryTimer = null;
+    task.state = 'queued';
+    task.output.queue.push(task);
+    this.pump(task.output);
+  }
+
+  private pump(output: OutputState): void {
+    while (output.running < output.concurrency && output.queue.length > 0) {
+      const task = output.queue.shift() as Task;
+      output.running++;
+      task.state = 'running';
+      void this.runTask(task).finally(() => {
+        output.running--;
+        this.pump(output);
+      });
+    }
+  }
+
+  private async runTask(task: Task): Promise<void> {
+    const { output, view } = task;
+    let result: FlushResult;
+    try {
+      result = await output.plugin.flush(view);
+    } catch (error) {
+      // A plugin that throws is a bug in the plugin; treat it as a retryable failure so no data goes.
+      output.telemetry.logger.error(`flush failed unexpectedly: ${errorMessage(error)}`);
+      result = 'retry';
+    }
+    if (task.state === 'done') return;
+    if (result === 'ok') return this.completeOk(task);
+    if (result === 'error') {
+      output.telemetry.count('fluentbit_output_errors_total');
+      output.telemetry.event(
+        'error',
+        `[engine] chunk '${view.id}' cannot be flushed (unrecoverable error): task_id=${task.id}, input=${view.inputInstance} > output=${output.instance}`,
+        'fluentbit_output_dropped_records_total',
+        view.records,
+      );
+      return this.completeTask(task);
+    }
+    this.scheduleRetry(task);
+  }
+
+  private completeOk(task: Task): void {
+    const { output, view } = task;
+    output.telemetry.count('fluentbit_output_proc_records_total', view.records);
+    output.telemetry.count('fluentbit_output_proc_bytes_total', view.data.length);
+    if (task.attempts > 0) {
+      output.telemetry.logger.info(
+        `[engine] flush chunk '${view.id}' succeeded at retry ${task.attempts}: task_id=${task.id}, input=${view.inputInstance} > output=${output.instance} (out_id=${output.id})`,
+      );
+    }
+    this.completeTask(task);
+  }
+
+  private scheduleRetry(task: Task): void {
+    const { output, view } = task;
+    output.telemetry.count('fluentbit_output_errors_total');
+    const limit = output.retryLimit;
+    if (limit.kind === 'limit' && task.attempts >= limit.retries) {
+      output.telemetry.count('fluentbit_output_retries_failed_total');
+      output.telemetry.event(
+        'error',
+        `[engine] chunk '${view.id}' cannot be retried: task_id=${task.id}, input=${view.inputInstance} > output=${output.instance}, ${view.records} records dropped`,
+        'fluentbit_output_dropped_records_total',
+        view.records,
+      );
+      return this.completeTask(task);
+    }
+    task.attempts++;
+    output.telemetry.count('fluentbit_output_retries_total');
+    output.telemetry.count('fluentbit_output_retried_records_total', view.records);
+    const waitSeconds = this.stopping
+      ? 1
+      : retryWaitSeconds(task.attempts, this.settings.schedulerBaseSeconds, this.settings.schedulerCapSeconds, this.random);
+    output.telemetry.logger.warn(
+      `[engine] failed to flush chunk '${view.id}', retry in ${waitSeconds} seconds: task_id=${task.id}, input=${view.inputInstance} > output=${output.instance} (out_id=${output.id})`,
+    );
+    task.state = 'waiting';
+    output.waiting.add(task);
+    task.retryTimer = this.clock.setTimeout(() => this.enqueue(task), waitSeconds * 1000);
+  }
+
+  private completeTask(task: Task): void {
+    task.state = 'done';
+    task.output.waiting.delete(task);
+    const track = this.tracking.get(task.chunk);
+    if (track === undefined) return;
+    track.pendingTasks--;
+    if (track.pendingTasks <= 0) this.release(task.chunk, track);
+  }
+
+  private release(chunk: Chunk, track: ChunkTracking): void {
+    this.tracking.delete(chunk);
+    track.input.storage.release(chunk);
+    if (track.input.storage.countsAgainstMemoryLimit) track.input.bufferedBytes -= chunk.sizeBytes;
+    this.checkMemoryLimit(track.input);
+    if (this.tracking.size === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private checkMemoryLimit(input: InputState): void {
+    const limit = input.memBufLimitBytes;
+    if (limit <= 0) return;
+    if (!input.paused && input.bufferedBytes >= limit) {
+      input.paused = true;
+      input.telemetry.event(
+        'warn',
+        `[input] ${input.instance} paused (mem buf overlimit - buffered ${input.bufferedBytes}B reached limit ${limit}B)`,
+        'fluentbit_input_paused_total',
+      );
+      input.plugin.pause();
+    } else if (input.paused && input.bufferedBytes < limit && !this.stopping) {
+      input.paused = false;
+      input.telemetry.logger.info(`[input] ${input.instance} resume (mem buf overlimit)`);
+      input.plugin.resume();
+    }
+  }
+}

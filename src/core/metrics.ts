@@ -1,0 +1,59 @@
+/**
+ * Every counter wsbit keeps, declared once with its help text. Names follow Fluent Bit's so that
+ * dashboards built for it keep working (`fluentbit_output_proc_records_total` and so on); the
+ * websocket-specific ones are wsbit's own.
+ */
+export const metricDefinitions = {
+  fluentbit_input_records_total: { kind: 'counter', help: 'Number of input records.' },
+  fluentbit_input_bytes_total: { kind: 'counter', help: 'Number of input bytes.' },
+  fluentbit_input_paused_total: { kind: 'counter', help: 'Times the input was paused by a buffer limit.' },
+  wsbit_input_rejected_records_total: { kind: 'counter', help: 'Messages an input could not turn into records.' },
+  fluentbit_output_proc_records_total: { kind: 'counter', help: 'Number of processed output records.' },
+  fluentbit_output_proc_bytes_total: { kind: 'counter', help: 'Number of processed output bytes.' },
+  fluentbit_output_errors_total: { kind: 'counter', help: 'Number of output errors.' },
+  fluentbit_output_retries_total: { kind: 'counter', help: 'Number of output retries.' },
+  fluentbit_output_retries_failed_total: { kind: 'counter', help: 'Number of abandoned batches because the maximum number of re-tries was reached.' },
+  fluentbit_output_dropped_records_total: { kind: 'counter', help: 'Number of dropped records.' },
+  fluentbit_output_retried_records_total: { kind: 'counter', help: 'Number of retried records.' },
+  wsbit_output_rejected_records_total: { kind: 'counter', help: 'Records an output could not encode (left out of the payload, rest sent).' },
+  wsbit_output_connections_total: { kind: 'counter', help: 'WebSocket connections established (handshake completed).' },
+  wsbit_output_connection_failures_total: { kind: 'counter', help: 'Connection or handshake attempts that failed.' },
+  wsbit_output_disconnects_total: { kind: 'counter', help: 'Established WebSocket connections that went down.' },
+  wsbit_output_frames_total: { kind: 'counter', help: 'Data frames written.' },
+  wsbit_output_ping_acks_total: { kind: 'counter', help: 'Delivery confirmations (pong after data) received.' },
+  wsbit_output_connected: { kind: 'gauge', help: 'Connected WebSocket clients or connections.' },
+  wsbit_storage_chunks: { kind: 'gauge', help: 'Chunks held by the engine.' },
+  wsbit_storage_bytes: { kind: 'gauge', help: 'Bytes held in chunks by the engine.' },
+} as const;
+
+export type MetricName = keyof typeof metricDefinitions;
+
+export class MetricsRegistry {
+  private readonly values = new Map<MetricName, Map<string, number>>();
+
+  add(metric: MetricName, instance: string, delta = 1): void {
+    let series = this.values.get(metric);
+    if (series === undefined) {
+      series = new Map();
+      this.values.set(metric, series);
+    }
+    series.set(instance, (series.get(instance) ?? 0) + delta);
+  }
+
+  set(metric: MetricName, instance: string, value: number): void {
+    this.add(metric, instance, value - this.get(metric, instance));
+  }
+
+  get(metric: MetricName, instance: string): number {
+    return this.values.get(metric)?.get(instance) ?? 0;
+  }
+
+  /** Every series, for the monitoring endpoints: `[metric, instance, value]`. */
+  snapshot(): Array<{ metric: MetricName; instance: string; value: number }> {
+    const rows: Array<{ metric: MetricName; instance: string; value: number }> = [];
+    for (const [metric, series] of this.values) {
+      for (const [instance, value] of series) rows.push({ metric, instance, value });
+    }
+    return rows;
+  }
+}
