@@ -1,0 +1,520 @@
+/**
+ * One RFC 6455 client connection over TCP or TLS: connect, handshake once, then frames.
+ *
+ * The "upgraded" state lives here, in this object's state union, and nowhere else (SPEC Part A point 1): a
+ * connection object handshakes exactly once, before any data frame, and is never reused once it is down. A
+ * new TCP connection is always a new object, so a frame can never reach a socket that was not upgraded (the
+ * root of Fluent Bit's "server flaps → malfunction until restart" bug, SPEC §1.9).
+ *
+ * The socket is read the whole time (SPEC Part A point 2): pings are answered, a server Close is answered and
+ * ends the connection, and EOF, RST, socket errors and protocol errors all end it at once. `down` is emitted
+ * exactly once per object, whatever the cause (a failed open() and a local close() included); listen for it
+ * before calling open(), since bytes that arrive with the 101 can end the connection before open() returns.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions as TlsConnectOptions } from 'node:tls';
+import { WsbitError, errorMessage } from '../core/errors.js';
+import { CloseCode, encodeCloseFrame, encodeFrame, encodePing, encodePong, type DataOpcode } from './frame.js';
+import {
+  HandshakeResponseParser,
+  createHandshakeRequest,
+  validateHandshakeResponse,
+  type HttpHeader,
+} from './handshake.js';
+import { FrameReader, type ReaderEvent } from './reader.js';
+
+export interface WebSocketTlsOptions {
+  enabled: boolean;
+  /** Verify the server certificate chain (Fluent Bit `tls.verify`, default on). */
+  verify: boolean;
+  /** Also check the certificate matches the host name; default true. Ignored when `verify` is off. */
+  verifyHostname?: boolean;
+  caFile?: string;
+  crtFile?: string;
+  keyFile?: string;
+  /** SNI name (Fluent Bit `tls.vhost`); default the host, unless the host is an IP address. */
+  servername?: string;
+}
+
+export interface WebSocketConnectionOptions {
+  host: string;
+  port: number;
+  uri: string;
+  tls?: WebSocketTlsOptions;
+  headers: readonly HttpHeader[];
+  subprotocol?: string;
+  /** TCP connect plus TLS handshake, as Fluent Bit's `net.connect_timeout`. */
+  connectTimeoutMs: number;
+  /** From the upgrade request written to a complete 101 response. */
+  handshakeTimeoutMs: number;
+  /** Longest a single write may take to reach the socket; 0 = no limit (Fluent Bit's `net.io_timeout`). */
+  ioTimeoutMs: number;
+  /** How long close() waits for the server's Close before dropping the socket; default 1000. */
+  closeTimeoutMs?: number;
+  sourceAddress?: string;
+  keepaliveHeader: boolean;
+  /** Idle time before the first TCP keepalive probe; default 30000. */
+  tcpKeepaliveInitialDelayMs?: number;
+  /** Largest message accepted from the server (they are ignored anyway); default 16 MiB. */
+  maxMessageBytes?: number;
+}
+
+/** The server closed the WebSocket with a Close frame (RFC 6455 §5.5.1). */
+export class WebSocketClosedError extends WsbitError {
+  readonly closeCode: number | undefined;
+  readonly closeReason: string;
+
+  constructor(closeCode: number | undefined, closeReason: string) {
+    const detail = closeCode === undefined ? 'no code' : `code ${closeCode}`;
+    super('WSBIT_WS_SERVER_CLOSED', `server closed the WebSocket (${detail}${closeReason ? `, reason ${JSON.stringify(closeReason)}` : ''})`);
+    this.closeCode = closeCode;
+    this.closeReason = closeReason;
+  }
+}
+
+export interface WebSocketConnectionEvents {
+  /** Exactly once per connection, with the reason it ended. */
+  down: [reason: WsbitError];
+  /** A data message from the server. The log shipper ignores them; they are counted. */
+  message: [opcode: DataOpcode, data: Buffer];
+}
+
+interface Deferred {
+  resolve: () => void;
+  reject: (error: WsbitError) => void;
+}
+
+interface PendingPing extends Deferred {
+  payload: Buffer;
+  timer: NodeJS.Timeout;
+}
+
+type ConnectionState =
+  | { kind: 'idle' }
+  | { kind: 'connecting'; socket: Socket; opening: Deferred; timer: NodeJS.Timeout; tcpConnected: boolean; handshake: { request: Buffer; key: string } }
+  | { kind: 'handshaking'; socket: Socket; opening: Deferred; timer: NodeJS.Timeout; parser: HandshakeResponseParser; key: string }
+  | { kind: 'open'; socket: Socket; reader: FrameReader; pings: PendingPing[] }
+  | { kind: 'closing'; socket: Socket; reader: FrameReader; pings: PendingPing[]; timer: NodeJS.Timeout; reason: WsbitError }
+  | { kind: 'closed'; reason: WsbitError };
+
+export type ConnectionStateKind = ConnectionState['kind'];
+
+const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+function lost(reason: WsbitError): WsbitError {
+  if (reason.code === 'WSBIT_CONNECTION_LOST') return reason;
+  return new WsbitError('WSBIT_CONNECTION_LOST', `connection is down: ${reason.message}`, { cause: reason });
+}
+
+export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionEvents> {
+  readonly #options: WebSocketConnectionOptions;
+  readonly #target: string;
+  #state: ConnectionState = { kind: 'idle' };
+  #pingCounter = 0n;
+  #messagesReceived = 0;
+  #pendingWrites = new Set<(error: WsbitError) => void>();
+  #lingerTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: WebSocketConnectionOptions) {
+    super();
+    this.#options = options;
+    this.#target = `${options.host}:${options.port}`;
+  }
+
+  get state(): ConnectionStateKind {
+    return this.#state.kind;
+  }
+
+  /** Why the connection ended, once it has. */
+  get downReason(): WsbitError | undefined {
+    return this.#state.kind === 'closed' ? this.#state.reason : undefined;
+  }
+
+  get messagesReceived(): number {
+    return this.#messagesReceived;
+  }
+
+  /** Connect (TCP, then TLS if enabled) and perform the opening handshake. Callable once. */
+  open(): Promise<void> {
+    const state = this.#state;
+    if (state.kind !== 'idle') {
+      return Promise.reject(new WsbitError('WSBIT_INVALID_STATE', `open() on a connection that is ${state.kind}; create a new connection instead`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const opening: Deferred = { resolve, reject };
+      let handshake: { request: Buffer; key: string };
+      let socket: Socket;
+      try {
+        // Built first, so that a bad uri or header fails without opening a TCP connection.
+        const { host, port, tls, uri, headers, subprotocol, keepaliveHeader } = this.#options;
+        handshake = createHandshakeRequest({ host, port, tls: tls?.enabled === true, uri, headers, keepaliveHeader, subprotocol });
+        socket = this.#connect();
+      } catch (error) {
+        reject(this.#goDown(error instanceof WsbitError ? error : new WsbitError('WSBIT_CONNECT_FAILED', `cannot connect to ${this.#target}: ${errorMessage(error)}`, { cause: error })));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.#goDown(new WsbitError('WSBIT_CONNECT_TIMEOUT', `connect to ${this.#target} timed out after ${this.#options.connectTimeoutMs} ms`));
+      }, this.#options.connectTimeoutMs);
+      this.#state = { kind: 'connecting', socket, opening, timer, tcpConnected: false, handshake };
+      this.#attach(socket);
+    });
+  }
+
+  /** Write one unfragmented data frame. Resolves once the frame is handed to the socket, not when it is read. */
+  send(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const state = this.#state;
+    if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
+    return this.#write(state.socket, encodeFrame(opcode, payload, { mask: true }));
+  }
+
+  /**
+   * Write a data frame, then a ping, and resolve when the matching pong arrives. TCP keeps order and a server
+   * reads frames in order, so that pong proves the server read the data frame (SPEC Part A point 6).
+   * Rejects with WSBIT_CONNECTION_LOST if the connection ends first, or WSBIT_PING_TIMEOUT (and the connection
+   * is dropped) if no pong comes within `timeoutMs`, counted from this call, so it covers writing the frame too.
+   */
+  sendAndConfirm(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], timeoutMs: number): Promise<void> {
+    const state = this.#state;
+    if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
+    const frame = encodeFrame(opcode, payload, { mask: true });
+    state.socket.cork();
+    const written = this.#write(state.socket, frame);
+    const confirmed = this.#sendPing(state, timeoutMs);
+    state.socket.uncork();
+    return Promise.all([written, confirmed]).then(() => undefined);
+  }
+
+  /** A keepalive ping: resolves on its pong; on timeout rejects with WSBIT_PING_TIMEOUT and drops the connection. */
+  ping(timeoutMs: number): Promise<void> {
+    const state = this.#state;
+    if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
+    return this.#sendPing(state, timeoutMs);
+  }
+
+  /**
+   * The closing handshake (RFC 6455 §7.1.2): send Close, wait up to closeTimeoutMs for the server's Close,
+   * then end the socket. Before the connection is open this aborts it. Resolves when the connection is down.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): Promise<void> {
+    const state = this.#state;
+    switch (state.kind) {
+      case 'closed':
+        return Promise.resolve();
+      case 'closing':
+        return this.#whenDown();
+      case 'idle':
+      case 'connecting':
+      case 'handshaking':
+        this.#goDown(new WsbitError('WSBIT_CONNECTION_CLOSED', `connection to ${this.#target} closed before it was open`));
+        return Promise.resolve();
+      case 'open': {
+        let frame: Buffer;
+        try {
+          frame = encodeCloseFrame(code, reason, true);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        const down = new WsbitError('WSBIT_CONNECTION_CLOSED', `connection to ${this.#target} closed by wsbit (code ${code})`);
+        const timer = setTimeout(() => this.#goDown(down), this.#options.closeTimeoutMs ?? 1000);
+        this.#state = { kind: 'closing', socket: state.socket, reader: state.reader, pings: state.pings, timer, reason: down };
+        // §5.5.1: after sending Close we send no more data frames; send()/ping() reject from here on.
+        state.socket.write(frame);
+        return this.#whenDown();
+      }
+    }
+  }
+
+  /** Drop the connection at once, without a closing handshake. */
+  destroy(reason?: WsbitError): void {
+    if (this.#state.kind === 'closed') return;
+    this.#goDown(reason ?? new WsbitError('WSBIT_CONNECTION_CLOSED', `connection to ${this.#target} destroyed by wsbit`));
+  }
+
+  #connect(): Socket {
+    const { host, port, tls, sourceAddress } = this.#options;
+    // Node merges connect options over its defaults, so an explicit `undefined` would erase a default
+    // (tls.checkServerIdentity, for one): only keys with values are passed. tls.connect also accepts the
+    // net.connect options such as localAddress, though its typings omit them.
+    const tcp = { host, port, ...(sourceAddress !== undefined ? { localAddress: sourceAddress } : {}) };
+    if (tls === undefined || !tls.enabled) return netConnect(tcp);
+    const files: Pick<TlsConnectOptions, 'ca' | 'cert' | 'key'> = {};
+    try {
+      if (tls.caFile !== undefined) files.ca = readFileSync(tls.caFile);
+      if (tls.crtFile !== undefined) files.cert = readFileSync(tls.crtFile);
+      if (tls.keyFile !== undefined) files.key = readFileSync(tls.keyFile);
+    } catch (error) {
+      throw new WsbitError('WSBIT_TLS_CONFIG', `cannot read TLS file: ${errorMessage(error)}`, { cause: error });
+    }
+    // SNI must be a DNS name (RFC 6066 §3), so an IP host sends none unless one is configured.
+    const servername = tls.servername ?? (isIP(host) === 0 ? host.replace(/\.+$/, '') : undefined);
+    return tlsConnect({
+      ...tcp,
+      ...files,
+      ...(servername !== undefined ? { servername } : {}),
+      ...(tls.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
+      rejectUnauthorized: tls.verify,
+      ALPNProtocols: ['http/1.1'],
+    });
+  }
+
+  #attach(socket: Socket): void {
+    const secure = this.#options.tls?.enabled === true;
+    socket.on('connect', () => {
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, this.#options.tcpKeepaliveInitialDelayMs ?? 30_000);
+      const state = this.#state;
+      if (state.kind !== 'connecting') return;
+      state.tcpConnected = true;
+      if (!secure) this.#startHandshake(state);
+    });
+    if (secure) {
+      socket.on('secureConnect', () => {
+        const state = this.#state;
+        if (state.kind === 'connecting') this.#startHandshake(state);
+      });
+    }
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onSocketEnd(new WsbitError('WSBIT_CONNECTION_LOST', this.#endMessage('closed the TCP connection'))));
+    // Never removed: a late error on a socket we already gave up must not become an uncaught exception.
+    socket.on('error', (error: Error) => this.#onSocketError(error));
+    socket.on('close', () => {
+      if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer);
+      this.#onSocketEnd(new WsbitError('WSBIT_CONNECTION_LOST', this.#endMessage('connection closed')));
+    });
+  }
+
+  #endMessage(what: string): string {
+    const state = this.#state;
+    const phase = state.kind === 'open' ? 'without a close frame' : `during ${state.kind}`;
+    return `${this.#target} ${what} ${phase}`;
+  }
+
+  #startHandshake(state: Extract<ConnectionState, { kind: 'connecting' }>): void {
+    clearTimeout(state.timer);
+    const timer = setTimeout(() => {
+      this.#goDown(new WsbitError('WSBIT_HANDSHAKE_TIMEOUT', `no WebSocket handshake response from ${this.#target} within ${this.#options.handshakeTimeoutMs} ms`));
+    }, this.#options.handshakeTimeoutMs);
+    const { socket, opening, handshake } = state;
+    this.#state = { kind: 'handshaking', socket, opening, timer, parser: new HandshakeResponseParser(), key: handshake.key };
+    socket.write(handshake.request);
+  }
+
+  #onData(chunk: Buffer): void {
+    const state = this.#state;
+    switch (state.kind) {
+      case 'handshaking':
+        this.#onHandshakeData(state, chunk);
+        return;
+      case 'open':
+      case 'closing':
+        this.#feed(state, chunk);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #onHandshakeData(state: Extract<ConnectionState, { kind: 'handshaking' }>, chunk: Buffer): void {
+    let rest: Buffer;
+    try {
+      const result = state.parser.push(chunk);
+      if (!result.done) return;
+      validateHandshakeResponse(result.response, state.key, this.#options.subprotocol, result.rest);
+      rest = result.rest;
+    } catch (error) {
+      this.#goDown(error instanceof WsbitError ? error : new WsbitError('WSBIT_HANDSHAKE_MALFORMED', errorMessage(error), { cause: error }));
+      return;
+    }
+    clearTimeout(state.timer);
+    const reader = new FrameReader({ role: 'client', maxMessageBytes: this.#options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES });
+    const open: ConnectionState = { kind: 'open', socket: state.socket, reader, pings: [] };
+    this.#state = open;
+    state.opening.resolve();
+    // A server may send its first frames in the same packet as the 101; they belong to the frame reader.
+    if (rest.length > 0) this.#feed(open, rest);
+  }
+
+  #feed(state: Extract<ConnectionState, { kind: 'open' | 'closing' }>, chunk: Buffer): void {
+    const { events, error } = state.reader.push(chunk);
+    for (const event of events) {
+      this.#onFrame(event);
+      if (this.#state.kind === 'closed') return;
+    }
+    if (error === undefined) return;
+    // §7.1.7 Fail the WebSocket Connection: send a Close with the matching code (if we still may), then drop.
+    const current = this.#state;
+    this.#goDown(error, current.kind === 'open' ? encodeCloseFrame(error.closeCode, error.message, true) : undefined);
+  }
+
+  #onFrame(event: ReaderEvent): void {
+    const state = this.#state;
+    if (state.kind !== 'open' && state.kind !== 'closing') return;
+    switch (event.type) {
+      case 'message':
+        this.#messagesReceived++;
+        this.emit('message', event.opcode, event.data);
+        return;
+      case 'ping':
+        // §5.5.2: answer with a Pong carrying the same payload, unless we already sent our Close (§5.5.1).
+        if (state.kind === 'open') state.socket.write(encodePong(event.data, true));
+        return;
+      case 'pong':
+        this.#onPong(state.pings, event.data);
+        return;
+      case 'close':
+        if (state.kind === 'closing') {
+          // The server's answer to our Close: the closing handshake is complete.
+          this.#goDown(state.reason, Buffer.alloc(0));
+        } else {
+          // §5.5.1: answer a Close with a Close, echoing the code (§7.4: an empty body stays empty).
+          this.#goDown(new WebSocketClosedError(event.code, event.reason), encodeCloseFrame(event.code, '', true));
+        }
+        return;
+    }
+  }
+
+  #sendPing(state: Extract<ConnectionState, { kind: 'open' }>, timeoutMs: number): Promise<void> {
+    this.#pingCounter++;
+    const payload = Buffer.allocUnsafe(8);
+    payload.writeBigUInt64BE(this.#pingCounter);
+    const confirmed = new Promise<void>((resolve, reject) => {
+      const pending: PendingPing = {
+        payload,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const index = state.pings.indexOf(pending);
+          if (index >= 0) state.pings.splice(index, 1);
+          const error = new WsbitError('WSBIT_PING_TIMEOUT', `no pong from ${this.#target} within ${timeoutMs} ms`);
+          reject(error);
+          this.#goDown(error);
+        }, timeoutMs),
+      };
+      state.pings.push(pending);
+    });
+    state.socket.write(encodePing(payload, true));
+    return confirmed;
+  }
+
+  /**
+   * A pong answers the ping with the same payload. §5.5.3 lets a server answer only the latest of several
+   * pings, and a pong for ping N proves everything before ping N was read too, so it settles every earlier
+   * ping as well. Unknown pongs are unsolicited heartbeats (§5.5.3) and are ignored.
+   */
+  #onPong(pings: PendingPing[], payload: Buffer): void {
+    const index = pings.findIndex((ping) => ping.payload.equals(payload));
+    if (index < 0) return;
+    for (const ping of pings.splice(0, index + 1)) {
+      clearTimeout(ping.timer);
+      ping.resolve();
+    }
+  }
+
+  #write(socket: Socket, data: Buffer): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const ioTimeoutMs = this.#options.ioTimeoutMs;
+      const fail = (error: WsbitError): void => {
+        settle();
+        reject(lost(error));
+      };
+      const timer =
+        ioTimeoutMs > 0
+          ? setTimeout(() => this.#goDown(new WsbitError('WSBIT_IO_TIMEOUT', `write to ${this.#target} did not complete within ${ioTimeoutMs} ms`)), ioTimeoutMs)
+          : undefined;
+      const settle = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.#pendingWrites.delete(fail);
+      };
+      this.#pendingWrites.add(fail);
+      socket.write(data, (error) => {
+        if (error === undefined || error === null) {
+          settle();
+          resolve();
+        } else {
+          const state = this.#state;
+          fail(state.kind === 'closed' ? state.reason : new WsbitError('WSBIT_CONNECTION_LOST', `write to ${this.#target} failed: ${error.message}`, { cause: error }));
+        }
+      });
+    });
+  }
+
+  #onSocketError(error: Error): void {
+    const state = this.#state;
+    const detail = errorMessage(error);
+    switch (state.kind) {
+      case 'connecting':
+        if (this.#options.tls?.enabled === true && state.tcpConnected) {
+          this.#goDown(new WsbitError('WSBIT_TLS_FAILED', `TLS handshake with ${this.#target} failed: ${detail}`, { cause: error }));
+        } else {
+          this.#goDown(new WsbitError('WSBIT_CONNECT_FAILED', `cannot connect to ${this.#target}: ${detail}`, { cause: error }));
+        }
+        return;
+      case 'handshaking':
+      case 'open':
+        this.#goDown(new WsbitError('WSBIT_CONNECTION_LOST', `connection to ${this.#target} failed during ${state.kind}: ${detail}`, { cause: error }));
+        return;
+      case 'closing':
+        this.#goDown(state.reason);
+        return;
+      case 'idle':
+      case 'closed':
+        return;
+    }
+  }
+
+  #onSocketEnd(reason: WsbitError): void {
+    const state = this.#state;
+    if (state.kind === 'closed' || state.kind === 'idle') return;
+    if (state.kind === 'closing') this.#goDown(state.reason);
+    else if (state.kind === 'connecting') this.#goDown(new WsbitError('WSBIT_CONNECT_FAILED', reason.message, { cause: reason }));
+    else this.#goDown(reason);
+  }
+
+  #notOpen(state: ConnectionState): WsbitError {
+    if (state.kind === 'closed' || state.kind === 'closing') return lost(state.reason);
+    return new WsbitError('WSBIT_NOT_OPEN', `connection to ${this.#target} is ${state.kind}, not open`);
+  }
+
+  #whenDown(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.#state.kind === 'closed') resolve();
+      else this.once('down', () => resolve());
+    });
+  }
+
+  /**
+   * The single way into `closed`. With `finalBytes` the socket is ended gracefully after writing them (a Close
+   * frame, possibly empty) and destroyed if the server has not closed within closeTimeoutMs; without, it is
+   * destroyed at once. Rejects every pending promise, then emits `down`. Returns the reason.
+   */
+  #goDown(reason: WsbitError, finalBytes?: Buffer): WsbitError {
+    const state = this.#state;
+    if (state.kind === 'closed') return state.reason;
+    this.#state = { kind: 'closed', reason };
+    if (state.kind !== 'idle') {
+      if (state.kind !== 'open') clearTimeout(state.timer);
+      if (state.kind === 'connecting' || state.kind === 'handshaking') state.opening.reject(reason);
+      if (state.kind === 'open' || state.kind === 'closing') {
+        for (const ping of state.pings.splice(0)) {
+          clearTimeout(ping.timer);
+          ping.reject(lost(reason));
+        }
+      }
+      const socket = state.socket;
+      if (finalBytes !== undefined && !socket.destroyed) {
+        // RFC 6455 §7.1.1: the client should let the server close TCP first; destroy only if it does not.
+        socket.end(finalBytes);
+        this.#lingerTimer = setTimeout(() => socket.destroy(), this.#options.closeTimeoutMs ?? 1000);
+        this.#lingerTimer.unref();
+      } else {
+        socket.destroy();
+      }
+    }
+    for (const fail of [...this.#pendingWrites]) fail(reason);
+    this.emit('down', reason);
+    return reason;
+  }
+}
