@@ -80,8 +80,7 @@ export const netClientKeys = [
 export const tlsClientKeys = [
   { key: 'tls', type: 'bool', default: false, description: 'Connect with TLS.' },
   { key: 'tls.verify', type: 'bool', default: true, description: "Verify the server's certificate." },
-  { key: 'tls.verify_hostname', type: 'bool', default: false, description: "Check that the server's certificate matches the host name." },
-  { key: 'tls.debug', type: 'int', default: 1, description: 'TLS debug level, 0 (none) to 4 (verbose).' },
+  { key: 'tls.verify_hostname', type: 'bool', default: true, description: "Check that the server's certificate matches the host name (or tls.vhost). On by default, unlike Fluent Bit: a verified chain for another host proves nothing." },
   { key: 'tls.vhost', type: 'string', default: null, description: 'Server name sent with SNI. Defaults to the host.' },
   { key: 'tls.ca_file', type: 'string', default: null, description: 'File of CA certificates (PEM) to trust.' },
   { key: 'tls.ca_path', type: 'string', default: null, description: 'Directory of CA certificates (PEM) to trust.' },

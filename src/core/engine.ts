@@ -235,6 +235,11 @@ export class Engine {
       return;
     }
     track.pendingTasks = targets.length;
+    if (this.logger.enabled('debug')) {
+      this.logger.debug(
+        `[engine] chunk '${chunk.id}' with ${chunk.records} record${chunk.records === 1 ? '' : 's'} from ${chunk.inputInstance} routed to ${targets.map((output) => output.instance).join(', ')}`,
+      );
+    }
     for (const output of targets) {
       const task: Task = { id: this.nextTaskId++, chunk, view, output, attempts: 0, state: 'queued', retryTimer: null };
       this.enqueue(task);

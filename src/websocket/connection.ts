@@ -12,9 +12,10 @@
  * before calling open(), since bytes that arrive with the 101 can end the connection before open() returns.
  */
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions as TlsConnectOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions as TlsConnectOptions, type SecureVersion } from 'node:tls';
 import { WsbitError, errorMessage } from '../core/errors.js';
 import { CloseCode, encodeCloseFrame, encodeFrame, encodePing, encodePong, type DataOpcode } from './frame.js';
 import {
@@ -32,8 +33,14 @@ export interface WebSocketTlsOptions {
   /** Also check the certificate matches the host name; default true. Ignored when `verify` is off. */
   verifyHostname?: boolean;
   caFile?: string;
+  /** A directory whose PEM files are all trusted (Fluent Bit `tls.ca_path`). */
+  caPath?: string;
   crtFile?: string;
   keyFile?: string;
+  keyPassphrase?: string;
+  minVersion?: SecureVersion;
+  maxVersion?: SecureVersion;
+  ciphers?: string;
   /** SNI name (Fluent Bit `tls.vhost`); default the host, unless the host is an IP address. */
   servername?: string;
 }
@@ -242,7 +249,14 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     if (tls === undefined || !tls.enabled) return netConnect(tcp);
     const files: Pick<TlsConnectOptions, 'ca' | 'cert' | 'key'> = {};
     try {
-      if (tls.caFile !== undefined) files.ca = readFileSync(tls.caFile);
+      const authorities: Buffer[] = [];
+      if (tls.caFile !== undefined) authorities.push(readFileSync(tls.caFile));
+      if (tls.caPath !== undefined) {
+        for (const name of readdirSync(tls.caPath).sort()) {
+          if (/\.(pem|crt|cer)$/i.test(name)) authorities.push(readFileSync(join(tls.caPath, name)));
+        }
+      }
+      if (authorities.length > 0) files.ca = authorities;
       if (tls.crtFile !== undefined) files.cert = readFileSync(tls.crtFile);
       if (tls.keyFile !== undefined) files.key = readFileSync(tls.keyFile);
     } catch (error) {
@@ -255,6 +269,10 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
       ...files,
       ...(servername !== undefined ? { servername } : {}),
       ...(tls.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
+      ...(tls.keyPassphrase !== undefined ? { passphrase: tls.keyPassphrase } : {}),
+      ...(tls.minVersion !== undefined ? { minVersion: tls.minVersion } : {}),
+      ...(tls.maxVersion !== undefined ? { maxVersion: tls.maxVersion } : {}),
+      ...(tls.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
       rejectUnauthorized: tls.verify,
       ALPNProtocols: ['http/1.1'],
     });

@@ -1,0 +1,117 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../core/errors.js';
+import type { ConfigEntry } from '../config/schema.js';
+import { asciiLower } from '../config/schema.js';
+import type { PluginSection } from '../config/pipeline.js';
+import { parseServiceUri } from '../config/service-uri.js';
+
+export interface CommandLine {
+  sections: PluginSection[];
+  serviceEntries: ConfigEntry[];
+  configFile: string | null;
+  verbosity: number;
+  quiet: boolean;
+  dryRun: boolean;
+  showVersion: boolean;
+  /** `-h` after a plugin shows that plugin's help; otherwise the main help. */
+  help: { kind: 'main' } | { kind: 'plugin'; section: PluginSection } | null;
+  warnings: string[];
+}
+
+function cliError(message: string): ConfigError {
+  return new ConfigError('WSBIT_CLI_USAGE', message);
+}
+
+/**
+ * Fluent Bit's command line (src/fluent-bit.c): `-i`, `-o` and `-F` open a new section, and `-p`,
+ * `-t` and `-m` apply to the section opened last, so the order of the flags matters. commander
+ * emits an `option:NAME` event for each flag as it parses, which keeps that order.
+ */
+export function parseCommandLine(argv: readonly string[]): CommandLine {
+  const result: CommandLine = {
+    sections: [],
+    serviceEntries: [],
+    configFile: null,
+    verbosity: 0,
+    quiet: false,
+    dryRun: false,
+    showVersion: false,
+    help: null,
+    warnings: [],
+  };
+  const origin = (flag: string) => ({ file: 'command line', line: 0, flag });
+  const last = (): PluginSection | undefined => result.sections[result.sections.length - 1];
+  const openSection = (kind: PluginSection['kind'], argument: string): void => {
+    const uri = parseServiceUri(argument);
+    const section: PluginSection = { kind, plugin: uri.plugin, entries: [] };
+    if (uri.host !== undefined || uri.uri !== undefined) section.serviceUri = uri;
+    result.sections.push(section);
+  };
+  const requireSection = (flag: string, value: string): PluginSection => {
+    const section = last();
+    if (section === undefined) throw cliError(`${flag} '${value}' must come after the -i, -o or -F it applies to`);
+    return section;
+  };
+
+  const program = new Command('wsbit')
+    .helpOption(false)
+    .allowExcessArguments(false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: () => undefined })
+    .option('-c, --config <file>')
+    .option('-i, --input <name>')
+    .option('-o, --output <name>')
+    .option('-F, --filter <name>')
+    .option('-p, --prop <key=value>')
+    .option('-t, --tag <tag>')
+    .option('-m, --match <pattern>')
+    .option('-f, --flush <seconds>')
+    .option('-l, --log_file <file>')
+    .option('-v, --verbose')
+    .option('-q, --quiet')
+    .option('-D, --dry-run')
+    .option('-V, --version')
+    .option('-h, --help');
+
+  program.on('option:config', (file: string) => (result.configFile = file));
+  program.on('option:input', (name: string) => openSection('input', name));
+  program.on('option:output', (name: string) => openSection('output', name));
+  program.on('option:filter', (name: string) => openSection('filter', name));
+  program.on('option:prop', (pair: string) => {
+    const section = requireSection('-p', pair);
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw cliError(`-p '${pair}' is not a property: expected key=value`);
+    // Fluent Bit lower-cases the key and trims the value.
+    section.entries.push({ key: asciiLower(pair.slice(0, equals).trim()), value: pair.slice(equals + 1).trim(), origin: origin('-p') });
+  });
+  program.on('option:tag', (tag: string) => {
+    requireSection('-t', tag).entries.push({ key: 'tag', value: tag, origin: origin('-t') });
+  });
+  program.on('option:match', (pattern: string) => {
+    const section = requireSection('-m', pattern);
+    if (section.kind === 'input') {
+      // Fluent Bit silently ignores -m after an input; wsbit says so.
+      result.warnings.push(`-m '${pattern}' follows input '${section.plugin}' and is ignored: Match belongs to outputs`);
+      return;
+    }
+    section.entries.push({ key: 'match', value: pattern, origin: origin('-m') });
+  });
+  program.on('option:flush', (seconds: string) => result.serviceEntries.push({ key: 'flush', value: seconds, origin: origin('-f') }));
+  program.on('option:log_file', (file: string) => result.serviceEntries.push({ key: 'log_file', value: file, origin: origin('-l') }));
+  program.on('option:verbose', () => result.verbosity++);
+  program.on('option:quiet', () => (result.quiet = true));
+  program.on('option:dry-run', () => (result.dryRun = true));
+  program.on('option:version', () => (result.showVersion = true));
+  program.on('option:help', () => {
+    const section = last();
+    result.help = section === undefined ? { kind: 'main' } : { kind: 'plugin', section };
+  });
+
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) throw cliError(`${error.message.replace(/^error: /, '')} (see wsbit -h)`);
+    throw error;
+  }
+  return result;
+}

@@ -1,0 +1,50 @@
+import { pluginSchema } from '../config/pipeline.js';
+import { describeSchema, renderSchemaTable } from '../config/schema.js';
+import type { PluginRegistry } from '../plugins/registry.js';
+import type { PluginDefinition } from '../plugins/types.js';
+
+export const cliFlags: Array<[string, string]> = [
+  ['-c, --config=FILE', 'specify an optional configuration file'],
+  ['-i, --input=INPUT', 'set an input plugin (name or name://host:port)'],
+  ['-o, --output=OUTPUT', 'set an output plugin (name or name://host:port/path)'],
+  ['-F, --filter=FILTER', 'set a filter'],
+  ['-p, --prop="A=B"', 'set a property of the last plugin given'],
+  ['-t, --tag=TAG', 'set the tag of the last input given'],
+  ['-m, --match=MATCH', 'set the match rule of the last output (or filter) given'],
+  ['-f, --flush=SECONDS', 'flush timeout in seconds (default: 1)'],
+  ['-l, --log_file=FILE', 'write log information to this file'],
+  ['-v, --verbose', 'increase logging verbosity (-vv for trace)'],
+  ['-q, --quiet', 'quiet mode: no log output'],
+  ['-D, --dry-run', 'validate the configuration and exit'],
+  ['-V, --version', 'show version number'],
+  ['-h, --help', 'print this help, or the help of the plugin given before it (-o websocket -h)'],
+];
+
+export function mainHelp(registry: PluginRegistry, version: string): string {
+  const width = Math.max(...cliFlags.map(([flag]) => flag.length)) + 2;
+  const lines = [
+    `Usage: wsbit [OPTION]`,
+    '',
+    `wsbit ${version}: ship logs and events to WebSocket servers, the Fluent Bit way.`,
+    '',
+    'Available Options',
+    ...cliFlags.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`),
+    '',
+    'Inputs',
+    ...registry.names('input').map((name) => `  ${name.padEnd(width)}${registry.input(name)?.description ?? ''}`),
+    '',
+    'Outputs',
+    ...registry.names('output').map((name) => `  ${name.padEnd(width)}${registry.output(name)?.description ?? ''}`),
+    '',
+    'Examples',
+    "  wsbit -i cpu -t cpu -o websocket://127.0.0.1:8080/something -m '*'",
+    "  wsbit -i dummy -p samples=3 -o stdout -m '*' -f 0.5",
+    '  wsbit -c conf/tcp-to-websocket.conf',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+export function pluginHelp(definition: PluginDefinition): string {
+  return `HELP\n${definition.name} ${definition.kind} plugin: ${definition.description}\n\nOPTIONS\n${renderSchemaTable(describeSchema(pluginSchema(definition)), 'text')}`;
+}

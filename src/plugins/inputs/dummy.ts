@@ -1,0 +1,107 @@
+import { ConfigError } from '../../core/errors.js';
+import { eventTimeNow, type EventTime } from '../../core/record.js';
+import type { TimerHandle } from '../../core/clock.js';
+import { MsgpackWriter } from '../../codec/msgpack-writer.js';
+import { writeEvent } from '../../codec/event.js';
+import { jsonTextToMsgpack } from '../../codec/json-scan.js';
+import { defineInput } from '../types.js';
+
+const schema = [
+  { key: 'dummy', type: 'string', default: '{"message":"dummy"}', description: 'The JSON object to generate as each record.' },
+  { key: 'metadata', type: 'string', default: '{}', description: 'A JSON object to attach to each record as metadata.' },
+  { key: 'rate', type: 'int', default: 1, description: 'Events generated per second.' },
+  { key: 'interval_sec', type: 'int', default: 0, description: 'Seconds between events; with interval_nsec, overrides rate.' },
+  { key: 'interval_nsec', type: 'int', default: 0, description: 'Nanoseconds between events; with interval_sec, overrides rate.' },
+  { key: 'samples', type: 'int', default: 0, description: 'Stop after this many events (0 = never stop).' },
+  { key: 'copies', type: 'int', default: 1, description: 'Records generated per event.' },
+  { key: 'start_time_sec', type: 'int', default: -1, description: 'Timestamp seconds to use instead of the current time (-1 = now).' },
+  { key: 'start_time_nsec', type: 'int', default: -1, description: 'Timestamp nanoseconds to use instead of the current time (-1 = now).' },
+  { key: 'fixed_timestamp', type: 'bool', default: false, description: 'Keep the start time for every record instead of advancing it.' },
+  { key: 'flush_on_startup', type: 'bool', default: false, description: 'Generate the first event immediately instead of after one interval.' },
+] as const;
+
+function parseJsonObject(text: string, key: string, instance: string): Buffer {
+  const parsed = jsonTextToMsgpack(text);
+  // A msgpack map starts with fixmap (0x80-0x8f), map16 (0xde) or map32 (0xdf).
+  const first = parsed[0] ?? 0;
+  if (!((first >= 0x80 && first <= 0x8f) || first === 0xde || first === 0xdf)) {
+    throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${instance}: invalid value for '${key}': expected a JSON object, got ${text}`);
+  }
+  return parsed;
+}
+
+/** Fluent Bit's `dummy` input: generates a fixed record at a fixed rate, for tests and demos. */
+export const dummyInput = defineInput({
+  kind: 'input',
+  name: 'dummy',
+  description: 'Generate dummy events',
+  schema,
+  create(context) {
+    const { config, instance } = context;
+    let body: Buffer;
+    let metadata: Buffer;
+    try {
+      body = parseJsonObject(config.dummy, 'dummy', instance);
+      metadata = parseJsonObject(config.metadata, 'metadata', instance);
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${instance}: invalid JSON in 'dummy' or 'metadata': ${(error as Error).message}`);
+    }
+    if (config.rate <= 0 && config.interval_sec <= 0 && config.interval_nsec <= 0) {
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${instance}: invalid value '${config.rate}' for 'rate': expected a positive number`);
+    }
+    const intervalMs =
+      config.interval_sec > 0 || config.interval_nsec > 0
+        ? config.interval_sec * 1000 + config.interval_nsec / 1e6
+        : 1000 / config.rate;
+    const fixedStart: EventTime | null =
+      config.start_time_sec >= 0 || config.start_time_nsec >= 0
+        ? { sec: Math.max(0, config.start_time_sec), nsec: Math.max(0, config.start_time_nsec) }
+        : null;
+    const writer = new MsgpackWriter();
+    let generated = 0;
+    let timer: TimerHandle | null = null;
+    let paused = false;
+    let startOffsetMs = 0;
+
+    const timestamp = (): EventTime => {
+      if (fixedStart === null) return eventTimeNow();
+      if (config.fixed_timestamp) return fixedStart;
+      // Without fixed_timestamp the start time advances with the generated events.
+      const totalNs = BigInt(fixedStart.sec) * 1_000_000_000n + BigInt(fixedStart.nsec) + BigInt(Math.round(startOffsetMs * 1e6));
+      return { sec: Number(totalNs / 1_000_000_000n), nsec: Number(totalNs % 1_000_000_000n) };
+    };
+
+    const generate = (): void => {
+      if (paused) return;
+      if (config.samples > 0 && generated >= config.samples) {
+        timer?.cancel();
+        timer = null;
+        return;
+      }
+      const time = timestamp();
+      writer.reset();
+      for (let copy = 0; copy < config.copies; copy++) writeEvent(writer, time.sec, time.nsec, metadata, body);
+      context.emit(writer.bytes(), config.copies);
+      generated++;
+      startOffsetMs += intervalMs;
+    };
+
+    return {
+      async start() {
+        if (config.flush_on_startup) generate();
+        timer = context.clock.setInterval(generate, intervalMs);
+      },
+      pause() {
+        paused = true;
+      },
+      resume() {
+        paused = false;
+      },
+      async stop() {
+        timer?.cancel();
+        timer = null;
+      },
+    };
+  },
+});

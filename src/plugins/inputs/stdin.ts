@@ -1,0 +1,109 @@
+import { eventTimeNow } from '../../core/record.js';
+import { MsgpackWriter } from '../../codec/msgpack-writer.js';
+import { readTimestampedRecord, writeEvent, writeEventHeader } from '../../codec/event.js';
+import { scanJsonValue } from '../../codec/json-scan.js';
+import { defineInput } from '../types.js';
+
+const schema = [
+  { key: 'buffer_size', type: 'size', default: '16000', description: 'Largest pending message, in bytes; a longer one is discarded with a warning.' },
+] as const;
+
+/**
+ * Fluent Bit's `stdin` input: a stream of JSON values. An object becomes a record stamped now; an
+ * array `[time, {record}]` (Fluent's event format) keeps its own time; anything else is rejected.
+ */
+export const stdinInput = defineInput({
+  kind: 'input',
+  name: 'stdin',
+  description: 'Standard Input',
+  schema,
+  create(context) {
+    const { telemetry } = context;
+    const stream = process.stdin;
+    const writer = new MsgpackWriter(64 * 1024);
+    const scratch = new MsgpackWriter(1024);
+    let pending: Buffer = Buffer.alloc(0);
+
+    const reject = (reason: string): void =>
+      telemetry.event('warn', `invalid record found, it's not a JSON map or array: ${reason}`, 'wsbit_input_rejected_records_total');
+
+    const consume = (): void => {
+      const time = eventTimeNow();
+      writer.reset();
+      let records = 0;
+      let offset = 0;
+      for (;;) {
+        while (offset < pending.length && /\s/.test(String.fromCharCode(pending[offset] as number))) offset++;
+        if (offset >= pending.length) break;
+        if (pending[offset] === 0x7b) {
+          const mark = writer.length;
+          writeEventHeader(writer, time.sec, time.nsec, null);
+          const result = scanJsonValue(pending, offset, writer);
+          if (result.status === 'incomplete') {
+            writer.truncate(mark);
+            break;
+          }
+          if (result.status === 'error') {
+            writer.truncate(mark);
+            reject(result.message);
+            offset = pending.length;
+            break;
+          }
+          records++;
+          offset = result.end;
+          continue;
+        }
+        scratch.reset();
+        const result = scanJsonValue(pending, offset, scratch);
+        if (result.status === 'incomplete') break;
+        if (result.status === 'error') {
+          reject(result.message);
+          offset = pending.length;
+          break;
+        }
+        offset = result.end;
+        const timestamped = result.kind === 'array' ? readTimestampedRecord(scratch.bytes()) : null;
+        if (timestamped === null) {
+          reject(`a top-level ${result.kind}`);
+          continue;
+        }
+        writeEvent(writer, timestamped.sec, timestamped.nsec, null, timestamped.body);
+        records++;
+      }
+      pending = offset >= pending.length ? Buffer.alloc(0) : pending.subarray(offset);
+      if (records > 0) context.emit(writer.bytes(), records);
+    };
+
+    const onData = (data: Buffer): void => {
+      pending = pending.length === 0 ? data : Buffer.concat([pending, data]);
+      consume();
+      if (pending.length > context.config.buffer_size) {
+        telemetry.event('warn', `message exceeds buffer_size (${context.config.buffer_size} bytes), discarded`, 'wsbit_input_rejected_records_total');
+        pending = Buffer.alloc(0);
+      }
+    };
+    const onEnd = (): void => {
+      if (pending.length > 0 && pending.toString().trim() !== '') reject('input ended in the middle of a JSON message');
+      pending = Buffer.alloc(0);
+      telemetry.logger.debug('end of standard input');
+    };
+
+    return {
+      async start() {
+        stream.on('data', onData);
+        stream.on('end', onEnd);
+      },
+      pause() {
+        stream.pause();
+      },
+      resume() {
+        stream.resume();
+      },
+      async stop() {
+        stream.off('data', onData);
+        stream.off('end', onEnd);
+        stream.pause();
+      },
+    };
+  },
+});

@@ -1,0 +1,176 @@
+import net from 'node:net';
+import { WsbitError, errorMessage } from '../../core/errors.js';
+import { eventTimeNow } from '../../core/record.js';
+import { MsgpackWriter } from '../../codec/msgpack-writer.js';
+import { writeEventHeader, writeLogBody } from '../../codec/event.js';
+import { scanJsonValue } from '../../codec/json-scan.js';
+import { defineInput } from '../types.js';
+import { unescapeSeparator } from './separator.js';
+
+const schema = [
+  { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
+  { key: 'port', type: 'int', default: 5170, description: 'TCP port to listen on.' },
+  { key: 'format', type: 'enum', values: ['json', 'none'], default: 'json', description: 'json: a stream of JSON objects (an array becomes {"msg": [...]}); none: one {"log": line} record per separated line.' },
+  { key: 'separator', type: 'string', default: '\\n', description: "Record separator for format none; escape sequences such as \\n and \\r\\n are understood." },
+  { key: 'chunk_size', type: 'int', default: 32, description: 'Read buffer growth step, in KB.' },
+  { key: 'buffer_size', type: 'int', default: null, description: "Largest pending message per connection, in KB (default: chunk_size). A connection that exceeds it is closed." },
+] as const;
+
+/** Fluent Bit's `tcp` input: JSON or plain lines over TCP, timestamped on reception. */
+export const tcpInput = defineInput({
+  kind: 'input',
+  name: 'tcp',
+  description: 'TCP',
+  schema,
+  serviceUriKeys: { host: 'listen', port: 'port' },
+  create(context) {
+    const { config, telemetry } = context;
+    const bufferLimitBytes = (config.buffer_size ?? config.chunk_size) * 1024;
+    const separator = Buffer.from(unescapeSeparator(config.separator));
+    const sockets = new Set<net.Socket>();
+    const writer = new MsgpackWriter(64 * 1024);
+    let paused = false;
+    let server: net.Server | null = null;
+
+    const rejectMessage = (socket: net.Socket, reason: string): void => {
+      telemetry.event('warn', `invalid message from ${socket.remoteAddress}:${socket.remotePort}, skipping: ${reason}`, 'wsbit_input_rejected_records_total');
+    };
+
+    /** Parses every complete JSON value in `pending`; returns how many bytes were consumed. */
+    const consumeJson = (socket: net.Socket, pending: Buffer): number => {
+      const time = eventTimeNow();
+      writer.reset();
+      let records = 0;
+      let offset = 0;
+      for (;;) {
+        while (offset < pending.length && isJsonWhitespace(pending[offset] as number)) offset++;
+        if (offset >= pending.length) break;
+        const mark = writer.length;
+        const first = pending[offset];
+        if (first === 0x7b /* { */ || first === 0x5b /* [ */) {
+          writeEventHeader(writer, time.sec, time.nsec, null);
+          // A top-level array is nested under "msg", as Fluent Bit's tcp input does.
+          if (first === 0x5b) {
+            writer.mapHeader(1);
+            writer.str('msg');
+          }
+        }
+        const result = scanJsonValue(pending, offset, writer);
+        if (result.status === 'incomplete') {
+          writer.truncate(mark);
+          break;
+        }
+        if (result.status === 'error') {
+          writer.truncate(mark);
+          // Like Fluent Bit, the rest of the buffer is discarded: there is no reliable resync point.
+          rejectMessage(socket, result.message);
+          offset = pending.length;
+          break;
+        }
+        if (result.kind !== 'object' && result.kind !== 'array') {
+          writer.truncate(mark);
+          rejectMessage(socket, `a top-level ${result.kind} is not a record (expected a JSON object or array)`);
+        } else {
+          records++;
+        }
+        offset = result.end;
+      }
+      if (records > 0) context.emit(writer.bytes(), records);
+      return offset;
+    };
+
+    const consumeLines = (pending: Buffer): number => {
+      const time = eventTimeNow();
+      writer.reset();
+      let records = 0;
+      let offset = 0;
+      for (;;) {
+        const end = pending.indexOf(separator, offset);
+        if (end < 0) break;
+        if (end > offset) {
+          writeEventHeader(writer, time.sec, time.nsec, null);
+          writeLogBody(writer, pending, offset, end);
+          records++;
+        }
+        offset = end + separator.length;
+      }
+      if (records > 0) context.emit(writer.bytes(), records);
+      return offset;
+    };
+
+    const handleConnection = (socket: net.Socket): void => {
+      sockets.add(socket);
+      if (paused) socket.pause();
+      let pending: Buffer = Buffer.alloc(0);
+      socket.on('data', (data: Buffer) => {
+        pending = pending.length === 0 ? data : Buffer.concat([pending, data]);
+        try {
+          const consumed = config.format === 'json' ? consumeJson(socket, pending) : consumeLines(pending);
+          pending = consumed >= pending.length ? Buffer.alloc(0) : pending.subarray(consumed);
+        } catch (error) {
+          telemetry.logger.error(`failed to process data from ${socket.remoteAddress}: ${errorMessage(error)}`);
+          pending = Buffer.alloc(0);
+        }
+        if (pending.length > bufferLimitBytes) {
+          telemetry.event(
+            'error',
+            `incoming data exceeds 'Buffer_Size' (${bufferLimitBytes / 1024} KB), closing connection from ${socket.remoteAddress}:${socket.remotePort}`,
+            'wsbit_input_rejected_records_total',
+          );
+          pending = Buffer.alloc(0);
+          socket.destroy();
+        }
+      });
+      socket.on('end', () => {
+        // A final line without a separator is still a record when the peer closes.
+        if (config.format === 'none' && pending.length > 0) consumeLines(Buffer.concat([pending, separator]));
+        else if (config.format === 'json' && pending.some((byte) => !isJsonWhitespace(byte))) {
+          rejectMessage(socket, 'connection closed in the middle of a JSON message');
+        }
+        pending = Buffer.alloc(0);
+        socket.end();
+      });
+      socket.on('error', (error) => telemetry.logger.debug(`connection error: ${error.message}`));
+      socket.on('close', () => sockets.delete(socket));
+    };
+
+    return {
+      start() {
+        return new Promise<void>((resolve, reject) => {
+          const listening = net.createServer(handleConnection);
+          listening.once('error', (error) =>
+            reject(new WsbitError('WSBIT_INPUT_LISTEN', `${context.instance}: cannot listen on ${config.listen}:${config.port}: ${error.message}`, { cause: error })),
+          );
+          listening.listen(config.port, config.listen, () => {
+            server = listening;
+            const address = listening.address();
+            const port = typeof address === 'object' && address !== null ? address.port : config.port;
+            telemetry.logger.info(`listening on ${config.listen}:${port}`);
+            resolve();
+          });
+        });
+      },
+      pause() {
+        paused = true;
+        for (const socket of sockets) socket.pause();
+      },
+      resume() {
+        paused = false;
+        for (const socket of sockets) socket.resume();
+      },
+      async stop() {
+        for (const socket of sockets) socket.destroy();
+        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+        server = null;
+      },
+      listeningPort(): number | null {
+        const address = server?.address();
+        return typeof address === 'object' && address !== null ? address.port : null;
+      },
+    };
+  },
+});
+
+function isJsonWhitespace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}

@@ -1,0 +1,226 @@
+import { ReconnectBackoff } from '../../../core/backoff.js';
+import type { Clock, TimerHandle } from '../../../core/clock.js';
+import { WsbitError, errorMessage } from '../../../core/errors.js';
+import type { Telemetry } from '../../../core/telemetry.js';
+import { CloseCode, type DataOpcode } from '../../../websocket/frame.js';
+import { WebSocketClientConnection, type WebSocketConnectionOptions } from '../../../websocket/connection.js';
+
+export interface LinkOptions {
+  connection: WebSocketConnectionOptions;
+  /** Close an idle connection after this long without data (`net.keepalive_idle_timeout`). */
+  idleTimeoutMs: number;
+  /** `net.keepalive off`: a new connection (and handshake) for every flush, as Fluent Bit does. */
+  keepalive: boolean;
+  /** `net.keepalive_max_recycle`: flushes carried by one connection before it is replaced (0 = no limit). */
+  maxFlushesPerConnection: number;
+  /** Keepalive pings while connected (0 = off), and how long a pong may take. */
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  /** Wait for the pong after each data frame before calling it delivered (SPEC part A, 6). */
+  confirmDelivery: boolean;
+  confirmTimeoutMs: number;
+  /** Log connect timeouts as errors (Fluent Bit's `net.connect_timeout_log_error`). */
+  connectTimeoutLogError: boolean;
+}
+
+/**
+ * The output's view of its server: at most one connection, which is always a fresh, handshaken
+ * WebSocket (SPEC part A, 1). When it is lost while data waits, a short reconnect loop runs on its
+ * own backoff and tells the engine (`onReady`) the moment a handshake succeeds again, so buffered
+ * chunks flow within about two seconds of the server's return instead of after the engine's retry
+ * timer (SPEC part A, 9).
+ */
+type LinkState =
+  | { kind: 'down' }
+  | { kind: 'connecting'; attempt: Promise<WebSocketClientConnection | null> }
+  | { kind: 'up'; connection: WebSocketClientConnection; flushes: number; idleTimer: TimerHandle | null; pingTimer: TimerHandle | null }
+  | { kind: 'waiting'; timer: TimerHandle }
+  | { kind: 'stopped' };
+
+/** Probe every ≤2 s during the first half minute of an outage (so a restart is seen at once), then back off to 10 s. */
+const shortOutageMs = 30_000;
+
+export class WebSocketLink {
+  private state: LinkState = { kind: 'down' };
+  private readonly backoff = new ReconnectBackoff(500, 10_000);
+  private readonly shortBackoff = new ReconnectBackoff(500, 2_000);
+  private outageStartedMs: number | null = null;
+  private readonly target: string;
+
+  constructor(
+    private readonly options: LinkOptions,
+    private readonly telemetry: Telemetry,
+    private readonly clock: Clock,
+    private readonly onReady: () => void,
+  ) {
+    const { host, port, uri, tls } = options.connection;
+    this.target = `${tls?.enabled === true ? 'wss' : 'ws'}://${host.includes(':') ? `[${host}]` : host}:${port}${uri}`;
+  }
+
+  get description(): string {
+    return this.target;
+  }
+
+  get isUp(): boolean {
+    return this.state.kind === 'up';
+  }
+
+  /**
+   * Sends one message and resolves once it is delivered (confirmed by a pong when
+   * `confirmDelivery`). Rejects when there is no connection or it fails; a reconnect loop is then
+   * running, and `onReady` will be called when it succeeds.
+   */
+  async send(opcode: DataOpcode, payload: Buffer): Promise<void> {
+    const connection = await this.connection();
+    const up = this.state;
+    try {
+      if (this.options.confirmDelivery) {
+        await connection.sendAndConfirm(opcode, payload, this.options.confirmTimeoutMs);
+        this.telemetry.count('wsbit_output_ping_acks_total');
+      } else {
+        await connection.send(opcode, payload);
+      }
+    } catch (error) {
+      this.startReconnecting();
+      throw error;
+    }
+    this.telemetry.count('wsbit_output_frames_total');
+    if (up.kind !== 'up' || up.connection !== connection) return;
+    up.flushes++;
+    const recycle = this.options.maxFlushesPerConnection > 0 && up.flushes >= this.options.maxFlushesPerConnection;
+    if (!this.options.keepalive || recycle) {
+      await this.closeConnection(up, CloseCode.Normal, recycle ? 'recycled' : 'keepalive off');
+      return;
+    }
+    this.armIdleTimer(up);
+  }
+
+  async stop(): Promise<void> {
+    const state = this.state;
+    this.state = { kind: 'stopped' };
+    if (state.kind === 'waiting') state.timer.cancel();
+    if (state.kind === 'connecting') {
+      const connection = await state.attempt;
+      await connection?.close(CloseCode.GoingAway, 'wsbit shutting down');
+    }
+    if (state.kind === 'up') await this.closeConnection(state, CloseCode.GoingAway, 'wsbit shutting down');
+  }
+
+  private async connection(): Promise<WebSocketClientConnection> {
+    const state = this.state;
+    switch (state.kind) {
+      case 'up':
+        return state.connection;
+      case 'connecting': {
+        const connection = await state.attempt;
+        if (connection === null) throw new WsbitError('WSBIT_OUTPUT_DOWN', `${this.target} is not reachable`);
+        return connection;
+      }
+      case 'waiting':
+        throw new WsbitError('WSBIT_OUTPUT_DOWN', `${this.target} is down; reconnecting`);
+      case 'stopped':
+        throw new WsbitError('WSBIT_OUTPUT_STOPPED', 'output is stopping');
+      case 'down': {
+        const connection = await this.connect();
+        if (connection === null) {
+          this.startReconnecting();
+          throw new WsbitError('WSBIT_OUTPUT_DOWN', `${this.target} is not reachable`);
+        }
+        return connection;
+      }
+    }
+  }
+
+  /** One connect + handshake attempt. Resolves to null on failure (logged and counted). */
+  private connect(): Promise<WebSocketClientConnection | null> {
+    const connection = new WebSocketClientConnection(this.options.connection);
+    const attempt = (async () => {
+      connection.on('down', (reason) => this.onDown(connection, reason));
+      connection.on('message', () => this.telemetry.logger.trace('ignored a data message from the server'));
+      try {
+        await connection.open();
+      } catch (error) {
+        const timeout = error instanceof WsbitError && error.code === 'WSBIT_CONNECT_TIMEOUT';
+        const level = timeout && !this.options.connectTimeoutLogError ? 'debug' : 'warn';
+        this.telemetry.event(level, `cannot connect to ${this.target}: ${errorMessage(error)}`, 'wsbit_output_connection_failures_total');
+        if (this.state.kind === 'connecting') this.state = { kind: 'down' };
+        return null;
+      }
+      if (this.state.kind !== 'connecting') {
+        await connection.close(CloseCode.GoingAway, 'wsbit shutting down');
+        return null;
+      }
+      const up: Extract<LinkState, { kind: 'up' }> = { kind: 'up', connection, flushes: 0, idleTimer: null, pingTimer: null };
+      this.state = up;
+      this.telemetry.event('info', `handshake with ${this.target} succeeded, connection up`, 'wsbit_output_connections_total');
+      this.telemetry.gauge('wsbit_output_connected', 1);
+      this.outageStartedMs = null;
+      this.backoff.reset();
+      this.shortBackoff.reset();
+      this.armIdleTimer(up);
+      if (this.options.pingIntervalMs > 0) {
+        up.pingTimer = this.clock.setInterval(() => {
+          connection.ping(this.options.pingTimeoutMs).catch(() => undefined);
+        }, this.options.pingIntervalMs);
+      }
+      return connection;
+    })();
+    this.state = { kind: 'connecting', attempt };
+    return attempt;
+  }
+
+  private onDown(connection: WebSocketClientConnection, reason: WsbitError): void {
+    const state = this.state;
+    if (state.kind !== 'up' || state.connection !== connection) return;
+    state.idleTimer?.cancel();
+    state.pingTimer?.cancel();
+    this.state = { kind: 'down' };
+    this.telemetry.gauge('wsbit_output_connected', 0);
+    const expected = reason.code === 'WSBIT_CONNECTION_CLOSED';
+    this.telemetry.event(expected ? 'debug' : 'warn', `connection to ${this.target} down: ${reason.message}`, 'wsbit_output_disconnects_total');
+  }
+
+  private armIdleTimer(up: Extract<LinkState, { kind: 'up' }>): void {
+    up.idleTimer?.cancel();
+    up.idleTimer = this.clock.setTimeout(() => {
+      if (this.state === up) {
+        this.telemetry.logger.debug(`closing idle connection to ${this.target} after ${this.options.idleTimeoutMs} ms`);
+        void this.closeConnection(up, CloseCode.Normal, 'idle');
+      }
+    }, this.options.idleTimeoutMs);
+  }
+
+  private async closeConnection(up: Extract<LinkState, { kind: 'up' }>, code: number, reason: string): Promise<void> {
+    up.idleTimer?.cancel();
+    up.pingTimer?.cancel();
+    await up.connection.close(code, reason).catch(() => undefined);
+  }
+
+  /** Starts (or keeps) the reconnect loop after a failure while data is waiting. */
+  private startReconnecting(): void {
+    const state = this.state;
+    if (state.kind === 'waiting' || state.kind === 'stopped' || state.kind === 'connecting') return;
+    if (state.kind === 'up') {
+      // The send failed on a connection that still looks open (e.g. no pong in time): replace it.
+      state.connection.destroy();
+      if (this.state.kind === 'up') this.state = { kind: 'down' };
+    }
+    this.outageStartedMs ??= this.clock.nowMs();
+    const inShortOutage = this.clock.nowMs() - this.outageStartedMs < shortOutageMs;
+    const delayMs = inShortOutage ? this.shortBackoff.nextDelayMs() : this.backoff.nextDelayMs();
+    const timer = this.clock.setTimeout(() => void this.reconnect(), delayMs);
+    this.state = { kind: 'waiting', timer };
+    this.telemetry.logger.debug(`reconnecting to ${this.target} in ${delayMs} ms`);
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.state.kind !== 'waiting') return;
+    this.state = { kind: 'down' };
+    const connection = await this.connect();
+    if (connection === null) {
+      if (this.state.kind === 'down') this.startReconnecting();
+      return;
+    }
+    this.onReady();
+  }
+}

@@ -1,0 +1,99 @@
+import type { Clock } from '../core/clock.js';
+import type { ChunkView } from '../core/chunk.js';
+import type { Logger } from '../core/logger.js';
+import type { Telemetry } from '../core/telemetry.js';
+import type { ParamSpec, ResolvedConfig } from '../config/schema.js';
+
+/** Service-wide settings that plugins may read (from `[SERVICE]`). */
+export interface ServiceSettings {
+  flushSeconds: number;
+  graceSeconds: number;
+  escapeUnicode: boolean;
+  convertNanToNull: boolean;
+}
+
+/** What every plugin instance is given. */
+export interface PluginContext<Config> {
+  /** Instance name as Fluent Bit shows it: `websocket.0`, or the `alias`. */
+  readonly instance: string;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly telemetry: Telemetry;
+  readonly clock: Clock;
+  readonly service: ServiceSettings;
+}
+
+export interface InputContext<Config> extends PluginContext<Config> {
+  /** The instance's `Tag` (defaults to the instance name). */
+  readonly tag: string;
+  /**
+   * Hands records to the engine: `events` holds `records` events in Fluent Bit's layout and must not
+   * be reused by the input afterwards. `tag` overrides the instance tag (e.g. http paths).
+   */
+  emit(events: Buffer, records: number, tag?: string): void;
+}
+
+export interface InputInstance {
+  start(): Promise<void>;
+  /** Called when a buffer limit is reached: stop reading, but keep connections. */
+  pause(): void;
+  resume(): void;
+  /** Stops collecting; must release listening sockets and timers. */
+  stop(): Promise<void>;
+  /** For inputs that listen: the bound port (useful with `port 0`). */
+  listeningPort?(): number | null;
+}
+
+export type FlushResult = 'ok' | 'retry' | 'error';
+
+export interface OutputContext<Config> extends PluginContext<Config> {
+  /**
+   * Tells the engine this output can take data again (e.g. its connection is back up), so chunks
+   * waiting for a retry go now rather than when their long backoff timer fires.
+   */
+  notifyReady(): void;
+}
+
+export interface OutputInstance {
+  /** Runs before the first flush; a failure here fails start-up with a clear message. */
+  start?(): Promise<void>;
+  flush(chunk: ChunkView): Promise<FlushResult>;
+  /** Called once at shutdown after the last flush; `graceful` is false when Grace ran out. */
+  stop?(graceful: boolean): Promise<void>;
+}
+
+interface PluginDefinitionBase<Schema extends readonly ParamSpec[]> {
+  name: string;
+  description: string;
+  schema: Schema;
+  /** Fluent Bit's `NET_SERVER`/network client flag: a service URI's host/port/path map to these keys. */
+  serviceUriKeys?: { host: string; port: string; path?: string };
+}
+
+export interface InputPluginDefinition<Schema extends readonly ParamSpec[] = readonly ParamSpec[]>
+  extends PluginDefinitionBase<Schema> {
+  kind: 'input';
+  create(context: InputContext<ResolvedConfig<Schema>>): InputInstance;
+}
+
+export interface OutputPluginDefinition<Schema extends readonly ParamSpec[] = readonly ParamSpec[]>
+  extends PluginDefinitionBase<Schema> {
+  kind: 'output';
+  /** Overrides the engine's `Retry_Limit` default of 1 (the websocket output waits forever). */
+  defaultRetryLimit?: string;
+  create(context: OutputContext<ResolvedConfig<Schema>>): OutputInstance;
+}
+
+export type PluginDefinition = InputPluginDefinition | OutputPluginDefinition;
+
+export function defineInput<const Schema extends readonly ParamSpec[]>(
+  definition: InputPluginDefinition<Schema>,
+): InputPluginDefinition<Schema> {
+  return definition;
+}
+
+export function defineOutput<const Schema extends readonly ParamSpec[]>(
+  definition: OutputPluginDefinition<Schema>,
+): OutputPluginDefinition<Schema> {
+  return definition;
+}

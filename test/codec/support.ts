@@ -1,0 +1,46 @@
+/** Shared helpers for the codec tests: the Fluent Bit golden files and small chunk builders. */
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { writeEvent } from '../../src/codec/event.js';
+import { jsonTextToMsgpack } from '../../src/codec/json-scan.js';
+import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
+
+/** shared/fixtures/fluent-bit, next to the repository (this file runs from dist/test/codec/). */
+export const fixtureDir = fileURLToPath(new URL('../../../../shared/fixtures/fluent-bit/', import.meta.url));
+
+export function fixture(name: string): Buffer {
+  return fs.readFileSync(fixtureDir + name);
+}
+
+export function fixtureNames(): string[] {
+  return fs.readdirSync(fixtureDir).sort();
+}
+
+export const SEC = 1700000000;
+export const NSEC = 123456789;
+
+export interface TestEvent {
+  sec?: number;
+  nsec?: number;
+  /** JSON text or msgpack map bytes. */
+  body: string | Uint8Array;
+  metadata?: string | Uint8Array | null;
+}
+
+function toMsgpack(value: string | Uint8Array): Uint8Array {
+  return typeof value === 'string' ? jsonTextToMsgpack(value) : value;
+}
+
+/** A V2 chunk of the given events (default time 1700000000.123456789, empty fixmap metadata). */
+export function chunkOf(...events: TestEvent[]): Buffer {
+  const writer = new MsgpackWriter();
+  for (const ev of events) {
+    const metadata = ev.metadata === undefined || ev.metadata === null ? null : toMsgpack(ev.metadata);
+    writeEvent(writer, ev.sec ?? SEC, ev.nsec ?? NSEC, metadata, toMsgpack(ev.body));
+  }
+  return writer.bytes();
+}
+
+export function hex(text: string): Buffer {
+  return Buffer.from(text.replace(/\s+/g, ''), 'hex');
+}
