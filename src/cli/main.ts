@@ -78,7 +78,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo, regis
       return 0;
     }
     const { section } = commandLine.help;
-    const definition = section.kind === 'input' ? registry.input(section.plugin) : registry.output(section.plugin);
+    const definition = registry.get(section.kind, section.plugin);
     if (definition === undefined) return fail(`unknown ${section.kind} plugin '${section.plugin}'`);
     io.stdout(pluginHelp(definition));
     return 0;

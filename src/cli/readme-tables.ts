@@ -1,4 +1,4 @@
-import { inputCommonKeys, outputCommonKeys } from '../config/common-keys.js';
+import { filterCommonKeys, inputCommonKeys, outputCommonKeys } from '../config/common-keys.js';
 import { describeSchema, renderSchemaTable } from '../config/schema.js';
 import { defaultRegistry } from '../plugins/registry.js';
 
@@ -11,11 +11,12 @@ export function pluginTablesMarkdown(): string {
   const table = (schema: Parameters<typeof describeSchema>[0]) => renderSchemaTable(describeSchema(schema), 'markdown');
   const parts: string[] = [
     `### Keys every input takes\n\n${table(inputCommonKeys)}`,
+    `### Keys every filter takes\n\n${table(filterCommonKeys)}`,
     `### Keys every output takes\n\n${table(outputCommonKeys)}`,
   ];
-  for (const kind of ['input', 'output'] as const) {
+  for (const kind of ['input', 'filter', 'output'] as const) {
     for (const name of registry.names(kind)) {
-      const definition = kind === 'input' ? registry.input(name) : registry.output(name);
+      const definition = registry.get(kind, name);
       if (definition === undefined) continue;
       const own = definition.schema.length === 0 ? 'No keys of its own.\n' : table(definition.schema);
       parts.push(`### ${kind} \`${name}\`\n\n${definition.description}.\n\n${own}`);

@@ -37,11 +37,9 @@ export const inputCommonKeys = [
   { key: 'tag', type: 'string', default: null, description: 'Tag of the records this input creates. Defaults to the instance name (e.g. dummy.0).' },
   { key: 'alias', type: 'string', default: null, description: 'Name used for this instance in logs and metrics instead of e.g. dummy.0.' },
   { key: 'log_level', type: 'enum', values: LOG_LEVELS, aliases: LOG_LEVEL_ALIASES, default: null, description: 'Log level of this instance. Defaults to the service Log_Level.' },
-  { key: 'log_suppress_interval', type: 'time', default: 0, description: 'Suppress repeated identical log messages for this long (0 = never suppress).' },
   { key: 'mem_buf_limit', type: 'size', default: 0, description: 'Pause this input while its buffered chunks in memory reach this size (0 = no limit).' },
   { key: 'storage.type', type: 'enum', values: ['memory', 'filesystem'], default: 'memory', description: 'Where chunks are buffered. filesystem needs the service storage.path.' },
   { key: 'storage.pause_on_chunks_overlimit', type: 'bool', default: false, description: 'With filesystem storage, pause this input when storage.max_chunks_up is reached.' },
-  { key: 'routable', type: 'bool', default: true, description: 'Whether records from this input are routed to outputs.' },
 ] as const satisfies readonly ParamSpec[];
 
 export const outputCommonKeys = [
@@ -49,7 +47,6 @@ export const outputCommonKeys = [
   { key: 'match_regex', type: 'string', default: null, description: 'Regular expression matched against the start of the tag.' },
   { key: 'alias', type: 'string', default: null, description: 'Name used for this instance in logs and metrics instead of e.g. websocket.0.' },
   { key: 'log_level', type: 'enum', values: LOG_LEVELS, aliases: LOG_LEVEL_ALIASES, default: null, description: 'Log level of this instance. Defaults to the service Log_Level.' },
-  { key: 'log_suppress_interval', type: 'time', default: 0, description: 'Suppress repeated identical log messages for this long (0 = never suppress).' },
   {
     key: 'retry_limit',
     type: 'string',
@@ -58,8 +55,15 @@ export const outputCommonKeys = [
     description:
       'How many times a failed chunk is retried before it is dropped: a number, no_limits (or false, off) to retry forever, or no_retries.',
   },
-  { key: 'workers', type: 'int', default: 0, description: 'Threads flushing for this output (0 = flush in the main loop).' },
+  { key: 'workers', type: 'int', default: 0, description: "How many chunks this output may flush at once (Fluent Bit's worker threads; 0 or 1: one at a time, in order)." },
   { key: 'storage.total_limit_size', type: 'size', default: null, description: 'Most bytes of filesystem chunks queued for this output; the oldest are dropped beyond it.' },
+] as const satisfies readonly ParamSpec[];
+
+export const filterCommonKeys = [
+  { key: 'match', type: 'string', default: null, description: 'Tag pattern of the records this filter applies to; * matches any text.' },
+  { key: 'match_regex', type: 'string', default: null, description: 'Regular expression matched against the start of the tag.' },
+  { key: 'alias', type: 'string', default: null, description: 'Name used for this instance in logs and metrics instead of e.g. grep.0.' },
+  { key: 'log_level', type: 'enum', values: LOG_LEVELS, aliases: LOG_LEVEL_ALIASES, default: null, description: 'Log level of this instance. Defaults to the service Log_Level.' },
 ] as const satisfies readonly ParamSpec[];
 
 /** `upstream_net[]` in `flb_upstream.c`: the keys of every network client output. */

@@ -2,8 +2,8 @@ import { ConfigError, type ConfigOrigin } from '../core/errors.js';
 import { compileMatchRegex, type RouteRule } from '../core/router.js';
 import type { LogLevel } from '../core/logger.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from '../plugins/types.js';
-import { inputCommonKeys, outputCommonKeys, parseRetryLimit, serviceSchema, type RetryLimit } from './common-keys.js';
+import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from '../plugins/types.js';
+import { filterCommonKeys, inputCommonKeys, outputCommonKeys, parseRetryLimit, serviceSchema, type RetryLimit } from './common-keys.js';
 import { configMessage, ParseFailure, resolveConfig, type ConfigEntry, type ParamSpec, type ResolvedConfig } from './schema.js';
 import type { ServiceUri } from './service-uri.js';
 
@@ -37,6 +37,14 @@ export interface InputSpec {
   config: Record<string, unknown>;
 }
 
+export interface FilterSpec {
+  definition: FilterPluginDefinition;
+  instance: string;
+  route: RouteRule;
+  logLevel: LogLevel | null;
+  config: Record<string, unknown>;
+}
+
 export interface OutputSpec {
   definition: OutputPluginDefinition;
   instance: string;
@@ -51,24 +59,28 @@ export interface OutputSpec {
 export interface PipelineDescription {
   service: ServiceConfig;
   inputs: InputSpec[];
+  /** In configuration order, which is the order they run in. */
+  filters: FilterSpec[];
   outputs: OutputSpec[];
   warnings: string[];
 }
 
 /** The whole schema of a plugin: the keys shared by its kind, then its own. Help and validation both use it. */
 export function pluginSchema(definition: PluginDefinition): readonly ParamSpec[] {
-  const common: readonly ParamSpec[] = definition.kind === 'input' ? inputCommonKeys : outputCommonKeys;
+  const commonByKind: Record<PluginDefinition['kind'], readonly ParamSpec[]> = {
+    input: inputCommonKeys,
+    filter: filterCommonKeys,
+    output: outputCommonKeys,
+  };
+  const common = commonByKind[definition.kind];
   const own = new Set(definition.schema.map((spec) => spec.key));
   // A plugin may redeclare a shared key (e.g. its own `retry_limit` default); its version wins.
   return [...common.filter((spec) => !own.has(spec.key)), ...definition.schema];
 }
 
 function unknownPlugin(section: PluginSection, registry: PluginRegistry): ConfigError {
-  const available = registry.names(section.kind === 'filter' ? 'input' : section.kind);
-  const reason =
-    section.kind === 'filter'
-      ? `unknown filter plugin '${section.plugin}': wsbit has no filter plugins yet`
-      : `unknown ${section.kind} plugin '${section.plugin}'. Available ${section.kind}s: ${available.join(', ')}`;
+  const available = registry.names(section.kind);
+  const reason = `unknown ${section.kind} plugin '${section.plugin}'. Available ${section.kind}s: ${available.join(', ')}`;
   return new ConfigError('WSBIT_CONFIG_UNKNOWN_PLUGIN', configMessage(reason, section.origin), section.origin);
 }
 
@@ -100,11 +112,15 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
   const instanceCounters = new Map<string, number>();
   const usedNames = new Set<string>();
   const inputs: InputSpec[] = [];
+  const filters: FilterSpec[] = [];
   const outputs: OutputSpec[] = [];
+  const routeRule = (config: Record<string, unknown>, instance: string): RouteRule => {
+    const matchRegex = config['match_regex'] as string | null;
+    return { match: config['match'] as string | null, matchRegex: matchRegex === null ? null : compileMatchRegex(matchRegex, instance) };
+  };
 
   for (const section of source.sections) {
-    const definition =
-      section.kind === 'input' ? registry.input(section.plugin) : section.kind === 'output' ? registry.output(section.plugin) : undefined;
+    const definition = registry.get(section.kind, section.plugin);
     if (definition === undefined) throw unknownPlugin(section, registry);
     const counterKey = `${definition.kind}:${definition.name}`;
     const index = instanceCounters.get(counterKey) ?? 0;
@@ -137,6 +153,8 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
         storageType: config['storage.type'] as 'memory' | 'filesystem',
         config,
       });
+    } else if (definition.kind === 'filter') {
+      filters.push({ definition, instance, route: routeRule(config, instance), logLevel, config });
     } else {
       const explicitRetry = resolved.explicit.has('retry_limit');
       let retryLimit = config['retry_limit'] as RetryLimit;
@@ -144,14 +162,10 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
         const parsed = parseRetryLimit(definition.defaultRetryLimit);
         if (!(parsed instanceof ParseFailure)) retryLimit = parsed;
       }
-      const matchRegex = config['match_regex'] as string | null;
       outputs.push({
         definition,
         instance,
-        route: {
-          match: config['match'] as string | null,
-          matchRegex: matchRegex === null ? null : compileMatchRegex(matchRegex, instance),
-        },
+        route: routeRule(config, instance),
         retryLimit,
         workers: config['workers'] as number,
         logLevel,
@@ -175,5 +189,10 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
   }
   if (inputs.length === 0) throw new ConfigError('WSBIT_CONFIG_NO_INPUT', '[config] no input plugin is configured: give -i NAME or an [INPUT] section');
   if (outputs.length === 0) throw new ConfigError('WSBIT_CONFIG_NO_OUTPUT', '[config] no output plugin is configured: give -o NAME or an [OUTPUT] section');
-  return { service: serviceResult.config, inputs, outputs, warnings };
+  for (const filter of filters) {
+    if (filter.route.match === null && filter.route.matchRegex === null) {
+      warnings.push(`[router] NO match for ${filter.instance} filter instance: it applies to no records (set Match or Match_Regex)`);
+    }
+  }
+  return { service: serviceResult.config, inputs, filters, outputs, warnings };
 }

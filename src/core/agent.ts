@@ -1,10 +1,11 @@
 import type { PipelineDescription } from '../config/pipeline.js';
-import type { InputInstance, OutputInstance, ServiceSettings } from '../plugins/types.js';
+import type { FilterInstance, InputInstance, OutputInstance, ServiceSettings } from '../plugins/types.js';
 import { systemClock, type Clock } from './clock.js';
 import { Engine } from './engine.js';
 import { WsbitError, errorMessage } from './errors.js';
 import type { LogRoot } from './logger.js';
 import { MetricsRegistry } from './metrics.js';
+import { routeMatches, type RouteRule } from './router.js';
 import { memoryStorage, type ChunkStorage } from './storage.js';
 import { Telemetry } from './telemetry.js';
 
@@ -17,6 +18,13 @@ export interface AgentOptions {
 interface RunningInput {
   instance: string;
   plugin: InputInstance;
+}
+
+interface RunningFilter {
+  instance: string;
+  route: RouteRule;
+  plugin: FilterInstance;
+  telemetry: Telemetry;
 }
 
 interface RunningOutput {
@@ -33,6 +41,7 @@ export class Agent {
   readonly metrics: MetricsRegistry;
   private readonly inputs: RunningInput[] = [];
   private readonly outputs: RunningOutput[] = [];
+  private readonly filters: RunningFilter[] = [];
   private started = false;
 
   constructor(
@@ -83,6 +92,13 @@ export class Agent {
       this.outputs.push({ instance: spec.instance, plugin });
     }
 
+    for (const spec of pipeline.filters) {
+      const logger = logRoot.scoped(`filter:${spec.definition.name}:${spec.instance}`, spec.logLevel ?? undefined);
+      const telemetry = new Telemetry(spec.instance, logger, this.metrics);
+      const plugin = spec.definition.create({ instance: spec.instance, config: spec.config as never, logger, telemetry, clock, service: settings });
+      this.filters.push({ instance: spec.instance, route: spec.route, plugin, telemetry });
+    }
+
     for (const spec of pipeline.inputs) {
       const logger = logRoot.scoped(`input:${spec.definition.name}:${spec.instance}`, spec.logLevel ?? undefined);
       const telemetry = new Telemetry(spec.instance, logger, this.metrics);
@@ -95,7 +111,7 @@ export class Agent {
         clock,
         service: settings,
         tag: spec.tag,
-        emit: (events, records, tag) => this.engine.append(spec.instance, tag ?? spec.tag, events, records),
+        emit: (events, records, tag) => this.ingest(spec.instance, tag ?? spec.tag, events, records),
       });
       this.engine.addInput({ instance: spec.instance, memBufLimitBytes: spec.memBufLimitBytes, storage, plugin, telemetry });
       this.inputs.push({ instance: spec.instance, plugin });
@@ -120,6 +136,22 @@ export class Agent {
       for (const output of this.outputs) await output.plugin.stop?.(false).catch(() => undefined);
     }
     return this.engine.stop();
+  }
+
+  /** Runs the matching filters in configuration order, then hands what is left to the engine. */
+  private ingest(inputInstance: string, tag: string, events: Buffer, records: number): void {
+    let current = { events, records };
+    for (const filter of this.filters) {
+      if (current.records === 0) break;
+      if (!routeMatches(filter.route, tag)) continue;
+      try {
+        current = filter.plugin.filter(current.events, current.records, tag);
+      } catch (error) {
+        // A filter bug must not lose records: pass them on unfiltered and say so.
+        filter.telemetry.logger.error(`filter failed, records passed on unfiltered: ${errorMessage(error)}`);
+      }
+    }
+    this.engine.append(inputInstance, tag, current.events, current.records);
   }
 
   input(instance: string): InputInstance | undefined {

@@ -5,33 +5,46 @@ import { tcpInput } from './inputs/tcp.js';
 import { nullOutput } from './outputs/null.js';
 import { stdoutOutput } from './outputs/stdout.js';
 import { websocketOutput } from './outputs/websocket.js';
-import type { InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from './types.js';
+import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from './types.js';
+
+export type PluginKind = PluginDefinition['kind'];
 
 /** Every plugin wsbit knows, by kind and name. Tests may register extra ones (the capture output). */
 export class PluginRegistry {
-  private readonly inputs = new Map<string, InputPluginDefinition>();
-  private readonly outputs = new Map<string, OutputPluginDefinition>();
+  private readonly tables = {
+    input: new Map<string, InputPluginDefinition>(),
+    output: new Map<string, OutputPluginDefinition>(),
+    filter: new Map<string, FilterPluginDefinition>(),
+  };
 
   register(definition: PluginDefinition): this {
-    const table: Map<string, PluginDefinition> = definition.kind === 'input' ? this.inputs : this.outputs;
+    const table: Map<string, PluginDefinition> = this.tables[definition.kind];
     table.set(definition.name, definition);
     return this;
   }
 
+  get(kind: PluginKind, name: string): PluginDefinition | undefined {
+    return this.tables[kind].get(name.toLowerCase());
+  }
+
   input(name: string): InputPluginDefinition | undefined {
-    return this.inputs.get(name.toLowerCase());
+    return this.tables.input.get(name.toLowerCase());
   }
 
   output(name: string): OutputPluginDefinition | undefined {
-    return this.outputs.get(name.toLowerCase());
+    return this.tables.output.get(name.toLowerCase());
   }
 
-  names(kind: 'input' | 'output'): string[] {
-    return [...(kind === 'input' ? this.inputs : this.outputs).keys()].sort();
+  filter(name: string): FilterPluginDefinition | undefined {
+    return this.tables.filter.get(name.toLowerCase());
+  }
+
+  names(kind: PluginKind): string[] {
+    return [...this.tables[kind].keys()].sort();
   }
 
   all(): PluginDefinition[] {
-    return [...this.inputs.values(), ...this.outputs.values()];
+    return [...this.tables.input.values(), ...this.tables.filter.values(), ...this.tables.output.values()];
   }
 }
 

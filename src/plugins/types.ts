@@ -84,7 +84,28 @@ export interface OutputPluginDefinition<Schema extends readonly ParamSpec[] = re
   create(context: OutputContext<ResolvedConfig<Schema>>): OutputInstance;
 }
 
-export type PluginDefinition = InputPluginDefinition | OutputPluginDefinition;
+/**
+ * A filter sees records after their input and before they are buffered, like Fluent Bit's filters.
+ * It gets the events of one `emit` (Fluent Bit layout) and returns the events to keep, which may be
+ * the same Buffer when nothing changed. It must not modify `events`.
+ */
+export interface FilterInstance {
+  filter(events: Buffer, records: number, tag: string): { events: Buffer; records: number };
+}
+
+export interface FilterPluginDefinition<Schema extends readonly ParamSpec[] = readonly ParamSpec[]>
+  extends PluginDefinitionBase<Schema> {
+  kind: 'filter';
+  create(context: PluginContext<ResolvedConfig<Schema>>): FilterInstance;
+}
+
+export type PluginDefinition = InputPluginDefinition | OutputPluginDefinition | FilterPluginDefinition;
+
+export function defineFilter<const Schema extends readonly ParamSpec[]>(
+  definition: FilterPluginDefinition<Schema>,
+): FilterPluginDefinition<Schema> {
+  return definition;
+}
 
 export function defineInput<const Schema extends readonly ParamSpec[]>(
   definition: InputPluginDefinition<Schema>,
