@@ -41,6 +41,8 @@ export interface GelfResult {
   rejected: Array<{ index: number; reason: string }>;
 }
 
+const LEVEL_INVALID = -2;
+
 /** Syslog level names in `flb_msgpack_to_gelf`'s order; the index is the GELF level. */
 const LEVEL_NAMES = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
 
@@ -49,8 +51,6 @@ const VALID_KEY_BYTE = new Uint8Array(256).map((_, c) =>
   (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x2e || c === 0x2d ? 1 : 0,
 );
 
-
-class RecordFailed extends Error {}
 
 /** A byte range [start, end) of some buffer. */
 interface Bytes {
@@ -204,8 +204,8 @@ class GelfEncoder {
     }
   }
 
-  /** Encodes one record; throws RecordFailed (after which the caller rolls the output back). */
-  record(chunk: Buffer, ev: EventView): void {
+  /** Encodes one record; returns why it cannot be encoded (the caller then rolls the output back), or null. */
+  record(chunk: Buffer, ev: EventView): string | null {
     const out = this.out;
     const found: Record<Field, boolean> = { host: false, short: false, timestamp: false, level: false, full: false };
     out.ascii('{"version":"1.1"');
@@ -223,7 +223,10 @@ class GelfEncoder {
         if (found[field]) continue;
         found[field] = true;
         key = GELF_NAMES[field];
-        if (field === 'level') level = this.levelValue(chunk, valuePos);
+        if (field === 'level') {
+          level = this.levelValue(chunk, valuePos);
+          if (level === LEVEL_INVALID) return 'level must be a non-negative integer or a string';
+        }
       } else if (sameBytes(rawKey, ID_KEY)) {
         continue; // GELF forbids `_id`
       } else {
@@ -244,16 +247,17 @@ class GelfEncoder {
       // "gelf supports milliseconds": %li.%03lu
       out.ascii(`, "timestamp":${ev.sec}.${String(Math.floor(ev.nsec / 1e6)).padStart(3, '0')}`);
     }
-    if (!found.short) throw new RecordFailed('missing short_message key');
+    if (!found.short) return 'missing short_message key';
     out.byte(0x7d);
+    return null;
   }
 
-  /** The int a level value maps to, or -1 to print it as it is; throws for a type GELF cannot take. */
+  /** The int a level value maps to, -1 to print it as it is, or LEVEL_INVALID for a type GELF cannot take. */
   private levelValue(buf: Buffer, pos: number): number {
     const b = buf[pos]!;
     if (b <= 0x7f || b === 0xcc || b === 0xcd || b === 0xce || b === 0xcf) return -1; // printed as is (> 7 only warns)
     const s = stringAt(buf, pos, false);
-    if (s === null) throw new RecordFailed('level must be a non-negative integer or a string');
+    if (s === null) return LEVEL_INVALID;
     const text = Buffer.from(s.buf.subarray(s.start, s.end)).toString('latin1');
     if (/^[0-7]$/.test(text)) return Number(text);
     return LEVEL_NAMES.indexOf(text.toLowerCase()); // -1: unknown names stay strings (Fluent Bit warns)
@@ -270,13 +274,12 @@ export function chunkToGelf(chunk: Buffer, options: Partial<GelfOptions> = {}): 
   forEachEvent(chunk, (ev) => {
     if (isGroupMarker(ev)) return;
     const mark = out.pos;
-    try {
-      encoder.record(chunk, ev);
+    const reason = encoder.record(chunk, ev);
+    if (reason === null) {
       out.byte(0x0a);
-    } catch (error) {
-      if (!(error instanceof RecordFailed)) throw error;
+    } else {
       out.pos = mark;
-      rejected.push({ index, reason: error.message });
+      rejected.push({ index, reason });
     }
     index++;
   });

@@ -552,7 +552,7 @@ class JsonEncoder {
     let comma = false;
     if (dateKey !== null && dateKeyJson !== null && !this.hasKey(chunk, entries, count, dateKey) && !(internal && INTERNAL_KEY.equals(dateKey))) {
       out.raw(dateKeyJson);
-      if (dateFormat === 'double') writeDouble(out, ev.sec + ev.nsec / 1e9); // flb_time_to_double
+      if (dateFormat === 'double') writeDateDouble(out, ev.sec, ev.nsec); // flb_time_to_double
       else out.ascii(dateValue(ev, dateFormat));
       comma = true;
     }
@@ -585,12 +585,56 @@ function civilFromDays(days: number): [number, number, number] {
 
 /** `strftime("%Y-%m-%d<sep>%H:%M:%S", gmtime(sec))` + `.%06llu` of nsec/1000 (microseconds, truncated). */
 function formatUtc(sec: number, nsec: number, separator: string): string {
+  const micros = String(Math.floor(nsec / 1000)).padStart(6, '0');
+  if (sec === utcCache.sec && separator === utcCache.separator) return `${utcCache.text}.${micros}`;
   const days = Math.floor(sec / 86400);
   const rem = sec - days * 86400;
   const [year, month, day] = civilFromDays(days);
   const time = `${pad2(Math.floor(rem / 3600))}:${pad2(Math.floor(rem / 60) % 60)}:${pad2(rem % 60)}`;
-  const micros = String(Math.floor(nsec / 1000)).padStart(6, '0');
-  return `${String(year).padStart(4, '0')}-${pad2(month)}-${pad2(day)}${separator}${time}.${micros}`;
+  const text = `${String(year).padStart(4, '0')}-${pad2(month)}-${pad2(day)}${separator}${time}`;
+  utcCache = { sec, separator, text };
+  return `${text}.${micros}`;
+}
+
+/** Records of a chunk mostly share their second: keep the last formatted one. */
+let utcCache = { sec: Number.NaN, separator: '', text: '' };
+
+/** Half an ulp of a double in [2^e, 2^(e+1)), in nanoseconds, for e = 0..31. */
+const HALF_ULP_NS = Array.from({ length: 32 }, (_, e) => 2 ** (e - 53) * 1e9);
+const NS_PER_DIGIT = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
+
+/**
+ * The `double` date, i.e. `%.16g` of d = sec + nsec/1e9, usually without formatting d. For sec with k >= 8
+ * digits, %.16g keeps 16 - k decimals; d is within half an ulp of the exact time (119 ns for sec in
+ * [2^30, 2^31)), so unless the exact time lies that close to a rounding boundary (then: the general path),
+ * rounding the exact time gives the digits rounding d gives.
+ */
+function writeDateDouble(out: ByteSink, sec: number, nsec: number): void {
+  const d = sec + nsec / 1e9;
+  if (sec >= 1e7 && sec < 4294967296 && nsec >= 0 && nsec < 1e9 && !Number.isInteger(d)) {
+    const decimals = sec >= 1e9 ? 6 : sec >= 1e8 ? 7 : 8;
+    const unit = NS_PER_DIGIT[9 - decimals]!;
+    const q = Math.floor(nsec / unit);
+    const distance = nsec - q * unit - unit / 2;
+    if (Math.abs(distance) > HALF_ULP_NS[31 - Math.clz32(sec)]! + 1e-3) {
+      const fraction = distance > 0 ? q + 1 : q;
+      if (fraction === NS_PER_DIGIT[decimals]) {
+        out.uint(sec + 1); // rounds up to the next second: %.16g then prints no decimals
+        return;
+      }
+      out.uint(sec);
+      if (fraction > 0) {
+        let digits = String(fraction).padStart(decimals, '0');
+        let end = digits.length;
+        while (digits.charCodeAt(end - 1) === 0x30) end--;
+        if (end < digits.length) digits = digits.slice(0, end);
+        out.byte(0x2e);
+        out.ascii(digits);
+      }
+      return;
+    }
+  }
+  writeDouble(out, d);
 }
 
 /** The date value per `json_date_format` (flb_pack.c:1386-1420); epoch values are uint64 as in C. */

@@ -93,7 +93,7 @@ export class MsgpackWriter {
       this.buf.writeUInt32BE(value, p + 1);
       p += 5;
     } else {
-      if (value > 18446744073709551615) throw new RangeError(`uint out of range: ${value}`);
+      if (value >= 18446744073709551616) throw new RangeError(`uint out of range: ${value}`);
       this.buf[p] = 0xcf;
       this.buf.writeUInt32BE(Math.floor(value / TWO_32), p + 1);
       this.buf.writeUInt32BE(value % TWO_32, p + 5);
@@ -239,10 +239,12 @@ export class MsgpackWriter {
   raw(bytes: Uint8Array, start = 0, end = bytes.length): void {
     const n = end - start;
     this.ensure(n);
-    if (n < 16) {
+    if (n <= 32) {
       const b = this.buf;
       let p = this.pos;
       for (let i = start; i < end; i++) b[p++] = bytes[i]!;
+    } else if (bytes.constructor !== Uint8Array && Buffer.isBuffer(bytes)) {
+      bytes.copy(this.buf, this.pos, start, end); // a memcpy, without the view set(subarray) allocates
     } else {
       this.buf.set(bytes.subarray(start, end), this.pos);
     }

@@ -177,3 +177,20 @@ test('fuzz: random and mutated input never throws and never leaves partial outpu
     }
   }
 });
+
+test('float literals convert exactly as strtod/Number() would (fast path and fallback)', () => {
+  let seed = 99;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+  const digits = (n: number): string => Array.from({ length: n }, () => String(Math.floor(random() * 10))).join('');
+  const view = new DataView(new ArrayBuffer(8));
+  for (let round = 0; round < 20000; round++) {
+    let text = (random() < 0.3 ? '-' : '') + (random() < 0.3 ? '0' : String(1 + Math.floor(random() * 9)) + digits(Math.floor(random() * 12)));
+    if (random() < 0.8) text += '.' + digits(1 + Math.floor(random() * 20));
+    if (random() < 0.4) text += (random() < 0.5 ? 'e' : 'E') + (['', '+', '-'][Math.floor(random() * 3)] ?? '') + String(Math.floor(random() * 40));
+    if (!/[.eE]/.test(text)) text += '.5';
+    const bytes = jsonTextToMsgpack(text);
+    assert.equal(bytes[0], 0xcb, text);
+    view.setFloat64(0, Number(text));
+    assert.equal(bytes.subarray(1).toString('hex'), Buffer.from(view.buffer).toString('hex'), text);
+  }
+});

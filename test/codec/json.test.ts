@@ -150,3 +150,18 @@ test('group start/end markers are not records', () => {
   const chunk = hex(`92 92 d700ffffffff00000000 80 80  92 92 d7006553f100075bcd15 80 ${body}  92 92 d700fffffffe00000000 80 80`);
   assert.equal(chunkToJson(chunk, lines({ format: 'json' })).toString(), '[{"a":1}]');
 });
+
+test('the double date agrees with formatDouble(sec + nsec / 1e9) everywhere, also near rounding boundaries', () => {
+  let seed = 5;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+  const times: Array<[number, number]> = [[1700000000, 999999600], [1700000000, 999999400], [9999999999 % 4294967296, 999999999], [1e7, 5], [0, 1]];
+  for (let i = 0; i < 20000; i++) {
+    const sec = [1e7, 1e8, 1e9, 2 ** 31][i % 4]! + Math.floor(random() * 2e9);
+    const base = Math.floor(random() * 1e6) * 1000;
+    const nsec = i % 3 === 0 ? base + 380 + Math.floor(random() * 240) : Math.floor(random() * 1e9); // many near x.5 µs
+    times.push([Math.min(sec, 4294967293), nsec]); // 0xfffffffe and up are group markers
+  }
+  const chunk = chunkOf(...times.map(([sec, nsec]) => ({ sec, nsec, body: '{}' })));
+  const lines = chunkToJson(chunk, { format: 'json_lines', dateKey: 'd', dateFormat: 'double', escapeUnicode: true }).toString().split('\n');
+  times.forEach(([sec, nsec], i) => assert.equal(lines[i], `{"d":${formatDouble(sec + nsec / 1e9)}}`, `${sec}.${nsec}`));
+});

@@ -32,6 +32,7 @@ test('int/uint reject values outside 64 bits and non-integers', () => {
   assert.throws(() => w.uint(-1), RangeError);
   assert.throws(() => w.uint(1.5), RangeError);
   assert.throws(() => w.uint(2n ** 64n), RangeError);
+  assert.throws(() => w.uint(2 ** 64), RangeError);
   assert.throws(() => w.int(-(2n ** 63n) - 1n), RangeError);
   assert.throws(() => w.int(Number.NaN), RangeError);
   assert.equal(w.length, 0);

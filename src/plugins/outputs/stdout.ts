@@ -1,4 +1,4 @@
-import { printChunk } from '../../codec/print.js';
+import { printChunkBytes } from '../../codec/print.js';
 import { encodePayload } from '../../codec/payload.js';
 import { defineOutput } from '../types.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
@@ -16,7 +16,8 @@ export const stdoutOutput = defineOutput({
     return {
       async flush(chunk) {
         if (options.format === 'msgpack') {
-          await write(printChunk(chunk.data, chunk.tag));
+          // Bytes, not a string: invalid UTF-8 in a record is printed as it is, as Fluent Bit does.
+          await write(printChunkBytes(chunk.data, chunk.tag));
           return 'ok';
         }
         const { payload, rejected } = encodePayload(chunk.data, options);
