@@ -67,6 +67,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     .option('-m, --match <pattern>')
     .option('-f, --flush <seconds>')
     .option('-l, --log_file <file>')
+    .option('-R, --parser <file>')
+    .option('-b, --storage_path <path>')
     .option('-v, --verbose')
     .option('-q, --quiet')
     .option('-D, --dry-run')
@@ -98,6 +100,9 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   });
   program.on('option:flush', (seconds: string) => result.serviceEntries.push({ key: 'flush', value: seconds, origin: origin('-f') }));
   program.on('option:log_file', (file: string) => result.serviceEntries.push({ key: 'log_file', value: file, origin: origin('-l') }));
+  // Fluent Bit's -R adds a Parsers_File; it may be given more than once.
+  program.on('option:parser', (file: string) => result.serviceEntries.push({ key: 'parsers_file', value: file, origin: origin('-R') }));
+  program.on('option:storage_path', (dir: string) => result.serviceEntries.push({ key: 'storage.path', value: dir, origin: origin('-b') }));
   program.on('option:verbose', () => result.verbosity++);
   program.on('option:quiet', () => (result.quiet = true));
   program.on('option:dry-run', () => (result.dryRun = true));

@@ -6,13 +6,19 @@ import { WsbitError, errorMessage } from './errors.js';
 import type { LogRoot } from './logger.js';
 import { MetricsRegistry } from './metrics.js';
 import { routeMatches, type RouteRule } from './router.js';
-import { memoryStorage, type ChunkStorage } from './storage.js';
+import { Chunk } from './chunk.js';
+import { ConfigError } from './errors.js';
+import { FilesystemStorage } from './storage/filesystem.js';
+import { memoryStorage, type ChunkStorage } from './storage/types.js';
 import { Telemetry } from './telemetry.js';
+import { ParserRegistry } from '../parsers/registry.js';
 
 export interface AgentOptions {
   logRoot: LogRoot;
   clock?: Clock;
   metrics?: MetricsRegistry;
+  /** Parsers from `Parsers_File`; plugins with a `parser` key look theirs up here. */
+  parsers?: ParserRegistry;
 }
 
 interface RunningInput {
@@ -42,6 +48,7 @@ export class Agent {
   private readonly inputs: RunningInput[] = [];
   private readonly outputs: RunningOutput[] = [];
   private readonly filters: RunningFilter[] = [];
+  private readonly diskStorage: FilesystemStorage | null;
   private started = false;
 
   constructor(
@@ -52,12 +59,14 @@ export class Agent {
     const clock = options.clock ?? systemClock;
     this.metrics = options.metrics ?? new MetricsRegistry();
     const logRoot = options.logRoot;
+    const parsers = options.parsers ?? new ParserRegistry();
     this.engine = new Engine(
       {
         flushSeconds: service.flush,
         graceSeconds: service.grace,
         schedulerBaseSeconds: service['scheduler.base'],
         schedulerCapSeconds: service['scheduler.cap'],
+        maxChunksUp: service['storage.max_chunks_up'],
       },
       clock,
       logRoot.scoped(''),
@@ -68,6 +77,8 @@ export class Agent {
       escapeUnicode: service['json.escape_unicode'],
       convertNanToNull: service['json.convert_nan_to_null'],
     };
+
+    this.diskStorage = this.createDiskStorage(logRoot);
 
     for (const spec of pipeline.outputs) {
       const logger = logRoot.scoped(`output:${spec.definition.name}:${spec.instance}`, spec.logLevel ?? undefined);
@@ -88,6 +99,7 @@ export class Agent {
         concurrency: Math.max(1, spec.workers),
         plugin,
         telemetry,
+        totalLimitBytes: (spec.config['storage.total_limit_size'] as number | null) ?? null,
       });
       this.outputs.push({ instance: spec.instance, plugin });
     }
@@ -102,7 +114,7 @@ export class Agent {
     for (const spec of pipeline.inputs) {
       const logger = logRoot.scoped(`input:${spec.definition.name}:${spec.instance}`, spec.logLevel ?? undefined);
       const telemetry = new Telemetry(spec.instance, logger, this.metrics);
-      const storage: ChunkStorage = memoryStorage;
+      const storage: ChunkStorage = spec.storageType === 'filesystem' && this.diskStorage !== null ? this.diskStorage : memoryStorage;
       const plugin = spec.definition.create({
         instance: spec.instance,
         config: spec.config as never,
@@ -110,10 +122,18 @@ export class Agent {
         telemetry,
         clock,
         service: settings,
+        parsers,
         tag: spec.tag,
         emit: (events, records, tag) => this.ingest(spec.instance, tag ?? spec.tag, events, records),
       });
-      this.engine.addInput({ instance: spec.instance, memBufLimitBytes: spec.memBufLimitBytes, storage, plugin, telemetry });
+      this.engine.addInput({
+        instance: spec.instance,
+        memBufLimitBytes: spec.memBufLimitBytes,
+        storage,
+        plugin,
+        telemetry,
+        pauseOnChunksOverlimit: spec.config['storage.pause_on_chunks_overlimit'] === true,
+      });
       this.inputs.push({ instance: spec.instance, plugin });
     }
   }
@@ -123,6 +143,7 @@ export class Agent {
       await this.startPlugin(output.instance, () => output.plugin.start?.());
     }
     this.engine.start();
+    this.adoptBacklog();
     for (const input of this.inputs) {
       await this.startPlugin(input.instance, () => input.plugin.start());
     }
@@ -156,6 +177,67 @@ export class Agent {
 
   input(instance: string): InputInstance | undefined {
     return this.inputs.find((input) => input.instance === instance)?.plugin;
+  }
+
+  private createDiskStorage(logRoot: LogRoot): FilesystemStorage | null {
+    const { service } = this.pipeline;
+    const rootPath = service['storage.path'];
+    const wanting = this.pipeline.inputs.filter((input) => input.storageType === 'filesystem');
+    if (rootPath === null) {
+      const [first] = wanting;
+      if (first !== undefined) {
+        throw new ConfigError(
+          'WSBIT_CONFIG_STORAGE_PATH',
+          `[storage] instance '${first.instance}' requested filesystem storage but no filesystem path was defined: set storage.path in [SERVICE] or -b PATH`,
+        );
+      }
+      return null;
+    }
+    return new FilesystemStorage({
+      rootPath,
+      sync: service['storage.sync'],
+      checksum: service['storage.checksum'],
+      deleteIrrecoverable: service['storage.delete_irrecoverable_chunks'],
+      logger: logRoot.scoped('storage'),
+    });
+  }
+
+  /**
+   * Chunks an earlier run left in storage.path go out first, routed by their tag. They stay on disk
+   * and are read back one by one as outputs take them, so a large backlog does not fill memory.
+   */
+  private adoptBacklog(): void {
+    if (this.diskStorage === null) return;
+    const backlog = this.diskStorage.loadBacklog();
+    if (backlog.length === 0) return;
+    const logger = this.options.logRoot.scoped('storage');
+    let records = 0;
+    for (const found of backlog) {
+      const owner = this.pipeline.inputs.find((input) => input.instance === found.inputInstance && input.storageType === 'filesystem');
+      const instance = owner?.instance ?? this.backlogInput();
+      const chunk = Chunk.onDisk(found.id, instance, found.tag, found.records, found.sizeBytes);
+      this.diskStorage.adopt(chunk, found.filePath);
+      this.engine.adoptBacklog(instance, chunk);
+      records += found.records;
+    }
+    logger.info(`${backlog.length} chunks with ${records} records left by an earlier run are queued for delivery`);
+  }
+
+  /** Fluent Bit's `storage_backlog` input: the owner of chunks whose input is no longer configured. */
+  private backlogInput(): string {
+    const instance = 'storage_backlog.0';
+    if (this.diskStorage !== null && !this.inputs.some((input) => input.instance === instance)) {
+      const plugin: InputInstance = { start: async () => undefined, stop: async () => undefined, pause: () => undefined, resume: () => undefined };
+      this.engine.addInput({
+        instance,
+        memBufLimitBytes: 0,
+        storage: this.diskStorage,
+        plugin,
+        telemetry: new Telemetry(instance, this.options.logRoot.scoped(`input:storage_backlog:${instance}`), this.metrics),
+      });
+      this.inputs.push({ instance, plugin });
+    }
+    return instance;
   }
 
   private async startPlugin(instance: string, start: () => Promise<void> | undefined): Promise<void> {

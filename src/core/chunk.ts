@@ -24,6 +24,7 @@ export class Chunk {
   readonly tag: string;
   private pieces: Buffer[] = [];
   private sealedData: Buffer | null = null;
+  private sealed = false;
   sizeBytes = 0;
   records = 0;
 
@@ -33,27 +34,54 @@ export class Chunk {
     this.tag = tag;
   }
 
+  /** A chunk an earlier run left on disk: sealed, and not in memory until it is read back. */
+  static onDisk(id: string, inputInstance: string, tag: string, records: number, sizeBytes: number): Chunk {
+    const chunk = new Chunk(id, inputInstance, tag);
+    chunk.sealed = true;
+    chunk.records = records;
+    chunk.sizeBytes = sizeBytes;
+    return chunk;
+  }
+
   get state(): ChunkState {
-    return this.sealedData === null ? 'open' : 'sealed';
+    return this.sealed ? 'sealed' : 'open';
+  }
+
+  /** Whether the bytes are in memory; a sealed filesystem chunk may live on disk only. */
+  get inMemory(): boolean {
+    return !this.sealed || this.sealedData !== null;
   }
 
   append(data: Buffer, records: number): void {
-    if (this.sealedData !== null) throw new Error(`chunk ${this.id} is sealed`);
+    if (this.sealed) throw new Error(`chunk ${this.id} is sealed`);
     this.pieces.push(data);
     this.sizeBytes += data.length;
     this.records += records;
   }
 
-  seal(): Buffer {
-    if (this.sealedData === null) {
-      this.sealedData = this.pieces.length === 1 ? (this.pieces[0] as Buffer) : Buffer.concat(this.pieces, this.sizeBytes);
-      this.pieces = [];
-    }
-    return this.sealedData;
+  seal(): void {
+    if (this.sealed) return;
+    this.sealed = true;
+    this.sealedData = this.pieces.length === 1 ? (this.pieces[0] as Buffer) : Buffer.concat(this.pieces, this.sizeBytes);
+    this.pieces = [];
   }
 
   get data(): Buffer {
-    return this.seal();
+    this.seal();
+    if (this.sealedData === null) throw new Error(`chunk ${this.id} is not in memory`);
+    return this.sealedData;
+  }
+
+  /** Forgets the bytes of a sealed chunk that is safe on disk (storage.max_chunks_up). */
+  dropMemory(): void {
+    if (this.sealed) this.sealedData = null;
+  }
+
+  /** Puts bytes read back from disk in memory again; the file is the truth, so sizes follow it. */
+  restore(data: Buffer, records: number): void {
+    this.sealedData = data;
+    this.sizeBytes = data.length;
+    this.records = records;
   }
 }
 

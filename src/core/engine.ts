@@ -4,7 +4,8 @@ import type { Clock, TimerHandle } from './clock.js';
 import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 import { routeMatches, type RouteRule } from './router.js';
-import type { ChunkStorage } from './storage.js';
+import type { ChunkStorage } from './storage/types.js';
+import { countEvents } from '../codec/event.js';
 import type { Telemetry } from './telemetry.js';
 import type { RetryLimit } from '../config/common-keys.js';
 import type { FlushResult, InputInstance, OutputInstance } from '../plugins/types.js';
@@ -15,6 +16,8 @@ export interface EngineSettings {
   graceSeconds: number;
   schedulerBaseSeconds: number;
   schedulerCapSeconds: number;
+  /** `storage.max_chunks_up`: sealed filesystem chunks kept in memory; the rest are read back when flushed. */
+  maxChunksUp?: number;
 }
 
 export interface InputRegistration {
@@ -23,6 +26,8 @@ export interface InputRegistration {
   storage: ChunkStorage;
   plugin: InputInstance;
   telemetry: Telemetry;
+  /** `storage.pause_on_chunks_overlimit`: pause while storage.max_chunks_up chunks are in memory. */
+  pauseOnChunksOverlimit?: boolean;
 }
 
 export interface OutputRegistration {
@@ -33,6 +38,8 @@ export interface OutputRegistration {
   concurrency: number;
   plugin: OutputInstance;
   telemetry: Telemetry;
+  /** `storage.total_limit_size`: most bytes of filesystem chunks queued here; the oldest go beyond it. */
+  totalLimitBytes?: number | null;
 }
 
 interface InputState extends InputRegistration {
@@ -46,7 +53,6 @@ type TaskState = 'queued' | 'running' | 'waiting' | 'done';
 interface Task {
   id: number;
   chunk: Chunk;
-  view: ChunkView;
   output: OutputState;
   attempts: number;
   state: TaskState;
@@ -58,11 +64,14 @@ interface OutputState extends OutputRegistration {
   queue: Task[];
   running: number;
   waiting: Set<Task>;
+  /** Unfinished tasks of filesystem chunks, oldest first, for storage.total_limit_size. */
+  diskTasks: Task[];
 }
 
 interface ChunkTracking {
   input: InputState;
   pendingTasks: number;
+  runningTasks: number;
 }
 
 /**
@@ -75,6 +84,8 @@ export class Engine {
   private readonly outputs: OutputState[] = [];
   private readonly tracking = new Map<Chunk, ChunkTracking>();
   private readonly warnedUnroutedTags = new Set<string>();
+  /** Sealed filesystem chunks whose bytes are in memory. */
+  private readonly diskChunksUp = new Set<Chunk>();
   private flushTimer: TimerHandle | null = null;
   private nextTaskId = 0;
   private stopping = false;
@@ -92,7 +103,7 @@ export class Engine {
   }
 
   addOutput(registration: OutputRegistration): void {
-    this.outputs.push({ ...registration, id: this.outputs.length, queue: [], running: 0, waiting: new Set() });
+    this.outputs.push({ ...registration, id: this.outputs.length, queue: [], running: 0, waiting: new Set(), diskTasks: [] });
   }
 
   /** Appends events from an input. Data arriving while the input is paused is still kept, never dropped. */
@@ -104,10 +115,10 @@ export class Engine {
     if (chunk === undefined) {
       chunk = new Chunk(newChunkId(this.clock.nowMs()), input.instance, tag);
       input.openChunks.set(tag, chunk);
-      this.tracking.set(chunk, { input, pendingTasks: 0 });
+      this.tracking.set(chunk, { input, pendingTasks: 0, runningTasks: 0 });
     }
     chunk.append(events, records);
-    input.storage.append(chunk, events);
+    this.persist(input, chunk, events);
     input.telemetry.count('fluentbit_input_records_total', records);
     input.telemetry.count('fluentbit_input_bytes_total', events.length);
     if (input.storage.countsAgainstMemoryLimit) input.bufferedBytes += events.length;
@@ -116,6 +127,17 @@ export class Engine {
       this.dispatch(chunk);
     }
     this.checkMemoryLimit(input);
+  }
+
+  /**
+   * Takes over chunks an earlier run left on disk: they are routed again by their tag and queued
+   * before anything new, and read back from disk only when an output is ready for them.
+   */
+  adoptBacklog(inputInstance: string, chunk: Chunk): void {
+    const input = this.inputs.get(inputInstance);
+    if (input === undefined) throw new Error(`unknown input instance ${inputInstance}`);
+    this.tracking.set(chunk, { input, pendingTasks: 0, runningTasks: 0 });
+    this.dispatch(chunk);
   }
 
   start(): void {
@@ -146,6 +168,13 @@ export class Engine {
     let bytes = 0;
     for (const chunk of this.tracking.keys()) bytes += chunk.sizeBytes;
     return { chunks: this.tracking.size, bytes };
+  }
+
+  /** Chunks whose bytes are in memory right now (open ones included), for storage.max_chunks_up checks. */
+  chunksInMemory(): number {
+    let count = 0;
+    for (const chunk of this.tracking.keys()) if (chunk.inMemory) count++;
+    return count;
   }
 
   /** Resolves when no chunk is held any more. */
@@ -195,25 +224,38 @@ export class Engine {
     return { undeliveredRecords };
   }
 
+  /**
+   * Grace ran out. Memory chunks are lost and reported; filesystem chunks stay in storage.path,
+   * where the next start finds them, so they are not lost.
+   */
   private abandonAll(): number {
     let lost = 0;
+    let kept = 0;
     for (const [chunk, track] of [...this.tracking]) {
-      lost += chunk.records;
-      this.logger.error(
-        `chunk '${chunk.id}' (${chunk.records} records, input=${track.input.instance}) was not delivered within Grace=${this.settings.graceSeconds}s and is lost`,
-      );
       for (const output of this.outputs) {
         for (const task of [...output.waiting, ...output.queue]) {
           if (task.chunk !== chunk || task.state === 'done') continue;
           task.retryTimer?.cancel();
-          output.telemetry.count('fluentbit_output_dropped_records_total', chunk.records);
+          if (track.input.storage.kind !== 'filesystem') output.telemetry.count('fluentbit_output_dropped_records_total', chunk.records);
         }
       }
+      this.tracking.delete(chunk);
+      if (track.input.storage.kind === 'filesystem') {
+        kept += chunk.records;
+        track.input.storage.seal(chunk);
+        continue;
+      }
+      lost += chunk.records;
+      this.logger.error(
+        `chunk '${chunk.id}' (${chunk.records} records, input=${track.input.instance}) was not delivered within Grace=${this.settings.graceSeconds}s and is lost`,
+      );
       this.release(chunk, track);
     }
+    if (kept > 0) this.logger.info(`[storage] ${kept} undelivered records stay in storage.path for the next start`);
     for (const output of this.outputs) {
       output.queue = [];
       output.waiting.clear();
+      output.diskTasks = [];
     }
     return lost;
   }
@@ -221,9 +263,13 @@ export class Engine {
   private dispatch(chunk: Chunk): void {
     const track = this.tracking.get(chunk);
     if (track === undefined) return;
-    const data = chunk.seal();
+    chunk.seal();
     track.input.storage.seal(chunk);
-    const view: ChunkView = { id: chunk.id, tag: chunk.tag, inputInstance: chunk.inputInstance, data, records: chunk.records };
+    const onDisk = track.input.storage.kind === 'filesystem';
+    if (onDisk && chunk.inMemory) {
+      if (this.diskChunksUp.size < (this.settings.maxChunksUp ?? Infinity)) this.diskChunksUp.add(chunk);
+      else chunk.dropMemory();
+    }
     const targets = this.outputs.filter((output) => routeMatches(output.route, chunk.tag));
     if (targets.length === 0) {
       if (!this.warnedUnroutedTags.has(chunk.tag)) {
@@ -241,7 +287,8 @@ export class Engine {
       );
     }
     for (const output of targets) {
-      const task: Task = { id: this.nextTaskId++, chunk, view, output, attempts: 0, state: 'queued', retryTimer: null };
+      const task: Task = { id: this.nextTaskId++, chunk, output, attempts: 0, state: 'queued', retryTimer: null };
+      if (onDisk) this.admitDiskTask(output, task);
       this.enqueue(task);
     }
   }
@@ -267,7 +314,22 @@ export class Engine {
   }
 
   private async runTask(task: Task): Promise<void> {
-    const { output, view } = task;
+    const { output, chunk } = task;
+    const track = this.tracking.get(chunk);
+    if (track === undefined) return;
+    let view: ChunkView;
+    try {
+      view = { id: chunk.id, tag: chunk.tag, inputInstance: chunk.inputInstance, data: this.chunkBytes(chunk, track), records: chunk.records };
+    } catch (error) {
+      output.telemetry.event(
+        'error',
+        `[engine] chunk '${chunk.id}' cannot be read back from storage: ${errorMessage(error)}; ${chunk.records} records lost`,
+        'fluentbit_output_dropped_records_total',
+        chunk.records,
+      );
+      return this.completeTask(task);
+    }
+    track.runningTasks++;
     let result: FlushResult;
     try {
       result = await output.plugin.flush(view);
@@ -275,8 +337,11 @@ export class Engine {
       // A plugin that throws is a bug in the plugin; treat it as a retryable failure so no data goes.
       output.telemetry.logger.error(`flush failed unexpectedly: ${errorMessage(error)}`);
       result = 'retry';
+    } finally {
+      track.runningTasks--;
     }
     if (task.state === 'done') return;
+    this.settleMemory(chunk, track);
     if (result === 'ok') return this.completeOk(task);
     if (result === 'error') {
       output.telemetry.count('fluentbit_output_errors_total');
@@ -292,39 +357,39 @@ export class Engine {
   }
 
   private completeOk(task: Task): void {
-    const { output, view } = task;
-    output.telemetry.count('fluentbit_output_proc_records_total', view.records);
-    output.telemetry.count('fluentbit_output_proc_bytes_total', view.data.length);
+    const { output, chunk } = task;
+    output.telemetry.count('fluentbit_output_proc_records_total', chunk.records);
+    output.telemetry.count('fluentbit_output_proc_bytes_total', chunk.sizeBytes);
     if (task.attempts > 0) {
       output.telemetry.logger.info(
-        `[engine] flush chunk '${view.id}' succeeded at retry ${task.attempts}: task_id=${task.id}, input=${view.inputInstance} > output=${output.instance} (out_id=${output.id})`,
+        `[engine] flush chunk '${chunk.id}' succeeded at retry ${task.attempts}: task_id=${task.id}, input=${chunk.inputInstance} > output=${output.instance} (out_id=${output.id})`,
       );
     }
     this.completeTask(task);
   }
 
   private scheduleRetry(task: Task): void {
-    const { output, view } = task;
+    const { output, chunk } = task;
     output.telemetry.count('fluentbit_output_errors_total');
     const limit = output.retryLimit;
     if (limit.kind === 'limit' && task.attempts >= limit.retries) {
       output.telemetry.count('fluentbit_output_retries_failed_total');
       output.telemetry.event(
         'error',
-        `[engine] chunk '${view.id}' cannot be retried: task_id=${task.id}, input=${view.inputInstance} > output=${output.instance}, ${view.records} records dropped`,
+        `[engine] chunk '${chunk.id}' cannot be retried: task_id=${task.id}, input=${chunk.inputInstance} > output=${output.instance}, ${chunk.records} records dropped`,
         'fluentbit_output_dropped_records_total',
-        view.records,
+        chunk.records,
       );
       return this.completeTask(task);
     }
     task.attempts++;
     output.telemetry.count('fluentbit_output_retries_total');
-    output.telemetry.count('fluentbit_output_retried_records_total', view.records);
+    output.telemetry.count('fluentbit_output_retried_records_total', chunk.records);
     const waitSeconds = this.stopping
       ? 1
       : retryWaitSeconds(task.attempts, this.settings.schedulerBaseSeconds, this.settings.schedulerCapSeconds, this.random);
     output.telemetry.logger.warn(
-      `[engine] failed to flush chunk '${view.id}', retry in ${waitSeconds} seconds: task_id=${task.id}, input=${view.inputInstance} > output=${output.instance} (out_id=${output.id})`,
+      `[engine] failed to flush chunk '${chunk.id}', retry in ${waitSeconds} seconds: task_id=${task.id}, input=${chunk.inputInstance} > output=${output.instance} (out_id=${output.id})`,
     );
     task.state = 'waiting';
     output.waiting.add(task);
@@ -334,6 +399,7 @@ export class Engine {
   private completeTask(task: Task): void {
     task.state = 'done';
     task.output.waiting.delete(task);
+    if (task.output.diskTasks.length > 0) task.output.diskTasks = task.output.diskTasks.filter((candidate) => candidate !== task);
     const track = this.tracking.get(task.chunk);
     if (track === undefined) return;
     track.pendingTasks--;
@@ -342,9 +408,15 @@ export class Engine {
 
   private release(chunk: Chunk, track: ChunkTracking): void {
     this.tracking.delete(chunk);
-    track.input.storage.release(chunk);
+    this.diskChunksUp.delete(chunk);
+    try {
+      track.input.storage.release(chunk);
+    } catch (error) {
+      this.logger.error(`[storage] cannot remove chunk '${chunk.id}': ${errorMessage(error)}`);
+    }
     if (track.input.storage.countsAgainstMemoryLimit) track.input.bufferedBytes -= chunk.sizeBytes;
-    this.checkMemoryLimit(track.input);
+    // storage.max_chunks_up is shared by all inputs, so any release may let any of them resume.
+    for (const input of this.inputs.values()) this.checkMemoryLimit(input);
     if (this.tracking.size === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -352,20 +424,74 @@ export class Engine {
     }
   }
 
+  /** Writes appended records to the input's storage; a failing disk keeps them in memory instead. */
+  private persist(input: InputState, chunk: Chunk, events: Buffer): void {
+    try {
+      input.storage.append(chunk, events);
+    } catch (error) {
+      input.telemetry.logger.error(`[storage] cannot write chunk '${chunk.id}' to disk, its records stay in memory only: ${errorMessage(error)}`);
+    }
+  }
+
+  /** The chunk's bytes, read back from disk when storage.max_chunks_up sent them out of memory. */
+  private chunkBytes(chunk: Chunk, track: ChunkTracking): Buffer {
+    if (!chunk.inMemory) {
+      const data = track.input.storage.read(chunk);
+      chunk.restore(data, countEvents(data));
+      this.diskChunksUp.add(chunk);
+    }
+    return chunk.data;
+  }
+
+  /** After a flush, a filesystem chunk still waiting for other outputs or a retry leaves memory if over the limit. */
+  private settleMemory(chunk: Chunk, track: ChunkTracking): void {
+    if (track.input.storage.kind !== 'filesystem' || track.runningTasks > 0) return;
+    if (this.diskChunksUp.size > (this.settings.maxChunksUp ?? Infinity)) {
+      this.diskChunksUp.delete(chunk);
+      chunk.dropMemory();
+    }
+  }
+
+  /**
+   * storage.total_limit_size: queueing this chunk for the output may not take the output's
+   * filesystem backlog over the limit, so the oldest waiting chunks are dropped, with a warning.
+   */
+  private admitDiskTask(output: OutputState, task: Task): void {
+    const limit = output.totalLimitBytes ?? null;
+    output.diskTasks.push(task);
+    if (limit === null) return;
+    let queuedBytes = output.diskTasks.reduce((sum, queued) => sum + queued.chunk.sizeBytes, 0);
+    for (const oldest of [...output.diskTasks]) {
+      if (queuedBytes <= limit || oldest === task) break;
+      if (oldest.state === 'running') continue;
+      queuedBytes -= oldest.chunk.sizeBytes;
+      oldest.retryTimer?.cancel();
+      output.queue = output.queue.filter((queued) => queued !== oldest);
+      output.telemetry.event(
+        'warn',
+        `[engine] storage.total_limit_size (${limit} bytes) reached for ${output.instance}: oldest chunk '${oldest.chunk.id}' with ${oldest.chunk.records} records dropped`,
+        'fluentbit_output_dropped_records_total',
+        oldest.chunk.records,
+      );
+      this.completeTask(oldest);
+    }
+  }
+
+  /** Mem_Buf_Limit for memory chunks, storage.max_chunks_up with pause_on_chunks_overlimit for disk ones. */
   private checkMemoryLimit(input: InputState): void {
     const limit = input.memBufLimitBytes;
-    if (limit <= 0) return;
-    if (!input.paused && input.bufferedBytes >= limit) {
+    const overMemory = limit > 0 && input.bufferedBytes >= limit;
+    const overChunks = input.pauseOnChunksOverlimit === true && this.diskChunksUp.size >= (this.settings.maxChunksUp ?? Infinity);
+    if (!input.paused && (overMemory || overChunks)) {
       input.paused = true;
-      input.telemetry.event(
-        'warn',
-        `[input] ${input.instance} paused (mem buf overlimit - buffered ${input.bufferedBytes}B reached limit ${limit}B)`,
-        'fluentbit_input_paused_total',
-      );
+      const reason = overMemory
+        ? `mem buf overlimit - buffered ${input.bufferedBytes}B reached limit ${limit}B`
+        : `storage.max_chunks_up ${this.settings.maxChunksUp} reached`;
+      input.telemetry.event('warn', `[input] ${input.instance} paused (${reason})`, 'fluentbit_input_paused_total');
       input.plugin.pause();
-    } else if (input.paused && input.bufferedBytes < limit && !this.stopping) {
+    } else if (input.paused && !overMemory && !overChunks && !this.stopping) {
       input.paused = false;
-      input.telemetry.logger.info(`[input] ${input.instance} resume (mem buf overlimit)`);
+      input.telemetry.logger.info(`[input] ${input.instance} resume (${limit > 0 ? 'mem buf overlimit' : 'chunks overlimit'})`);
       input.plugin.resume();
     }
   }

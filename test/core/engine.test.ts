@@ -6,7 +6,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { LogRoot } from '../../src/core/logger.js';
 import { MetricsRegistry } from '../../src/core/metrics.js';
 import { Telemetry } from '../../src/core/telemetry.js';
-import { memoryStorage } from '../../src/core/storage.js';
+import { memoryStorage } from '../../src/core/storage/types.js';
 import { chunkBytesLimit, type ChunkView } from '../../src/core/chunk.js';
 import type { FlushResult, InputInstance, OutputInstance } from '../../src/plugins/types.js';
 

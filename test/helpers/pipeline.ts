@@ -20,12 +20,17 @@ export interface InProcessAgent {
  * Builds and starts a pipeline from command-line arguments, in this process, with the test-only
  * `capture` output available (`-o capture`).
  */
-export async function startAgent(argv: string[], respond?: (chunk: ChunkView) => FlushResult): Promise<InProcessAgent> {
+export async function startAgent(
+  argv: string[],
+  respond?: (chunk: ChunkView) => FlushResult,
+  service: Record<string, string> = {},
+): Promise<InProcessAgent> {
   const store: { chunks: ChunkView[]; respond?: (chunk: ChunkView) => FlushResult } = { chunks: [] };
   if (respond !== undefined) store.respond = respond;
   const registry = defaultRegistry().register(captureOutput(store) as never);
   const line = parseCommandLine(argv);
-  const pipeline = buildPipeline({ serviceEntries: line.serviceEntries, sections: line.sections }, registry);
+  const serviceEntries = [...line.serviceEntries, ...Object.entries(service).map(([key, value]) => ({ key, value }))];
+  const pipeline = buildPipeline({ serviceEntries, sections: line.sections }, registry);
   const logs: string[] = [];
   const logRoot = new LogRoot({ level: 'debug', sink: { write: (text) => logs.push(text) } });
   const agent = new Agent(pipeline, { logRoot });
