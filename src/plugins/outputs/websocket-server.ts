@@ -1,0 +1,286 @@
+/**
+ * `websocket_server`: the Ruby fluent-plugin-websocket brought into wsbit. It runs a WebSocket server and
+ * broadcasts every record to the connected clients as `[tag, time, record]`, one JSON text frame or one
+ * msgpack binary frame per record. Beyond the plugin: replay of the newest messages to new clients,
+ * per-client tag filters (`?match=`), slow-client protection, a client limit, an optional token, an
+ * Origin check, pings, and a live page at `GET /` on the same port.
+ *
+ * `ws` does the WebSocket protocol; this file owns the HTTP side: who may upgrade, and the page.
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { ConfigError, WsbitError, errorMessage } from '../../core/errors.js';
+import type { TimerHandle } from '../../core/clock.js';
+import { defineOutput, type OutputContext, type OutputInstance } from '../types.js';
+import type { ResolvedConfig } from '../../config/schema.js';
+import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from './websocket-server/access.js';
+import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
+import { encodeMessages, type MessageShape } from './websocket-server/encode.js';
+import { MSGPACK_ASSET_PATH, STATUS_PATH, livePage } from './websocket-server/live-page.js';
+
+const schema = [
+  {
+    key: 'host',
+    type: 'string',
+    default: '127.0.0.1',
+    description: "Address to listen on. The default keeps the stream on this machine; 0.0.0.0 (fluent-plugin-websocket's default) opens it to the network.",
+  },
+  { key: 'port', type: 'int', default: 8080, description: 'TCP port to listen on (0 picks a free port, logged at start-up).' },
+  { key: 'use_msgpack', type: 'bool', default: false, description: 'Send each record as one msgpack binary frame instead of one JSON text frame.' },
+  { key: 'add_time', type: 'bool', default: false, description: 'Include the record time (integer seconds) in each message.' },
+  { key: 'add_tag', type: 'bool', default: true, description: 'Include the tag in each message.' },
+  { key: 'buffered_messages', type: 'int', default: 0, description: 'Send each new client the newest N messages (that match its filter) first; 0 = none.' },
+  {
+    key: 'max_client_buffer',
+    type: 'size',
+    default: '8M',
+    description: 'Close a client with code 1013 once this much data is waiting to be sent to it, so a slow reader never holds back the others (0 = no limit).',
+  },
+  { key: 'max_clients', type: 'int', default: 100, description: 'Most clients connected at once; further upgrade requests get HTTP 503 (0 = no limit).' },
+  {
+    key: 'token',
+    type: 'string',
+    default: null,
+    description: 'Require clients to send Authorization: Bearer <token> or ?token=<token>; others get HTTP 401. The token is never logged.',
+  },
+  {
+    key: 'allowed_origins',
+    type: 'list',
+    default: null,
+    description: 'Web page origins (e.g. https://dash.example:3000) allowed to connect, or *. The live page and clients that send no Origin header are always allowed.',
+  },
+  { key: 'ping_interval', type: 'time', default: '30s', description: 'Ping every client this often and drop those that did not answer the previous ping (0 = never).' },
+  { key: 'live_page', type: 'bool', default: true, description: 'Serve a live view of the records at GET / on the same port.' },
+] as const;
+
+export type WebSocketServerConfig = ResolvedConfig<typeof schema>;
+
+/** The output instance, with what tests and the bench need to find it. */
+export interface WebSocketServerOutput extends OutputInstance {
+  /** The bound port once started (useful with `port 0`), else null. */
+  listeningPort(): number | null;
+  clientCount(): number;
+}
+
+/** Time a client gets to answer our close frame at shutdown, and a slow client to read its backlog. */
+const CLOSE_TIMEOUT_MS = 2000;
+/** Clients send nothing but control frames; a larger message is refused (ws closes with 1009). */
+const MAX_CLIENT_MESSAGE_BYTES = 4096;
+
+function validate(config: WebSocketServerConfig, instance: string): void {
+  const bad = (key: string, value: unknown, expected: string): ConfigError =>
+    new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${instance}: invalid value '${String(value)}' for '${key}': expected ${expected}`);
+  if (config.port < 0 || config.port > 65535) throw bad('port', config.port, 'a TCP port from 0 to 65535');
+  if (config.buffered_messages < 0) throw bad('buffered_messages', config.buffered_messages, 'a number of messages, 0 or more');
+  if (config.max_clients < 0) throw bad('max_clients', config.max_clients, 'a number of clients, 0 or more');
+  if (config.token === '') throw bad('token', config.token, 'a non-empty token');
+}
+
+/** `host:port`, with brackets for IPv6 addresses. */
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+let msgpackBundle: Promise<Buffer> | undefined;
+
+/** The browser (UMD) build of @msgpack/msgpack, read from the installed package on first use. */
+function msgpackBrowserBundle(): Promise<Buffer> {
+  msgpackBundle ??= readFile(createRequire(import.meta.url).resolve('@msgpack/msgpack/dist.umd/msgpack.min.js'));
+  return msgpackBundle;
+}
+
+export function createWebSocketServerOutput(context: OutputContext<WebSocketServerConfig>): WebSocketServerOutput {
+  const { config, instance, telemetry, logger } = context;
+  validate(config, instance);
+  const shape: MessageShape = {
+    addTag: config.add_tag,
+    addTime: config.add_time,
+    useMsgpack: config.use_msgpack,
+    escapeUnicode: context.service.escapeUnicode,
+    convertNanToNull: context.service.convertNanToNull,
+  };
+  const broadcaster = new Broadcaster({
+    binary: config.use_msgpack,
+    maxClientBufferBytes: config.max_client_buffer,
+    replayMessages: config.buffered_messages,
+    slowCloseGraceMs: CLOSE_TIMEOUT_MS,
+    clock: context.clock,
+    telemetry,
+  });
+  // ws does the handshake, pings, pongs and closing (the broadcaster writes the data frames, see
+  // broadcast.ts); clientTracking is off because the broadcaster keeps the clients.
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
+  let server: Server | null = null;
+  let pingTimer: TimerHandle | null = null;
+  let stopping = false;
+
+  const authorized = (request: IncomingMessage, url: URL): boolean =>
+    config.token === null || tokenMatches(presentedToken(request, url), config.token);
+
+  const refuse = (socket: Duplex, remote: string, status: number, reason: string, headers?: Record<string, string>): void => {
+    telemetry.event('warn', `refused client ${remote}: ${reason} (HTTP ${status})`, 'wsbit_output_broadcast_rejected_clients_total');
+    rejectUpgrade(socket, status, reason, headers);
+  };
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Until ws takes the socket, a reset by the peer must not become an uncaught 'error'.
+    socket.on('error', (error) => logger.debug(`upgrade socket: ${error.message}`));
+    // Only the peer address is logged: the request URL may carry the token.
+    const remote = hostPort(request.socket.remoteAddress ?? 'unknown', request.socket.remotePort ?? 0);
+    const url = requestUrl(request);
+    if (url === null) return refuse(socket, remote, 400, 'malformed request target');
+    if (stopping) return refuse(socket, remote, 503, 'the server is shutting down');
+    const origin = request.headers.origin;
+    if (!originAllowed(origin, request.headers.host, config.allowed_origins)) {
+      return refuse(socket, remote, 403, `origin ${logSafe(origin ?? '')} is not in allowed_origins`);
+    }
+    if (!authorized(request, url)) {
+      return refuse(socket, remote, 401, 'missing or wrong token', { 'WWW-Authenticate': 'Bearer realm="wsbit"' });
+    }
+    if (config.max_clients > 0 && broadcaster.size >= config.max_clients) {
+      return refuse(socket, remote, 503, `max_clients (${config.max_clients}) reached`, { 'Retry-After': '5' });
+    }
+    const patterns = url.searchParams
+      .getAll('match')
+      .flatMap((value) => value.split(','))
+      .map((pattern) => pattern.trim())
+      .filter((pattern) => pattern !== '');
+    wss.handleUpgrade(request, socket, head, (ws) => broadcaster.add(ws, socket, { remote, patterns }));
+  };
+
+  const send = (response: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void => {
+    response.writeHead(status, {
+      'Content-Type': type,
+      'Content-Length': String(Buffer.byteLength(body)),
+      'X-Content-Type-Options': 'nosniff',
+      ...headers,
+    });
+    response.end(response.req.method === 'HEAD' ? undefined : body);
+  };
+
+  const onRequest = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const text = 'text/plain; charset=utf-8';
+    if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, text, 'Method not allowed\n', { Allow: 'GET, HEAD' });
+    const url = requestUrl(request);
+    if (url === null) return send(response, 400, text, 'Bad request\n');
+    if (!config.live_page) {
+      return send(response, 426, text, 'This port serves WebSocket clients only (live_page is off).\n', { Upgrade: 'websocket', Connection: 'Upgrade' });
+    }
+    switch (url.pathname) {
+      case '/': {
+        const page = livePage();
+        return send(response, 200, 'text/html; charset=utf-8', page.html, {
+          'Content-Security-Policy': page.contentSecurityPolicy,
+          'Cache-Control': 'no-store',
+          'Referrer-Policy': 'no-referrer',
+        });
+      }
+      case MSGPACK_ASSET_PATH:
+        return send(response, 200, 'text/javascript; charset=utf-8', await msgpackBrowserBundle(), { 'Cache-Control': 'public, max-age=86400' });
+      case STATUS_PATH: {
+        if (!authorized(request, url)) return send(response, 401, text, 'Missing or wrong token\n', { 'WWW-Authenticate': 'Bearer realm="wsbit"' });
+        const status = { clients: broadcaster.size, max_clients: config.max_clients, use_msgpack: config.use_msgpack, add_tag: config.add_tag, add_time: config.add_time };
+        return send(response, 200, 'application/json', `${JSON.stringify(status)}\n`, { 'Cache-Control': 'no-store' });
+      }
+      default:
+        return send(response, 404, text, 'Not found\n');
+    }
+  };
+
+  return {
+    async start() {
+      const http = createServer((request, response) => {
+        onRequest(request, response).catch((error: unknown) => {
+          logger.error(`${request.method ?? 'GET'} ${requestPath(request)}: ${errorMessage(error)}`);
+          if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'Internal error\n');
+          else response.destroy();
+        });
+      });
+      http.on('upgrade', onUpgrade);
+      const where = hostPort(config.host, config.port);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          http.once('error', reject);
+          http.listen(config.port, config.host, () => {
+            http.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const reason = code === 'EADDRINUSE' ? 'the address is already in use' : code === 'EACCES' ? 'permission denied' : errorMessage(error);
+        throw new WsbitError('WSBIT_OUTPUT_LISTEN', `${instance}: cannot listen on ${where}: ${reason}`, { cause: error });
+      }
+      http.on('error', (error) => logger.error(`server: ${error.message}`));
+      server = http;
+      const bound = hostPort(config.host, (http.address() as AddressInfo).port);
+      logger.info(`listening on ${bound}${config.live_page ? `, live page at http://${bound}/` : ''}`);
+      if (config.ping_interval > 0) {
+        pingTimer = context.clock.setInterval(() => broadcaster.heartbeat(config.ping_interval), config.ping_interval * 1000);
+      }
+    },
+
+    async flush(chunk) {
+      // With nobody to send to and no replay to keep, skip the encoding altogether.
+      if (!broadcaster.wants(chunk.tag)) {
+        discarded(chunk.records);
+        return 'ok';
+      }
+      const { messages, error } = encodeMessages(chunk.data, chunk.tag, shape);
+      if (error !== null) {
+        const lost = Math.max(0, chunk.records - messages.length);
+        telemetry.event('error', `chunk '${chunk.id}' is malformed after ${messages.length} records: ${error.message}`, 'wsbit_output_rejected_records_total', lost);
+      }
+      if (messages.length > 0 && broadcaster.broadcast(chunk.tag, messages) === 0) discarded(messages.length);
+      // A broadcast is fire-and-forget, as in the plugin: there is nothing to retry.
+      return 'ok';
+
+      function discarded(records: number): void {
+        telemetry.count('wsbit_output_broadcast_discarded_records_total', records);
+        if (logger.enabled('debug')) logger.debug(`no client for tag '${chunk.tag}': ${records} records discarded`);
+      }
+    },
+
+    async stop() {
+      stopping = true;
+      pingTimer?.cancel();
+      pingTimer = null;
+      await broadcaster.closeAll(CLOSE_GOING_AWAY, 'server shutting down', CLOSE_TIMEOUT_MS);
+      wss.close();
+      const http = server;
+      server = null;
+      if (http !== null) {
+        // Kept-alive page requests would otherwise hold close() open.
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+      }
+    },
+
+    listeningPort() {
+      const address = server?.address();
+      return address !== null && typeof address === 'object' ? address.port : null;
+    },
+
+    clientCount() {
+      return broadcaster.size;
+    },
+  };
+}
+
+function requestPath(request: IncomingMessage): string {
+  // The path only, never the query: it may carry the token.
+  return (request.url ?? '/').split('?')[0] ?? '/';
+}
+
+export const websocketServerOutput = defineOutput({
+  kind: 'output',
+  name: 'websocket_server',
+  description: 'Broadcasts records to WebSocket clients, with a live page',
+  schema,
+  serviceUriKeys: { host: 'host', port: 'port' },
+  create: createWebSocketServerOutput,
+});

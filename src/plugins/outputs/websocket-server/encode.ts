@@ -1,0 +1,103 @@
+/**
+ * Turns a chunk into broadcast messages, once per flush: every client that receives the chunk is sent
+ * the very same Buffers. A message is fluent-plugin-websocket's `[tag, time, record]` array, where the
+ * tag is present only with `add_tag` and the time (integer seconds, Ruby's `time.to_i`) only with
+ * `add_time`.
+ */
+import { forEachEvent, isGroupMarker, type EventView } from '../../../codec/event.js';
+import { ByteSink, writeJsonString, writeMsgpackValueAsJson } from '../../../codec/json.js';
+import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
+import { WsbitError } from '../../../core/errors.js';
+
+export interface MessageShape {
+  addTag: boolean;
+  addTime: boolean;
+  /** One msgpack binary frame per record instead of one JSON text frame. */
+  useMsgpack: boolean;
+  /** SERVICE `json.escape_unicode` and `json.convert_nan_to_null`, as for every JSON output. */
+  escapeUnicode: boolean;
+  convertNanToNull: boolean;
+}
+
+export interface EncodedChunk {
+  /** One message per record, in chunk order; views of one buffer owned by this flush. */
+  messages: Buffer[];
+  /** Set when the chunk was malformed part-way: `messages` then holds the records before the bad one. */
+  error: WsbitError | null;
+}
+
+export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape): EncodedChunk {
+  const ends: number[] = [];
+  let error: WsbitError | null = null;
+  const encodeAll = (encodeOne: (ev: EventView) => number): void => {
+    try {
+      forEachEvent(chunk, (ev) => {
+        // Group markers frame OTLP groups; they are not records (see isGroupMarker).
+        if (!isGroupMarker(ev)) ends.push(encodeOne(ev));
+      });
+    } catch (caught) {
+      if (!(caught instanceof WsbitError)) throw caught;
+      error = caught;
+    }
+  };
+
+  let bytes: Buffer;
+  if (shape.useMsgpack) {
+    const writer = new MsgpackWriter(chunk.length + 64);
+    const tagBytes = shape.addTag ? msgpackString(tag) : null;
+    const count = 1 + (shape.addTag ? 1 : 0) + (shape.addTime ? 1 : 0);
+    encodeAll((ev) => {
+      writer.arrayHeader(count);
+      if (tagBytes !== null) writer.raw(tagBytes);
+      if (shape.addTime) writer.int(ev.sec);
+      // The body is already msgpack: copy its bytes as they are.
+      writer.raw(chunk, ev.bodyStart, ev.bodyEnd);
+      return writer.length;
+    });
+    // The writer belongs to this flush alone, so a view of its buffer stays valid.
+    bytes = writer.view();
+  } else {
+    const sink = new ByteSink(chunk.length + (chunk.length >> 1) + 64);
+    const prefix = jsonPrefix(tag, shape);
+    const options = { escapeUnicode: shape.escapeUnicode, convertNanToNull: shape.convertNanToNull };
+    encodeAll((ev) => {
+      sink.raw(prefix);
+      if (shape.addTime) {
+        if (ev.sec < 0) sink.byte(0x2d);
+        sink.uint(Math.abs(ev.sec));
+        sink.byte(0x2c);
+      }
+      writeMsgpackValueAsJson(sink, chunk, ev.bodyStart, options);
+      sink.byte(0x5d);
+      return sink.pos;
+    });
+    bytes = sink.bytes();
+  }
+
+  const messages: Buffer[] = [];
+  let start = 0;
+  for (const end of ends) {
+    messages.push(bytes.subarray(start, end));
+    start = end;
+  }
+  return { messages, error };
+}
+
+/** `[` or `["<tag>",`: the same for every record of a chunk, since a chunk has one tag. */
+function jsonPrefix(tag: string, shape: MessageShape): Buffer {
+  const sink = new ByteSink(tag.length * 6 + 8);
+  sink.byte(0x5b);
+  if (shape.addTag) {
+    const raw = Buffer.from(tag, 'utf8');
+    sink.byte(0x22);
+    writeJsonString(sink, raw, 0, raw.length, shape.escapeUnicode);
+    sink.ascii('",');
+  }
+  return Buffer.from(sink.bytes());
+}
+
+function msgpackString(text: string): Buffer {
+  const writer = new MsgpackWriter(text.length * 3 + 8);
+  writer.str(text);
+  return writer.bytes();
+}
