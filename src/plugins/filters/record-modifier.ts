@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { configMessage, ParseFailure } from '../../config/schema.js';
+import { ConfigError } from '../../core/errors.js';
+import { defineFilter } from '../types.js';
+import { countFilterRecords, EventRewriter, readEntries, stringEntry, type BodyEntry } from './record-map.js';
+import { splitKeyValue } from './rule-args.js';
+
+const schema = [
+  {
+    key: 'record',
+    type: 'string',
+    multiple: true,
+    parse: (raw: string) => {
+      const pair = splitKeyValue(raw);
+      return pair === null ? new ParseFailure("KEY VALUE, e.g. 'hostname ${HOSTNAME}'") : { key: pair[0], value: pair[1] };
+    },
+    description: 'KEY VALUE: append the string VALUE as KEY to every record (even if KEY is already there).',
+  },
+  {
+    key: 'remove_key',
+    type: 'string',
+    multiple: true,
+    description: 'Remove this key (compared ignoring ASCII case; a trailing * matches any key that starts with the rest).',
+  },
+  {
+    key: 'allowlist_key',
+    type: 'string',
+    multiple: true,
+    description: 'Keep only the keys given by allowlist_key (compared like remove_key); cannot be mixed with remove_key.',
+  },
+  { key: 'whitelist_key', type: 'string', multiple: true, description: 'Alias of allowlist_key.' },
+  { key: 'uuid_key', type: 'string', default: null, description: 'Append a random UUID v4 string under this key to every record.' },
+] as const;
+
+interface KeyPattern {
+  /** Lower-cased ASCII, UTF-8. */
+  bytes: Uint8Array;
+  /** `key*`: compare only the first `bytes.length` bytes. */
+  prefix: boolean;
+}
+
+function keyPattern(text: string): KeyPattern {
+  const prefix = text.endsWith('*');
+  return { bytes: Buffer.from((prefix ? text.slice(0, -1) : text).replace(/[A-Z]/g, (c) => c.toLowerCase()), 'utf8'), prefix };
+}
+
+const lower = (b: number): number => (b >= 0x41 && b <= 0x5a ? b + 0x20 : b);
+
+/** `make_bool_map` in `filter_modifier.c`: `strncasecmp` on str and bin keys, by length or by prefix. */
+function keyMatches(entry: BodyEntry, pattern: KeyPattern): boolean {
+  const text = entry.keyText;
+  if (text === null) return false;
+  const length = text.end - text.start;
+  if (pattern.prefix ? length < pattern.bytes.length : length !== pattern.bytes.length) return false;
+  for (let i = 0; i < pattern.bytes.length; i++) {
+    if (lower(entry.keyBuf[text.start + i] ?? 0) !== pattern.bytes[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * Fluent Bit's `record_modifier` filter (`plugins/filter_record_modifier`): removes keys (Remove_key) or
+ * keeps only some (Allowlist_key), then appends the Record pairs in order and the Uuid_key. A record
+ * left with no keys at all is dropped, as Fluent Bit drops it.
+ */
+export const recordModifierFilter = defineFilter({
+  kind: 'filter',
+  name: 'record_modifier',
+  description: 'Modify records: append, remove or allowlist keys',
+  schema,
+  create(context) {
+    const { config, instance } = context;
+    const allowlist = [...config.allowlist_key, ...config.whitelist_key];
+    if (config.remove_key.length > 0 && allowlist.length > 0) {
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(`${instance}: remove_key and allowlist_key are exclusive with each other`));
+    }
+    const removing = config.remove_key.length > 0;
+    const patterns = (removing ? config.remove_key : allowlist).map(keyPattern);
+    const appended = config.record.map(({ key, value }) => stringEntry(key, value));
+    const uuidKey = config.uuid_key;
+    const rewriter = new EventRewriter();
+    const addsKeys = appended.length > 0 || uuidKey !== null;
+
+    return {
+      filter(events, records) {
+        if (patterns.length === 0 && !addsKeys) {
+          countFilterRecords(context.telemetry, records, records);
+          return { events, records };
+        }
+        const out = rewriter.rewrite(events, records, (buf, event) => {
+          const entries = readEntries(buf, event.bodyStart, event.bodyEnd);
+          const kept =
+            patterns.length === 0 ? entries : entries.filter((entry) => patterns.some((pattern) => keyMatches(entry, pattern)) !== removing);
+          if (kept.length === entries.length && !addsKeys) return 'keep';
+          const body = [...kept, ...appended];
+          if (uuidKey !== null) body.push(stringEntry(uuidKey, randomUUID()));
+          return body.length === 0 ? 'drop' : body;
+        });
+        countFilterRecords(context.telemetry, records, out.records);
+        return out;
+      },
+    };
+  },
+});
