@@ -13,6 +13,8 @@ export interface CommandLine {
   quiet: boolean;
   dryRun: boolean;
   showVersion: boolean;
+  /** `-J`: help as JSON (the schemas), for tools. */
+  jsonHelp: boolean;
   /** `-h` after a plugin shows that plugin's help; otherwise the main help. */
   help: { kind: 'main' } | { kind: 'plugin'; section: PluginSection } | null;
   warnings: string[];
@@ -36,6 +38,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     quiet: false,
     dryRun: false,
     showVersion: false,
+    jsonHelp: false,
     help: null,
     warnings: [],
   };
@@ -72,6 +75,11 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     .option('-v, --verbose')
     .option('-q, --quiet')
     .option('-D, --dry-run')
+    .option('-H, --http')
+    .option('-L, --http_listen <address>')
+    .option('-P, --http_port <port>')
+    .option('-Y, --enable-hot-reload')
+    .option('-J, --help-json')
     .option('-V, --version')
     .option('-h, --help');
 
@@ -107,6 +115,15 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   program.on('option:quiet', () => (result.quiet = true));
   program.on('option:dry-run', () => (result.dryRun = true));
   program.on('option:version', () => (result.showVersion = true));
+  program.on('option:help-json', () => {
+    result.jsonHelp = true;
+    const section = last();
+    result.help = section === undefined ? { kind: 'main' } : { kind: 'plugin', section };
+  });
+  program.on('option:http', () => result.serviceEntries.push({ key: 'http_server', value: 'on', origin: origin('-H') }));
+  program.on('option:http_listen', (address: string) => result.serviceEntries.push({ key: 'http_listen', value: address, origin: origin('-L') }));
+  program.on('option:http_port', (port: string) => result.serviceEntries.push({ key: 'http_port', value: port, origin: origin('-P') }));
+  program.on('option:enable-hot-reload', () => result.serviceEntries.push({ key: 'hot_reload', value: 'on', origin: origin('-Y') }));
   program.on('option:help', () => {
     const section = last();
     result.help = section === undefined ? { kind: 'main' } : { kind: 'plugin', section };

@@ -2,6 +2,7 @@ import { pluginSchema } from '../config/pipeline.js';
 import { describeSchema, renderSchemaTable } from '../config/schema.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { PluginDefinition } from '../plugins/types.js';
+import type { PluginSection } from '../config/pipeline.js';
 
 export const cliFlags: Array<[string, string]> = [
   ['-c, --config=FILE', 'specify an optional configuration file'],
@@ -19,6 +20,11 @@ export const cliFlags: Array<[string, string]> = [
   ['-v, --verbose', 'increase logging verbosity (-vv for trace)'],
   ['-q, --quiet', 'quiet mode: no log output'],
   ['-D, --dry-run', 'validate the configuration and exit'],
+  ['-H, --http', 'enable the monitoring HTTP server (HTTP_Server on)'],
+  ['-L, --http_listen=ADDRESS', 'address of the monitoring HTTP server'],
+  ['-P, --http_port=PORT', 'port of the monitoring HTTP server (default: 2020)'],
+  ['-Y, --enable-hot-reload', 'reload the configuration on SIGHUP (Hot_Reload on)'],
+  ['-J, --help-json', 'print the plugins and their keys as JSON'],
   ['-V, --version', 'show version number'],
   ['-h, --help', 'print this help, or the help of the plugin given before it (-o websocket -h)'],
 ];
@@ -53,4 +59,25 @@ export function mainHelp(registry: PluginRegistry, version: string): string {
 
 export function pluginHelp(definition: PluginDefinition): string {
   return `HELP\n${definition.name} ${definition.kind} plugin: ${definition.description}\n\nOPTIONS\n${renderSchemaTable(describeSchema(pluginSchema(definition)), 'text')}`;
+}
+
+/** `-J`: the same schemas as `-h`, as JSON, so tools can read them (one plugin after -i/-o/-F). */
+export function helpAsJson(registry: PluginRegistry, version: string, section: PluginSection | null): unknown {
+  const describe = (definition: PluginDefinition) => ({
+    type: definition.kind,
+    name: definition.name,
+    description: definition.description,
+    properties: describeSchema(pluginSchema(definition)),
+  });
+  if (section !== null) {
+    const definition = registry.get(section.kind, section.plugin);
+    return definition === undefined ? { error: `unknown ${section.kind} plugin '${section.plugin}'` } : describe(definition);
+  }
+  return {
+    wsbit: { version },
+    options: cliFlags.map(([flag, description]) => ({ flag, description })),
+    inputs: registry.names('input').map((name) => describe(registry.get('input', name) as PluginDefinition)),
+    filters: registry.names('filter').map((name) => describe(registry.get('filter', name) as PluginDefinition)),
+    outputs: registry.names('output').map((name) => describe(registry.get('output', name) as PluginDefinition)),
+  };
 }

@@ -1,12 +1,12 @@
 import type { PipelineDescription } from '../config/pipeline.js';
 import type { FilterInstance, InputInstance, OutputInstance, ServiceSettings } from '../plugins/types.js';
 import { systemClock, type Clock } from './clock.js';
-import { Engine } from './engine.js';
+import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js';
 import { WsbitError, errorMessage } from './errors.js';
 import type { LogRoot } from './logger.js';
 import { MetricsRegistry } from './metrics.js';
 import { routeMatches, type RouteRule } from './router.js';
-import { Chunk } from './chunk.js';
+import { Chunk, newChunkId } from './chunk.js';
 import { ConfigError } from './errors.js';
 import { FilesystemStorage } from './storage/filesystem.js';
 import { memoryStorage, type ChunkStorage } from './storage/types.js';
@@ -49,6 +49,7 @@ export class Agent {
   private readonly outputs: RunningOutput[] = [];
   private readonly filters: RunningFilter[] = [];
   private readonly diskStorage: FilesystemStorage | null;
+  private readonly handedOver: HandedOverChunk[] = [];
   private started = false;
 
   constructor(
@@ -144,23 +145,46 @@ export class Agent {
     }
     this.engine.start();
     this.adoptBacklog();
+    this.dispatchHandedOver();
     for (const input of this.inputs) {
       await this.startPlugin(input.instance, () => input.plugin.start());
     }
     this.started = true;
   }
 
-  /** Stops inputs, flushes within Grace, stops outputs. Returns the records that could not be delivered. */
-  async stop(): Promise<{ undeliveredRecords: number }> {
+  /**
+   * Stops inputs, flushes within Grace, stops outputs. Returns the records that could not be
+   * delivered, or with `handOver` the memory chunks for the next pipeline (hot reload).
+   */
+  async stop(options: { handOver?: boolean } = {}): Promise<EngineStopResult> {
     if (!this.started) {
       for (const input of this.inputs) await input.plugin.stop().catch(() => undefined);
       for (const output of this.outputs) await output.plugin.stop?.(false).catch(() => undefined);
     }
-    return this.engine.stop();
+    return this.engine.stop(options);
+  }
+
+  /** Chunks a previous pipeline could not deliver before a reload: routed again by their tag once started. */
+  adoptHandedOver(chunks: readonly HandedOverChunk[]): void {
+    this.handedOver.push(...chunks);
+  }
+
+  private dispatchHandedOver(): void {
+    const chunks = this.handedOver.splice(0);
+    if (chunks.length === 0) return;
+    const instance = this.backlogInput(memoryStorage);
+    for (const handed of chunks) {
+      const chunk = new Chunk(newChunkId(Date.now()), instance, handed.tag);
+      chunk.append(handed.data, handed.records);
+      this.engine.adoptBacklog(instance, chunk);
+    }
   }
 
   /** Runs the matching filters in configuration order, then hands what is left to the engine. */
   private ingest(inputInstance: string, tag: string, events: Buffer, records: number): void {
+    // Counted as the input produced them, before filters drop or add any (as Fluent Bit counts).
+    this.metrics.add('fluentbit_input_records_total', inputInstance, records);
+    this.metrics.add('fluentbit_input_bytes_total', inputInstance, events.length);
     let current = { events, records };
     for (const filter of this.filters) {
       if (current.records === 0) break;
@@ -214,7 +238,7 @@ export class Agent {
     let records = 0;
     for (const found of backlog) {
       const owner = this.pipeline.inputs.find((input) => input.instance === found.inputInstance && input.storageType === 'filesystem');
-      const instance = owner?.instance ?? this.backlogInput();
+      const instance = owner?.instance ?? this.backlogInput(this.diskStorage);
       const chunk = Chunk.onDisk(found.id, instance, found.tag, found.records, found.sizeBytes);
       this.diskStorage.adopt(chunk, found.filePath);
       this.engine.adoptBacklog(instance, chunk);
@@ -223,15 +247,18 @@ export class Agent {
     logger.info(`${backlog.length} chunks with ${records} records left by an earlier run are queued for delivery`);
   }
 
-  /** Fluent Bit's `storage_backlog` input: the owner of chunks whose input is no longer configured. */
-  private backlogInput(): string {
-    const instance = 'storage_backlog.0';
-    if (this.diskStorage !== null && !this.inputs.some((input) => input.instance === instance)) {
+  /**
+   * Fluent Bit's `storage_backlog` input: the owner of chunks whose input is no longer configured
+   * (from disk), or that a previous pipeline handed over at a reload (in memory).
+   */
+  private backlogInput(storage: ChunkStorage): string {
+    const instance = storage.kind === 'filesystem' ? 'storage_backlog.0' : 'reload_backlog.0';
+    if (!this.inputs.some((input) => input.instance === instance)) {
       const plugin: InputInstance = { start: async () => undefined, stop: async () => undefined, pause: () => undefined, resume: () => undefined };
       this.engine.addInput({
         instance,
         memBufLimitBytes: 0,
-        storage: this.diskStorage,
+        storage,
         plugin,
         telemetry: new Telemetry(instance, this.options.logRoot.scoped(`input:storage_backlog:${instance}`), this.metrics),
       });

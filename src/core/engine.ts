@@ -11,6 +11,18 @@ import type { RetryLimit } from '../config/common-keys.js';
 import type { FlushResult, InputInstance, OutputInstance } from '../plugins/types.js';
 
 
+/** A memory chunk a stopped engine gives to its successor (hot reload) instead of losing it. */
+export interface HandedOverChunk {
+  tag: string;
+  data: Buffer;
+  records: number;
+}
+
+export interface EngineStopResult {
+  undeliveredRecords: number;
+  handedOver: HandedOverChunk[];
+}
+
 export interface EngineSettings {
   flushSeconds: number;
   graceSeconds: number;
@@ -89,6 +101,8 @@ export class Engine {
   private flushTimer: TimerHandle | null = null;
   private nextTaskId = 0;
   private stopping = false;
+  /** After stop(): late results of flushes still running are ignored, and nothing is retried. */
+  private stopped = false;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -119,8 +133,6 @@ export class Engine {
     }
     chunk.append(events, records);
     this.persist(input, chunk, events);
-    input.telemetry.count('fluentbit_input_records_total', records);
-    input.telemetry.count('fluentbit_input_bytes_total', events.length);
     if (input.storage.countsAgainstMemoryLimit) input.bufferedBytes += events.length;
     if (chunk.sizeBytes >= chunkBytesLimit) {
       input.openChunks.delete(tag);
@@ -170,6 +182,21 @@ export class Engine {
     return { chunks: this.tracking.size, bytes };
   }
 
+  /** Counts for `/api/v1/storage`. */
+  storageReport(): { chunks: number; memChunks: number; fsChunks: number; fsChunksUp: number; fsChunksDown: number } {
+    let memChunks = 0;
+    let fsChunks = 0;
+    let fsChunksUp = 0;
+    for (const [chunk, track] of this.tracking) {
+      if (track.input.storage.kind === 'memory') memChunks++;
+      else {
+        fsChunks++;
+        if (chunk.inMemory) fsChunksUp++;
+      }
+    }
+    return { chunks: this.tracking.size, memChunks, fsChunks, fsChunksUp, fsChunksDown: fsChunks - fsChunksUp };
+  }
+
   /** Chunks whose bytes are in memory right now (open ones included), for storage.max_chunks_up checks. */
   chunksInMemory(): number {
     let count = 0;
@@ -187,7 +214,7 @@ export class Engine {
    * Shutdown as Fluent Bit does it: inputs stop, everything buffered is flushed, retries are made
    * short, and whatever is still undelivered after `Grace` seconds is reported as lost.
    */
-  async stop(): Promise<{ undeliveredRecords: number }> {
+  async stop(options: { handOver?: boolean; graceSeconds?: number } = {}): Promise<EngineStopResult> {
     this.stopping = true;
     this.flushTimer?.cancel();
     this.flushTimer = null;
@@ -205,15 +232,17 @@ export class Engine {
         task.retryTimer = this.clock.setTimeout(() => this.enqueue(task), 1000);
       }
     }
-    const graceMs = this.settings.graceSeconds * 1000;
+    const graceMs = (options.graceSeconds ?? this.settings.graceSeconds) * 1000;
     let graceTimer: TimerHandle | null = null;
     const graceful = await Promise.race([
       this.whenIdle().then(() => true),
       new Promise<boolean>((resolve) => (graceTimer = this.clock.setTimeout(() => resolve(false), graceMs))),
     ]);
     (graceTimer as TimerHandle | null)?.cancel();
+    const handedOver: HandedOverChunk[] = [];
     let undeliveredRecords = 0;
-    if (!graceful) undeliveredRecords = this.abandonAll();
+    if (!graceful) undeliveredRecords = this.abandonAll(options.handOver === true ? handedOver : null);
+    this.stopped = true;
     for (const output of this.outputs) {
       try {
         await output.plugin.stop?.(graceful);
@@ -221,28 +250,36 @@ export class Engine {
         output.telemetry.logger.error(`error while stopping: ${errorMessage(error)}`);
       }
     }
-    return { undeliveredRecords };
+    return { undeliveredRecords, handedOver };
   }
 
   /**
-   * Grace ran out. Memory chunks are lost and reported; filesystem chunks stay in storage.path,
-   * where the next start finds them, so they are not lost.
+   * Grace ran out. Filesystem chunks stay in storage.path, where the next start finds them. Memory
+   * chunks are handed over to the caller (a hot reload gives them to the next pipeline), or, at a
+   * real shutdown, lost and reported.
    */
-  private abandonAll(): number {
+  private abandonAll(handOver: HandedOverChunk[] | null): number {
     let lost = 0;
     let kept = 0;
     for (const [chunk, track] of [...this.tracking]) {
+      const keptElsewhere = track.input.storage.kind === 'filesystem' || (handOver !== null && chunk.inMemory);
       for (const output of this.outputs) {
         for (const task of [...output.waiting, ...output.queue]) {
           if (task.chunk !== chunk || task.state === 'done') continue;
           task.retryTimer?.cancel();
-          if (track.input.storage.kind !== 'filesystem') output.telemetry.count('fluentbit_output_dropped_records_total', chunk.records);
+          task.state = 'done';
+          if (!keptElsewhere) output.telemetry.count('fluentbit_output_dropped_records_total', chunk.records);
         }
       }
       this.tracking.delete(chunk);
       if (track.input.storage.kind === 'filesystem') {
         kept += chunk.records;
         track.input.storage.seal(chunk);
+        continue;
+      }
+      if (handOver !== null && chunk.inMemory) {
+        handOver.push({ tag: chunk.tag, data: chunk.data, records: chunk.records });
+        this.release(chunk, track);
         continue;
       }
       lost += chunk.records;
@@ -294,6 +331,7 @@ export class Engine {
   }
 
   private enqueue(task: Task): void {
+    if (this.stopped || task.state === 'done') return;
     task.output.waiting.delete(task);
     task.retryTimer = null;
     task.state = 'queued';
@@ -340,7 +378,7 @@ export class Engine {
     } finally {
       track.runningTasks--;
     }
-    if (task.state === 'done') return;
+    if (task.state === 'done' || this.stopped) return;
     this.settleMemory(chunk, track);
     if (result === 'ok') return this.completeOk(task);
     if (result === 'error') {

@@ -215,7 +215,7 @@ test('stop flushes what is buffered and reports nothing lost', async () => {
   h.engine.append('dummy.0', 't', event('x'), 1);
   const result = await h.engine.stop();
   assert.equal(received.length, 1);
-  assert.deepEqual(result, { undeliveredRecords: 0 });
+  assert.deepEqual(result, { undeliveredRecords: 0, handedOver: [] });
 });
 
 test('stop gives up after Grace and reports the lost records', async () => {
@@ -224,7 +224,7 @@ test('stop gives up after Grace and reports the lost records', async () => {
   h.engine.append('dummy.0', 't', event('x'), 4);
   const stopping = h.engine.stop();
   await h.clock.advance(2000);
-  assert.deepEqual(await stopping, { undeliveredRecords: 4 });
+  assert.deepEqual(await stopping, { undeliveredRecords: 4, handedOver: [] });
   assert.ok(h.logLines.some((l) => l.includes('not delivered within Grace=2s')));
   assert.equal(h.metrics.get('fluentbit_output_dropped_records_total', 'ws.0'), 4);
 });

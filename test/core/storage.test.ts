@@ -93,7 +93,7 @@ test('chunks left by an earlier run are delivered by the next one, routed by the
   await waitFor(() => first.agent.metrics.get('fluentbit_input_records_total', 'dummy.0') === 20, '20 records in');
   await new Promise((resolve) => setTimeout(resolve, 200));
   // The output never accepts, so Grace runs out: the chunks must stay on disk, not count as lost.
-  assert.deepEqual(await first.stop(), { undeliveredRecords: 0 });
+  assert.deepEqual(await first.stop(), { undeliveredRecords: 0, handedOver: [] });
   assert.ok(chunkFiles(dir).length > 0);
   assert.ok(first.logs.some((line) => line.includes('[storage] 20 undelivered records stay in storage.path')));
 

@@ -1,0 +1,30 @@
+# wsbit container image. Build: docker build -t wsbit .
+# Run:   docker run --rm -p 2020:2020 -v /var/log:/var/log:ro wsbit -c /etc/wsbit/wsbit.conf
+
+# Build stage: compile the TypeScript with the dev dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json tsconfig.json ./
+RUN npm ci --ignore-scripts
+COPY src ./src
+COPY bin ./bin
+COPY scripts ./scripts
+COPY test ./test
+COPY bench ./bench
+RUN npm run build
+
+# Runtime stage: production dependencies and the compiled code only.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /opt/wsbit
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY --from=build /src/dist/src ./dist/src
+COPY bin ./bin
+COPY conf ./conf
+COPY deploy/wsbit.conf /etc/wsbit/wsbit.conf
+# The monitoring server (HTTP_Server on) listens here.
+EXPOSE 2020
+USER node
+ENTRYPOINT ["node", "/opt/wsbit/bin/wsbit"]
+CMD ["-c", "/etc/wsbit/wsbit.conf"]

@@ -1,0 +1,201 @@
+import { Agent } from '../core/agent.js';
+import type { HandedOverChunk } from '../core/engine.js';
+import { errorMessage } from '../core/errors.js';
+import { LogRoot, fileSink, stderrSink, type LogLevel, type Logger } from '../core/logger.js';
+import { MetricsRegistry } from '../core/metrics.js';
+import { HealthCheck } from '../monitoring/health.js';
+import { MonitoringServer } from '../monitoring/server.js';
+import type { PluginRegistry } from '../plugins/registry.js';
+import type { CommandLine } from './args.js';
+import { loadConfiguration, type LoadedConfiguration } from './configuration.js';
+import type { CliIo } from './main.js';
+
+function effectiveLogLevel(commandLine: CommandLine, configured: LogLevel): LogLevel {
+  if (commandLine.quiet) return 'off';
+  if (commandLine.verbosity >= 2) return 'trace';
+  if (commandLine.verbosity === 1) return 'debug';
+  const fromEnv = process.env['FLB_LOG_LEVEL'] ?? process.env['WSBIT_LOG_LEVEL'];
+  if (fromEnv !== undefined && ['off', 'error', 'warn', 'info', 'debug', 'trace'].includes(fromEnv)) return fromEnv as LogLevel;
+  return configured;
+}
+
+function applyLogging(logRoot: LogRoot, commandLine: CommandLine, loaded: LoadedConfiguration): void {
+  const { service } = loaded.pipeline;
+  logRoot.level = effectiveLogLevel(commandLine, service.log_level);
+  logRoot.sink = service.log_file === null ? stderrSink : fileSink(service.log_file);
+  const logger = logRoot.scoped('');
+  for (const warning of loaded.warnings) logger.warn(warning);
+}
+
+/**
+ * The running service: one agent at a time, the monitoring server, and the signals. A hot reload
+ * (SIGHUP or POST /api/v2/reload with Hot_Reload on) validates the new configuration first and
+ * keeps the running pipeline when it is invalid; otherwise the old pipeline stops, hands its
+ * undelivered memory chunks to the new one (filesystem chunks stay on disk), and the new one starts.
+ */
+class Service {
+  private agent: Agent;
+  private loaded: LoadedConfiguration;
+  private readonly metrics = new MetricsRegistry();
+  private readonly startedAtMs = Date.now();
+  private monitoring: MonitoringServer | null = null;
+  private health: HealthCheck | null = null;
+  private reloading: Promise<boolean> | null = null;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly commandLine: CommandLine,
+    private readonly registry: PluginRegistry,
+    private readonly version: string,
+    private readonly logRoot: LogRoot,
+    loaded: LoadedConfiguration,
+  ) {
+    this.loaded = loaded;
+    this.logger = logRoot.scoped('engine');
+    this.agent = this.createAgent(loaded);
+  }
+
+  async start(): Promise<void> {
+    this.logRoot.scoped('').info(`[wsbit] version=${this.version}, pid=${process.pid}`);
+    await this.agent.start();
+    const { service } = this.loaded.pipeline;
+    if (service.health_check) {
+      this.health = new HealthCheck(this.metrics, {
+        errorsCount: service.hc_errors_count,
+        retryFailureCount: service.hc_retry_failure_count,
+        periodSeconds: service.hc_period,
+      });
+      this.health.start();
+    }
+    if (service.http_server) {
+      this.monitoring = new MonitoringServer({
+        version: this.version,
+        startedAtMs: this.startedAtMs,
+        metrics: () => this.metrics,
+        storage: () => (this.loaded.pipeline.service['storage.path'] === null ? null : this.agent.engine.storageReport()),
+        health: this.health,
+        reload: service.hot_reload ? () => this.reload('HTTP request') : null,
+      });
+      const port = await this.monitoring.listen(service.http_listen, service.http_port);
+      this.logRoot.scoped('http_server').info(`listen iface=${service.http_listen} tcp_port=${port}`);
+    }
+  }
+
+  get hotReloadEnabled(): boolean {
+    return this.loaded.pipeline.service.hot_reload;
+  }
+
+  /** Returns true when the new configuration is running, false when the old one was kept. */
+  reload(reason: string): Promise<boolean> {
+    this.reloading ??= this.doReload(reason).finally(() => (this.reloading = null));
+    return this.reloading;
+  }
+
+  async stop(): Promise<number> {
+    await this.reloading;
+    this.health?.stop();
+    await this.monitoring?.close();
+    const { undeliveredRecords } = await this.agent.stop();
+    if (undeliveredRecords > 0) this.logger.error(`${undeliveredRecords} records were not delivered before Grace ran out`);
+    this.logger.info('service has stopped');
+    return 0;
+  }
+
+  private createAgent(loaded: LoadedConfiguration, handedOver: HandedOverChunk[] = []): Agent {
+    const agent = new Agent(loaded.pipeline, { logRoot: this.logRoot, parsers: loaded.parsers, metrics: this.metrics });
+    agent.adoptHandedOver(handedOver);
+    return agent;
+  }
+
+  private async doReload(reason: string): Promise<boolean> {
+    this.logger.info(`[reload] reloading the configuration (${reason})`);
+    let next: LoadedConfiguration;
+    let nextAgent: Agent;
+    try {
+      next = loadConfiguration(this.commandLine, this.registry);
+      // Building the agent validates every plugin's settings before anything is stopped.
+      nextAgent = this.createAgent(next);
+    } catch (error) {
+      this.logger.error(`[reload] the new configuration is invalid, the running pipeline is kept: ${errorMessage(error)}`);
+      return false;
+    }
+    const { handedOver } = await this.agent.stop({ handOver: true });
+    nextAgent.adoptHandedOver(handedOver);
+    applyLogging(this.logRoot, this.commandLine, next);
+    try {
+      await nextAgent.start();
+    } catch (error) {
+      this.logger.error(`[reload] the new pipeline failed to start (${errorMessage(error)}); starting the previous one again`);
+      await nextAgent.stop().catch(() => undefined);
+      const previous = this.createAgent(this.loaded, handedOver);
+      await previous.start();
+      this.agent = previous;
+      return false;
+    }
+    this.agent = nextAgent;
+    this.loaded = next;
+    this.logger.info(`[reload] done: ${handedOver.reduce((sum, chunk) => sum + chunk.records, 0)} buffered records carried over`);
+    return true;
+  }
+}
+
+/** Starts the service and resolves with the exit code when it has stopped. */
+export async function runService(
+  commandLine: CommandLine,
+  registry: PluginRegistry,
+  version: string,
+  io: CliIo,
+  fail: (error: unknown) => number,
+): Promise<number> {
+  const logRoot = new LogRoot({ level: 'info', sink: stderrSink });
+  let service: Service;
+  try {
+    const loaded = loadConfiguration(commandLine, registry);
+    applyLogging(logRoot, commandLine, loaded);
+    service = new Service(commandLine, registry, version, logRoot, loaded);
+    if (commandLine.dryRun) {
+      io.stdout('configuration test is successful\n');
+      return 0;
+    }
+    await service.start();
+  } catch (error) {
+    return fail(error);
+  }
+
+  const logger = logRoot.scoped('engine');
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onStop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn(`caught signal (${signal}) again: exiting now`);
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info(`caught signal (${signal})`);
+      service
+        .stop()
+        .then(resolve)
+        .catch((error: unknown) => {
+          logger.error(`error during shutdown: ${errorMessage(error)}`);
+          resolve(1);
+        })
+        .finally(() => {
+          process.off('SIGTERM', onStop);
+          process.off('SIGINT', onStop);
+          process.off('SIGHUP', onReload);
+        });
+    };
+    const onReload = (): void => {
+      if (stopping) return;
+      if (!service.hotReloadEnabled) {
+        logger.warn('caught signal (SIGHUP): hot reload is off (set Hot_Reload on or use -Y); ignored');
+        return;
+      }
+      void service.reload('SIGHUP');
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onReload);
+  });
+}

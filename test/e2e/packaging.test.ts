@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+test('npm pack gives a package that installs and runs from a clean directory', { timeout: 240_000 }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-pack-'));
+  // dist/ is already built by `npm test`; --ignore-scripts keeps pack from rebuilding it under running tests.
+  const packed = JSON.parse(execFileSync(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { encoding: 'utf8' })) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
+  const [tarball] = packed;
+  assert.ok(tarball !== undefined);
+  const files = tarball.files.map((file) => file.path);
+  assert.ok(files.includes('bin/wsbit'));
+  assert.ok(files.includes('dist/src/cli/run.js'));
+  assert.ok(files.some((file) => file.startsWith('conf/')));
+  assert.ok(!files.some((file) => file.startsWith('dist/test/') || file.startsWith('src/')), 'no tests or TypeScript sources');
+
+  const app = path.join(dir, 'app');
+  execFileSync('mkdir', ['-p', app]);
+  writeFileSync(path.join(app, 'package.json'), '{"name":"wsbit-install-check","version":"1.0.0","private":true}\n');
+  execFileSync(npm, ['install', '--no-audit', '--no-fund', path.join(dir, tarball.filename)], { cwd: app, stdio: 'pipe' });
+  const version = spawnSync('npx', ['--no-install', 'wsbit', '-V'], { cwd: app, encoding: 'utf8' });
+  assert.equal(version.status, 0, version.stderr);
+  assert.match(version.stdout, /^wsbit v\d+\.\d+\.\d+\n$/);
+  const dryRun = spawnSync('npx', ['--no-install', 'wsbit', '-c', 'node_modules/wsbit/conf/tcp-to-stdout.conf', '-D'], { cwd: app, encoding: 'utf8' });
+  assert.equal(dryRun.status, 0, dryRun.stderr);
+  assert.equal(dryRun.stdout, 'configuration test is successful\n');
+});
+
+const dockerInstructions = new Set(['FROM', 'RUN', 'CMD', 'LABEL', 'EXPOSE', 'ENV', 'ADD', 'COPY', 'ENTRYPOINT', 'VOLUME', 'USER', 'WORKDIR', 'ARG', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'SHELL']);
+
+test('the Dockerfile is well formed: known instructions, JSON-form entrypoint, files it copies exist', () => {
+  const lines = readFileSync('Dockerfile', 'utf8').split('\n').filter((line) => line.trim() !== '' && !line.trimStart().startsWith('#'));
+  assert.match(lines[0] ?? '', /^FROM node:20/);
+  for (const line of lines) {
+    const instruction = line.split(/\s+/)[0] ?? '';
+    assert.ok(dockerInstructions.has(instruction), `unknown instruction in: ${line}`);
+    if (instruction === 'ENTRYPOINT' || instruction === 'CMD') assert.doesNotThrow(() => JSON.parse(line.slice(instruction.length)), line);
+    if (instruction === 'COPY' && !line.includes('--from=')) {
+      for (const source of line.split(/\s+/).slice(1, -1)) assert.ok(existsSync(source), `COPY source ${source} exists`);
+    }
+  }
+});
+
+test('the Kubernetes manifests parse as YAML and describe a DaemonSet running wsbit', () => {
+  const documents = parseAllDocuments(readFileSync('deploy/kubernetes-daemonset.yaml', 'utf8'));
+  for (const document of documents) assert.deepEqual(document.errors, []);
+  const objects = documents.map((document) => document.toJSON() as { kind: string; spec?: unknown; data?: Record<string, string> });
+  assert.deepEqual(objects.map((object) => object.kind), ['Namespace', 'ConfigMap', 'DaemonSet']);
+  const config = objects[1]?.data?.['wsbit.conf'] ?? '';
+  assert.match(config, /Name\s+websocket/);
+});
+
+test('the systemd unit has the sections and keys systemd needs', () => {
+  const text = readFileSync('deploy/wsbit.service', 'utf8');
+  const sections = [...text.matchAll(/^\[(\w+)\]$/gm)].map((match) => match[1]);
+  assert.deepEqual(sections, ['Unit', 'Service', 'Install']);
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#') || line.startsWith('[')) continue;
+    assert.match(line, /^[A-Z][A-Za-z]+=\S/, `not a Key=value line: ${line}`);
+  }
+  assert.match(text, /^ExecStart=.*wsbit -c /m);
+  assert.match(text, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+});
+
+test('the example deploy config passes wsbit -D', () => {
+  const result = spawnSync(process.execPath, ['bin/wsbit', '-c', 'deploy/wsbit.conf', '-D'], {
+    encoding: 'utf8',
+    env: { ...process.env, WSBIT_WS_HOST: '127.0.0.1' },
+  });
+  assert.equal(result.status, 0, result.stderr);
+});
