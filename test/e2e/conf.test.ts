@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, appendFileSync, readdirSync } from 'node:fs';
+import { decode, encode } from '@msgpack/msgpack';
+import { fetch } from 'undici';
 import path from 'node:path';
 import { confDir } from '../helpers/paths.js';
 import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
+import { httpToBrowserScenario } from '../plugins/websocket-server-support.js';
+import { tcpToWebsocketScenario } from '../plugins/websocket-output-support.js';
 
 /**
  * Every example in conf/ runs here exactly as the README tells users to run it. A scenario drives
@@ -20,11 +24,68 @@ function sendTcp(port: number, text: string): Promise<void> {
   });
 }
 
+/** Sends one Forward-mode message with a chunk id and resolves with the server's ack. */
+function sendForward(port: number, message: unknown[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(encode(message, { useBigInt64: true })));
+    socket.on('data', (data: Buffer) => {
+      resolve(decode(data));
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
+
 export const scenarios: Record<string, Scenario> = {
+  'forward-to-stdout.conf': async (agent) => {
+    await agent.waitForOutput('listening on 127.0.0.1:24224');
+    const ack = await sendForward(24224, ['app.test', [[1700000000, { hello: 'forward', n: 18446744073709551615n }]], { chunk: 'e2e-1' }]);
+    assert.deepEqual(ack, { ack: 'e2e-1' });
+    await agent.waitForOutput('"hello":"forward"');
+    assert.match(agent.stdout(), /^\{"date":1700000000\.0,"hello":"forward","n":18446744073709551615\}$/m);
+  },
+  'http-to-stdout.conf': async (agent) => {
+    await agent.waitForOutput('listening on 127.0.0.1:9880');
+    // The README's curl line: curl -X POST -d 'json={"action":"login","user":6}' http://127.0.0.1:9880/foo/bar
+    const response = await fetch('http://127.0.0.1:9880/foo/bar', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'json={"action":"login","user":6}',
+    });
+    assert.equal(response.status, 201);
+    await agent.waitForOutput('"action":"login"');
+    assert.match(agent.stdout(), /^\{"date":\d+\.\d+,"action":"login","user":6\}$/m);
+  },
+  'tail-to-stdout.conf': async (agent) => {
+    // Once the first scan is done, lines added to a file it found are read, and new files are read whole.
+    await agent.waitForOutput(/\[input:tail:tail\.0\] (no files match|following)/);
+    const dir = '/tmp/wsbit-tail-example';
+    mkdirSync(dir, { recursive: true });
+    const line = `e2e ${process.pid} ${Date.now()}`;
+    appendFileSync(path.join(dir, 'app.log'), `{"message":"${line}"}\nplain text line\n`);
+    await agent.waitForOutput('plain text line', 'both lines', 10_000);
+    assert.match(agent.stdout(), new RegExp(`^\\{"date":\\d+\\.\\d+,"file":"${dir}/app\\.log","message":"${line}"\\}$`, 'm'));
+    assert.match(agent.stdout(), new RegExp(`^\\{"date":\\d+\\.\\d+,"file":"${dir}/app\\.log","log":"plain text line"\\}$`, 'm'));
+  },
+  'http-to-browser.conf': async (agent) => {
+    await httpToBrowserScenario(agent);
+  },
+  'dummy-filter-to-stdout.conf': async (agent) => {
+    await agent.waitForOutput(/(\{"date":[^\n]*\n){3}/, 'three JSON lines');
+    assert.equal(agent.stdout().trim().split('\n').length, 3);
+    assert.match(
+      agent.stdout(),
+      /^\{"date":\d+\.\d+,"level":"error","msg":"payment declined","order_id":18446744073709551615,"amount":3\.0,"service":"checkout"\}$/m,
+    );
+    assert.doesNotMatch(agent.stdout(), /cart viewed|debug_trace/);
+  },
   'dummy-to-stdout.conf': async (agent) => {
     await agent.waitForOutput(/(\{"date":[^\n]*"message":"hello from wsbit"[^\n]*\n){3}/, 'three JSON lines');
     assert.equal(agent.stdout().trim().split('\n').length, 3);
     assert.match(agent.stdout(), /^\{"date":\d+\.\d+,"message":"hello from wsbit","level":"info"\}$/m);
+  },
+  'tcp-to-websocket.conf': async (agent) => {
+    await tcpToWebsocketScenario(agent);
   },
   'tcp-to-stdout.conf': async (agent) => {
     await agent.waitForOutput('listening on 127.0.0.1:5170');

@@ -32,7 +32,7 @@ export interface LinkOptions {
  */
 type LinkState =
   | { kind: 'down' }
-  | { kind: 'connecting'; attempt: Promise<WebSocketClientConnection | null> }
+  | { kind: 'connecting'; connection: WebSocketClientConnection; attempt: Promise<WebSocketClientConnection | null> }
   | { kind: 'up'; connection: WebSocketClientConnection; flushes: number; idleTimer: TimerHandle | null; pingTimer: TimerHandle | null }
   | { kind: 'waiting'; timer: TimerHandle }
   | { kind: 'stopped' };
@@ -73,6 +73,11 @@ export class WebSocketLink {
   async send(opcode: DataOpcode, payload: Buffer): Promise<void> {
     const connection = await this.connection();
     const up = this.state;
+    // An idle close must not fire under a send that takes longer than the idle timeout (a slow server).
+    if (up.kind === 'up' && up.connection === connection) {
+      up.idleTimer?.cancel();
+      up.idleTimer = null;
+    }
     try {
       if (this.options.confirmDelivery) {
         await connection.sendAndConfirm(opcode, payload, this.options.confirmTimeoutMs);
@@ -81,7 +86,7 @@ export class WebSocketLink {
         await connection.send(opcode, payload);
       }
     } catch (error) {
-      this.startReconnecting();
+      this.startReconnecting(connection);
       throw error;
     }
     this.telemetry.count('wsbit_output_frames_total');
@@ -89,21 +94,33 @@ export class WebSocketLink {
     up.flushes++;
     const recycle = this.options.maxFlushesPerConnection > 0 && up.flushes >= this.options.maxFlushesPerConnection;
     if (!this.options.keepalive || recycle) {
-      await this.closeConnection(up, CloseCode.Normal, recycle ? 'recycled' : 'keepalive off');
+      await this.retire(up, CloseCode.Normal, recycle ? 'recycled' : 'keepalive off');
       return;
     }
-    this.armIdleTimer(up);
+    if (this.state === up) this.armIdleTimer(up);
   }
 
+  /** Sends a Close (1001) on the open connection, or abandons a connection still handshaking. */
   async stop(): Promise<void> {
     const state = this.state;
     this.state = { kind: 'stopped' };
-    if (state.kind === 'waiting') state.timer.cancel();
-    if (state.kind === 'connecting') {
-      const connection = await state.attempt;
-      await connection?.close(CloseCode.GoingAway, 'wsbit shutting down');
+    switch (state.kind) {
+      case 'waiting':
+        state.timer.cancel();
+        return;
+      case 'connecting':
+        // Do not wait out connect_timeout or handshake_timeout at shutdown: close() aborts an opening
+        // connection at once, and sends a Close if it has just opened.
+        await state.connection.close(CloseCode.GoingAway, 'wsbit shutting down');
+        await state.attempt;
+        return;
+      case 'up':
+        await this.retire(state, CloseCode.GoingAway, 'wsbit shutting down');
+        return;
+      case 'down':
+      case 'stopped':
+        return;
     }
-    if (state.kind === 'up') await this.closeConnection(state, CloseCode.GoingAway, 'wsbit shutting down');
   }
 
   private async connection(): Promise<WebSocketClientConnection> {
@@ -134,39 +151,55 @@ export class WebSocketLink {
   /** One connect + handshake attempt. Resolves to null on failure (logged and counted). */
   private connect(): Promise<WebSocketClientConnection | null> {
     const connection = new WebSocketClientConnection(this.options.connection);
-    const attempt = (async () => {
-      connection.on('down', (reason) => this.onDown(connection, reason));
-      connection.on('message', () => this.telemetry.logger.trace('ignored a data message from the server'));
-      try {
-        await connection.open();
-      } catch (error) {
-        const timeout = error instanceof WsbitError && error.code === 'WSBIT_CONNECT_TIMEOUT';
-        const level = timeout && !this.options.connectTimeoutLogError ? 'debug' : 'warn';
-        this.telemetry.event(level, `cannot connect to ${this.target}: ${errorMessage(error)}`, 'wsbit_output_connection_failures_total');
-        if (this.state.kind === 'connecting') this.state = { kind: 'down' };
-        return null;
-      }
-      if (this.state.kind !== 'connecting') {
-        await connection.close(CloseCode.GoingAway, 'wsbit shutting down');
-        return null;
-      }
-      const up: Extract<LinkState, { kind: 'up' }> = { kind: 'up', connection, flushes: 0, idleTimer: null, pingTimer: null };
-      this.state = up;
-      this.telemetry.event('info', `handshake with ${this.target} succeeded, connection up`, 'wsbit_output_connections_total');
-      this.telemetry.gauge('wsbit_output_connected', 1);
-      this.outageStartedMs = null;
-      this.backoff.reset();
-      this.shortBackoff.reset();
-      this.armIdleTimer(up);
-      if (this.options.pingIntervalMs > 0) {
-        up.pingTimer = this.clock.setInterval(() => {
-          connection.ping(this.options.pingTimeoutMs).catch(() => undefined);
-        }, this.options.pingIntervalMs);
-      }
-      return connection;
-    })();
-    this.state = { kind: 'connecting', attempt };
+    // Listen before open(): bytes that arrive with the 101 can end the connection before open() returns.
+    connection.on('down', (reason) => this.onDown(connection, reason));
+    connection.on('message', () => this.telemetry.logger.trace('ignored a data message from the server'));
+    const attempt = this.open(connection);
+    this.state = { kind: 'connecting', connection, attempt };
     return attempt;
+  }
+
+  private async open(connection: WebSocketClientConnection): Promise<WebSocketClientConnection | null> {
+    const isCurrent = (): boolean => this.state.kind === 'connecting' && this.state.connection === connection;
+    try {
+      await connection.open();
+    } catch (error) {
+      if (this.state.kind === 'stopped') {
+        this.telemetry.logger.debug(`connect to ${this.target} abandoned at shutdown: ${errorMessage(error)}`);
+        return null;
+      }
+      const timeout = error instanceof WsbitError && error.code === 'WSBIT_CONNECT_TIMEOUT';
+      const level = timeout && !this.options.connectTimeoutLogError ? 'debug' : 'warn';
+      this.telemetry.event(level, `cannot connect to ${this.target}: ${errorMessage(error)}`, 'wsbit_output_connection_failures_total');
+      if (isCurrent()) this.state = { kind: 'down' };
+      return null;
+    }
+    if (!isCurrent()) {
+      await connection.close(CloseCode.GoingAway, 'wsbit shutting down');
+      return null;
+    }
+    // A server may send a Close, garbage or a masked frame right behind its 101; the connection is then
+    // already down although open() succeeded, and must not be handed out as up.
+    const early = connection.downReason;
+    if (early !== undefined) {
+      this.telemetry.event('warn', `connection to ${this.target} failed right after the handshake: ${early.message}`, 'wsbit_output_connection_failures_total');
+      this.state = { kind: 'down' };
+      return null;
+    }
+    const up: Extract<LinkState, { kind: 'up' }> = { kind: 'up', connection, flushes: 0, idleTimer: null, pingTimer: null };
+    this.state = up;
+    this.telemetry.event('info', `handshake with ${this.target} succeeded, connection up`, 'wsbit_output_connections_total');
+    this.telemetry.gauge('wsbit_output_connected', 1);
+    this.outageStartedMs = null;
+    this.backoff.reset();
+    this.shortBackoff.reset();
+    this.armIdleTimer(up);
+    if (this.options.pingIntervalMs > 0) {
+      up.pingTimer = this.clock.setInterval(() => {
+        connection.ping(this.options.pingTimeoutMs).catch(() => undefined);
+      }, this.options.pingIntervalMs);
+    }
+    return connection;
   }
 
   private onDown(connection: WebSocketClientConnection, reason: WsbitError): void {
@@ -183,24 +216,31 @@ export class WebSocketLink {
   private armIdleTimer(up: Extract<LinkState, { kind: 'up' }>): void {
     up.idleTimer?.cancel();
     up.idleTimer = this.clock.setTimeout(() => {
-      if (this.state === up) {
-        this.telemetry.logger.debug(`closing idle connection to ${this.target} after ${this.options.idleTimeoutMs} ms`);
-        void this.closeConnection(up, CloseCode.Normal, 'idle');
-      }
+      if (this.state === up) void this.retire(up, CloseCode.Normal, `idle for ${this.options.idleTimeoutMs} ms`);
     }, this.options.idleTimeoutMs);
   }
 
-  private async closeConnection(up: Extract<LinkState, { kind: 'up' }>, code: number, reason: string): Promise<void> {
+  /**
+   * Closes a connection on purpose (idle, keepalive off, recycled, shutdown). The link counts as down
+   * at once, so a flush that comes during the closing handshake opens a new connection instead of
+   * failing on this one.
+   */
+  private async retire(up: Extract<LinkState, { kind: 'up' }>, code: number, reason: string): Promise<void> {
     up.idleTimer?.cancel();
     up.pingTimer?.cancel();
+    if (this.state === up) this.state = { kind: 'down' };
+    this.telemetry.gauge('wsbit_output_connected', 0);
+    this.telemetry.logger.debug(`closing the connection to ${this.target} (code ${code}): ${reason}`);
     await up.connection.close(code, reason).catch(() => undefined);
   }
 
   /** Starts (or keeps) the reconnect loop after a failure while data is waiting. */
-  private startReconnecting(): void {
+  private startReconnecting(failed?: WebSocketClientConnection): void {
     const state = this.state;
     if (state.kind === 'waiting' || state.kind === 'stopped' || state.kind === 'connecting') return;
     if (state.kind === 'up') {
+      // With several workers, a send may fail on a connection that another one has replaced already.
+      if (failed !== undefined && state.connection !== failed) return;
       // The send failed on a connection that still looks open (e.g. no pong in time): replace it.
       state.connection.destroy();
       if (this.state.kind === 'up') this.state = { kind: 'down' };

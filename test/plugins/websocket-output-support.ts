@@ -1,0 +1,338 @@
+/**
+ * Shared pieces of the websocket output tests: an in-process agent built from command-line arguments
+ * (as bin/wsbit builds it) whose log lines are kept, a `ws` server that counts the records it is sent
+ * and can crash and come back on the same port, and a TCP feeder that writes numbered records.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { decodeMulti } from '@msgpack/msgpack';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { parseCommandLine } from '../../src/cli/args.js';
+import { buildPipeline } from '../../src/config/pipeline.js';
+import type { ConfigEntry } from '../../src/config/schema.js';
+import { Agent } from '../../src/core/agent.js';
+import { LogRoot, type LogLevel } from '../../src/core/logger.js';
+import { defaultRegistry, type PluginRegistry } from '../../src/plugins/registry.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+export interface RunningTestAgent {
+  agent: Agent;
+  /** Every log line so far, in order. */
+  lines: string[];
+  logs(): string;
+  waitForLog(pattern: RegExp | string, timeoutMs?: number): Promise<void>;
+  /** waitFor, with the agent's log in the error when it times out. */
+  waitFor(condition: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  countLines(pattern: RegExp): number;
+  /** The bound port of the first tcp input. */
+  tcpPort(): number;
+  stop(): Promise<{ undeliveredRecords: number }>;
+}
+
+/**
+ * Starts a pipeline in this process from wsbit's own command-line syntax. `service` adds [SERVICE]
+ * keys the command line has no flag for (Grace). Set WSBIT_TEST_LOG=1 to see the log lines.
+ */
+export async function startTestAgent(
+  argv: string[],
+  options: { service?: Record<string, string>; level?: LogLevel; registry?: PluginRegistry } = {},
+): Promise<RunningTestAgent> {
+  const line = parseCommandLine(argv);
+  const serviceEntries: ConfigEntry[] = [...line.serviceEntries];
+  for (const [key, value] of Object.entries(options.service ?? {})) serviceEntries.push({ key, value });
+  const pipeline = buildPipeline({ serviceEntries, sections: line.sections }, options.registry ?? defaultRegistry());
+  const lines: string[] = [];
+  const echo = process.env['WSBIT_TEST_LOG'] === '1';
+  const logRoot = new LogRoot({
+    level: options.level ?? 'debug',
+    sink: {
+      write: (text) => {
+        lines.push(text);
+        if (echo) process.stderr.write(text);
+      },
+    },
+  });
+  const agent = new Agent(pipeline, { logRoot });
+  await agent.start();
+  let stopped: Promise<{ undeliveredRecords: number }> | undefined;
+  const logs = (): string => lines.join('');
+  // The log as it is when a wait fails, not when it starts.
+  const withLog = (waiting: Promise<void>): Promise<void> =>
+    waiting.catch((error: Error) => {
+      throw new Error(`${error.message}\n--- log ---\n${logs().slice(-6000)}`);
+    });
+  return {
+    agent,
+    lines,
+    logs,
+    waitForLog: (pattern, timeoutMs = 10_000) =>
+      withLog(
+        waitFor(() => (typeof pattern === 'string' ? logs().includes(pattern) : pattern.test(logs())), `log line ${String(pattern)}`, timeoutMs),
+      ),
+    waitFor: (condition, what, timeoutMs = 10_000) => withLog(waitFor(condition, what, timeoutMs)),
+    countLines: (pattern) => lines.filter((text) => pattern.test(text)).length,
+    tcpPort() {
+      const tcp = pipeline.inputs.find((input) => input.definition.name === 'tcp');
+      const port = tcp === undefined ? null : (agent.input(tcp.instance)?.listeningPort?.() ?? null);
+      if (port === null) throw new Error('the agent has no listening tcp input');
+      return port;
+    },
+    stop: () => (stopped ??= agent.stop()),
+  };
+}
+
+export type CountedFormat = 'json_lines' | 'msgpack';
+
+export interface ServerMessage {
+  connection: number;
+  isBinary: boolean;
+  data: Buffer;
+}
+
+/**
+ * A `ws` server (the independent peer) that decodes every message as json_lines or msgpack and
+ * counts records by their `seq` field. It answers pings itself, as `ws` always does. `crash()` drops
+ * every connection without a close frame and stops listening, as a killed server process would;
+ * `start()` listens again on the same port.
+ */
+export class CountingServer {
+  port = 0;
+  /** Records received, duplicates included. */
+  records = 0;
+  /** How many times each seq was received. */
+  readonly seqs = new Map<number, number>();
+  readonly messages: ServerMessage[] = [];
+  readonly requests: IncomingMessage[] = [];
+  /** Close codes the clients sent, in order. */
+  readonly closeCodes: number[] = [];
+  /** Each connection's message count, by connection number. */
+  readonly messagesPerConnection: number[] = [];
+  /** Date.now() of the last (re)start, and of the first message after it. */
+  startedAtMs = 0;
+  /** HTTP requests that were not upgrades, and bytes the HTTP parser could not read (frames on a socket that never upgraded). */
+  badRequests = 0;
+  firstMessageAfterStartMs: number | null = null;
+  private http: HttpServer | null = null;
+  private readonly wss: WebSocketServer;
+  private readonly sockets = new Set<Socket>();
+  readonly clients = new Set<WebSocket>();
+  private readingPaused = false;
+
+  constructor(
+    readonly format: CountedFormat,
+    private readonly keepMessages = false,
+  ) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+  }
+
+  get handshakes(): number {
+    return this.requests.length;
+  }
+
+  get unique(): number {
+    return this.seqs.size;
+  }
+
+  get duplicates(): number {
+    return this.records - this.seqs.size;
+  }
+
+  async start(): Promise<void> {
+    if (this.http !== null) return;
+    const http = createHttpServer((_request, response) => {
+      this.badRequests++;
+      response.writeHead(426).end();
+    });
+    http.on('clientError', (_error, socket: Socket) => {
+      this.badRequests++;
+      socket.destroy();
+    });
+    http.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    http.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.http = http;
+    this.port = (http.address() as AddressInfo).port;
+    this.startedAtMs = Date.now();
+    this.firstMessageAfterStartMs = null;
+  }
+
+  /** Drops every connection (no close frame) and stops listening. */
+  async crash(): Promise<void> {
+    const http = this.http;
+    this.http = null;
+    for (const socket of this.sockets) socket.destroy();
+    this.clients.clear();
+    if (http !== null) await new Promise<void>((resolve) => http.close(() => resolve()));
+  }
+
+  async restart(downMs: number): Promise<void> {
+    await this.crash();
+    await sleep(downMs);
+    await this.start();
+  }
+
+  /** Stops reading the sockets, so the client's data piles up in the kernel buffers. */
+  pauseReading(): void {
+    this.readingPaused = true;
+    for (const ws of this.clients) rawSocket(ws).pause();
+  }
+
+  resumeReading(): void {
+    this.readingPaused = false;
+    for (const ws of this.clients) rawSocket(ws).resume();
+  }
+
+  /** Records with seq 1..sent: how many never arrived. */
+  lost(sent: number): number {
+    let lost = 0;
+    for (let seq = 1; seq <= sent; seq++) if (!this.seqs.has(seq)) lost++;
+    return lost;
+  }
+
+  async close(): Promise<void> {
+    await this.crash();
+    this.wss.close();
+  }
+
+  private onConnection(ws: WebSocket, request: IncomingMessage, socket: Socket): void {
+    const connection = this.requests.length;
+    this.requests.push(request);
+    this.messagesPerConnection.push(0);
+    this.clients.add(ws);
+    if (this.readingPaused) socket.pause();
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.firstMessageAfterStartMs ??= Date.now();
+      this.messagesPerConnection[connection] = (this.messagesPerConnection[connection] ?? 0) + 1;
+      if (this.keepMessages) this.messages.push({ connection, isBinary, data: Buffer.from(data) });
+      for (const record of decodeRecords(this.format, data)) {
+        this.records++;
+        const seq = record['seq'];
+        if (typeof seq === 'number') this.seqs.set(seq, (this.seqs.get(seq) ?? 0) + 1);
+      }
+    });
+    ws.on('close', (code: number) => {
+      this.closeCodes.push(code);
+      this.clients.delete(ws);
+    });
+    ws.on('error', () => undefined);
+  }
+}
+
+/** The TCP socket under a `ws` WebSocket (not in its typings). */
+function rawSocket(ws: WebSocket): Socket {
+  return (ws as unknown as { _socket: Socket })._socket;
+}
+
+/** The record bodies in a json_lines payload or a msgpack chunk (`[[time, metadata], body]` events). */
+export function decodeRecords(format: CountedFormat, data: Buffer): Array<Record<string, unknown>> {
+  if (format === 'json_lines') {
+    const text = data.toString('utf8');
+    if (!text.endsWith('\n')) throw new Error(`json_lines payload does not end with a newline: ${JSON.stringify(text.slice(-40))}`);
+    return text
+      .slice(0, -1)
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+  const bodies: Array<Record<string, unknown>> = [];
+  for (const event of decodeMulti(data)) {
+    const body = (event as unknown[])[1];
+    bodies.push(body as Record<string, unknown>);
+  }
+  return bodies;
+}
+
+export async function startCountingServer(format: CountedFormat, keepMessages = false): Promise<CountingServer> {
+  const server = new CountingServer(format, keepMessages);
+  await server.start();
+  return server;
+}
+
+/**
+ * Writes numbered JSON records (`{"seq":N,"pad":"..."}`) to a tcp input at a steady rate. `sent`
+ * counts records handed to the socket; `done` resolves once all are written.
+ */
+export class TcpFeeder {
+  sent = 0;
+  private readonly socket: Socket;
+  private stopped = false;
+  readonly done: Promise<void>;
+
+  constructor(
+    port: number,
+    private readonly options: { count: number; perSecond: number; padBytes?: number; firstSeq?: number },
+  ) {
+    this.socket = netConnect({ host: '127.0.0.1', port });
+    this.socket.on('error', () => undefined);
+    this.done = this.run();
+  }
+
+  private async run(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.socket.once('connect', resolve);
+      this.socket.once('error', reject);
+    });
+    const pad = 'x'.repeat(this.options.padBytes ?? 60);
+    const first = this.options.firstSeq ?? 1;
+    const tickMs = 20;
+    const started = Date.now();
+    while (!this.stopped && this.sent < this.options.count) {
+      // Catch up with the schedule rather than drift, so the rate holds under load.
+      const due = Math.min(this.options.count, Math.floor(((Date.now() - started) / 1000) * this.options.perSecond) + 1);
+      let text = '';
+      for (; this.sent < due; this.sent++) text += `{"seq":${first + this.sent},"pad":"${pad}"}\n`;
+      if (text !== '') this.socket.write(text);
+      await sleep(tickMs);
+    }
+    await new Promise<void>((resolve) => this.socket.write('', () => resolve()));
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    await this.done.catch(() => undefined);
+    await new Promise<void>((resolve) => this.socket.end(() => resolve()));
+  }
+}
+
+/** One line for the test output: what went in, what came out. */
+export function figures(name: string, sent: number, server: CountingServer, extra = ''): string {
+  return `${name}: sent ${sent}, received ${server.unique} distinct (${server.records} in all), lost ${server.lost(sent)}, duplicates ${server.duplicates}, handshakes ${server.handshakes}${extra ? `, ${extra}` : ''}`;
+}
+
+/**
+ * conf/tcp-to-websocket.conf as its comments tell users to run it (Fluent Bit's docs test): a `ws`
+ * server on 127.0.0.1:8080, the docs record into the tcp input on 5170, one JSON array out.
+ * Used by test/e2e/conf.test.ts, which runs every example in conf/.
+ */
+export async function tcpToWebsocketScenario(agent: { waitForOutput(pattern: RegExp | string, what?: string, timeoutMs?: number): Promise<void> }): Promise<void> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 8080 });
+  const messages: Array<{ text: string; isBinary: boolean }> = [];
+  wss.on('connection', (ws) => ws.on('message', (data: Buffer, isBinary: boolean) => messages.push({ text: data.toString(), isBinary })));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      wss.once('listening', resolve);
+      wss.once('error', reject);
+    });
+    await agent.waitForOutput('listening on 127.0.0.1:5170');
+    await new Promise<void>((resolve, reject) => {
+      const socket = netConnect({ host: '127.0.0.1', port: 5170 }, () => socket.end('{"key 1": 123456789, "key 2": "abcdefg"}\n'));
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    await waitFor(() => messages.length > 0, 'a message at 127.0.0.1:8080');
+    const [message] = messages;
+    if (message?.isBinary !== false || !/^\[\{"date":\d+\.\d+,"key 1":123456789,"key 2":"abcdefg"\}\]$/.test(message.text)) {
+      throw new Error(`unexpected message at the server: ${JSON.stringify(message)}`);
+    }
+  } finally {
+    for (const ws of wss.clients) ws.close(1001, 'test over');
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  }
+}
