@@ -2,7 +2,8 @@ import { retryWaitSeconds } from './backoff.js';
 import { Chunk, chunkBytesLimit, newChunkId, type ChunkView } from './chunk.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
+import type { Logger, MessageLevel } from './logger.js';
+import type { MetricName } from './metrics.js';
 import { routeMatches, type RouteRule } from './router.js';
 import type { ChunkStorage } from './storage/types.js';
 import { countEvents } from '../codec/event.js';
@@ -359,7 +360,8 @@ export class Engine {
     try {
       view = { id: chunk.id, tag: chunk.tag, inputInstance: chunk.inputInstance, data: this.chunkBytes(chunk, track), records: chunk.records };
     } catch (error) {
-      output.telemetry.event(
+      this.report(
+        output.telemetry,
         'error',
         `[engine] chunk '${chunk.id}' cannot be read back from storage: ${errorMessage(error)}; ${chunk.records} records lost`,
         'fluentbit_output_dropped_records_total',
@@ -383,7 +385,8 @@ export class Engine {
     if (result === 'ok') return this.completeOk(task);
     if (result === 'error') {
       output.telemetry.count('fluentbit_output_errors_total');
-      output.telemetry.event(
+      this.report(
+        output.telemetry,
         'error',
         `[engine] chunk '${view.id}' cannot be flushed (unrecoverable error): task_id=${task.id}, input=${view.inputInstance} > output=${output.instance}`,
         'fluentbit_output_dropped_records_total',
@@ -399,7 +402,7 @@ export class Engine {
     output.telemetry.count('fluentbit_output_proc_records_total', chunk.records);
     output.telemetry.count('fluentbit_output_proc_bytes_total', chunk.sizeBytes);
     if (task.attempts > 0) {
-      output.telemetry.logger.info(
+      this.logger.info(
         `[engine] flush chunk '${chunk.id}' succeeded at retry ${task.attempts}: task_id=${task.id}, input=${chunk.inputInstance} > output=${output.instance} (out_id=${output.id})`,
       );
     }
@@ -412,7 +415,8 @@ export class Engine {
     const limit = output.retryLimit;
     if (limit.kind === 'limit' && task.attempts >= limit.retries) {
       output.telemetry.count('fluentbit_output_retries_failed_total');
-      output.telemetry.event(
+      this.report(
+        output.telemetry,
         'error',
         `[engine] chunk '${chunk.id}' cannot be retried: task_id=${task.id}, input=${chunk.inputInstance} > output=${output.instance}, ${chunk.records} records dropped`,
         'fluentbit_output_dropped_records_total',
@@ -426,7 +430,7 @@ export class Engine {
     const waitSeconds = this.stopping
       ? 1
       : retryWaitSeconds(task.attempts, this.settings.schedulerBaseSeconds, this.settings.schedulerCapSeconds, this.random);
-    output.telemetry.logger.warn(
+    this.logger.warn(
       `[engine] failed to flush chunk '${chunk.id}', retry in ${waitSeconds} seconds: task_id=${task.id}, input=${chunk.inputInstance} > output=${output.instance} (out_id=${output.id})`,
     );
     task.state = 'waiting';
@@ -467,7 +471,7 @@ export class Engine {
     try {
       input.storage.append(chunk, events);
     } catch (error) {
-      input.telemetry.logger.error(`[storage] cannot write chunk '${chunk.id}' to disk, its records stay in memory only: ${errorMessage(error)}`);
+      this.logger.error(`[storage] cannot write chunk '${chunk.id}' to disk, its records stay in memory only: ${errorMessage(error)}`);
     }
   }
 
@@ -505,7 +509,8 @@ export class Engine {
       queuedBytes -= oldest.chunk.sizeBytes;
       oldest.retryTimer?.cancel();
       output.queue = output.queue.filter((queued) => queued !== oldest);
-      output.telemetry.event(
+      this.report(
+        output.telemetry,
         'warn',
         `[engine] storage.total_limit_size (${limit} bytes) reached for ${output.instance}: oldest chunk '${oldest.chunk.id}' with ${oldest.chunk.records} records dropped`,
         'fluentbit_output_dropped_records_total',
@@ -516,6 +521,12 @@ export class Engine {
   }
 
   /** Mem_Buf_Limit for memory chunks, storage.max_chunks_up with pause_on_chunks_overlimit for disk ones. */
+  /** Engine events are logged in the engine's own scope, as Fluent Bit does, and counted per instance. */
+  private report(telemetry: Telemetry, level: MessageLevel, message: string, metric: MetricName, delta = 1): void {
+    this.logger.log(level, message);
+    telemetry.count(metric, delta);
+  }
+
   private checkMemoryLimit(input: InputState): void {
     const limit = input.memBufLimitBytes;
     const overMemory = limit > 0 && input.bufferedBytes >= limit;
@@ -525,11 +536,11 @@ export class Engine {
       const reason = overMemory
         ? `mem buf overlimit - buffered ${input.bufferedBytes}B reached limit ${limit}B`
         : `storage.max_chunks_up ${this.settings.maxChunksUp} reached`;
-      input.telemetry.event('warn', `[input] ${input.instance} paused (${reason})`, 'fluentbit_input_paused_total');
+      this.report(input.telemetry, 'warn', `[input] ${input.instance} paused (${reason})`, 'fluentbit_input_paused_total');
       input.plugin.pause();
     } else if (input.paused && !overMemory && !overChunks && !this.stopping) {
       input.paused = false;
-      input.telemetry.logger.info(`[input] ${input.instance} resume (${limit > 0 ? 'mem buf overlimit' : 'chunks overlimit'})`);
+      this.logger.info(`[input] ${input.instance} resume (${limit > 0 ? 'mem buf overlimit' : 'chunks overlimit'})`);
       input.plugin.resume();
     }
   }

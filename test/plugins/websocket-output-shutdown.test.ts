@@ -73,7 +73,7 @@ describe('SIGTERM', () => {
       assert.equal(await agent.stop('SIGTERM'), 0);
       const exitMs = Date.now() - signalledAt;
       assert.ok(exitMs < 4000, `exited soon after Grace=1 (took ${exitMs} ms)`);
-      assert.match(agent.stderr(), /\[ warn\] \[output:websocket:websocket\.0\] cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: cannot connect to 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+      assert.match(agent.stderr(), /\[ warn\] \[output:websocket:websocket\.0\] connecting to ws:\/\/127\.0\.0\.1:\d+\/ failed: cannot connect to 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
       assert.match(agent.stderr(), /\[error\] \[engine\] 20 records were not delivered before Grace ran out/);
     } finally {
       await agent.stop('SIGKILL');

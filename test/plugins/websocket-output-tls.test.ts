@@ -109,7 +109,7 @@ describe('wss', () => {
     agent = await tlsAgent(peer.port, ['-p', `tls.ca_file=${otherCaFile}`]);
     send(agent.tcpPort(), 10);
     const running = agent;
-    const failure = /\[ warn\] \[output:websocket:websocket\.0\] cannot connect to wss:\/\/127\.0\.0\.1:\d+\/: TLS handshake with 127\.0\.0\.1:\d+ failed: self[- ]signed certificate/;
+    const failure = /\[ warn\] \[output:websocket:websocket\.0\] connecting to wss:\/\/127\.0\.0\.1:\d+\/ failed: TLS handshake with 127\.0\.0\.1:\d+ failed: self[- ]signed certificate/;
     await running.waitFor(() => running.countLines(failure) >= 2, 'two failed attempts', 10_000);
     assert.equal(peer.handshakes, 0);
     assert.deepEqual(peer.seqs, []);
@@ -122,7 +122,7 @@ describe('wss', () => {
     agent = await tlsAgent(peer.port, []);
     send(agent.tcpPort(), 1);
     const running = agent;
-    await running.waitForLog(/cannot connect to wss:\/\/127\.0\.0\.1:\d+\/: TLS handshake with 127\.0\.0\.1:\d+ failed: self[- ]signed certificate/);
+    await running.waitForLog(/connecting to wss:\/\/127\.0\.0\.1:\d+\/ failed: TLS handshake with 127\.0\.0\.1:\d+ failed: self[- ]signed certificate/);
     assert.equal(peer.handshakes, 0);
   });
 
@@ -138,7 +138,7 @@ describe('wss', () => {
     peer = await wssPeer();
     agent = await tlsAgent(peer.port, ['-p', `tls.ca_file=${certFile}`, '-p', 'tls.vhost=example.com']);
     send(agent.tcpPort(), 1);
-    await agent.waitForLog(/cannot connect to wss:\/\/127\.0\.0\.1:\d+\/: TLS handshake with 127\.0\.0\.1:\d+ failed: .*example\.com/);
+    await agent.waitForLog(/connecting to wss:\/\/127\.0\.0\.1:\d+\/ failed: TLS handshake with 127\.0\.0\.1:\d+ failed: .*example\.com/);
     assert.equal(peer.handshakes, 0);
   });
 });

@@ -170,7 +170,7 @@ export class WebSocketLink {
       }
       const timeout = error instanceof WsbitError && error.code === 'WSBIT_CONNECT_TIMEOUT';
       const level = timeout && !this.options.connectTimeoutLogError ? 'debug' : 'warn';
-      this.telemetry.event(level, `cannot connect to ${this.target}: ${errorMessage(error)}`, 'wsbit_output_connection_failures_total');
+      this.telemetry.event(level, `connecting to ${this.target} failed: ${errorMessage(error)}`, 'wsbit_output_connection_failures_total');
       if (isCurrent()) this.state = { kind: 'down' };
       return null;
     }
