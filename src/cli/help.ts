@@ -16,7 +16,6 @@ export const cliFlags: Array<[string, string]> = [
   ['-b, --storage_path=PATH', 'directory for filesystem buffering (storage.path)'],
   ['-R, --parser=FILE', 'a file of [PARSER] sections (Parsers_File)'],
   ['-l, --log_file=FILE', 'write log information to this file'],
-  ['-R, --parser=FILE', 'specify a parser configuration file (may be repeated)'],
   ['-v, --verbose', 'increase logging verbosity (-vv for trace)'],
   ['-q, --quiet', 'quiet mode: no log output'],
   ['-D, --dry-run', 'validate the configuration and exit'],

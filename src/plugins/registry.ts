@@ -1,9 +1,17 @@
+import { grepFilter } from './filters/grep.js';
+import { modifyFilter } from './filters/modify.js';
+import { recordModifierFilter } from './filters/record-modifier.js';
 import { cpuInput } from './inputs/cpu.js';
 import { dummyInput } from './inputs/dummy.js';
+import { forwardInput } from './inputs/forward.js';
+import { httpInput } from './inputs/http.js';
 import { stdinInput } from './inputs/stdin.js';
+import { tailInput } from './inputs/tail.js';
 import { tcpInput } from './inputs/tcp.js';
+import { websocketInput } from './inputs/websocket.js';
 import { nullOutput } from './outputs/null.js';
 import { stdoutOutput } from './outputs/stdout.js';
+import { websocketServerOutput } from './outputs/websocket-server.js';
 import { websocketOutput } from './outputs/websocket.js';
 import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from './types.js';
 
@@ -49,7 +57,7 @@ export class PluginRegistry {
 }
 
 // Plugin definitions are typed by their own schema; the registry only needs the common shape.
-const builtins = [dummyInput, stdinInput, tcpInput, cpuInput, stdoutOutput, nullOutput, websocketOutput] as unknown as PluginDefinition[];
+const builtins = [dummyInput, stdinInput, tcpInput, cpuInput, forwardInput, httpInput, tailInput, websocketInput, grepFilter, modifyFilter, recordModifierFilter, stdoutOutput, nullOutput, websocketOutput, websocketServerOutput] as unknown as PluginDefinition[];
 
 export function defaultRegistry(): PluginRegistry {
   const registry = new PluginRegistry();

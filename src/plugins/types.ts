@@ -3,6 +3,7 @@ import type { ChunkView } from '../core/chunk.js';
 import type { Logger } from '../core/logger.js';
 import type { Telemetry } from '../core/telemetry.js';
 import type { ParamSpec, ResolvedConfig } from '../config/schema.js';
+import type { ParserRegistry } from '../parsers/registry.js';
 
 /** Service-wide settings that plugins may read (from `[SERVICE]`). */
 export interface ServiceSettings {
@@ -26,6 +27,8 @@ export interface PluginContext<Config> {
 export interface InputContext<Config> extends PluginContext<Config> {
   /** The instance's `Tag` (defaults to the instance name). */
   readonly tag: string;
+  /** Parsers loaded from `Parsers_File`/`-R`; `parsers.require(name, instance)` for a `parser` key. */
+  readonly parsers: ParserRegistry;
   /**
    * Hands records to the engine: `events` holds `records` events in Fluent Bit's layout and must not
    * be reused by the input afterwards. `tag` overrides the instance tag (e.g. http paths).

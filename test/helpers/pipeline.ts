@@ -5,6 +5,7 @@ import type { ChunkView } from '../../src/core/chunk.js';
 import { LogRoot } from '../../src/core/logger.js';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
+import { ParserRegistry, loadParsersFile } from '../../src/parsers/registry.js';
 import type { FlushResult } from '../../src/plugins/types.js';
 import { captureOutput } from './capture.js';
 
@@ -33,7 +34,10 @@ export async function startAgent(
   const pipeline = buildPipeline({ serviceEntries, sections: line.sections }, registry);
   const logs: string[] = [];
   const logRoot = new LogRoot({ level: 'debug', sink: { write: (text) => logs.push(text) } });
-  const agent = new Agent(pipeline, { logRoot });
+  // -R files are loaded as the CLI loads them, so `-R conf/parsers.conf` works here too.
+  const parsers = new ParserRegistry();
+  for (const entry of serviceEntries) if (entry.key === 'parsers_file') loadParsersFile(entry.value, parsers);
+  const agent = new Agent(pipeline, { logRoot, parsers });
   await agent.start();
   return {
     agent,

@@ -6,6 +6,7 @@ import { defineInput } from '../types.js';
 
 const schema = [
   { key: 'buffer_size', type: 'size', default: '16000', description: 'Largest pending message, in bytes; a longer one is discarded with a warning.' },
+  { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) applied to each line instead of reading JSON. Lines it cannot parse are logged and dropped.' },
 ] as const;
 
 /**
@@ -19,6 +20,8 @@ export const stdinInput = defineInput({
   schema,
   create(context) {
     const { telemetry } = context;
+    // An unknown parser fails start-up, naming the known ones.
+    const parser = context.config.parser === null ? null : context.parsers.require(context.config.parser, context.instance);
     const stream = process.stdin;
     const writer = new MsgpackWriter(64 * 1024);
     const scratch = new MsgpackWriter(1024);
@@ -27,7 +30,40 @@ export const stdinInput = defineInput({
     const reject = (reason: string): void =>
       telemetry.event('warn', `invalid record found, it's not a JSON map or array: ${reason}`, 'wsbit_input_rejected_records_total');
 
+    /** With a parser, each line (a final CR dropped) goes through it; the time is now unless it gives one. */
+    const consumeLines = (atEnd: boolean): void => {
+      if (parser === null) return;
+      const time = eventTimeNow();
+      writer.reset();
+      let records = 0;
+      let offset = 0;
+      for (;;) {
+        let end = pending.indexOf(0x0a, offset);
+        const last = end < 0;
+        if (last && !(atEnd && offset < pending.length)) break;
+        if (last) end = pending.length;
+        const lineEnd = end > offset && pending[end - 1] === 0x0d ? end - 1 : end;
+        if (lineEnd > offset) {
+          const parsed = parser.parse(pending.subarray(offset, lineEnd), (message) => telemetry.logger.warn(message));
+          if (parsed.ok) {
+            const at = parsed.time ?? time;
+            writeEvent(writer, at.sec, at.nsec, null, parsed.body);
+            records++;
+          } else {
+            telemetry.event('warn', `parser '${parser.name}' could not parse a line, skipping: ${parsed.reason}`, 'wsbit_input_rejected_records_total');
+          }
+        }
+        offset = end + 1;
+      }
+      pending = offset >= pending.length ? Buffer.alloc(0) : pending.subarray(offset);
+      if (records > 0) context.emit(writer.bytes(), records);
+    };
+
     const consume = (): void => {
+      if (parser !== null) {
+        consumeLines(false);
+        return;
+      }
       const time = eventTimeNow();
       writer.reset();
       let records = 0;
@@ -83,7 +119,8 @@ export const stdinInput = defineInput({
       }
     };
     const onEnd = (): void => {
-      if (pending.length > 0 && pending.toString().trim() !== '') reject('input ended in the middle of a JSON message');
+      if (parser !== null) consumeLines(true);
+      if (parser === null && pending.length > 0 && pending.toString().trim() !== '') reject('input ended in the middle of a JSON message');
       pending = Buffer.alloc(0);
       telemetry.logger.debug('end of standard input');
     };

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { WsbitError, errorMessage } from '../../core/errors.js';
 import { eventTimeNow } from '../../core/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { writeEventHeader, writeLogBody } from '../../codec/event.js';
+import { writeEvent, writeEventHeader, writeLogBody } from '../../codec/event.js';
 import { scanJsonValue } from '../../codec/json-scan.js';
 import { defineInput } from '../types.js';
 import { unescapeSeparator } from './separator.js';
@@ -14,6 +14,7 @@ const schema = [
   { key: 'separator', type: 'string', default: '\\n', description: "Record separator for format none; escape sequences such as \\n and \\r\\n are understood." },
   { key: 'chunk_size', type: 'int', default: 32, description: 'Read buffer growth step, in KB.' },
   { key: 'buffer_size', type: 'int', default: null, description: "Largest pending message per connection, in KB (default: chunk_size). A connection that exceeds it is closed." },
+  { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) that turns each line into a record; implies format none. Lines it cannot parse are logged and dropped.' },
 ] as const;
 
 /** Fluent Bit's `tcp` input: JSON or plain lines over TCP, timestamped on reception. */
@@ -25,6 +26,9 @@ export const tcpInput = defineInput({
   serviceUriKeys: { host: 'listen', port: 'port' },
   create(context) {
     const { config, telemetry } = context;
+    // Fluent Bit: a Parser forces format none, and an unknown parser fails start-up.
+    const parser = config.parser === null ? null : context.parsers.require(config.parser, context.instance);
+    const format = parser === null ? config.format : 'none';
     const bufferLimitBytes = (config.buffer_size ?? config.chunk_size) * 1024;
     const separator = Buffer.from(unescapeSeparator(config.separator));
     const sockets = new Set<net.Socket>();
@@ -88,9 +92,20 @@ export const tcpInput = defineInput({
         const end = pending.indexOf(separator, offset);
         if (end < 0) break;
         if (end > offset) {
-          writeEventHeader(writer, time.sec, time.nsec, null);
-          writeLogBody(writer, pending, offset, end);
-          records++;
+          if (parser === null) {
+            writeEventHeader(writer, time.sec, time.nsec, null);
+            writeLogBody(writer, pending, offset, end);
+            records++;
+          } else {
+            const parsed = parser.parse(pending.subarray(offset, end), (message) => telemetry.logger.warn(message));
+            if (parsed.ok) {
+              const at = parsed.time ?? time;
+              writeEvent(writer, at.sec, at.nsec, null, parsed.body);
+              records++;
+            } else {
+              telemetry.event('warn', `parser '${parser.name}' could not parse a line, skipping: ${parsed.reason}`, 'wsbit_input_rejected_records_total');
+            }
+          }
         }
         offset = end + separator.length;
       }
@@ -105,7 +120,7 @@ export const tcpInput = defineInput({
       socket.on('data', (data: Buffer) => {
         pending = pending.length === 0 ? data : Buffer.concat([pending, data]);
         try {
-          const consumed = config.format === 'json' ? consumeJson(socket, pending) : consumeLines(pending);
+          const consumed = format === 'json' ? consumeJson(socket, pending) : consumeLines(pending);
           pending = consumed >= pending.length ? Buffer.alloc(0) : pending.subarray(consumed);
         } catch (error) {
           telemetry.logger.error(`failed to process data from ${socket.remoteAddress}: ${errorMessage(error)}`);
@@ -123,8 +138,8 @@ export const tcpInput = defineInput({
       });
       socket.on('end', () => {
         // A final line without a separator is still a record when the peer closes.
-        if (config.format === 'none' && pending.length > 0) consumeLines(Buffer.concat([pending, separator]));
-        else if (config.format === 'json' && pending.some((byte) => !isJsonWhitespace(byte))) {
+        if (format === 'none' && pending.length > 0) consumeLines(Buffer.concat([pending, separator]));
+        else if (format === 'json' && pending.some((byte) => !isJsonWhitespace(byte))) {
           rejectMessage(socket, 'connection closed in the middle of a JSON message');
         }
         pending = Buffer.alloc(0);

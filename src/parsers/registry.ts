@@ -1,0 +1,171 @@
+/**
+ * Parsers by name, loaded from `Parsers_File` files (`-R`): classic-format files of `[PARSER]`
+ * sections, read as `flb_parser_load_parser_definitions` reads them. wsbit ships Fluent Bit's common
+ * ones in `conf/parsers.conf`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseClassicConfig, type ConfigSection } from '../config/classic.js';
+import { parseBool } from '../config/units.js';
+import { ConfigError, WsbitError, type ConfigOrigin } from '../core/errors.js';
+import { parseTypes } from './fields.js';
+import { createParser } from './formats.js';
+import { parseUtcOffset } from './time-format.js';
+import { parserFormats, type Parser, type ParserDefinition, type ParserFormat } from './types.js';
+
+export const UNKNOWN_PARSER = 'WSBIT_CONFIG_UNKNOWN_PARSER';
+
+export class ParserRegistry {
+  private readonly parsers = new Map<string, { parser: Parser; origin?: ConfigOrigin }>();
+
+  add(parser: Parser, origin?: ConfigOrigin): this {
+    const existing = this.parsers.get(parser.name);
+    if (existing !== undefined) {
+      const where = existing.origin === undefined ? '' : ` (first defined at ${existing.origin.file}:${existing.origin.line})`;
+      throw new ConfigError('WSBIT_CONFIG_DUPLICATE_PARSER', `[parser] parser named '${parser.name}' already exists${where}`, origin);
+    }
+    this.parsers.set(parser.name, origin === undefined ? { parser } : { parser, origin });
+    return this;
+  }
+
+  get(name: string): Parser | undefined {
+    return this.parsers.get(name)?.parser;
+  }
+
+  names(): string[] {
+    return [...this.parsers.keys()].sort();
+  }
+
+  /**
+   * The parser a plugin's `parser` key names. An unknown name fails start-up, naming the known ones
+   * (Fluent Bit logs `parser '%s' is not registered` and the input fails to initialize).
+   */
+  require(name: string, instance: string): Parser {
+    const parser = this.get(name);
+    if (parser !== undefined) return parser;
+    const known = this.names();
+    const list = known.length === 0 ? 'no parsers are loaded: add a Parsers_File to [SERVICE] or use -R conf/parsers.conf' : `known parsers: ${known.join(', ')}`;
+    throw new ConfigError(UNKNOWN_PARSER, `[config] ${instance}: parser '${name}' is not registered (${list})`);
+  }
+}
+
+/** Keys of a `[PARSER]` section; Fluent Bit reads each one with `get_parser_key`. */
+const KNOWN_KEYS = new Set([
+  'name', 'format', 'regex', 'time_key', 'time_format', 'time_keep', 'time_offset', 'time_strict',
+  'time_system_timezone', 'types', 'skip_empty_values', 'logfmt_no_bare_keys',
+]);
+/** Fluent Bit keys wsbit accepts but does not act on. */
+const IGNORED_KEYS = new Set(['decode_field', 'decode_field_as', 'time_numeric_unit']);
+
+function sectionError(section: ConfigSection, reason: string, origin: ConfigOrigin = section.origin): ConfigError {
+  return new ConfigError('WSBIT_CONFIG_BAD_PARSER', `[config] error in ${origin.file}:${origin.line}: ${reason}`, origin);
+}
+
+/** Reads one `[PARSER]` section into a definition; Fluent Bit's defaults where keys are missing. */
+export function parserDefinition(section: ConfigSection, warnings: string[]): ParserDefinition {
+  const values = new Map<string, { value: string; origin: ConfigOrigin | undefined }>();
+  const ignored = new Set<string>();
+  for (const entry of section.entries) {
+    if (IGNORED_KEYS.has(entry.key)) {
+      ignored.add(entry.key);
+      continue;
+    }
+    if (!KNOWN_KEYS.has(entry.key)) {
+      warnings.push(`[parser] ${entry.origin?.file ?? ''}:${entry.origin?.line ?? 0}: unknown parser property '${entry.key}' is ignored`);
+      continue;
+    }
+    // Fluent Bit looks a key up with cfl_kvlist_fetch, which finds the first one; its own
+    // parsers.conf repeats Time_Format in syslog-rfc3164 and relies on that.
+    if (values.has(entry.key)) {
+      warnings.push(`[parser] ${entry.origin?.file ?? ''}:${entry.origin?.line ?? 0}: '${entry.key}' is repeated; the first value is used`);
+      continue;
+    }
+    // An empty value (an unset ${VAR}) counts as unset, as in get_parser_key.
+    if (entry.value !== '') values.set(entry.key, { value: entry.value, origin: entry.origin });
+  }
+  const text = (key: string): string | null => values.get(key)?.value ?? null;
+  const flag = (key: string, fallback: boolean): boolean => {
+    const item = values.get(key);
+    if (item === undefined) return fallback;
+    const parsed = parseBool(item.value);
+    if (parsed === undefined) throw sectionError(section, `invalid value '${item.value}' for '${key}': expected on or off`, item.origin);
+    return parsed;
+  };
+
+  const name = text('name');
+  if (name === null) throw sectionError(section, "[PARSER] section has no 'Name'");
+  const formatText = text('format');
+  if (formatText === null) throw sectionError(section, `no parser 'format' found for '${name}'`);
+  const format = parserFormats.find((candidate) => candidate === formatText.toLowerCase());
+  if (format === undefined) {
+    throw sectionError(section, `[parser:${name}] Invalid format ${formatText}: expected one of ${parserFormats.join(', ')}`, values.get('format')?.origin);
+  }
+  const regex = text('regex');
+  if (regex === null && format === 'regex') throw sectionError(section, `no parser 'regex' found for '${name}'`);
+  let timeOffsetSeconds = 0;
+  const offsetText = text('time_offset');
+  if (offsetText !== null) {
+    const offset = parseUtcOffset(offsetText);
+    if (offset === null) throw sectionError(section, `[parser:${name}] invalid Time_Offset '${offsetText}': expected e.g. +0900 or -07:00`, values.get('time_offset')?.origin);
+    timeOffsetSeconds = offset;
+  }
+  if (ignored.size > 0) {
+    warnings.push(`[parser:${name}] ${[...ignored].join(', ')} ${ignored.size === 1 ? 'is' : 'are'} not supported by wsbit and ignored (${section.origin.file}:${section.origin.line})`);
+  }
+  const typesText = text('types');
+  return {
+    name,
+    format: format as ParserFormat,
+    regex,
+    timeKey: text('time_key'),
+    timeFormat: text('time_format'),
+    timeKeep: flag('time_keep', false),
+    timeOffsetSeconds,
+    timeStrict: flag('time_strict', true),
+    timeSystemTimezone: flag('time_system_timezone', false),
+    types: typesText === null ? new Map() : parseTypes(typesText),
+    skipEmptyValues: flag('skip_empty_values', true),
+    logfmtNoBareKeys: flag('logfmt_no_bare_keys', false),
+  };
+}
+
+/**
+ * Loads every `[PARSER]` of a parsers file into `registry`. `[MULTILINE_PARSER]` sections are skipped
+ * with a warning. Returns the warnings for the caller to log.
+ */
+export function loadParsersFile(file: string, registry: ParserRegistry, options: { env?: NodeJS.ProcessEnv } = {}): string[] {
+  if (!fs.existsSync(file)) {
+    throw new ConfigError('WSBIT_CONFIG_PARSERS_FILE', `[config] parsers file '${file}' does not exist`);
+  }
+  const document = parseClassicConfig(file, { allowParsers: true, ...(options.env === undefined ? {} : { env: options.env }) });
+  const warnings = [...document.warnings];
+  for (const section of document.sections) {
+    if (section.kind === 'multiline_parser') {
+      warnings.push(`[parser] ${section.origin.file}:${section.origin.line}: [MULTILINE_PARSER] sections are not supported by wsbit and are ignored`);
+      continue;
+    }
+    if (section.kind !== 'parser') continue;
+    const definition = parserDefinition(section, warnings);
+    let parser: Parser;
+    try {
+      parser = createParser(definition);
+    } catch (error) {
+      if (error instanceof WsbitError) throw sectionError(section, error.message);
+      throw error;
+    }
+    registry.add(parser, section.origin);
+  }
+  return warnings;
+}
+
+/**
+ * Where a `Parsers_File` value points. A file named in a config file is looked up next to that file
+ * first (so `conf/tail-to-stdout.conf` finds `conf/parsers.conf` from any working directory), then
+ * as given; `-R` paths are taken as given, relative to the working directory.
+ */
+export function resolveParsersFile(value: string, configDir: string | null): string {
+  if (path.isAbsolute(value) || configDir === null) return value;
+  const besideConfig = path.join(configDir, value);
+  // When neither exists, the error names the path next to the config file, where it was expected.
+  return fs.existsSync(besideConfig) || !fs.existsSync(value) ? besideConfig : value;
+}

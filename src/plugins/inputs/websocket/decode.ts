@@ -1,0 +1,228 @@
+/**
+ * One WebSocket message → records in Fluent Bit's event layout, all or nothing: a message with one bad
+ * record is refused whole, so a client that sends it again (the websocket output retries a chunk that
+ * got no pong) never duplicates the good part.
+ *
+ * - msgpack: Fluent Bit events `[[EventTime, {metadata}], {body}]` (what the websocket output and Fluent
+ *   Bit send) or V1 `[time, {body}]`, concatenated. When every event is V2 and no `tag_key` splits
+ *   them, the message bytes are handed to the engine as they are, never re-encoded.
+ * - JSON (json, json_lines, json_stream): a stream of JSON values with optional white space between them;
+ *   an object is a record and an array holds records. The record time comes from the date key, which is
+ *   then removed from the body (Fluent Bit's parsers do this with Time_Key unless Time_Keep is on), so a
+ *   record that went out through the websocket output comes back with the body it left with.
+ */
+import { isUtf8 } from 'node:buffer';
+import { forEachEvent, mapCount, skipValue, writeEvent, writeEventHeader, type EventView } from '../../../codec/event.js';
+import { scanJsonValue, skipJsonWhitespace } from '../../../codec/json-scan.js';
+import { findEntry, mapEntries, readStr, rewriteMap, type MapEntry } from '../../../codec/msgpack-map.js';
+import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
+import { errorMessage } from '../../../core/errors.js';
+import type { EventTime } from '../../../core/record.js';
+import type { RecordTimeReader } from './record-time.js';
+
+export const payloadFormats = ['auto', 'msgpack', 'json', 'json_lines', 'json_stream'] as const;
+export type PayloadFormat = (typeof payloadFormats)[number];
+
+/**
+ * The close code for a message that cannot be decoded, whatever the reason (invalid UTF-8 in JSON,
+ * broken JSON, msgpack that is not Fluent Bit events, neither msgpack nor JSON): RFC 6455 §7.4.1 1007,
+ * "data within a message that was not consistent with the type of the message". 1003 would mean a kind
+ * of data the endpoint does not take at all, but the input takes both text and binary frames.
+ */
+export const UNDECODABLE_CLOSE_CODE = 1007;
+
+export interface DecodeOptions {
+  format: PayloadFormat;
+  /** Take each record's tag from this key when it holds a non-empty string. */
+  tagKey: string | null;
+  /** The JSON date key; null: every JSON record gets the reception time. */
+  timeKey: string | null;
+  /** Keep the date key in the body after reading the time from it. */
+  timeKeep: boolean;
+  time: RecordTimeReader;
+}
+
+/** Records that share a tag (null: the input's tag), ready for `emit`. */
+export interface RecordBatch {
+  tag: string | null;
+  events: Buffer;
+  records: number;
+}
+
+export type DecodeResult =
+  | {
+      ok: true;
+      encoding: 'msgpack' | 'json' | 'empty';
+      batches: RecordBatch[];
+      records: number;
+      /** JSON records whose date key held no readable time: they got the reception time and kept the key. */
+      untimed: number;
+    }
+  | { ok: false; reason: string };
+
+/** How a payload is read under `format auto`: msgpack array markers, or what a JSON text starts with. */
+export function detectEncoding(payload: Uint8Array): 'msgpack' | 'json' | null {
+  const b = payload[0];
+  if (b === undefined) return 'json';
+  if ((b >= 0x90 && b <= 0x9f) || b === 0xdc || b === 0xdd) return 'msgpack';
+  if (b === 0x7b || b === 0x5b || b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) return 'json';
+  return null;
+}
+
+/** A Buffer the engine may keep: a small message is copied out of a much larger socket read buffer. */
+function keepable(payload: Buffer): Buffer {
+  return payload.byteLength * 2 < payload.buffer.byteLength ? Buffer.from(payload) : payload;
+}
+
+/** Decodes messages for one input; reuses its buffers, so it is not re-entrant (messages are handled one at a time). */
+export class PayloadDecoder {
+  private readonly out = new MsgpackWriter(64 * 1024);
+  private readonly scratch = new MsgpackWriter(16 * 1024);
+  private readonly tagKey: Uint8Array | null;
+  private readonly timeKey: Uint8Array | null;
+  // Batches of the message being decoded: [tag, start offset in `out`, records].
+  private batches: Array<{ tag: string | null; start: number; records: number }> = [];
+  private untimed = 0;
+
+  constructor(private readonly options: DecodeOptions) {
+    this.tagKey = options.tagKey === null ? null : Buffer.from(options.tagKey, 'utf8');
+    this.timeKey = options.timeKey === null ? null : Buffer.from(options.timeKey, 'utf8');
+  }
+
+  /** `now` is the reception time, for records that carry none. */
+  decode(payload: Buffer, now: EventTime): DecodeResult {
+    if (payload.length === 0) return { ok: true, encoding: 'empty', batches: [], records: 0, untimed: 0 };
+    let encoding: 'msgpack' | 'json' | null;
+    if (this.options.format === 'auto') encoding = detectEncoding(payload);
+    else encoding = this.options.format === 'msgpack' ? 'msgpack' : 'json';
+    if (encoding === null) {
+      return { ok: false, reason: `the payload is neither msgpack events nor JSON (first byte 0x${(payload[0] ?? 0).toString(16).padStart(2, '0')})` };
+    }
+    this.batches = [];
+    this.untimed = 0;
+    this.out.reset();
+    try {
+      return encoding === 'msgpack' ? this.decodeMsgpack(payload) : this.decodeJson(payload, now);
+    } catch (error) {
+      // The codecs throw WSBIT_CODEC_MALFORMED on truncated or invalid bytes.
+      return { ok: false, reason: errorMessage(error) };
+    } finally {
+      this.batches = [];
+    }
+  }
+
+  private decodeMsgpack(payload: Buffer): DecodeResult {
+    const events: EventView[] = [];
+    let allV2 = true;
+    try {
+      forEachEvent(payload, (event) => {
+        events.push(event);
+        if (event.metaStart === event.metaEnd) allV2 = false;
+      });
+    } catch (error) {
+      return { ok: false, reason: `invalid msgpack events: ${errorMessage(error)}` };
+    }
+    if (allV2 && this.tagKey === null) {
+      return { ok: true, encoding: 'msgpack', batches: [{ tag: null, events: keepable(payload), records: events.length }], records: events.length, untimed: 0 };
+    }
+    for (const event of events) {
+      this.startRecord(this.tagOf(payload, event.bodyStart, event.bodyEnd));
+      if (event.metaStart === event.metaEnd) {
+        // V1 [time, body] becomes V2 with empty metadata, as Fluent Bit's decoder presents it.
+        writeEvent(this.out, event.sec, event.nsec, null, payload.subarray(event.bodyStart, event.bodyEnd));
+      } else {
+        this.out.raw(payload, event.start, event.end);
+      }
+    }
+    return this.finish('msgpack', events.length);
+  }
+
+  private decodeJson(payload: Buffer, now: EventTime): DecodeResult {
+    // ws leaves text frames unchecked (skipUTF8Validation, for Fluent Bit's msgpack in text frames), so
+    // JSON is checked here: its strings are copied into msgpack as they are.
+    if (!isUtf8(payload)) return { ok: false, reason: 'invalid UTF-8 in a JSON payload' };
+    let records = 0;
+    let offset = skipJsonWhitespace(payload, 0);
+    while (offset < payload.length) {
+      this.scratch.reset();
+      const result = scanJsonValue(payload, offset, this.scratch, { eof: true });
+      if (result.status === 'incomplete') return { ok: false, reason: 'invalid JSON: the message ends inside a value' };
+      if (result.status === 'error') return { ok: false, reason: `invalid JSON: ${result.message}` };
+      const value = this.scratch.view();
+      if (result.kind === 'object') {
+        this.addJsonRecord(value, 0, value.length, now);
+        records++;
+      } else if (result.kind === 'array') {
+        const { count, size } = arrayHeader(value);
+        let pos = size;
+        for (let i = 0; i < count; i++) {
+          const end = skipValue(value, pos);
+          if (mapCount(value, pos, end) < 0) return { ok: false, reason: `invalid record: element ${i} of a JSON array is not an object` };
+          this.addJsonRecord(value, pos, end, now);
+          records++;
+          pos = end;
+        }
+      } else {
+        return { ok: false, reason: `invalid record: a JSON ${result.kind} is not a record (send objects, or arrays of objects)` };
+      }
+      offset = skipJsonWhitespace(payload, result.end);
+    }
+    return this.finish('json', records);
+  }
+
+  /** Appends one event for the map at `buf[start..end)`, timed by its date key. */
+  private addJsonRecord(buf: Uint8Array, start: number, end: number, now: EventTime): void {
+    let time: EventTime | null = null;
+    let skip: MapEntry | undefined;
+    let tag: string | null = null;
+    let entries: MapEntry[] | null = null;
+    if (this.timeKey !== null || this.tagKey !== null) entries = mapEntries(buf, start, end) ?? [];
+    if (entries !== null && this.timeKey !== null) {
+      const entry = findEntry(buf, entries, this.timeKey);
+      if (entry !== undefined) {
+        time = this.options.time.read(buf, entry.valueStart, entry.end);
+        if (time === null) this.untimed++;
+        else if (!this.options.timeKeep) skip = entry;
+      }
+    }
+    if (entries !== null && this.tagKey !== null) tag = this.tagOf(buf, start, end, entries);
+    this.startRecord(tag);
+    const at = time ?? now;
+    writeEventHeader(this.out, at.sec, at.nsec, null);
+    if (entries !== null && skip !== undefined) rewriteMap(this.out, buf, entries, { skip });
+    else this.out.raw(buf, start, end);
+  }
+
+  private tagOf(buf: Uint8Array, start: number, end: number, known?: MapEntry[]): string | null {
+    if (this.tagKey === null) return null;
+    const entries = known ?? mapEntries(buf, start, end) ?? [];
+    const entry = findEntry(buf, entries, this.tagKey);
+    const value = entry === undefined ? null : readStr(buf, entry.valueStart, entry.end);
+    return value === null || value === '' ? null : value;
+  }
+
+  /** Records go to the engine in order: a new batch starts whenever the tag changes. */
+  private startRecord(tag: string | null): void {
+    const last = this.batches[this.batches.length - 1];
+    if (last !== undefined && last.tag === tag) last.records++;
+    else this.batches.push({ tag, start: this.out.length, records: 1 });
+  }
+
+  private finish(encoding: 'msgpack' | 'json', records: number): DecodeResult {
+    // One copy for the whole message; each batch is a view of it that the engine may keep.
+    const bytes = this.out.bytes();
+    const batches: RecordBatch[] = this.batches.map((batch, index) => ({
+      tag: batch.tag,
+      events: bytes.subarray(batch.start, this.batches[index + 1]?.start ?? bytes.length),
+      records: batch.records,
+    }));
+    return { ok: true, encoding, batches, records, untimed: this.untimed };
+  }
+}
+
+function arrayHeader(buf: Uint8Array): { count: number; size: number } {
+  const b = buf[0] ?? 0;
+  if (b >= 0x90 && b <= 0x9f) return { count: b & 0x0f, size: 1 };
+  if (b === 0xdc) return { count: ((buf[1] ?? 0) << 8) | (buf[2] ?? 0), size: 3 };
+  return { count: (buf[1] ?? 0) * 0x1000000 + (((buf[2] ?? 0) << 16) | ((buf[3] ?? 0) << 8) | (buf[4] ?? 0)), size: 5 };
+}
