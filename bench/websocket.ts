@@ -71,7 +71,9 @@ async function measure(format: Format, records: number, recordBytes: number): Pr
   const peer = await startPeer(format);
   const agent = spawnWsbit([
     '-i', 'tcp', '-p', 'listen=127.0.0.1', '-p', 'port=0',
+    ...(process.env['WSBIT_BENCH_INPUT_EXTRA'] ?? '').split(' ').filter((arg) => arg !== ''),
     '-o', `websocket://127.0.0.1:${peer.port}/`, '-p', `format=${format}`, '-f', '0.2',
+    ...(process.env['WSBIT_BENCH_EXTRA'] ?? '').split(' ').filter((arg) => arg !== ''),
   ]);
   try {
     await waitUntil(() => /listening on [^:]+:(\d+)/.test(agent.stderr()), 10_000, 'wsbit to listen');
@@ -110,8 +112,8 @@ async function measure(format: Format, records: number, recordBytes: number): Pr
 if (process.argv[2] === '--serve') {
   await serve((process.argv[3] ?? 'json_lines') as Format);
 } else {
-  const records = 200_000;
-  const runs = 3;
+  const records = Number(process.env['WSBIT_BENCH_RECORDS'] ?? 1_000_000);
+  const runs = Number(process.env['WSBIT_BENCH_RUNS'] ?? 3);
   const rows: Array<Record<string, string | number>> = [];
   for (const format of ['json_lines', 'msgpack'] as const) {
     const results: Array<Record<string, string | number>> = [];
