@@ -126,7 +126,7 @@ describe('hostile handshakes: logged, retried on a new connection', () => {
     const { logs, target } = await deliverThrough((socket) => {
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
     });
-    assert.match(logs, warnLine(`cannot connect to ${target}: response Sec-WebSocket-Accept is "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", expected "`));
+    assert.match(logs, warnLine(`connecting to ${target} failed: response Sec-WebSocket-Accept is "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", expected "`));
     assert.equal(dataFrames(server?.connections[0]).length, 0, 'no frame is written before the Accept is checked');
   });
 
@@ -134,20 +134,20 @@ describe('hostile handshakes: logged, retried on a new connection', () => {
     const { logs, target } = await deliverThrough((socket) => {
       socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\nnot a websocket');
     });
-    assert.match(logs, warnLine(`cannot connect to ${target}: server rejected the WebSocket upgrade: HTTP 200 OK: not a websocket`));
+    assert.match(logs, warnLine(`connecting to ${target} failed: server rejected the WebSocket upgrade: HTTP 200 OK: not a websocket`));
   });
 
   it('no response at all: handshake_timeout fires', async () => {
     const started = Date.now();
     const { logs, target } = await deliverThrough(() => undefined, ['-p', 'handshake_timeout=1']);
     const port = server?.peer.port;
-    assert.match(logs, warnLine(`cannot connect to ${target}: no WebSocket handshake response from 127.0.0.1:${port} within 1000 ms`));
+    assert.match(logs, warnLine(`connecting to ${target} failed: no WebSocket handshake response from 127.0.0.1:${port} within 1000 ms`));
     assert.ok(Date.now() - started >= 1000, 'the records waited for the timeout');
   });
 
   it('garbage instead of an HTTP response', async () => {
     const { logs, target } = await deliverThrough((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n'));
-    assert.match(logs, warnLine(`cannot connect to ${target}: malformed HTTP status line "SSH-2.0-OpenSSH_9.6"`));
+    assert.match(logs, warnLine(`connecting to ${target} failed: malformed HTTP status line "SSH-2.0-OpenSSH_9.6"`));
   });
 });
 
