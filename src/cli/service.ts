@@ -72,7 +72,10 @@ class Service {
         version: this.version,
         startedAtMs: this.startedAtMs,
         metrics: () => this.metrics,
-        storage: () => (this.loaded.pipeline.service['storage.path'] === null ? null : this.agent.engine.storageReport()),
+        storage: () => {
+          const current = this.loaded.pipeline.service;
+          return current['storage.path'] === null || !current['storage.metrics'] ? null : this.agent.engine.storageReport();
+        },
         health: this.health,
         reload: service.hot_reload ? () => this.reload('HTTP request') : null,
       });

@@ -96,6 +96,17 @@ export const tlsClientKeys = [
   { key: 'tls.ciphers', type: 'string', default: null, description: 'Allowed cipher suites, in OpenSSL syntax.' },
 ] as const satisfies readonly ParamSpec[];
 
+/** TLS for inputs that listen (`tls_configmap`, server side): the certificate and key this server presents. */
+export const tlsServerKeys = [
+  { key: 'tls', type: 'bool', default: false, description: 'Accept TLS connections only (wss://); needs tls.crt_file and tls.key_file.' },
+  { key: 'tls.crt_file', type: 'string', default: null, description: 'Certificate chain (PEM) this server presents.' },
+  { key: 'tls.key_file', type: 'string', default: null, description: 'Private key (PEM) of tls.crt_file.' },
+  { key: 'tls.key_passwd', type: 'string', default: null, description: 'Password of tls.key_file.' },
+  { key: 'tls.min_version', type: 'enum', values: ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], default: null, description: 'Lowest TLS version to accept.' },
+  { key: 'tls.max_version', type: 'enum', values: ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], default: null, description: 'Highest TLS version to accept.' },
+  { key: 'tls.ciphers', type: 'string', default: null, description: 'Allowed cipher suites, in OpenSSL syntax.' },
+] as const satisfies readonly ParamSpec[];
+
 /** `Flush` is a double read with `atof`; Fluent Bit aborts with `invalid flush value` when <= 0. */
 export function parseFlushSeconds(raw: string): number | ParseFailure {
   const seconds = parseDouble(raw);
@@ -110,11 +121,11 @@ export function parseFlushSeconds(raw: string): number | ParseFailure {
 export const serviceSchema = [
   { key: 'flush', type: 'double', default: '1', parse: parseFlushSeconds, description: 'Seconds between flushes of buffered chunks to the outputs.' },
   { key: 'grace', type: 'int', default: 5, description: 'Seconds to wait for buffered chunks to flush on shutdown.' },
-  { key: 'daemon', type: 'bool', default: false, description: 'Run in the background.' },
+  { key: 'daemon', type: 'bool', default: false, description: 'Accepted for compatibility. wsbit does not fork into the background; run it under systemd (deploy/wsbit.service) or a container instead. On: a warning.' },
   { key: 'log_file', type: 'string', default: null, description: 'Write the log to this file instead of stderr.' },
   { key: 'log_level', type: 'enum', values: LOG_LEVELS, aliases: LOG_LEVEL_ALIASES, default: 'info', description: 'Least severe level written to the log.' },
   { key: 'parsers_file', type: 'string', multiple: true, description: 'File of [PARSER] and [MULTILINE_PARSER] sections.' },
-  { key: 'plugins_file', type: 'string', default: null, description: 'File listing external plugins to load.' },
+  { key: 'plugins_file', type: 'string', default: null, description: 'Accepted for compatibility; wsbit loads no external plugins (set: a warning).' },
   { key: 'http_server', type: 'bool', default: false, description: 'Serve metrics and health checks over HTTP.' },
   { key: 'http_listen', type: 'string', default: '0.0.0.0', description: 'Address of the HTTP server.' },
   { key: 'http_port', type: 'int', default: 2020, description: 'TCP port of the HTTP server.' },
@@ -126,8 +137,8 @@ export const serviceSchema = [
   { key: 'storage.sync', type: 'enum', values: ['normal', 'full'], default: 'normal', description: 'How chunks are synced to disk.' },
   { key: 'storage.checksum', type: 'bool', default: false, description: 'Checksum chunks written to disk.' },
   { key: 'storage.max_chunks_up', type: 'int', default: 128, description: 'Most filesystem chunks kept in memory at once.' },
-  { key: 'storage.backlog.mem_limit', type: 'size', default: '100M', description: 'Memory for chunks loaded from the backlog at start-up.' },
-  { key: 'storage.metrics', type: 'bool', default: true, description: 'Expose storage metrics.' },
+  { key: 'storage.backlog.mem_limit', type: 'size', default: '100M', description: "Accepted for compatibility. wsbit never loads the backlog into memory at start-up: each chunk is read back only when an output takes it, within storage.max_chunks_up." },
+  { key: 'storage.metrics', type: 'bool', default: true, description: 'Serve chunk counts at /api/v1/storage (with HTTP_Server on).' },
   { key: 'storage.delete_irrecoverable_chunks', type: 'bool', default: false, description: 'Delete chunks found corrupt at start-up.' },
   { key: 'scheduler.base', type: 'int', default: 5, description: 'Base in seconds of the retry backoff.' },
   { key: 'scheduler.cap', type: 'int', default: 2000, description: 'Longest retry wait in seconds.' },

@@ -109,6 +109,8 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
   const warnings: string[] = [];
   const serviceResult = resolveConfig(serviceSchema, source.serviceEntries, { instance: 'service', kind: 'service' });
   warnings.push(...serviceResult.warnings);
+  if (serviceResult.config.daemon) warnings.push('service: daemon mode is not supported; wsbit stays in the foreground (use systemd or a container)');
+  if (serviceResult.config.plugins_file !== null) warnings.push(`service: plugins_file '${serviceResult.config.plugins_file}' is ignored: wsbit loads no external plugins`);
   const instanceCounters = new Map<string, number>();
   const usedNames = new Set<string>();
   const inputs: InputSpec[] = [];
@@ -137,10 +139,12 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
     }
     const alias = config['alias'];
     const instance = typeof alias === 'string' && alias !== '' ? alias : defaultInstance;
-    if (usedNames.has(instance)) {
+    // Names are unique per kind, as in Fluent Bit: `-i websocket -o websocket` gives an input and an
+    // output both named websocket.0 (logs and metrics tell them apart by kind).
+    if (usedNames.has(`${definition.kind}:${instance}`)) {
       throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(`${instance}: alias '${instance}' is used by another plugin instance`, section.origin));
     }
-    usedNames.add(instance);
+    usedNames.add(`${definition.kind}:${instance}`);
     const logLevel = (config['log_level'] as LogLevel | null) ?? null;
 
     if (definition.kind === 'input') {

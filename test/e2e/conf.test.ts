@@ -6,9 +6,12 @@ import { decode, encode } from '@msgpack/msgpack';
 import { fetch } from 'undici';
 import path from 'node:path';
 import { confDir } from '../helpers/paths.js';
+import { WebSocketServer } from 'ws';
 import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
+import { waitFor } from '../helpers/wait.js';
 import { httpToBrowserScenario } from '../plugins/websocket-server-support.js';
 import { tcpToWebsocketScenario } from '../plugins/websocket-output-support.js';
+import { agentScenario, aggregatorScenario, quickstartScenario } from '../plugins/websocket-input-support.js';
 
 /**
  * Every example in conf/ runs here exactly as the README tells users to run it. A scenario drives
@@ -83,6 +86,32 @@ export const scenarios: Record<string, Scenario> = {
     await agent.waitForOutput(/(\{"date":[^\n]*"message":"hello from wsbit"[^\n]*\n){3}/, 'three JSON lines');
     assert.equal(agent.stdout().trim().split('\n').length, 3);
     assert.match(agent.stdout(), /^\{"date":\d+\.\d+,"message":"hello from wsbit","level":"info"\}$/m);
+  },
+  'quickstart.conf': async (agent) => {
+    await quickstartScenario(agent);
+  },
+  'aggregator.conf': async (agent) => {
+    await aggregatorScenario(agent);
+  },
+  'agent.conf': async (agent) => {
+    await agentScenario(agent);
+  },
+  'tail-with-disk-buffer.conf': async (agent) => {
+    // The server is down at first: the line waits on disk, then goes out once the server is up.
+    const dir = '/tmp/wsbit-disk-example';
+    mkdirSync(dir, { recursive: true });
+    const line = `disk buffered ${process.pid} ${Date.now()}`;
+    appendFileSync(path.join(dir, 'app.log'), `${line}\n`);
+    await agent.waitForOutput(/connecting to ws:\/\/127\.0\.0\.1:8080\/logs failed/, 'a refused connection', 15_000);
+    const received: string[] = [];
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 8080, path: '/logs' });
+    wss.on('connection', (ws) => ws.on('message', (data: Buffer) => received.push(data.toString())));
+    try {
+      await waitFor(() => received.join('').includes(line), 'the line at the server', 15_000);
+      assert.match(received.join(''), new RegExp(`^\\{"date":\\d+\\.\\d+,"log":"${line}"\\}$`, 'm'));
+    } finally {
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    }
   },
   'tcp-to-websocket.conf': async (agent) => {
     await tcpToWebsocketScenario(agent);

@@ -187,3 +187,38 @@ test('hot reload under load: SIGHUP swaps the pipeline, 0 records lost; an inval
   assert.match(agent.stderr(), /\[reload\] done: \d+ buffered records carried over/);
   assert.equal(await agent.stop(), 0);
 });
+
+test('-J prints the plugins and their keys as JSON; after a plugin, that plugin only', async () => {
+  const all = spawnAgent(['-J']);
+  assert.equal(await all.waitForExit(), 0);
+  const parsed = JSON.parse(all.stdout()) as { outputs: Array<{ name: string; properties: Array<{ key: string; default: string }> }> };
+  const websocket = parsed.outputs.find((output) => output.name === 'websocket');
+  assert.ok(websocket !== undefined);
+  assert.deepEqual(websocket.properties.find((property) => property.key === 'retry_limit')?.default, '1');
+  assert.ok(websocket.properties.some((property) => property.key === 'confirm_delivery'));
+
+  const one = spawnAgent(['-o', 'websocket', '-J']);
+  assert.equal(await one.waitForExit(), 0);
+  assert.equal((JSON.parse(one.stdout()) as { name: string }).name, 'websocket');
+});
+
+test('/api/v1/storage reports chunks when storage.path is set', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-ops-storage-'));
+  const agent = spawnAgent([
+    '-H', '-L', '127.0.0.1', '-P', '0', '-b', dir,
+    '-i', 'dummy', '-p', 'storage.type=filesystem', '-p', 'rate=20',
+    '-o', 'websocket://127.0.0.1:9/', '-m', '*', '-f', '0.1',
+  ]);
+  t.after(() => agent.stop());
+  await agent.waitForOutput(/\[http_server\] listen/);
+  let report: { storage_layer: { chunks: { total_chunks: number; fs_chunks: number } } } | null = null;
+  for (let i = 0; i < 50; i++) {
+    const response = await get(httpPort(agent), '/api/v1/storage');
+    assert.equal(response.status, 200);
+    report = JSON.parse(response.text);
+    if ((report?.storage_layer.chunks.fs_chunks ?? 0) > 0) break;
+    await sleep(100);
+  }
+  assert.ok((report?.storage_layer.chunks.fs_chunks ?? 0) > 0, 'chunks wait on disk while the server is unreachable');
+  assert.equal(report?.storage_layer.chunks.total_chunks, report?.storage_layer.chunks.fs_chunks);
+});
