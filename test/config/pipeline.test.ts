@@ -64,7 +64,13 @@ test('a URI on a plugin without a network address is rejected', () => {
 
 test('alias renames the instance and must be unique', () => {
   assert.equal(build(['-i', 'dummy', '-p', 'alias=gen', '-o', 'null']).inputs[0]?.instance, 'gen');
-  assert.throws(() => build(['-i', 'dummy', '-p', 'alias=x', '-o', 'null', '-p', 'alias=x']), /alias 'x' is used by another plugin instance/);
+  assert.throws(() => build(['-i', 'dummy', '-o', 'null', '-p', 'alias=x', '-o', 'stdout', '-p', 'alias=x']), /alias 'x' is used by another plugin instance/);
+});
+
+test('an input and an output may share a name, as in Fluent Bit (-i websocket -o websocket)', () => {
+  const pipeline = build(['-i', 'websocket', '-o', 'websocket', '-p', 'port=8090']);
+  assert.equal(pipeline.inputs[0]?.instance, 'websocket.0');
+  assert.equal(pipeline.outputs[0]?.instance, 'websocket.0');
 });
 
 test('an unknown filter names the available ones', () => {

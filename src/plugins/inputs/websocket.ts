@@ -46,7 +46,7 @@ const schema = [
     values: payloadFormats,
     default: 'auto',
     description:
-      'auto: each message is msgpack when it starts with an array marker, else JSON. msgpack: Fluent Bit events. json, json_lines, json_stream: JSON objects (arrays of objects expand), with or without white space between them.',
+      'auto: a message is msgpack when it starts with a msgpack array marker, JSON when it starts with {, [ or white space. msgpack: Fluent Bit events (V2 or V1). json, json_lines, json_stream: JSON objects, arrays of objects expanding, with or without white space between them.',
   },
   { key: 'tag_key', type: 'string', default: null, description: "Take each record's tag from this key when it holds a non-empty string (the key stays in the record)." },
   {

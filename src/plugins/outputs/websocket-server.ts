@@ -17,7 +17,7 @@ import { ConfigError, WsbitError, errorMessage } from '../../core/errors.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { defineOutput, type OutputContext, type OutputInstance } from '../types.js';
 import type { ResolvedConfig } from '../../config/schema.js';
-import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from './websocket-server/access.js';
+import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/access.js';
 import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
 import { encodeMessages, type MessageShape } from './websocket-server/encode.js';
 import { MSGPACK_ASSET_PATH, STATUS_PATH, livePage } from './websocket-server/live-page.js';

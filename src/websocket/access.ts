@@ -1,6 +1,7 @@
 /**
- * Who may open a `websocket_server` stream, decided before the upgrade so a refused client gets a plain
- * HTTP status (401, 403, 503) rather than a WebSocket that closes at once.
+ * Who may open a WebSocket on one of wsbit's servers (the `websocket_server` output, the `websocket`
+ * input), decided before the upgrade so a refused client gets a plain HTTP status (401, 403, 503)
+ * rather than a WebSocket that closes at once.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
