@@ -2,17 +2,27 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
-// Runs every benchmark script in dist/bench (each prints its own table), one after the other so
-// they never compete for the two cores. `npm run bench -- NAME` runs only the ones matching NAME.
+// Runs every benchmark script in dist/bench (each prints its own tables as it goes), one after the
+// other so they never compete for the two cores. `npm run bench -- NAME` runs only the ones matching
+// NAME; WSBIT_BENCH_QUICK=1 makes every one a smoke run with a tenth of the records. Helpers live in
+// harness.js and lib/, which are not benchmarks.
 const here = path.join(process.cwd(), 'dist', 'bench');
 const only = process.argv[2];
+/** The issue-8 end-to-end figures first, then the rest by name. */
+const ORDER = ['websocket.js', 'broadcast.js', 'pressure.js'];
+const rank = (name: string): number => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length);
 const scripts = readdirSync(here)
   .filter((name) => name.endsWith('.js') && !['run.js', 'harness.js'].includes(name))
   .filter((name) => only === undefined || name.includes(only))
-  .sort();
-let failed = 0;
+  .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+const started = Date.now();
+const failed: string[] = [];
 for (const script of scripts) {
+  const scriptStarted = Date.now();
+  console.log(`\n=== ${script.replace(/\.js$/, '')}${process.env['WSBIT_BENCH_QUICK'] === '1' ? ' (quick)' : ''}`);
   const result = spawnSync(process.execPath, [path.join(here, script)], { stdio: 'inherit' });
-  if (result.status !== 0) failed++;
+  if (result.status !== 0) failed.push(script);
+  console.log(`\n(${script.replace(/\.js$/, '')}: ${((Date.now() - scriptStarted) / 1000).toFixed(0)} s${result.status === 0 ? '' : ', FAILED'})`);
 }
-process.exit(failed === 0 ? 0 : 1);
+console.log(`\nAll benchmarks: ${((Date.now() - started) / 1000).toFixed(0)} s${failed.length === 0 ? '' : `; failed: ${failed.join(', ')}`}`);
+process.exit(failed.length === 0 ? 0 : 1);

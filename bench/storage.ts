@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { blast, jsonRecord, printTable, processStats, spawnWsbit, waitUntil } from './harness.js';
+import { blast, jsonRecord, printTable, processStats, quick, scaled, spawnWsbit, stopProcess, waitUntil } from './harness.js';
 
 /**
  * The cost of durability: the same tcp → null run with memory chunks, filesystem chunks
@@ -39,8 +39,7 @@ async function measure(label: string, storage: 'memory' | 'filesystem', sync: 'n
   await waitUntil(() => routed() >= records, 300_000, `${records} records routed`);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const after = processStats(agent.child.pid as number);
-  agent.child.kill('SIGTERM');
-  await new Promise((resolve) => agent.child.on('exit', resolve));
+  await stopProcess(agent);
   rmSync(dir, { recursive: true, force: true });
   return {
     storage: label,
@@ -51,10 +50,10 @@ async function measure(label: string, storage: 'memory' | 'filesystem', sync: 'n
   };
 }
 
-const records = 500_000;
+const records = scaled(500_000);
 const rows = [
   await measure('memory', 'memory', 'normal', records),
   await measure('filesystem, storage.sync normal', 'filesystem', 'normal', records),
   await measure('filesystem, storage.sync full', 'filesystem', 'full', records),
 ];
-printTable('Storage cost: tcp json (100 B records) → null', rows);
+printTable(`Storage cost: tcp json (100 B records) → null${quick ? ' (QUICK)' : ''}`, rows);

@@ -1,4 +1,4 @@
-import { blast, jsonRecord, printTable, processStats, spawnWsbit, waitUntil } from './harness.js';
+import { blast, jsonRecord, printTable, processStats, quick, scaled, spawnWsbit, stopProcess, waitUntil } from './harness.js';
 
 /**
  * Throughput of the input side: JSON records over TCP into the null output. wsbit runs in its own
@@ -16,7 +16,7 @@ async function measure(recordBytes: number, records: number): Promise<Record<str
   await waitUntil(() => routed() >= records, 120_000, `${records} records routed`);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const after = processStats(agent.child.pid as number);
-  agent.child.kill('SIGTERM');
+  await stopProcess(agent);
   const cpu = after.cpuSeconds - before.cpuSeconds;
   return {
     scenario: 'tcp json → null',
@@ -28,5 +28,5 @@ async function measure(recordBytes: number, records: number): Promise<Record<str
   };
 }
 
-const rows = [await measure(100, 1_000_000), await measure(1000, 200_000)];
-printTable('Input throughput (wsbit alone; records/s includes the sender on the same machine)', rows);
+const rows = [await measure(100, scaled(1_000_000)), await measure(1000, scaled(200_000))];
+printTable(`Input throughput (wsbit alone; records/s includes the sender on the same machine${quick ? '; QUICK' : ''})`, rows);

@@ -1,130 +1,242 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { decodeMulti } from '@msgpack/msgpack';
-import { WebSocketServer } from 'ws';
-import { blast, jsonRecord, printTable, processStats, spawnWsbit, waitUntil } from './harness.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { formatMs, freePort, printTable, processStats, quick, scaled, stopProcess, waitForPort, waitUntil, type Spawned } from './harness.js';
+import { classicConf, fluentBitFromEnv, keysFromEnv, wsbit, type Agent, type InputSpec } from './lib/agents.js';
+import { startSink, type Sink } from './lib/sink-client.js';
+import { appendLines, SAMPLE_EVERY, sendForward, sendTcpJson, warmUpForward, warmUpJson } from './lib/senders.js';
 
 /**
- * The end-to-end figure of the websocket output: JSON records over TCP into bin/wsbit, out through
- * the websocket output (json_lines, then msgpack) to a `ws` server in a separate process that decodes
- * and counts them. CPU (user+sys) and peak RSS are wsbit's own, read from /proc; the server's CPU is
- * shown too, to tell whether the peer was the limit. Flush is 0.2 s so the last flush adds little.
+ * The end-to-end figures of issue 8: records go into an agent through an input (tcp json, forward,
+ * tail) and out through the websocket output to a `ws` server in a separate process (lib/sink.ts)
+ * that counts them and measures latency. Per run: records/s from the first record sent to the last
+ * received, the agent's CPU (user+sys from /proc) per million records, its peak RSS (VmHWM), p50/p99
+ * latency from send to sink receipt (every 100th record carries its send time), and the CPU of the
+ * sink and of the sender (this process), to show neither was the limit. With FLUENT_BIT set, every run is repeated through Fluent Bit with
+ * the same .conf, and a ratio row follows.
  *
- *   node dist/bench/websocket.js            the benchmark (about 200k records of about 100 B per format)
- *   node dist/bench/websocket.js --serve F  the counting server (F = json_lines or msgpack), used by it
+ * Knobs: WSBIT_BENCH_RECORDS (100 B records per run), WSBIT_BENCH_RECORDS_1KB, WSBIT_BENCH_RUNS (the
+ * median run by records/s is shown), WSBIT_BENCH_SCENARIOS (ids, comma-separated), WSBIT_BENCH_SIZES
+ * (100,1000), WSBIT_BENCH_EXTRA / WSBIT_BENCH_INPUT_EXTRA (key=value settings added to wsbit's
+ * [OUTPUT] / [INPUT]), WSBIT_BENCH_NODE_ARGS (node flags for wsbit, e.g. --cpu-prof), WSBIT_BENCH_QUICK.
  */
 
-type Format = 'json_lines' | 'msgpack';
+interface Scenario {
+  id: string;
+  title: string;
+  input: InputSpec['name'];
+  format: 'json_lines' | 'msgpack';
+  /** How the send time looks in what the sink receives. */
+  marker: 'json' | 'escaped' | 'msgpack';
+}
 
-/** The counting server: prints `port N`, then `records N` as its count grows (at most every 50 ms). */
-async function serve(format: Format): Promise<void> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 * 1024 * 1024 });
-  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-  const address = wss.address();
-  process.stdout.write(`port ${typeof address === 'object' && address !== null ? address.port : 0}\n`);
-  let records = 0;
-  let reported = 0;
-  setInterval(() => {
-    if (records !== reported) {
-      reported = records;
-      process.stdout.write(`records ${records}\n`);
-    }
-  }, 50);
-  wss.on('connection', (ws) => {
-    ws.on('message', (data: Buffer) => {
-      if (format === 'json_lines') {
-        for (let at = data.indexOf(0x0a); at >= 0; at = data.indexOf(0x0a, at + 1)) records++;
-      } else {
-        for (const _event of decodeMulti(data)) records++;
-      }
-    });
+const SCENARIOS: Scenario[] = [
+  { id: 'tcp-json_lines', title: 'tcp json → websocket json_lines', input: 'tcp', format: 'json_lines', marker: 'json' },
+  { id: 'tcp-msgpack', title: 'tcp json → websocket msgpack', input: 'tcp', format: 'msgpack', marker: 'msgpack' },
+  { id: 'forward-msgpack', title: 'forward (PackedForward, 1000 entries a message) → websocket msgpack', input: 'forward', format: 'msgpack', marker: 'msgpack' },
+  // Without a parser tail keeps each line whole under "log", so the JSON line arrives escaped.
+  { id: 'tail-json_lines', title: 'tail (JSON lines, no parser) → websocket json_lines', input: 'tail', format: 'json_lines', marker: 'escaped' },
+];
+
+const FLUSH_SECONDS = 0.2;
+/** How far the tail writer may run ahead of the sink. */
+const TAIL_WINDOW_BYTES = 8 * 1024 * 1024;
+
+interface RunResult {
+  records: number;
+  seconds: number;
+  cpuSeconds: number;
+  peakRssMb: number;
+  p50Ms: number;
+  p99Ms: number;
+  samples: number;
+  sinkCpuSeconds: number;
+  /** This process: the sender (and the tail writer). */
+  senderCpuSeconds: number;
+}
+
+function sendOne(port: number, payload: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(payload));
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
   });
 }
 
-interface CountingPeer {
-  child: ChildProcessWithoutNullStreams;
-  port: number;
-  records(): number;
+/** Fails fast, with the end of the agent's log, when the agent dies while being waited for. */
+async function waitFor(agent: Spawned, agentName: string, condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+  const exited = (): boolean => agent.child.exitCode !== null || agent.child.signalCode !== null;
+  await waitUntil(() => condition() || exited(), timeoutMs, () => `${what()}\n--- end of ${agentName}'s log ---\n${agent.stderr().slice(-3000)}`);
+  if (!condition()) throw new Error(`${agentName} exited (${agent.child.exitCode ?? agent.child.signalCode}) while waiting for ${what()}\n${agent.stderr().slice(-3000)}`);
 }
 
-async function startPeer(format: Format): Promise<CountingPeer> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', format]);
-  let port = 0;
-  let records = 0;
-  let pending = '';
-  child.stdout.on('data', (data: Buffer) => {
-    pending += data.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      const [word, value] = line.split(' ');
-      if (word === 'port') port = Number(value);
-      if (word === 'records') records = Number(value);
-    }
-  });
-  child.stderr.pipe(process.stderr);
-  await waitUntil(() => port > 0, 10_000, 'the counting server');
-  return { child, port, records: () => records };
-}
-
-async function measure(format: Format, records: number, recordBytes: number): Promise<Record<string, string | number>> {
-  const peer = await startPeer(format);
-  const agent = spawnWsbit([
-    '-i', 'tcp', '-p', 'listen=127.0.0.1', '-p', 'port=0',
-    ...(process.env['WSBIT_BENCH_INPUT_EXTRA'] ?? '').split(' ').filter((arg) => arg !== ''),
-    '-o', `websocket://127.0.0.1:${peer.port}/`, '-p', `format=${format}`, '-f', '0.2',
-    ...(process.env['WSBIT_BENCH_EXTRA'] ?? '').split(' ').filter((arg) => arg !== ''),
-  ]);
+async function runOnce(agent: Agent, scenario: Scenario, recordBytes: number, records: number): Promise<RunResult> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-bench-e2e-'));
+  let sink: Sink | null = null;
+  let agentProcess: Spawned | null = null;
   try {
-    await waitUntil(() => /listening on [^:]+:(\d+)/.test(agent.stderr()), 10_000, 'wsbit to listen');
-    const port = Number(/listening on [^:]+:(\d+)/.exec(agent.stderr())?.[1]);
-    const batch = 100;
-    const payload = Buffer.from(jsonRecord(recordBytes).repeat(batch));
-    const pid = agent.child.pid as number;
-    const peerPid = peer.child.pid as number;
+    sink = await startSink({ format: scenario.format, marker: scenario.marker });
+    const input: InputSpec =
+      scenario.input === 'tail' ? { name: 'tail', path: path.join(dir, 'bench.log') } : { name: scenario.input, port: await freePort() };
+    if (input.name === 'tail') writeFileSync(input.path, '');
+    const conf = path.join(dir, 'bench.conf');
+    const ownKeys = agent === wsbit;
+    writeFileSync(
+      conf,
+      classicConf({
+        input,
+        inputKeys: ownKeys ? keysFromEnv('WSBIT_BENCH_INPUT_EXTRA') : [],
+        output: { port: sink.port, format: scenario.format },
+        outputKeys: ownKeys ? keysFromEnv('WSBIT_BENCH_EXTRA') : [],
+        flushSeconds: FLUSH_SECONDS,
+      }),
+    );
+    const running = agent.start(conf);
+    agentProcess = running;
+    const activeSink = sink;
+
+    // One record end to end before the clock starts: the input listens and the websocket is up.
+    if (input.name === 'tail') {
+      writeFileSync(input.path, warmUpJson(recordBytes), { flag: 'a' });
+    } else {
+      await waitForPort(input.port, 15_000, agent.name, running);
+      await sendOne(input.port, input.name === 'tcp' ? warmUpJson(recordBytes) : warmUpForward(recordBytes));
+    }
+    await waitFor(running, agent.name, () => activeSink.records() >= 1, 20_000, () => 'the warm-up record at the sink');
+    const baseline = activeSink.records();
+
+    const pid = running.child.pid as number;
     const before = processStats(pid);
-    const peerBefore = processStats(peerPid);
+    const sinkBefore = activeSink.stats();
+    const senderBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
-    await blast(port, payload, records / batch);
-    await waitUntil(() => peer.records() >= records, 60_000, `${records} records at the server (${peer.records()} so far)\n${agent.stderr().slice(-2000)}`);
+    if (input.name === 'tcp') await sendTcpJson(input.port, recordBytes, records);
+    else if (input.name === 'forward') await sendForward(input.port, recordBytes, records);
+    else await appendLines(input.path, recordBytes, records, () => activeSink.records() - baseline, Math.ceil(TAIL_WINDOW_BYTES / recordBytes));
+    await waitFor(
+      running,
+      agent.name,
+      () => activeSink.records() >= baseline + records,
+      60_000 + records / 5,
+      () => `${records} records at the sink (${activeSink.records() - baseline} so far)`,
+    );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const after = processStats(pid);
-    const peerAfter = processStats(peerPid);
-    const cpu = after.cpuSeconds - before.cpuSeconds;
+    const sinkAfter = activeSink.stats();
+    const senderUsage = process.cpuUsage(senderBefore);
+    const report = await activeSink.report();
     return {
-      format,
       records,
-      'MB in': ((payload.length * (records / batch)) / 1e6).toFixed(1),
-      seconds: seconds.toFixed(2),
-      'records/s': Math.round(records / seconds),
-      'wsbit CPU s': cpu.toFixed(2),
-      'CPU µs/record': ((cpu / records) * 1e6).toFixed(2),
-      'peak RSS MB': after.peakRssMb.toFixed(0),
-      'server CPU s': (peerAfter.cpuSeconds - peerBefore.cpuSeconds).toFixed(2),
-      received: peer.records(),
+      seconds,
+      cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+      peakRssMb: after.peakRssMb,
+      p50Ms: report.p50Ms,
+      p99Ms: report.p99Ms,
+      samples: report.samples,
+      sinkCpuSeconds: sinkAfter.cpuSeconds - sinkBefore.cpuSeconds,
+      senderCpuSeconds: (senderUsage.user + senderUsage.system) / 1e6,
     };
   } finally {
-    agent.child.kill('SIGTERM');
-    peer.child.kill('SIGTERM');
+    if (agentProcess !== null) await stopProcess(agentProcess);
+    await sink?.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-if (process.argv[2] === '--serve') {
-  await serve((process.argv[3] ?? 'json_lines') as Format);
-} else {
-  const records = Number(process.env['WSBIT_BENCH_RECORDS'] ?? 1_000_000);
-  const runs = Number(process.env['WSBIT_BENCH_RUNS'] ?? 3);
+/** The median of `runs` runs by records/s, so one noisy run does not make the figure. */
+async function measure(agent: Agent, scenario: Scenario, recordBytes: number, records: number, runs: number): Promise<RunResult> {
+  const results: RunResult[] = [];
+  for (let run = 0; run < runs; run++) results.push(await runOnce(agent, scenario, recordBytes, records));
+  results.sort((a, b) => a.records / a.seconds - b.records / b.seconds);
+  return results[Math.floor(runs / 2)] as RunResult;
+}
+
+function row(agentName: string, recordBytes: number, result: RunResult): Record<string, string | number> {
+  return {
+    agent: agentName,
+    'record size': recordBytes >= 1000 ? `${recordBytes / 1000} KB` : `${recordBytes} B`,
+    records: result.records.toLocaleString('en'),
+    seconds: result.seconds.toFixed(2),
+    'records/s': Math.round(result.records / result.seconds).toLocaleString('en'),
+    'CPU s / 1M rec': ((result.cpuSeconds / result.records) * 1e6).toFixed(2),
+    'peak RSS MB': result.peakRssMb.toFixed(0),
+    'p50 ms': formatMs(result.p50Ms),
+    'p99 ms': formatMs(result.p99Ms),
+    'sink CPU': `${Math.round((result.sinkCpuSeconds / result.seconds) * 100)}%`,
+    'sender CPU': `${Math.round((result.senderCpuSeconds / result.seconds) * 100)}%`,
+  };
+}
+
+function ratioRow(recordBytes: number, ours: RunResult, theirs: RunResult): Record<string, string | number> {
+  const times = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
+  return {
+    agent: 'wsbit ÷ Fluent Bit',
+    'record size': recordBytes >= 1000 ? `${recordBytes / 1000} KB` : `${recordBytes} B`,
+    records: '',
+    seconds: times(ours.seconds / theirs.seconds),
+    'records/s': times(ours.records / ours.seconds / (theirs.records / theirs.seconds)),
+    'CPU s / 1M rec': times(ours.cpuSeconds / ours.records / (theirs.cpuSeconds / theirs.records)),
+    'peak RSS MB': times(ours.peakRssMb / theirs.peakRssMb),
+    'p50 ms': times(ours.p50Ms / theirs.p50Ms),
+    'p99 ms': times(ours.p99Ms / theirs.p99Ms),
+    'sink CPU': '',
+    'sender CPU': '',
+  };
+}
+
+function failedRow(agentName: string, recordBytes: number, error: unknown): Record<string, string | number> {
+  return { agent: agentName, 'record size': recordBytes >= 1000 ? `${recordBytes / 1000} KB` : `${recordBytes} B`, records: `failed: ${(error as Error).message.split('\n')[0] ?? ''}` };
+}
+
+const runs = Number(process.env['WSBIT_BENCH_RUNS'] ?? (quick ? 1 : 3));
+const wanted = process.env['WSBIT_BENCH_SCENARIOS']?.split(',').map((id) => id.trim());
+const unknown = wanted?.filter((id) => !SCENARIOS.some((scenario) => scenario.id === id)) ?? [];
+if (unknown.length > 0) throw new Error(`WSBIT_BENCH_SCENARIOS: unknown ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
+const sizes = (process.env['WSBIT_BENCH_SIZES'] ?? '100,1000').split(',').map(Number);
+const recordsFor = (recordBytes: number): number =>
+  recordBytes < 1000 ? Number(process.env['WSBIT_BENCH_RECORDS'] ?? scaled(1_000_000)) : Number(process.env['WSBIT_BENCH_RECORDS_1KB'] ?? scaled(1_000_000));
+
+const fluentBit = fluentBitFromEnv();
+if ('skipped' in fluentBit) console.log(`\nFluent Bit comparison skipped: ${fluentBit.skipped}.`);
+else {
+  console.log(
+    `\nRunning every scenario through ${fluentBit.version} too (FLUENT_BIT=${process.env['FLUENT_BIT'] ?? ''}). ` +
+      'Its .conf is generated from SPEC §1 and §4 (bench/lib/agents.ts) and has not been checked against a real Fluent Bit on this machine.',
+  );
+}
+
+let failures = 0;
+for (const scenario of SCENARIOS.filter((candidate) => wanted === undefined || wanted.includes(candidate.id))) {
   const rows: Array<Record<string, string | number>> = [];
-  for (const format of ['json_lines', 'msgpack'] as const) {
-    const results: Array<Record<string, string | number>> = [];
-    for (let run = 0; run < runs; run++) results.push(await measure(format, records, 100));
-    // The median run by throughput, so one noisy run does not make the figure.
-    results.sort((a, b) => Number(a['records/s']) - Number(b['records/s']));
-    rows.push(results[Math.floor(runs / 2)] as Record<string, string | number>);
+  for (const recordBytes of sizes) {
+    const records = recordsFor(recordBytes);
+    let ours: RunResult | null = null;
+    try {
+      ours = await measure(wsbit, scenario, recordBytes, records, runs);
+      rows.push(row('wsbit', recordBytes, ours));
+    } catch (error) {
+      failures++;
+      rows.push(failedRow('wsbit', recordBytes, error));
+      console.error(error);
+    }
+    if ('agent' in fluentBit) {
+      try {
+        const theirs = await measure(fluentBit.agent, scenario, recordBytes, records, runs);
+        rows.push(row('Fluent Bit', recordBytes, theirs));
+        if (ours !== null) rows.push(ratioRow(recordBytes, ours, theirs));
+      } catch (error) {
+        failures++;
+        rows.push(failedRow('Fluent Bit', recordBytes, error));
+        console.error(error);
+      }
+    }
   }
   printTable(
-    `tcp json → websocket → ws server in another process (${records} records of 100 B, median of ${runs} runs, Flush 0.2, confirm_delivery on; ` +
-      'records/s includes the sender and the server on the same 2 cores)',
+    `${scenario.title}${quick ? ' [QUICK: a tenth of the records]' : ''} — Flush ${FLUSH_SECONDS}, wsbit with its defaults (confirm_delivery on); ` +
+      `${runs === 1 ? 'one run' : `median of ${runs} runs`}; sender, agent and sink share the 2 cores; ` +
+      `latency: send → sink receipt, every ${SAMPLE_EVERY}th record${scenario.input === 'tail' ? `, writer at most ${TAIL_WINDOW_BYTES / 1024 / 1024} MB ahead of the sink` : ''}`,
     rows,
   );
 }
+process.exitCode = failures === 0 ? 0 : 1;
