@@ -79,8 +79,9 @@ class Service {
         health: this.health,
         reload: service.hot_reload ? () => this.reload('HTTP request') : null,
       });
-      const port = await this.monitoring.listen(service.http_listen, service.http_port);
-      this.logRoot.scoped('http_server').info(`listen iface=${service.http_listen} tcp_port=${port}`);
+      const logger = this.logRoot.scoped('http_server');
+      const port = await this.monitoring.listen(service.http_listen, service.http_port, logger);
+      logger.info(`listen iface=${service.http_listen} tcp_port=${port}`);
     }
   }
 

@@ -95,12 +95,36 @@ function malformed(message: string): WsbitError {
  * truncated or invalid input throws `WSBIT_CODEC_MALFORMED` instead of looping or reading past the end.
  */
 export function skipValue(buf: Uint8Array, offset: number, end: number = buf.length): number {
-  let pos = offset;
-  let pending = 1;
-  while (pending > 0) {
-    if (pos >= end) throw malformed(`truncated value at byte ${pos}`);
+  skipWalk.pos = offset;
+  skipWalk.pending = 1;
+  if (!walkValues(buf, end, skipWalk)) throw malformed(`invalid type byte 0x${buf[skipWalk.pos]!.toString(16)} at byte ${skipWalk.pos}`);
+  if (skipWalk.pending > 0) throw malformed(`truncated value at byte ${skipWalk.pos}`);
+  if (skipWalk.pos > end) throw malformed(`truncated value ending at byte ${end}`);
+  return skipWalk.pos;
+}
+
+/** A walk over msgpack values: the next byte to read, and how many values are still to be read. */
+export interface ValueWalk {
+  pos: number;
+  pending: number;
+}
+
+const skipWalk: ValueWalk = { pos: 0, pending: 0 };
+
+/**
+ * Reads msgpack values from `walk.pos` until `walk.pending` values have been read or the bytes before
+ * `end` run out, and leaves `walk` where it stopped, so a caller whose buffer grows can resume. When
+ * `walk.pending` is 0, `walk.pos` is the end of the last value, which lies past `end` when a str, bin
+ * or ext is not all there. It keeps a count of values still to read rather than recursing, so hostile
+ * nesting cannot overflow the stack, and allocates nothing. Returns false, with `walk.pos` at the
+ * byte, on a byte that is not msgpack (0xc1).
+ */
+export function walkValues(buf: Uint8Array, end: number, walk: ValueWalk): boolean {
+  let pos = walk.pos;
+  let pending = walk.pending;
+  let valid = true;
+  while (pending > 0 && pos < end) {
     const b = buf[pos]!;
-    pending--;
     if (b <= 0x7f || b >= 0xe0) {
       pos += 1;
     } else if (b <= 0x8f) {
@@ -116,11 +140,13 @@ export function skipValue(buf: Uint8Array, offset: number, end: number = buf.len
       if (size > 0) {
         pos += size;
       } else if (size === 0) {
-        throw malformed(`invalid type byte 0x${b.toString(16)} at byte ${pos}`);
+        valid = false;
+        break;
       } else {
         // Variable length: size = -(width of the length field); bit 4 marks ext (one type byte follows).
         const width = -size & 7;
-        if (pos + 1 + width > end) throw malformed(`truncated header at byte ${pos}`);
+        // The length field must be complete before the position moves past the type byte.
+        if (pos + 1 + width > end) break;
         const n = width === 1 ? buf[pos + 1]! : width === 2 ? readU16(buf, pos + 1) : readU32(buf, pos + 1);
         const kind = -size >> 3;
         if (kind === 0) {
@@ -133,9 +159,11 @@ export function skipValue(buf: Uint8Array, offset: number, end: number = buf.len
         }
       }
     }
+    pending--;
   }
-  if (pos > end) throw malformed(`truncated value ending at byte ${end}`);
-  return pos;
+  walk.pos = pos;
+  walk.pending = pending;
+  return valid;
 }
 
 /*
@@ -155,12 +183,13 @@ function readU32(b: Uint8Array, p: number): number {
   return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
 }
 
-/** Reads an array header at `pos`: returns [count, headerSize] or null when the byte is not an array. */
-function arrayHeader(buf: Uint8Array, pos: number, end: number): readonly [number, number] | null {
-  const b = buf[pos]!;
-  if (b >= 0x90 && b <= 0x9f) return [b & 0x0f, 1];
-  if (b === 0xdc && pos + 3 <= end) return [readU16(buf, pos + 1), 3];
-  if (b === 0xdd && pos + 5 <= end) return [readU32(buf, pos + 1), 5];
+/** The array header at `pos`: its element count and its size in bytes, or null when the value is not an array. */
+export function arrayHeader(buf: Uint8Array, pos: number, end: number = buf.length): { count: number; size: number } | null {
+  const b = buf[pos];
+  if (b === undefined) return null;
+  if (b >= 0x90 && b <= 0x9f) return { count: b & 0x0f, size: 1 };
+  if (b === 0xdc && pos + 3 <= end) return { count: readU16(buf, pos + 1), size: 3 };
+  if (b === 0xdd && pos + 5 <= end) return { count: readU32(buf, pos + 1), size: 5 };
   return null;
 }
 
@@ -255,8 +284,8 @@ export function readEventAt(chunk: Uint8Array, pos: number, index: number, end: 
  */
 function readEventHeader(chunk: Uint8Array, pos: number, end: number, ev: EventView, index: number): number {
   const outer = arrayHeader(chunk, pos, end);
-  if (outer === null || outer[0] !== 2) throw malformed(`event ${index} at byte ${pos} is not a 2-element array`);
-  let p = pos + outer[1];
+  if (outer === null || outer.count !== 2) throw malformed(`event ${index} at byte ${pos} is not a 2-element array`);
+  let p = pos + outer.size;
   if (p >= end) throw malformed(`event ${index}: truncated`);
   const header = arrayHeader(chunk, p, end);
   if (header === null) {
@@ -264,8 +293,8 @@ function readEventHeader(chunk: Uint8Array, pos: number, end: number, ev: EventV
     return readTime(chunk, p, end, ev, index);
   }
   // V2: [[time, metadata], body]
-  if (header[0] !== 2) throw malformed(`event ${index}: header array must hold [time, metadata]`);
-  p += header[1];
+  if (header.count !== 2) throw malformed(`event ${index}: header array must hold [time, metadata]`);
+  p += header.size;
   if (p >= end) throw malformed(`event ${index}: truncated`);
   return readTime(chunk, p, end, ev, index);
 }

@@ -1,4 +1,4 @@
-import type { PipelineDescription } from '../config/pipeline.js';
+import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from '../config/pipeline.js';
 import type { FilterInstance, InputInstance, OutputInstance, ServiceSettings } from '../plugins/types.js';
 import { systemClock, type Clock } from './clock.js';
 import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js';
@@ -81,18 +81,17 @@ export class Agent {
 
     this.diskStorage = this.createDiskStorage(logRoot);
 
-    for (const spec of pipeline.outputs) {
-      const logger = logRoot.scoped(`output:${spec.definition.name}:${spec.instance}`, spec.logLevel ?? undefined);
+    /** What every plugin gets: its name, config, a logger scoped `kind:name:instance`, telemetry, the clock. */
+    const pluginContext = (kind: 'input' | 'filter' | 'output', spec: InputSpec | FilterSpec | OutputSpec) => {
+      const logger = logRoot.scoped(`${kind}:${spec.definition.name}:${spec.instance}`, spec.logLevel ?? undefined);
       const telemetry = new Telemetry(spec.instance, logger, this.metrics);
-      const plugin = spec.definition.create({
-        instance: spec.instance,
-        config: spec.config as never,
-        logger,
-        telemetry,
-        clock,
-        service: settings,
-        notifyReady: () => this.engine.promoteRetries(spec.instance),
-      });
+      return { instance: spec.instance, config: spec.config as never, logger, telemetry, clock, service: settings };
+    };
+
+    for (const spec of pipeline.outputs) {
+      const context = pluginContext('output', spec);
+      const { telemetry } = context;
+      const plugin = spec.definition.create({ ...context, notifyReady: () => this.engine.promoteRetries(spec.instance) });
       this.engine.addOutput({
         instance: spec.instance,
         route: spec.route,
@@ -106,23 +105,18 @@ export class Agent {
     }
 
     for (const spec of pipeline.filters) {
-      const logger = logRoot.scoped(`filter:${spec.definition.name}:${spec.instance}`, spec.logLevel ?? undefined);
-      const telemetry = new Telemetry(spec.instance, logger, this.metrics);
-      const plugin = spec.definition.create({ instance: spec.instance, config: spec.config as never, logger, telemetry, clock, service: settings });
+      const context = pluginContext('filter', spec);
+      const { telemetry } = context;
+      const plugin = spec.definition.create(context);
       this.filters.push({ instance: spec.instance, route: spec.route, plugin, telemetry });
     }
 
     for (const spec of pipeline.inputs) {
-      const logger = logRoot.scoped(`input:${spec.definition.name}:${spec.instance}`, spec.logLevel ?? undefined);
-      const telemetry = new Telemetry(spec.instance, logger, this.metrics);
+      const context = pluginContext('input', spec);
+      const { telemetry } = context;
       const storage: ChunkStorage = spec.storageType === 'filesystem' && this.diskStorage !== null ? this.diskStorage : memoryStorage;
       const plugin = spec.definition.create({
-        instance: spec.instance,
-        config: spec.config as never,
-        logger,
-        telemetry,
-        clock,
-        service: settings,
+        ...context,
         parsers,
         tag: spec.tag,
         emit: (events, records, tag) => this.ingest(spec.instance, tag ?? spec.tag, events, records),

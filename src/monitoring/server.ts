@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { WsbitError } from '../core/errors.js';
+import { closeServer, listenOn } from '../core/listen.js';
+import type { Logger } from '../core/logger.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import type { HealthCheck } from './health.js';
 import { renderMetricsJson, renderPrometheus } from './prometheus.js';
@@ -40,24 +40,17 @@ export class MonitoringServer {
 
   constructor(private readonly sources: MonitoringSources) {}
 
-  async listen(host: string, port: number): Promise<number> {
+  async listen(host: string, port: number, logger: Logger): Promise<number> {
     const server = createServer((request, response) => this.route(request, response));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) =>
-        reject(new WsbitError('WSBIT_HTTP_LISTEN', `[http_server] cannot listen on ${host}:${port}: ${error.message}`, { cause: error })),
-      );
-      server.listen(port, host, () => resolve());
-    });
+    const bound = await listenOn(server, { host, port }, { code: 'WSBIT_HTTP_LISTEN', instance: '[http_server]' }, logger);
     this.server = server;
-    return (server.address() as AddressInfo).port;
+    return bound;
   }
 
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
-    if (server === null) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   private route(request: IncomingMessage, response: ServerResponse): void {

@@ -95,12 +95,12 @@ test('chunks left by an earlier run are delivered by the next one, routed by the
   // The output never accepts, so Grace runs out: the chunks must stay on disk, not count as lost.
   assert.deepEqual(await first.stop(), { undeliveredRecords: 0, handedOver: [] });
   assert.ok(chunkFiles(dir).length > 0);
-  assert.ok(first.logs.some((line) => line.includes('[storage] 20 undelivered records stay in storage.path')));
+  assert.ok(first.lines.some((line) => line.includes('[storage] 20 undelivered records stay in storage.path')));
 
   const second = await startAgent(['-b', dir, '-i', 'dummy', '-p', 'samples=0', '-p', 'rate=1', '-t', 'other', '-o', 'capture', '-m', 'kept', '-f', '0.05']);
   await waitFor(() => second.events().length === 20, 'the 20 records from the earlier run');
   assert.deepEqual(second.events().map((event) => (event.body as { message: string }).message), Array(20).fill('dummy'));
-  assert.ok(second.logs.some((line) => /\[storage\] \d+ chunks with 20 records left by an earlier run are queued/.test(line)));
+  assert.ok(second.lines.some((line) => /\[storage\] \d+ chunks with 20 records left by an earlier run are queued/.test(line)));
   assert.ok(second.chunks.every((chunk) => chunk.tag === 'kept' && chunk.inputInstance === 'storage_backlog.0'));
   await second.stop();
   assert.equal(chunkFiles(dir).length, 0);
@@ -137,8 +137,8 @@ test('a corrupt chunk file is set aside and logged; the intact ones are delivere
   await waitFor(() => running.events().length === 4, 'the four whole records');
   await running.stop();
   assert.ok(existsSync(path.join(inputDir, '1-1.000000001.flb.corrupt')));
-  assert.ok(running.logs.some((line) => line.includes('irrecoverable chunk') && line.includes('.corrupt')));
-  assert.ok(running.logs.some((line) => /frame 1 torn \(\d+ of \d+ bytes\): 0 whole records kept/.test(line)));
+  assert.ok(running.lines.some((line) => line.includes('irrecoverable chunk') && line.includes('.corrupt')));
+  assert.ok(running.lines.some((line) => /frame 1 torn \(\d+ of \d+ bytes\): 0 whole records kept/.test(line)));
   assert.equal(readFileSync(path.join(inputDir, '1-1.000000001.flb.corrupt')).length, 8);
 });
 
@@ -156,7 +156,7 @@ test('storage.total_limit_size drops the oldest chunks for that output, counts t
   await new Promise((resolve) => setTimeout(resolve, 200));
   const dropped = running.agent.metrics.get('fluentbit_output_dropped_records_total', 'capture.0');
   assert.ok(dropped > 0, 'some records dropped');
-  assert.ok(running.logs.some((line) => line.includes('storage.total_limit_size (400 bytes) reached for capture.0: oldest chunk')));
+  assert.ok(running.lines.some((line) => line.includes('storage.total_limit_size (400 bytes) reached for capture.0: oldest chunk')));
   accept = true;
   running.agent.engine.promoteRetries('capture.0');
   await waitFor(() => running.events().length + dropped === 60, 'the rest delivered');

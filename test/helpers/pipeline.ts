@@ -1,49 +1,100 @@
 import { parseCommandLine } from '../../src/cli/args.js';
-import { buildPipeline } from '../../src/config/pipeline.js';
+import { loadConfiguration } from '../../src/cli/configuration.js';
 import { Agent } from '../../src/core/agent.js';
 import type { ChunkView } from '../../src/core/chunk.js';
-import { LogRoot } from '../../src/core/logger.js';
+import type { EngineStopResult } from '../../src/core/engine.js';
+import { LogRoot, type LogLevel } from '../../src/core/logger.js';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
-import { defaultRegistry } from '../../src/plugins/registry.js';
-import { ParserRegistry, loadParsersFile } from '../../src/parsers/registry.js';
+import { defaultRegistry, type PluginRegistry } from '../../src/plugins/registry.js';
 import type { FlushResult } from '../../src/plugins/types.js';
 import { captureOutput } from './capture.js';
+import { waitFor } from './wait.js';
 
 export interface InProcessAgent {
   agent: Agent;
+  /** Chunks the test-only `capture` output accepted. */
   chunks: ChunkView[];
-  logs: string[];
+  /** Every log line so far, in order. */
+  lines: string[];
   events(): DecodedEvent[];
-  stop(): Promise<{ undeliveredRecords: number }>;
+  logs(): string;
+  waitForLog(pattern: RegExp | string, timeoutMs?: number): Promise<void>;
+  /** waitFor, with the agent's log in the error when it times out. */
+  waitFor(condition: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  countLines(pattern: RegExp): number;
+  /** The bound port of the first tcp input. */
+  tcpPort(): number;
+  stop(): Promise<EngineStopResult>;
+}
+
+export interface InProcessOptions {
+  /** The capture output's answer to each flush (default ok). */
+  respond?: (chunk: ChunkView) => FlushResult;
+  /** [SERVICE] keys the command line has no flag for. */
+  service?: Record<string, string>;
+  level?: LogLevel;
+  registry?: PluginRegistry;
 }
 
 /**
- * Builds and starts a pipeline from command-line arguments, in this process, with the test-only
- * `capture` output available (`-o capture`).
+ * Builds and starts a pipeline in this process from wsbit's own command-line syntax, loaded the way
+ * bin/wsbit loads it (parsers files included), with the test-only `capture` output available
+ * (`-o capture`). Set WSBIT_TEST_LOG=1 to see the log lines.
  */
-export async function startAgent(
+export async function launchAgent(argv: string[], options: InProcessOptions = {}): Promise<InProcessAgent> {
+  const store: { chunks: ChunkView[]; respond?: (chunk: ChunkView) => FlushResult } = { chunks: [] };
+  if (options.respond !== undefined) store.respond = options.respond;
+  const registry = options.registry ?? defaultRegistry();
+  // A test that brings its own `capture` output keeps it; `chunks` then stays empty.
+  if (registry.output('capture') === undefined) registry.register(captureOutput(store) as never);
+  const commandLine = parseCommandLine(argv);
+  for (const [key, value] of Object.entries(options.service ?? {})) commandLine.serviceEntries.push({ key, value });
+  const { pipeline, parsers } = loadConfiguration(commandLine, registry);
+  const lines: string[] = [];
+  const echo = process.env['WSBIT_TEST_LOG'] === '1';
+  const logRoot = new LogRoot({
+    level: options.level ?? 'debug',
+    sink: {
+      write: (text) => {
+        lines.push(text);
+        if (echo) process.stderr.write(text);
+      },
+    },
+  });
+  const agent = new Agent(pipeline, { logRoot, parsers });
+  await agent.start();
+  let stopped: Promise<EngineStopResult> | undefined;
+  const logs = (): string => lines.join('');
+  // The log as it is when a wait fails, not when it starts.
+  const withLog = (waiting: Promise<void>): Promise<void> =>
+    waiting.catch((error: Error) => {
+      throw new Error(`${error.message}\n--- log ---\n${logs().slice(-6000)}`);
+    });
+  return {
+    agent,
+    chunks: store.chunks,
+    lines,
+    events: () => store.chunks.flatMap((chunk) => decodeEvents(chunk.data)),
+    logs,
+    waitForLog: (pattern, timeoutMs = 10_000) =>
+      withLog(waitFor(() => (typeof pattern === 'string' ? logs().includes(pattern) : pattern.test(logs())), `log line ${String(pattern)}`, timeoutMs)),
+    waitFor: (condition, what, timeoutMs = 10_000) => withLog(waitFor(condition, what, timeoutMs)),
+    countLines: (pattern) => lines.filter((text) => pattern.test(text)).length,
+    tcpPort() {
+      const tcp = pipeline.inputs.find((input) => input.definition.name === 'tcp');
+      const port = tcp === undefined ? null : (agent.input(tcp.instance)?.listeningPort?.() ?? null);
+      if (port === null) throw new Error('the agent has no listening tcp input');
+      return port;
+    },
+    stop: () => (stopped ??= agent.stop()),
+  };
+}
+
+/** launchAgent with the capture output's answers and service keys as plain arguments. */
+export function startAgent(
   argv: string[],
   respond?: (chunk: ChunkView) => FlushResult,
   service: Record<string, string> = {},
 ): Promise<InProcessAgent> {
-  const store: { chunks: ChunkView[]; respond?: (chunk: ChunkView) => FlushResult } = { chunks: [] };
-  if (respond !== undefined) store.respond = respond;
-  const registry = defaultRegistry().register(captureOutput(store) as never);
-  const line = parseCommandLine(argv);
-  const serviceEntries = [...line.serviceEntries, ...Object.entries(service).map(([key, value]) => ({ key, value }))];
-  const pipeline = buildPipeline({ serviceEntries, sections: line.sections }, registry);
-  const logs: string[] = [];
-  const logRoot = new LogRoot({ level: 'debug', sink: { write: (text) => logs.push(text) } });
-  // -R files are loaded as the CLI loads them, so `-R conf/parsers.conf` works here too.
-  const parsers = new ParserRegistry();
-  for (const entry of serviceEntries) if (entry.key === 'parsers_file') loadParsersFile(entry.value, parsers);
-  const agent = new Agent(pipeline, { logRoot, parsers });
-  await agent.start();
-  return {
-    agent,
-    chunks: store.chunks,
-    logs,
-    events: () => store.chunks.flatMap((chunk) => decodeEvents(chunk.data)),
-    stop: () => agent.stop(),
-  };
+  return launchAgent(argv, { ...(respond !== undefined ? { respond } : {}), service });
 }

@@ -28,7 +28,7 @@ test('tcp with a parser: format none implied, each line parsed; a line the parse
   const [event] = running.events();
   assert.equal(event?.sec, Date.UTC(2023, 6, 13, 8, 21, 4) / 1000);
   assert.deepEqual(event?.body, { remote: '10.1.1.1', host: '-', user: '-', method: 'GET', path: '/', code: '200', size: '615', referer: '-', agent: 'curl/7.81.0' });
-  assert.ok(running.logs.some((line) => /\[ warn\] \[input:tcp:tcp\.0\] parser 'nginx' could not parse a line, skipping/.test(line)), running.logs.join(''));
+  assert.ok(running.lines.some((line) => /\[ warn\] \[input:tcp:tcp\.0\] parser 'nginx' could not parse a line, skipping/.test(line)), running.lines.join(''));
 });
 
 test('stdin with -R and a parser: each line parsed (bin/wsbit, as a user runs it)', async () => {

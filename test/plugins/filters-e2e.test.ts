@@ -20,7 +20,7 @@ test('grep end to end: -F grep -p "regex=level ^err" keeps only the error record
   assert.ok(running.events().every((event) => (event.body as { level: string }).level === 'error'));
   const seen = running.agent.metrics.get('fluentbit_filter_records_total', 'grep.0');
   assert.ok(seen >= running.agent.metrics.get('fluentbit_filter_drop_records_total', 'grep.0') + 3);
-  assert.ok(!running.logs.some((line) => line.includes('[ warn]') || line.includes('[error]')), running.logs.join(''));
+  assert.ok(!running.lines.some((line) => line.includes('[ warn]') || line.includes('[error]')), running.lines.join(''));
 });
 
 test('modify end to end: rules change the record, a 64-bit integer and a 3.0 float pass byte-exact', async (t) => {

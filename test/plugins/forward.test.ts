@@ -148,13 +148,13 @@ test('shared_key: the right key passes the HELO/PING/PONG handshake; a wrong key
   const errors: Error[] = [];
   bad.socketOn(FluentSocketEvent.ERROR, (error: Error) => errors.push(error));
   const attempt = bad.emit('secure', { ok: false }).then(() => 'delivered', (error: Error) => error.message);
-  await waitFor(() => running.logs.some((line) => line.includes('shared_key mismatch')), 'the refusal in the log');
+  await waitFor(() => running.lines.some((line) => line.includes('shared_key mismatch')), 'the refusal in the log');
   await waitFor(() => errors.some((error) => /shared_key mismatch/.test(error.message)), 'the client to see the PONG refusal');
   await bad.shutdown().catch(() => undefined);
   assert.notEqual(await attempt, 'delivered');
   await sleep(100);
   assert.equal(tagged(running).length, 1, 'nothing from the refused client');
-  assert.ok(running.logs.some((line) => /\[ warn\] \[input:forward:forward\.0\] handshake with .* failed: shared_key mismatch from host 'bad-client'/.test(line)), running.logs.join(''));
+  assert.ok(running.lines.some((line) => /\[ warn\] \[input:forward:forward\.0\] handshake with .* failed: shared_key mismatch from host 'bad-client'/.test(line)), running.lines.join(''));
 });
 
 test('security.users: a client must also give a known username and password', async (t) => {
@@ -167,7 +167,7 @@ test('security.users: a client must also give a known username and password', as
   const mallory = fluentClient(port, { eventMode: 'Message', ack: {}, security: { clientHostname: 'c2', sharedKey: 'k', username: 'alice', password: 'nope' } });
   mallory.socketOn(FluentSocketEvent.ERROR, () => undefined);
   const attempt = mallory.emit('users', { who: 'mallory' }).catch(() => undefined);
-  await waitFor(() => running.logs.some((line) => line.includes("user authentication failed for 'alice'")), 'the refusal');
+  await waitFor(() => running.lines.some((line) => line.includes("user authentication failed for 'alice'")), 'the refusal');
   await mallory.shutdown().catch(() => undefined);
   await attempt;
   await waitFor(() => tagged(running).length === 1, 'alice only');
@@ -193,8 +193,8 @@ test('malformed msgpack disconnects that client with a log line; another client 
   await steady.emit('steady', { n: 1 });
   await waitFor(() => tagged(running).length === 2, 'both records of the steady client');
   assert.deepEqual(tagged(running).map((e) => e.body), [{ n: 0 }, { n: 1 }]);
-  const warnings = running.logs.filter((line) => line.includes('closing connection from 127.0.0.1'));
-  assert.equal(warnings.length, 3, running.logs.join(''));
+  const warnings = running.lines.filter((line) => line.includes('closing connection from 127.0.0.1'));
+  assert.equal(warnings.length, 3, running.lines.join(''));
   assert.match(warnings[0] ?? '', /invalid msgpack byte 0xc1/);
   assert.match(warnings[1] ?? '', /expecting an array/);
   assert.match(warnings[2] ?? '', /map expected/);
@@ -208,7 +208,7 @@ test('buffer_max_size: a client whose message grows past it is disconnected; a s
   const big = encode(['big', 1_700_000_000, { blob: 'x'.repeat(10_000) }]);
   const result = await rawExchange(port, [Buffer.from(big.subarray(0, 3000)), Buffer.from(big.subarray(3000, 6000))], { gapMs: 20, end: false });
   assert.equal(result.closedByServer, true);
-  assert.ok(running.logs.some((line) => /closing connection from .*incoming data exceed limit \(4000 bytes\)/.test(line)), running.logs.join(''));
+  assert.ok(running.lines.some((line) => /closing connection from .*incoming data exceed limit \(4000 bytes\)/.test(line)), running.lines.join(''));
   const small = encode(['small', 1_700_000_000, { blob: 'y'.repeat(3000) }]);
   await rawExchange(port, [Buffer.from(small)]);
   await waitFor(() => tagged(running).length === 1, 'the small record');
@@ -280,7 +280,7 @@ test('PackedForward keeps Fluent Bit metadata ([[time, meta], record]) and skips
   assert.deepEqual([first?.metadata, first?.body, first?.nsec], [{ m: 1 }, { body: 'v2' }, 1]);
   assert.deepEqual([second?.sec, second?.nsec, second?.body], [1_700_000_003, 500_000_000, { body: 'v1' }]);
   assert.equal(running.agent.metrics.get('wsbit_input_rejected_records_total', 'forward.0'), 1);
-  assert.ok(running.logs.some((line) => /1 invalid entry in a CompressedPackedForward message/.test(line)), running.logs.join(''));
+  assert.ok(running.lines.some((line) => /1 invalid entry in a CompressedPackedForward message/.test(line)), running.lines.join(''));
 });
 
 test('unix_path: listens on a Unix socket, and removes a stale socket file first', async (t) => {
@@ -295,7 +295,7 @@ test('unix_path: listens on a Unix socket, and removes a stale socket file first
   await client.shutdown();
   await waitFor(() => tagged(running).length === 1, 'the record');
   assert.deepEqual(tagged(running)[0]?.body, { via: 'socket' });
-  assert.ok(running.logs.some((line) => line.includes(`listening on unix://${socketPath}`)));
+  assert.ok(running.lines.some((line) => line.includes(`listening on unix://${socketPath}`)));
 });
 
 test('pause stops reading from connected clients; resume delivers what they sent meanwhile', async (t) => {

@@ -56,7 +56,7 @@ test('tcp json: a top-level array becomes {"msg": [...]}, other values are rejec
   await waitFor(() => running.events().length === 2, 'two records');
   assert.deepEqual(running.events().map((e) => e.body), [{ msg: [1, 2] }, { ok: true }]);
   assert.equal(running.agent.metrics.get('wsbit_input_rejected_records_total', 'tcp.0'), 2);
-  assert.ok(running.logs.some((line) => line.includes('a top-level string is not a record')));
+  assert.ok(running.lines.some((line) => line.includes('a top-level string is not a record')));
 });
 
 test('tcp json: invalid JSON is logged and skipped, and the connection keeps working', async (t) => {
@@ -73,7 +73,7 @@ test('tcp json: invalid JSON is logged and skipped, and the connection keeps wor
   });
   await waitFor(() => running.events().length === 2, 'the records around the bad one');
   assert.deepEqual(running.events().map((e) => e.body), [{ a: 1 }, { after: 'bad' }]);
-  assert.ok(running.logs.some((line) => /\[ warn\] \[input:tcp:tcp\.0\] invalid message from .* skipping: /.test(line)), running.logs.join(''));
+  assert.ok(running.lines.some((line) => /\[ warn\] \[input:tcp:tcp\.0\] invalid message from .* skipping: /.test(line)), running.lines.join(''));
 });
 
 test('tcp json: a message larger than buffer_size closes that connection only', async (t) => {
@@ -83,7 +83,7 @@ test('tcp json: a message larger than buffer_size closes that connection only', 
   await send(port, [`{"big":"${'x'.repeat(2000)}`]);
   await send(port, ['{"small":1}']);
   await waitFor(() => running.events().length === 1, 'the small record');
-  assert.ok(running.logs.some((line) => line.includes("incoming data exceeds 'Buffer_Size' (1 KB)")));
+  assert.ok(running.lines.some((line) => line.includes("incoming data exceeds 'Buffer_Size' (1 KB)")));
 });
 
 test('tcp none: one {"log": line} record per separated line; a custom separator works', async (t) => {

@@ -7,7 +7,7 @@ import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { composeTag, composeTagWithRegex, patternRegExp } from '../../src/plugins/inputs/tail/paths.js';
-import { translateOnigmo } from '../../src/parsers/onigmo.js';
+import { translateOnigmo } from '../../src/config/onigmo.js';
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(tmpdir(), 'wsbit-tail-'));
@@ -98,7 +98,7 @@ test('rotation by rename: the old file is read to its end, the new one from its 
   fs.appendFileSync(file, 'after 3\n');
   await waitFor(() => tagged(running).length === 6, 'a line after the old file was closed');
   assert.deepEqual(logs(running).sort(), ['after 1', 'after 2', 'after 3', 'before 1', 'before 2', 'late to the old file']);
-  assert.ok(running.logs.some((line) => /handle rotation\(\): .*app\.log => .*app\.log\.1/.test(line)), running.logs.join(''));
+  assert.ok(running.lines.some((line) => /handle rotation\(\): .*app\.log => .*app\.log\.1/.test(line)), running.lines.join(''));
 });
 
 test('rotation by truncation (copytruncate): reading starts over at the beginning', async (t) => {
@@ -112,7 +112,7 @@ test('rotation by truncation (copytruncate): reading starts over at the beginnin
   fs.appendFileSync(file, 'x\n');
   await waitFor(() => tagged(running).length === 3, 'the line after truncation');
   assert.deepEqual(logs(running), ['a long first line', 'second', 'x']);
-  assert.ok(running.logs.some((line) => /file truncated .*app\.log/.test(line)), running.logs.join(''));
+  assert.ok(running.lines.some((line) => /file truncated .*app\.log/.test(line)), running.lines.join(''));
 });
 
 test('db: a restart resumes where the last run stopped: no line lost, none repeated', async (t) => {
@@ -157,7 +157,7 @@ test('buffer_max_size: skip_long_lines skips long lines and goes on; without it 
   fs.appendFileSync(file, `${'M'.repeat(40)}\nlast\n`);
   await waitFor(() => tagged(skipping).length === 3, 'three short lines');
   assert.deepEqual(logs(skipping), ['short', 'after', 'last']);
-  assert.ok(skipping.logs.some((line) => line.includes(`file=${file} have long lines. Skipping long lines.`)));
+  assert.ok(skipping.lines.some((line) => line.includes(`file=${file} have long lines. Skipping long lines.`)));
   assert.equal(skipping.agent.metrics.get('wsbit_input_rejected_records_total', 'tail.0'), 2);
   await skipping.stop();
 
@@ -165,7 +165,7 @@ test('buffer_max_size: skip_long_lines skips long lines and goes on; without it 
   fs.writeFileSync(other, '');
   const strict = await tail(t, `path=${other}`, 'buffer_chunk_size=16', 'buffer_max_size=32');
   fs.appendFileSync(other, `ok\n${'L'.repeat(100)}\nnever\n`);
-  await waitFor(() => strict.logs.some((line) => line.includes('requires a larger buffer size, lines are too long. Skipping file.')), 'the error');
+  await waitFor(() => strict.lines.some((line) => line.includes('requires a larger buffer size, lines are too long. Skipping file.')), 'the error');
   await sleep(200);
   assert.deepEqual(logs(strict), ['ok']);
 });

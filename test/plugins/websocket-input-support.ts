@@ -53,7 +53,7 @@ export async function startInput(t: { after(fn: () => unknown): void }, props: s
     events: () => running.chunks.flatMap((chunk) => decodeEvents(chunk.data).map((event) => ({ ...event, tag: chunk.tag }))),
     bytes: () => Buffer.concat(running.chunks.map((chunk) => chunk.data)),
     metric: (name) => running.agent.metrics.get(name, INPUT),
-    logs: () => running.logs.join(''),
+    logs: () => running.lines.join(''),
   };
 }
 

@@ -7,78 +7,19 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { decodeMulti } from '@msgpack/msgpack';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { parseCommandLine } from '../../src/cli/args.js';
-import { buildPipeline } from '../../src/config/pipeline.js';
-import type { ConfigEntry } from '../../src/config/schema.js';
-import { Agent } from '../../src/core/agent.js';
-import { LogRoot, type LogLevel } from '../../src/core/logger.js';
-import { defaultRegistry, type PluginRegistry } from '../../src/plugins/registry.js';
+import type { LogLevel } from '../../src/core/logger.js';
+import type { PluginRegistry } from '../../src/plugins/registry.js';
+import { launchAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
-export interface RunningTestAgent {
-  agent: Agent;
-  /** Every log line so far, in order. */
-  lines: string[];
-  logs(): string;
-  waitForLog(pattern: RegExp | string, timeoutMs?: number): Promise<void>;
-  /** waitFor, with the agent's log in the error when it times out. */
-  waitFor(condition: () => boolean, what: string, timeoutMs?: number): Promise<void>;
-  countLines(pattern: RegExp): number;
-  /** The bound port of the first tcp input. */
-  tcpPort(): number;
-  stop(): Promise<{ undeliveredRecords: number }>;
-}
+export type RunningTestAgent = InProcessAgent;
 
-/**
- * Starts a pipeline in this process from wsbit's own command-line syntax. `service` adds [SERVICE]
- * keys the command line has no flag for (Grace). Set WSBIT_TEST_LOG=1 to see the log lines.
- */
-export async function startTestAgent(
+/** The shared in-process harness (test/helpers/pipeline.ts), as these tests call it. */
+export function startTestAgent(
   argv: string[],
   options: { service?: Record<string, string>; level?: LogLevel; registry?: PluginRegistry } = {},
 ): Promise<RunningTestAgent> {
-  const line = parseCommandLine(argv);
-  const serviceEntries: ConfigEntry[] = [...line.serviceEntries];
-  for (const [key, value] of Object.entries(options.service ?? {})) serviceEntries.push({ key, value });
-  const pipeline = buildPipeline({ serviceEntries, sections: line.sections }, options.registry ?? defaultRegistry());
-  const lines: string[] = [];
-  const echo = process.env['WSBIT_TEST_LOG'] === '1';
-  const logRoot = new LogRoot({
-    level: options.level ?? 'debug',
-    sink: {
-      write: (text) => {
-        lines.push(text);
-        if (echo) process.stderr.write(text);
-      },
-    },
-  });
-  const agent = new Agent(pipeline, { logRoot });
-  await agent.start();
-  let stopped: Promise<{ undeliveredRecords: number }> | undefined;
-  const logs = (): string => lines.join('');
-  // The log as it is when a wait fails, not when it starts.
-  const withLog = (waiting: Promise<void>): Promise<void> =>
-    waiting.catch((error: Error) => {
-      throw new Error(`${error.message}\n--- log ---\n${logs().slice(-6000)}`);
-    });
-  return {
-    agent,
-    lines,
-    logs,
-    waitForLog: (pattern, timeoutMs = 10_000) =>
-      withLog(
-        waitFor(() => (typeof pattern === 'string' ? logs().includes(pattern) : pattern.test(logs())), `log line ${String(pattern)}`, timeoutMs),
-      ),
-    waitFor: (condition, what, timeoutMs = 10_000) => withLog(waitFor(condition, what, timeoutMs)),
-    countLines: (pattern) => lines.filter((text) => pattern.test(text)).length,
-    tcpPort() {
-      const tcp = pipeline.inputs.find((input) => input.definition.name === 'tcp');
-      const port = tcp === undefined ? null : (agent.input(tcp.instance)?.listeningPort?.() ?? null);
-      if (port === null) throw new Error('the agent has no listening tcp input');
-      return port;
-    },
-    stop: () => (stopped ??= agent.stop()),
-  };
+  return launchAgent(argv, options);
 }
 
 export type CountedFormat = 'json_lines' | 'msgpack';

@@ -2,9 +2,10 @@ import { configMessage, ParseFailure } from '../../config/schema.js';
 import { ConfigError } from '../../core/errors.js';
 import type { EventView } from '../../codec/event.js';
 import { defineFilter } from '../types.js';
-import { compileOnigmo, RegexTranslationError } from './onigmo.js';
+import { RegexTranslationError, translateOnigmo } from '../../config/onigmo.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
-import { countFilterRecords, EventRewriter, strValue } from './record-map.js';
+import { readStr } from '../../codec/msgpack-map.js';
+import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { configOrder, splitFirstWord } from './rule-args.js';
 
 interface GrepRule {
@@ -21,7 +22,7 @@ function parseGrepRule(raw: string): GrepRule | ParseFailure {
   const accessor = parseRecordAccessor(key);
   if (accessor === null) return new ParseFailure(`a key or record accessor such as log or $kubernetes['labels']['app'], not '${key}'`);
   try {
-    return { order: configOrder(), accessor, regex: compileOnigmo(pattern) };
+    return { order: configOrder(), accessor, regex: translateOnigmo(pattern).regex };
   } catch (error) {
     if (!(error instanceof RegexTranslationError)) throw error;
     return new ParseFailure(`a regular expression wsbit can run; '${pattern}': ${error.message}`);
@@ -83,7 +84,7 @@ export const grepFilter = defineFilter({
 
     const matches = (events: Buffer, event: EventView, rule: GrepRule): boolean => {
       const range = resolveAccessor(events, event.bodyStart, event.bodyEnd, rule.accessor);
-      const text = range === null ? null : strValue(events, range);
+      const text = range === null ? null : readStr(events, range.start, range.end);
       return text !== null && rule.regex.test(text);
     };
 

@@ -1,19 +1,9 @@
 import { ParseFailure } from '../../config/schema.js';
 import { defineFilter } from '../types.js';
-import { compileOnigmo, RegexTranslationError } from './onigmo.js';
+import { RegexTranslationError, translateOnigmo } from '../../config/onigmo.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
-import {
-  countFilterRecords,
-  encodeStr,
-  EventRewriter,
-  keyIs,
-  readEntries,
-  stringEntry,
-  stringPayload,
-  withKey,
-  type BodyEntry,
-  type ValueRange,
-} from './record-map.js';
+import { encodeStr, keyEquals, mapEntries, readStr, strEquals, stringEntry, strRange, withKey, type MapEntry, type ValueRange } from '../../codec/msgpack-map.js';
+import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { configOrder, splitQuoted } from './rule-args.js';
 
 type RuleKind =
@@ -32,7 +22,7 @@ interface ModifyRule {
   /** Second argument as msgpack str bytes: the new key Rename/Copy write. */
   encodedTarget: Buffer;
   /** The pair Set and Add write, built once. */
-  pair: BodyEntry;
+  pair: MapEntry;
   regex: RegExp | null;
 }
 
@@ -75,7 +65,7 @@ interface ModifyCondition {
 
 function regex(pattern: string): RegExp | ParseFailure {
   try {
-    return compileOnigmo(pattern);
+    return translateOnigmo(pattern).regex;
   } catch (error) {
     if (!(error instanceof RegexTranslationError)) throw error;
     return new ParseFailure(`a regular expression wsbit can run; '${pattern}': ${error.message}`);
@@ -173,11 +163,10 @@ function regexSubject(buf: Uint8Array, start: number, end: number): string | nul
   const b = buf[start];
   if (b === 0xc3) return 'true';
   if (b === 0xc2) return 'false';
-  const text = stringPayload(buf, start, end);
-  return text === null ? null : Buffer.from(buf.buffer, buf.byteOffset + text.start, text.end - text.start).toString('utf8');
+  return readStr(buf, start, end);
 }
 
-function keyMatchesRegex(entry: BodyEntry, pattern: RegExp): boolean {
+function keyMatchesRegex(entry: MapEntry, pattern: RegExp): boolean {
   const subject = regexSubject(entry.keyBuf, entry.keyStart, entry.keyEnd);
   return subject !== null && pattern.test(subject);
 }
@@ -187,28 +176,22 @@ function valueMatchesRegex(buf: Uint8Array, range: ValueRange, pattern: RegExp):
   return subject !== null && pattern.test(subject);
 }
 
-/** A str or bin value whose bytes are `expected` (`helper_msgpack_object_matches_str`). */
-function valueEquals(buf: Uint8Array, range: ValueRange, expected: Uint8Array): boolean {
-  const text = stringPayload(buf, range.start, range.end, true);
-  return text !== null && Buffer.compare(buf.subarray(text.start, text.end), expected) === 0;
-}
-
-function keyHasPrefix(entry: BodyEntry, prefix: Uint8Array): boolean {
-  const text = entry.keyText;
+function keyHasPrefix(entry: MapEntry, prefix: Uint8Array): boolean {
+  const text = strRange(entry.keyBuf, entry.keyStart, entry.keyEnd, true);
   if (text === null || text.end - text.start < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (entry.keyBuf[text.start + i] !== prefix[i]) return false;
   return true;
 }
 
 /** `evaluate_condition` in `modify.c`, on the record as it came in. */
-function conditionHolds(condition: ModifyCondition, buf: Uint8Array, start: number, end: number, entries: () => readonly BodyEntry[]): boolean {
+function conditionHolds(condition: ModifyCondition, buf: Uint8Array, start: number, end: number, entries: () => readonly MapEntry[]): boolean {
   const lookup = (): ValueRange | null => (condition.accessor === null ? null : resolveAccessor(buf, start, end, condition.accessor));
   const anyKeyMatches = (): boolean => entries().some((entry) => keyMatchesRegex(entry, condition.keyRegex as RegExp));
   const matchingKeysHaveMatchingValues = (): boolean =>
     entries().every(
       (entry) =>
         !keyMatchesRegex(entry, condition.keyRegex as RegExp) ||
-        valueMatchesRegex(entry.valueBuf, { start: entry.valueStart, end: entry.valueEnd }, condition.valueRegex as RegExp),
+        valueMatchesRegex(entry.valueBuf, { start: entry.valueStart, end: entry.end }, condition.valueRegex as RegExp),
     );
   switch (condition.kind) {
     case 'key_exists':
@@ -221,12 +204,12 @@ function conditionHolds(condition: ModifyCondition, buf: Uint8Array, start: numb
       return !anyKeyMatches();
     case 'key_value_equals': {
       const range = lookup();
-      return range !== null && valueEquals(buf, range, condition.value as Uint8Array);
+      return range !== null && strEquals(buf, range.start, range.end, condition.value as Uint8Array, true);
     }
     case 'key_value_does_not_equal': {
       // The key must exist, as in Fluent Bit.
       const range = lookup();
-      return range !== null && !valueEquals(buf, range, condition.value as Uint8Array);
+      return range !== null && !strEquals(buf, range.start, range.end, condition.value as Uint8Array, true);
     }
     case 'key_value_matches': {
       const range = lookup();
@@ -244,17 +227,17 @@ function conditionHolds(condition: ModifyCondition, buf: Uint8Array, start: numb
 }
 
 /** One rule (`apply_rule_*` in `modify.c`); null when the rule does not apply to this record. */
-function applyRule(rule: ModifyRule, entries: readonly BodyEntry[]): BodyEntry[] | null {
-  const isKey = (entry: BodyEntry): boolean => keyIs(entry, rule.key);
-  const isTarget = (entry: BodyEntry): boolean => keyIs(entry, rule.target);
+function applyRule(rule: ModifyRule, entries: readonly MapEntry[]): MapEntry[] | null {
+  const isKey = (entry: MapEntry): boolean => keyEquals(entry, rule.key, true);
+  const isTarget = (entry: MapEntry): boolean => keyEquals(entry, rule.target, true);
   const keyCount = (): number => entries.filter(isKey).length;
   const targetCount = (): number => entries.filter(isTarget).length;
-  const removeWhere = (remove: (entry: BodyEntry) => boolean): BodyEntry[] | null => {
+  const removeWhere = (remove: (entry: MapEntry) => boolean): MapEntry[] | null => {
     const kept = entries.filter((entry) => !remove(entry));
     return kept.length === entries.length ? null : kept;
   };
-  const hasPrefix = (entry: BodyEntry): boolean => keyHasPrefix(entry, rule.key);
-  const copyAfterKey = (source: readonly BodyEntry[]): BodyEntry[] =>
+  const hasPrefix = (entry: MapEntry): boolean => keyHasPrefix(entry, rule.key);
+  const copyAfterKey = (source: readonly MapEntry[]): MapEntry[] =>
     source.flatMap((entry) => (isKey(entry) ? [entry, withKey(entry, rule.encodedTarget)] : [entry]));
 
   switch (rule.kind) {
@@ -320,8 +303,8 @@ export const modifyFilter = defineFilter({
           return { events, records };
         }
         const out = rewriter.rewrite(events, records, (buf, event) => {
-          let entries: readonly BodyEntry[] | null = null;
-          const original = (): readonly BodyEntry[] => (entries ??= readEntries(buf, event.bodyStart, event.bodyEnd));
+          let entries: readonly MapEntry[] | null = null;
+          const original = (): readonly MapEntry[] => (entries ??= mapEntries(buf, event.bodyStart, event.bodyEnd) ?? []);
           for (const condition of conditions) {
             if (!conditionHolds(condition, buf, event.bodyStart, event.bodyEnd, original)) return 'keep';
           }

@@ -2,7 +2,7 @@
  * Fluent Bit's record accessor (`$key`, `$key['sub']["sub2"][0]`), resolved on msgpack bytes the way
  * `flb_ra_key.c` resolves it on a decoded map.
  */
-import { containerAt, findLastStrKey, type ValueRange } from './record-map.js';
+import { containerAt, findLastValue, type ValueRange } from '../../codec/msgpack-map.js';
 import { skipValue } from '../../codec/event.js';
 
 export interface RecordAccessor {
@@ -41,7 +41,7 @@ export function parseRecordAccessor(text: string): RecordAccessor | null {
  * the top-level value is neither a map nor an array the sub-keys are ignored and that value is used.
  */
 export function resolveAccessor(buf: Uint8Array, start: number, end: number, accessor: RecordAccessor): ValueRange | null {
-  let value = findLastStrKey(buf, start, end, accessor.key);
+  let value = findLastValue(buf, start, end, accessor.key);
   if (value === null || accessor.path.length === 0) return value;
   if (containerAt(buf, value.start, value.end) === null) return value;
   for (const step of accessor.path) {
@@ -54,7 +54,7 @@ export function resolveAccessor(buf: Uint8Array, start: number, end: number, acc
       value = { start: pos, end: skipValue(buf, pos, value.end) };
     } else {
       if (container.kind !== 'map') return null;
-      value = findLastStrKey(buf, value.start, value.end, step);
+      value = findLastValue(buf, value.start, value.end, step);
       if (value === null) return null;
     }
   }

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { configMessage, ParseFailure } from '../../config/schema.js';
 import { ConfigError } from '../../core/errors.js';
 import { defineFilter } from '../types.js';
-import { countFilterRecords, EventRewriter, readEntries, stringEntry, type BodyEntry } from './record-map.js';
+import { mapEntries, stringEntry, strRange, type MapEntry } from '../../codec/msgpack-map.js';
+import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { splitKeyValue } from './rule-args.js';
 
 const schema = [
@@ -47,8 +48,8 @@ function keyPattern(text: string): KeyPattern {
 const lower = (b: number): number => (b >= 0x41 && b <= 0x5a ? b + 0x20 : b);
 
 /** `make_bool_map` in `filter_modifier.c`: `strncasecmp` on str and bin keys, by length or by prefix. */
-function keyMatches(entry: BodyEntry, pattern: KeyPattern): boolean {
-  const text = entry.keyText;
+function keyMatches(entry: MapEntry, pattern: KeyPattern): boolean {
+  const text = strRange(entry.keyBuf, entry.keyStart, entry.keyEnd, true);
   if (text === null) return false;
   const length = text.end - text.start;
   if (pattern.prefix ? length < pattern.bytes.length : length !== pattern.bytes.length) return false;
@@ -88,7 +89,7 @@ export const recordModifierFilter = defineFilter({
           return { events, records };
         }
         const out = rewriter.rewrite(events, records, (buf, event) => {
-          const entries = readEntries(buf, event.bodyStart, event.bodyEnd);
+          const entries = mapEntries(buf, event.bodyStart, event.bodyEnd) ?? [];
           const kept =
             patterns.length === 0 ? entries : entries.filter((entry) => patterns.some((pattern) => keyMatches(entry, pattern)) !== removing);
           if (kept.length === entries.length && !addsKeys) return 'keep';

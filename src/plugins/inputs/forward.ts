@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { ConfigError, WsbitError, errorMessage } from '../../core/errors.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
+import { boundPort, closeServer, hostPort, listenOn, type ListenAddress } from '../../core/listen.js';
 import { defineInput } from '../types.js';
+import { Connections } from './connections.js';
 import { FrameScanner } from './forward/frame-scanner.js';
 import { checkPing, startHandshake, type HandshakeConfig, type HandshakeState } from './forward/handshake.js';
 import { ackMessage, decodeForwardFrame, ForwardProtocolError } from './forward/protocol.js';
@@ -60,9 +62,8 @@ export const forwardInput = defineInput({
       throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: invalid unix_perm '${config.unix_perm ?? ''}': expected an octal mode such as 0660`);
     }
 
-    const sockets = new Set<net.Socket>();
+    const connections = new Connections();
     const writer = new MsgpackWriter(64 * 1024);
-    let paused = false;
     let server: net.Server | null = null;
 
     /** Fluent Bit's rule: tag_prefix + the message's tag; else a Tag set on the input; else the message's tag. */
@@ -73,7 +74,7 @@ export const forwardInput = defineInput({
     };
 
     const handleConnection = (socket: net.Socket): void => {
-      sockets.add(socket);
+      connections.add(socket);
       const peer = socket.remoteAddress === undefined ? 'unix socket' : `${socket.remoteAddress}:${socket.remotePort ?? 0}`;
       const scanner = new FrameScanner();
       let buffer = Buffer.allocUnsafe(chunkSize);
@@ -94,7 +95,6 @@ export const forwardInput = defineInput({
         phase = { name: 'awaiting-ping', handshake: started.state };
         socket.write(started.helo);
       }
-      if (paused) socket.pause();
 
       const handleFrame = (frame: Uint8Array): void => {
         if (phase.name === 'awaiting-ping') {
@@ -178,58 +178,28 @@ export const forwardInput = defineInput({
       socket.on('error', (error) => telemetry.logger.debug(`connection error from ${peer}: ${error.message}`));
       socket.on('close', () => {
         phase = { name: 'closed' };
-        sockets.delete(socket);
       });
     };
 
-    const listen = (listening: net.Server): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        const where = config.unix_path === null ? `${config.listen}:${config.port}` : `unix://${config.unix_path}`;
-        listening.once('error', (error) =>
-          reject(new WsbitError('WSBIT_INPUT_LISTEN', `${instance}: could not listen on ${where}: ${error.message}`, { cause: error })),
-        );
-        const onListening = (): void => {
-          server = listening;
-          if (config.unix_path !== null) {
-            if (unixPerm !== null) fs.chmodSync(config.unix_path, unixPerm);
-            telemetry.logger.info(`listening on unix://${config.unix_path}`);
-          } else {
-            const address = listening.address();
-            const port = typeof address === 'object' && address !== null ? address.port : config.port;
-            telemetry.logger.info(`listening on ${config.listen}:${port}`);
-          }
-          resolve();
-        };
-        if (config.unix_path !== null) {
-          // A socket file left by an earlier run would make listen fail; Fluent Bit unlinks it too.
-          fs.rmSync(config.unix_path, { force: true });
-          listening.listen(config.unix_path, onListening);
-        } else {
-          listening.listen(config.port, config.listen, onListening);
-        }
-      });
-
     return {
-      start() {
-        return listen(net.createServer(handleConnection));
+      async start() {
+        const listening = net.createServer(handleConnection);
+        const address: ListenAddress = config.unix_path === null ? { host: config.listen, port: config.port } : { path: config.unix_path };
+        // A socket file left by an earlier run would make listen fail; Fluent Bit unlinks it too.
+        if (config.unix_path !== null) fs.rmSync(config.unix_path, { force: true });
+        const port = await listenOn(listening, address, { code: 'WSBIT_INPUT_LISTEN', instance }, telemetry.logger);
+        server = listening;
+        if (config.unix_path !== null && unixPerm !== null) fs.chmodSync(config.unix_path, unixPerm);
+        telemetry.logger.info(`listening on ${config.unix_path === null ? hostPort(config.listen, port) : `unix://${config.unix_path}`}`);
       },
-      pause() {
-        paused = true;
-        for (const socket of sockets) socket.pause();
-      },
-      resume() {
-        paused = false;
-        for (const socket of sockets) socket.resume();
-      },
+      pause: () => connections.pause(),
+      resume: () => connections.resume(),
       async stop() {
-        for (const socket of sockets) socket.destroy();
-        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+        const closing = server;
         server = null;
+        await closeServer(closing, connections);
       },
-      listeningPort(): number | null {
-        const address = server?.address();
-        return typeof address === 'object' && address !== null ? address.port : null;
-      },
+      listeningPort: () => boundPort(server),
     };
   },
 });

@@ -1,11 +1,12 @@
 import http from 'node:http';
 import type net from 'node:net';
 import zlib from 'node:zlib';
-import { ConfigError, WsbitError, errorMessage } from '../../core/errors.js';
+import { ConfigError, errorMessage } from '../../core/errors.js';
 import { eventTimeFromSeconds, eventTimeNow, type EventTime } from '../../core/record.js';
 import { writeEvent } from '../../codec/event.js';
 import { findEntry, mapEntries, readStr, rewriteMap } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
+import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
 import { defineInput } from '../types.js';
 import { formFields, formRecord, jsonRecords, parsedRecords, type PayloadResult } from './http/payload.js';
 
@@ -230,24 +231,15 @@ export const httpInput = defineInput({
     };
 
     return {
-      start() {
-        return new Promise<void>((resolve, reject) => {
-          const listening = http.createServer(handleRequest);
-          listening.on('connection', (socket: net.Socket) => {
-            sockets.add(socket);
-            socket.on('close', () => sockets.delete(socket));
-          });
-          listening.once('error', (error) =>
-            reject(new WsbitError('WSBIT_INPUT_LISTEN', `${instance}: could not listen on ${config.listen}:${config.port}: ${error.message}`, { cause: error })),
-          );
-          listening.listen(config.port, config.listen, () => {
-            server = listening;
-            const address = listening.address();
-            const port = typeof address === 'object' && address !== null ? address.port : config.port;
-            telemetry.logger.info(`listening on ${config.listen}:${port}`);
-            resolve();
-          });
+      async start() {
+        const listening = http.createServer(handleRequest);
+        listening.on('connection', (socket: net.Socket) => {
+          sockets.add(socket);
+          socket.on('close', () => sockets.delete(socket));
         });
+        const port = await listenOn(listening, { host: config.listen, port: config.port }, { code: 'WSBIT_INPUT_LISTEN', instance }, telemetry.logger);
+        server = listening;
+        telemetry.logger.info(`listening on ${hostPort(config.listen, port)}`);
       },
       pause() {
         // Bodies stop being read, so clients feel TCP backpressure; nothing is refused.
@@ -261,17 +253,9 @@ export const httpInput = defineInput({
       async stop() {
         const closing = server;
         server = null;
-        if (closing === null) return;
-        await new Promise<void>((resolve) => {
-          closing.close(() => resolve());
-          closing.closeAllConnections();
-          for (const socket of sockets) socket.destroy();
-        });
+        await closeServer(closing, sockets);
       },
-      listeningPort(): number | null {
-        const address = server?.address();
-        return typeof address === 'object' && address !== null ? address.port : null;
-      },
+      listeningPort: () => boundPort(server),
     };
   },
 });

@@ -3,6 +3,7 @@ import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { readTimestampedRecord, writeEvent, writeEventHeader } from '../../codec/event.js';
 import { scanJsonValue } from '../../codec/json-scan.js';
 import { defineInput } from '../types.js';
+import { writeParsedLine } from './parsed-line.js';
 
 const schema = [
   { key: 'buffer_size', type: 'size', default: '16000', description: 'Largest pending message, in bytes; a longer one is discarded with a warning.' },
@@ -43,16 +44,7 @@ export const stdinInput = defineInput({
         if (last && !(atEnd && offset < pending.length)) break;
         if (last) end = pending.length;
         const lineEnd = end > offset && pending[end - 1] === 0x0d ? end - 1 : end;
-        if (lineEnd > offset) {
-          const parsed = parser.parse(pending.subarray(offset, lineEnd), (message) => telemetry.logger.warn(message));
-          if (parsed.ok) {
-            const at = parsed.time ?? time;
-            writeEvent(writer, at.sec, at.nsec, null, parsed.body);
-            records++;
-          } else {
-            telemetry.event('warn', `parser '${parser.name}' could not parse a line, skipping: ${parsed.reason}`, 'wsbit_input_rejected_records_total');
-          }
-        }
+        if (lineEnd > offset && writeParsedLine(writer, parser, pending.subarray(offset, lineEnd), time, telemetry)) records++;
         offset = end + 1;
       }
       pending = offset >= pending.length ? Buffer.alloc(0) : pending.subarray(offset);

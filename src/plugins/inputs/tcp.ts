@@ -1,10 +1,13 @@
 import net from 'node:net';
-import { WsbitError, errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
 import { eventTimeNow } from '../../core/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { writeEvent, writeEventHeader, writeLogBody } from '../../codec/event.js';
+import { writeEventHeader, writeLogBody } from '../../codec/event.js';
 import { scanJsonValue } from '../../codec/json-scan.js';
+import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
 import { defineInput } from '../types.js';
+import { Connections } from './connections.js';
+import { writeParsedLine } from './parsed-line.js';
 import { unescapeSeparator } from './separator.js';
 
 const schema = [
@@ -31,9 +34,8 @@ export const tcpInput = defineInput({
     const format = parser === null ? config.format : 'none';
     const bufferLimitBytes = (config.buffer_size ?? config.chunk_size) * 1024;
     const separator = Buffer.from(unescapeSeparator(config.separator));
-    const sockets = new Set<net.Socket>();
+    const connections = new Connections();
     const writer = new MsgpackWriter(64 * 1024);
-    let paused = false;
     let server: net.Server | null = null;
 
     const rejectMessage = (socket: net.Socket, reason: string): void => {
@@ -96,15 +98,8 @@ export const tcpInput = defineInput({
             writeEventHeader(writer, time.sec, time.nsec, null);
             writeLogBody(writer, pending, offset, end);
             records++;
-          } else {
-            const parsed = parser.parse(pending.subarray(offset, end), (message) => telemetry.logger.warn(message));
-            if (parsed.ok) {
-              const at = parsed.time ?? time;
-              writeEvent(writer, at.sec, at.nsec, null, parsed.body);
-              records++;
-            } else {
-              telemetry.event('warn', `parser '${parser.name}' could not parse a line, skipping: ${parsed.reason}`, 'wsbit_input_rejected_records_total');
-            }
+          } else if (writeParsedLine(writer, parser, pending.subarray(offset, end), time, telemetry)) {
+            records++;
           }
         }
         offset = end + separator.length;
@@ -114,8 +109,7 @@ export const tcpInput = defineInput({
     };
 
     const handleConnection = (socket: net.Socket): void => {
-      sockets.add(socket);
-      if (paused) socket.pause();
+      connections.add(socket);
       let pending: Buffer = Buffer.alloc(0);
       socket.on('data', (data: Buffer) => {
         pending = pending.length === 0 ? data : Buffer.concat([pending, data]);
@@ -146,42 +140,23 @@ export const tcpInput = defineInput({
         socket.end();
       });
       socket.on('error', (error) => telemetry.logger.debug(`connection error: ${error.message}`));
-      socket.on('close', () => sockets.delete(socket));
     };
 
     return {
-      start() {
-        return new Promise<void>((resolve, reject) => {
-          const listening = net.createServer(handleConnection);
-          listening.once('error', (error) =>
-            reject(new WsbitError('WSBIT_INPUT_LISTEN', `${context.instance}: cannot listen on ${config.listen}:${config.port}: ${error.message}`, { cause: error })),
-          );
-          listening.listen(config.port, config.listen, () => {
-            server = listening;
-            const address = listening.address();
-            const port = typeof address === 'object' && address !== null ? address.port : config.port;
-            telemetry.logger.info(`listening on ${config.listen}:${port}`);
-            resolve();
-          });
-        });
+      async start() {
+        const listening = net.createServer(handleConnection);
+        const port = await listenOn(listening, { host: config.listen, port: config.port }, { code: 'WSBIT_INPUT_LISTEN', instance: context.instance }, telemetry.logger);
+        server = listening;
+        telemetry.logger.info(`listening on ${hostPort(config.listen, port)}`);
       },
-      pause() {
-        paused = true;
-        for (const socket of sockets) socket.pause();
-      },
-      resume() {
-        paused = false;
-        for (const socket of sockets) socket.resume();
-      },
+      pause: () => connections.pause(),
+      resume: () => connections.resume(),
       async stop() {
-        for (const socket of sockets) socket.destroy();
-        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+        const closing = server;
         server = null;
+        await closeServer(closing, connections);
       },
-      listeningPort(): number | null {
-        const address = server?.address();
-        return typeof address === 'object' && address !== null ? address.port : null;
-      },
+      listeningPort: () => boundPort(server),
     };
   },
 });

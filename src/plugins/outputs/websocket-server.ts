@@ -10,11 +10,11 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { ConfigError, WsbitError, errorMessage } from '../../core/errors.js';
+import { ConfigError, errorMessage } from '../../core/errors.js';
 import type { TimerHandle } from '../../core/clock.js';
+import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
 import { defineOutput, type OutputContext, type OutputInstance } from '../types.js';
 import type { ResolvedConfig } from '../../config/schema.js';
 import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/access.js';
@@ -78,11 +78,6 @@ function validate(config: WebSocketServerConfig, instance: string): void {
   if (config.buffered_messages < 0) throw bad('buffered_messages', config.buffered_messages, 'a number of messages, 0 or more');
   if (config.max_clients < 0) throw bad('max_clients', config.max_clients, 'a number of clients, 0 or more');
   if (config.token === '') throw bad('token', config.token, 'a non-empty token');
-}
-
-/** `host:port`, with brackets for IPv6 addresses. */
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 let msgpackBundle: Promise<Buffer> | undefined;
@@ -201,23 +196,9 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
         });
       });
       http.on('upgrade', onUpgrade);
-      const where = hostPort(config.host, config.port);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          http.once('error', reject);
-          http.listen(config.port, config.host, () => {
-            http.off('error', reject);
-            resolve();
-          });
-        });
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        const reason = code === 'EADDRINUSE' ? 'the address is already in use' : code === 'EACCES' ? 'permission denied' : errorMessage(error);
-        throw new WsbitError('WSBIT_OUTPUT_LISTEN', `${instance}: cannot listen on ${where}: ${reason}`, { cause: error });
-      }
-      http.on('error', (error) => logger.error(`server: ${error.message}`));
+      const port = await listenOn(http, { host: config.host, port: config.port }, { code: 'WSBIT_OUTPUT_LISTEN', instance }, logger);
       server = http;
-      const bound = hostPort(config.host, (http.address() as AddressInfo).port);
+      const bound = hostPort(config.host, port);
       logger.info(`listening on ${bound}${config.live_page ? `, live page at http://${bound}/` : ''}`);
       if (config.ping_interval > 0) {
         pingTimer = context.clock.setInterval(() => broadcaster.heartbeat(config.ping_interval), config.ping_interval * 1000);
@@ -253,17 +234,10 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
       wss.close();
       const http = server;
       server = null;
-      if (http !== null) {
-        // Kept-alive page requests would otherwise hold close() open.
-        http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
-      }
+      await closeServer(http);
     },
 
-    listeningPort() {
-      const address = server?.address();
-      return address !== null && typeof address === 'object' ? address.port : null;
-    },
+    listeningPort: () => boundPort(server),
 
     clientCount() {
       return broadcaster.size;

@@ -73,14 +73,7 @@ function pong(ok: boolean, reason: string, hostname: string, digest: string): Bu
 
 /** A str or bin element's bytes (PING's salt may be either). */
 function bytesAt(frame: Uint8Array, pos: number, end: number): Uint8Array | null {
-  const b = frame[pos];
-  if (b === 0xc4 || b === 0xc5 || b === 0xc6) {
-    const width = b === 0xc4 ? 1 : b === 0xc5 ? 2 : 4;
-    let n = 0;
-    for (let i = 1; i <= width; i++) n = n * 256 + (frame[pos + i] ?? 0);
-    return frame.subarray(pos + 1 + width, pos + 1 + width + n);
-  }
-  const range = strRange(frame, pos, end);
+  const range = strRange(frame, pos, end, true);
   return range === null ? null : frame.subarray(range.start, range.end);
 }
 

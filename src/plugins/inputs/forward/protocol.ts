@@ -17,8 +17,8 @@
  */
 import zlib from 'node:zlib';
 import { WsbitError } from '../../../core/errors.js';
-import { mapCount, readEventAt, skipValue, writeEvent } from '../../../codec/event.js';
-import { keyEquals, mapEntries, readStr, strRange, type MapEntry } from '../../../codec/msgpack-map.js';
+import { arrayHeader, mapCount, readEventAt, skipValue, writeEvent } from '../../../codec/event.js';
+import { findEntry, keyEquals, mapEntries, readStr, strRange, type MapEntry } from '../../../codec/msgpack-map.js';
 import type { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { FORWARD_MALFORMED } from './frame-scanner.js';
 
@@ -48,37 +48,11 @@ const KEY_COMPRESSED = Buffer.from('compressed');
 const KEY_METADATA = Buffer.from('metadata');
 const KEY_SIGNAL = Buffer.from('fluent_signal');
 
-function arrayHeader(buf: Uint8Array, pos: number, end: number): { count: number; size: number } | null {
-  const b = buf[pos];
-  if (b === undefined) return null;
-  if (b >= 0x90 && b <= 0x9f) return { count: b & 0x0f, size: 1 };
-  if (b === 0xdc && pos + 3 <= end) return { count: ((buf[pos + 1] as number) << 8) | (buf[pos + 2] as number), size: 3 };
-  if (b === 0xdd && pos + 5 <= end) {
-    const count = (buf[pos + 1] as number) * 0x1000000 + (((buf[pos + 2] as number) << 16) | ((buf[pos + 3] as number) << 8) | (buf[pos + 4] as number));
-    return { count, size: 5 };
-  }
-  return null;
-}
-
 /** The first element of the frame if it is the str `word` (for HELO/PING detection), without decoding the rest. */
 export function frameCommand(frame: Uint8Array): string | null {
   const header = arrayHeader(frame, 0, frame.length);
   if (header === null || header.count < 1) return null;
   return readStr(frame, header.size, frame.length);
-}
-
-/** A bin or str payload range (PackedForward entries). */
-function binOrStrRange(buf: Uint8Array, pos: number, end: number): { start: number; end: number } | null {
-  const b = buf[pos];
-  if (b === 0xc4 || b === 0xc5 || b === 0xc6) {
-    const width = b === 0xc4 ? 1 : b === 0xc5 ? 2 : 4;
-    if (pos + 1 + width > end) return null;
-    let n = 0;
-    for (let i = 1; i <= width; i++) n = n * 256 + (buf[pos + i] as number);
-    const start = pos + 1 + width;
-    return start + n <= end ? { start, end: start + n } : null;
-  }
-  return strRange(buf, pos, end);
 }
 
 function isTimeByte(b: number): boolean {
@@ -98,7 +72,7 @@ function readOptions(frame: Uint8Array, pos: number, end: number): Options {
   if (entries === null) throw new ForwardProtocolError('invalid options field: expected a map');
   let chunk: Uint8Array | null = null;
   for (const entry of entries) {
-    if (!keyEquals(frame, entry, KEY_CHUNK)) continue;
+    if (!keyEquals(entry, KEY_CHUNK)) continue;
     if (strRange(frame, entry.valueStart, entry.end) === null) throw new ForwardProtocolError("invalid options field: 'chunk' must be a string");
     chunk = frame.subarray(entry.valueStart, entry.end);
   }
@@ -106,7 +80,7 @@ function readOptions(frame: Uint8Array, pos: number, end: number): Options {
 }
 
 function option(frame: Uint8Array, options: Options, key: Uint8Array): MapEntry | undefined {
-  return options.entries.find((entry) => keyEquals(frame, entry, key));
+  return findEntry(frame, options.entries, key);
 }
 
 /** Appends each event found in `data[start..end)` (Forward array items or a PackedForward stream). */
@@ -192,7 +166,7 @@ export function decodeForwardFrame(frame: Uint8Array, writer: MsgpackWriter): De
     return result;
   }
 
-  const packed = binOrStrRange(frame, second, end);
+  const packed = strRange(frame, second, end, true);
   if (packed !== null) {
     if (header.count > 3) throw new ForwardProtocolError('PackedForward mode takes [tag, entries, option]');
     const options = readOptions(frame, secondEnd, end);

@@ -3,7 +3,7 @@
  * nothing: a body with one bad record is refused whole, so a client that retries never duplicates
  * the good part.
  */
-import { mapCount, skipValue } from '../../../codec/event.js';
+import { arrayHeader, mapCount, skipValue } from '../../../codec/event.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { scanJsonValue, skipJsonWhitespace } from '../../../codec/json-scan.js';
 import type { EventTime } from '../../../core/record.js';
@@ -16,13 +16,6 @@ export interface PayloadRecord {
 }
 
 export type PayloadResult = { ok: true; records: PayloadRecord[] } | { ok: false; reason: string };
-
-function arrayHeader(buf: Uint8Array, pos: number): { count: number; size: number } {
-  const b = buf[pos] as number;
-  if (b >= 0x90 && b <= 0x9f) return { count: b & 0x0f, size: 1 };
-  if (b === 0xdc) return { count: ((buf[pos + 1] as number) << 8) | (buf[pos + 2] as number), size: 3 };
-  return { count: (buf[pos + 1] as number) * 0x1000000 + (((buf[pos + 2] as number) << 16) | ((buf[pos + 3] as number) << 8) | (buf[pos + 4] as number)), size: 5 };
-}
 
 /**
  * JSON: an object, an array of objects, or several of these one after another (as Fluent Bit's
@@ -42,7 +35,8 @@ export function jsonRecords(body: Uint8Array): PayloadResult {
     if (result.kind === 'object') {
       records.push({ body: value, time: null });
     } else if (result.kind === 'array') {
-      const { count, size } = arrayHeader(value, 0);
+      // The scanner has just written an array here.
+      const { count, size } = arrayHeader(value, 0) ?? { count: 0, size: 0 };
       let pos = size;
       for (let i = 0; i < count; i++) {
         const end = skipValue(value, pos);
