@@ -24,10 +24,11 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { tlsServerKeys } from '../../config/common-keys.js';
+import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
 import { ConfigError, WsbitError, errorMessage } from '../../core/errors.js';
 import { eventTimeNow } from '../../core/record.js';
 import { TimeFormatError } from '../../parsers/time-format.js';
@@ -96,10 +97,6 @@ interface Connection {
   /** A message was refused and the connection is closing: nothing more is ingested or ponged. */
   refused: boolean;
   warnedUntimed: boolean;
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 const OFF_WORDS = new Set(['false', 'off', 'no']);
@@ -284,23 +281,9 @@ export const websocketInput = defineInput({
           logger.debug(`bad HTTP request: ${error.message}`);
           socket.destroy();
         });
-        const where = hostPort(config.listen, config.port);
-        try {
-          await new Promise<void>((resolve, reject) => {
-            listening.once('error', reject);
-            listening.listen(config.port, config.listen, () => {
-              listening.off('error', reject);
-              resolve();
-            });
-          });
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          const reason = code === 'EADDRINUSE' ? 'the address is already in use' : code === 'EACCES' ? 'permission denied' : errorMessage(error);
-          throw new WsbitError('WSBIT_INPUT_LISTEN', `${instance}: cannot listen on ${where}: ${reason}`, { cause: error });
-        }
-        listening.on('error', (error) => logger.error(`server: ${error.message}`));
+        const port = await listenOn(listening, { host: config.listen, port: config.port }, { code: 'WSBIT_INPUT_LISTEN', instance }, logger);
         server = listening;
-        const bound = hostPort(config.listen, (listening.address() as AddressInfo).port);
+        const bound = hostPort(config.listen, port);
         logger.info(`listening on ${bound}, ${config.tls ? 'wss' : 'ws'}://${bound}${path ?? '/'}, format ${config.format}`);
       },
       pause() {
@@ -330,14 +313,10 @@ export const websocketInput = defineInput({
         wss.close();
         const http = server;
         server = null;
-        if (http !== null) {
-          http.closeAllConnections();
-          await new Promise<void>((resolve) => http.close(() => resolve()));
-        }
+        await closeServer(http);
       },
       listeningPort(): number | null {
-        const address = server?.address();
-        return address !== null && typeof address === 'object' ? address.port : null;
+        return boundPort(server);
       },
     };
   },
