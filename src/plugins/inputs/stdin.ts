@@ -1,8 +1,7 @@
 import { eventTimeNow } from '../../core/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { readTimestampedRecord, writeEvent, writeEventHeader } from '../../codec/event.js';
-import { scanJsonValue } from '../../codec/json-scan.js';
 import { defineInput } from '../types.js';
+import { appendJsonStreamEvents } from './json-stream.js';
 import { writeParsedLine } from './parsed-line.js';
 
 const schema = [
@@ -56,49 +55,9 @@ export const stdinInput = defineInput({
         consumeLines(false);
         return;
       }
-      const time = eventTimeNow();
       writer.reset();
-      let records = 0;
-      let offset = 0;
-      for (;;) {
-        while (offset < pending.length && /\s/.test(String.fromCharCode(pending[offset] as number))) offset++;
-        if (offset >= pending.length) break;
-        if (pending[offset] === 0x7b) {
-          const mark = writer.length;
-          writeEventHeader(writer, time.sec, time.nsec, null);
-          const result = scanJsonValue(pending, offset, writer);
-          if (result.status === 'incomplete') {
-            writer.truncate(mark);
-            break;
-          }
-          if (result.status === 'error') {
-            writer.truncate(mark);
-            reject(result.message);
-            offset = pending.length;
-            break;
-          }
-          records++;
-          offset = result.end;
-          continue;
-        }
-        scratch.reset();
-        const result = scanJsonValue(pending, offset, scratch);
-        if (result.status === 'incomplete') break;
-        if (result.status === 'error') {
-          reject(result.message);
-          offset = pending.length;
-          break;
-        }
-        offset = result.end;
-        const timestamped = result.kind === 'array' ? readTimestampedRecord(scratch.bytes()) : null;
-        if (timestamped === null) {
-          reject(`a top-level ${result.kind}`);
-          continue;
-        }
-        writeEvent(writer, timestamped.sec, timestamped.nsec, null, timestamped.body);
-        records++;
-      }
-      pending = offset >= pending.length ? Buffer.alloc(0) : pending.subarray(offset);
+      const { consumed, records } = appendJsonStreamEvents(pending, writer, scratch, eventTimeNow(), 'time-and-record', reject);
+      pending = consumed >= pending.length ? Buffer.alloc(0) : pending.subarray(consumed);
       if (records > 0) context.emit(writer.bytes(), records);
     };
 

@@ -3,10 +3,11 @@ import { errorMessage } from '../../core/errors.js';
 import { eventTimeNow } from '../../core/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { writeEventHeader, writeLogBody } from '../../codec/event.js';
-import { scanJsonValue } from '../../codec/json-scan.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
 import { defineInput } from '../types.js';
 import { Connections } from './connections.js';
+import { skipJsonWhitespace } from '../../codec/json-scan.js';
+import { appendJsonStreamEvents } from './json-stream.js';
 import { writeParsedLine } from './parsed-line.js';
 import { unescapeSeparator } from './separator.js';
 
@@ -36,6 +37,7 @@ export const tcpInput = defineInput({
     const separator = Buffer.from(unescapeSeparator(config.separator));
     const connections = new Connections();
     const writer = new MsgpackWriter(64 * 1024);
+    const scratch = new MsgpackWriter(1024);
     let server: net.Server | null = null;
 
     const rejectMessage = (socket: net.Socket, reason: string): void => {
@@ -44,45 +46,12 @@ export const tcpInput = defineInput({
 
     /** Parses every complete JSON value in `pending`; returns how many bytes were consumed. */
     const consumeJson = (socket: net.Socket, pending: Buffer): number => {
-      const time = eventTimeNow();
       writer.reset();
-      let records = 0;
-      let offset = 0;
-      for (;;) {
-        while (offset < pending.length && isJsonWhitespace(pending[offset] as number)) offset++;
-        if (offset >= pending.length) break;
-        const mark = writer.length;
-        const first = pending[offset];
-        if (first === 0x7b /* { */ || first === 0x5b /* [ */) {
-          writeEventHeader(writer, time.sec, time.nsec, null);
-          // A top-level array is nested under "msg", as Fluent Bit's tcp input does.
-          if (first === 0x5b) {
-            writer.mapHeader(1);
-            writer.str('msg');
-          }
-        }
-        const result = scanJsonValue(pending, offset, writer);
-        if (result.status === 'incomplete') {
-          writer.truncate(mark);
-          break;
-        }
-        if (result.status === 'error') {
-          writer.truncate(mark);
-          // Like Fluent Bit, the rest of the buffer is discarded: there is no reliable resync point.
-          rejectMessage(socket, result.message);
-          offset = pending.length;
-          break;
-        }
-        if (result.kind !== 'object' && result.kind !== 'array') {
-          writer.truncate(mark);
-          rejectMessage(socket, `a top-level ${result.kind} is not a record (expected a JSON object or array)`);
-        } else {
-          records++;
-        }
-        offset = result.end;
-      }
+      const { consumed, records } = appendJsonStreamEvents(pending, writer, scratch, eventTimeNow(), 'nest-as-msg', (reason) =>
+        rejectMessage(socket, reason),
+      );
       if (records > 0) context.emit(writer.bytes(), records);
-      return offset;
+      return consumed;
     };
 
     const consumeLines = (pending: Buffer): number => {
@@ -133,7 +102,7 @@ export const tcpInput = defineInput({
       socket.on('end', () => {
         // A final line without a separator is still a record when the peer closes.
         if (format === 'none' && pending.length > 0) consumeLines(Buffer.concat([pending, separator]));
-        else if (format === 'json' && pending.some((byte) => !isJsonWhitespace(byte))) {
+        else if (format === 'json' && skipJsonWhitespace(pending, 0) < pending.length) {
           rejectMessage(socket, 'connection closed in the middle of a JSON message');
         }
         pending = Buffer.alloc(0);
@@ -160,7 +129,3 @@ export const tcpInput = defineInput({
     };
   },
 });
-
-function isJsonWhitespace(byte: number): boolean {
-  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
-}
