@@ -8,6 +8,7 @@ import { MonitoringServer } from '../monitoring/server.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { CommandLine } from './args.js';
 import { loadConfiguration, type LoadedConfiguration } from './configuration.js';
+import { takeStartupSignal } from './startup-signals.js';
 import type { CliIo } from './main.js';
 
 function effectiveLogLevel(commandLine: CommandLine, configured: LogLevel): LogLevel {
@@ -158,17 +159,26 @@ export async function runService(
     applyLogging(logRoot, commandLine, loaded);
     service = new Service(commandLine, registry, version, logRoot, loaded);
     if (commandLine.dryRun) {
+      takeStartupSignal();
       io.stdout('configuration test is successful\n');
       return 0;
     }
-    await service.start();
   } catch (error) {
+    takeStartupSignal();
     return fail(error);
   }
 
   const logger = logRoot.scoped('engine');
   return new Promise<number>((resolve) => {
     let stopping = false;
+    // A signal that arrives while the pipeline starts is handled once it has started, so that
+    // the stop sees every plugin that start() created.
+    let started: Promise<boolean> = Promise.resolve(true);
+    const detach = (): void => {
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      process.off('SIGHUP', onReload);
+    };
     const onStop = (signal: NodeJS.Signals): void => {
       if (stopping) {
         logger.warn(`caught signal (${signal}) again: exiting now`);
@@ -177,18 +187,17 @@ export async function runService(
       }
       stopping = true;
       logger.info(`caught signal (${signal})`);
-      service
-        .stop()
-        .then(resolve)
-        .catch((error: unknown) => {
-          logger.error(`error during shutdown: ${errorMessage(error)}`);
-          resolve(1);
-        })
-        .finally(() => {
-          process.off('SIGTERM', onStop);
-          process.off('SIGINT', onStop);
-          process.off('SIGHUP', onReload);
-        });
+      void started.then((ok) => {
+        if (!ok) return;
+        service
+          .stop()
+          .then(resolve)
+          .catch((error: unknown) => {
+            logger.error(`error during shutdown: ${errorMessage(error)}`);
+            resolve(1);
+          })
+          .finally(detach);
+      });
     };
     const onReload = (): void => {
       if (stopping) return;
@@ -196,10 +205,20 @@ export async function runService(
         logger.warn('caught signal (SIGHUP): hot reload is off (set Hot_Reload on or use -Y); ignored');
         return;
       }
-      void service.reload('SIGHUP');
+      void started.then((ok) => ok && service.reload('SIGHUP'));
     };
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
     process.on('SIGHUP', onReload);
+    const earlySignal = takeStartupSignal();
+    started = service.start().then(
+      () => true,
+      (error: unknown) => {
+        detach();
+        resolve(fail(error));
+        return false;
+      },
+    );
+    if (earlySignal !== undefined) onStop(earlySignal);
   });
 }
