@@ -6,6 +6,7 @@
  * then the body's entries — and prints it compactly. In every map only the LAST occurrence of a duplicated
  * string key is printed, at its own position, so a body key equal to the date key hides the injected date.
  */
+import type { BufferPool } from '../core/buffer-pool.js';
 import { WsbitError } from '../core/errors.js';
 import { CODEC_MALFORMED, forEachEvent, isGroupMarker, mapHeaderSize, skipValue, type EventView } from './event.js';
 import { MAX_PRINT_DEPTH, formatG, int64ToString, readFloat, uint64ToString } from './print.js';
@@ -43,16 +44,22 @@ export class ByteSink {
   buf: Buffer;
   pos = 0;
 
-  constructor(sizeHintBytes = 1024) {
-    this.buf = Buffer.allocUnsafe(Math.max(64, sizeHintBytes));
+  /** With a `pool`, the buffers come from it and go back to it as the sink grows. */
+  constructor(
+    sizeHintBytes = 1024,
+    private readonly pool?: BufferPool,
+  ) {
+    const bytes = Math.max(64, sizeHintBytes);
+    this.buf = pool === undefined ? Buffer.allocUnsafe(bytes) : pool.take(bytes);
   }
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
+    const next = this.pool === undefined ? Buffer.allocUnsafe(size) : this.pool.take(size);
     this.buf.copy(next, 0, 0, this.pos);
+    this.pool?.give(this.buf);
     this.buf = next;
   }
 
@@ -343,14 +350,20 @@ function bytesEqual(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number
   return true;
 }
 
+/** Up to this many leading bytes of a string are copied byte by byte (see JsonEncoder.string). */
+const SHORT_STRING_BYTES = 96;
+
 class JsonEncoder {
   readonly out: ByteSink;
   private readonly escapeUnicode: boolean;
   private readonly nanToNull: boolean;
+  private lastDateSec = Number.NaN;
+  private lastDateNsec = Number.NaN;
+  private readonly lastDate = Buffer.alloc(40);
+  private lastDateLength = 0;
 
-  /** `sink`: write into a caller's buffer (writeMsgpackValueAsJson) instead of a fresh one. */
-  constructor(sizeHint: number, escapeUnicode: boolean, nanToNull: boolean, sink?: ByteSink) {
-    this.out = sink ?? new ByteSink(sizeHint);
+  constructor(sink: ByteSink, escapeUnicode: boolean, nanToNull: boolean) {
+    this.out = sink;
     this.escapeUnicode = escapeUnicode;
     this.nanToNull = nanToNull;
   }
@@ -459,16 +472,11 @@ class JsonEncoder {
     const b = out.buf;
     let p = out.pos;
     b[p++] = 0x22;
-    // Most keys and many values are short plain ASCII: copy them here, without the general loop's setup.
+    // Most keys and values are plain ASCII: copy their start here while scanning, which for typical
+    // log lengths beats the general loop's scan-then-memcpy; long strings go on in that loop.
     let i = start;
-    if (length <= 32) {
-      while (i < end) {
-        const c = src[i]!;
-        if (PLAIN[c] !== 1) break;
-        b[p++] = c;
-        i++;
-      }
-    }
+    const head = Math.min(end, start + SHORT_STRING_BYTES);
+    while (i < head && PLAIN[src[i]!] === 1) b[p++] = src[i++]!;
     out.pos = p;
     if (i < end) writeJsonString(out, src, i, end, this.escapeUnicode);
     out.buf[out.pos++] = 0x22;
@@ -541,6 +549,25 @@ class JsonEncoder {
     }
   }
 
+  /** The date value; records read in one go share their time, so the last one is kept formatted. */
+  private date(ev: EventView, format: DateFormat): void {
+    const out = this.out;
+    if (ev.sec === this.lastDateSec && ev.nsec === this.lastDateNsec) {
+      out.raw(this.lastDate, 0, this.lastDateLength);
+      return;
+    }
+    const from = out.pos;
+    if (format === 'double') writeDateDouble(out, ev.sec, ev.nsec); // flb_time_to_double
+    else out.ascii(dateValue(ev, format));
+    const length = out.pos - from;
+    if (length <= this.lastDate.length) {
+      out.buf.copy(this.lastDate, 0, from, out.pos);
+      this.lastDateLength = length;
+      this.lastDateSec = ev.sec;
+      this.lastDateNsec = ev.nsec;
+    }
+  }
+
   /** One record: date key, `__internal__`, then the body's entries, as one map. */
   record(chunk: Buffer, ev: EventView, dateKey: Uint8Array | null, dateKeyJson: Uint8Array | null, dateFormat: DateFormat): void {
     const count = ev.bodyCount;
@@ -552,8 +579,7 @@ class JsonEncoder {
     let comma = false;
     if (dateKey !== null && dateKeyJson !== null && !this.hasKey(chunk, entries, count, dateKey) && !(internal && INTERNAL_KEY.equals(dateKey))) {
       out.raw(dateKeyJson);
-      if (dateFormat === 'double') writeDateDouble(out, ev.sec, ev.nsec); // flb_time_to_double
-      else out.ascii(dateValue(ev, dateFormat));
+      this.date(ev, dateFormat);
       comma = true;
     }
     if (internal) {
@@ -658,10 +684,12 @@ function dateValue(ev: EventView, format: DateFormat): string {
 
 /**
  * Encodes a chunk as `json` (`[{..},{..}]`), `json_stream` (`{..}{..}`) or `json_lines` (`{..}\n{..}\n`).
- * Throws `WSBIT_CODEC_MALFORMED` on a malformed chunk. The result may be a view of a larger buffer.
+ * Throws `WSBIT_CODEC_MALFORMED` on a malformed chunk. The result may be a view of a larger buffer;
+ * with a `pool`, it is a buffer from the pool, to be given back once it has been sent.
  */
-export function chunkToJson(chunk: Buffer, options: JsonOptions): Buffer {
-  const encoder = new JsonEncoder(chunk.length + (chunk.length >> 1) + 64, options.escapeUnicode, options.convertNanToNull ?? false);
+export function chunkToJson(chunk: Buffer, options: JsonOptions, pool?: BufferPool): Buffer {
+  const sink = new ByteSink(chunk.length + (chunk.length >> 1) + 64, pool);
+  const encoder = new JsonEncoder(sink, options.escapeUnicode, options.convertNanToNull ?? false);
   const out = encoder.out;
   let dateKey: Buffer | null = null;
   let dateKeyJson: Buffer | null = null;
@@ -701,6 +729,6 @@ export function writeMsgpackValueAsJson(
   options: { escapeUnicode: boolean; convertNanToNull?: boolean },
 ): number {
   skipValue(src, pos); // bounds-check the whole value first: the encoder trusts what it reads
-  const encoder = new JsonEncoder(0, options.escapeUnicode, options.convertNanToNull ?? false, sink);
+  const encoder = new JsonEncoder(sink, options.escapeUnicode, options.convertNanToNull ?? false);
   return encoder.value(src, pos, 0);
 }

@@ -1,3 +1,4 @@
+import type { BufferPool } from '../core/buffer-pool.js';
 import { chunkToGelf, type GelfOptions } from './gelf.js';
 import { chunkToJson, type DateFormat } from './json.js';
 
@@ -22,8 +23,11 @@ export interface EncodedPayload {
   isText: boolean;
 }
 
-/** Turns a chunk into the bytes an output sends, in one of Fluent Bit's output formats. */
-export function encodePayload(chunk: Buffer, options: PayloadOptions): EncodedPayload {
+/**
+ * Turns a chunk into the bytes an output sends, in one of Fluent Bit's output formats. With a `pool`,
+ * JSON text is written into its buffers: give the payload back to it once it has been sent.
+ */
+export function encodePayload(chunk: Buffer, options: PayloadOptions, pool?: BufferPool): EncodedPayload {
   switch (options.format) {
     case 'msgpack':
       // The chunk already is the msgpack payload; outputs must not modify it.
@@ -40,7 +44,7 @@ export function encodePayload(chunk: Buffer, options: PayloadOptions): EncodedPa
           dateFormat: options.dateFormat,
           escapeUnicode: options.escapeUnicode,
           convertNanToNull: options.convertNanToNull,
-        }),
+        }, pool),
         rejected: [],
         isText: true,
       };

@@ -1,11 +1,16 @@
 /**
  * A chunk is a batch of records from one input with one tag, in Fluent Bit's msgpack event layout.
- * While open it collects appended pieces; sealing joins them once, so appends never copy the
- * growing buffer. Outputs receive the sealed bytes and must never modify them (SPEC part A, 4).
+ * While open it copies appended events into a buffer of its own, so that what an input emits dies
+ * young and only the chunk's buffer lives on until delivery (V8 frees short-lived ArrayBuffers at
+ * once, long-lived ones only in a full collection). Sealing returns a view, never a concatenation.
+ * Outputs receive the sealed bytes and must never modify them (SPEC part A, 4).
  */
 
 /** Fluent Bit considers a chunk full around this size (FLB_INPUT_CHUNK_FS_MAX_SIZE). */
 export const chunkBytesLimit = 2_048_000;
+
+/** The smallest buffer of a chunk; it doubles as records arrive. */
+const MIN_CAPACITY_BYTES = 4096;
 
 export type ChunkState = 'open' | 'sealed';
 
@@ -22,7 +27,7 @@ export class Chunk {
   readonly id: string;
   readonly inputInstance: string;
   readonly tag: string;
-  private pieces: Buffer[] = [];
+  private buffer: Buffer | null = null;
   private sealedData: Buffer | null = null;
   private sealed = false;
   sizeBytes = 0;
@@ -52,18 +57,30 @@ export class Chunk {
     return !this.sealed || this.sealedData !== null;
   }
 
-  append(data: Buffer, records: number): void {
+  /** Copies `data`: the caller may reuse its buffer as soon as this returns. */
+  append(data: Uint8Array, records: number): void {
     if (this.sealed) throw new Error(`chunk ${this.id} is sealed`);
-    this.pieces.push(data);
-    this.sizeBytes += data.length;
+    const needed = this.sizeBytes + data.length;
+    if (this.buffer === null || needed > this.buffer.length) {
+      // Busy inputs reach the limit in a few doublings; quiet ones never take more than they use.
+      let capacity = Math.max(MIN_CAPACITY_BYTES, (this.buffer?.length ?? data.length) * 2);
+      while (capacity < needed) capacity *= 2;
+      const grown = Buffer.allocUnsafeSlow(Math.min(capacity, Math.max(needed, chunkBytesLimit + MIN_CAPACITY_BYTES)));
+      this.buffer?.copy(grown, 0, 0, this.sizeBytes);
+      this.buffer = grown;
+    }
+    this.buffer.set(data, this.sizeBytes);
+    this.sizeBytes = needed;
     this.records += records;
   }
 
   seal(): void {
     if (this.sealed) return;
     this.sealed = true;
-    this.sealedData = this.pieces.length === 1 ? (this.pieces[0] as Buffer) : Buffer.concat(this.pieces, this.sizeBytes);
-    this.pieces = [];
+    const buffer = this.buffer ?? Buffer.alloc(0);
+    // A mostly empty buffer is worth a copy: the chunk may wait a long time for its outputs.
+    this.sealedData = this.sizeBytes * 2 >= buffer.length ? buffer.subarray(0, this.sizeBytes) : Buffer.from(buffer.subarray(0, this.sizeBytes));
+    this.buffer = null;
   }
 
   get data(): Buffer {

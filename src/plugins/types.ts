@@ -30,8 +30,9 @@ export interface InputContext<Config> extends PluginContext<Config> {
   /** Parsers loaded from `Parsers_File`/`-R`; `parsers.require(name, instance)` for a `parser` key. */
   readonly parsers: ParserRegistry;
   /**
-   * Hands records to the engine: `events` holds `records` events in Fluent Bit's layout and must not
-   * be reused by the input afterwards. `tag` overrides the instance tag (e.g. http paths).
+   * Hands records to the engine: `events` holds `records` events in Fluent Bit's layout. The engine
+   * copies what it keeps before returning, so an input may pass a view of a buffer it reuses.
+   * `tag` overrides the instance tag (e.g. http paths).
    */
   emit(events: Buffer, records: number, tag?: string): void;
 }

@@ -25,6 +25,7 @@ import {
   type HttpHeader,
 } from './handshake.js';
 import { FrameReader, type ReaderEvent } from './reader.js';
+import { BufferPool } from '../core/buffer-pool.js';
 
 export interface WebSocketTlsOptions {
   enabled: boolean;
@@ -122,6 +123,8 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   #pingCounter = 0n;
   #messagesReceived = 0;
   #pendingWrites = new Set<(error: WsbitError) => void>();
+  /** Large data frames; one is written while the next may be built. */
+  readonly #framePool = new BufferPool(2);
   #lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(options: WebSocketConnectionOptions) {
@@ -174,7 +177,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   send(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const state = this.#state;
     if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
-    return this.#write(state.socket, encodeFrame(opcode, payload, { mask: true }));
+    return this.#write(state.socket, encodeFrame(opcode, payload, { mask: true, pool: this.#framePool }));
   }
 
   /**
@@ -186,7 +189,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   sendAndConfirm(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], timeoutMs: number): Promise<void> {
     const state = this.#state;
     if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
-    const frame = encodeFrame(opcode, payload, { mask: true });
+    const frame = encodeFrame(opcode, payload, { mask: true, pool: this.#framePool });
     state.socket.cork();
     const written = this.#write(state.socket, frame);
     const confirmed = this.#sendPing(state, timeoutMs);
@@ -448,6 +451,8 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
       };
       this.#pendingWrites.add(fail);
       socket.write(data, (error) => {
+        // The socket is done with the bytes, whether written or not: a pooled frame may be reused.
+        this.#framePool.give(data);
         if (error === undefined || error === null) {
           settle();
           resolve();

@@ -7,6 +7,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { WsbitError } from '../core/errors.js';
+import type { BufferPool } from '../core/buffer-pool.js';
 
 /** RFC 6455 §5.2 opcodes; %x3-7 and %xB-F are reserved. */
 export const Opcode = {
@@ -63,6 +64,8 @@ export interface FrameOptions {
   maskKey?: Uint8Array;
   /** FIN bit; default true. A false FIN starts or continues a fragmented message (RFC 6455 §5.4). */
   fin?: boolean;
+  /** Where large frame buffers come from; the caller gives the frame back once the socket has written it. */
+  pool?: BufferPool;
 }
 
 // Mask keys are handed out from a pool refilled by the CSPRNG, as `ws` does: every frame still gets its own
@@ -143,7 +146,8 @@ export function encodeFrame(opcode: Opcode, payload: Uint8Array | readonly Uint8
   }
 
   const headerLength = frameHeaderLength(payloadLength, key !== undefined);
-  const frame = Buffer.allocUnsafe(headerLength + payloadLength);
+  const frameLength = headerLength + payloadLength;
+  const frame = options.pool === undefined ? Buffer.allocUnsafe(frameLength) : options.pool.take(frameLength).subarray(0, frameLength);
   // §5.2 byte 0: FIN, RSV1-3 (0: no extensions are ever negotiated), opcode.
   frame[0] = (fin ? 0x80 : 0) | opcode;
   const maskBit = key !== undefined ? 0x80 : 0;

@@ -79,7 +79,7 @@ export const cpuInput = defineInput({
         writer.str(key);
         writer.float64(value);
       }
-      context.emit(writer.bytes(), 1);
+      context.emit(writer.view(), 1);
     };
 
     return {

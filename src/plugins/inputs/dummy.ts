@@ -82,7 +82,7 @@ export const dummyInput = defineInput({
       const time = timestamp();
       writer.reset();
       for (let copy = 0; copy < config.copies; copy++) writeEvent(writer, time.sec, time.nsec, metadata, body);
-      context.emit(writer.bytes(), config.copies);
+      context.emit(writer.view(), config.copies);
       generated++;
       startOffsetMs += intervalMs;
     };

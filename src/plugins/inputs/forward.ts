@@ -113,7 +113,7 @@ export const forwardInput = defineInput({
         }
         writer.reset();
         const message = decodeForwardFrame(frame, writer);
-        if (message.records > 0) context.emit(writer.bytes(), message.records, tagFor(message.tag));
+        if (message.records > 0) context.emit(writer.view(), message.records, tagFor(message.tag));
         if (message.rejected > 0) {
           telemetry.event(
             'warn',

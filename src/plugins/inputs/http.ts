@@ -147,7 +147,7 @@ export const httpInput = defineInput({
       let runTag: string | null = null;
       let runRecords = 0;
       const flush = (): void => {
-        if (runTag !== null && runRecords > 0) context.emit(writer.bytes(), runRecords, runTag);
+        if (runTag !== null && runRecords > 0) context.emit(writer.view(), runRecords, runTag);
         writer.reset();
         runRecords = 0;
       };

@@ -47,7 +47,7 @@ export const stdinInput = defineInput({
         offset = end + 1;
       }
       pending = offset >= pending.length ? Buffer.alloc(0) : pending.subarray(offset);
-      if (records > 0) context.emit(writer.bytes(), records);
+      if (records > 0) context.emit(writer.view(), records);
     };
 
     const consume = (): void => {
@@ -58,7 +58,7 @@ export const stdinInput = defineInput({
       writer.reset();
       const { consumed, records } = appendJsonStreamEvents(pending, writer, scratch, eventTimeNow(), 'time-and-record', reject);
       pending = consumed >= pending.length ? Buffer.alloc(0) : pending.subarray(consumed);
-      if (records > 0) context.emit(writer.bytes(), records);
+      if (records > 0) context.emit(writer.view(), records);
     };
 
     const onData = (data: Buffer): void => {

@@ -150,7 +150,7 @@ export const tailInput = defineInput({
         writeLine(file, line, now);
         records++;
       }
-      if (records > 0) context.emit(writer.bytes(), records, file.tag);
+      if (records > 0) context.emit(writer.view(), records, file.tag);
     };
 
     const forget = async (file: TailFile, key: string, reason: string): Promise<void> => {

@@ -50,7 +50,7 @@ export const tcpInput = defineInput({
       const { consumed, records } = appendJsonStreamEvents(pending, writer, scratch, eventTimeNow(), 'nest-as-msg', (reason) =>
         rejectMessage(socket, reason),
       );
-      if (records > 0) context.emit(writer.bytes(), records);
+      if (records > 0) context.emit(writer.view(), records);
       return consumed;
     };
 
@@ -73,7 +73,7 @@ export const tcpInput = defineInput({
         }
         offset = end + separator.length;
       }
-      if (records > 0) context.emit(writer.bytes(), records);
+      if (records > 0) context.emit(writer.view(), records);
       return offset;
     };
 

@@ -5,6 +5,7 @@ import { Opcode } from '../../websocket/frame.js';
 import { defineOutput } from '../types.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
 import { WebSocketLink } from './websocket/link.js';
+import { BufferPool } from '../../core/buffer-pool.js';
 
 const schema = [
   ...netClientKeys,
@@ -43,6 +44,7 @@ export const websocketOutput = defineOutput({
     }
     const uri = config.uri.startsWith('/') ? config.uri : `/${config.uri}`;
     const options = payloadOptions(config, context.service);
+    const payloadPool = new BufferPool(2);
     const link = new WebSocketLink(
       {
         connection: {
@@ -96,7 +98,7 @@ export const websocketOutput = defineOutput({
       async flush(chunk) {
         let encoded;
         try {
-          encoded = encodePayload(chunk.data, options);
+          encoded = encodePayload(chunk.data, options, payloadPool);
         } catch (error) {
           // A chunk that cannot be read is not going to become readable on a retry.
           telemetry.logger.error(`[out_ws] error formatting ${options.format} payload for chunk '${chunk.id}': ${errorMessage(error)}`);
@@ -105,13 +107,16 @@ export const websocketOutput = defineOutput({
         for (const { index, reason } of encoded.rejected) {
           telemetry.event('warn', `record ${index} of chunk '${chunk.id}' left out: ${reason}`, 'wsbit_output_rejected_records_total');
         }
-        if (encoded.payload.length === 0) return 'ok';
         try {
+          if (encoded.payload.length === 0) return 'ok';
           await link.send(encoded.isText ? Opcode.Text : Opcode.Binary, encoded.payload);
           return 'ok';
         } catch (error) {
           telemetry.logger.debug(`chunk '${chunk.id}' not delivered: ${errorMessage(error)}`);
           return 'retry';
+        } finally {
+          // The frame holds a masked copy, so the text can serve the next chunk.
+          payloadPool.give(encoded.payload);
         }
       },
       async stop() {
