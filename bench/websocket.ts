@@ -18,7 +18,7 @@ import { appendLines, SAMPLE_EVERY, sendForward, sendTcpJson, warmUpForward, war
  *
  * Knobs: WSBIT_BENCH_RECORDS (100 B records per run), WSBIT_BENCH_RECORDS_1KB, WSBIT_BENCH_RUNS (the
  * median run by records/s is shown), WSBIT_BENCH_SCENARIOS (ids, comma-separated), WSBIT_BENCH_SIZES
- * (100,1000), WSBIT_BENCH_EXTRA / WSBIT_BENCH_INPUT_EXTRA (key=value settings added to wsbit's
+ * (100,1000), WSBIT_BENCH_MEM_BUF_LIMIT (default 8M; 0 for none), WSBIT_BENCH_EXTRA / WSBIT_BENCH_INPUT_EXTRA (key=value settings added to wsbit's
  * [OUTPUT] / [INPUT]), WSBIT_BENCH_NODE_ARGS (node flags for wsbit, e.g. --cpu-prof), WSBIT_BENCH_QUICK.
  */
 
@@ -40,6 +40,13 @@ const SCENARIOS: Scenario[] = [
 ];
 
 const FLUSH_SECONDS = 0.2;
+/**
+ * Both agents get this Mem_Buf_Limit on the input, as Fluent Bit's docs advise for production: at full
+ * load the sender outruns any output, and without a limit (the default in both) the difference queues
+ * in memory. WSBIT_BENCH_MEM_BUF_LIMIT=0 measures that unlimited case.
+ */
+const MEM_BUF_LIMIT = process.env.WSBIT_BENCH_MEM_BUF_LIMIT ?? '8M';
+const memBufLimitKeys: Array<[string, string]> = MEM_BUF_LIMIT === '0' ? [] : [['Mem_Buf_Limit', MEM_BUF_LIMIT]];
 /** How far the tail writer may run ahead of the sink. */
 const TAIL_WINDOW_BYTES = 8 * 1024 * 1024;
 
@@ -86,7 +93,7 @@ async function runOnce(agent: Agent, scenario: Scenario, recordBytes: number, re
       conf,
       classicConf({
         input,
-        inputKeys: ownKeys ? keysFromEnv('WSBIT_BENCH_INPUT_EXTRA') : [],
+        inputKeys: [...memBufLimitKeys, ...(ownKeys ? keysFromEnv('WSBIT_BENCH_INPUT_EXTRA') : [])],
         output: { port: sink.port, format: scenario.format },
         outputKeys: ownKeys ? keysFromEnv('WSBIT_BENCH_EXTRA') : [],
         flushSeconds: FLUSH_SECONDS,
@@ -233,7 +240,7 @@ for (const scenario of SCENARIOS.filter((candidate) => wanted === undefined || w
     }
   }
   printTable(
-    `${scenario.title}${quick ? ' [QUICK: a tenth of the records]' : ''} — Flush ${FLUSH_SECONDS}, wsbit with its defaults (confirm_delivery on); ` +
+    `${scenario.title}${quick ? ' [QUICK: a tenth of the records]' : ''} — Flush ${FLUSH_SECONDS}, ${MEM_BUF_LIMIT === '0' ? 'no Mem_Buf_Limit' : `Mem_Buf_Limit ${MEM_BUF_LIMIT}`}, otherwise defaults (confirm_delivery on); ` +
       `${runs === 1 ? 'one run' : `median of ${runs} runs`}; sender, agent and sink share the 2 cores; ` +
       `latency: send → sink receipt, every ${SAMPLE_EVERY}th record${scenario.input === 'tail' ? `, writer at most ${TAIL_WINDOW_BYTES / 1024 / 1024} MB ahead of the sink` : ''}`,
     rows,

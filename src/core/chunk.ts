@@ -1,3 +1,5 @@
+import { BufferPool } from './buffer-pool.js';
+
 /**
  * A chunk is a batch of records from one input with one tag, in Fluent Bit's msgpack event layout.
  * While open it copies appended events into a buffer of its own, so that what an input emits dies
@@ -8,6 +10,12 @@
 
 /** Fluent Bit considers a chunk full around this size (FLB_INPUT_CHUNK_FS_MAX_SIZE). */
 export const chunkBytesLimit = 2_048_000;
+
+/**
+ * Buffers of delivered chunks, for the next ones: a busy input fills a 2 MB chunk every few
+ * milliseconds, and fresh buffers that live until delivery pile up in V8 until a full collection.
+ */
+const chunkBuffers = new BufferPool(4);
 
 /** The smallest buffer of a chunk; it doubles as records arrive. */
 const MIN_CAPACITY_BYTES = 4096;
@@ -65,8 +73,11 @@ export class Chunk {
       // Busy inputs reach the limit in a few doublings; quiet ones never take more than they use.
       let capacity = Math.max(MIN_CAPACITY_BYTES, (this.buffer?.length ?? data.length) * 2);
       while (capacity < needed) capacity *= 2;
-      const grown = Buffer.allocUnsafeSlow(Math.min(capacity, Math.max(needed, chunkBytesLimit + MIN_CAPACITY_BYTES)));
-      this.buffer?.copy(grown, 0, 0, this.sizeBytes);
+      const grown = chunkBuffers.take(Math.min(capacity, Math.max(needed, chunkBytesLimit + MIN_CAPACITY_BYTES)));
+      if (this.buffer !== null) {
+        this.buffer.copy(grown, 0, 0, this.sizeBytes);
+        chunkBuffers.give(this.buffer);
+      }
       this.buffer = grown;
     }
     this.buffer.set(data, this.sizeBytes);
@@ -78,9 +89,23 @@ export class Chunk {
     if (this.sealed) return;
     this.sealed = true;
     const buffer = this.buffer ?? Buffer.alloc(0);
-    // A mostly empty buffer is worth a copy: the chunk may wait a long time for its outputs.
-    this.sealedData = this.sizeBytes * 2 >= buffer.length ? buffer.subarray(0, this.sizeBytes) : Buffer.from(buffer.subarray(0, this.sizeBytes));
     this.buffer = null;
+    if (this.sizeBytes * 2 >= buffer.length) {
+      this.sealedData = buffer.subarray(0, this.sizeBytes);
+    } else {
+      // A mostly empty buffer is worth a copy: the chunk may wait a long time for its outputs.
+      this.sealedData = Buffer.from(buffer.subarray(0, this.sizeBytes));
+      chunkBuffers.give(buffer);
+    }
+  }
+
+  /**
+   * The chunk is done with: its buffer may serve a new chunk. Call it only when no output is
+   * flushing the chunk, since outputs read `data` until their flush returns.
+   */
+  recycle(): void {
+    if (this.sealedData !== null) chunkBuffers.give(this.sealedData);
+    this.sealedData = null;
   }
 
   get data(): Buffer {
@@ -89,9 +114,12 @@ export class Chunk {
     return this.sealedData;
   }
 
-  /** Forgets the bytes of a sealed chunk that is safe on disk (storage.max_chunks_up). */
+  /**
+   * Forgets the bytes of a sealed chunk that is safe on disk (storage.max_chunks_up), and recycles
+   * them like recycle(): only when no output is flushing the chunk.
+   */
   dropMemory(): void {
-    if (this.sealed) this.sealedData = null;
+    if (this.sealed) this.recycle();
   }
 
   /** Puts bytes read back from disk in memory again; the file is the truth, so sizes follow it. */

@@ -457,6 +457,8 @@ export class Engine {
       this.logger.error(`[storage] cannot remove chunk '${chunk.id}': ${errorMessage(error)}`);
     }
     if (track.input.storage.countsAgainstMemoryLimit) track.input.bufferedBytes -= chunk.sizeBytes;
+    // A chunk dropped (storage.total_limit_size) while an output still flushes it keeps its bytes.
+    if (track.runningTasks === 0) chunk.recycle();
     // storage.max_chunks_up is shared by all inputs, so any release may let any of them resume.
     for (const input of this.inputs.values()) this.checkMemoryLimit(input);
     if (this.tracking.size === 0) {
