@@ -124,7 +124,10 @@ export class Chunk {
 
   /** Puts bytes read back from disk in memory again; the file is the truth, so sizes follow it. */
   restore(data: Buffer, records: number): void {
-    this.sealedData = data;
+    // Copied into a recycled buffer: `data` then dies young, while the chunk may wait for its outputs.
+    const buffer = chunkBuffers.take(data.length);
+    data.copy(buffer);
+    this.sealedData = buffer.subarray(0, data.length);
     this.sizeBytes = data.length;
     this.records = records;
   }
