@@ -353,13 +353,17 @@ function bytesEqual(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number
 /** Up to this many leading bytes of a string are copied byte by byte (see JsonEncoder.string). */
 const SHORT_STRING_BYTES = 96;
 
+/** Longer than any date value (an iso8601 date with its quotes is 29 bytes). */
+const DATE_CACHE_BYTES = 40;
+
 class JsonEncoder {
   readonly out: ByteSink;
   private readonly escapeUnicode: boolean;
   private readonly nanToNull: boolean;
   private lastDateSec = Number.NaN;
   private lastDateNsec = Number.NaN;
-  private readonly lastDate = Buffer.alloc(40);
+  /** Allocated on first use: writeMsgpackValueAsJson makes an encoder per record and writes no date. */
+  private lastDate: Buffer | null = null;
   private lastDateLength = 0;
 
   constructor(sink: ByteSink, escapeUnicode: boolean, nanToNull: boolean) {
@@ -552,7 +556,7 @@ class JsonEncoder {
   /** The date value; records read in one go share their time, so the last one is kept formatted. */
   private date(ev: EventView, format: DateFormat): void {
     const out = this.out;
-    if (ev.sec === this.lastDateSec && ev.nsec === this.lastDateNsec) {
+    if (this.lastDate !== null && ev.sec === this.lastDateSec && ev.nsec === this.lastDateNsec) {
       out.raw(this.lastDate, 0, this.lastDateLength);
       return;
     }
@@ -560,7 +564,8 @@ class JsonEncoder {
     if (format === 'double') writeDateDouble(out, ev.sec, ev.nsec); // flb_time_to_double
     else out.ascii(dateValue(ev, format));
     const length = out.pos - from;
-    if (length <= this.lastDate.length) {
+    this.lastDate ??= Buffer.allocUnsafe(DATE_CACHE_BYTES);
+    if (length <= DATE_CACHE_BYTES) {
       out.buf.copy(this.lastDate, 0, from, out.pos);
       this.lastDateLength = length;
       this.lastDateSec = ev.sec;

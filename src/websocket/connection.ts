@@ -16,6 +16,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectOptions, type SecureVersion } from 'node:tls';
+import { BufferPool } from '../core/buffer-pool.js';
 import { WsbitError, errorMessage } from '../core/errors.js';
 import { CloseCode, encodeCloseFrame, encodeFrame, encodePing, encodePong, type DataOpcode } from './frame.js';
 import {
@@ -25,7 +26,6 @@ import {
   type HttpHeader,
 } from './handshake.js';
 import { FrameReader, type ReaderEvent } from './reader.js';
-import { BufferPool } from '../core/buffer-pool.js';
 
 export interface WebSocketTlsOptions {
   enabled: boolean;

@@ -165,3 +165,20 @@ test('the double date agrees with formatDouble(sec + nsec / 1e9) everywhere, als
   const lines = chunkToJson(chunk, { format: 'json_lines', dateKey: 'd', dateFormat: 'double', escapeUnicode: true }).toString().split('\n');
   times.forEach(([sec, nsec], i) => assert.equal(lines[i], `{"d":${formatDouble(sec + nsec / 1e9)}}`, `${sec}.${nsec}`));
 });
+
+test('records that share a time reuse its formatted date; a change of time is never missed', () => {
+  const times = [
+    [1_700_000_000, 123_456_789],
+    [1_700_000_000, 123_456_789],
+    [1_700_000_000, 123_456_790],
+    [1_700_000_001, 123_456_790],
+    [1_700_000_000, 123_456_789],
+  ] as const;
+  const events = times.map(([sec, nsec], i) => ({ sec, nsec, body: `{"n":${i}}` }));
+  for (const dateFormat of ['double', 'epoch_ms', 'iso8601', 'java_sql_timestamp'] as const) {
+    const options = lines({ dateKey: 'date', dateFormat });
+    // Each record on its own has a fresh encoder, so nothing is cached between them.
+    const oneByOne = events.map((ev) => chunkToJson(chunkOf(ev), options).toString('utf8')).join('');
+    assert.equal(chunkToJson(chunkOf(...events), options).toString('utf8'), oneByOne, dateFormat);
+  }
+});

@@ -26,7 +26,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { tlsServerKeys } from '../../config/common-keys.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
 import { ConfigError, WsbitError, errorMessage } from '../../core/errors.js';
@@ -36,7 +36,6 @@ import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, toke
 import { defineInput } from '../types.js';
 import { PayloadDecoder, UNDECODABLE_CLOSE_CODE, payloadFormats } from './websocket/decode.js';
 import { recordTimeReader, type RecordTimeReader } from './websocket/record-time.js';
-import { loadWebSocketServer } from '../../websocket/ws-package.js';
 
 const schema = [
   { key: 'listen', type: 'string', default: '127.0.0.1', description: 'Address to listen on; 0.0.0.0 takes agents from other machines (set a token).' },
@@ -132,7 +131,6 @@ export const websocketInput = defineInput({
 
     const connections = new Set<Connection>();
     // ws does the handshake, frames and closing; we keep the clients, and send pongs ourselves.
-    const WebSocketServer = loadWebSocketServer();
     const wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
@@ -20,7 +21,6 @@ import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, toke
 import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
 import { encodeMessages, type MessageShape } from './websocket-server/encode.js';
 import { MSGPACK_ASSET_PATH, STATUS_PATH, livePage } from './websocket-server/live-page.js';
-import { loadWebSocketServer } from '../../websocket/ws-package.js';
 
 const schema = [
   {
@@ -108,7 +108,6 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
   });
   // ws does the handshake, pings, pongs and closing (the broadcaster writes the data frames, see
   // broadcast.ts); clientTracking is off because the broadcaster keeps the clients.
-  const WebSocketServer = loadWebSocketServer();
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
   let server: Server | null = null;
   let pingTimer: TimerHandle | null = null;

@@ -1,3 +1,4 @@
+import { BufferPool } from '../../core/buffer-pool.js';
 import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import { encodePayload } from '../../codec/payload.js';
@@ -5,7 +6,6 @@ import { Opcode } from '../../websocket/frame.js';
 import { defineOutput } from '../types.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
 import { WebSocketLink } from './websocket/link.js';
-import { BufferPool } from '../../core/buffer-pool.js';
 
 const schema = [
   ...netClientKeys,
