@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, type ConfigOrigin } from '../core/errors.js';
+import { readConfigFile } from './read-file.js';
 import { asciiLower, configMessage, type ConfigEntry } from './schema.js';
 
 export type SectionKind =
@@ -174,10 +175,11 @@ function fileIdentity(file: string): string {
 function readIncluded(state: ParseState, file: string, includedFrom: ConfigOrigin, spec: string): void {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readConfigFile(file, '@INCLUDE file', includedFrom);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : `cannot read it (${code ?? 'error'})`;
+    if (error instanceof ConfigError && error.code === 'WSBIT_CONFIG_TOO_LARGE') throw includeError(includedFrom, error.message);
+    const code = (error as { cause?: NodeJS.ErrnoException }).cause?.code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === undefined ? 'it is a directory' : `cannot read it (${code})`;
     throw includeError(includedFrom, `@INCLUDE '${spec}': ${reason}${file === spec ? '' : ` (tried '${spec}' and '${file}')`}`);
   }
   parseFile(state, file, text, includedFrom);
@@ -412,11 +414,5 @@ export function parseClassicConfigText(text: string, file: string, options: Clas
 }
 
 export function parseClassicConfig(file: string, options: ClassicParseOptions = {}): ConfigDocument {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError('WSBIT_CONFIG_NOT_FOUND', `could not open configuration file ${file}`, undefined, { cause: error });
-  }
-  return parseClassicConfigText(text, file, options);
+  return parseClassicConfigText(readConfigFile(file), file, options);
 }

@@ -138,8 +138,17 @@ export function loadParsersFile(file: string, registry: ParserRegistry, options:
     throw new ConfigError('WSBIT_CONFIG_PARSERS_FILE', `[config] parsers file '${file}' does not exist`);
   }
   const document = parseClassicConfig(file, { allowParsers: true, ...(options.env === undefined ? {} : { env: options.env }) });
-  const warnings = [...document.warnings];
-  for (const section of document.sections) {
+  return [...document.warnings, ...registerParserSections(document.sections, registry)];
+}
+
+/**
+ * Registers the `[PARSER]` and `[MULTILINE_PARSER]` sections among `sections`, whichever front end
+ * produced them (a parsers file, or a YAML file's `parsers`/`multiline_parsers`). Other kinds are
+ * ignored. Returns the warnings for the caller to log.
+ */
+export function registerParserSections(sections: readonly ConfigSection[], registry: ParserRegistry): string[] {
+  const warnings: string[] = [];
+  for (const section of sections) {
     if (section.kind === 'multiline_parser') {
       warnings.push(`[parser] ${section.origin.file}:${section.origin.line}: [MULTILINE_PARSER] sections are not supported by wsbit and are ignored`);
       continue;

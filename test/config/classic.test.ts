@@ -1,5 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
 import {
@@ -436,7 +438,30 @@ describe('classic .conf: @INCLUDE', () => {
     assert.throws(
       () => parseClassicConfig(file),
       (error: unknown) =>
-        error instanceof ConfigError && error.code === 'WSBIT_CONFIG_NOT_FOUND' && error.message === `could not open configuration file ${file}`,
+        error instanceof ConfigError && error.code === 'WSBIT_CONFIG_NOT_FOUND' && error.message === `could not open configuration file ${file}: no such file`,
     );
+  });
+
+  it('refuses an oversized file before reading it, naming its size', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsbit-big-conf-'));
+    try {
+      const file = path.join(dir, 'huge.conf');
+      // A sparse file: 1 GiB by its size, no disk used, and reading it whole would take 1 GiB of memory.
+      fs.closeSync(fs.openSync(file, 'w'));
+      fs.truncateSync(file, 1024 * 1024 * 1024);
+      assert.throws(
+        () => parseClassicConfig(file),
+        (error: unknown) =>
+          error instanceof ConfigError && error.code === 'WSBIT_CONFIG_TOO_LARGE' && error.message.includes(file) && error.message.includes('1.0 GiB'),
+      );
+      const main = path.join(dir, 'main.conf');
+      fs.writeFileSync(main, '@INCLUDE huge.conf\n[SERVICE]\n    Flush 1\n');
+      assert.throws(
+        () => parseClassicConfig(main),
+        (error: unknown) => error instanceof ConfigError && error.code === 'WSBIT_CONFIG_INCLUDE' && error.message.includes('1.0 GiB'),
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

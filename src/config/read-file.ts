@@ -1,0 +1,44 @@
+import * as fs from 'node:fs';
+import { ConfigError, type ConfigOrigin } from '../core/errors.js';
+
+/**
+ * The largest configuration, include or parsers file wsbit reads. Real configurations are a few
+ * kilobytes; the limit keeps a wrong path (a log file, a disk image) from being read whole into memory.
+ */
+export const configFileMaxBytes = 8 * 1024 * 1024;
+
+function describeSize(bytes: number): string {
+  if (bytes >= 1024 * 1024 * 1024) return `${(bytes / (1024 * 1024 * 1024)).toFixed(1)} GiB`;
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  return `${bytes} bytes`;
+}
+
+/**
+ * Reads a configuration file as UTF-8 after checking, before reading anything, that it is a regular
+ * file within `configFileMaxBytes`. Errors name the file and, for a size refusal, its size.
+ * `what` names the file's role in messages ("configuration file", "@INCLUDE", "parsers file").
+ */
+export function readConfigFile(file: string, what = 'configuration file', origin?: ConfigOrigin): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? 'error'})`;
+    throw new ConfigError('WSBIT_CONFIG_NOT_FOUND', `could not open ${what} ${file}: ${reason}`, origin, { cause: error });
+  }
+  if (stat.isDirectory()) throw new ConfigError('WSBIT_CONFIG_NOT_FOUND', `could not open ${what} ${file}: it is a directory`, origin);
+  if (stat.size > configFileMaxBytes) {
+    throw new ConfigError(
+      'WSBIT_CONFIG_TOO_LARGE',
+      `${what} ${file} is ${describeSize(stat.size)}, over the ${describeSize(configFileMaxBytes)} a configuration file may have; is it the right file?`,
+      origin,
+    );
+  }
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError('WSBIT_CONFIG_NOT_FOUND', `could not open ${what} ${file}: cannot read it (${code ?? 'error'})`, origin, { cause: error });
+  }
+}
