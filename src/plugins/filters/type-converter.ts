@@ -1,0 +1,239 @@
+import { ConfigError } from '../../core/errors.js';
+import { configMessage, ParseFailure } from '../../config/schema.js';
+import { readFloat } from '../../codec/print.js';
+import { formatDouble } from '../../codec/json.js';
+import { mapEntries, strRange, type MapEntry, type ValueRange } from '../../codec/msgpack-map.js';
+import { MsgpackWriter } from '../../codec/msgpack-writer.js';
+import { defineFilter } from '../types.js';
+import { countFilterRecords, EventRewriter } from './event-rewriter.js';
+import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
+import { RepeatedLog } from './repeated-log.js';
+import { splitQuoted } from './rule-args.js';
+
+type ValueType = 'int' | 'uint' | 'float' | 'hex' | 'string' | 'bool';
+
+/** `flb_typecast_str_to_type_t` order: a word names the first type it is a prefix of (`i`, `str`, `Float`). */
+const TYPE_NAMES: readonly ValueType[] = ['int', 'uint', 'float', 'hex', 'string', 'bool'];
+
+/** What each source type can become (`flb_typecast.c`); anything else fails when the record is converted. */
+const CONVERSIONS: Readonly<Record<'int' | 'uint' | 'float' | 'string', readonly ValueType[]>> = {
+  int: ['string', 'float', 'uint'],
+  uint: ['string', 'float', 'int'],
+  float: ['string', 'int', 'uint'],
+  string: ['int', 'uint', 'hex', 'float', 'bool'],
+};
+
+interface Conversion {
+  from: 'int' | 'uint' | 'float' | 'string';
+  fromKey: string;
+  accessor: RecordAccessor;
+  /** The new key, as msgpack str bytes. */
+  toKey: Buffer;
+  to: ValueType;
+}
+
+function parseConversion(from: Conversion['from'], raw: string): Conversion | ParseFailure {
+  const words = splitQuoted(raw.trim(), 0);
+  if (words === null || words.length !== 3) return new ParseFailure(`KEY NEW_KEY TYPE, e.g. '${from === 'string' ? 'id id_num int' : 'id id_str string'}'`);
+  const [fromKey = '', toKey = '', typeWord = ''] = words;
+  const lower = typeWord.toLowerCase();
+  const to = TYPE_NAMES.find((name) => name.startsWith(lower));
+  if (lower === '' || to === undefined || !CONVERSIONS[from].includes(to)) {
+    return new ParseFailure(`a TYPE a ${from} can become: ${CONVERSIONS[from].join(', ')}; not '${typeWord}'`);
+  }
+  const accessor = parseRecordAccessor(fromKey);
+  if (accessor === null) return new ParseFailure(`a key or record accessor such as id or $data['id'], not '${fromKey}'`);
+  const writer = new MsgpackWriter(64);
+  writer.str(toKey);
+  return { from, fromKey, accessor, toKey: writer.bytes(), to };
+}
+
+function conversionKey<const Key extends string>(key: Key, from: Conversion['from'], description: string) {
+  return { key, type: 'string', multiple: true, parse: (raw: string) => parseConversion(from, raw), description } as const;
+}
+
+const schema = [
+  conversionKey('int_key', 'int', 'KEY NEW_KEY TYPE: add NEW_KEY with the integer value of KEY as TYPE (string, float or uint).'),
+  conversionKey('uint_key', 'uint', 'KEY NEW_KEY TYPE: add NEW_KEY with the unsigned integer value of KEY as TYPE (string, float or int).'),
+  conversionKey('float_key', 'float', 'KEY NEW_KEY TYPE: add NEW_KEY with the float value of KEY as TYPE (string, int or uint).'),
+  conversionKey('str_key', 'string', 'KEY NEW_KEY TYPE: add NEW_KEY with the string value of KEY as TYPE (int, uint, hex, float or bool).'),
+] as const;
+
+const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MIN = -(1n << 63n);
+const UINT64_MAX = (1n << 64n) - 1n;
+
+/** The integer at `pos` (any msgpack int form) as a bigint, or null for another type. */
+function readInteger(buf: Buffer, pos: number): bigint | null {
+  const b = buf[pos];
+  if (b === undefined) return null;
+  if (b <= 0x7f) return BigInt(b);
+  if (b >= 0xe0) return BigInt(b - 0x100);
+  switch (b) {
+    case 0xcc: return BigInt(buf.readUInt8(pos + 1));
+    case 0xcd: return BigInt(buf.readUInt16BE(pos + 1));
+    case 0xce: return BigInt(buf.readUInt32BE(pos + 1));
+    case 0xcf: return buf.readBigUInt64BE(pos + 1);
+    case 0xd0: return BigInt(buf.readInt8(pos + 1));
+    case 0xd1: return BigInt(buf.readInt16BE(pos + 1));
+    case 0xd2: return BigInt(buf.readInt32BE(pos + 1));
+    case 0xd3: return buf.readBigInt64BE(pos + 1);
+    default: return null;
+  }
+}
+
+const C_SPACE = /^[ \t\n\v\f\r]*/;
+
+/**
+ * C's `strtoimax`/`strtoumax` on the text: leading spaces, a sign, then the longest run of digits
+ * (`base` 16 also takes a 0x prefix); an out-of-range value is clamped, and strtoumax negates a
+ * '-' value modulo 2^64.
+ */
+function cStrtoInteger(text: string, base: 10 | 16, unsigned: boolean): bigint {
+  const body = text.replace(C_SPACE, '');
+  const match = (base === 10 ? /^([+-]?)(\d+)/ : /^([+-]?)(?:0[xX](?=[0-9a-fA-F]))?([0-9a-fA-F]+)/).exec(body);
+  if (match === null) return 0n;
+  const magnitude = BigInt(base === 10 ? (match[2] ?? '0') : `0x${match[2] ?? '0'}`);
+  const negative = match[1] === '-';
+  if (unsigned) {
+    if (magnitude > UINT64_MAX) return UINT64_MAX;
+    return negative ? BigInt.asUintN(64, -magnitude) : magnitude;
+  }
+  const value = negative ? -magnitude : magnitude;
+  return value > INT64_MAX ? INT64_MAX : value < INT64_MIN ? INT64_MIN : value;
+}
+
+/** C's `atof`: the longest prefix that reads as a number (decimal, hex integer, inf, nan), else 0. */
+function cAtof(text: string): number {
+  const body = text.replace(C_SPACE, '');
+  const special = /^([+-]?)(inf(?:inity)?|nan)/i.exec(body);
+  if (special !== null) {
+    const value = (special[2] ?? '').toLowerCase().startsWith('inf') ? Infinity : NaN;
+    return special[1] === '-' ? -value : value;
+  }
+  const hex = /^([+-]?)0x([0-9a-f]+)/i.exec(body);
+  if (hex !== null) return (hex[1] === '-' ? -1 : 1) * Number(`0x${hex[2]}`);
+  const decimal = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?/i.exec(body);
+  return decimal === null ? 0 : Number(decimal[0]);
+}
+
+/** A double cast to int64 the way x86-64 does it: toward zero, INT64_MIN when out of range or NaN. */
+function doubleToInt64(value: number): bigint {
+  if (!Number.isFinite(value) || value >= 2 ** 63 || value < -(2 ** 63)) return INT64_MIN;
+  return BigInt(Math.trunc(value));
+}
+
+/**
+ * A double cast to uint64 as gcc does it on x86-64: below 2^63 the signed cast (so -2.75 becomes
+ * 2^64-2), from 2^63 the signed cast of x - 2^63 with the top bit set again (1e20 becomes 0).
+ */
+function doubleToUint64(value: number): bigint {
+  if (!(value >= 2 ** 63)) return BigInt.asUintN(64, doubleToInt64(value));
+  return BigInt.asUintN(64, doubleToInt64(value - 2 ** 63) ^ INT64_MIN);
+}
+
+/**
+ * Writes the converted value (`flb_typecast_pack`) and returns true, or returns false when the value
+ * has the wrong source type or cannot be converted (a string that reads as 0, `str` to `string`).
+ */
+function convert(writer: MsgpackWriter, buf: Buffer, range: ValueRange, conversion: Conversion): boolean {
+  const { from, to } = conversion;
+  if (from === 'string') {
+    const text = strRange(buf, range.start, range.end);
+    if (text === null) return false;
+    const value = buf.toString('utf8', text.start, text.end);
+    switch (to) {
+      case 'int':
+      case 'uint':
+      case 'hex': {
+        const number = cStrtoInteger(value, to === 'hex' ? 16 : 10, to !== 'int');
+        if (number === 0n) return false;
+        to === 'int' ? writer.int(number) : writer.uint(number);
+        return true;
+      }
+      case 'float':
+        writer.float64(cAtof(value));
+        return true;
+      case 'bool': {
+        const lower = value.toLowerCase();
+        if (lower.startsWith('true')) writer.bool(true);
+        else if (lower.startsWith('false')) writer.bool(false);
+        else return false;
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+  if (from === 'float') {
+    const b = buf[range.start];
+    if (b !== 0xca && b !== 0xcb) return false;
+    const { value } = readFloat(buf, range.start);
+    if (to === 'string') writer.str(formatDouble(value));
+    else if (to === 'int') writer.int(doubleToInt64(value));
+    else writer.uint(doubleToUint64(value));
+    return true;
+  }
+  const integer = readInteger(buf, range.start);
+  if (integer === null) return false;
+  // msgpack-c reads an integer as both int64 and uint64 (`via.i64` / `via.u64`): the same 64 bits.
+  const value = from === 'int' ? BigInt.asIntN(64, integer) : BigInt.asUintN(64, integer);
+  if (to === 'string') writer.str(value.toString());
+  else if (to === 'float') writer.float64(Number(value));
+  else if (to === 'uint') writer.uint(BigInt.asUintN(64, value));
+  else writer.int(BigInt.asIntN(64, value));
+  return true;
+}
+
+/**
+ * Fluent Bit's `type_converter` filter (`plugins/filter_type_converter`, `src/flb_typecast.c`). Each
+ * rule that finds its KEY appends NEW_KEY with the converted value after the record's own keys, which
+ * keep their bytes. As in Fluent Bit the rules run str_key first, then int_key, uint_key, float_key, each
+ * in config order; a value that cannot be converted is appended as it is, and an emit in which nothing
+ * converted comes back unchanged.
+ */
+export const typeConverterFilter = defineFilter({
+  kind: 'filter',
+  name: 'type_converter',
+  description: 'Data type converter',
+  schema,
+  create(context) {
+    const { config, instance } = context;
+    const conversions = [...config.str_key, ...config.int_key, ...config.uint_key, ...config.float_key];
+    if (conversions.length === 0) {
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(`${instance}: no rules: set int_key, uint_key, float_key or str_key`));
+    }
+    const failed = new RepeatedLog(context.logger, context.clock, 'error');
+    const rewriter = new EventRewriter();
+    const valueWriter = new MsgpackWriter(64);
+
+    return {
+      filter(events, records) {
+        let converted = false;
+        const out = rewriter.rewrite(events, records, (buf, event) => {
+          const added: MapEntry[] = [];
+          for (const conversion of conversions) {
+            const range = resolveAccessor(buf, event.bodyStart, event.bodyEnd, conversion.accessor);
+            if (range === null) continue;
+            valueWriter.reset();
+            let value: MapEntry;
+            if (convert(valueWriter, buf, range, conversion)) {
+              converted = true;
+              const bytes = valueWriter.bytes();
+              value = { keyBuf: conversion.toKey, keyStart: 0, keyEnd: conversion.toKey.length, valueBuf: bytes, valueStart: 0, end: bytes.length };
+            } else {
+              failed.log(`failed to convert. key=${conversion.fromKey}`);
+              value = { keyBuf: conversion.toKey, keyStart: 0, keyEnd: conversion.toKey.length, valueBuf: buf, valueStart: range.start, end: range.end };
+            }
+            added.push(value);
+          }
+          if (added.length === 0) return 'keep';
+          return [...(mapEntries(buf, event.bodyStart, event.bodyEnd) ?? []), ...added];
+        });
+        const result = converted ? out : { events, records };
+        countFilterRecords(context.telemetry, records, result.records);
+        return result;
+      },
+    };
+  },
+});
