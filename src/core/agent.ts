@@ -1,5 +1,5 @@
 import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from '../config/pipeline.js';
-import type { FilterInstance, InputInstance, OutputInstance, ServiceSettings } from '../plugins/types.js';
+import type { EmitterOptions, FilterEmitter, FilterInstance, InputInstance, OutputInstance, ServiceSettings } from '../plugins/types.js';
 import { systemClock, type Clock } from './clock.js';
 import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js';
 import { WsbitError, errorMessage } from './errors.js';
@@ -31,7 +31,16 @@ interface RunningFilter {
   route: RouteRule;
   plugin: FilterInstance;
   telemetry: Telemetry;
+  /** The input instance of the filter's own emitter, whose records this filter does not see again. */
+  emitterInstance: string | null;
 }
+
+/**
+ * How deep records emitted by one filter's emitter may cause another emitter to emit, within one
+ * ingest. Each filter skips its own emitter's records, so one rewrite_tag cannot loop; two that
+ * re-tag each other's output could, and this stops them (the records stay under their last tag).
+ */
+const maxEmitterDepth = 8;
 
 interface RunningOutput {
   instance: string;
@@ -51,6 +60,8 @@ export class Agent {
   private readonly diskStorage: FilesystemStorage | null;
   private readonly handedOver: HandedOverChunk[] = [];
   private started = false;
+  /** Emitters currently emitting, nested: see maxEmitterDepth. */
+  private emitterDepth = 0;
 
   constructor(
     readonly pipeline: PipelineDescription,
@@ -107,8 +118,14 @@ export class Agent {
     for (const spec of pipeline.filters) {
       const context = pluginContext('filter', spec);
       const { telemetry } = context;
-      const plugin = spec.definition.create(context);
-      this.filters.push({ instance: spec.instance, route: spec.route, plugin, telemetry });
+      let emitterInstance: string | null = null;
+      const createEmitter = (options: EmitterOptions): FilterEmitter => {
+        const emitter = this.createEmitter(spec.instance, options, logRoot);
+        emitterInstance = emitter.instance;
+        return emitter;
+      };
+      const plugin = spec.definition.create({ ...context, createEmitter });
+      this.filters.push({ instance: spec.instance, route: spec.route, plugin, telemetry, emitterInstance });
     }
 
     for (const spec of pipeline.inputs) {
@@ -174,6 +191,54 @@ export class Agent {
     }
   }
 
+  /**
+   * Fluent Bit's `in_emitter`, made for a filter: an input instance with its own buffer limit and
+   * storage whose records go through `ingest` like any input's.
+   */
+  private createEmitter(owner: string, options: EmitterOptions, logRoot: LogRoot): FilterEmitter {
+    const instance = options.name;
+    if (this.pipeline.inputs.some((input) => input.instance === instance) || this.inputs.some((input) => input.instance === instance)) {
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${owner}: emitter_name '${instance}' already exists: choose another`);
+    }
+    let storage: ChunkStorage = memoryStorage;
+    if (options.storageType === 'filesystem') {
+      if (this.diskStorage === null) {
+        throw new ConfigError(
+          'WSBIT_CONFIG_STORAGE_PATH',
+          `[storage] ${owner}: emitter_storage.type filesystem needs a filesystem path: set storage.path in [SERVICE] or -b PATH`,
+        );
+      }
+      storage = this.diskStorage;
+    }
+    let paused = false;
+    const plugin: InputInstance = {
+      start: async () => undefined,
+      stop: async () => undefined,
+      pause: () => (paused = true),
+      resume: () => (paused = false),
+    };
+    this.engine.addInput({
+      instance,
+      memBufLimitBytes: options.memBufLimitBytes,
+      storage,
+      plugin,
+      telemetry: new Telemetry(instance, logRoot.scoped(`input:emitter:${instance}`), this.metrics),
+    });
+    this.inputs.push({ instance, plugin });
+    return {
+      instance,
+      ready: () => !paused && this.emitterDepth < maxEmitterDepth,
+      emit: (events, records, tag) => {
+        this.emitterDepth++;
+        try {
+          this.ingest(instance, tag, events, records);
+        } finally {
+          this.emitterDepth--;
+        }
+      },
+    };
+  }
+
   /** Runs the matching filters in configuration order, then hands what is left to the engine. */
   private ingest(inputInstance: string, tag: string, events: Buffer, records: number): void {
     // Counted as the input produced them, before filters drop or add any (as Fluent Bit counts).
@@ -182,7 +247,7 @@ export class Agent {
     let current = { events, records };
     for (const filter of this.filters) {
       if (current.records === 0) break;
-      if (!routeMatches(filter.route, tag)) continue;
+      if (filter.emitterInstance === inputInstance || !routeMatches(filter.route, tag)) continue;
       try {
         current = filter.plugin.filter(current.events, current.records, tag);
       } catch (error) {

@@ -97,10 +97,39 @@ export interface FilterInstance {
   filter(events: Buffer, records: number, tag: string): { events: Buffer; records: number };
 }
 
+/** Where a filter's emitter keeps what it buffers (rewrite_tag's `Emitter_Storage.type`, `Emitter_Mem_Buf_Limit`). */
+export interface EmitterOptions {
+  /** The emitter's input instance name (Fluent Bit's `Emitter_Name`); must not be taken by another input. */
+  name: string;
+  memBufLimitBytes: number;
+  storageType: 'memory' | 'filesystem';
+}
+
+/**
+ * An input instance owned by a filter (Fluent Bit's `in_emitter`): records it emits enter routing under
+ * their new tag and pass the filters again, except the filter that owns the emitter, so that filter
+ * never sees its own output.
+ */
+export interface FilterEmitter {
+  readonly instance: string;
+  /**
+   * False while the emitter takes nothing: its Mem_Buf_Limit is reached, or records are already being
+   * emitted from inside another emitter's records too many levels deep (two filters re-tagging each
+   * other's output). The filter then passes such records on under their old tag.
+   */
+  ready(): boolean;
+  emit(events: Buffer, records: number, tag: string): void;
+}
+
+export interface FilterContext<Config> extends PluginContext<Config> {
+  /** Present where a filter runs on the shared route (a `[FILTER]` section). */
+  createEmitter?(options: EmitterOptions): FilterEmitter;
+}
+
 export interface FilterPluginDefinition<Schema extends readonly ParamSpec[] = readonly ParamSpec[]>
   extends PluginDefinitionBase<Schema> {
   kind: 'filter';
-  create(context: PluginContext<ResolvedConfig<Schema>>): FilterInstance;
+  create(context: FilterContext<ResolvedConfig<Schema>>): FilterInstance;
 }
 
 export type PluginDefinition = InputPluginDefinition | OutputPluginDefinition | FilterPluginDefinition;

@@ -7,7 +7,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { LogRoot } from '../../src/core/logger.js';
 import { MetricsRegistry } from '../../src/core/metrics.js';
 import { Telemetry } from '../../src/core/telemetry.js';
-import type { FilterInstance, FilterPluginDefinition } from '../../src/plugins/types.js';
+import type { FilterContext, FilterInstance, FilterPluginDefinition } from '../../src/plugins/types.js';
 
 export interface TestFilter {
   filter: FilterInstance;
@@ -25,7 +25,7 @@ export function entries(lines: readonly string[]): ConfigEntry[] {
 }
 
 /** Resolves a section against the plugin's schema (as the pipeline does) and creates the filter. */
-export function makeFilter(definition: FilterPluginDefinition, lines: readonly string[]): TestFilter {
+export function makeFilter(definition: FilterPluginDefinition, lines: readonly string[], extra: Partial<FilterContext<unknown>> = {}): TestFilter {
   const instance = `${definition.name}.0`;
   const { config } = resolveConfig(pluginSchema(definition), entries(lines), { instance, kind: 'filter' });
   const logs: string[] = [];
@@ -38,6 +38,7 @@ export function makeFilter(definition: FilterPluginDefinition, lines: readonly s
     telemetry: new Telemetry(instance, logger, metrics),
     clock: systemClock,
     service: { flushSeconds: 1, graceSeconds: 5, escapeUnicode: true, convertNanToNull: false },
+    ...extra,
   };
   // The context type grows as other plugin kinds need more (parsers…); filters read only these fields.
   return { filter: definition.create(context as never), metrics, logs, instance };
