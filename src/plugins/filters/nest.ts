@@ -42,7 +42,7 @@ function bytesEqual(a: Uint8Array, b: Uint8Array, length = b.length): boolean {
 export const nestFilter = defineFilter({
   kind: 'filter',
   name: 'nest',
-  description: 'nest events by specified field values',
+  description: 'Nest events by specified field values',
   schema,
   create(context) {
     const { config, instance } = context;
