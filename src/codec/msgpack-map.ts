@@ -73,6 +73,25 @@ export function strRange(buf: Uint8Array, pos: number, end: number = buf.length,
   return start + length <= end ? { start, end: start + length } : null;
 }
 
+/** The integer at `pos` (any msgpack int form) as a bigint, or null for another type. */
+export function readInteger(buf: Buffer, pos: number): bigint | null {
+  const b = buf[pos];
+  if (b === undefined) return null;
+  if (b <= 0x7f) return BigInt(b);
+  if (b >= 0xe0) return BigInt(b - 0x100);
+  switch (b) {
+    case 0xcc: return BigInt(buf.readUInt8(pos + 1));
+    case 0xcd: return BigInt(buf.readUInt16BE(pos + 1));
+    case 0xce: return BigInt(buf.readUInt32BE(pos + 1));
+    case 0xcf: return buf.readBigUInt64BE(pos + 1);
+    case 0xd0: return BigInt(buf.readInt8(pos + 1));
+    case 0xd1: return BigInt(buf.readInt16BE(pos + 1));
+    case 0xd2: return BigInt(buf.readInt32BE(pos + 1));
+    case 0xd3: return buf.readBigInt64BE(pos + 1);
+    default: return null;
+  }
+}
+
 /** The str at `pos` decoded as UTF-8, or null when it is not a str. */
 export function readStr(buf: Uint8Array, pos: number, end: number = buf.length): string | null {
   const range = strRange(buf, pos, end);

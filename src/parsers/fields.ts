@@ -5,32 +5,7 @@
  */
 import type { MsgpackWriter } from '../codec/msgpack-writer.js';
 import type { FieldType } from './types.js';
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-const UINT64_MAX = 2n ** 64n - 1n;
-
-/** `atoll`: leading white space, a sign, digits; no digits gives 0; saturates like glibc's strtoll. */
-function atoll(text: string): bigint {
-  const match = /^\s*([+-]?\d+)/.exec(text);
-  if (match === null) return 0n;
-  const value = BigInt(match[1] as string);
-  return value < INT64_MIN ? INT64_MIN : value > INT64_MAX ? INT64_MAX : value;
-}
-
-/** `strtoull(text, NULL, 16)`: an optional 0x prefix, then hex digits. */
-function strtoullHex(text: string): bigint {
-  const match = /^\s*(?:0[xX])?([0-9a-fA-F]+)/.exec(text);
-  if (match === null) return 0n;
-  const value = BigInt(`0x${match[1] as string}`);
-  return value > UINT64_MAX ? UINT64_MAX : value;
-}
-
-/** `atof`: the longest leading number, else 0. */
-function atof(text: string): number {
-  const value = Number.parseFloat(text);
-  return Number.isNaN(value) ? 0 : value;
-}
+import { atof, atoll, boolPrefix, strtoullHex } from '../codec/c-numbers.js';
 
 /**
  * Writes `value` for `key` with its `Types` cast. Returns a warning when a bool cast fails (the value
@@ -49,14 +24,13 @@ export function writeTypedValue(writer: MsgpackWriter, key: string, value: strin
       writer.float64(atof(value));
       return null;
     case 'bool': {
-      const lower = value.toLowerCase();
-      if (lower.startsWith('true')) writer.bool(true);
-      else if (lower.startsWith('false')) writer.bool(false);
-      else {
-        writer.str(value);
-        return `key=${key} cast error. save as string.`;
+      const bool = boolPrefix(value);
+      if (bool !== null) {
+        writer.bool(bool);
+        return null;
       }
-      return null;
+      writer.str(value);
+      return `key=${key} cast error. save as string.`;
     }
     default:
       writer.str(value);

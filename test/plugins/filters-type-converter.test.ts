@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { atof, boolPrefix, strtoInteger } from '../../src/codec/c-numbers.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { typeConverterFilter } from '../../src/plugins/filters/type-converter.js';
 import type { FilterPluginDefinition } from '../../src/plugins/types.js';
@@ -41,4 +42,21 @@ test('type_converter: configuration errors name the problem', () => {
   for (const [config, message] of cases) {
     assert.throws(() => makeFilter(typeConverter, config), (error: unknown) => error instanceof ConfigError && message.test(error.message), config.join(' | '));
   }
+});
+
+test('C number reading shared by type_converter and parser Types', () => {
+  assert.equal(strtoInteger(' \t-12abc', 10, false), -12n);
+  assert.equal(strtoInteger('-1', 10, true), 2n ** 64n - 1n);
+  assert.equal(strtoInteger('99999999999999999999', 10, false), 2n ** 63n - 1n);
+  assert.equal(strtoInteger('0x1F', 16, true), 31n);
+  assert.equal(strtoInteger('0xg', 16, true), 0n);
+  assert.equal(atof('  1.5e3x'), 1500);
+  assert.equal(atof('-Infinity'), -Infinity);
+  assert.ok(Number.isNaN(atof('nan')));
+  assert.equal(atof('0x10'), 16);
+  assert.equal(atof('.5'), 0.5);
+  assert.equal(atof('abc'), 0);
+  assert.equal(boolPrefix('TRUEish'), true);
+  assert.equal(boolPrefix('False'), false);
+  assert.equal(boolPrefix('yes'), null);
 });

@@ -5,7 +5,7 @@
  */
 import { ByteSink, writeMsgpackValueAsJson } from '../../codec/json.js';
 import { formatF, readFloat } from '../../codec/print.js';
-import { readStr, type ValueRange } from '../../codec/msgpack-map.js';
+import { readInteger, readStr, type ValueRange } from '../../codec/msgpack-map.js';
 import { parseRecordAccessor, type RecordAccessor } from './record-accessor.js';
 
 export type TagPart =
@@ -96,10 +96,9 @@ function valueText(buf: Buffer, range: ValueRange): string | null {
   const b = buf[range.start] ?? 0xc1;
   const str = readStr(buf, range.start, range.end);
   if (str !== null) return str;
-  if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xcf) || (b >= 0xd0 && b <= 0xd3)) {
-    const integer = readIntegerText(buf, range.start);
-    if (integer !== null) return integer;
-  }
+  // `%PRId64` of msgpack-c's `via.i64`: a uint64 above INT64_MAX prints negative.
+  const integer = readInteger(buf, range.start);
+  if (integer !== null) return BigInt.asIntN(64, integer).toString();
   if (b === 0xca || b === 0xcb) return formatF(readFloat(buf, range.start).value);
   if (b === 0xc2) return 'false';
   if (b === 0xc3) return 'true';
@@ -110,24 +109,6 @@ function valueText(buf: Buffer, range: ValueRange): string | null {
     return sink.bytes().toString('utf8');
   }
   return null;
-}
-
-/** An integer as `%PRId64` of msgpack-c's `via.i64` (a uint64 above INT64_MAX wraps negative). */
-function readIntegerText(buf: Buffer, pos: number): string | null {
-  const b = buf[pos] ?? 0;
-  if (b <= 0x7f) return String(b);
-  if (b >= 0xe0) return String(b - 0x100);
-  switch (b) {
-    case 0xcc: return String(buf.readUInt8(pos + 1));
-    case 0xcd: return String(buf.readUInt16BE(pos + 1));
-    case 0xce: return String(buf.readUInt32BE(pos + 1));
-    case 0xcf: return buf.readBigInt64BE(pos + 1).toString();
-    case 0xd0: return String(buf.readInt8(pos + 1));
-    case 0xd1: return String(buf.readInt16BE(pos + 1));
-    case 0xd2: return String(buf.readInt32BE(pos + 1));
-    case 0xd3: return buf.readBigInt64BE(pos + 1).toString();
-    default: return null;
-  }
 }
 
 export interface TagInputs {

@@ -1,8 +1,9 @@
 import { ConfigError } from '../../core/errors.js';
 import { configMessage, ParseFailure } from '../../config/schema.js';
+import { atof, boolPrefix, strtoInteger } from '../../codec/c-numbers.js';
 import { readFloat } from '../../codec/print.js';
 import { formatDouble } from '../../codec/json.js';
-import { mapEntries, strRange, type MapEntry, type ValueRange } from '../../codec/msgpack-map.js';
+import { mapEntries, readInteger, strRange, type MapEntry, type ValueRange } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineFilter } from '../types.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
@@ -59,63 +60,7 @@ const schema = [
   conversionKey('str_key', 'string', 'KEY NEW_KEY TYPE: add NEW_KEY with the string value of KEY as TYPE (int, uint, hex, float or bool).'),
 ] as const;
 
-const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
-const UINT64_MAX = (1n << 64n) - 1n;
-
-/** The integer at `pos` (any msgpack int form) as a bigint, or null for another type. */
-function readInteger(buf: Buffer, pos: number): bigint | null {
-  const b = buf[pos];
-  if (b === undefined) return null;
-  if (b <= 0x7f) return BigInt(b);
-  if (b >= 0xe0) return BigInt(b - 0x100);
-  switch (b) {
-    case 0xcc: return BigInt(buf.readUInt8(pos + 1));
-    case 0xcd: return BigInt(buf.readUInt16BE(pos + 1));
-    case 0xce: return BigInt(buf.readUInt32BE(pos + 1));
-    case 0xcf: return buf.readBigUInt64BE(pos + 1);
-    case 0xd0: return BigInt(buf.readInt8(pos + 1));
-    case 0xd1: return BigInt(buf.readInt16BE(pos + 1));
-    case 0xd2: return BigInt(buf.readInt32BE(pos + 1));
-    case 0xd3: return buf.readBigInt64BE(pos + 1);
-    default: return null;
-  }
-}
-
-const C_SPACE = /^[ \t\n\v\f\r]*/;
-
-/**
- * C's `strtoimax`/`strtoumax` on the text: leading spaces, a sign, then the longest run of digits
- * (`base` 16 also takes a 0x prefix); an out-of-range value is clamped, and strtoumax negates a
- * '-' value modulo 2^64.
- */
-function cStrtoInteger(text: string, base: 10 | 16, unsigned: boolean): bigint {
-  const body = text.replace(C_SPACE, '');
-  const match = (base === 10 ? /^([+-]?)(\d+)/ : /^([+-]?)(?:0[xX](?=[0-9a-fA-F]))?([0-9a-fA-F]+)/).exec(body);
-  if (match === null) return 0n;
-  const magnitude = BigInt(base === 10 ? (match[2] ?? '0') : `0x${match[2] ?? '0'}`);
-  const negative = match[1] === '-';
-  if (unsigned) {
-    if (magnitude > UINT64_MAX) return UINT64_MAX;
-    return negative ? BigInt.asUintN(64, -magnitude) : magnitude;
-  }
-  const value = negative ? -magnitude : magnitude;
-  return value > INT64_MAX ? INT64_MAX : value < INT64_MIN ? INT64_MIN : value;
-}
-
-/** C's `atof`: the longest prefix that reads as a number (decimal, hex integer, inf, nan), else 0. */
-function cAtof(text: string): number {
-  const body = text.replace(C_SPACE, '');
-  const special = /^([+-]?)(inf(?:inity)?|nan)/i.exec(body);
-  if (special !== null) {
-    const value = (special[2] ?? '').toLowerCase().startsWith('inf') ? Infinity : NaN;
-    return special[1] === '-' ? -value : value;
-  }
-  const hex = /^([+-]?)0x([0-9a-f]+)/i.exec(body);
-  if (hex !== null) return (hex[1] === '-' ? -1 : 1) * Number(`0x${hex[2]}`);
-  const decimal = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?/i.exec(body);
-  return decimal === null ? 0 : Number(decimal[0]);
-}
 
 /** A double cast to int64 the way x86-64 does it: toward zero, INT64_MIN when out of range or NaN. */
 function doubleToInt64(value: number): bigint {
@@ -146,19 +91,18 @@ function convert(writer: MsgpackWriter, buf: Buffer, range: ValueRange, conversi
       case 'int':
       case 'uint':
       case 'hex': {
-        const number = cStrtoInteger(value, to === 'hex' ? 16 : 10, to !== 'int');
+        const number = strtoInteger(value, to === 'hex' ? 16 : 10, to !== 'int');
         if (number === 0n) return false;
         to === 'int' ? writer.int(number) : writer.uint(number);
         return true;
       }
       case 'float':
-        writer.float64(cAtof(value));
+        writer.float64(atof(value));
         return true;
       case 'bool': {
-        const lower = value.toLowerCase();
-        if (lower.startsWith('true')) writer.bool(true);
-        else if (lower.startsWith('false')) writer.bool(false);
-        else return false;
+        const bool = boolPrefix(value);
+        if (bool === null) return false;
+        writer.bool(bool);
         return true;
       }
       default:
