@@ -29,7 +29,7 @@ function recordingEmitter(ready = true) {
  * A test-only input that emits fixed events once started: the case's records with their own
  * timestamps, as Fluent Bit's stdin input read them for the golden output.
  */
-function injectInput(events: Buffer, records: number) {
+function injectInput(events: Buffer, records: number, emits = 1) {
   return defineInput({
     kind: 'input',
     name: 'inject',
@@ -37,7 +37,9 @@ function injectInput(events: Buffer, records: number) {
     schema: [],
     create(context) {
       return {
-        start: async () => context.emit(events, records),
+        start: async () => {
+          for (let i = 0; i < emits; i++) context.emit(events, records);
+        },
         stop: async () => undefined,
         pause: () => undefined,
         resume: () => undefined,
@@ -115,12 +117,16 @@ test('rewrite_tag: while the emitter is paused, matching records keep their tag 
   assert.equal(filter.logs.filter((line) => line.includes('is paused')).length, 1, filter.logs.join(''));
 });
 
-test('rewrite_tag: a key holding an array cannot be put in a tag: the record keeps its tag', () => {
+test('rewrite_tag: a key holding an array, an empty tag or one over 1024 bytes: the record keeps its tag', () => {
   const emitter = recordingEmitter();
-  const filter = makeFilter(rewriteTag, ['Rule $a ^x$ t.$list false'], { createEmitter: emitter.createEmitter });
-  const input = eventsOf(['{"a":"x","list":[1]}']);
-  assert.equal(filter.filter.filter(input, 1, 't').events, input);
-  assert.ok(filter.logs.some((line) => line.includes('holds an array')), filter.logs.join(''));
+  const filter = makeFilter(rewriteTag, ['Rule $a ^x$ t.$list false', 'Rule $a ^$ $a false', 'Rule $a ^y+$ $a false'], { createEmitter: emitter.createEmitter });
+  const input = eventsOf(['{"a":"x","list":[1]}', '{"a":""}', `{"a":"${'y'.repeat(1025)}"}`, `{"a":"${'y'.repeat(1024)}"}`]);
+  const out = filter.filter.filter(input, 4, 't');
+  assert.equal(out.records, 3);
+  assert.deepEqual(emitter.emitted.map((batch) => batch.tag.length), [1024]);
+  for (const why of ['holds an array', 'the new tag is empty', 'longer than 1024 bytes']) {
+    assert.ok(filter.logs.some((line) => line.includes(why)), filter.logs.join(''));
+  }
 });
 
 test('rewrite_tag: configuration errors name the problem', () => {
@@ -180,4 +186,22 @@ test('rewrite_tag in a pipeline: emitter_storage.type filesystem keeps re-tagged
   t.after(() => running.stop());
   await running.waitFor(() => running.events().length >= 2, 'two records');
   assert.deepEqual(running.chunks.map((chunk) => [chunk.tag, chunk.inputInstance]).sort(), [['in', 'inject.0'], ['out', 'emitter_for_rewrite_tag.0']]);
+});
+
+test('rewrite_tag in a pipeline: once the emitter reaches Emitter_Mem_Buf_Limit, matching records keep their tag and nothing is lost', async (t) => {
+  const registry = defaultRegistry();
+  const bodies = Array.from({ length: 20 }, (_, i) => `{"a":"x","pad":"${'p'.repeat(40)}","n":${i}}`);
+  registry.register(injectInput(eventsOf(bodies), 20, 2) as never);
+  const running = await launchAgent(
+    ['-i', 'inject', '-t', 'in', '-F', 'rewrite_tag', '-m', 'in', '-p', 'rule=$a ^x$ out false', '-p', 'emitter_mem_buf_limit=1K', '-o', 'capture', '-m', '*', '-f', '30'],
+    { registry },
+  );
+  t.after(() => running.stop());
+  // The first emit fills the emitter past 1,000 bytes and pauses it; the second finds it paused.
+  await running.waitForLog('is paused (emitter_mem_buf_limit reached)');
+  assert.equal(running.agent.metrics.get('fluentbit_input_records_total', 'emitter_for_rewrite_tag.0'), 20);
+  assert.equal(running.countLines(/\[input\] emitter_for_rewrite_tag.0 paused/), 1, running.logs());
+  await running.stop();
+  const tags = running.chunks.flatMap((chunk) => Array.from({ length: chunk.records }, () => chunk.tag));
+  assert.deepEqual([tags.filter((tag) => tag === 'out').length, tags.filter((tag) => tag === 'in').length], [20, 20]);
 });

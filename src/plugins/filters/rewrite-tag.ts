@@ -11,6 +11,18 @@ import { RepeatedLog } from './repeated-log.js';
 import { splitQuoted } from './rule-args.js';
 import { parseTagTemplate, renderTag, type TagPart } from './tag-template.js';
 
+/**
+ * The longest tag a rule may make. A tag can come from record values, and every distinct tag gets
+ * chunks of its own, so a runaway value must not become one; Fluent Bit has no such limit.
+ */
+const maxTagBytes = 1024;
+
+const BAD_TAG_TEXT = {
+  unwritable: 'a key in the new tag holds an array or binary value',
+  empty: 'the new tag is empty',
+  long: `the new tag is longer than ${maxTagBytes} bytes`,
+} as const;
+
 interface RewriteRule {
   text: string;
   accessor: RecordAccessor;
@@ -61,7 +73,7 @@ const schema = [
     description:
       "$KEY REGEX NEW_TAG KEEP: when the string at $KEY matches REGEX, emit the record again with NEW_TAG, which may use $TAG, $TAG[n] " +
       "(the nth dot-separated part), $0..$9 (the match and its groups) and record keys ($key['sub']). KEEP true keeps the original " +
-      'record too. The first rule that matches wins.',
+      'record too. The first rule that matches wins. A record whose new tag would be empty or longer than 1024 bytes keeps its tag.',
   },
   { key: 'emitter_name', type: 'string', default: null, description: 'Name of the input instance that emits the re-tagged records (default emitter_for_<filter instance>).' },
   { key: 'emitter_storage.type', type: 'enum', values: ['memory', 'filesystem'], default: 'memory', description: 'Where the emitter buffers its records.' },
@@ -98,7 +110,11 @@ export const rewriteTagFilter = defineFilter({
       storageType: config['emitter_storage.type'],
     });
     const notEmitted = new RepeatedLog(context.logger, context.clock, 'warn');
-    const untranslatable = new RepeatedLog(context.logger, context.clock, 'warn');
+    const badTag = {
+      unwritable: new RepeatedLog(context.logger, context.clock, 'warn'),
+      empty: new RepeatedLog(context.logger, context.clock, 'warn'),
+      long: new RepeatedLog(context.logger, context.clock, 'warn'),
+    };
     const rewriter = new EventRewriter();
 
     return {
@@ -123,8 +139,10 @@ export const rewriteTagFilter = defineFilter({
               buf,
               lookup: (accessor) => resolveAccessor(buf, event.bodyStart, event.bodyEnd, accessor),
             });
-            if (newTag === null) {
-              untranslatable.log(`rule '${rule.text}': a key in the new tag holds an array or binary value; the record keeps tag '${tag}'`);
+            const problem = newTag === null ? 'unwritable' : newTag === '' ? 'empty' : Buffer.byteLength(newTag) > maxTagBytes ? 'long' : null;
+            if (newTag === null || problem !== null) {
+              const reason = problem ?? 'unwritable';
+              badTag[reason].log(`rule '${rule.text}': ${BAD_TAG_TEXT[reason]}; the record keeps tag '${tag}'`);
               return 'keep';
             }
             if (!ready) {
