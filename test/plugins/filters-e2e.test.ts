@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { confDir } from '../helpers/paths.js';
@@ -43,8 +43,9 @@ test('modify end to end: rules change the record, a 64-bit integer and a 3.0 flo
   assert.ok(raw.includes(body), raw.toString('hex'));
 });
 
-test('record_modifier end to end: a [FILTER] section in a config file run by bin/wsbit', async () => {
+test('record_modifier end to end: a [FILTER] section in a config file run by bin/wsbit', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-filters-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'record-modifier.conf');
   writeFileSync(
     file,
