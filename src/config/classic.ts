@@ -52,6 +52,8 @@ export interface ClassicParseOptions {
   allowParsers?: boolean;
   /** `${HOSTNAME}` when the environment has none; defaults to `os.hostname()`. */
   hostname?: string;
+  /** Leave `${VAR}` in values as written (the `--convert` tool keeps them for the YAML it prints). */
+  keepVariables?: boolean;
 }
 
 /** Fluent Bit stops at 1000 files (`FLB_CF_FILE_NUM_LIMIT`), which also ends include cycles via globs. */
@@ -383,9 +385,11 @@ export function finishDocument(state: ParsedParts, options: ClassicParseOptions)
     if (section.entries.length === 0 && section.groups.length === 0) {
       state.warnings.push(`[config] warning in ${section.origin.file}:${section.origin.line}: section [${section.header}] did not have keys`);
     }
-    section.entries.forEach(substitute);
-    section.groups.forEach((group) => group.entries.forEach(substitute));
-    section.processors?.forEach((processor) => processor.entries.forEach(substitute));
+    if (options.keepVariables !== true) {
+      section.entries.forEach(substitute);
+      section.groups.forEach((group) => group.entries.forEach(substitute));
+      section.processors?.forEach((processor) => processor.entries.forEach(substitute));
+    }
     // Fluent Bit merges every [SERVICE] into one; later values come later and so win.
     if (section.kind === 'service' && service !== undefined) {
       service.entries.push(...section.entries);
