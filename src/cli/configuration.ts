@@ -3,7 +3,7 @@ import { parseClassicConfigText, type ConfigDocument, type ConfigSection } from 
 import { readConfigFile } from '../config/read-file.js';
 import { isYamlConfig, parseYamlConfigText } from '../config/yaml.js';
 import { buildPipeline, type PipelineDescription, type PipelineSource, type PluginSection } from '../config/pipeline.js';
-import { WsbitError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { configMessage } from '../config/schema.js';
 import { ParserRegistry, loadParsersFile, registerParserSections, resolveParsersFile } from '../parsers/registry.js';
 import type { PluginRegistry } from '../plugins/registry.js';
@@ -28,7 +28,7 @@ function pipelineSource(commandLine: CommandLine, document: ConfigDocument | nul
 function pluginSection(section: ConfigSection, kind: PluginSection['kind']): PluginSection {
   const nameEntry = section.entries.find((entry) => entry.key === 'name');
   if (nameEntry === undefined || nameEntry.value === '') {
-    throw new WsbitError('WSBIT_CONFIG_NO_NAME', configMessage(`[${section.header}] section has no 'Name' key naming its plugin`, section.origin));
+    throw new ConfigError('WSBIT_CONFIG_NO_NAME', configMessage(`[${section.header}] section has no 'Name' key naming its plugin`, section.origin), section.origin);
   }
   const plugin: PluginSection = { kind, plugin: nameEntry.value.toLowerCase(), entries: section.entries, origin: section.origin };
   if (section.processors !== undefined) plugin.processors = section.processors.map((processor) => pluginSection(processor, 'filter'));
