@@ -27,13 +27,22 @@ function commentsByLine(lines: readonly string[]): Map<number, string[]> {
   return found;
 }
 
-/** `@INCLUDE` lines are taken out (blanked, so line numbers hold) and listed; the rest is parsed as classic. */
-function splitIncludes(lines: string[]): string[] {
+/**
+ * `@INCLUDE` lines are taken out (blanked, so line numbers hold) and listed; the rest is parsed as
+ * classic. YAML reads `includes` first, so an include that followed a section is reported.
+ */
+function splitIncludes(lines: string[], file: string, warnings: string[]): string[] {
   const includes: string[] = [];
+  let sectionSeen = false;
   lines.forEach((line, index) => {
+    if (line.startsWith('[')) sectionSeen = true;
     const match = /^@include\s+(.+?)\s*$/i.exec(line.replace(/\r$/, ''));
     if (match === null) return;
-    includes.push((match[1] ?? '').replace(/\.conf$/i, '.yaml'));
+    const spec = match[1] ?? '';
+    if (sectionSeen) {
+      warnings.push(`[convert] ${file}:${index + 1}: @INCLUDE ${spec} comes after a section; YAML includes are read first, which may change the order of filters`);
+    }
+    includes.push(spec.replace(/\.conf$/i, '.yaml'));
     lines[index] = '';
   });
   return includes;
@@ -118,7 +127,8 @@ export function convertClassicToYaml(file: string, text: string = readConfigFile
   const firstContent = lines.findIndex((line) => line.trim() !== '' && !line.trim().startsWith('#'));
   const opening = comments.get(firstContent + 1);
   comments.delete(firstContent + 1);
-  const includes = splitIncludes(lines);
+  const notes: string[] = [];
+  const includes = splitIncludes(lines, file, notes);
   const document = parseClassicConfigText(lines.join('\n'), file, { allowParsers: true, keepVariables: true });
   const writer = new YamlWriter(comments);
   const root = new YAMLMap();
@@ -143,6 +153,6 @@ export function convertClassicToYaml(file: string, text: string = readConfigFile
 
   writer.document.contents = root;
   if (opening !== undefined) writer.document.commentBefore = opening.join('\n');
-  const warnings = document.warnings.map((warning) => `# ${warning}\n`).join('');
+  const warnings = [...notes, ...document.warnings].map((warning) => `# ${warning}\n`).join('');
   return warnings + writer.document.toString({ lineWidth: 0 });
 }
