@@ -7,7 +7,7 @@
  * Every error is a `ConfigError` whose message reads `[config] error in FILE:LINE:COLUMN: reason`.
  */
 import * as path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
 import { ConfigError, originText, type ConfigOrigin } from '../core/errors.js';
 import { fileIdentity, finishDocument, MAX_FILES, type ClassicParseOptions, type ConfigDocument, type ConfigSection, type ParsedParts, type SectionKind } from './classic.js';
 import { readConfigFile } from './read-file.js';
@@ -63,7 +63,9 @@ class YamlFile {
       const hint =
         first.code === 'TAB_AS_INDENT' ? ' (indent with spaces; YAML does not allow tabs)' :
         first.code === 'DUPLICATE_KEY' ? ' (a key may appear only once in a map; give several values as a list)' : '';
-      throw new ConfigError('WSBIT_CONFIG_SYNTAX', configMessage(`invalid YAML: ${first.message.split('\n')[0] ?? ''}${hint}`, origin), origin);
+      // The parser turns a stack overflow from absurd nesting into an error; say what it means.
+      const message = first.message.startsWith('Maximum call stack') ? 'values are nested too deeply' : (first.message.split('\n')[0] ?? '');
+      throw new ConfigError('WSBIT_CONFIG_SYNTAX', configMessage(`invalid YAML: ${message}${hint}`, origin), origin);
     }
     return document.contents as Node | null;
   }
@@ -89,7 +91,13 @@ class YamlFile {
   }
 }
 
-const describeNode = (node: unknown): string => (isMap(node) ? 'a map' : isSeq(node) ? 'a list' : node === null || node === undefined ? 'nothing' : 'a value');
+const describeNode = (node: unknown): string => {
+  if (isMap(node)) return 'a map';
+  if (isSeq(node)) return 'a list';
+  // Fluent Bit's YAML reader has no anchors and aliases either; write the value out.
+  if (isAlias(node)) return `an alias (*${node.source}), which wsbit does not expand`;
+  return node === null || node === undefined ? 'nothing' : 'a value';
+};
 
 function expectMap(yaml: YamlFile, node: unknown, what: string, fallback?: ConfigOrigin): YAMLMap {
   if (isMap(node)) return node;
