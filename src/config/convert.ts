@@ -5,11 +5,12 @@
  * `multiline_parsers`, a repeated key becomes a list, and column-0 comments before a section or key
  * stay in front of it. The YAML it prints reads back to the same pipeline (tested on every conf/ file).
  */
-import { Document, YAMLMap, YAMLSeq, type Node, type Pair, type Scalar } from 'yaml';
+import type { Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { ConfigError } from '../core/errors.js';
 import { splitQuoted } from '../plugins/filters/rule-args.js';
 import { parseClassicConfigText, type ConfigSection } from './classic.js';
 import { readConfigFile } from './read-file.js';
+import { yamlLibrary } from './yaml.js';
 import { configMessage, type ConfigEntry } from './schema.js';
 
 /** Comment lines (without `#`) that end just before each line number, blank lines allowed between. */
@@ -49,7 +50,7 @@ function splitIncludes(lines: string[], file: string, warnings: string[]): strin
 }
 
 class YamlWriter {
-  readonly document = new Document(null, { schema: 'failsafe' });
+  readonly document = new (yamlLibrary().Document)(null, { schema: 'failsafe' });
 
   constructor(private readonly comments: Map<number, string[]>) {}
 
@@ -67,7 +68,7 @@ class YamlWriter {
 
   /** Entries in order; a key given several times becomes one list at its first place. */
   entriesMap(entries: readonly ConfigEntry[]): YAMLMap {
-    const map = new YAMLMap();
+    const map = new (yamlLibrary().YAMLMap)();
     const lists = new Map<string, string[]>();
     for (const entry of entries) {
       const list = lists.get(entry.key);
@@ -104,18 +105,20 @@ class YamlWriter {
       });
     }
     const map = this.entriesMap(entries);
-    if (rules.length > 0) map.items.push(this.document.createPair('rules', new YAMLSeq()));
-    const ruleList = map.items.at(-1)?.value;
-    if (rules.length > 0 && ruleList instanceof YAMLSeq) ruleList.items.push(...rules);
+    if (rules.length > 0) map.items.push(this.document.createPair('rules', this.seq(rules)));
     const comment = this.commentFor(section.origin.line);
     if (comment !== undefined) map.commentBefore = comment;
     return map;
   }
 
-  list(sections: readonly ConfigSection[]): YAMLSeq {
-    const seq = new YAMLSeq();
-    seq.items.push(...sections.map((section) => this.section(section)));
+  seq(items: readonly Node[]): YAMLSeq {
+    const seq = new (yamlLibrary().YAMLSeq)();
+    seq.items.push(...items);
     return seq;
+  }
+
+  list(sections: readonly ConfigSection[]): YAMLSeq {
+    return this.seq(sections.map((section) => this.section(section)));
   }
 }
 
@@ -131,7 +134,7 @@ export function convertClassicToYaml(file: string, text: string = readConfigFile
   const includes = splitIncludes(lines, file, notes);
   const document = parseClassicConfigText(lines.join('\n'), file, { allowParsers: true, keepVariables: true });
   const writer = new YamlWriter(comments);
-  const root = new YAMLMap();
+  const root = new (yamlLibrary().YAMLMap)();
   const kinds = (kind: ConfigSection['kind']): ConfigSection[] => document.sections.filter((section) => section.kind === kind);
 
   if (document.variables.size > 0) root.items.push(writer.pair('env', Object.fromEntries(document.variables)));
@@ -141,7 +144,7 @@ export function convertClassicToYaml(file: string, text: string = readConfigFile
   for (const [kind, key] of [['parser', 'parsers'], ['multiline_parser', 'multiline_parsers'], ['custom', 'customs']] as const) {
     if (kinds(kind).length > 0) root.items.push(writer.pair(key, writer.list(kinds(kind))));
   }
-  const pipeline = new YAMLMap();
+  const pipeline = new (yamlLibrary().YAMLMap)();
   for (const [kind, key] of [['input', 'inputs'], ['filter', 'filters'], ['output', 'outputs']] as const) {
     if (kinds(kind).length > 0) pipeline.items.push(writer.pair(key, writer.list(kinds(kind))));
   }

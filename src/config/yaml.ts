@@ -6,12 +6,31 @@
  *
  * Every error is a `ConfigError` whose message reads `[config] error in FILE:LINE:COLUMN: reason`.
  */
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import type * as Yaml from 'yaml';
+import type { Node, Pair, YAMLMap } from 'yaml';
 import { ConfigError, originText, type ConfigOrigin } from '../core/errors.js';
 import { fileIdentity, finishDocument, MAX_FILES, type ClassicParseOptions, type ConfigDocument, type ConfigSection, type ParsedParts, type SectionKind } from './classic.js';
 import { readConfigFile } from './read-file.js';
 import { asciiLower, configMessage, type ConfigEntry } from './schema.js';
+
+let yamlModule: typeof Yaml | undefined;
+
+/**
+ * The `yaml` package, loaded on first use: it is well over a hundred modules, and a run from the
+ * command line or a classic file should not wait for them. `require` keeps the loading synchronous,
+ * as configuration loading is; the package ships a CommonJS build for it.
+ */
+export function yamlLibrary(): typeof Yaml {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return yamlModule;
+}
+
+const isMap = (node: unknown): node is YAMLMap => yamlLibrary().isMap(node);
+const isSeq = (node: unknown): node is Yaml.YAMLSeq => yamlLibrary().isSeq(node);
+const isScalar = (node: unknown): node is Yaml.Scalar => yamlLibrary().isScalar(node);
+const isAlias = (node: unknown): node is Yaml.Alias => yamlLibrary().isAlias(node);
 
 /** An `upstream_servers` entry: kept for a later issue; any reference to it is an error until then. */
 export interface UpstreamDefinition {
@@ -48,7 +67,7 @@ interface YamlState extends ParsedParts {
 
 /** Positions and errors of one file. */
 class YamlFile {
-  private readonly lines = new LineCounter();
+  private readonly lines = new (yamlLibrary().LineCounter)();
 
   constructor(
     readonly file: string,
@@ -56,7 +75,7 @@ class YamlFile {
   ) {}
 
   parse(text: string): Node | null {
-    const document = parseDocument(text, { lineCounter: this.lines, schema: 'failsafe', uniqueKeys: true, prettyErrors: false });
+    const document = yamlLibrary().parseDocument(text, { lineCounter: this.lines, schema: 'failsafe', uniqueKeys: true, prettyErrors: false });
     const [first] = document.errors;
     if (first !== undefined) {
       const origin = this.originAt(first.pos[0]);

@@ -61,6 +61,6 @@ test('content_modifier: missing or bad keys fail at start, naming what is needed
   fails(['action upsert', 'key k'], /action 'upsert' needs 'value'/);
   fails(['action extract', 'key k'], /action 'extract' needs 'pattern'/);
   fails(['action convert', 'key k'], /action 'convert' needs 'converted_type'/);
-  fails(['action extract', 'key k', 'pattern (?<a>'], /invalid 'pattern'/);
+  assert.throws(() => makeFilter(contentModifier, ['action extract', 'key k', 'pattern (?<a>']), /invalid value '\(\?<a>' for 'pattern': expected a regular expression wsbit can run/);
   assert.throws(() => makeFilter(contentModifier, ['action insert', 'key k', 'value v', 'context metadata']), /invalid value 'metadata' for 'context': expected one of body/);
 });

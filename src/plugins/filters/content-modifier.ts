@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decode } from '@msgpack/msgpack';
-import { configMessage } from '../../config/schema.js';
+import { configMessage, ParseFailure } from '../../config/schema.js';
 import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../config/onigmo.js';
 import { encodeStr, keyEquals, mapEntries, stringEntry, strRange, withKey, type MapEntry } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
@@ -17,7 +17,20 @@ const schema = [
   { key: 'action', type: 'enum', values: ACTIONS, default: null, description: 'What to do with the key: insert, upsert, delete, rename, hash, extract or convert.' },
   { key: 'key', type: 'string', default: null, description: 'The key of the record body to act on (compared exactly).' },
   { key: 'value', type: 'string', default: null, description: 'The value insert and upsert write, or the new name rename gives the key.' },
-  { key: 'pattern', type: 'string', default: null, description: 'extract: a regular expression whose named groups (?<name>...) become keys.' },
+  {
+    key: 'pattern',
+    type: 'string',
+    default: null,
+    parse: (raw: string): TranslatedRegex | ParseFailure => {
+      try {
+        return translateOnigmo(raw);
+      } catch (error) {
+        if (!(error instanceof RegexTranslationError)) throw error;
+        return new ParseFailure(`a regular expression wsbit can run; '${raw}': ${error.message}`);
+      }
+    },
+    description: 'extract: a regular expression whose named groups (?<name>...) become keys.',
+  },
   { key: 'converted_type', type: 'enum', values: CONVERTED_TYPES, default: null, description: 'convert: the type the value becomes: string, int, double or boolean.' },
   {
     key: 'context',
@@ -109,15 +122,7 @@ export const contentModifierFilter = defineFilter({
     if (action === 'convert') required(instance, action, 'converted_type', config.converted_type);
     const value = config.value ?? '';
     const encodedValueKey = encodeStr(value);
-    let pattern: TranslatedRegex | null = null;
-    if (config.pattern !== null) {
-      try {
-        pattern = translateOnigmo(config.pattern);
-      } catch (error) {
-        if (!(error instanceof RegexTranslationError)) throw error;
-        throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(`${instance}: invalid 'pattern' '${config.pattern}': ${error.message}`));
-      }
-    }
+    const pattern = config.pattern;
     const rewriter = new EventRewriter();
     let unconverted = 0;
 
