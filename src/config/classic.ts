@@ -383,7 +383,7 @@ export function finishDocument(state: ParsedParts, options: ClassicParseOptions)
   let service: ConfigSection | undefined;
   for (const section of state.sections) {
     if (section.entries.length === 0 && section.groups.length === 0) {
-      state.warnings.push(`[config] warning in ${section.origin.file}:${section.origin.line}: section [${section.header}] did not have keys`);
+      state.warnings.push(`[config] warning in ${originText(section.origin)}: section [${section.header}] did not have keys`);
     }
     if (options.keepVariables !== true) {
       section.entries.forEach(substitute);
