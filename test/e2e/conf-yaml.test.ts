@@ -1,11 +1,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { spawnAgent } from '../helpers/spawn.js';
+import { confDir } from '../helpers/paths.js';
+import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -145,4 +146,32 @@ test('-D checks a YAML file, and -i/-o/-p on the command line go beside -c file.
   } finally {
     assert.equal(await mixed.stop(), 0, mixed.stderr());
   }
+});
+
+/** YAML-only examples in conf/ (processors have no classic form); the twins of .conf files run in conf.test.ts. */
+const yamlOnlyScenarios: Record<string, (agent: RunningAgent) => Promise<void>> = {
+  'processors-to-stdout.yaml': async (agent) => {
+    await agent.waitForOutput(/(\{"date":[^\n]*\n){3}/, 'three JSON lines');
+    // The same bytes as Fluent Bit 5.1.1 prints for this file, apart from the time.
+    const expected =
+      '"msg":"payment declined","user":"alice","card":"9bbef19476623ca56c17da75fd57734dbf82530686043a6e491c6d71befe8f6e","latency_ms":12,"printed_by":"stdout"}';
+    for (const line of agent.stdout().trim().split('\n')) assert.match(line, new RegExp(`^\\{"date":\\d+\\.\\d+,${expected.replace(/[{}]/g, '\\$&')}$`));
+  },
+};
+
+for (const [name, scenario] of Object.entries(yamlOnlyScenarios)) {
+  test(`conf/${name} runs as documented`, async () => {
+    const agent = spawnAgent(['-c', path.join(confDir, name)]);
+    try {
+      await scenario(agent);
+    } finally {
+      assert.equal(await agent.stop(), 0, agent.stderr());
+    }
+    assert.doesNotMatch(agent.stderr(), /\[error\]/);
+  });
+}
+
+test('every YAML-only file in conf/ has a scenario in this test', () => {
+  const yamlOnly = readdirSync(confDir).filter((file) => file.endsWith('.yaml') && !file.startsWith('parsers') && !existsSync(path.join(confDir, file.replace(/\.yaml$/, '.conf'))));
+  assert.deepEqual(yamlOnly.filter((file) => !(file in yamlOnlyScenarios)), []);
 });
