@@ -113,7 +113,7 @@ class YamlFile {
 const describeNode = (node: unknown): string => {
   if (isMap(node)) return 'a map';
   if (isSeq(node)) return 'a list';
-  // Fluent Bit's YAML reader has no anchors and aliases either; write the value out.
+  // Fluent Bit 5.1.1 rejects aliases too ("unexpected event 'alias-event'"); the value must be written out.
   if (isAlias(node)) return `an alias (*${node.source}), which wsbit does not expand`;
   return node === null || node === undefined ? 'nothing' : 'a value';
 };
