@@ -9,6 +9,8 @@ export interface CommandLine {
   sections: PluginSection[];
   serviceEntries: ConfigEntry[];
   configFile: string | null;
+  /** `--convert FILE.conf`: print the file as YAML and exit. */
+  convertFile: string | null;
   verbosity: number;
   quiet: boolean;
   dryRun: boolean;
@@ -34,6 +36,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     sections: [],
     serviceEntries: [],
     configFile: null,
+    convertFile: null,
     verbosity: 0,
     quiet: false,
     dryRun: false,
@@ -62,6 +65,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: () => undefined })
     .option('-c, --config <file>')
+    .option('--convert <file>')
     .option('-i, --input <name>')
     .option('-o, --output <name>')
     .option('-F, --filter <name>')
@@ -84,6 +88,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     .option('-h, --help');
 
   program.on('option:config', (file: string) => (result.configFile = file));
+  program.on('option:convert', (file: string) => (result.convertFile = file));
   program.on('option:input', (name: string) => openSection('input', name));
   program.on('option:output', (name: string) => openSection('output', name));
   program.on('option:filter', (name: string) => openSection('filter', name));

@@ -1,8 +1,11 @@
 import path from 'node:path';
-import { parseClassicConfig, type ConfigDocument } from '../config/classic.js';
+import { parseClassicConfigText, type ConfigDocument, type ConfigSection } from '../config/classic.js';
+import { readConfigFile } from '../config/read-file.js';
+import { isYamlConfig, parseYamlConfigText } from '../config/yaml.js';
 import { buildPipeline, type PipelineDescription, type PipelineSource, type PluginSection } from '../config/pipeline.js';
-import { WsbitError } from '../core/errors.js';
-import { ParserRegistry, loadParsersFile, resolveParsersFile } from '../parsers/registry.js';
+import { ConfigError } from '../core/errors.js';
+import { configMessage } from '../config/schema.js';
+import { ParserRegistry, loadParsersFile, registerParserSections, resolveParsersFile } from '../parsers/registry.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { CommandLine } from './args.js';
 
@@ -16,17 +19,29 @@ function pipelineSource(commandLine: CommandLine, document: ConfigDocument | nul
       continue;
     }
     if (section.kind !== 'input' && section.kind !== 'output' && section.kind !== 'filter') continue;
-    const nameEntry = section.entries.find((entry) => entry.key === 'name');
-    if (nameEntry === undefined || nameEntry.value === '') {
-      throw new WsbitError(
-        'WSBIT_CONFIG_NO_NAME',
-        `[config] error in ${section.origin.file}:${section.origin.line}: [${section.header}] section has no 'Name' key naming its plugin`,
-      );
-    }
-    const plugin: PluginSection = { kind: section.kind, plugin: nameEntry.value.toLowerCase(), entries: section.entries, origin: section.origin };
-    source.sections.push(plugin);
+    source.sections.push(pluginSection(section, section.kind));
   }
   return source;
+}
+
+/** A file section as the pipeline builder takes it, processors included; a section must name its plugin. */
+function pluginSection(section: ConfigSection, kind: PluginSection['kind']): PluginSection {
+  const nameEntry = section.entries.find((entry) => entry.key === 'name');
+  if (nameEntry === undefined || nameEntry.value === '') {
+    throw new ConfigError('WSBIT_CONFIG_NO_NAME', configMessage(`[${section.header}] section has no 'Name' key naming its plugin`, section.origin), section.origin);
+  }
+  const plugin: PluginSection = { kind, plugin: nameEntry.value.toLowerCase(), entries: section.entries, origin: section.origin };
+  if (section.processors !== undefined) plugin.processors = section.processors.map((processor) => pluginSection(processor, 'filter'));
+  return plugin;
+}
+
+/**
+ * Reads the `-c` file in the format it is written in: YAML by extension (`.yaml`, `.yml`) or by
+ * content (see `isYamlConfig`), classic otherwise.
+ */
+export function parseConfigFile(file: string, options: { env?: NodeJS.ProcessEnv } = {}): ConfigDocument {
+  const text = readConfigFile(file);
+  return isYamlConfig(file, text) ? parseYamlConfigText(text, file, options) : parseClassicConfigText(text, file, options);
 }
 
 /**
@@ -47,8 +62,16 @@ function loadParserFiles(commandLine: CommandLine, document: ConfigDocument | nu
     const key = path.resolve(file);
     if (seen.has(key)) continue;
     seen.add(key);
-    warnings.push(...loadParsersFile(file, parsers));
+    if (isYamlConfig(file, '')) {
+      // A YAML parsers file holds `parsers:`/`multiline_parsers:` like a main YAML file.
+      const parsed = parseYamlConfigText(readConfigFile(file, 'parsers file'), file);
+      warnings.push(...parsed.warnings, ...registerParserSections(parsed.sections, parsers));
+    } else {
+      warnings.push(...loadParsersFile(file, parsers));
+    }
   }
+  // Parsers written inline in a YAML configuration come after the parsers files, as Fluent Bit reads them.
+  warnings.push(...registerParserSections(document?.sections ?? [], parsers));
   return { parsers, warnings };
 }
 
@@ -64,7 +87,7 @@ export interface LoadedConfiguration {
  * and the parsers files, validated into a pipeline. Throws a typed error on the first problem.
  */
 export function loadConfiguration(commandLine: CommandLine, registry: PluginRegistry): LoadedConfiguration {
-  const document = commandLine.configFile === null ? null : parseClassicConfig(commandLine.configFile);
+  const document = commandLine.configFile === null ? null : parseConfigFile(commandLine.configFile);
   const pipeline = buildPipeline(pipelineSource(commandLine, document), registry);
   const { parsers, warnings: parserWarnings } = loadParserFiles(commandLine, document);
   return { pipeline, parsers, warnings: [...commandLine.warnings, ...(document?.warnings ?? []), ...pipeline.warnings, ...parserWarnings] };

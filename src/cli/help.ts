@@ -19,6 +19,7 @@ export const cliFlags: Array<[string, string]> = [
   ['-v, --verbose', 'increase logging verbosity (-vv for trace)'],
   ['-q, --quiet', 'quiet mode: no log output'],
   ['-D, --dry-run', 'validate the configuration and exit'],
+  ['--convert FILE.conf', 'print a classic configuration (or parsers file) as YAML and exit'],
   ['-H, --http', 'enable the monitoring HTTP server (HTTP_Server on)'],
   ['-L, --http_listen=ADDRESS', 'address of the monitoring HTTP server'],
   ['-P, --http_port=PORT', 'port of the monitoring HTTP server (default: 2020)'],

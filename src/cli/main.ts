@@ -1,3 +1,4 @@
+import { convertClassicToYaml } from '../config/convert.js';
 import { errorMessage } from '../core/errors.js';
 import { formatLogLine } from '../core/logger.js';
 import { defaultRegistry, type PluginRegistry } from '../plugins/registry.js';
@@ -40,6 +41,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo, regis
   if (commandLine.jsonHelp) {
     io.stdout(`${JSON.stringify(helpAsJson(registry, version, commandLine.help?.kind === 'plugin' ? commandLine.help.section : null), null, 2)}\n`);
     return 0;
+  }
+  if (commandLine.convertFile !== null) {
+    try {
+      io.stdout(convertClassicToYaml(commandLine.convertFile));
+      return 0;
+    } catch (error) {
+      return fail(error);
+    }
   }
   if (commandLine.help !== null) {
     if (commandLine.help.kind === 'main') {

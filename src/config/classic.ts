@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, type ConfigOrigin } from '../core/errors.js';
+import { ConfigError, originText, type ConfigOrigin } from '../core/errors.js';
 import { readConfigFile } from './read-file.js';
 import { asciiLower, configMessage, type ConfigEntry } from './schema.js';
 
@@ -31,6 +31,8 @@ export interface ConfigSection {
   /** Keys lower-cased, values trimmed and with `${VAR}` substituted; repeats kept in order. */
   entries: ConfigEntry[];
   groups: ConfigGroup[];
+  /** YAML only: the `processors.logs` of an input or output, each a section of kind `filter`. */
+  processors?: ConfigSection[];
 }
 
 export interface ConfigDocument {
@@ -50,10 +52,12 @@ export interface ClassicParseOptions {
   allowParsers?: boolean;
   /** `${HOSTNAME}` when the environment has none; defaults to `os.hostname()`. */
   hostname?: string;
+  /** Leave `${VAR}` in values as written (the `--convert` tool keeps them for the YAML it prints). */
+  keepVariables?: boolean;
 }
 
 /** Fluent Bit stops at 1000 files (`FLB_CF_FILE_NUM_LIMIT`), which also ends include cycles via globs. */
-const MAX_FILES = 1000;
+export const MAX_FILES = 1000;
 
 /**
  * `get_section_type` compares `strncasecmp(name, keyword, strlen(name))`, so a header matches the
@@ -84,7 +88,7 @@ function includeError(origin: ConfigOrigin, reason: string): ConfigError {
   return new ConfigError('WSBIT_CONFIG_INCLUDE', configMessage(reason, origin), origin);
 }
 
-interface RawSet {
+export interface RawSet {
   key: string;
   value: string;
 }
@@ -166,7 +170,7 @@ function globFiles(pattern: string): string[] {
 }
 
 /** `dev:ino` when the file exists, else its absolute path. */
-function fileIdentity(file: string): string {
+export function fileIdentity(file: string): string {
   const stat = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
   return stat === undefined ? `path:${path.resolve(file)}` : `${stat.dev}:${stat.ino}`;
 }
@@ -348,7 +352,14 @@ export function expandVariables(value: string, lookup: (name: string) => string 
   return out + value.slice(from);
 }
 
-function finish(state: ParseState, options: ClassicParseOptions): ConfigDocument {
+/** What a front end hands to `finishDocument`: sections in file order, raw variables, warnings, files read. */
+export type ParsedParts = Pick<ParseState, 'sections' | 'sets' | 'warnings' | 'files'>;
+
+/**
+ * Substitutes variables in every value and merges the service sections. Shared by the classic and
+ * YAML front ends, so `${VAR}` means the same in both.
+ */
+export function finishDocument(state: ParsedParts, options: ClassicParseOptions): ConfigDocument {
   const env = options.env ?? process.env;
   // All `@SET`s run before any value is used, so their position does not matter; the last wins.
   const variables = new Map(state.sets.map((set): [string, string] => [set.key, set.value]));
@@ -363,7 +374,7 @@ function finish(state: ParseState, options: ClassicParseOptions): ConfigDocument
   };
   const substitute = (entry: ConfigEntry): void => {
     entry.value = expandVariables(entry.value, lookup, (name) => {
-      const at = entry.origin === undefined ? '' : ` (${entry.origin.file}:${entry.origin.line})`;
+      const at = entry.origin === undefined ? '' : ` (${originText(entry.origin)})`;
       state.warnings.push(`[env] variable \${${name}} is used but not set${at}`);
     });
   };
@@ -372,10 +383,13 @@ function finish(state: ParseState, options: ClassicParseOptions): ConfigDocument
   let service: ConfigSection | undefined;
   for (const section of state.sections) {
     if (section.entries.length === 0 && section.groups.length === 0) {
-      state.warnings.push(`[config] warning in ${section.origin.file}:${section.origin.line}: section [${section.header}] did not have keys`);
+      state.warnings.push(`[config] warning in ${originText(section.origin)}: section [${section.header}] did not have keys`);
     }
-    section.entries.forEach(substitute);
-    section.groups.forEach((group) => group.entries.forEach(substitute));
+    if (options.keepVariables !== true) {
+      section.entries.forEach(substitute);
+      section.groups.forEach((group) => group.entries.forEach(substitute));
+      section.processors?.forEach((processor) => processor.entries.forEach(substitute));
+    }
     // Fluent Bit merges every [SERVICE] into one; later values come later and so win.
     if (section.kind === 'service' && service !== undefined) {
       service.entries.push(...section.entries);
@@ -410,7 +424,7 @@ function newState(file: string, options: ClassicParseOptions): ParseState {
 export function parseClassicConfigText(text: string, file: string, options: ClassicParseOptions = {}): ConfigDocument {
   const state = newState(file, options);
   parseFile(state, file, text);
-  return finish(state, options);
+  return finishDocument(state, options);
 }
 
 export function parseClassicConfig(file: string, options: ClassicParseOptions = {}): ConfigDocument {

@@ -17,6 +17,8 @@ export interface PluginSection {
   entries: ConfigEntry[];
   origin?: ConfigOrigin;
   serviceUri?: ServiceUri;
+  /** YAML's `processors.logs`: filter sections run on this input's or output's path only. */
+  processors?: PluginSection[];
 }
 
 /** Everything a pipeline is built from, in Fluent Bit's order: CLI sections first, then the file's. */
@@ -35,6 +37,8 @@ export interface InputSpec {
   memBufLimitBytes: number;
   storageType: 'memory' | 'filesystem';
   config: Record<string, unknown>;
+  /** Run on this input's records before the shared filters. */
+  processors?: FilterSpec[];
 }
 
 export interface FilterSpec {
@@ -53,6 +57,8 @@ export interface OutputSpec {
   workers: number;
   logLevel: LogLevel | null;
   config: Record<string, unknown>;
+  /** Run on each chunk before this output (and no other) flushes it. */
+  processors?: FilterSpec[];
 }
 
 /** The typed, validated description of a pipeline, with every default filled in. */
@@ -78,9 +84,9 @@ export function pluginSchema(definition: PluginDefinition): readonly ParamSpec[]
   return [...common.filter((spec) => !own.has(spec.key)), ...definition.schema];
 }
 
-function unknownPlugin(section: PluginSection, registry: PluginRegistry): ConfigError {
+function unknownPlugin(section: PluginSection, registry: PluginRegistry, role: string = section.kind): ConfigError {
   const available = registry.names(section.kind);
-  const reason = `unknown ${section.kind} plugin '${section.plugin}'. Available ${section.kind}s: ${available.join(', ')}`;
+  const reason = `unknown ${role} plugin '${section.plugin}'. Available ${role}s: ${available.join(', ')}`;
   return new ConfigError('WSBIT_CONFIG_UNKNOWN_PLUGIN', configMessage(reason, section.origin), section.origin);
 }
 
@@ -105,6 +111,9 @@ function entriesWithServiceUri(section: PluginSection, definition: PluginDefinit
   return [...prefix, ...section.entries];
 }
 
+/** `exactOptionalPropertyTypes`-safe: the key only when there are processors. */
+const optionalProcessors = (specs: FilterSpec[] | undefined): { processors?: FilterSpec[] } => (specs === undefined ? {} : { processors: specs });
+
 export function buildPipeline(source: PipelineSource, registry: PluginRegistry): PipelineDescription {
   const warnings: string[] = [];
   const serviceResult = resolveConfig(serviceSchema, source.serviceEntries, { instance: 'service', kind: 'service' });
@@ -119,6 +128,31 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
   const routeRule = (config: Record<string, unknown>, instance: string): RouteRule => {
     const matchRegex = config['match_regex'] as string | null;
     return { match: config['match'] as string | null, matchRegex: matchRegex === null ? null : compileMatchRegex(matchRegex, instance) };
+  };
+
+  /**
+   * A processor is any filter, resolved with the filter schema. Its instance name carries its owner's
+   * (`dummy.0.content_modifier.0`) so its logs and metrics are told apart from a shared filter's, and
+   * with no Match it applies to every record on that path.
+   */
+  const processorSpecs = (owner: PluginSection, ownerInstance: string): FilterSpec[] | undefined => {
+    if (owner.processors === undefined || owner.processors.length === 0) return undefined;
+    const counters = new Map<string, number>();
+    return owner.processors.map((section) => {
+      const definition = registry.filter(section.plugin);
+      if (definition === undefined || section.kind !== 'filter') throw unknownPlugin(section, registry, 'processor');
+      const index = counters.get(definition.name) ?? 0;
+      counters.set(definition.name, index + 1);
+      const defaultInstance = `${ownerInstance}.${definition.name}.${index}`;
+      const resolved = resolveConfig(pluginSchema(definition), section.entries, { instance: defaultInstance, kind: 'filter' });
+      warnings.push(...resolved.warnings);
+      const config = resolved.config as Record<string, unknown>;
+      const alias = config['alias'];
+      const instance = typeof alias === 'string' && alias !== '' ? alias : defaultInstance;
+      const route = routeRule(config, instance);
+      if (route.match === null && route.matchRegex === null) route.match = '*';
+      return { definition, instance, route, logLevel: (config['log_level'] as LogLevel | null) ?? null, config };
+    });
   };
 
   for (const section of source.sections) {
@@ -156,6 +190,7 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
         memBufLimitBytes: config['mem_buf_limit'] as number,
         storageType: config['storage.type'] as 'memory' | 'filesystem',
         config,
+        ...optionalProcessors(processorSpecs(section, instance)),
       });
     } else if (definition.kind === 'filter') {
       filters.push({ definition, instance, route: routeRule(config, instance), logLevel, config });
@@ -174,6 +209,7 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
         workers: config['workers'] as number,
         logLevel,
         config,
+        ...optionalProcessors(processorSpecs(section, instance)),
       });
     }
   }

@@ -9,7 +9,7 @@
  *     ] as const satisfies readonly ParamSpec[];
  *     type Config = ResolvedConfig<typeof schema>;  // { format: 'msgpack' | 'json'; header: HeaderPair[] }
  */
-import { ConfigError, type ConfigOrigin } from '../core/errors.js';
+import { ConfigError, originText, type ConfigOrigin } from '../core/errors.js';
 import {
   BOOL_WORDS_TEXT,
   parseBool,
@@ -105,9 +105,9 @@ export interface ResolveResult<Schema extends readonly ParamSpec[]> {
   explicit: ReadonlyMap<string, ConfigOrigin | undefined>;
 }
 
-/** `[config] error in FILE:LINE: reason`, the form Fluent Bit uses for file errors. */
+/** `[config] error in FILE:LINE: reason`, the form Fluent Bit uses for file errors (`FILE:LINE:COLUMN` for YAML). */
 export function configMessage(reason: string, origin?: ConfigOrigin): string {
-  return origin === undefined ? `[config] ${reason}` : `[config] error in ${origin.file}:${origin.line}: ${reason}`;
+  return origin === undefined ? `[config] ${reason}` : `[config] error in ${originText(origin)}: ${reason}`;
 }
 
 /** `tolower` on ASCII only, as Fluent Bit does for classic keys. */
@@ -222,7 +222,7 @@ function suggestion(key: string, keys: readonly string[]): string {
 }
 
 function where(origin: ConfigOrigin | undefined): string {
-  return origin === undefined ? '' : ` (${origin.file}:${origin.line})`;
+  return origin === undefined ? '' : ` (${originText(origin)})`;
 }
 
 /**

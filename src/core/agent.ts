@@ -47,6 +47,47 @@ interface RunningOutput {
   plugin: OutputInstance;
 }
 
+/** Runs `filters` that match `tag` in order; a filter that throws passes its records on unchanged. */
+function runFilters(
+  filters: readonly RunningFilter[],
+  events: { events: Buffer; records: number },
+  tag: string,
+  inputInstance: string | null,
+): { events: Buffer; records: number } {
+  let current = events;
+  for (const filter of filters) {
+    if (current.records === 0) break;
+    if (filter.emitterInstance === inputInstance || !routeMatches(filter.route, tag)) continue;
+    try {
+      current = filter.plugin.filter(current.events, current.records, tag);
+    } catch (error) {
+      // A filter bug must not lose records: pass them on unfiltered and say so.
+      filter.telemetry.logger.error(`filter failed, records passed on unfiltered: ${errorMessage(error)}`);
+    }
+  }
+  return current;
+}
+
+/**
+ * An output with processors: each chunk goes through them just before this output flushes it, so
+ * other outputs of the same records see them unchanged. The stored chunk is never modified (a retry
+ * processes the original again); a chunk the processors empty counts as delivered.
+ */
+function withProcessors(output: OutputInstance, processors: readonly RunningFilter[]): OutputInstance {
+  if (processors.length === 0) return output;
+  const wrapped: OutputInstance = {
+    flush: async (chunk) => {
+      const processed = runFilters(processors, { events: chunk.data, records: chunk.records }, chunk.tag, null);
+      if (processed.events === chunk.data) return output.flush(chunk);
+      if (processed.records === 0) return 'ok';
+      return output.flush({ id: chunk.id, tag: chunk.tag, inputInstance: chunk.inputInstance, data: processed.events, records: processed.records });
+    },
+  };
+  if (output.start !== undefined) wrapped.start = () => output.start?.() ?? Promise.resolve();
+  if (output.stop !== undefined) wrapped.stop = (graceful) => output.stop?.(graceful) ?? Promise.resolve();
+  return wrapped;
+}
+
 /**
  * A running pipeline: the engine plus one live instance per configured plugin. Outputs start
  * before inputs, so nothing is read before it has somewhere to go; inputs stop first on shutdown.
@@ -99,10 +140,28 @@ export class Agent {
       return { instance: spec.instance, config: spec.config as never, logger, telemetry, clock, service: settings };
     };
 
+    /** A processor runs on one plugin's path and gets no emitter: re-tagged records would leave that path. */
+    const createProcessor = (spec: FilterSpec): RunningFilter => {
+      const context = pluginContext('filter', spec);
+      return { instance: spec.instance, route: spec.route, plugin: spec.definition.create(context), telemetry: context.telemetry, emitterInstance: null };
+    };
+    const createFilter = (spec: FilterSpec): RunningFilter => {
+      const context = pluginContext('filter', spec);
+      let emitterInstance: string | null = null;
+      const createEmitter = (options: EmitterOptions): FilterEmitter => {
+        const emitter = this.createEmitter(spec.instance, options, logRoot);
+        emitterInstance = emitter.instance;
+        return emitter;
+      };
+      const plugin = spec.definition.create({ ...context, createEmitter });
+      return { instance: spec.instance, route: spec.route, plugin, telemetry: context.telemetry, emitterInstance };
+    };
+
     for (const spec of pipeline.outputs) {
       const context = pluginContext('output', spec);
       const { telemetry } = context;
-      const plugin = spec.definition.create({ ...context, notifyReady: () => this.engine.promoteRetries(spec.instance) });
+      const created = spec.definition.create({ ...context, notifyReady: () => this.engine.promoteRetries(spec.instance) });
+      const plugin = withProcessors(created, (spec.processors ?? []).map(createProcessor));
       this.engine.addOutput({
         instance: spec.instance,
         route: spec.route,
@@ -115,28 +174,18 @@ export class Agent {
       this.outputs.push({ instance: spec.instance, plugin });
     }
 
-    for (const spec of pipeline.filters) {
-      const context = pluginContext('filter', spec);
-      const { telemetry } = context;
-      let emitterInstance: string | null = null;
-      const createEmitter = (options: EmitterOptions): FilterEmitter => {
-        const emitter = this.createEmitter(spec.instance, options, logRoot);
-        emitterInstance = emitter.instance;
-        return emitter;
-      };
-      const plugin = spec.definition.create({ ...context, createEmitter });
-      this.filters.push({ instance: spec.instance, route: spec.route, plugin, telemetry, emitterInstance });
-    }
+    for (const spec of pipeline.filters) this.filters.push(createFilter(spec));
 
     for (const spec of pipeline.inputs) {
       const context = pluginContext('input', spec);
       const { telemetry } = context;
       const storage: ChunkStorage = spec.storageType === 'filesystem' && this.diskStorage !== null ? this.diskStorage : memoryStorage;
+      const processors = (spec.processors ?? []).map(createProcessor);
       const plugin = spec.definition.create({
         ...context,
         parsers,
         tag: spec.tag,
-        emit: (events, records, tag) => this.ingest(spec.instance, tag ?? spec.tag, events, records),
+        emit: (events, records, tag) => this.ingest(spec.instance, tag ?? spec.tag, events, records, processors),
       });
       this.engine.addInput({
         instance: spec.instance,
@@ -231,7 +280,7 @@ export class Agent {
       emit: (events, records, tag) => {
         this.emitterDepth++;
         try {
-          this.ingest(instance, tag, events, records);
+          this.ingest(instance, tag, events, records, []);
         } finally {
           this.emitterDepth--;
         }
@@ -239,22 +288,16 @@ export class Agent {
     };
   }
 
-  /** Runs the matching filters in configuration order, then hands what is left to the engine. */
-  private ingest(inputInstance: string, tag: string, events: Buffer, records: number): void {
+  /**
+   * Runs the input's own processors, then the matching shared filters in configuration order, and
+   * hands what is left to the engine.
+   */
+  private ingest(inputInstance: string, tag: string, events: Buffer, records: number, processors: readonly RunningFilter[]): void {
     // Counted as the input produced them, before filters drop or add any (as Fluent Bit counts).
     this.metrics.add('fluentbit_input_records_total', inputInstance, records);
     this.metrics.add('fluentbit_input_bytes_total', inputInstance, events.length);
-    let current = { events, records };
-    for (const filter of this.filters) {
-      if (current.records === 0) break;
-      if (filter.emitterInstance === inputInstance || !routeMatches(filter.route, tag)) continue;
-      try {
-        current = filter.plugin.filter(current.events, current.records, tag);
-      } catch (error) {
-        // A filter bug must not lose records: pass them on unfiltered and say so.
-        filter.telemetry.logger.error(`filter failed, records passed on unfiltered: ${errorMessage(error)}`);
-      }
-    }
+    const processed = runFilters(processors, { events, records }, tag, inputInstance);
+    const current = runFilters(this.filters, processed, tag, inputInstance);
     this.engine.append(inputInstance, tag, current.events, current.records);
   }
 

@@ -12,10 +12,17 @@ export class WsbitError extends Error {
   }
 }
 
-/** Where a configuration value came from, so errors can say `FILE:LINE`. */
+/** Where a configuration value came from, so errors can say `FILE:LINE` (YAML adds `:COLUMN`). */
 export interface ConfigOrigin {
   file: string;
   line: number;
+  /** 1-based; YAML gives it, the line-based classic format does not. */
+  column?: number;
+}
+
+/** `FILE:LINE`, or `FILE:LINE:COLUMN` when the column is known. */
+export function originText(origin: ConfigOrigin): string {
+  return origin.column === undefined ? `${origin.file}:${origin.line}` : `${origin.file}:${origin.line}:${origin.column}`;
 }
 
 /** A configuration problem: bad file syntax, an unknown key, a bad value, an unknown plugin. */

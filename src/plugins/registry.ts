@@ -1,3 +1,4 @@
+import { contentModifierFilter } from './filters/content-modifier.js';
 import { grepFilter } from './filters/grep.js';
 import { modifyFilter } from './filters/modify.js';
 import { nestFilter } from './filters/nest.js';
@@ -61,7 +62,7 @@ export class PluginRegistry {
 }
 
 // Plugin definitions are typed by their own schema; the registry only needs the common shape.
-const builtins = [dummyInput, stdinInput, tcpInput, cpuInput, forwardInput, httpInput, tailInput, websocketInput, grepFilter, modifyFilter, recordModifierFilter, nestFilter, typeConverterFilter, rewriteTagFilter, throttleFilter, stdoutOutput, nullOutput, websocketOutput, websocketServerOutput] as unknown as PluginDefinition[];
+const builtins = [dummyInput, stdinInput, tcpInput, cpuInput, forwardInput, httpInput, tailInput, websocketInput, grepFilter, modifyFilter, recordModifierFilter, contentModifierFilter, nestFilter, typeConverterFilter, rewriteTagFilter, throttleFilter, stdoutOutput, nullOutput, websocketOutput, websocketServerOutput] as unknown as PluginDefinition[];
 
 export function defaultRegistry(): PluginRegistry {
   const registry = new PluginRegistry();

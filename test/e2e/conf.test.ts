@@ -124,11 +124,12 @@ export const scenarios: Record<string, Scenario> = {
   },
 };
 
-for (const name of Object.keys(scenarios)) {
+// Each example's YAML twin runs the same scenario, in this file so that the two never hold the fixed ports at once.
+for (const name of Object.keys(scenarios).flatMap((conf) => [conf, conf.replace(/\.conf$/, '.yaml')])) {
   test(`conf/${name} runs as documented`, async () => {
     const agent = spawnAgent(['-c', path.join(confDir, name)]);
     try {
-      await (scenarios[name] as Scenario)(agent);
+      await (scenarios[name.replace(/\.yaml$/, '.conf')] as Scenario)(agent);
     } finally {
       assert.equal(await agent.stop(), 0, agent.stderr());
     }
@@ -140,4 +141,6 @@ test('every file in conf/ has a scenario in this test', () => {
   const files = readdirSync(confDir).filter((file) => file.endsWith('.conf'));
   const missing = files.filter((file) => !(file in scenarios) && !file.startsWith('parsers'));
   assert.deepEqual(missing, [], 'add a scenario for each example config');
+  const yamlFiles = readdirSync(confDir).filter((file) => file.endsWith('.yaml'));
+  assert.deepEqual(files.map((file) => file.replace(/\.conf$/, '.yaml')).filter((twin) => !yamlFiles.includes(twin)), [], 'add a YAML twin (wsbit --convert) for each example config');
 });

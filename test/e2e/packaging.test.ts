@@ -33,6 +33,9 @@ test('npm pack gives a package that installs and runs from a clean directory', {
   const dryRun = spawnSync('npx', ['--no-install', 'wsbit', '-c', 'node_modules/wsbit/conf/tcp-to-stdout.conf', '-D'], { cwd: app, encoding: 'utf8' });
   assert.equal(dryRun.status, 0, dryRun.stderr);
   assert.equal(dryRun.stdout, 'configuration test is successful\n');
+  // YAML needs the yaml package at run time, not only in development.
+  const yamlDryRun = spawnSync('npx', ['--no-install', 'wsbit', '-c', 'node_modules/wsbit/conf/tcp-to-stdout.yaml', '-D'], { cwd: app, encoding: 'utf8' });
+  assert.equal(yamlDryRun.status, 0, yamlDryRun.stderr);
 });
 
 const dockerInstructions = new Set(['FROM', 'RUN', 'CMD', 'LABEL', 'EXPOSE', 'ENV', 'ADD', 'COPY', 'ENTRYPOINT', 'VOLUME', 'USER', 'WORKDIR', 'ARG', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'SHELL']);

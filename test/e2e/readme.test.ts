@@ -11,7 +11,7 @@ test('the README plugin tables match the schemas (run npm run docs to update)', 
 test('the README opens with the set-up commands and names the test command', () => {
   const readme = readFileSync('README.md', 'utf8');
   const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
-  assert.match(firstBlock, /^npm ci\nnpm test\nnpx wsbit -c conf\/[a-z-]+\.conf\n$/);
+  assert.match(firstBlock, /^npm ci\nnpm test\nnpx wsbit -c conf\/[a-z-]+\.(yaml|conf)\n$/);
 });
 
 test('.ci/run calls exactly the README test command', () => {
