@@ -90,6 +90,8 @@ export const websocketOutput = defineOutput({
     );
 
     return {
+      // The link's reconnect loop calls notifyReady() the moment a handshake succeeds again.
+      signalsReady: true,
       async start() {
         telemetry.logger.info(
           `target ${link.description}, format ${options.format}, confirm_delivery ${config.confirm_delivery ? 'on' : 'off'}`,
