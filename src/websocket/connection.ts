@@ -445,6 +445,8 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     );
     const state = this.#state;
     this.#goDown(error, state.kind === 'open' ? encodeCloseFrame(CloseCode.PolicyViolation, 'control frame flood', true) : undefined);
+    // Nothing more is read from it: the flood would go on until the linger timer ends the socket.
+    if (state.kind === 'open' || state.kind === 'closing') state.socket.pause();
     return true;
   }
 

@@ -125,8 +125,8 @@ export const websocketOutput = defineOutput({
           payloadPool.give(encoded.payload);
         }
       },
-      async stop() {
-        await link.stop();
+      async stop(graceful) {
+        await link.stop(graceful);
       },
     };
   },

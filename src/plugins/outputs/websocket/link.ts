@@ -120,8 +120,12 @@ export class WebSocketLink {
     if (this.state === up) this.armIdleTimer(up);
   }
 
-  /** Sends a Close (1001) on the open connection, or abandons a connection still handshaking. */
-  async stop(): Promise<void> {
+  /**
+   * Sends a Close (1001) on the open connection, or abandons a connection still handshaking. When Grace
+   * has run out (`graceful` false) the Close is sent but not waited for: a server that does not read
+   * must not hold the process past Grace.
+   */
+  async stop(graceful = true): Promise<void> {
     const state = this.state;
     this.state = { kind: 'stopped' };
     switch (state.kind) {
@@ -134,9 +138,12 @@ export class WebSocketLink {
         await state.connection.close(CloseCode.GoingAway, 'wsbit shutting down');
         await state.attempt;
         return;
-      case 'up':
-        await this.retire(state, CloseCode.GoingAway, 'wsbit shutting down');
+      case 'up': {
+        const closing = this.retire(state, CloseCode.GoingAway, 'wsbit shutting down');
+        if (!graceful) state.connection.destroy();
+        await closing;
         return;
+      }
       case 'down':
       case 'stopped':
         return;
