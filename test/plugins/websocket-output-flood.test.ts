@@ -153,13 +153,13 @@ describe('a server that floods pings and guesses pongs, and never reads', () => 
     await waitFor(() => server.hostileConnections >= 1, 'the flooded connection', 10_000);
     const floodedBefore = server.framesFlooded;
     await sleep(floodSeconds * 1000);
-    assert.equal(server.hostileConnections, 1, 'one connection, flooded the whole time');
     const peakBytes = peakRssBytes(running.child.pid as number);
     const signalledAt = Date.now();
     running.child.kill('SIGTERM');
     const code = await running.waitForExit(30_000);
     const exitMs = Date.now() - signalledAt;
-    t.diagnostic(`flood ${floodSeconds} s: ${server.framesFlooded - floodedBefore} frames read by wsbit, peak RSS ${mb(peakBytes)}, exit ${exitMs} ms after SIGTERM (Grace ${graceSeconds} s)`);
+    // Past confirm_timeout (30 s) the unconfirmed chunk drops the connection and the next one is flooded too.
+    t.diagnostic(`flood ${floodSeconds} s: ${server.hostileConnections} flooded connection(s), ${server.framesFlooded - floodedBefore} frames read by wsbit, peak RSS ${mb(peakBytes)}, exit ${exitMs} ms after SIGTERM (Grace ${graceSeconds} s)`);
     assert.ok(server.framesFlooded - floodedBefore > 10_000, 'wsbit kept reading the flood');
     assert.ok(peakBytes < rssLimitBytes, `peak RSS ${mb(peakBytes)}`);
     assert.equal(code, 0);
