@@ -82,7 +82,7 @@ describe('ping payloads', () => {
 });
 
 describe('a control-frame flood', () => {
-  it('is cut at control_frame_limit per second: one reason, a Close 1008, pending confirmations fail', async () => {
+  it('is cut at control_frame_limit per second: one reason, and pending confirmations fail', async () => {
     let flooded: { framesWritten(): number } | undefined;
     peer = await upgradingServer((socket) => {
       socket.pause();
