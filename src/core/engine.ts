@@ -70,6 +70,8 @@ interface Task {
   attempts: number;
   state: TaskState;
   retryTimer: TimerHandle | null;
+  /** Held back behind a chunk that waits for its retry (ordered outputs), and counted as an output error once. */
+  heldBack: boolean;
 }
 
 interface OutputState extends OutputRegistration {
@@ -358,7 +360,7 @@ export class Engine {
       );
     }
     for (const output of targets) {
-      const task: Task = { id: this.nextTaskId++, chunk, output, attempts: 0, state: 'queued', retryTimer: null };
+      const task: Task = { id: this.nextTaskId++, chunk, output, attempts: 0, state: 'queued', retryTimer: null, heldBack: false };
       if (onDisk) this.admitDiskTask(output, task);
       this.enqueue(task);
     }
@@ -383,7 +385,10 @@ export class Engine {
 
   private pump(output: OutputState): void {
     // In order: nothing passes a chunk that waits for its retry (workers > 1 promise no order).
-    if (output.ordered && output.waiting.size > 0) return;
+    if (output.ordered && output.waiting.size > 0) {
+      this.countHeldBack(output);
+      return;
+    }
     while (output.running < output.concurrency && output.queue.length > 0) {
       const task = output.queue.shift() as Task;
       output.running++;
@@ -394,6 +399,19 @@ export class Engine {
         output.flying.delete(task);
         this.pump(output);
       });
+    }
+  }
+
+  /**
+   * A chunk held back by a failing output could not go at its turn: it counts as one output error, as
+   * its own failed flush would have without the order promise, so the health check (HC_Errors_Count)
+   * sees an outage at the rate chunks arrive rather than at the rate of the oldest chunk's retries.
+   */
+  private countHeldBack(output: OutputState): void {
+    for (const task of output.queue) {
+      if (task.heldBack || task.attempts > 0) continue;
+      task.heldBack = true;
+      output.telemetry.count('fluentbit_output_errors_total');
     }
   }
 

@@ -274,9 +274,12 @@ test('workers 1: a chunk waiting for its retry holds back later chunks, and goes
   flushOne(h, 'c');
   await h.clock.advance(0);
   assert.deepEqual(texts(received), ['a'], 'b and c wait behind a');
+  // Each held-back chunk counts as one output error, as its own failed flush would (HC_Errors_Count).
+  assert.equal(h.metrics.get('fluentbit_output_errors_total', 'ws.0'), 3);
   // The retry timer (6 s with random 0) tries a alone again; b and c still wait.
   await h.clock.advance(6000);
   assert.deepEqual(texts(received), ['a', 'a']);
+  assert.equal(h.metrics.get('fluentbit_output_errors_total', 'ws.0'), 4, 'held-back chunks are counted once');
   answer = 'ok';
   h.engine.promoteRetries('ws.0');
   await h.clock.advance(0);
