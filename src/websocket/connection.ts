@@ -128,7 +128,7 @@ const DEFAULT_WRITE_STALL_TIMEOUT_MS = 30_000;
  * Unsent bytes above which pongs are coalesced (RFC 6455 §5.5.3 allows answering only the latest ping) and
  * the write-stall clock runs. Above the socket's 16 KiB high-water mark, so crossing it always arms 'drain'.
  */
-export const WRITE_BACKLOG_BOUND_BYTES = 64 * 1024;
+const WRITE_BACKLOG_BOUND_BYTES = 64 * 1024;
 /**
  * Frames handled before the socket is paused until the next turn of the event loop: a server that floods
  * frames cannot starve timers and signal handlers (a SIGTERM is still honoured within Grace), and the

@@ -63,6 +63,7 @@ export class WebSocketLink {
   private outageStartedMs: number | null = null;
   private failedAttempts = 0;
   private readonly loggedFailureCodes = new Set<string>();
+  private loggedUpAgain = false;
   private lastFailure: ConnectFailure | null = null;
   private readonly target: string;
 
@@ -227,8 +228,8 @@ export class WebSocketLink {
       this.telemetry.event('info', `handshake with ${this.target} succeeded, connection up`, 'wsbit_output_connections_total');
     } else {
       // In an outage only the first handshake is news; a server that fails every connection says so once.
-      const level = this.loggedFailureCodes.has('up') ? 'debug' : 'info';
-      this.loggedFailureCodes.add('up');
+      const level = this.loggedUpAgain ? 'debug' : 'info';
+      this.loggedUpAgain = true;
       const downMs = this.clock.nowMs() - outageStartedMs;
       this.telemetry.event(
         level,
@@ -283,6 +284,7 @@ export class WebSocketLink {
     this.outageStartedMs = null;
     this.failedAttempts = 0;
     this.loggedFailureCodes.clear();
+    this.loggedUpAgain = false;
   }
 
   private armIdleTimer(up: Extract<LinkState, { kind: 'up' }>): void {
