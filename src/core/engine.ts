@@ -2,7 +2,7 @@ import { retryWaitSeconds } from './backoff.js';
 import { Chunk, chunkBytesLimit, newChunkId, type ChunkView } from './chunk.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { errorMessage } from './errors.js';
-import type { Logger, MessageLevel } from './logger.js';
+import { formatLogTimestamp, type Logger, type MessageLevel } from './logger.js';
 import type { MetricName } from './metrics.js';
 import { routeMatches, type RouteRule } from './router.js';
 import type { ChunkStorage } from './storage/types.js';
@@ -70,16 +70,41 @@ interface Task {
   attempts: number;
   state: TaskState;
   retryTimer: TimerHandle | null;
+  /** Held back behind a chunk that waits for its retry (ordered outputs), and counted as an output error once. */
+  heldBack: boolean;
 }
 
 interface OutputState extends OutputRegistration {
   id: number;
   queue: Task[];
   running: number;
+  /** The tasks being flushed now (`running` of them), for the backlog figures. */
+  flying: Set<Task>;
   waiting: Set<Task>;
   /** Unfinished tasks of filesystem chunks, oldest first, for storage.total_limit_size. */
   diskTasks: Task[];
+  /**
+   * One chunk at a time (workers 0 or 1): the README promises delivery in order, so a chunk waiting
+   * for its retry holds back every later chunk of this output, and the queue is kept oldest first.
+   */
+  ordered: boolean;
+  /** For outputs that signal readiness: the outage being reported as state changes, if any. */
+  outage: OutageState | null;
 }
+
+interface OutageState {
+  sinceMs: number;
+  /** When the next "still failing" line may be written; the gap doubles each time. */
+  nextReminderMs: number;
+  reminderGapMs: number;
+  /** Set by the first delivery after the failures: from then on, what was caught up is counted. */
+  deliveringSinceMs: number | null;
+  deliveredChunks: number;
+  deliveredRecords: number;
+}
+
+/** The first "still failing" reminder of an outage; later ones come at doubling gaps. */
+const firstOutageReminderMs = 60_000;
 
 interface ChunkTracking {
   input: InputState;
@@ -118,7 +143,17 @@ export class Engine {
   }
 
   addOutput(registration: OutputRegistration): void {
-    this.outputs.push({ ...registration, id: this.outputs.length, queue: [], running: 0, waiting: new Set(), diskTasks: [] });
+    this.outputs.push({
+      ...registration,
+      id: this.outputs.length,
+      queue: [],
+      running: 0,
+      flying: new Set(),
+      waiting: new Set(),
+      diskTasks: [],
+      ordered: registration.concurrency <= 1,
+      outage: null,
+    });
   }
 
   /** Appends events from an input. Data arriving while the input is paused is still kept, never dropped. */
@@ -325,7 +360,7 @@ export class Engine {
       );
     }
     for (const output of targets) {
-      const task: Task = { id: this.nextTaskId++, chunk, output, attempts: 0, state: 'queued', retryTimer: null };
+      const task: Task = { id: this.nextTaskId++, chunk, output, attempts: 0, state: 'queued', retryTimer: null, heldBack: false };
       if (onDisk) this.admitDiskTask(output, task);
       this.enqueue(task);
     }
@@ -336,19 +371,47 @@ export class Engine {
     task.output.waiting.delete(task);
     task.retryTimer = null;
     task.state = 'queued';
-    task.output.queue.push(task);
+    const queue = task.output.queue;
+    if (task.output.ordered) {
+      // Task ids grow with dispatch order: a retried chunk goes back in front of the later ones.
+      let index = queue.length;
+      while (index > 0 && (queue[index - 1] as Task).id > task.id) index--;
+      queue.splice(index, 0, task);
+    } else {
+      queue.push(task);
+    }
     this.pump(task.output);
   }
 
   private pump(output: OutputState): void {
+    // In order: nothing passes a chunk that waits for its retry (workers > 1 promise no order).
+    if (output.ordered && output.waiting.size > 0) {
+      this.countHeldBack(output);
+      return;
+    }
     while (output.running < output.concurrency && output.queue.length > 0) {
       const task = output.queue.shift() as Task;
       output.running++;
+      output.flying.add(task);
       task.state = 'running';
       void this.runTask(task).finally(() => {
         output.running--;
+        output.flying.delete(task);
         this.pump(output);
       });
+    }
+  }
+
+  /**
+   * A chunk held back by a failing output could not go at its turn: it counts as one output error, as
+   * its own failed flush would have without the order promise, so the health check (HC_Errors_Count)
+   * sees an outage at the rate chunks arrive rather than at the rate of the oldest chunk's retries.
+   */
+  private countHeldBack(output: OutputState): void {
+    for (const task of output.queue) {
+      if (task.heldBack || task.attempts > 0) continue;
+      task.heldBack = true;
+      output.telemetry.count('fluentbit_output_errors_total');
     }
   }
 
@@ -402,11 +465,83 @@ export class Engine {
     output.telemetry.count('fluentbit_output_proc_records_total', chunk.records);
     output.telemetry.count('fluentbit_output_proc_bytes_total', chunk.sizeBytes);
     if (task.attempts > 0) {
-      this.logger.info(
+      this.logger.log(
+        this.quietRetries(output) ? 'debug' : 'info',
         `[engine] flush chunk '${chunk.id}' succeeded at retry ${task.attempts}: task_id=${task.id}, input=${chunk.inputInstance} > output=${output.instance} (out_id=${output.id})`,
       );
     }
     this.completeTask(task);
+    if (output.outage !== null) this.reportDelivery(task, output.outage);
+  }
+
+  /**
+   * Outputs that call notifyReady() retry as soon as their connection is back; their per-chunk retry
+   * lines go to debug and the outage is told as state changes instead (down, still down, back, caught up).
+   */
+  private quietRetries(output: OutputState): boolean {
+    return output.plugin.signalsReady === true && !this.stopping;
+  }
+
+  /** Chunks and records this output still has to deliver besides `current`: queued, waiting, or being sent. */
+  private backlog(output: OutputState, current: Task): { chunks: number; records: number } {
+    let chunks = 0;
+    let records = 0;
+    for (const tasks of [output.queue, output.waiting, output.flying]) {
+      for (const task of tasks) {
+        if (task === current || task.state === 'done') continue;
+        chunks++;
+        records += task.chunk.records;
+      }
+    }
+    return { chunks, records };
+  }
+
+  private reportFailure(task: Task, waitSeconds: number): void {
+    const { output } = task;
+    const now = this.clock.nowMs();
+    // The failed chunk waits too.
+    const others = this.backlog(output, task);
+    const chunks = others.chunks + 1;
+    const records = others.records + task.chunk.records;
+    const wait = `${chunks} chunk${chunks === 1 ? '' : 's'} (${records} record${records === 1 ? '' : 's'}) wait`;
+    // True whichever comes first: the output's own reconnect (notifyReady) or the engine's timer.
+    const next = `the next attempt as soon as the output is back, at the latest in ${waitSeconds} s`;
+    let outage = output.outage;
+    if (outage === null || outage.deliveringSinceMs !== null) {
+      const again = outage !== null;
+      outage ??= { sinceMs: now, nextReminderMs: 0, reminderGapMs: firstOutageReminderMs, deliveredChunks: 0, deliveredRecords: 0, deliveringSinceMs: null };
+      outage.deliveringSinceMs = null;
+      outage.reminderGapMs = firstOutageReminderMs;
+      outage.nextReminderMs = now + outage.reminderGapMs;
+      output.outage = outage;
+      this.logger.warn(`[engine] output ${output.instance} cannot deliver${again ? ' again' : ''}: ${wait}; ${next}`);
+      return;
+    }
+    if (now < outage.nextReminderMs) return;
+    outage.reminderGapMs *= 2;
+    outage.nextReminderMs = now + outage.reminderGapMs;
+    this.logger.warn(
+      `[engine] output ${output.instance} still cannot deliver, since ${formatLogTimestamp(new Date(outage.sinceMs))} (${seconds(now - outage.sinceMs)} s): ${wait}; ${next}`,
+    );
+  }
+
+  private reportDelivery(task: Task, outage: OutageState): void {
+    const { output, chunk } = task;
+    const now = this.clock.nowMs();
+    const { chunks, records } = this.backlog(output, task);
+    if (outage.deliveringSinceMs === null) {
+      outage.deliveringSinceMs = now;
+      this.logger.info(
+        `[engine] output ${output.instance} delivers again after ${seconds(now - outage.sinceMs)} s (failing since ${formatLogTimestamp(new Date(outage.sinceMs))}); ${chunks} more chunk${chunks === 1 ? '' : 's'} (${records} record${records === 1 ? '' : 's'}) to catch up`,
+      );
+    }
+    outage.deliveredChunks++;
+    outage.deliveredRecords += chunk.records;
+    if (chunks > 0) return;
+    output.outage = null;
+    this.logger.info(
+      `[engine] output ${output.instance} caught up: delivered ${outage.deliveredChunks} chunk${outage.deliveredChunks === 1 ? '' : 's'} (${outage.deliveredRecords} record${outage.deliveredRecords === 1 ? '' : 's'}) in ${seconds(now - outage.deliveringSinceMs)} s after an outage of ${seconds(outage.deliveringSinceMs - outage.sinceMs)} s`,
+    );
   }
 
   private scheduleRetry(task: Task): void {
@@ -430,11 +565,14 @@ export class Engine {
     const waitSeconds = this.stopping
       ? 1
       : retryWaitSeconds(task.attempts, this.settings.schedulerBaseSeconds, this.settings.schedulerCapSeconds, this.random);
-    this.logger.warn(
-      `[engine] failed to flush chunk '${chunk.id}', retry in ${waitSeconds} seconds: task_id=${task.id}, input=${chunk.inputInstance} > output=${output.instance} (out_id=${output.id})`,
+    const quiet = this.quietRetries(output);
+    this.logger.log(
+      quiet ? 'debug' : 'warn',
+      `[engine] failed to flush chunk '${chunk.id}', retry ${quiet ? 'when the output is back, at the latest in' : 'in'} ${waitSeconds} seconds: task_id=${task.id}, input=${chunk.inputInstance} > output=${output.instance} (out_id=${output.id})`,
     );
     task.state = 'waiting';
     output.waiting.add(task);
+    if (quiet) this.reportFailure(task, waitSeconds);
     task.retryTimer = this.clock.setTimeout(() => this.enqueue(task), waitSeconds * 1000);
   }
 
@@ -546,4 +684,9 @@ export class Engine {
       input.plugin.resume();
     }
   }
+}
+
+/** Milliseconds as seconds with one decimal, for log lines. */
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
 }

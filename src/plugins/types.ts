@@ -62,6 +62,12 @@ export interface OutputInstance {
   /** Runs before the first flush; a failure here fails start-up with a clear message. */
   start?(): Promise<void>;
   flush(chunk: ChunkView): Promise<FlushResult>;
+  /**
+   * True when the output calls `notifyReady()` as soon as it can deliver again (a reconnect loop of its
+   * own): the engine then logs an outage as a few state changes instead of a line per chunk per retry,
+   * since its retry timers are only a fallback.
+   */
+  readonly signalsReady?: boolean;
   /** Called once at shutdown after the last flush; `graceful` is false when Grace ran out. */
   stop?(graceful: boolean): Promise<void>;
 }

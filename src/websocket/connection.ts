@@ -11,6 +11,7 @@
  * exactly once per object, whatever the cause (a failed open() and a local close() included); listen for it
  * before calling open(), since bytes that arrive with the 101 can end the connection before open() returns.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,6 +68,17 @@ export interface WebSocketConnectionOptions {
   tcpKeepaliveInitialDelayMs?: number;
   /** Largest message accepted from the server (they are ignored anyway); default 16 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Most control frames the server may send per second that we did not ask for (its pings, and pongs that
+   * answer none of our pings) before the connection is dropped as hostile; 0 = no limit. Default 100: real
+   * servers ping every few seconds at most.
+   */
+  maxControlFramesPerSecond?: number;
+  /**
+   * Drop the connection when our unsent bytes stay above WRITE_BACKLOG_BOUND_BYTES this long (a server that
+   * does not read); 0 = never. Default 30000.
+   */
+  writeStallTimeoutMs?: number;
 }
 
 /** The server closed the WebSocket with a Close frame (RFC 6455 §5.5.1). */
@@ -110,6 +122,21 @@ type ConnectionState =
 export type ConnectionStateKind = ConnectionState['kind'];
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND = 100;
+const DEFAULT_WRITE_STALL_TIMEOUT_MS = 30_000;
+/**
+ * Unsent bytes above which pongs are coalesced (RFC 6455 §5.5.3 allows answering only the latest ping) and
+ * the write-stall clock runs. Above the socket's 16 KiB high-water mark, so crossing it always arms 'drain'.
+ */
+const WRITE_BACKLOG_BOUND_BYTES = 64 * 1024;
+/**
+ * Frames handled before the socket is paused until the next turn of the event loop: a server that floods
+ * frames cannot starve timers and signal handlers (a SIGTERM is still honoured within Grace), and the
+ * pause pushes back on it through TCP instead of growing our buffers.
+ */
+const FRAMES_PER_BATCH = 512;
+/** Bytes of our own ping payloads: random per ping, so a server cannot answer pings it never read. */
+const PING_PAYLOAD_BYTES = 8;
 
 function lost(reason: WsbitError): WsbitError {
   if (reason.code === 'WSBIT_CONNECTION_LOST') return reason;
@@ -120,8 +147,17 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   readonly #options: WebSocketConnectionOptions;
   readonly #target: string;
   #state: ConnectionState = { kind: 'idle' };
-  #pingCounter = 0n;
   #messagesReceived = 0;
+  /** The latest server ping not yet answered because the write buffer is full; answered on 'drain'. */
+  #deferredPong: Buffer | undefined;
+  #pongsCoalesced = 0;
+  #writeStallTimer: NodeJS.Timeout | undefined;
+  /** Unasked-for control frames in the current one-second window. */
+  #controlWindowStartMs = 0;
+  #controlFramesInWindow = 0;
+  /** Frames handled in this turn of the event loop, and whether the reset is scheduled. */
+  #batchFrames = 0;
+  #batchResetScheduled = false;
   #pendingWrites = new Set<(error: WsbitError) => void>();
   /** Large data frames; one is written while the next may be built. */
   readonly #framePool = new BufferPool(2);
@@ -144,6 +180,11 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
 
   get messagesReceived(): number {
     return this.#messagesReceived;
+  }
+
+  /** Server pings left unanswered because a later ping was answered instead (§5.5.3), while we could not write. */
+  get pongsCoalesced(): number {
+    return this.#pongsCoalesced;
   }
 
   /** Connect (TCP, then TLS if enabled) and perform the opening handshake. Callable once. */
@@ -297,7 +338,8 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
         if (state.kind === 'connecting') this.#startHandshake(state);
       });
     }
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('data', (chunk: Buffer) => this.#onData(socket, chunk));
+    socket.on('drain', () => this.#onDrain(socket));
     socket.on('end', () => this.#onSocketEnd(new WsbitError('WSBIT_CONNECTION_LOST', this.#endMessage('closed the TCP connection'))));
     // Never removed: a late error on a socket we already gave up must not become an uncaught exception.
     socket.on('error', (error: Error) => this.#onSocketError(error));
@@ -323,7 +365,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     socket.write(handshake.request);
   }
 
-  #onData(chunk: Buffer): void {
+  #onData(socket: Socket, chunk: Buffer): void {
     const state = this.#state;
     switch (state.kind) {
       case 'handshaking':
@@ -332,10 +374,80 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
       case 'open':
       case 'closing':
         this.#feed(state, chunk);
+        this.#endBatchIfFull(socket);
         return;
       default:
         return;
     }
+  }
+
+  /** Bounded batches: after FRAMES_PER_BATCH frames, stop reading until the event loop has turned once. */
+  #endBatchIfFull(socket: Socket): void {
+    if (!this.#batchResetScheduled) {
+      this.#batchResetScheduled = true;
+      setImmediate(() => {
+        this.#batchResetScheduled = false;
+        this.#batchFrames = 0;
+        const kind = this.#state.kind;
+        if ((kind === 'open' || kind === 'closing') && socket.isPaused()) socket.resume();
+      });
+    }
+    if (this.#batchFrames >= FRAMES_PER_BATCH) socket.pause();
+  }
+
+  #onDrain(socket: Socket): void {
+    if (this.#writeStallTimer !== undefined) {
+      clearTimeout(this.#writeStallTimer);
+      this.#writeStallTimer = undefined;
+    }
+    const pong = this.#deferredPong;
+    this.#deferredPong = undefined;
+    if (pong !== undefined && this.#state.kind === 'open') {
+      socket.write(encodePong(pong, true));
+      this.#watchBacklog(socket);
+    }
+  }
+
+  /**
+   * Called after every write: while our unsent bytes stay above the bound, a server that does not read
+   * gets `writeStallTimeoutMs` before it is dropped ('drain' stops the clock).
+   */
+  #watchBacklog(socket: Socket): void {
+    const stallMs = this.#options.writeStallTimeoutMs ?? DEFAULT_WRITE_STALL_TIMEOUT_MS;
+    if (stallMs <= 0 || this.#writeStallTimer !== undefined || socket.writableLength <= WRITE_BACKLOG_BOUND_BYTES) return;
+    this.#writeStallTimer = setTimeout(() => {
+      this.#writeStallTimer = undefined;
+      const unsent = socket.writableLength;
+      if (unsent <= WRITE_BACKLOG_BOUND_BYTES) return;
+      this.#goDown(
+        new WsbitError('WSBIT_WRITE_STALLED', `${this.#target} has not read what we sent for ${stallMs} ms (${unsent} bytes unsent); dropping the connection`),
+      );
+    }, stallMs);
+  }
+
+  /**
+   * Counts a control frame we did not ask for; true (and the connection is failed) once the server sends
+   * more in one second than maxControlFramesPerSecond allows.
+   */
+  #controlFlood(): boolean {
+    const limit = this.#options.maxControlFramesPerSecond ?? DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND;
+    if (limit <= 0) return false;
+    const nowMs = performance.now();
+    if (nowMs - this.#controlWindowStartMs >= 1000) {
+      this.#controlWindowStartMs = nowMs;
+      this.#controlFramesInWindow = 0;
+    }
+    this.#controlFramesInWindow++;
+    if (this.#controlFramesInWindow <= limit) return false;
+    const error = new WsbitError(
+      'WSBIT_WS_CONTROL_FLOOD',
+      `${this.#target} sent more than ${limit} pings or unsolicited pongs within one second; dropping the connection`,
+    );
+    const state = this.#state;
+    this.#goDown(error, state.kind === 'open' ? encodeCloseFrame(CloseCode.PolicyViolation, 'control frame flood', true) : undefined);
+    // Nothing more is read from it: the flood would go on until the linger timer ends the socket.
+    if (state.kind === 'open' || state.kind === 'closing') state.socket.pause();
+    return true;
   }
 
   #onHandshakeData(state: Extract<ConnectionState, { kind: 'handshaking' }>, chunk: Buffer): void {
@@ -360,6 +472,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
 
   #feed(state: Extract<ConnectionState, { kind: 'open' | 'closing' }>, chunk: Buffer): void {
     const { events, error } = state.reader.push(chunk);
+    this.#batchFrames += events.length;
     for (const event of events) {
       this.#onFrame(event);
       if (this.#state.kind === 'closed') return;
@@ -378,12 +491,26 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
         this.#messagesReceived++;
         this.emit('message', event.opcode, event.data);
         return;
-      case 'ping':
+      case 'ping': {
+        if (this.#controlFlood()) return;
         // §5.5.2: answer with a Pong carrying the same payload, unless we already sent our Close (§5.5.1).
-        if (state.kind === 'open') state.socket.write(encodePong(event.data, true));
+        if (state.kind !== 'open') return;
+        const socket = state.socket;
+        if (socket.writableLength > WRITE_BACKLOG_BOUND_BYTES) {
+          // §5.5.3: only the latest ping needs an answer; it goes out on 'drain'. A copy, so the read
+          // buffer it came in is not kept alive.
+          if (this.#deferredPong !== undefined) this.#pongsCoalesced++;
+          this.#deferredPong = Buffer.from(event.data);
+          this.#watchBacklog(socket);
+          return;
+        }
+        socket.write(encodePong(event.data, true));
+        this.#watchBacklog(socket);
         return;
+      }
       case 'pong':
-        this.#onPong(state.pings, event.data);
+        // A pong that answers none of our pings proves nothing; a stream of them is a hostile server.
+        if (!this.#onPong(state.pings, event.data)) this.#controlFlood();
         return;
       case 'close':
         if (state.kind === 'closing') {
@@ -398,9 +525,8 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   }
 
   #sendPing(state: Extract<ConnectionState, { kind: 'open' }>, timeoutMs: number): Promise<void> {
-    this.#pingCounter++;
-    const payload = Buffer.allocUnsafe(8);
-    payload.writeBigUInt64BE(this.#pingCounter);
+    // Unpredictable, so only a server that read this ping (and so everything before it) can answer it.
+    const payload = randomBytes(PING_PAYLOAD_BYTES);
     const confirmed = new Promise<void>((resolve, reject) => {
       const pending: PendingPing = {
         payload,
@@ -417,21 +543,23 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
       state.pings.push(pending);
     });
     state.socket.write(encodePing(payload, true));
+    this.#watchBacklog(state.socket);
     return confirmed;
   }
 
   /**
    * A pong answers the ping with the same payload. §5.5.3 lets a server answer only the latest of several
    * pings, and a pong for ping N proves everything before ping N was read too, so it settles every earlier
-   * ping as well. Unknown pongs are unsolicited heartbeats (§5.5.3) and are ignored.
+   * ping as well. Unknown pongs are unsolicited heartbeats (§5.5.3): they confirm nothing. False for those.
    */
-  #onPong(pings: PendingPing[], payload: Buffer): void {
+  #onPong(pings: PendingPing[], payload: Buffer): boolean {
     const index = pings.findIndex((ping) => ping.payload.equals(payload));
-    if (index < 0) return;
+    if (index < 0) return false;
     for (const ping of pings.splice(0, index + 1)) {
       clearTimeout(ping.timer);
       ping.resolve();
     }
+    return true;
   }
 
   #write(socket: Socket, data: Buffer): Promise<void> {
@@ -461,6 +589,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
           fail(state.kind === 'closed' ? state.reason : new WsbitError('WSBIT_CONNECTION_LOST', `write to ${this.#target} failed: ${error.message}`, { cause: error }));
         }
       });
+      this.#watchBacklog(socket);
     });
   }
 
@@ -517,6 +646,9 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     const state = this.#state;
     if (state.kind === 'closed') return state.reason;
     this.#state = { kind: 'closed', reason };
+    if (this.#writeStallTimer !== undefined) clearTimeout(this.#writeStallTimer);
+    this.#writeStallTimer = undefined;
+    this.#deferredPong = undefined;
     if (state.kind !== 'idle') {
       if (state.kind !== 'open') clearTimeout(state.timer);
       if (state.kind === 'connecting' || state.kind === 'handshaking') state.opening.reject(reason);

@@ -16,7 +16,13 @@ interface Harness {
   metrics: MetricsRegistry;
   logLines: string[];
   input: InputInstance & { pauses: number; resumes: number };
-  addOutput(name: string, match: string | null, results: FlushResult[] | (() => FlushResult), retryLimit?: RetryLimit): ChunkView[];
+  addOutput(
+    name: string,
+    match: string | null,
+    results: FlushResult[] | (() => FlushResult),
+    retryLimit?: RetryLimit,
+    options?: { concurrency?: number; signalsReady?: boolean },
+  ): ChunkView[];
 }
 
 function harness(options: { memBufLimitBytes?: number; graceSeconds?: number } = {}): Harness {
@@ -56,9 +62,10 @@ function harness(options: { memBufLimitBytes?: number; graceSeconds?: number } =
     metrics,
     logLines,
     input,
-    addOutput(name, match, results, retryLimit: RetryLimit = { kind: 'limit', retries: 1 }) {
+    addOutput(name, match, results, retryLimit: RetryLimit = { kind: 'limit', retries: 1 }, options = {}) {
       const received: ChunkView[] = [];
       const plugin: OutputInstance = {
+        signalsReady: options.signalsReady === true,
         flush: async (chunk) => {
           received.push(chunk);
           if (typeof results === 'function') return results();
@@ -69,7 +76,7 @@ function harness(options: { memBufLimitBytes?: number; graceSeconds?: number } =
         instance: name,
         route: { match, matchRegex: null },
         retryLimit,
-        concurrency: 1,
+        concurrency: options.concurrency ?? 1,
         plugin,
         telemetry: new Telemetry(name, root.scoped(`output:${name}`), metrics),
       });
@@ -247,4 +254,92 @@ test('retry waits follow Fluent Bit: uniform in [base, min(cap, base*2^n)] plus 
   assert.equal(retryWaitSeconds(1, 5, 2000, () => 0.9999), 11);
   assert.equal(retryWaitSeconds(3, 5, 2000, () => 0.9999), 41);
   assert.equal(retryWaitSeconds(20, 5, 2000, () => 0.9999), 2001);
+});
+
+/** Appends one chunk's worth (a single record `text`) and seals it, as a flush tick would. */
+function flushOne(h: Harness, text: string): void {
+  h.engine.append('dummy.0', 't', event(text), 1);
+  h.engine.flushOpenChunks();
+}
+
+const texts = (chunks: ChunkView[]): string[] => chunks.map((chunk) => chunk.data.toString());
+
+test('workers 1: a chunk waiting for its retry holds back later chunks, and goes first when the output is back', async () => {
+  const h = harness();
+  let answer: FlushResult = 'retry';
+  const received = h.addOutput('ws.0', '*', () => answer, { kind: 'unlimited' });
+  flushOne(h, 'a');
+  await h.clock.advance(0);
+  flushOne(h, 'b');
+  flushOne(h, 'c');
+  await h.clock.advance(0);
+  assert.deepEqual(texts(received), ['a'], 'b and c wait behind a');
+  // Each held-back chunk counts as one output error, as its own failed flush would (HC_Errors_Count).
+  assert.equal(h.metrics.get('fluentbit_output_errors_total', 'ws.0'), 3);
+  // The retry timer (6 s with random 0) tries a alone again; b and c still wait.
+  await h.clock.advance(6000);
+  assert.deepEqual(texts(received), ['a', 'a']);
+  assert.equal(h.metrics.get('fluentbit_output_errors_total', 'ws.0'), 4, 'held-back chunks are counted once');
+  answer = 'ok';
+  h.engine.promoteRetries('ws.0');
+  await h.clock.advance(0);
+  assert.deepEqual(texts(received), ['a', 'a', 'a', 'b', 'c']);
+  assert.equal(h.engine.bufferedChunks().chunks, 0);
+});
+
+test('workers 1: a chunk that arrives while the oldest is being retried still goes after it', async () => {
+  const h = harness();
+  const answers: FlushResult[] = ['retry', 'retry'];
+  const received = h.addOutput('ws.0', '*', () => answers.shift() ?? 'ok', { kind: 'unlimited' });
+  flushOne(h, '1');
+  await h.clock.advance(0);
+  flushOne(h, '2');
+  await h.clock.advance(6000);
+  flushOne(h, '3');
+  await h.clock.advance(60_000);
+  assert.deepEqual(texts(received), ['1', '1', '1', '2', '3']);
+});
+
+test('workers 2: chunks in flight carry no order promise; a waiting chunk does not hold back the others', async () => {
+  const h = harness();
+  const answers: FlushResult[] = ['retry'];
+  const received = h.addOutput('ws.0', '*', () => answers.shift() ?? 'ok', { kind: 'unlimited' }, { concurrency: 2 });
+  flushOne(h, 'a');
+  await h.clock.advance(0);
+  flushOne(h, 'b');
+  await h.clock.advance(0);
+  assert.deepEqual(texts(received), ['a', 'b']);
+  await h.clock.advance(6000);
+  assert.deepEqual(texts(received), ['a', 'b', 'a']);
+});
+
+test('an output that signals readiness: an outage is a few state-change lines with true figures, not one per chunk per retry', async () => {
+  const h = harness();
+  let answer: FlushResult = 'retry';
+  const received = h.addOutput('ws.0', '*', () => answer, { kind: 'unlimited' }, { concurrency: 2, signalsReady: true });
+  // Five minutes at one chunk of 5 records a second: every chunk fails and is retried on its timer.
+  for (let second = 0; second < 300; second++) {
+    for (let i = 0; i < 5; i++) h.engine.append('dummy.0', 't', event(`${second}.${i}`), 1);
+    h.engine.flushOpenChunks();
+    await h.clock.advance(1000);
+  }
+  const loud = () => h.logLines.filter((line) => /\[ (warn|info|error)\]/.test(line));
+  const outageLines = loud();
+  assert.ok(received.length > 300, 'the chunks were tried, and retried');
+  assert.ok(outageLines.length >= 1 && outageLines.length <= 4, `a few lines, not one per chunk per retry:\n${outageLines.join('')}`);
+  assert.match(outageLines[0] ?? '', /\[ warn\] \[engine\] output ws\.0 cannot deliver: 1 chunk \(5 records\) wait; the next attempt as soon as the output is back, at the latest in 6 s/);
+  assert.match(outageLines[1] ?? '', /still cannot deliver, since .* \(6\d\.\d s\): \d+ chunks \(\d+ records\) wait/);
+  assert.ok(!outageLines.some((line) => line.includes('retry in')), 'no per-chunk retry promise at warn level');
+  assert.ok(h.logLines.some((line) => line.includes('[debug] [engine] failed to flush chunk') && line.includes('retry when the output is back, at the latest in')));
+
+  answer = 'ok';
+  const before = received.length;
+  h.engine.promoteRetries('ws.0');
+  await h.clock.advance(0);
+  const delivered = received.length - before;
+  assert.equal(h.engine.bufferedChunks().chunks, 0);
+  const recovery = loud().slice(outageLines.length);
+  assert.equal(recovery.length, 2, recovery.join(''));
+  assert.match(recovery[0] ?? '', /\[ info\] \[engine\] output ws\.0 delivers again after 300\.0 s \(failing since .*\); \d+ more chunks \(\d+ records\) to catch up/);
+  assert.match(recovery[1] ?? '', new RegExp(`\\[ info\\] \\[engine\\] output ws\\.0 caught up: delivered ${delivered} chunks \\(${delivered * 5} records\\) in 0\\.0 s after an outage of 300\\.0 s`));
 });

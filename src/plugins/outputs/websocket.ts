@@ -19,6 +19,8 @@ const schema = [
   { key: 'confirm_delivery', type: 'bool', default: true, description: 'Count a chunk as delivered only when the pong for a ping sent after it returns, which proves the server read it. Off: delivered once written to the socket, as Fluent Bit does.' },
   { key: 'confirm_timeout', type: 'time', default: '30s', description: 'How long to wait for that pong before the chunk is retried on a new connection.' },
   { key: 'handshake_timeout', type: 'time', default: '10s', description: 'How long to wait for the HTTP 101 response to the upgrade request.' },
+  { key: 'control_frame_limit', type: 'int', default: 100, description: 'Most pings, and pongs answering none of ours, the server may send in one second; more drops the connection as hostile and its chunks go to the next one (0 = no limit).' },
+  { key: 'write_stall_timeout', type: 'time', default: '30s', description: 'Drop the connection when more than 64 KiB we sent stays unread by the server this long; its chunks go to the next connection (0 = never).' },
 ] as const;
 
 /**
@@ -74,6 +76,8 @@ export const websocketOutput = defineOutput({
           ioTimeoutMs: config['net.io_timeout'] * 1000,
           ...(config['net.source_address'] !== null ? { sourceAddress: config['net.source_address'] } : {}),
           keepaliveHeader: config['net.keepalive'],
+          maxControlFramesPerSecond: Math.max(0, config.control_frame_limit),
+          writeStallTimeoutMs: config.write_stall_timeout * 1000,
         },
         idleTimeoutMs: Math.max(1, config['net.keepalive_idle_timeout']) * 1000,
         keepalive: config['net.keepalive'],
@@ -90,6 +94,8 @@ export const websocketOutput = defineOutput({
     );
 
     return {
+      // The link's reconnect loop calls notifyReady() the moment a handshake succeeds again.
+      signalsReady: true,
       async start() {
         telemetry.logger.info(
           `target ${link.description}, format ${options.format}, confirm_delivery ${config.confirm_delivery ? 'on' : 'off'}`,
@@ -119,8 +125,8 @@ export const websocketOutput = defineOutput({
           payloadPool.give(encoded.payload);
         }
       },
-      async stop() {
-        await link.stop();
+      async stop(graceful) {
+        await link.stop(graceful);
       },
     };
   },

@@ -1,6 +1,7 @@
 import { ReconnectBackoff } from '../../../core/backoff.js';
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { WsbitError, errorMessage } from '../../../core/errors.js';
+import { formatLogTimestamp } from '../../../core/logger.js';
 import type { Telemetry } from '../../../core/telemetry.js';
 import { CloseCode, type DataOpcode } from '../../../websocket/frame.js';
 import { WebSocketClientConnection, type WebSocketConnectionOptions } from '../../../websocket/connection.js';
@@ -39,12 +40,31 @@ type LinkState =
 
 /** Probe every ≤2 s during the first half minute of an outage (so a restart is seen at once), then back off to 10 s. */
 const shortOutageMs = 30_000;
+const shortBackoffMaxMs = 2_000;
+const longBackoffMaxMs = 10_000;
+
+/** A failed connect, logged by startReconnecting together with the next attempt it schedules. */
+interface ConnectFailure {
+  code: string;
+  message: string;
+  /** A connect timeout with net.connect_timeout_log_error off: debug only. */
+  quiet: boolean;
+}
 
 export class WebSocketLink {
   private state: LinkState = { kind: 'down' };
-  private readonly backoff = new ReconnectBackoff(500, 10_000);
-  private readonly shortBackoff = new ReconnectBackoff(500, 2_000);
+  private readonly backoff = new ReconnectBackoff(500, longBackoffMaxMs);
+  private readonly shortBackoff = new ReconnectBackoff(500, shortBackoffMaxMs);
+  /**
+   * The outage: from the first failure until a chunk is delivered again. Within it each kind of failure
+   * (error code) is logged once at warn, then at debug, so a long outage or a server that misbehaves on
+   * every connection costs a few lines, not one per attempt (issue 12).
+   */
   private outageStartedMs: number | null = null;
+  private failedAttempts = 0;
+  private readonly loggedFailureCodes = new Set<string>();
+  private loggedUpAgain = false;
+  private lastFailure: ConnectFailure | null = null;
   private readonly target: string;
 
   constructor(
@@ -90,6 +110,7 @@ export class WebSocketLink {
       throw error;
     }
     this.telemetry.count('wsbit_output_frames_total');
+    this.endOutage();
     if (up.kind !== 'up' || up.connection !== connection) return;
     up.flushes++;
     const recycle = this.options.maxFlushesPerConnection > 0 && up.flushes >= this.options.maxFlushesPerConnection;
@@ -100,8 +121,12 @@ export class WebSocketLink {
     if (this.state === up) this.armIdleTimer(up);
   }
 
-  /** Sends a Close (1001) on the open connection, or abandons a connection still handshaking. */
-  async stop(): Promise<void> {
+  /**
+   * Sends a Close (1001) on the open connection, or abandons a connection still handshaking. When Grace
+   * has run out (`graceful` false) the Close is sent but not waited for: a server that does not read
+   * must not hold the process past Grace.
+   */
+  async stop(graceful = true): Promise<void> {
     const state = this.state;
     this.state = { kind: 'stopped' };
     switch (state.kind) {
@@ -114,9 +139,12 @@ export class WebSocketLink {
         await state.connection.close(CloseCode.GoingAway, 'wsbit shutting down');
         await state.attempt;
         return;
-      case 'up':
-        await this.retire(state, CloseCode.GoingAway, 'wsbit shutting down');
+      case 'up': {
+        const closing = this.retire(state, CloseCode.GoingAway, 'wsbit shutting down');
+        if (!graceful) state.connection.destroy();
+        await closing;
         return;
+      }
       case 'down':
       case 'stopped':
         return;
@@ -168,9 +196,14 @@ export class WebSocketLink {
         this.telemetry.logger.debug(`connect to ${this.target} abandoned at shutdown: ${errorMessage(error)}`);
         return null;
       }
-      const timeout = error instanceof WsbitError && error.code === 'WSBIT_CONNECT_TIMEOUT';
-      const level = timeout && !this.options.connectTimeoutLogError ? 'debug' : 'warn';
-      this.telemetry.event(level, `connecting to ${this.target} failed: ${errorMessage(error)}`, 'wsbit_output_connection_failures_total');
+      const code = error instanceof WsbitError ? error.code : 'WSBIT_CONNECT_FAILED';
+      this.telemetry.count('wsbit_output_connection_failures_total');
+      this.failedAttempts++;
+      this.lastFailure = {
+        code,
+        message: `connecting to ${this.target} failed: ${errorMessage(error)}`,
+        quiet: code === 'WSBIT_CONNECT_TIMEOUT' && !this.options.connectTimeoutLogError,
+      };
       if (isCurrent()) this.state = { kind: 'down' };
       return null;
     }
@@ -182,15 +215,29 @@ export class WebSocketLink {
     // already down although open() succeeded, and must not be handed out as up.
     const early = connection.downReason;
     if (early !== undefined) {
-      this.telemetry.event('warn', `connection to ${this.target} failed right after the handshake: ${early.message}`, 'wsbit_output_connection_failures_total');
+      this.telemetry.count('wsbit_output_connection_failures_total');
+      this.failedAttempts++;
+      this.lastFailure = { code: early.code, message: `connection to ${this.target} failed right after the handshake: ${early.message}`, quiet: false };
       this.state = { kind: 'down' };
       return null;
     }
     const up: Extract<LinkState, { kind: 'up' }> = { kind: 'up', connection, flushes: 0, idleTimer: null, pingTimer: null };
     this.state = up;
-    this.telemetry.event('info', `handshake with ${this.target} succeeded, connection up`, 'wsbit_output_connections_total');
+    const outageStartedMs = this.outageStartedMs;
+    if (outageStartedMs === null) {
+      this.telemetry.event('info', `handshake with ${this.target} succeeded, connection up`, 'wsbit_output_connections_total');
+    } else {
+      // In an outage only the first handshake is news; a server that fails every connection says so once.
+      const level = this.loggedUpAgain ? 'debug' : 'info';
+      this.loggedUpAgain = true;
+      const downMs = this.clock.nowMs() - outageStartedMs;
+      this.telemetry.event(
+        level,
+        `handshake with ${this.target} succeeded, connection up again after ${(downMs / 1000).toFixed(1)} s down (since ${formatLogTimestamp(new Date(outageStartedMs))}, ${this.failedAttempts} failed attempt${this.failedAttempts === 1 ? '' : 's'})`,
+        'wsbit_output_connections_total',
+      );
+    }
     this.telemetry.gauge('wsbit_output_connected', 1);
-    this.outageStartedMs = null;
     this.backoff.reset();
     this.shortBackoff.reset();
     this.armIdleTimer(up);
@@ -210,7 +257,34 @@ export class WebSocketLink {
     this.state = { kind: 'down' };
     this.telemetry.gauge('wsbit_output_connected', 0);
     const expected = reason.code === 'WSBIT_CONNECTION_CLOSED';
-    this.telemetry.event(expected ? 'debug' : 'warn', `connection to ${this.target} down: ${reason.message}`, 'wsbit_output_disconnects_total');
+    if (expected) {
+      this.telemetry.event('debug', `connection to ${this.target} down: ${reason.message}`, 'wsbit_output_disconnects_total');
+      return;
+    }
+    this.outageStartedMs ??= this.clock.nowMs();
+    const repeated = this.loggedFailureCodes.has(reason.code);
+    this.loggedFailureCodes.add(reason.code);
+    this.telemetry.event(
+      repeated ? 'debug' : 'warn',
+      `connection to ${this.target} down: ${reason.message}${repeated ? '' : this.outageNote()}`,
+      'wsbit_output_disconnects_total',
+    );
+  }
+
+  /** Appended to the first warning of each kind in an outage, since the same failure again goes to debug. */
+  private outageNote(): string {
+    const since = this.outageStartedMs;
+    const down = since === null ? '' : `; down since ${formatLogTimestamp(new Date(since))}`;
+    return `${down}; the same failure again in this outage is logged at debug level`;
+  }
+
+  /** The first delivery after failures ends the outage: the next failure is news again. */
+  private endOutage(): void {
+    if (this.outageStartedMs === null) return;
+    this.outageStartedMs = null;
+    this.failedAttempts = 0;
+    this.loggedFailureCodes.clear();
+    this.loggedUpAgain = false;
   }
 
   private armIdleTimer(up: Extract<LinkState, { kind: 'up' }>): void {
@@ -250,7 +324,22 @@ export class WebSocketLink {
     const delayMs = inShortOutage ? this.shortBackoff.nextDelayMs() : this.backoff.nextDelayMs();
     const timer = this.clock.setTimeout(() => void this.reconnect(), delayMs);
     this.state = { kind: 'waiting', timer };
-    this.telemetry.logger.debug(`reconnecting to ${this.target} in ${delayMs} ms`);
+    const failure = this.lastFailure;
+    this.lastFailure = null;
+    const next = `next attempt in ${(delayMs / 1000).toFixed(1)} s`;
+    if (failure === null) {
+      this.telemetry.logger.debug(`reconnecting to ${this.target}: ${next}`);
+      return;
+    }
+    const repeated = this.loggedFailureCodes.has(failure.code);
+    if (failure.quiet || repeated) {
+      this.telemetry.logger.debug(`${failure.message}; ${next} (attempt ${this.failedAttempts} of this outage)`);
+      return;
+    }
+    this.loggedFailureCodes.add(failure.code);
+    this.telemetry.logger.warn(
+      `${failure.message}; ${next}, then at most every ${shortBackoffMaxMs / 1000} s (${longBackoffMaxMs / 1000} s once down for ${shortOutageMs / 1000} s)${this.outageNote()}`,
+    );
   }
 
   private async reconnect(): Promise<void> {
