@@ -75,7 +75,9 @@ function runFilters(
  */
 function withProcessors(output: OutputInstance, processors: readonly RunningFilter[]): OutputInstance {
   if (processors.length === 0) return output;
+  // Every member of OutputInstance must pass through here.
   const wrapped: OutputInstance = {
+    ...(output.signalsReady === undefined ? {} : { signalsReady: output.signalsReady }),
     flush: async (chunk) => {
       const processed = runFilters(processors, { events: chunk.data, records: chunk.records }, chunk.tag, null);
       if (processed.events === chunk.data) return output.flush(chunk);
