@@ -107,7 +107,12 @@ export class Agent {
     for (const spec of pipeline.filters) {
       const context = pluginContext('filter', spec);
       const { telemetry } = context;
-      const plugin = spec.definition.create(context);
+      const position = this.filters.length;
+      const plugin = spec.definition.create({
+        ...context,
+        parsers,
+        emit: (events, records, tag, input) => this.runFilters(input, tag, events, records, position + 1),
+      });
       this.filters.push({ instance: spec.instance, route: spec.route, plugin, telemetry });
     }
 
@@ -155,7 +160,18 @@ export class Agent {
       for (const input of this.inputs) await input.plugin.stop().catch(() => undefined);
       for (const output of this.outputs) await output.plugin.stop?.(false).catch(() => undefined);
     }
-    return this.engine.stop(options);
+    return this.engine.stop({ ...options, afterInputsStopped: () => this.stopFilters() });
+  }
+
+  /** Filters that hold records back hand them over now that no input sends more. */
+  private stopFilters(): void {
+    for (const filter of this.filters) {
+      try {
+        filter.plugin.stop?.();
+      } catch (error) {
+        filter.telemetry.logger.error(`error while stopping: ${errorMessage(error)}`);
+      }
+    }
   }
 
   /** Chunks a previous pipeline could not deliver before a reload: routed again by their tag once started. */
@@ -174,17 +190,23 @@ export class Agent {
     }
   }
 
-  /** Runs the matching filters in configuration order, then hands what is left to the engine. */
+  /** Counts what an input produced, then runs the filters and hands what is left to the engine. */
   private ingest(inputInstance: string, tag: string, events: Buffer, records: number): void {
     // Counted as the input produced them, before filters drop or add any (as Fluent Bit counts).
     this.metrics.add('fluentbit_input_records_total', inputInstance, records);
     this.metrics.add('fluentbit_input_bytes_total', inputInstance, events.length);
+    this.runFilters(inputInstance, tag, events, records, 0);
+  }
+
+  /** Runs the matching filters from `first` on, in configuration order, then appends to the engine. */
+  private runFilters(inputInstance: string, tag: string, events: Buffer, records: number, first: number): void {
     let current = { events, records };
-    for (const filter of this.filters) {
+    for (let index = first; index < this.filters.length; index++) {
+      const filter = this.filters[index] as RunningFilter;
       if (current.records === 0) break;
       if (!routeMatches(filter.route, tag)) continue;
       try {
-        current = filter.plugin.filter(current.events, current.records, tag);
+        current = filter.plugin.filter(current.events, current.records, tag, inputInstance);
       } catch (error) {
         // A filter bug must not lose records: pass them on unfiltered and say so.
         filter.telemetry.logger.error(`filter failed, records passed on unfiltered: ${errorMessage(error)}`);
