@@ -5,28 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { readEvents } from '../../src/codec/event.js';
-import { jsonTextToMsgpack } from '../../src/codec/json-scan.js';
+import { readJsonLinesGolden, type GoldenRecord } from '../helpers/golden.js';
 import { repoRoot } from '../helpers/paths.js';
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'filters', 'parser');
 
-interface Golden {
-  body: Buffer;
-  date: number;
-}
-
-/** Fluent Bit's json_lines output: `date` first, then the body keys in order. */
-function golden(variant: string): Golden[] {
-  return fs
-    .readFileSync(path.join(fixtures, `${variant}.fluent-bit.out`), 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      const match = /^\{"date":([0-9.]+),(.*)$/.exec(line);
-      if (match === null) throw new Error(`unexpected fixture line ${line}`);
-      return { date: Number(match[1]), body: jsonTextToMsgpack(`{${match[2] as string}`) };
-    });
-}
+const golden = (variant: string): GoldenRecord[] => readJsonLinesGolden(path.join(fixtures, `${variant}.fluent-bit.out`));
 
 async function runVariant(t: { after(fn: () => unknown): void }, preserve: string, reserve: string, extra: string[] = []): Promise<InProcessAgent> {
   const running = await startAgent([
