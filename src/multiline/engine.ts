@@ -113,7 +113,7 @@ export class MultilineEngine {
   appendRecord(stream: string, time: EventTime, metadata: Uint8Array | null, body: Uint8Array): Outcome {
     return this.append(stream, (instance) => this.tryMap(instance, stream, body, time, metadata), () => {
       const group = this.defaultGroup(this.first, stream);
-      group.metadata = metadata;
+      group.metadata = metadata === null ? null : Buffer.from(metadata);
       group.time = time;
       group.context = Buffer.from(body);
       this.flush(this.first, stream, group);

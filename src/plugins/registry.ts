@@ -1,5 +1,6 @@
 import { grepFilter } from './filters/grep.js';
 import { modifyFilter } from './filters/modify.js';
+import { multilineFilter } from './filters/multiline.js';
 import { parserFilter } from './filters/parser.js';
 import { recordModifierFilter } from './filters/record-modifier.js';
 import { cpuInput } from './inputs/cpu.js';
@@ -58,7 +59,7 @@ export class PluginRegistry {
 }
 
 // Plugin definitions are typed by their own schema; the registry only needs the common shape.
-const builtins = [dummyInput, stdinInput, tcpInput, cpuInput, forwardInput, httpInput, tailInput, websocketInput, grepFilter, modifyFilter, recordModifierFilter, parserFilter, stdoutOutput, nullOutput, websocketOutput, websocketServerOutput] as unknown as PluginDefinition[];
+const builtins = [dummyInput, stdinInput, tcpInput, cpuInput, forwardInput, httpInput, tailInput, websocketInput, grepFilter, modifyFilter, recordModifierFilter, parserFilter, multilineFilter, stdoutOutput, nullOutput, websocketOutput, websocketServerOutput] as unknown as PluginDefinition[];
 
 export function defaultRegistry(): PluginRegistry {
   const registry = new PluginRegistry();

@@ -4,31 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
-import { readEvents } from '../../src/codec/event.js';
 import { repoRoot } from '../helpers/paths.js';
-import { readJsonLinesGolden } from '../helpers/golden.js';
+import { readJsonLinesGolden, seen } from '../helpers/golden.js';
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'multiline');
-
-interface Seen {
-  tag: string;
-  sec: number;
-  nsec: number;
-  body: Buffer;
-  metadata: Buffer;
-}
-
-export function seen(running: InProcessAgent): Seen[] {
-  return running.chunks.flatMap((chunk) =>
-    readEvents(chunk.data).map((event) => ({
-      tag: chunk.tag,
-      sec: event.sec,
-      nsec: event.nsec,
-      body: Buffer.from(chunk.data.subarray(event.bodyStart, event.bodyEnd)),
-      metadata: Buffer.from(chunk.data.subarray(event.metaStart, event.metaEnd)),
-    })),
-  );
-}
 
 async function tailFixture(t: { after(fn: () => unknown): void }, file: string, parsers: string, extra: string[] = []): Promise<InProcessAgent> {
   const running = await startAgent([
