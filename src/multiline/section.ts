@@ -8,8 +8,9 @@
  *         rule          "start_state"  "/([a-zA-Z]+ \d+ \d+\:\d+\:\d+)(.*)/"  "cont"
  *         rule          "cont"         "/^\s+at.*\/"                          "cont"
  *
- * A front end other than the classic format (YAML's `multiline_parsers`) passes each rule the same
- * way: a `rule` entry holding `"from_states" "/regex/" "to_state"`, quotes escaped as `\"`.
+ * A front end other than the classic format (YAML's `multiline_parsers`) passes each rule either the
+ * same way, a `rule` entry holding `"from_states" "/regex/" "to_state"` (quotes escaped as `\"`), or
+ * as a group named `rules` with `state`, `regex` and `next_state` entries (YAML's `rules:` list items).
  */
 import type { ConfigSection } from '../config/classic.js';
 import { parseBool } from '../config/units.js';
@@ -77,6 +78,14 @@ export function multilineSection(section: ConfigSection, warnings: string[]): Mu
       continue;
     }
     if (!values.has(entry.key) && entry.value !== '') values.set(entry.key, { value: entry.value, origin });
+  }
+  for (const group of section.groups) {
+    if (group.name.toLowerCase() !== 'rules' && group.name.toLowerCase() !== 'rule') continue;
+    const field = (key: string): string | null => group.entries.find((entry) => entry.key.toLowerCase() === key)?.value ?? null;
+    const from = field('state');
+    const regex = field('regex');
+    if (from === null || regex === null) throw sectionError(group.origin, "a rule needs 'state' and 'regex' (and usually 'next_state')");
+    rules.push({ from, regex, to: field('next_state'), origin: group.origin });
   }
   const text = (key: string): string | null => values.get(key)?.value ?? null;
   const name = text('name');
