@@ -96,3 +96,13 @@ export const builtinMultilineNames = Object.keys(builders);
 export function builtinMultilineParser(name: string): MultilineParserDefinition | undefined {
   return builders[name.toLowerCase()]?.();
 }
+
+/** The `multiline.parser` key, the same on tail and on the multiline filter. */
+export const multilineParserKey = {
+  key: 'multiline.parser',
+  type: 'list',
+  multiple: true,
+  description:
+    `Multiline parsers, comma-separated (the key may repeat), tried in order on each line: built-in ${builtinMultilineNames.join(', ')}, ` +
+    'or a [MULTILINE_PARSER] from Parsers_File. Lines one joins become one record; a line none takes is a record of its own.',
+} as const;

@@ -13,7 +13,7 @@
  *   timer flush; here an empty group keeps no context, so no record is emitted twice.
  * - Metadata: the group keeps the metadata of its first record that had any (Fluent Bit merges them).
  */
-import { keyEquals, mapEntries, strRange, type MapEntry } from '../codec/msgpack-map.js';
+import { keyEquals, mapEntries, rewriteMap, strRange, type MapEntry } from '../codec/msgpack-map.js';
 import { MsgpackWriter } from '../codec/msgpack-writer.js';
 import type { EventTime } from '../core/record.js';
 import { MAX_GROUPS_PER_STREAM, type MultilineParserDefinition, type MultilineRule } from './types.js';
@@ -53,7 +53,14 @@ class Group {
 
 class Stream {
   readonly groups = new Map<string, Group>([['', new Group()]]);
+  lastSeenMs = 0;
 }
+
+/**
+ * A stream (an input and tag, e.g. one pod's container) with nothing open is forgotten after this
+ * long, so streams of containers long gone do not pile up in memory.
+ */
+export const STREAM_FORGET_MS = 5 * 60 * 1000;
 
 interface Instance {
   readonly definition: MultilineParserDefinition;
@@ -120,14 +127,32 @@ export class MultilineEngine {
     });
   }
 
-  /** Flushes the groups that have waited `idleMs` or more for another line. */
-  flushIdle(idleMs: number): void {
+  /**
+   * Flushes the groups that have waited `idleMs` or more for another line, and forgets streams that
+   * have had nothing open for STREAM_FORGET_MS (returned, for the caller to forget too).
+   */
+  flushIdle(idleMs: number): string[] {
     const now = this.options.nowMs();
     this.forEachGroup(null, (instance, stream, group) => {
       if (group.length > 0 || group.context !== null) {
         if (now - group.lastAppendMs >= idleMs) this.flush(instance, stream, group);
       }
     });
+    const forgotten = new Set<string>();
+    for (const instance of this.instances) {
+      for (const [name, stream] of instance.streams) {
+        const open = [...stream.groups.values()].some((group) => group.length > 0 || group.context !== null);
+        if (!open && now - stream.lastSeenMs >= STREAM_FORGET_MS) {
+          instance.streams.delete(name);
+          forgotten.add(name);
+        }
+      }
+    }
+    for (const name of forgotten) {
+      if (this.instances.some((instance) => instance.streams.has(name))) forgotten.delete(name);
+      else if (this.lru?.stream === name) this.lru = null;
+    }
+    return [...forgotten];
   }
 
   /** Flushes every open group (of one stream, or all). */
@@ -190,6 +215,7 @@ export class MultilineEngine {
       stream = new Stream();
       instance.streams.set(name, stream);
     }
+    stream.lastSeenMs = this.options.nowMs();
     return stream;
   }
 
@@ -388,6 +414,24 @@ export class MultilineEngine {
     group.truncated = false;
     if (wrote) this.options.onRecord(stream, record);
   }
+}
+
+const TRUNCATED_METADATA = Buffer.from([0x81, 0xb3, ...Buffer.from('multiline_truncated'), 0xc3]);
+
+/** The metadata to write for a record: Fluent Bit marks a cut group with `multiline_truncated: true`. */
+export function recordMetadata(record: MultilineRecord): Uint8Array | null {
+  if (!record.truncated) return record.metadata;
+  if (record.metadata === null || record.metadata.length <= 1) return TRUNCATED_METADATA;
+  const writer = new MsgpackWriter(record.metadata.length + 32);
+  rewriteMap(writer, record.metadata, mapEntries(record.metadata) ?? [], {
+    suffix: [
+      (w) => {
+        w.str('multiline_truncated');
+        w.bool(true);
+      },
+    ],
+  });
+  return writer.bytes();
 }
 
 function nowTime(ms: number): EventTime {

@@ -3,19 +3,14 @@ import { ConfigError } from '../../core/errors.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { forEachEvent, isGroupMarker, writeEvent } from '../../codec/event.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { MultilineEngine, type MultilineRecord } from '../../multiline/engine.js';
+import { MultilineEngine, recordMetadata, type MultilineRecord } from '../../multiline/engine.js';
 import { PartialMessageJoiner } from '../../multiline/partial.js';
+import { multilineParserKey } from '../../multiline/builtins.js';
 import { DEFAULT_BUFFER_LIMIT_BYTES } from '../../multiline/types.js';
-import { truncatedMetadata } from '../inputs/tail/multiline.js';
 import { defineFilter } from '../types.js';
 
 const schema = [
-  {
-    key: 'multiline.parser',
-    type: 'list',
-    multiple: true,
-    description: 'Multiline parsers to try on each record, comma-separated (the key may repeat): built-in docker, cri, go, python, java, ruby, or a [MULTILINE_PARSER] from Parsers_File.',
-  },
+  multilineParserKey,
   { key: 'multiline.key_content', type: 'string', default: null, description: 'Key holding the text to join (e.g. log); overrides the parsers\' own key_content. Required with mode partial_message.' },
   {
     key: 'mode',
@@ -75,7 +70,7 @@ export const multilineFilter = defineFilter({
     let timer: TimerHandle | null = null;
 
     const writeRecord = (out: MsgpackWriter, record: MultilineRecord): void => {
-      writeEvent(out, record.time.sec, record.time.nsec, truncatedMetadata(record), record.body);
+      writeEvent(out, record.time.sec, record.time.nsec, recordMetadata(record), record.body);
       if (record.truncated) telemetry.event('warn', 'multiline message truncated due to buffer limit', 'fluentbit_filter_emit_truncated_total');
     };
 
@@ -118,7 +113,7 @@ export const multilineFilter = defineFilter({
           if (owner !== undefined) out.push({ ...owner, write: (w) => writeRecord(w, record) });
         };
         if (all) engine.flushAll();
-        else engine.flushIdle(flushMs);
+        else for (const forgotten of engine.flushIdle(flushMs)) streams.delete(forgotten);
         sink = null;
       }
       if (joiner !== null) {

@@ -11,6 +11,7 @@ import { OffsetsDb } from './tail/offsets-db.js';
 import { composeTag, composeTagWithRegex, globFiles, patternRegExp } from './tail/paths.js';
 import { TailFile, type LineView } from './tail/tail-file.js';
 import { TailMultiline } from './tail/multiline.js';
+import { multilineParserKey } from '../../multiline/builtins.js';
 
 const schema = [
   { key: 'path', type: 'list', default: null, description: 'Files to follow: one or more glob patterns, comma-separated (e.g. /var/log/*.log).' },
@@ -28,14 +29,7 @@ const schema = [
   { key: 'skip_long_lines', type: 'bool', default: false, description: 'Skip lines longer than buffer_max_size and go on; when off, such a line stops the following of its file.' },
   { key: 'skip_empty_lines', type: 'bool', default: false, description: 'Skip empty lines instead of making records of them.' },
   { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) for each line; a line it cannot parse is kept whole under key.' },
-  {
-    key: 'multiline.parser',
-    type: 'list',
-    multiple: true,
-    description:
-      'Multiline parsers tried on each line, comma-separated: built-in docker, cri, go, python, java, ruby, or a [MULTILINE_PARSER] from Parsers_File. ' +
-      'Lines they join become one record; a line none takes is a record of its own. Replaces parser.',
-  },
+  multilineParserKey,
   { key: 'db', type: 'string', default: null, description: 'File that keeps each followed file\'s offset across restarts (a small JSON file, replaced atomically).' },
   { key: 'db.sync', type: 'enum', values: ['extra', 'full', 'normal', 'off'], default: 'full', description: 'off skips the fsync after each db write; the other values fsync the file and its directory.' },
   { key: 'db.locking', type: 'bool', default: false, description: 'Accepted for compatibility (SQLite locking); wsbit db files belong to one process anyway.' },
@@ -65,6 +59,7 @@ export const tailInput = defineInput({
     const multilineNames = config['multiline.parser'].flat();
     const parser = config.parser === null || multilineNames.length > 0 ? null : context.parsers.require(config.parser, instance);
     if (config.parser !== null && multilineNames.length > 0) telemetry.logger.warn(`'parser ${config.parser}' is ignored: multiline.parser is set`);
+    if (config.offset_key !== null && multilineNames.length > 0) telemetry.logger.warn(`'offset_key' is ignored with multiline.parser (a joined record has no single offset); path_key is added`);
     const excludes = (config.exclude_path ?? []).map((pattern) => patternRegExp(pattern, true));
     let tagRegex: ReturnType<typeof translateOnigmo> | null = null;
     if (config.tag_regex !== null) {

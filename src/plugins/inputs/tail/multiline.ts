@@ -8,7 +8,7 @@ import { mapEntries, rewriteMap } from '../../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import type { Clock } from '../../../core/clock.js';
 import type { Telemetry } from '../../../core/telemetry.js';
-import { MultilineEngine, type MultilineRecord } from '../../../multiline/engine.js';
+import { MultilineEngine, recordMetadata, type MultilineRecord } from '../../../multiline/engine.js';
 import { DEFAULT_BUFFER_LIMIT_BYTES, type MultilineParserDefinition } from '../../../multiline/types.js';
 import { OffsetsDb } from './offsets-db.js';
 import type { LineView, TailFile } from './tail-file.js';
@@ -82,7 +82,7 @@ export class TailMultiline {
       writer.reset();
       while (end < pending.length && (pending[end] as (typeof pending)[number]).file.tag === tag) {
         const { file, record } = pending[end] as (typeof pending)[number];
-        writeEventHeader(writer, record.time.sec, record.time.nsec, truncatedMetadata(record));
+        writeEventHeader(writer, record.time.sec, record.time.nsec, recordMetadata(record));
         const pathKey = this.options.pathKey;
         if (pathKey === null) writer.raw(record.body);
         else {
@@ -99,18 +99,4 @@ export class TailMultiline {
       start = end;
     }
   }
-}
-
-const TRUNCATED = Buffer.from([0x81, 0xb3, ...Buffer.from('multiline_truncated'), 0xc3]);
-
-/** Fluent Bit marks a cut group with `multiline_truncated: true` in its metadata. */
-export function truncatedMetadata(record: MultilineRecord): Uint8Array | null {
-  if (!record.truncated) return record.metadata;
-  if (record.metadata === null || record.metadata.length <= 1) return TRUNCATED;
-  const writer = new MsgpackWriter(record.metadata.length + 32);
-  rewriteMap(writer, record.metadata, mapEntries(record.metadata) ?? [], { suffix: [(w) => {
-    w.str('multiline_truncated');
-    w.bool(true);
-  }] });
-  return writer.bytes();
 }
