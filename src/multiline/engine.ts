@@ -22,7 +22,7 @@ export interface MultilineRecord {
   time: EventTime;
   /** Metadata map bytes, or null for none. */
   metadata: Uint8Array | null;
-  /** Body map bytes (a copy the receiver may keep). */
+  /** Body map bytes: a copy, or the appended record itself when a complete line passes alone (keep a copy to hold it longer than the caller holds that record). */
   body: Buffer;
   /** The group went over the buffer limit and was cut. */
   truncated: boolean;
@@ -310,6 +310,14 @@ export class MultilineEngine {
         matched = decider.equals(match);
       }
       if (definition.negate) matched = !matched;
+      if (matched && record !== null && group.length === 0 && group.context === null && instance.keyContent !== null && content.length <= this.options.bufferLimitBytes) {
+        // A complete line with nothing open (most container log lines): the record a flush would
+        // rebuild is the line's own record, so it goes out as it is, without copies.
+        const body = Buffer.isBuffer(record.map) ? record.map : Buffer.from(record.map);
+        const extra = metadata !== null && metadata.length > 1 ? Buffer.from(metadata) : null;
+        this.options.onRecord(stream, { time: time ?? nowTime(this.options.nowMs()), metadata: extra, body, truncated: false });
+        return 'ok';
+      }
       if (group.context === null) register();
       this.breakline(instance, group);
       outcome = this.cat(group, content);
