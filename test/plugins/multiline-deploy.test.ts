@@ -45,7 +45,9 @@ test('deploy/wsbit.conf ships one record per stack trace, with namespace, pod an
   });
   const port = (server.address() as { port: number }).port;
 
-  const agent = spawnAgent(['-c', path.join(deployDir, 'wsbit.conf')], {
+  // A stdout output matching one exact tag shows the tag Tag_Regex made from the file name.
+  const apiTag = 'kube.shop.payments-api-7d9f8b6c5-x2x4q.api';
+  const agent = spawnAgent(['-o', 'stdout', '-m', apiTag, '-p', 'format=json_lines', '-c', path.join(deployDir, 'wsbit.conf')], {
     env: { WSBIT_WS_HOST: '127.0.0.1', WSBIT_WS_PORT: String(port), WSBIT_STATE_DIR: state, WSBIT_CONTAINER_LOGS: logs, WSBIT_HTTP_PORT: '0' },
   });
   t.after(() => agent.stop());
@@ -107,4 +109,6 @@ test('deploy/wsbit.conf ships one record per stack trace, with namespace, pod an
   assert.equal(trace['date'], Date.UTC(2026, 10, 22, 10, 0, 1) / 1000);
   assert.equal(trace['container_id'], containerId('a1'));
   assert.equal(received.length, 5);
+  const printed = agent.stdout().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.deepEqual(printed.map((record) => record['log']), byPod(api.pod_name).map((record) => record['log']));
 });
