@@ -68,6 +68,8 @@ interface Instance {
   readonly keyContentBytes: Buffer | null;
   readonly keyPatternBytes: Buffer | null;
   readonly keyGroupBytes: Buffer | null;
+  /** key_content, key_pattern and key_group together: instances with the same read a record alike. */
+  readonly keys: string;
   readonly streams: Map<string, Stream>;
 }
 
@@ -89,6 +91,8 @@ function strValue(map: Uint8Array, entries: readonly MapEntry[], name: Buffer | 
 export class MultilineEngine {
   private readonly instances: Instance[];
   private lru: { instance: Instance; stream: string } | null = null;
+  /** The fields of the record being appended, found by the first parser that looked (see processMap). */
+  private fields: { map: Uint8Array; keys: string; content: Buffer | null; pattern: Buffer | null; groupName: Buffer | null; text: string | null } | null = null;
   private readonly writer = new MsgpackWriter(4096);
   /** The longest flush timeout of the parsers (Fluent Bit uses the greatest). */
   readonly flushTimeoutMs: number;
@@ -100,7 +104,7 @@ export class MultilineEngine {
       const bytes = (text: string | null): Buffer | null => (text === null ? null : Buffer.from(text, 'utf8'));
       return {
         definition, keyContent, keyContentBytes: bytes(keyContent), keyPatternBytes: bytes(definition.keyPattern),
-        keyGroupBytes: bytes(definition.keyGroup), streams: new Map(),
+        keyGroupBytes: bytes(definition.keyGroup), keys: JSON.stringify([keyContent, definition.keyPattern, definition.keyGroup]), streams: new Map(),
       };
     });
     this.flushTimeoutMs = Math.max(...definitions.map((definition) => definition.flushTimeoutMs));
@@ -119,11 +123,9 @@ export class MultilineEngine {
   /** A record (the filter): its body map, time and metadata. */
   appendRecord(stream: string, time: EventTime, metadata: Uint8Array | null, body: Uint8Array): Outcome {
     return this.append(stream, (instance) => this.tryMap(instance, stream, body, time, metadata), () => {
-      const group = this.defaultGroup(this.first, stream);
-      group.metadata = metadata === null ? null : Buffer.from(metadata);
-      group.time = time;
-      group.context = Buffer.from(body);
-      this.flush(this.first, stream, group);
+      // A record no parser takes goes out as it is (what a flush of it alone would rebuild).
+      const extra = metadata !== null && metadata.length > 1 ? Buffer.from(metadata) : null;
+      this.options.onRecord(stream, { time, metadata: extra, body: Buffer.isBuffer(body) ? body : Buffer.from(body), truncated: false });
     });
   }
 
@@ -190,6 +192,14 @@ export class MultilineEngine {
 
   /** flb_ml_append_*: the parser that took this stream's last line first, then the others in order. */
   private append(stream: string, attempt: (instance: Instance) => Outcome, alone: () => void): Outcome {
+    try {
+      return this.appendOnce(stream, attempt, alone);
+    } finally {
+      this.fields = null;
+    }
+  }
+
+  private appendOnce(stream: string, attempt: (instance: Instance) => Outcome, alone: () => void): Outcome {
     const lru = this.lru !== null && this.lru.stream === stream ? this.lru.instance : null;
     if (lru !== null) {
       const outcome = attempt(lru);
@@ -268,14 +278,30 @@ export class MultilineEngine {
 
   /** process_append for a map: key_content must be a str; key_pattern and key_group are optional. */
   private processMap(instance: Instance, stream: string, map: Uint8Array, time: EventTime | null, metadata: Uint8Array | null): Outcome {
-    const entries = mapEntries(map);
-    if (entries === null) return 'unmatched';
-    const content = strValue(map, entries, instance.keyContentBytes);
-    if (content === null) return 'unmatched';
-    const pattern = strValue(map, entries, instance.keyPatternBytes);
-    const groupName = strValue(map, entries, instance.keyGroupBytes);
-    const group = this.group(instance, stream, groupName);
-    return this.packageContent(instance, stream, { map, content, pattern }, content, time, metadata, group);
+    // Parsers of the same keys (java, python, go, ruby on `log`) read one record the same way, so
+    // what the first one found is reused for the others.
+    let fields = this.fields;
+    if (fields === null || fields.map !== map || fields.keys !== instance.keys) {
+      const entries = mapEntries(map);
+      const content = entries === null ? null : strValue(map, entries, instance.keyContentBytes);
+      fields = {
+        map, keys: instance.keys, content,
+        pattern: entries === null ? null : strValue(map, entries, instance.keyPatternBytes),
+        groupName: entries === null ? null : strValue(map, entries, instance.keyGroupBytes),
+        text: null,
+      };
+      this.fields = fields;
+    }
+    if (fields.content === null) return 'unmatched';
+    const group = this.group(instance, stream, fields.groupName);
+    return this.packageContent(instance, stream, { map, content: fields.content, pattern: fields.pattern }, fields.content, time, metadata, group);
+  }
+
+  /** The content as text for the rules, decoded once per record. */
+  private contentText(content: Buffer): string {
+    const fields = this.fields;
+    if (fields !== null && fields.content === content) return (fields.text ??= content.toString('utf8'));
+    return content.toString('utf8');
   }
 
   /** package_content: what the parser's type does with one line's content. */
@@ -329,7 +355,7 @@ export class MultilineEngine {
 
   /** flb_ml_rule_process: continue the open group, or start a new one, or refuse the line. */
   private processRules(instance: Instance, stream: string, group: Group, content: Buffer, register: () => void): Outcome {
-    const text = content.toString('utf8');
+    const text = this.contentText(content);
     let rule: MultilineRule | null = null;
     if (group.rule !== null) {
       for (const candidate of group.rule.next) {
