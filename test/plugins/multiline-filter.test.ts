@@ -11,7 +11,7 @@ const fixtures = path.join(repoRoot, 'test', 'fixtures', 'multiline');
 test('golden: tail multiline.parser cri, then the multiline filter with java and python on log (the container-log recipe)', async (t) => {
   const expected = readJsonLinesGolden(path.join(fixtures, 'filter-cri-java-python.fluent-bit.out'));
   const running = await startAgent([
-    '-i', 'tail', '-t', 'kube.test', '-p', `path=${path.join(fixtures, 'cri.log')}`, '-p', 'read_from_head=on', '-p', 'multiline.parser=cri',
+    '-i', 'tail', '-t', 'kube.test', '-p', `path=${path.join(fixtures, 'cri.txt')}`, '-p', 'read_from_head=on', '-p', 'multiline.parser=cri',
     '-F', 'multiline', '-m', '*', '-p', 'multiline.key_content=log', '-p', 'multiline.parser=java, python',
     '-o', 'capture', '-m', '*', '-f', '0.05',
   ]);
@@ -29,7 +29,7 @@ test('golden: mode partial_message joins the pieces a log driver split, by parti
   const expected = readJsonLinesGolden(path.join(fixtures, 'filter-partial.fluent-bit.out'));
   const running = await startAgent([
     '-R', path.join(fixtures, 'parsers-json.conf'),
-    '-i', 'tail', '-p', `path=${path.join(fixtures, 'partial.log')}`, '-p', 'read_from_head=on', '-p', 'parser=json',
+    '-i', 'tail', '-p', `path=${path.join(fixtures, 'partial.txt')}`, '-p', 'read_from_head=on', '-p', 'parser=json',
     '-F', 'multiline', '-m', '*', '-p', 'mode=partial_message', '-p', 'multiline.key_content=log',
     '-o', 'capture', '-m', '*', '-f', '0.05',
   ]);

@@ -20,13 +20,13 @@ async function tailFixture(t: { after(fn: () => unknown): void }, file: string, 
 }
 
 const cases = [
-  ['java.log', 'java', 'tail-java'],
-  ['python.log', 'python', 'tail-python'],
-  ['go.log', 'go', 'tail-go'],
-  ['ruby.log', 'ruby', 'tail-ruby'],
-  ['mixed.log', 'java,python,go,ruby', 'tail-mixed'],
-  ['cri.log', 'cri', 'tail-cri'],
-  ['docker.log', 'docker,cri', 'tail-docker'],
+  ['java.txt', 'java', 'tail-java'],
+  ['python.txt', 'python', 'tail-python'],
+  ['go.txt', 'go', 'tail-go'],
+  ['ruby.txt', 'ruby', 'tail-ruby'],
+  ['mixed.txt', 'java,python,go,ruby', 'tail-mixed'],
+  ['cri.txt', 'cri', 'tail-cri'],
+  ['docker.txt', 'docker,cri', 'tail-docker'],
 ] as const;
 
 for (const [file, parsers, golden] of cases) {
@@ -47,7 +47,7 @@ for (const [file, parsers, golden] of cases) {
 
 test('golden: a [MULTILINE_PARSER] from a parsers file (Fluent Bit\'s documentation example)', async (t) => {
   const expected = readJsonLinesGolden(path.join(fixtures, 'tail-custom.fluent-bit.out'));
-  const running = await tailFixture(t, 'custom.log', 'multiline-regex-test', ['-R', path.join(fixtures, 'parsers_multiline.conf')]);
+  const running = await tailFixture(t, 'custom.txt', 'multiline-regex-test', ['-R', path.join(fixtures, 'parsers_multiline.conf')]);
   await running.waitFor(() => running.events().length >= expected.length, `${expected.length} records`);
   assert.deepEqual(seen(running).map((r) => r.body.toString('utf8')), expected.map((e) => e.body.toString('utf8')));
 });

@@ -15,7 +15,7 @@ const golden = (variant: string): GoldenRecord[] => readJsonLinesGolden(path.joi
 async function runVariant(t: { after(fn: () => unknown): void }, preserve: string, reserve: string, extra: string[] = []): Promise<InProcessAgent> {
   const running = await startAgent([
     '-R', path.join(fixtures, 'parsers.conf'),
-    '-i', 'tail', '-t', 'app', '-p', `path=${path.join(fixtures, 'input.log')}`, '-p', 'parser=json_lines', '-p', 'read_from_head=on',
+    '-i', 'tail', '-t', 'app', '-p', `path=${path.join(fixtures, 'input.txt')}`, '-p', 'parser=json_lines', '-p', 'read_from_head=on',
     '-F', 'parser', '-m', '*', '-p', 'key_name=log', '-p', 'parser=inner_json', '-p', 'parser=inner_logfmt', '-p', 'parser=inner_regex',
     '-p', `preserve_key=${preserve}`, '-p', `reserve_data=${reserve}`, ...extra,
     '-o', 'capture', '-m', '*', '-f', '0.05',
