@@ -22,7 +22,7 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist/src ./dist/src
 COPY bin ./bin
 COPY conf ./conf
-COPY deploy/wsbit.conf /etc/wsbit/wsbit.conf
+COPY deploy/wsbit.conf deploy/parsers.conf /etc/wsbit/
 # The monitoring server (HTTP_Server on) listens here.
 EXPOSE 2020
 USER node

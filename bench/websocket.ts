@@ -29,7 +29,12 @@ interface Scenario {
   format: 'json_lines' | 'msgpack';
   /** How the send time looks in what the sink receives. */
   marker: 'json' | 'escaped' | 'msgpack';
+  /** tail: lines in CRI format, read with `multiline.parser cri` (both agents). */
+  cri?: boolean;
 }
+
+/** The CRI header of every line in the tail-cri scenario (a complete `F` line each). */
+const CRI_PREFIX = '2026-11-22T10:00:00.000000000Z stdout F ';
 
 const SCENARIOS: Scenario[] = [
   { id: 'tcp-json_lines', title: 'tcp json → websocket json_lines', input: 'tcp', format: 'json_lines', marker: 'json' },
@@ -37,6 +42,8 @@ const SCENARIOS: Scenario[] = [
   { id: 'forward-msgpack', title: 'forward (PackedForward, 1000 entries a message) → websocket msgpack', input: 'forward', format: 'msgpack', marker: 'msgpack' },
   // Without a parser tail keeps each line whole under "log", so the JSON line arrives escaped.
   { id: 'tail-json_lines', title: 'tail (JSON lines, no parser) → websocket json_lines', input: 'tail', format: 'json_lines', marker: 'escaped' },
+  // The container-log case: the same JSON lines behind a CRI header, through the cri multiline parser.
+  { id: 'tail-cri-json_lines', title: 'tail (CRI lines, multiline.parser cri) → websocket json_lines', input: 'tail', format: 'json_lines', marker: 'escaped', cri: true },
 ];
 
 const FLUSH_SECONDS = 0.2;
@@ -93,7 +100,7 @@ async function runOnce(agent: Agent, scenario: Scenario, recordBytes: number, re
       conf,
       classicConf({
         input,
-        inputKeys: [...memBufLimitKeys, ...(ownKeys ? keysFromEnv('WSBIT_BENCH_INPUT_EXTRA') : [])],
+        inputKeys: [...memBufLimitKeys, ...(scenario.cri === true ? [['multiline.parser', 'cri'] as [string, string]] : []), ...(ownKeys ? keysFromEnv('WSBIT_BENCH_INPUT_EXTRA') : [])],
         output: { port: sink.port, format: scenario.format },
         outputKeys: ownKeys ? keysFromEnv('WSBIT_BENCH_EXTRA') : [],
         flushSeconds: FLUSH_SECONDS,
@@ -105,7 +112,7 @@ async function runOnce(agent: Agent, scenario: Scenario, recordBytes: number, re
 
     // One record end to end before the clock starts: the input listens and the websocket is up.
     if (input.name === 'tail') {
-      writeFileSync(input.path, warmUpJson(recordBytes), { flag: 'a' });
+      writeFileSync(input.path, warmUpJson(recordBytes, scenario.cri === true ? CRI_PREFIX : ''), { flag: 'a' });
     } else {
       await waitForPort(input.port, 15_000, agent.name, running);
       await sendOne(input.port, input.name === 'tcp' ? warmUpJson(recordBytes) : warmUpForward(recordBytes));
@@ -120,7 +127,7 @@ async function runOnce(agent: Agent, scenario: Scenario, recordBytes: number, re
     const started = process.hrtime.bigint();
     if (input.name === 'tcp') await sendTcpJson(input.port, recordBytes, records);
     else if (input.name === 'forward') await sendForward(input.port, recordBytes, records);
-    else await appendLines(input.path, recordBytes, records, () => activeSink.records() - baseline, Math.ceil(TAIL_WINDOW_BYTES / recordBytes));
+    else await appendLines(input.path, recordBytes, records, () => activeSink.records() - baseline, Math.ceil(TAIL_WINDOW_BYTES / recordBytes), scenario.cri === true ? CRI_PREFIX : '');
     await waitFor(
       running,
       agent.name,

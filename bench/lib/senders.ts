@@ -55,14 +55,17 @@ function stamped(template: Template): Buffer {
   return copy;
 }
 
-/** `records` JSON lines, the first of every SAMPLE_EVERY with a time. */
-function jsonTemplate(recordBytes: number, records: number): Template {
+/**
+ * `records` JSON lines, the first of every SAMPLE_EVERY with a time. A `prefix` (a CRI header such as
+ * `2026-11-22T10:00:00.000000000Z stdout F `) goes before each, within the same `recordBytes`.
+ */
+function jsonTemplate(recordBytes: number, records: number, prefix = ''): Template {
   const lines: string[] = [];
   const stampOffsets: number[] = [];
   let length = 0;
   for (let i = 0; i < records; i++) {
     const sampled = i % SAMPLE_EVERY === 0;
-    const line = jsonLine(recordBytes, sampled ? { t: STAMP_PLACEHOLDER } : {});
+    const line = prefix + jsonLine(recordBytes - prefix.length, sampled ? { t: STAMP_PLACEHOLDER } : {});
     if (sampled) stampOffsets.push(length + line.indexOf('"t":') + 4);
     lines.push(line);
     length += line.length;
@@ -143,8 +146,8 @@ export function sendForward(port: number, recordBytes: number, records: number):
  * `windowRecords` ahead of what the sink has received. A file has no backpressure: without the window
  * the writer would finish long before the agent, and the latency would only measure the backlog.
  */
-export async function appendLines(file: string, recordBytes: number, records: number, received: () => number, windowRecords: number): Promise<void> {
-  const next = batches(records, 100, (count) => jsonTemplate(recordBytes, count));
+export async function appendLines(file: string, recordBytes: number, records: number, received: () => number, windowRecords: number, prefix = ''): Promise<void> {
+  const next = batches(records, 100, (count) => jsonTemplate(recordBytes, count, prefix));
   const fd = openSync(file, 'a');
   try {
     let written = 0;
@@ -162,8 +165,8 @@ export async function appendLines(file: string, recordBytes: number, records: nu
 }
 
 /** One record without a time, to see the whole pipeline up before the clock starts. */
-export function warmUpJson(recordBytes: number): Buffer {
-  return Buffer.from(jsonLine(recordBytes), 'latin1');
+export function warmUpJson(recordBytes: number, prefix = ''): Buffer {
+  return Buffer.from(prefix + jsonLine(recordBytes - prefix.length), 'latin1');
 }
 
 export function warmUpForward(recordBytes: number): Buffer {

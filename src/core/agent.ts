@@ -1,5 +1,5 @@
 import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from '../config/pipeline.js';
-import type { EmitterOptions, FilterEmitter, FilterInstance, InputInstance, OutputInstance, ServiceSettings } from '../plugins/types.js';
+import type { EmitterOptions, FilterContext, FilterEmitter, FilterInstance, InputInstance, OutputInstance, ServiceSettings } from '../plugins/types.js';
 import { systemClock, type Clock } from './clock.js';
 import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js';
 import { WsbitError, errorMessage } from './errors.js';
@@ -47,19 +47,24 @@ interface RunningOutput {
   plugin: OutputInstance;
 }
 
-/** Runs `filters` that match `tag` in order; a filter that throws passes its records on unchanged. */
+/**
+ * Runs the filters from index `first` on that match `tag`, in order; a filter that throws passes its
+ * records on unchanged. `inputInstance` is null on an output's path, where records have left their input.
+ */
 function runFilters(
   filters: readonly RunningFilter[],
+  first: number,
   events: { events: Buffer; records: number },
   tag: string,
   inputInstance: string | null,
 ): { events: Buffer; records: number } {
   let current = events;
-  for (const filter of filters) {
+  for (let index = first; index < filters.length; index++) {
+    const filter = filters[index] as RunningFilter;
     if (current.records === 0) break;
     if (filter.emitterInstance === inputInstance || !routeMatches(filter.route, tag)) continue;
     try {
-      current = filter.plugin.filter(current.events, current.records, tag);
+      current = filter.plugin.filter(current.events, current.records, tag, inputInstance ?? undefined);
     } catch (error) {
       // A filter bug must not lose records: pass them on unfiltered and say so.
       filter.telemetry.logger.error(`filter failed, records passed on unfiltered: ${errorMessage(error)}`);
@@ -79,7 +84,7 @@ function withProcessors(output: OutputInstance, processors: readonly RunningFilt
   const wrapped: OutputInstance = {
     ...(output.signalsReady === undefined ? {} : { signalsReady: output.signalsReady }),
     flush: async (chunk) => {
-      const processed = runFilters(processors, { events: chunk.data, records: chunk.records }, chunk.tag, null);
+      const processed = runFilters(processors, 0, { events: chunk.data, records: chunk.records }, chunk.tag, null);
       if (processed.events === chunk.data) return output.flush(chunk);
       if (processed.records === 0) return 'ok';
       return output.flush({ id: chunk.id, tag: chunk.tag, inputInstance: chunk.inputInstance, data: processed.events, records: processed.records });
@@ -100,6 +105,7 @@ export class Agent {
   private readonly inputs: RunningInput[] = [];
   private readonly outputs: RunningOutput[] = [];
   private readonly filters: RunningFilter[] = [];
+  private readonly inputProcessors: RunningFilter[][] = [];
   private readonly diskStorage: FilesystemStorage | null;
   private readonly handedOver: HandedOverChunk[] = [];
   private started = false;
@@ -142,28 +148,42 @@ export class Agent {
       return { instance: spec.instance, config: spec.config as never, logger, telemetry, clock, service: settings };
     };
 
-    /** A processor runs on one plugin's path and gets no emitter: re-tagged records would leave that path. */
-    const createProcessor = (spec: FilterSpec): RunningFilter => {
+    /**
+     * A filter on one of three paths: the shared route, an input's processors, or an output's. Only a
+     * shared filter gets an emitter: re-tagged records would leave a processor's path. Records a
+     * filter releases later (`emit`) go on from the filter after it on the same path; an output's
+     * processors run inside its flush, where nothing can be released later.
+     */
+    const createFilter = (spec: FilterSpec, path: { kind: 'shared' | 'input' | 'output'; filters: RunningFilter[] }): void => {
       const context = pluginContext('filter', spec);
-      return { instance: spec.instance, route: spec.route, plugin: spec.definition.create(context), telemetry: context.telemetry, emitterInstance: null };
-    };
-    const createFilter = (spec: FilterSpec): RunningFilter => {
-      const context = pluginContext('filter', spec);
+      const next = path.filters.length + 1;
       let emitterInstance: string | null = null;
-      const createEmitter = (options: EmitterOptions): FilterEmitter => {
-        const emitter = this.createEmitter(spec.instance, options, logRoot);
-        emitterInstance = emitter.instance;
-        return emitter;
-      };
-      const plugin = spec.definition.create({ ...context, createEmitter });
-      return { instance: spec.instance, route: spec.route, plugin, telemetry: context.telemetry, emitterInstance };
+      const extra: Pick<FilterContext<never>, 'createEmitter' | 'emit'> = {};
+      if (path.kind === 'shared') {
+        extra.createEmitter = (options: EmitterOptions): FilterEmitter => {
+          const emitter = this.createEmitter(spec.instance, options, logRoot);
+          emitterInstance = emitter.instance;
+          return emitter;
+        };
+      }
+      if (path.kind !== 'output') {
+        const processors = path.kind === 'input' ? path.filters : null;
+        extra.emit = (events, records, tag, input) => this.runPath(processors, next, input, tag, events, records);
+      }
+      const plugin = spec.definition.create({ ...context, parsers, ...extra });
+      path.filters.push({ instance: spec.instance, route: spec.route, plugin, telemetry: context.telemetry, emitterInstance });
+    };
+    const processorsOf = (kind: 'input' | 'output', specs: readonly FilterSpec[] | undefined): RunningFilter[] => {
+      const filters: RunningFilter[] = [];
+      for (const spec of specs ?? []) createFilter(spec, { kind, filters });
+      return filters;
     };
 
     for (const spec of pipeline.outputs) {
       const context = pluginContext('output', spec);
       const { telemetry } = context;
       const created = spec.definition.create({ ...context, notifyReady: () => this.engine.promoteRetries(spec.instance) });
-      const plugin = withProcessors(created, (spec.processors ?? []).map(createProcessor));
+      const plugin = withProcessors(created, processorsOf('output', spec.processors));
       this.engine.addOutput({
         instance: spec.instance,
         route: spec.route,
@@ -176,13 +196,14 @@ export class Agent {
       this.outputs.push({ instance: spec.instance, plugin });
     }
 
-    for (const spec of pipeline.filters) this.filters.push(createFilter(spec));
+    for (const spec of pipeline.filters) createFilter(spec, { kind: 'shared', filters: this.filters });
 
     for (const spec of pipeline.inputs) {
       const context = pluginContext('input', spec);
       const { telemetry } = context;
       const storage: ChunkStorage = spec.storageType === 'filesystem' && this.diskStorage !== null ? this.diskStorage : memoryStorage;
-      const processors = (spec.processors ?? []).map(createProcessor);
+      const processors = processorsOf('input', spec.processors);
+      this.inputProcessors.push(processors);
       const plugin = spec.definition.create({
         ...context,
         parsers,
@@ -223,7 +244,19 @@ export class Agent {
       for (const input of this.inputs) await input.plugin.stop().catch(() => undefined);
       for (const output of this.outputs) await output.plugin.stop?.(false).catch(() => undefined);
     }
-    return this.engine.stop(options);
+    return this.engine.stop({ ...options, afterInputsStopped: () => this.stopFilters() });
+  }
+
+  /** Filters that hold records back hand them over now that no input sends more. */
+  private stopFilters(): void {
+    // An input's processors first: what they release still passes the shared filters.
+    for (const filter of [...this.inputProcessors.flat(), ...this.filters]) {
+      try {
+        filter.plugin.stop?.();
+      } catch (error) {
+        filter.telemetry.logger.error(`error while stopping: ${errorMessage(error)}`);
+      }
+    }
   }
 
   /** Chunks a previous pipeline could not deliver before a reload: routed again by their tag once started. */
@@ -290,16 +323,22 @@ export class Agent {
     };
   }
 
-  /**
-   * Runs the input's own processors, then the matching shared filters in configuration order, and
-   * hands what is left to the engine.
-   */
+  /** Counts what an input produced, then runs its processors and the shared filters. */
   private ingest(inputInstance: string, tag: string, events: Buffer, records: number, processors: readonly RunningFilter[]): void {
     // Counted as the input produced them, before filters drop or add any (as Fluent Bit counts).
     this.metrics.add('fluentbit_input_records_total', inputInstance, records);
     this.metrics.add('fluentbit_input_bytes_total', inputInstance, events.length);
-    const processed = runFilters(processors, { events, records }, tag, inputInstance);
-    const current = runFilters(this.filters, processed, tag, inputInstance);
+    this.runPath(processors, 0, inputInstance, tag, events, records);
+  }
+
+  /**
+   * Runs records along an input's path from position `first`: through `processors` (the input's own,
+   * or null for records already on the shared route), then the shared filters, then into the engine.
+   */
+  private runPath(processors: readonly RunningFilter[] | null, first: number, inputInstance: string, tag: string, events: Buffer, records: number): void {
+    let current = { events, records };
+    if (processors !== null) current = runFilters(processors, first, current, tag, inputInstance);
+    current = runFilters(this.filters, processors === null ? first : 0, current, tag, inputInstance);
     this.engine.append(inputInstance, tag, current.events, current.records);
   }
 

@@ -250,7 +250,8 @@ export class Engine {
    * Shutdown as Fluent Bit does it: inputs stop, everything buffered is flushed, retries are made
    * short, and whatever is still undelivered after `Grace` seconds is reported as lost.
    */
-  async stop(options: { handOver?: boolean; graceSeconds?: number } = {}): Promise<EngineStopResult> {
+  /** `afterInputsStopped` runs once no input sends more, before the open chunks are flushed. */
+  async stop(options: { handOver?: boolean; graceSeconds?: number; afterInputsStopped?: () => void } = {}): Promise<EngineStopResult> {
     this.stopping = true;
     this.flushTimer?.cancel();
     this.flushTimer = null;
@@ -261,6 +262,7 @@ export class Engine {
         input.telemetry.logger.error(`error while stopping: ${errorMessage(error)}`);
       }
     }
+    options.afterInputsStopped?.();
     this.flushOpenChunks();
     for (const output of this.outputs) {
       for (const task of [...output.waiting]) {

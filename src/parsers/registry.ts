@@ -12,11 +12,56 @@ import { parseTypes } from './fields.js';
 import { createParser } from './formats.js';
 import { parseUtcOffset } from './time-format.js';
 import { parserFormats, type Parser, type ParserDefinition, type ParserFormat } from './types.js';
+import { builtinMultilineNames, builtinMultilineParser } from '../multiline/builtins.js';
+import { multilineSection, type MultilineSection } from '../multiline/section.js';
+import type { MultilineParserDefinition } from '../multiline/types.js';
 
 export const UNKNOWN_PARSER = 'WSBIT_CONFIG_UNKNOWN_PARSER';
 
 export class ParserRegistry {
   private readonly parsers = new Map<string, { parser: Parser; origin?: ConfigOrigin }>();
+  /** `[MULTILINE_PARSER]` sections by lower-cased name (flb_ml_parser_get compares without case). */
+  private readonly multiline = new Map<string, MultilineSection>();
+
+  addMultiline(section: MultilineSection): this {
+    const key = section.definition.name.toLowerCase();
+    const existing = this.multiline.get(key);
+    if (existing !== undefined || builtinMultilineNames.includes(key)) {
+      const where = existing === undefined ? ' (a built-in one)' : ` (first defined at ${existing.origin.file}:${existing.origin.line})`;
+      throw new ConfigError('WSBIT_CONFIG_DUPLICATE_PARSER', `[multiline_parser] parser named '${section.definition.name}' already exists${where}`, section.origin);
+    }
+    this.multiline.set(key, section);
+    return this;
+  }
+
+  multilineNames(): string[] {
+    return [...builtinMultilineNames, ...[...this.multiline.values()].map((section) => section.definition.name).sort()];
+  }
+
+  /**
+   * The multiline parser a `multiline.parser` key names: a built-in (docker, cri, go, python, java,
+   * ruby) or a `[MULTILINE_PARSER]`. Its `parser` is looked up now, so it may be defined in any file.
+   */
+  requireMultiline(name: string, instance: string): MultilineParserDefinition {
+    const builtin = builtinMultilineParser(name);
+    if (builtin !== undefined) return builtin;
+    const section = this.multiline.get(name.toLowerCase());
+    if (section === undefined) {
+      throw new ConfigError(UNKNOWN_PARSER, `[config] ${instance}: multiline parser '${name}' is not registered (known multiline parsers: ${this.multilineNames().join(', ')})`);
+    }
+    let parser: Parser | null = null;
+    if (section.parserName !== null) {
+      parser = this.get(section.parserName) ?? null;
+      if (parser === null) {
+        throw new ConfigError(
+          UNKNOWN_PARSER,
+          `[config] error in ${section.origin.file}:${section.origin.line}: multiline parser '${section.definition.name}' points to an undefined parser '${section.parserName}'`,
+          section.origin,
+        );
+      }
+    }
+    return { ...section.definition, parser };
+  }
 
   add(parser: Parser, origin?: ConfigOrigin): this {
     const existing = this.parsers.get(parser.name);
@@ -130,8 +175,8 @@ export function parserDefinition(section: ConfigSection, warnings: string[]): Pa
 }
 
 /**
- * Loads every `[PARSER]` of a parsers file into `registry`. `[MULTILINE_PARSER]` sections are skipped
- * with a warning. Returns the warnings for the caller to log.
+ * Loads every `[PARSER]` and `[MULTILINE_PARSER]` of a parsers file into `registry`. Returns the
+ * warnings for the caller to log.
  */
 export function loadParsersFile(file: string, registry: ParserRegistry, options: { env?: NodeJS.ProcessEnv } = {}): string[] {
   if (!fs.existsSync(file)) {
@@ -150,7 +195,7 @@ export function registerParserSections(sections: readonly ConfigSection[], regis
   const warnings: string[] = [];
   for (const section of sections) {
     if (section.kind === 'multiline_parser') {
-      warnings.push(`[parser] ${section.origin.file}:${section.origin.line}: [MULTILINE_PARSER] sections are not supported by wsbit and are ignored`);
+      registry.addMultiline(multilineSection(section, warnings));
       continue;
     }
     if (section.kind !== 'parser') continue;

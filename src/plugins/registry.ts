@@ -5,6 +5,8 @@ import { nestFilter } from './filters/nest.js';
 import { typeConverterFilter } from './filters/type-converter.js';
 import { rewriteTagFilter } from './filters/rewrite-tag.js';
 import { throttleFilter } from './filters/throttle.js';
+import { multilineFilter } from './filters/multiline.js';
+import { parserFilter } from './filters/parser.js';
 import { recordModifierFilter } from './filters/record-modifier.js';
 import { cpuInput } from './inputs/cpu.js';
 import { dummyInput } from './inputs/dummy.js';
@@ -62,7 +64,7 @@ export class PluginRegistry {
 }
 
 // Plugin definitions are typed by their own schema; the registry only needs the common shape.
-const builtins = [dummyInput, stdinInput, tcpInput, cpuInput, forwardInput, httpInput, tailInput, websocketInput, grepFilter, modifyFilter, recordModifierFilter, contentModifierFilter, nestFilter, typeConverterFilter, rewriteTagFilter, throttleFilter, stdoutOutput, nullOutput, websocketOutput, websocketServerOutput] as unknown as PluginDefinition[];
+const builtins = [dummyInput, stdinInput, tcpInput, cpuInput, forwardInput, httpInput, tailInput, websocketInput, grepFilter, modifyFilter, recordModifierFilter, contentModifierFilter, nestFilter, typeConverterFilter, rewriteTagFilter, throttleFilter, parserFilter, multilineFilter, stdoutOutput, nullOutput, websocketOutput, websocketServerOutput] as unknown as PluginDefinition[];
 
 export function defaultRegistry(): PluginRegistry {
   const registry = new PluginRegistry();

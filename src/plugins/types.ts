@@ -100,8 +100,15 @@ export interface OutputPluginDefinition<Schema extends readonly ParamSpec[] = re
  * the same Buffer when nothing changed. It must not modify `events`.
  */
 export interface FilterInstance {
-  filter(events: Buffer, records: number, tag: string): { events: Buffer; records: number };
+  /** `input` is the instance name of the input the records came from (the agent always passes it). */
+  filter(events: Buffer, records: number, tag: string, input?: string): { events: Buffer; records: number };
+  /**
+   * At shutdown, after every input has stopped and before the last flush: a filter that holds records
+   * back (multiline) hands them over through `context.emit` here, so none is lost.
+   */
+  stop?(): void;
 }
+
 
 /** Where a filter's emitter keeps what it buffers (rewrite_tag's `Emitter_Storage.type`, `Emitter_Mem_Buf_Limit`). */
 export interface EmitterOptions {
@@ -128,6 +135,15 @@ export interface FilterEmitter {
 }
 
 export interface FilterContext<Config> extends PluginContext<Config> {
+  /** Parsers loaded from `Parsers_File`/`-R` (and the built-in multiline ones). */
+  readonly parsers: ParserRegistry;
+  /**
+   * For a filter that holds records back and releases them later (a timer, or `stop`): the records
+   * go on through the filters after this one and into the engine, under `tag` and as records of the
+   * input instance `input`, as if this filter had returned them (Fluent Bit's emitter input).
+   * Absent on an output's processors, which run inside a flush and cannot release records later.
+   */
+  emit?(events: Buffer, records: number, tag: string, input: string): void;
   /** Present where a filter runs on the shared route (a `[FILTER]` section). */
   createEmitter?(options: EmitterOptions): FilterEmitter;
 }

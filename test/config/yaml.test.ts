@@ -114,11 +114,13 @@ describe('the YAML front end', () => {
       'parsers:', '  - name: inline_regex', '    format: regex', "    regex: '^(?<word>\\w+)$'",
       'multiline_parsers:', '  - name: ml', '    type: regex', '    rules:',
       "      - state: start_state", "        regex: '/^start/'", '        next_state: cont',
+      "      - state: cont", "        regex: '/^ /'", '        next_state: cont',
       MINIMAL_PIPELINE,
     ].join('\n'));
     const { parsers } = load(file);
     assert.deepEqual(parsers.names(), ['from_classic_file', 'from_yaml_file', 'inline_regex']);
     assert.ok(parsers.get('inline_regex') !== undefined);
+    assert.equal(parsers.requireMultiline('ml', 'test').name, 'ml');
     const sections = parseConfigFile(file).sections;
     const rule = sections.find((section) => section.kind === 'multiline_parser')?.entries.find((entry) => entry.key === 'rule');
     assert.equal(rule?.value, '"start_state" "/^start/" "cont"');

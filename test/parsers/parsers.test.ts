@@ -263,7 +263,7 @@ test('parsers file errors name the file, the line and the problem', () => {
   assert.throws(() => loadParsersFile('/nonexistent/parsers.conf', new ParserRegistry()), /parsers file '\/nonexistent\/parsers\.conf' does not exist/);
 });
 
-test("Fluent Bit's own parsers file loads: repeated keys keep the first value; Decode_Field_As and [MULTILINE_PARSER] are warned about", () => {
+test("Fluent Bit's own parsers file loads: repeated keys keep the first value; Decode_Field_As is warned about; [MULTILINE_PARSER] registers", () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'wsbit-parsers-'));
   const file = path.join(dir, 'fluent-bit-parsers.conf');
   fs.writeFileSync(
@@ -274,15 +274,15 @@ test("Fluent Bit's own parsers file loads: repeated keys keep the first value; D
       '    Time_Key    time', '    Time_Format %b %d %H:%M:%S', '    Time_Format %Y-%m-%dT%H:%M:%S.%L', '    Time_Keep   On', '',
       '[PARSER]', '    Name         docker', '    Format       json', '    Time_Key     time', '    Time_Format  %Y-%m-%dT%H:%M:%S.%L',
       '    Decode_Field_As   escaped_utf8   log        do_next', '    Decode_Field_As   escaped        log', '',
-      '[MULTILINE_PARSER]', '    name  multiline-regex-test', '    type  regex', '',
+      '[MULTILINE_PARSER]', '    name  multiline-regex-test', '    type  regex', '    rule  "start_state" "/^\\S/" "cont"', '    rule  "cont" "/^\\s+at/" "cont"', '',
     ].join('\n'),
   );
   const registry = new ParserRegistry();
   const warnings = loadParsersFile(file, registry);
-  assert.equal(warnings.length, 3, warnings.join('\n'));
+  assert.equal(warnings.length, 2, warnings.join('\n'));
   assert.match(warnings[0] ?? '', /'time_format' is repeated; the first value is used/);
   assert.match(warnings[1] ?? '', /\[parser:docker\] decode_field_as is not supported by wsbit and ignored/);
-  assert.match(warnings[2] ?? '', /\[MULTILINE_PARSER\] sections are not supported/);
+  assert.equal(registry.requireMultiline('multiline-regex-test', 'tail.0').rules.length, 2);
   const syslog = registry.get('syslog-rfc3164');
   assert.ok(syslog);
   assert.ok(parse(syslog, '<34>Oct 11 22:14:15 mymachine hello').time !== null);

@@ -10,6 +10,8 @@ import { defineInput } from '../types.js';
 import { OffsetsDb } from './tail/offsets-db.js';
 import { composeTag, composeTagWithRegex, globFiles, patternRegExp } from './tail/paths.js';
 import { TailFile, type LineView } from './tail/tail-file.js';
+import { TailMultiline } from './tail/multiline.js';
+import { multilineParserKey } from '../../multiline/builtins.js';
 
 const schema = [
   { key: 'path', type: 'list', default: null, description: 'Files to follow: one or more glob patterns, comma-separated (e.g. /var/log/*.log).' },
@@ -27,6 +29,7 @@ const schema = [
   { key: 'skip_long_lines', type: 'bool', default: false, description: 'Skip lines longer than buffer_max_size and go on; when off, such a line stops the following of its file.' },
   { key: 'skip_empty_lines', type: 'bool', default: false, description: 'Skip empty lines instead of making records of them.' },
   { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) for each line; a line it cannot parse is kept whole under key.' },
+  multilineParserKey,
   { key: 'db', type: 'string', default: null, description: 'File that keeps each followed file\'s offset across restarts (a small JSON file, replaced atomically).' },
   { key: 'db.sync', type: 'enum', values: ['extra', 'full', 'normal', 'off'], default: 'full', description: 'off skips the fsync after each db write; the other values fsync the file and its directory.' },
   { key: 'db.locking', type: 'bool', default: false, description: 'Accepted for compatibility (SQLite locking); wsbit db files belong to one process anyway.' },
@@ -53,7 +56,10 @@ export const tailInput = defineInput({
     const patterns = config.path ?? [];
     if (patterns.length === 0) throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: 'path' is required (e.g. path /var/log/*.log)`);
     if (config.refresh_interval <= 0) throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: refresh_interval must be greater than 0`);
-    const parser = config.parser === null ? null : context.parsers.require(config.parser, instance);
+    const multilineNames = config['multiline.parser'].flat();
+    const parser = config.parser === null || multilineNames.length > 0 ? null : context.parsers.require(config.parser, instance);
+    if (config.parser !== null && multilineNames.length > 0) telemetry.logger.warn(`'parser ${config.parser}' is ignored: multiline.parser is set`);
+    if (config.offset_key !== null && multilineNames.length > 0) telemetry.logger.warn(`'offset_key' is ignored with multiline.parser (a joined record has no single offset); path_key is added`);
     const excludes = (config.exclude_path ?? []).map((pattern) => patternRegExp(pattern, true));
     let tagRegex: ReturnType<typeof translateOnigmo> | null = null;
     if (config.tag_regex !== null) {
@@ -67,6 +73,13 @@ export const tailInput = defineInput({
     const db = config.db === null ? null : OffsetsDb.open(config.db, config['db.sync'], instance);
     const keyName = config.key;
     const writer = new MsgpackWriter(64 * 1024);
+    const multiline =
+      multilineNames.length === 0
+        ? null
+        : new TailMultiline(
+            multilineNames.map((name) => context.parsers.requireMultiline(name, instance)),
+            { clock, pathKey: config.path_key, emit: (events, records, tag) => context.emit(events, records, tag), telemetry },
+          );
     const files = new Map<string, TailFile>();
     /** Files given up on (a line too long), until they are rotated or truncated. */
     const abandoned = new Set<string>();
@@ -142,6 +155,10 @@ export const tailInput = defineInput({
     };
 
     const emitLines = (file: TailFile, lines: readonly LineView[]): void => {
+      if (multiline !== null) {
+        multiline.lines(file, config.skip_empty_lines ? lines.filter((line) => line.bytes.length > 0) : lines);
+        return;
+      }
       const now = eventTimeNow();
       writer.reset();
       let records = 0;
@@ -154,6 +171,8 @@ export const tailInput = defineInput({
     };
 
     const forget = async (file: TailFile, key: string, reason: string): Promise<void> => {
+      // What the file's open multiline groups hold goes out before the file is let go.
+      multiline?.close(file);
       files.delete(key);
       await file.close();
       db?.delete(file.dev, file.ino);
@@ -272,6 +291,7 @@ export const tailInput = defineInput({
             if (!paused) for (const file of files.values()) enqueue(file);
           }, POLL_INTERVAL_MS),
         );
+        if (multiline !== null) timers.push(clock.setInterval(() => multiline.flushIdle(), multiline.tickMs));
       },
       pause() {
         // Reads stop after the chunk in hand; change notifications are only queued.
@@ -291,6 +311,8 @@ export const tailInput = defineInput({
         await Promise.all(open.map((file) => file.queue));
         for (const file of open) db?.set(file.name, file.dev, file.ino, file.committedOffset);
         saveDb();
+        // Groups still open are emitted, not lost: the engine takes records until inputs have stopped.
+        multiline?.flushAll();
         await Promise.all(open.map((file) => file.close()));
         files.clear();
       },
