@@ -132,6 +132,8 @@ test('max_connections answers 503 beyond the limit, header_timeout closes unfini
   // Their headers never end: header_timeout answers 408 and closes them.
   await waitFor(() => partial.every((client) => client.closed), 'the unfinished headers to be timed out', 30_000);
   for (const client of partial) assert.equal(client.status, 408);
+  assert.equal((agent.stderr().match(/refused: headers not complete after 1 s \(header_timeout\) \(HTTP 408\)/g) ?? []).length, 3);
+  assert.match(agent.stderr(), /refused: max_connections \(3\) reached \(HTTP 503\)/);
   // The slots are free again.
   assert.equal(await postJson(port, '{"ok":true}'), 201);
 

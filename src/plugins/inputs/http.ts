@@ -343,6 +343,18 @@ export const httpInput = defineInput({
           }
           socket.on('close', () => sockets.delete(socket));
         });
+        // Node's own answers (408 after header_timeout, 431, 400), now logged and counted too.
+        listening.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
+          if (error.code === 'ECONNRESET' || !socket.writable) {
+            socket.destroy();
+            return;
+          }
+          const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+          const reason = status === 408 ? `headers not complete after ${config.header_timeout} s (header_timeout)` : `bad HTTP request: ${error.message}`;
+          telemetry.event('warn', `request from ${socket.remoteAddress ?? ''} refused: ${reason} (HTTP ${status})`, 'wsbit_input_rejected_records_total');
+          if (socket.bytesWritten === 0) socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+          socket.destroy();
+        });
         const port = await listenOn(listening, { host: config.listen, port: config.port }, { code: 'WSBIT_INPUT_LISTEN', instance }, telemetry.logger);
         server = listening;
         telemetry.logger.info(`listening on ${hostPort(config.listen, port)}`);
