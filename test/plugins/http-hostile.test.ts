@@ -152,3 +152,12 @@ test('max_connections answers 503 beyond the limit, header_timeout closes unfini
   assert.equal(await postJson(port, '{"ok":true}'), 201);
 });
 
+
+test('limit keys with impossible values are refused at start-up, naming the key', async () => {
+  const negative = spawnAgent(['-i', 'http', '-p', 'max_connections=-1', '-o', 'null', '-D']);
+  assert.equal(await negative.waitForExit(), 1);
+  assert.match(negative.stderr(), /http\.0: invalid value '-1' for 'max_connections': expected a number of connections, 0 \(no limit\) or more/);
+  const long = spawnAgent(['-i', 'http', '-p', 'header_timeout=10m', '-o', 'null', '-D']);
+  assert.equal(await long.waitForExit(), 1);
+  assert.match(long.stderr(), /http\.0: invalid value '600s' for 'header_timeout': expected at most 300s/);
+});

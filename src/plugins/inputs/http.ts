@@ -62,6 +62,12 @@ interface PendingRequest {
   done: boolean;
 }
 
+/**
+ * Node's limit on a whole request (its default): a body that keeps trickling in slower than
+ * body_idle_timeout notices still ends here. header_timeout may not be longer.
+ */
+const REQUEST_TIMEOUT_MS = 300_000;
+
 /** How long a refused client is told to wait before it tries again. */
 const RETRY_AFTER_SECONDS = 5;
 
@@ -110,14 +116,19 @@ export const httpInput = defineInput({
     const successHeaders: Record<string, string> = {};
     for (const header of config.success_header) successHeaders[header.name] = header.value;
     if (config.max_connections < 0) {
-      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: max_connections must be 0 (no limit) or more, not ${config.max_connections}`);
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: invalid value '${config.max_connections}' for 'max_connections': expected a number of connections, 0 (no limit) or more`);
     }
     const headerTimeoutMs = Math.round(config.header_timeout * 1000);
+    if (headerTimeoutMs > REQUEST_TIMEOUT_MS) {
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: invalid value '${config.header_timeout}s' for 'header_timeout': expected at most ${REQUEST_TIMEOUT_MS / 1000}s`);
+    }
     const bodyIdleTimeoutMs = Math.round(config.body_idle_timeout * 1000);
     const active = new Set<http.IncomingMessage>();
     const sockets = new Set<net.Socket>();
     // Sockets accepted beyond max_connections: their request gets a 503 and the socket is closed.
     const overLimit = new WeakSet<net.Socket>();
+    // Sockets whose request headers are in and whose body is being read: Node's timeout on them is requestTimeout, not the header one.
+    const readingBody = new WeakSet<net.Socket>();
     let admitted = 0;
     const budget = new PendingBudget<PendingRequest>(config.buffer_total_limit);
     // Enough idle blocks to refill the whole budget: after a burst, up to buffer_total_limit stays allocated for reuse.
@@ -276,6 +287,7 @@ export const httpInput = defineInput({
       }
       const state: PendingRequest = { req, res, body: new BodyCollector(blocks), idleTimer: null, done: false };
       active.add(req);
+      readingBody.add(req.socket);
       budget.open(state);
       touch(state);
       req.on('data', (data: Buffer) => {
@@ -301,6 +313,7 @@ export const httpInput = defineInput({
         budget.close(state);
         state.body.release();
         active.delete(req);
+        readingBody.delete(req.socket);
       };
       req.on('end', () => {
         if (state.done) return;
@@ -325,9 +338,9 @@ export const httpInput = defineInput({
       async start() {
         const listening = http.createServer(
           {
-            // 0 turns Node's header timer off; the request timer must not be shorter than it.
+            // 0 turns Node's header timer off.
             headersTimeout: headerTimeoutMs,
-            requestTimeout: headerTimeoutMs > 0 ? Math.max(300_000, headerTimeoutMs) : 300_000,
+            requestTimeout: REQUEST_TIMEOUT_MS,
             // Node checks these timers only this often (30 s by default), which would stretch a short header_timeout.
             connectionsCheckingInterval: headerTimeoutMs > 0 ? Math.max(100, Math.min(1000, Math.floor(headerTimeoutMs / 2))) : 30_000,
           },
@@ -350,7 +363,12 @@ export const httpInput = defineInput({
             return;
           }
           const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-          const reason = status === 408 ? `headers not complete after ${config.header_timeout} s (header_timeout)` : `bad HTTP request: ${error.message}`;
+          const reason =
+            status !== 408
+              ? `bad HTTP request: ${error.message}`
+              : readingBody.has(socket)
+                ? `request not complete after ${REQUEST_TIMEOUT_MS / 1000} s`
+                : `headers not complete after ${config.header_timeout} s (header_timeout)`;
           telemetry.event('warn', `request from ${socket.remoteAddress ?? ''} refused: ${reason} (HTTP ${status})`, 'wsbit_input_rejected_records_total');
           if (socket.bytesWritten === 0) socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
           socket.destroy();
