@@ -81,7 +81,7 @@ class Service {
         reload: service.hot_reload ? () => this.reload('HTTP request') : null,
       });
       const logger = this.logRoot.scoped('http_server');
-      const port = await this.monitoring.listen(service.http_listen, service.http_port, logger);
+      const port = await this.monitoring.listen(service.http_listen, service.http_port, logger, service.http_allowed_hosts);
       logger.info(`listen iface=${service.http_listen} tcp_port=${port}`);
     }
   }

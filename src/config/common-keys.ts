@@ -129,6 +129,13 @@ export const serviceSchema = [
   { key: 'http_server', type: 'bool', default: false, description: 'Serve metrics and health checks over HTTP.' },
   { key: 'http_listen', type: 'string', default: '0.0.0.0', description: 'Address of the HTTP server.' },
   { key: 'http_port', type: 'int', default: 2020, description: 'TCP port of the HTTP server.' },
+  {
+    key: 'http_allowed_hosts',
+    type: 'list',
+    default: null,
+    description:
+      'Host names the HTTP server answers to beyond a loopback address, localhost and http_listen (any IP address and the machine name when http_listen is 0.0.0.0); * = any. Other Host headers get 403, which stops DNS rebinding.',
+  },
   { key: 'health_check', type: 'bool', default: false, description: 'Serve /api/v1/health.' },
   { key: 'hc_errors_count', type: 'int', default: 5, description: 'Output errors per hc_period that make the health check fail.' },
   { key: 'hc_retry_failure_count', type: 'int', default: 5, description: 'Failed retries per hc_period that make the health check fail.' },

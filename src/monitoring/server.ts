@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeServer, listenOn } from '../core/listen.js';
+import { hostAllowed, hostPolicy, type HostPolicy } from '../core/host-check.js';
+import { closeServer, hostPort, listenOn } from '../core/listen.js';
 import type { Logger } from '../core/logger.js';
+import { logSafe } from '../websocket/access.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import type { HealthCheck } from './health.js';
 import { renderMetricsJson, renderPrometheus } from './prometheus.js';
@@ -37,10 +39,15 @@ function uptimeText(seconds: number): string {
  */
 export class MonitoringServer {
   private server: Server | null = null;
+  private hosts: HostPolicy = hostPolicy('127.0.0.1', null);
+  private logger: Logger | null = null;
 
   constructor(private readonly sources: MonitoringSources) {}
 
-  async listen(host: string, port: number, logger: Logger): Promise<number> {
+  /** `allowedHosts` is `http_allowed_hosts`: names accepted in `Host` beyond the built-in ones (see host-check.ts). */
+  async listen(host: string, port: number, logger: Logger, allowedHosts: readonly string[] | null = null): Promise<number> {
+    this.hosts = hostPolicy(host, allowedHosts);
+    this.logger = logger;
     const server = createServer((request, response) => this.route(request, response));
     const bound = await listenOn(server, { host, port }, { code: 'WSBIT_HTTP_LISTEN', instance: '[http_server]' }, logger);
     this.server = server;
@@ -54,6 +61,13 @@ export class MonitoringServer {
   }
 
   private route(request: IncomingMessage, response: ServerResponse): void {
+    // No token guards these endpoints (reload among them), so the Host check always applies.
+    if (!hostAllowed(request.headers.host, this.hosts)) {
+      const remote = hostPort(request.socket.remoteAddress ?? 'unknown', request.socket.remotePort ?? 0);
+      const reason = `Host ${logSafe(request.headers.host ?? '')} is not a name of this server (see http_allowed_hosts)`;
+      this.logger?.warn(`refused request from ${remote}: ${reason} (HTTP 403)`);
+      return this.send(response, 403, 'text/plain', `${reason}\n`);
+    }
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/api/v2/reload') return this.reload(request, response);
     if (request.method !== 'GET' && request.method !== 'HEAD') return this.send(response, 405, 'text/plain', 'method not allowed\n');

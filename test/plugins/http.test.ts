@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
+import { connect as netConnect, type Socket } from 'node:net';
 import { fetch } from 'undici';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -198,4 +199,55 @@ test('tags from paths: Fluentd style, sanitized like Fluent Bit', () => {
   assert.equal(tagFromPath('/my-app/a%20b'), 'my_app.a_b');
   assert.equal(tagFromPath('/'), null);
   assert.equal(tagFromPath('/?time=1'), null);
+});
+
+test('body_idle_timeout: a body that keeps moving is served, a body stalled while the input is paused is not blamed, a stalled one gets 408', async (t) => {
+  const { running, url } = await httpAgent(t, 'body_idle_timeout=2s');
+  const port = Number(new URL(url('/')).port);
+  const input = running.agent.input('http.0');
+  assert.ok(input?.pause !== undefined && input.resume !== undefined);
+  const open = (): { socket: Socket; answer: () => string } => {
+    const socket = netConnect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (data: Buffer) => (answer += data.toString('latin1')));
+    socket.on('error', () => undefined);
+    t.after(() => socket.destroy());
+    socket.write(`POST /slow HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    return { socket, answer: () => answer };
+  };
+  const chunk = (text: string): string => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+
+  // One byte every 200 ms for 2.4 s: longer than the timeout, but never idle for 2 s, so it is served.
+  const moving = open();
+  for (const piece of '{"slow": 1 }') {
+    moving.socket.write(chunk(piece));
+    await sleep(200);
+  }
+  moving.socket.write('0\r\n\r\n');
+  await waitFor(() => /^HTTP\/1\.1 201/.test(moving.answer()), 'the moving body to be served');
+
+  // Paused for 4.5 s (the engine holding the input back): the client is not at fault.
+  const held = open();
+  held.socket.write(chunk('{"held":'));
+  await sleep(100);
+  input.pause?.();
+  await sleep(4500);
+  assert.equal(held.answer(), '', 'no answer while the input is paused');
+  input.resume?.();
+  held.socket.write(chunk('2}'));
+  held.socket.write('0\r\n\r\n');
+  await waitFor(() => /^HTTP\/1\.1 201/.test(held.answer()), 'the held body to be served after resume');
+
+  // Stalled with the input running: 408 and the connection closed.
+  const stalled = open();
+  stalled.socket.write(chunk('{"stalled":'));
+  let closed = false;
+  stalled.socket.on('close', () => (closed = true));
+  await waitFor(() => closed, 'the stalled body to be timed out', 10_000);
+  assert.match(stalled.answer(), /^HTTP\/1\.1 408 /);
+  assert.deepEqual(
+    tagged(running).map((event) => event.body),
+    [{ slow: 1 }, { held: 2 }],
+  );
+  assert.equal(running.agent.metrics.get('wsbit_input_rejected_records_total', 'http.0'), 1);
 });

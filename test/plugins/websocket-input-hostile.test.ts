@@ -106,7 +106,7 @@ test('protocol errors (an unmasked client frame) close with 1002 and are counted
   const socket = netConnect({ host: '127.0.0.1', port: input.port });
   await new Promise<void>((resolve) => socket.once('connect', resolve));
   socket.write(
-    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
   );
   let received = Buffer.alloc(0);
   socket.on('data', (data: Buffer) => (received = Buffer.concat([received, data])));

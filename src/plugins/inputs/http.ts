@@ -8,6 +8,8 @@ import { findEntry, mapEntries, readStr, rewriteMap } from '../../codec/msgpack-
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
 import { defineInput } from '../types.js';
+import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from './http/body.js';
+import { BufferPool } from '../../core/buffer-pool.js';
 import { formFields, formRecord, jsonRecords, parsedRecords, type PayloadResult } from './http/payload.js';
 
 const schema = [
@@ -21,6 +23,21 @@ const schema = [
   { key: 'successful_response_code', type: 'int', default: 201, description: 'Status code of a successful request: 200, 201 or 204.' },
   { key: 'success_header', type: 'header', multiple: true, description: "A header added to successful responses, e.g. 'X-Custom value'." },
   { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) for bodies that are neither JSON nor a form (e.g. text/plain): each line becomes a record.' },
+  { key: 'max_connections', type: 'int', default: 1000, description: 'Most client connections at once; requests on further ones get HTTP 503 and a close (0 = no limit).' },
+  { key: 'header_timeout', type: 'time', default: '10s', description: 'Close a connection with HTTP 408 when the request headers are not complete after this long (0 = no limit).' },
+  {
+    key: 'body_idle_timeout',
+    type: 'time',
+    default: '10s',
+    description: 'Refuse a request with HTTP 408 and close it when its body makes no progress for this long (0 = no limit). Not counted while the input is paused.',
+  },
+  {
+    key: 'buffer_total_limit',
+    type: 'size',
+    default: '16M',
+    description:
+      'Most request body bytes held at once across all connections. Beyond it the request holding the most gets HTTP 503 (Retry-After) and is closed, so small requests are still served (0 = no limit).',
+  },
 ] as const;
 
 const STATUS_TEXT: Readonly<Record<number, string>> = { 200: 'OK', 201: 'Created', 204: 'No Content' };
@@ -34,6 +51,25 @@ class RequestRejected extends Error {
     super(message);
   }
 }
+
+/** A request whose body is streaming in. */
+interface PendingRequest {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  body: BodyCollector;
+  idleTimer: NodeJS.Timeout | null;
+  /** Answered already (refused); later data is ignored. */
+  done: boolean;
+}
+
+/**
+ * Node's limit on a whole request (its default): a body that keeps trickling in slower than
+ * body_idle_timeout notices still ends here. header_timeout may not be longer.
+ */
+const REQUEST_TIMEOUT_MS = 300_000;
+
+/** How long a refused client is told to wait before it tries again. */
+const RETRY_AFTER_SECONDS = 5;
 
 /**
  * The tag of a request, Fluentd style: `/foo/bar` → `foo.bar`, `/` → the input's tag. Characters
@@ -79,18 +115,65 @@ export const httpInput = defineInput({
     const maxBytes = config.buffer_max_size;
     const successHeaders: Record<string, string> = {};
     for (const header of config.success_header) successHeaders[header.name] = header.value;
+    if (config.max_connections < 0) {
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: invalid value '${config.max_connections}' for 'max_connections': expected a number of connections, 0 (no limit) or more`);
+    }
+    const headerTimeoutMs = Math.round(config.header_timeout * 1000);
+    if (headerTimeoutMs > REQUEST_TIMEOUT_MS) {
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: invalid value '${config.header_timeout}s' for 'header_timeout': expected at most ${REQUEST_TIMEOUT_MS / 1000}s`);
+    }
+    const bodyIdleTimeoutMs = Math.round(config.body_idle_timeout * 1000);
     const active = new Set<http.IncomingMessage>();
     const sockets = new Set<net.Socket>();
+    // Sockets accepted beyond max_connections: their request gets a 503 and the socket is closed.
+    const overLimit = new WeakSet<net.Socket>();
+    // Sockets whose request headers are in and whose body is being read: Node's timeout on them is requestTimeout, not the header one.
+    const readingBody = new WeakSet<net.Socket>();
+    let admitted = 0;
+    const budget = new PendingBudget<PendingRequest>(config.buffer_total_limit);
+    // Enough idle blocks to refill the whole budget: after a burst, up to buffer_total_limit stays allocated for reuse.
+    const blocks = new BufferPool(config.buffer_total_limit > 0 ? Math.ceil(config.buffer_total_limit / BODY_BLOCK_BYTES) : 64, BODY_BLOCK_BYTES);
     const writer = new MsgpackWriter(64 * 1024);
     const rewritten = new MsgpackWriter(1024);
     let paused = false;
     let server: http.Server | null = null;
 
     const reply = (res: http.ServerResponse, status: number, text: string, close = false): void => {
+      if (res.headersSent || res.destroyed) return;
       const headers: Record<string, string | number> = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) };
       if (close) headers['Connection'] = 'close';
+      if (status === 503) headers['Retry-After'] = RETRY_AFTER_SECONDS;
       res.writeHead(status, headers);
       res.end(text);
+    };
+
+    /** Drops a request whose body is still coming: its memory is released and the connection closed. */
+    const abandon = (state: PendingRequest, status: 408 | 413 | 503, reason: string, text: string): void => {
+      if (state.done) return;
+      state.done = true;
+      if (state.idleTimer !== null) clearTimeout(state.idleTimer);
+      state.idleTimer = null;
+      budget.close(state);
+      state.body.release();
+      active.delete(state.req);
+      // Stop reading the rest of the body: it would only be thrown away, and churn the heap meanwhile.
+      state.req.pause();
+      telemetry.event('warn', `request from ${state.req.socket.remoteAddress ?? ''} refused: ${reason} (HTTP ${status})`, 'wsbit_input_rejected_records_total');
+      reply(state.res, status, text, true);
+    };
+
+    /** Restarts the no-progress timer of a body; while the input is paused, waiting is ours, not the client's. */
+    const touch = (state: PendingRequest): void => {
+      if (bodyIdleTimeoutMs <= 0 || state.done) return;
+      if (state.idleTimer !== null) {
+        state.idleTimer.refresh();
+        return;
+      }
+      state.idleTimer = setTimeout(() => {
+        if (paused) return state.idleTimer?.refresh();
+        abandon(state, 408, `no body data for ${config.body_idle_timeout} s (body_idle_timeout)`, `error: request timeout: no body data for ${config.body_idle_timeout} s\n`);
+      }, bodyIdleTimeoutMs);
+      state.idleTimer.unref();
     };
 
     const decodeBody = (req: http.IncomingMessage, raw: Buffer): Buffer => {
@@ -185,6 +268,11 @@ export const httpInput = defineInput({
     };
 
     const handleRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      if (overLimit.has(req.socket)) {
+        telemetry.event('warn', `request from ${req.socket.remoteAddress ?? ''} refused: max_connections (${config.max_connections}) reached (HTTP 503)`, 'wsbit_input_rejected_records_total');
+        reply(res, 503, `error: too many connections: max_connections is ${config.max_connections}\n`, true);
+        return;
+      }
       if (req.method !== 'POST') {
         req.resume();
         telemetry.event('warn', `request to ${req.url ?? '/'} from ${req.socket.remoteAddress ?? ''} refused: invalid HTTP method ${req.method ?? ''}`, 'wsbit_input_rejected_records_total');
@@ -197,27 +285,43 @@ export const httpInput = defineInput({
         reply(res, 413, `error: payload too large: ${declared} bytes, buffer_max_size is ${maxBytes}\n`, true);
         return;
       }
-      const pieces: Buffer[] = [];
-      let received = 0;
-      let refused = false;
+      const state: PendingRequest = { req, res, body: new BodyCollector(blocks), idleTimer: null, done: false };
       active.add(req);
+      readingBody.add(req.socket);
+      budget.open(state);
+      touch(state);
       req.on('data', (data: Buffer) => {
-        if (refused) return;
-        received += data.length;
-        if (received > maxBytes) {
-          refused = true;
-          telemetry.event('warn', `request from ${req.socket.remoteAddress ?? ''} refused: body exceeds buffer_max_size (${maxBytes})`, 'wsbit_input_rejected_records_total');
-          reply(res, 413, `error: payload too large: more than buffer_max_size (${maxBytes} bytes)\n`, true);
+        if (state.done) return;
+        if (state.body.bytes + data.length > maxBytes) {
+          abandon(state, 413, `body exceeds buffer_max_size (${maxBytes})`, `error: payload too large: more than buffer_max_size (${maxBytes} bytes)\n`);
           return;
         }
-        pieces.push(data);
+        for (const evicted of budget.add(state, data)) {
+          abandon(
+            evicted,
+            503,
+            `bodies in flight reached buffer_total_limit (${config.buffer_total_limit} bytes); this one held ${evicted.body.reservedBytes} bytes`,
+            `error: server busy: request bodies in flight reached buffer_total_limit, retry later\n`,
+          );
+        }
+        touch(state);
       });
       if (paused) req.pause();
-      req.on('end', () => {
+      const finished = (): void => {
+        if (state.idleTimer !== null) clearTimeout(state.idleTimer);
+        state.idleTimer = null;
+        budget.close(state);
+        state.body.release();
         active.delete(req);
-        if (refused) return;
+        readingBody.delete(req.socket);
+      };
+      req.on('end', () => {
+        if (state.done) return;
+        state.done = true;
+        const body = state.body.concat();
+        finished();
         try {
-          ingest(req, decodeBody(req, Buffer.concat(pieces)));
+          ingest(req, decodeBody(req, body));
           res.writeHead(config.successful_response_code, successHeaders);
           res.end();
         } catch (error) {
@@ -226,16 +330,48 @@ export const httpInput = defineInput({
           reply(res, rejected.status, rejected.message);
         }
       });
-      req.on('error', () => active.delete(req));
-      req.on('close', () => active.delete(req));
+      req.on('error', finished);
+      req.on('close', finished);
     };
 
     return {
       async start() {
-        const listening = http.createServer(handleRequest);
+        const listening = http.createServer(
+          {
+            // 0 turns Node's header timer off.
+            headersTimeout: headerTimeoutMs,
+            requestTimeout: REQUEST_TIMEOUT_MS,
+            // Node checks these timers only this often (30 s by default), which would stretch a short header_timeout.
+            connectionsCheckingInterval: headerTimeoutMs > 0 ? Math.max(100, Math.min(1000, Math.floor(headerTimeoutMs / 2))) : 30_000,
+          },
+          handleRequest,
+        );
         listening.on('connection', (socket: net.Socket) => {
           sockets.add(socket);
+          if (config.max_connections > 0 && admitted >= config.max_connections) {
+            overLimit.add(socket);
+          } else {
+            admitted++;
+            socket.once('close', () => admitted--);
+          }
           socket.on('close', () => sockets.delete(socket));
+        });
+        // Node's own answers (408 after header_timeout, 431, 400), now logged and counted too.
+        listening.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
+          if (error.code === 'ECONNRESET' || !socket.writable) {
+            socket.destroy();
+            return;
+          }
+          const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+          const reason =
+            status !== 408
+              ? `bad HTTP request: ${error.message}`
+              : readingBody.has(socket)
+                ? `request not complete after ${REQUEST_TIMEOUT_MS / 1000} s`
+                : `headers not complete after ${config.header_timeout} s (header_timeout)`;
+          telemetry.event('warn', `request from ${socket.remoteAddress ?? ''} refused: ${reason} (HTTP ${status})`, 'wsbit_input_rejected_records_total');
+          if (socket.bytesWritten === 0) socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+          socket.destroy();
         });
         const port = await listenOn(listening, { host: config.listen, port: config.port }, { code: 'WSBIT_INPUT_LISTEN', instance }, telemetry.logger);
         server = listening;

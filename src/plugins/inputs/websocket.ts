@@ -30,6 +30,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { tlsServerKeys } from '../../config/common-keys.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
 import { ConfigError, WsbitError, errorMessage } from '../../core/errors.js';
+import { hostAllowed, hostPolicy } from '../../core/host-check.js';
 import { eventTimeNow } from '../../core/record.js';
 import { TimeFormatError } from '../../parsers/time-format.js';
 import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/access.js';
@@ -77,6 +78,13 @@ const schema = [
     type: 'list',
     default: null,
     description: 'Web page origins allowed to connect, or *. Clients that send no Origin header (agents) are always allowed; pages from other sites are refused (403).',
+  },
+  {
+    key: 'allowed_hosts',
+    type: 'list',
+    default: null,
+    description:
+      'Without a token, the upgrade must name this server in Host: a loopback address, localhost, the listen address (any IP address and the machine name when listening on 0.0.0.0), or a name listed here (* = any). Others get HTTP 403; this stops DNS rebinding.',
   },
   ...tlsServerKeys,
 ] as const;
@@ -143,6 +151,9 @@ export const websocketInput = defineInput({
     let paused = false;
     let stopping = false;
 
+    // With a token, the token is the guard (a rebinding page cannot know it), so agents may use any name.
+    const hosts = config.token === null ? hostPolicy(config.listen, config.allowed_hosts) : null;
+
     const refuseUpgrade = (socket: Duplex, remote: string, status: number, reason: string, headers?: Record<string, string>): void => {
       telemetry.event('warn', `refused client ${remote}: ${reason} (HTTP ${status})`, 'wsbit_input_refused_connections_total');
       rejectUpgrade(socket, status, reason, headers);
@@ -155,6 +166,9 @@ export const websocketInput = defineInput({
       const url = requestUrl(request);
       if (url === null) return refuseUpgrade(socket, remote, 400, 'malformed request target');
       if (stopping) return refuseUpgrade(socket, remote, 503, 'the input is shutting down');
+      if (hosts !== null && !hostAllowed(request.headers.host, hosts)) {
+        return refuseUpgrade(socket, remote, 403, `Host ${logSafe(request.headers.host ?? '')} is not a name of this server (see allowed_hosts)`);
+      }
       if (path !== null && url.pathname !== path) return refuseUpgrade(socket, remote, 404, `path ${logSafe(url.pathname)} is not ${path}`);
       const origin = request.headers.origin;
       if (!originAllowed(origin, request.headers.host, config.allowed_origins)) {

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { ConfigError, errorMessage } from '../../core/errors.js';
+import { hostAllowed, hostPolicy } from '../../core/host-check.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
 import { defineOutput, type OutputContext, type OutputInstance } from '../types.js';
@@ -52,6 +53,13 @@ const schema = [
     type: 'list',
     default: null,
     description: 'Web page origins (e.g. https://dash.example:3000) allowed to connect, or *. The live page and clients that send no Origin header are always allowed.',
+  },
+  {
+    key: 'allowed_hosts',
+    type: 'list',
+    default: null,
+    description:
+      'Without a token, requests (page, /status, upgrade) must name this server in Host: a loopback address, localhost, the listen address (any IP address and the machine name when listening on 0.0.0.0), or a name listed here (* = any). Others get HTTP 403; this stops DNS rebinding.',
   },
   { key: 'ping_interval', type: 'time', default: '30s', description: 'Ping every client this often and drop those that did not answer the previous ping (0 = never).' },
   { key: 'live_page', type: 'bool', default: true, description: 'Serve a live view of the records at GET / on the same port.' },
@@ -115,6 +123,10 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
 
   const authorized = (request: IncomingMessage, url: URL): boolean =>
     config.token === null || tokenMatches(presentedToken(request, url), config.token);
+  // With a token, the token is the guard (a rebinding page cannot know it), so agents may use any name.
+  const hosts = config.token === null ? hostPolicy(config.host, config.allowed_hosts) : null;
+  const hostRefusal = (request: IncomingMessage): string | null =>
+    hosts === null || hostAllowed(request.headers.host, hosts) ? null : `Host ${logSafe(request.headers.host ?? '')} is not a name of this server (see allowed_hosts)`;
 
   const refuse = (socket: Duplex, remote: string, status: number, reason: string, headers?: Record<string, string>): void => {
     telemetry.event('warn', `refused client ${remote}: ${reason} (HTTP ${status})`, 'wsbit_output_broadcast_rejected_clients_total');
@@ -129,6 +141,8 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     const url = requestUrl(request);
     if (url === null) return refuse(socket, remote, 400, 'malformed request target');
     if (stopping) return refuse(socket, remote, 503, 'the server is shutting down');
+    const badHost = hostRefusal(request);
+    if (badHost !== null) return refuse(socket, remote, 403, badHost);
     const origin = request.headers.origin;
     if (!originAllowed(origin, request.headers.host, config.allowed_origins)) {
       return refuse(socket, remote, 403, `origin ${logSafe(origin ?? '')} is not in allowed_origins`);
@@ -162,6 +176,12 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, text, 'Method not allowed\n', { Allow: 'GET, HEAD' });
     const url = requestUrl(request);
     if (url === null) return send(response, 400, text, 'Bad request\n');
+    const badHost = hostRefusal(request);
+    if (badHost !== null) {
+      const remote = hostPort(request.socket.remoteAddress ?? 'unknown', request.socket.remotePort ?? 0);
+      telemetry.event('warn', `refused request from ${remote}: ${badHost} (HTTP 403)`, 'wsbit_output_broadcast_rejected_clients_total');
+      return send(response, 403, text, `${badHost}\n`);
+    }
     if (!config.live_page) {
       return send(response, 426, text, 'This port serves WebSocket clients only (live_page is off).\n', { Upgrade: 'websocket', Connection: 'Upgrade' });
     }
