@@ -155,12 +155,14 @@ export function readHelo(frame: Uint8Array): Helo | null {
 
 /** The PING answering `helo`, and the salt it used (needed to check the PONG). */
 export function buildPing(config: ClientHandshakeConfig, helo: Helo): { ping: Buffer; salt: Buffer } {
-  const salt = crypto.randomBytes(NONCE_BYTES);
+  // Fluent Bit's in_forward takes the salt only as a str ("Invalid shared_key_salt type"), and a str
+  // of raw random bytes is not UTF-8: hex text works with Fluent Bit, Fluentd and wsbit alike.
+  const salt = Buffer.from(crypto.randomBytes(NONCE_BYTES).toString('hex'));
   const writer = new MsgpackWriter(512);
   writer.arrayHeader(6);
   writer.str('PING');
   writer.str(config.selfHostname);
-  writer.bin(salt);
+  writer.str(salt.toString('latin1'));
   writer.str(sha512Hex(salt, config.selfHostname, helo.nonce, config.sharedKey));
   const withUser = helo.auth.length > 0;
   writer.str(withUser ? config.username : '');
