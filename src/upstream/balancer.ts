@@ -29,6 +29,8 @@ export interface BalancerOptions {
   /** First and longest wait before a down node is tried again. */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** The backoff's jitter source (tests pass a constant). */
+  random?: () => number;
 }
 
 export class UpstreamBalancer<Target> {
@@ -52,7 +54,7 @@ export class UpstreamBalancer<Target> {
         label: `node '${node.name}' (${node.host.includes(':') ? `[${node.host}]` : node.host}:${node.port})`,
         up: true,
         retryAtMs: 0,
-        backoff: new ReconnectBackoff(options.retryInitialMs ?? 1_000, options.retryMaxMs ?? 30_000),
+        backoff: new ReconnectBackoff(options.retryInitialMs ?? 1_000, options.retryMaxMs ?? 30_000, options.random),
       };
     });
   }
