@@ -159,6 +159,10 @@ export class ForwardConnection {
   }
 
   private drainFrames(): void {
+    // A HELO nobody asked for: the server wants the shared-key handshake, and will drop what we send.
+    if (this.options.handshake === null && this.frames.some((frame) => readHelo(frame) !== null)) {
+      return this.fail(new WsbitError('WSBIT_FORWARD_HANDSHAKE', 'the server requires the shared_key handshake (it sent HELO); set shared_key'));
+    }
     while (this.waiter !== null && this.frames.length > 0) {
       const frame = this.frames.shift() as Buffer;
       const waiter = this.waiter;
