@@ -80,6 +80,9 @@ test('http output over three servers: one crashes mid-stream and comes back, the
   assert.deepEqual([...new Set(all())].sort((a, b) => a - b), [...Array(TOTAL).keys()]);
   await sender.waitForLog(/node 'node-2' \(127\.0\.0\.1:\d+\) is down/);
   await sender.waitForLog(/node 'node-3' \(127\.0\.0\.1:\d+\) is down/);
+  // A server has a request before its answer reaches the sender: wait for the sender's counts.
+  const sum = (output: string): number => Object.values(nodeRecords(sender, output)).reduce((a, b) => a + b, 0);
+  await sender.waitFor(() => sum('http.0') === TOTAL, 'the per-node counts to reach the total', 20_000);
   const perNode = nodeRecords(sender, 'http.0');
   console.log(`# http per-node records: ${JSON.stringify(perNode)}`);
   assert.deepEqual(Object.keys(perNode).sort(), ['node-1', 'node-2', 'node-3']);
@@ -143,6 +146,8 @@ test('forward output with acks over three aggregator processes: two are kill -9e
   await sender.waitFor(() => new Set(all()).size === TOTAL, `all ${TOTAL} records`, 90_000);
   const { distinct } = summary('forward upstream with acks, 2 kill -9 and restarts', TOTAL, all());
   assert.equal(distinct, TOTAL);
+  const sum = (output: string): number => Object.values(nodeRecords(sender, output)).reduce((a, b) => a + b, 0);
+  await sender.waitFor(() => sum('forward.0') === TOTAL, 'the per-node counts to reach the total', 20_000);
   const perNode = nodeRecords(sender, 'forward.0');
   console.log(`# forward per-node records: ${JSON.stringify(perNode)}`);
   assert.equal(Object.values(perNode).reduce((a, b) => a + b, 0), TOTAL, 'each acked chunk counted on exactly one node');
