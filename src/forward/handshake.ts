@@ -77,6 +77,17 @@ function bytesAt(frame: Uint8Array, pos: number, end: number): Uint8Array | null
   return range === null ? null : frame.subarray(range.start, range.end);
 }
 
+/** Where each of the `count` elements of the fixarray at 0 starts (HELO/PING/PONG are fixarrays). */
+function elementStarts(frame: Uint8Array, count: number): (index: number) => number {
+  const starts: number[] = [];
+  let pos = 1;
+  for (let i = 0; i < count; i++) {
+    starts.push(pos);
+    pos = skipValue(frame, pos, frame.length);
+  }
+  return (index) => starts[index] as number;
+}
+
 function timingSafeEqualText(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
@@ -87,13 +98,7 @@ function timingSafeEqualText(a: string, b: string): boolean {
 export function checkPing(frame: Uint8Array, config: HandshakeConfig, state: HandshakeState): PingResult {
   const end = frame.length;
   if (frame[0] !== 0x96) return { ok: false, pong: null, reason: 'Invalid PING message: expected an array of 6' };
-  const fields: number[] = [];
-  let pos = 1;
-  for (let i = 0; i < 6; i++) {
-    fields.push(pos);
-    pos = skipValue(frame, pos, end);
-  }
-  const at = (i: number): number => fields[i] as number;
+  const at = elementStarts(frame, 6);
   if (readStr(frame, at(0), end) !== 'PING') return { ok: false, pong: null, reason: 'Invalid PING message' };
   const hostname = readStr(frame, at(1), end);
   const salt = bytesAt(frame, at(2), end);
@@ -176,13 +181,7 @@ export type PongResult = { ok: true; serverHostname: string } | { ok: false; rea
 export function checkPong(frame: Uint8Array, config: ClientHandshakeConfig, helo: Helo, salt: Uint8Array): PongResult {
   const end = frame.length;
   if (frame[0] !== 0x95 || readStr(frame, 1, end) !== 'PONG') return { ok: false, reason: 'expected a PONG message' };
-  const fields: number[] = [];
-  let pos = 1;
-  for (let i = 0; i < 5; i++) {
-    fields.push(pos);
-    pos = skipValue(frame, pos, end);
-  }
-  const at = (i: number): number => fields[i] as number;
+  const at = elementStarts(frame, 5);
   const authenticated = frame[at(1)] === 0xc3;
   const reason = readStr(frame, at(2), end) ?? '';
   if (!authenticated) return { ok: false, reason: `the server refused the handshake: ${reason === '' ? 'no reason given' : reason}` };

@@ -19,7 +19,7 @@ import { parseClassicConfig, type ConfigSection } from '../config/classic.js';
 import { tlsClientKeys } from '../config/common-keys.js';
 import { configMessage, resolveConfig, type HeaderPair, type ParamSpec } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
-import { tlsSettings, type TlsSettings } from './tls.js';
+import { tlsSettings, type TlsKeyValues, type TlsSettings } from './tls.js';
 
 export const upstreamSchema = [
   { key: 'name', type: 'string', default: null, description: 'Name of the upstream, used in logs.' },
@@ -115,6 +115,26 @@ export function upstreamFromSections(sections: readonly ConfigSection[], default
  */
 export function loadUpstreamFile(file: string, defaultPort: number, baseDir = process.cwd()): UpstreamDefinition {
   const absolute = path.resolve(baseDir, file);
-  const document = parseClassicConfig(absolute);
-  return upstreamFromSections(document.sections, defaultPort);
+  try {
+    return upstreamFromSections(parseClassicConfig(absolute).sections, defaultPort);
+  } catch (error) {
+    // Say which key led here: "could not open configuration file" alone reads like the main file.
+    if (error instanceof ConfigError && !error.message.includes('upstream')) {
+      throw new ConfigError(error.code, `upstream file: ${error.message}`, error.origin, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * The nodes an output sends to: those of its `upstream` file, or else one node made of its own
+ * `host`, `port` and `tls*` keys (named `host:port`). `port` is the output's port or its default.
+ */
+export function outputNodes(instance: string, config: TlsKeyValues & { host: string | null; upstream: string | null }, port: number): UpstreamNode[] {
+  if (port < 1 || port > 65535) {
+    throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${instance}: invalid value '${port}' for 'port': expected 1 to 65535`);
+  }
+  if (config.upstream !== null) return loadUpstreamFile(config.upstream, port).nodes;
+  const host = config.host ?? '127.0.0.1';
+  return [{ name: `${host}:${port}`, host, port, uri: null, headers: [], sharedKey: null, selfHostname: null, tls: tlsSettings(config) }];
 }

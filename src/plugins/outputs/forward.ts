@@ -2,8 +2,7 @@ import crypto from 'node:crypto';
 import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
-import { loadUpstreamFile, type UpstreamNode } from '../../upstream/config.js';
-import { tlsSettings } from '../../upstream/tls.js';
+import { outputNodes } from '../../upstream/config.js';
 import { defineOutput } from '../types.js';
 import { ForwardConnection } from './forward/connection.js';
 import { encodeForwardMessage, forwardModes } from './forward/encode.js';
@@ -45,17 +44,11 @@ export const forwardOutput = defineOutput({
   create(context) {
     const { config, telemetry } = context;
     const port = config.port ?? 24224;
-    if (port < 1 || port > 65535) {
-      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${context.instance}: invalid value '${port}' for 'port': expected 1 to 65535`);
-    }
     if (config.compress === 'gzip' && config.time_as_integer) {
       // Fluent Bit refuses the pair too: gzip needs PackedForward, time_as_integer is for Fluentd v0.12, which has no compression.
       throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${context.instance}: compress gzip cannot be used with time_as_integer on`);
     }
-    const nodes: UpstreamNode[] =
-      config.upstream !== null
-        ? loadUpstreamFile(config.upstream, port).nodes
-        : [{ name: `${config.host ?? '127.0.0.1'}:${port}`, host: config.host ?? '127.0.0.1', port, uri: null, headers: [], sharedKey: null, selfHostname: null, tls: tlsSettings(config) }];
+    const nodes = outputNodes(context.instance, config, port);
     const outputKey = config.shared_key ?? (config.empty_shared_key ? '' : null);
     const workers = Number((config as Record<string, unknown>)['workers'] ?? 0);
     const maxIdle = Math.max(1, workers);

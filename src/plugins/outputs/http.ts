@@ -4,10 +4,10 @@ import { Pool } from 'undici';
 import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
 import { encodePayload } from '../../codec/payload.js';
 import { BufferPool } from '../../core/buffer-pool.js';
-import { ConfigError, errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
-import { loadUpstreamFile, type UpstreamNode } from '../../upstream/config.js';
-import { tlsConnectOptions, tlsSettings } from '../../upstream/tls.js';
+import { outputNodes, type UpstreamNode } from '../../upstream/config.js';
+import { tlsConnectOptions } from '../../upstream/tls.js';
 import { defineOutput, type FlushResult } from '../types.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
 import { bodyForLog, requestHeaders, resultForStatus } from './http/request.js';
@@ -63,13 +63,7 @@ export const httpOutput = defineOutput({
     const { config, telemetry } = context;
     const normaliseUri = (uri: string): string => (uri.startsWith('/') ? uri : `/${uri}`);
     const port = config.port ?? (config.tls ? 443 : 80);
-    if (port < 1 || port > 65535) {
-      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${context.instance}: invalid value '${port}' for 'port': expected 1 to 65535`);
-    }
-    const nodes: UpstreamNode[] =
-      config.upstream !== null
-        ? loadUpstreamFile(config.upstream, port).nodes
-        : [{ name: `${config.host ?? '127.0.0.1'}:${port}`, host: config.host ?? '127.0.0.1', port, uri: null, headers: [], sharedKey: null, selfHostname: null, tls: tlsSettings(config) }];
+    const nodes = outputNodes(context.instance, config, port);
     const options = payloadOptions(config, context.service);
     const gzipBody = config.compress === 'gzip';
     // `workers` is a shared output key (resolved with the plugin's own, outside this schema's type).
