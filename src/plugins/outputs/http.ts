@@ -189,8 +189,9 @@ export const httpOutput = defineOutput({
           payloadPool.give(encoded.payload);
         }
       },
-      async stop() {
-        await Promise.all(balancer.nodes.map((entry) => entry.target.pool.close().catch(() => undefined)));
+      async stop(graceful) {
+        // After Grace ran out a request still waiting for its answer is abandoned, not awaited.
+        await Promise.all(balancer.nodes.map((entry) => (graceful ? entry.target.pool.close() : entry.target.pool.destroy()).catch(() => undefined)));
       },
     };
   },
