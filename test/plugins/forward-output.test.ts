@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { decode } from '@msgpack/msgpack';
@@ -11,7 +10,7 @@ import { decodeEvents, extensionCodec } from '../../src/codec/msgpack.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { skipValue, writeEvent } from '../../src/codec/event.js';
 import { encodeForwardMessage, type ForwardEncodeOptions } from '../../src/plugins/outputs/forward/encode.js';
-import { sendNumbered } from '../upstream/support.js';
+import { byteServer, sendNumbered } from '../upstream/support.js';
 
 const fixture = (name: string): Buffer => fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'forward-output', `fluent-bit-sent-${name}.bin`));
 const decodeAll = (bytes: Uint8Array): unknown => decode(bytes, { extensionCodec, useBigInt64: true });
@@ -148,23 +147,13 @@ test('a wrong shared_key: refused by the server, nothing delivered, the reason l
 });
 
 test('require_ack_response: a server that reads but never acks gets the chunk again after ack_timeout', async (t) => {
-  let bytes = Buffer.alloc(0);
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('data', (data: Buffer) => (bytes = Buffer.concat([bytes, data])));
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const port = (server.address() as net.AddressInfo).port;
+  const server = await byteServer();
+  t.after(() => server.close());
+  const port = server.port;
   const from = await sender(t, port, 'require_ack_response=on', 'ack_timeout=1s', 'retry_limit=no_limits');
   await sendNumbered(from.tcpPort(), 0, 1);
   await from.waitForLog(/no ack for chunk .* within 1000 ms/, 20_000);
-  const sent = (): number => bytes.toString('latin1').split('app.log').length - 1;
+  const sent = (): number => server.bytes().toString('latin1').split('app.log').length - 1;
   await from.waitFor(() => sent() >= 2, 'the message sent a second time', 20_000);
   assert.ok(from.agent.metrics.get('fluentbit_output_retries_total', 'forward.0') >= 1);
   assert.equal(from.agent.metrics.get('wsbit_output_forward_acks_total', 'forward.0'), 0);

@@ -4,6 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import zlib from 'node:zlib';
 
 export interface CapturedRequest {
@@ -101,4 +102,25 @@ export function upstreamFile(name: string, ports: readonly number[], extra: (ind
     lines.push('[NODE]', `    name node-${index + 1}`, '    host 127.0.0.1', `    port ${port}`, ...extra(index).map((line) => `    ${line}`), '');
   });
   return lines.join('\n');
+}
+
+/** A TCP server (TLS with `tlsOptions`) on 127.0.0.1 that answers nothing and keeps every byte it reads. */
+export async function byteServer(tlsOptions?: tls.TlsOptions): Promise<{ port: number; bytes: () => Buffer; close: () => Promise<void> }> {
+  let bytes = Buffer.alloc(0);
+  const sockets = new Set<net.Socket>();
+  const onSocket = (socket: net.Socket): void => {
+    sockets.add(socket);
+    socket.on('data', (data: Buffer) => (bytes = Buffer.concat([bytes, data])));
+    socket.on('close', () => sockets.delete(socket));
+  };
+  const server = tlsOptions === undefined ? net.createServer(onSocket) : tls.createServer(tlsOptions, onSocket);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    bytes: () => bytes,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -2,12 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import net from 'node:net';
-import tls from 'node:tls';
 import { decode } from '@msgpack/msgpack';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { extensionCodec } from '../../src/codec/msgpack.js';
 import { TEST_CERT_PEM, TEST_KEY_PEM } from '../websocket/tls-fixture.js';
-import { captureServer, numbersIn, sendNumbered, tempDir, upstreamFile } from './support.js';
+import { byteServer, captureServer, numbersIn, sendNumbered, tempDir, upstreamFile } from './support.js';
 
 const quickRetries = { 'scheduler.base': '1', 'scheduler.cap': '1' };
 
@@ -56,23 +55,13 @@ test('forward output over TLS to a TLS server: the message arrives whole', async
   const dir = tempDir();
   t.after(dir.cleanup);
   const ca = dir.write('ca.pem', TEST_CERT_PEM);
-  let bytes = Buffer.alloc(0);
-  const sockets = new Set<tls.TLSSocket>();
-  const server = tls.createServer({ cert: TEST_CERT_PEM, key: TEST_KEY_PEM }, (socket) => {
-    sockets.add(socket);
-    socket.on('data', (data: Buffer) => (bytes = Buffer.concat([bytes, data])));
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const port = (server.address() as net.AddressInfo).port;
+  const server = await byteServer({ cert: TEST_CERT_PEM, key: TEST_KEY_PEM });
+  t.after(() => server.close());
+  const port = server.port;
   const from = await sender(t, ['-o', 'forward', '-p', 'host=127.0.0.1', '-p', `port=${port}`, '-p', 'tls=on', '-p', `tls.ca_file=${ca}`]);
   await sendNumbered(from.tcpPort(), 0, 3);
-  await from.waitFor(() => bytes.length > 0 && from.agent.metrics.get('wsbit_output_upstream_chunks_total', `forward.0/127.0.0.1:${port}`) >= 1, 'a message', 20_000);
-  const [tag, entries] = decode(bytes, { extensionCodec }) as [string, Array<[unknown, { n: number }]>];
+  await from.waitFor(() => server.bytes().length > 0 && from.agent.metrics.get('wsbit_output_upstream_chunks_total', `forward.0/127.0.0.1:${port}`) >= 1, 'a message', 20_000);
+  const [tag, entries] = decode(server.bytes(), { extensionCodec }) as [string, Array<[unknown, { n: number }]>];
   assert.equal(tag, 'app.log');
   assert.deepEqual(entries.map(([, record]) => record.n), [0, 1, 2]);
 });
