@@ -14,7 +14,7 @@ import { readConfigFile } from './read-file.js';
 import { asciiLower, configMessage, type ConfigEntry } from './schema.js';
 
 export type SectionKind =
-  | 'service' | 'input' | 'filter' | 'output' | 'custom' | 'parser' | 'multiline_parser' | 'plugins' | 'upstream_servers';
+  | 'service' | 'input' | 'filter' | 'output' | 'custom' | 'parser' | 'multiline_parser' | 'plugins' | 'upstream_servers' | 'node';
 
 /** An indented `[NAME]` line inside a section; its keys are indented twice. */
 export interface ConfigGroup {
@@ -66,6 +66,8 @@ export const MAX_FILES = 1000;
 const SECTION_KEYWORDS: ReadonlyArray<readonly [string, SectionKind | 'stream_processor']> = [
   ['service', 'service'], ['parser', 'parser'], ['multiline_parser', 'multiline_parser'],
   ['stream_processor', 'stream_processor'], ['plugins', 'plugins'], ['upstream_servers', 'upstream_servers'],
+  // `[NODE]` exists only in upstream files (`flb_upstream_ha.c` reads sections by name).
+  ['node', 'node'],
   ['custom', 'custom'], ['customs', 'custom'], ['input', 'input'], ['inputs', 'input'],
   ['filter', 'filter'], ['filters', 'filter'], ['output', 'output'], ['outputs', 'output'],
 ];

@@ -35,6 +35,13 @@ export const metricDefinitions = {
   wsbit_output_broadcast_discarded_records_total: { kind: 'counter', help: 'Records websocket_server broadcast to no client (none connected, or none whose filter matched).' },
   wsbit_output_broadcast_slow_clients_total: { kind: 'counter', help: 'websocket_server clients closed (1013) because their unsent data passed max_client_buffer.' },
   wsbit_output_broadcast_rejected_clients_total: { kind: 'counter', help: 'websocket_server upgrade requests refused before the handshake (token, origin, max_clients).' },
+  wsbit_output_upstream_connections_total: { kind: 'counter', help: 'Connections opened to an upstream node (name="OUTPUT/NODE").' },
+  wsbit_output_upstream_chunks_total: { kind: 'counter', help: 'Chunks delivered through an upstream node.' },
+  wsbit_output_upstream_records_total: { kind: 'counter', help: 'Records delivered through an upstream node.' },
+  wsbit_output_upstream_failures_total: { kind: 'counter', help: 'Failed connections or requests on an upstream node.' },
+  wsbit_output_upstream_node_up: { kind: 'gauge', help: 'Whether an upstream node is taking chunks (1) or marked down (0).' },
+  wsbit_output_http_requests_total: { kind: 'counter', help: 'HTTP requests the http output sent, whatever the answer.' },
+  wsbit_output_forward_acks_total: { kind: 'counter', help: 'Acks the forward output received for chunks sent with require_ack_response.' },
   wsbit_storage_chunks: { kind: 'gauge', help: 'Chunks held by the engine.' },
   wsbit_storage_bytes: { kind: 'gauge', help: 'Bytes held in chunks by the engine.' },
 } as const;

@@ -16,6 +16,8 @@ import { stdinInput } from './inputs/stdin.js';
 import { tailInput } from './inputs/tail.js';
 import { tcpInput } from './inputs/tcp.js';
 import { websocketInput } from './inputs/websocket.js';
+import { forwardOutput } from './outputs/forward.js';
+import { httpOutput } from './outputs/http.js';
 import { nullOutput } from './outputs/null.js';
 import { stdoutOutput } from './outputs/stdout.js';
 import { websocketServerOutput } from './outputs/websocket-server.js';
@@ -64,7 +66,7 @@ export class PluginRegistry {
 }
 
 // Plugin definitions are typed by their own schema; the registry only needs the common shape.
-const builtins = [dummyInput, stdinInput, tcpInput, cpuInput, forwardInput, httpInput, tailInput, websocketInput, grepFilter, modifyFilter, recordModifierFilter, contentModifierFilter, nestFilter, typeConverterFilter, rewriteTagFilter, throttleFilter, parserFilter, multilineFilter, stdoutOutput, nullOutput, websocketOutput, websocketServerOutput] as unknown as PluginDefinition[];
+const builtins = [dummyInput, stdinInput, tcpInput, cpuInput, forwardInput, httpInput, tailInput, websocketInput, grepFilter, modifyFilter, recordModifierFilter, contentModifierFilter, nestFilter, typeConverterFilter, rewriteTagFilter, throttleFilter, parserFilter, multilineFilter, stdoutOutput, nullOutput, httpOutput, forwardOutput, websocketOutput, websocketServerOutput] as unknown as PluginDefinition[];
 
 export function defaultRegistry(): PluginRegistry {
   const registry = new PluginRegistry();

@@ -12,6 +12,7 @@ import { waitFor } from '../helpers/wait.js';
 import { httpToBrowserScenario } from '../plugins/websocket-server-support.js';
 import { tcpToWebsocketScenario } from '../plugins/websocket-output-support.js';
 import { agentScenario, aggregatorScenario, quickstartScenario } from '../plugins/websocket-input-support.js';
+import { aggregatorToForwardScenario, tcpToHttpScenario } from '../upstream/conf-scenarios.js';
 
 /**
  * Every example in conf/ runs here exactly as the README tells users to run it. A scenario drives
@@ -115,6 +116,12 @@ export const scenarios: Record<string, Scenario> = {
   },
   'tcp-to-websocket.conf': async (agent) => {
     await tcpToWebsocketScenario(agent);
+  },
+  'tcp-to-http.conf': async (agent) => {
+    await tcpToHttpScenario(agent);
+  },
+  'aggregator-to-forward.conf': async (agent) => {
+    await aggregatorToForwardScenario(agent);
   },
   'tcp-to-stdout.conf': async (agent) => {
     await agent.waitForOutput('listening on 127.0.0.1:5170');

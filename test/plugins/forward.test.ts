@@ -12,7 +12,7 @@ import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
-import { FrameScanner } from '../../src/plugins/inputs/forward/frame-scanner.js';
+import { FrameScanner } from '../../src/forward/frame-scanner.js';
 
 const forwardArgs = (...props: string[]): string[] => [
   '-i', 'forward', '-p', 'listen=127.0.0.1', '-p', 'port=0', ...props.flatMap((p) => ['-p', p]), '-o', 'capture', '-m', '*', '-f', '0.05',

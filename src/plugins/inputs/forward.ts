@@ -5,8 +5,8 @@ import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { boundPort, closeServer, hostPort, listenOn, type ListenAddress } from '../../core/listen.js';
 import { defineInput } from '../types.js';
 import { Connections } from './connections.js';
-import { FrameScanner } from './forward/frame-scanner.js';
-import { checkPing, startHandshake, type HandshakeConfig, type HandshakeState } from './forward/handshake.js';
+import { FrameScanner } from '../../forward/frame-scanner.js';
+import { checkPing, startHandshake, type HandshakeConfig, type HandshakeState } from '../../forward/handshake.js';
 import { ackMessage, decodeForwardFrame, ForwardProtocolError } from './forward/protocol.js';
 
 const schema = [

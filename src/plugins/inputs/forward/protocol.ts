@@ -20,7 +20,7 @@ import { WsbitError } from '../../../core/errors.js';
 import { arrayHeader, mapCount, readEventAt, skipValue, writeEvent } from '../../../codec/event.js';
 import { findEntry, keyEquals, mapEntries, readStr, strRange, type MapEntry } from '../../../codec/msgpack-map.js';
 import type { MsgpackWriter } from '../../../codec/msgpack-writer.js';
-import { FORWARD_MALFORMED } from './frame-scanner.js';
+import { FORWARD_MALFORMED } from '../../../forward/frame-scanner.js';
 
 /** A decompressed PackedForward payload may not exceed this (a gzip bomb guard). */
 export const MAX_DECOMPRESSED_BYTES = 100 * 1024 * 1024;

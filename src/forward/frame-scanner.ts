@@ -3,8 +3,8 @@
  * where the last one stopped, so a 6 MB PackedForward message arriving in 64 KB reads costs one pass
  * over its headers, not one per read. It is `skipValue`'s walk (`walkValues`), kept between reads.
  */
-import { walkValues, type ValueWalk } from '../../../codec/event.js';
-import { WsbitError } from '../../../core/errors.js';
+import { walkValues, type ValueWalk } from '../codec/event.js';
+import { WsbitError } from '../core/errors.js';
 
 export const FORWARD_MALFORMED = 'WSBIT_FORWARD_MALFORMED';
 

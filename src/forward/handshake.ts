@@ -1,6 +1,6 @@
 /**
  * The Forward protocol's handshake (https://github.com/fluent/fluentd/wiki/Forward-Protocol-Specification-v1#handshake-messages),
- * server side, as Fluent Bit's in_forward and Fluentd's in_forward run it when `shared_key` is set:
+ * both sides (the forward input is the server, the forward output the client), as Fluent Bit's in_forward and Fluentd's in_forward run it when `shared_key` is set:
  *
  *   server → HELO  ["HELO", {"nonce": <16 random bytes>, "auth": <user salt or "">, "keepalive": true}]
  *   client → PING  ["PING", client_hostname, shared_key_salt, sha512_hex(salt + client_hostname + nonce + shared_key),
@@ -12,9 +12,9 @@
  * which clients that decode str as UTF-8 (the Node client among them) would mangle.
  */
 import crypto from 'node:crypto';
-import { readStr, strRange } from '../../../codec/msgpack-map.js';
-import { skipValue } from '../../../codec/event.js';
-import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
+import { findEntry, mapEntries, readStr, strRange } from '../codec/msgpack-map.js';
+import { skipValue } from '../codec/event.js';
+import { MsgpackWriter } from '../codec/msgpack-writer.js';
 
 const NONCE_BYTES = 16;
 
@@ -77,6 +77,17 @@ function bytesAt(frame: Uint8Array, pos: number, end: number): Uint8Array | null
   return range === null ? null : frame.subarray(range.start, range.end);
 }
 
+/** Where each of the `count` elements of the fixarray at 0 starts (HELO/PING/PONG are fixarrays). */
+function elementStarts(frame: Uint8Array, count: number): (index: number) => number {
+  const starts: number[] = [];
+  let pos = 1;
+  for (let i = 0; i < count; i++) {
+    starts.push(pos);
+    pos = skipValue(frame, pos, frame.length);
+  }
+  return (index) => starts[index] as number;
+}
+
 function timingSafeEqualText(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
@@ -87,13 +98,7 @@ function timingSafeEqualText(a: string, b: string): boolean {
 export function checkPing(frame: Uint8Array, config: HandshakeConfig, state: HandshakeState): PingResult {
   const end = frame.length;
   if (frame[0] !== 0x96) return { ok: false, pong: null, reason: 'Invalid PING message: expected an array of 6' };
-  const fields: number[] = [];
-  let pos = 1;
-  for (let i = 0; i < 6; i++) {
-    fields.push(pos);
-    pos = skipValue(frame, pos, end);
-  }
-  const at = (i: number): number => fields[i] as number;
+  const at = elementStarts(frame, 6);
   if (readStr(frame, at(0), end) !== 'PING') return { ok: false, pong: null, reason: 'Invalid PING message' };
   const hostname = readStr(frame, at(1), end);
   const salt = bytesAt(frame, at(2), end);
@@ -116,4 +121,75 @@ export function checkPing(frame: Uint8Array, config: HandshakeConfig, state: Han
     }
   }
   return { ok: true, pong: pong(true, '', config.selfHostname, sha512Hex(salt, config.selfHostname, state.nonce, config.sharedKey)), clientHostname: hostname };
+}
+
+/* Client side (the forward output): HELO in, PING out, PONG checked. */
+
+export interface ClientHandshakeConfig {
+  sharedKey: string;
+  selfHostname: string;
+  /** Empty when the server asks for no user (`auth` empty in HELO). */
+  username: string;
+  password: string;
+}
+
+export interface Helo {
+  nonce: Uint8Array;
+  /** The user salt; empty when the server wants no user authentication. */
+  auth: Uint8Array;
+}
+
+const KEY_NONCE = Buffer.from('nonce');
+const KEY_AUTH = Buffer.from('auth');
+
+/** Reads `["HELO", {"nonce": …, "auth": …, "keepalive": …}]`; null when the frame is not a valid HELO. */
+export function readHelo(frame: Uint8Array): Helo | null {
+  const end = frame.length;
+  if (frame[0] !== 0x92 || readStr(frame, 1, end) !== 'HELO') return null;
+  const optionsAt = skipValue(frame, 1, end);
+  const entries = mapEntries(frame, optionsAt, end);
+  if (entries === null) return null;
+  const nonce = findEntry(frame, entries, KEY_NONCE);
+  if (nonce === undefined) return null;
+  const nonceBytes = bytesAt(frame, nonce.valueStart, nonce.end);
+  if (nonceBytes === null || nonceBytes.length === 0) return null;
+  const auth = findEntry(frame, entries, KEY_AUTH);
+  const authBytes = auth === undefined ? new Uint8Array(0) : bytesAt(frame, auth.valueStart, auth.end);
+  return { nonce: nonceBytes, auth: authBytes ?? new Uint8Array(0) };
+}
+
+/** The PING answering `helo`, and the salt it used (needed to check the PONG). */
+export function buildPing(config: ClientHandshakeConfig, helo: Helo): { ping: Buffer; salt: Buffer } {
+  // Fluent Bit's in_forward takes the salt only as a str ("Invalid shared_key_salt type"), and a str
+  // of raw random bytes is not UTF-8: hex text works with Fluent Bit, Fluentd and wsbit alike.
+  const salt = Buffer.from(crypto.randomBytes(NONCE_BYTES).toString('hex'));
+  const writer = new MsgpackWriter(512);
+  writer.arrayHeader(6);
+  writer.str('PING');
+  writer.str(config.selfHostname);
+  writer.str(salt.toString('latin1'));
+  writer.str(sha512Hex(salt, config.selfHostname, helo.nonce, config.sharedKey));
+  const withUser = helo.auth.length > 0;
+  writer.str(withUser ? config.username : '');
+  writer.str(withUser ? sha512Hex(helo.auth, config.username, config.password) : '');
+  return { ping: writer.bytes(), salt };
+}
+
+export type PongResult = { ok: true; serverHostname: string } | { ok: false; reason: string };
+
+/** Checks `["PONG", ok, reason, server_hostname, digest]`; the digest proves the server knows the key too. */
+export function checkPong(frame: Uint8Array, config: ClientHandshakeConfig, helo: Helo, salt: Uint8Array): PongResult {
+  const end = frame.length;
+  if (frame[0] !== 0x95 || readStr(frame, 1, end) !== 'PONG') return { ok: false, reason: 'expected a PONG message' };
+  const at = elementStarts(frame, 5);
+  const authenticated = frame[at(1)] === 0xc3;
+  const reason = readStr(frame, at(2), end) ?? '';
+  if (!authenticated) return { ok: false, reason: `the server refused the handshake: ${reason === '' ? 'no reason given' : reason}` };
+  const hostname = readStr(frame, at(3), end);
+  const digest = readStr(frame, at(4), end);
+  if (hostname === null || digest === null) return { ok: false, reason: 'invalid PONG message: a field has the wrong type' };
+  if (!timingSafeEqualText(sha512Hex(salt, hostname, helo.nonce, config.sharedKey), digest)) {
+    return { ok: false, reason: `the server '${hostname}' does not know the shared key (PONG digest mismatch)` };
+  }
+  return { ok: true, serverHostname: hostname };
 }

@@ -1,0 +1,139 @@
+import crypto from 'node:crypto';
+import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
+import { ConfigError, errorMessage } from '../../core/errors.js';
+import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
+import { outputNodes } from '../../upstream/config.js';
+import { defineOutput } from '../types.js';
+import { ForwardConnection } from './forward/connection.js';
+import { encodeForwardMessage, forwardModes } from './forward/encode.js';
+
+const schema = [
+  ...netClientKeys,
+  ...tlsClientKeys,
+  { key: 'tag', type: 'string', default: null, description: "Tag sent with every message instead of the chunk's own." },
+  { key: 'time_as_integer', type: 'bool', default: false, description: 'Send whole seconds instead of EventTime (for Fluentd v0.12).' },
+  { key: 'retain_metadata_in_forward_mode', type: 'bool', default: false, description: "Send Fluent Bit's [[time, metadata], record] entries, keeping each record's metadata (Fluent Bit and wsbit read them, Fluentd does not)." },
+  { key: 'send_options', type: 'bool', default: false, description: 'Always send the options map (size, fluent_signal).' },
+  { key: 'require_ack_response', type: 'bool', default: false, description: "Send a chunk id with each message and count it delivered only when the server's ack arrives (at-least-once)." },
+  { key: 'ack_timeout', type: 'time', default: '30s', description: 'Longest wait for an ack (and for the HELO and PONG of the handshake) before the chunk is retried.' },
+  { key: 'compress', type: 'enum', values: ['gzip'], default: null, description: "'gzip': send CompressedPackedForward messages." },
+  { key: 'forward_mode', type: 'enum', values: forwardModes, default: 'forward', description: 'Message layout without compression: forward (an array of entries, as Fluent Bit sends) or packed_forward (entries in one bin).' },
+  { key: 'shared_key', type: 'string', default: null, description: 'Shared key for the secure forward handshake (HELO, PING, PONG).' },
+  { key: 'empty_shared_key', type: 'bool', default: false, description: 'Run the handshake with an empty shared key.' },
+  { key: 'self_hostname', type: 'string', default: 'localhost', description: 'Host name this client gives in the handshake.' },
+  { key: 'username', type: 'string', default: '', description: 'User name, when the server asks for one in the handshake.' },
+  { key: 'password', type: 'string', default: '', description: 'Password of username.' },
+  { key: 'upstream', type: 'string', default: null, description: 'Upstream file of nodes to balance over ([UPSTREAM] and [NODE] sections); host and port are then ignored. A relative path is taken from the working directory.' },
+] as const;
+
+interface NodeTarget {
+  idle: ForwardConnection[];
+}
+
+/**
+ * Fluent Bit's `forward` output: Fluentd's Forward protocol to one server or balanced over the
+ * nodes of an `upstream` file, with acks and the shared-key handshake. Connections are kept open
+ * between flushes (one per chunk in flight) and read all the time, so a closed one is noticed.
+ */
+export const forwardOutput = defineOutput({
+  kind: 'output',
+  name: 'forward',
+  description: 'Forward (Fluentd protocol)',
+  schema,
+  serviceUriKeys: { host: 'host', port: 'port' },
+  create(context) {
+    const { config, telemetry } = context;
+    const port = config.port ?? 24224;
+    if (config.compress === 'gzip' && config.time_as_integer) {
+      // Fluent Bit refuses the pair too: gzip needs PackedForward, time_as_integer is for Fluentd v0.12, which has no compression.
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${context.instance}: compress gzip cannot be used with time_as_integer on`);
+    }
+    const nodes = outputNodes(context.instance, config, port);
+    const outputKey = config.shared_key ?? (config.empty_shared_key ? '' : null);
+    const workers = Number((config as Record<string, unknown>)['workers'] ?? 0);
+    const maxIdle = Math.max(1, workers);
+    const idleTimeoutMs = Math.max(1, config['net.keepalive_idle_timeout']) * 1000;
+    const balancer = new UpstreamBalancer<NodeTarget>(nodes, telemetry, context.clock, () => ({ idle: [] }));
+
+    const take = async (entry: BalancedNode<NodeTarget>): Promise<ForwardConnection> => {
+      const now = context.clock.nowMs();
+      for (let connection = entry.target.idle.pop(); connection !== undefined; connection = entry.target.idle.pop()) {
+        if (connection.alive && now - connection.lastUsedMs < idleTimeoutMs) return connection;
+        connection.destroy();
+      }
+      const sharedKey = entry.node.sharedKey ?? outputKey;
+      const connection = new ForwardConnection({
+        host: entry.node.host,
+        port: entry.node.port,
+        tls: entry.node.tls,
+        sourceAddress: config['net.source_address'],
+        connectTimeoutMs: Math.max(1, config['net.connect_timeout']) * 1000,
+        responseTimeoutMs: Math.max(1, config.ack_timeout) * 1000,
+        handshake:
+          sharedKey === null
+            ? null
+            : { sharedKey, selfHostname: entry.node.selfHostname ?? config.self_hostname, username: config.username, password: config.password },
+      });
+      await connection.open();
+      balancer.connected(entry);
+      return connection;
+    };
+
+    const giveBack = (entry: BalancedNode<NodeTarget>, connection: ForwardConnection): void => {
+      const recycle = config['net.keepalive_max_recycle'];
+      const reusable = config['net.keepalive'] && connection.alive && (recycle <= 0 || connection.sent < recycle) && entry.target.idle.length < maxIdle;
+      if (!reusable) return connection.destroy();
+      connection.lastUsedMs = context.clock.nowMs();
+      entry.target.idle.push(connection);
+    };
+
+    return {
+      async start() {
+        const where = config.upstream === null ? `${nodes[0]?.host ?? ''}:${port}` : `upstream ${balancer.description}`;
+        const mode = config.compress === 'gzip' ? 'CompressedPackedForward' : config.forward_mode === 'packed_forward' ? 'PackedForward' : 'Forward';
+        telemetry.logger.info(`target ${where}, ${mode} mode${config.require_ack_response ? ', with acks' : ''}${outputKey !== null ? ', shared key' : ''}`);
+      },
+      async flush(chunk) {
+        // Fluent Bit's chunk ids are 16 random bytes in base64; a fresh one per attempt keeps a late ack from confirming a retry.
+        const chunkId = config.require_ack_response ? crypto.randomBytes(16).toString('base64') : null;
+        let encoded;
+        try {
+          encoded = await encodeForwardMessage(chunk.data, {
+            tag: config.tag ?? chunk.tag,
+            mode: config.forward_mode,
+            gzip: config.compress === 'gzip',
+            timeAsInteger: config.time_as_integer,
+            retainMetadata: config.retain_metadata_in_forward_mode,
+            sendOptions: config.send_options,
+            chunkId,
+          });
+        } catch (error) {
+          telemetry.logger.error(`error encoding chunk '${chunk.id}': ${errorMessage(error)}`);
+          return 'error';
+        }
+        if (encoded.records === 0) return 'ok';
+        // Failover: a node that fails is marked down and the chunk goes to the next one at once.
+        for (const entry of balancer.candidates()) {
+          let connection: ForwardConnection | null = null;
+          try {
+            connection = await take(entry);
+            await connection.send(encoded.message, chunkId);
+            if (chunkId !== null) telemetry.count('wsbit_output_forward_acks_total');
+            giveBack(entry, connection);
+            balancer.delivered(entry, encoded.records);
+            return 'ok';
+          } catch (error) {
+            connection?.destroy();
+            balancer.failed(entry, errorMessage(error));
+          }
+        }
+        return 'retry';
+      },
+      async stop() {
+        for (const entry of balancer.nodes) {
+          for (const connection of entry.target.idle.splice(0)) connection.destroy();
+        }
+      },
+    };
+  },
+});

@@ -1,0 +1,61 @@
+/** Scenarios for conf/tcp-to-http.conf and conf/aggregator-to-forward.conf (run by test/e2e/conf.test.ts). */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import WebSocket from 'ws';
+import { startAgent } from '../helpers/pipeline.js';
+import type { RunningAgent } from '../helpers/spawn.js';
+import { waitFor } from '../helpers/wait.js';
+import { captureServer } from './support.js';
+
+function sendTcp(port: number, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(text));
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+  });
+}
+
+export async function tcpToHttpScenario(agent: RunningAgent): Promise<void> {
+  const server = await captureServer(() => ({ status: 204 }), 8095);
+  try {
+    await agent.waitForOutput('listening on 127.0.0.1:5170');
+    await sendTcp(5170, '{"message":"hello over http"}\n');
+    await waitFor(() => server.accepted.length === 1, 'the POST', 20_000);
+    const request = server.accepted[0];
+    assert.equal(request?.url, '/ingest');
+    assert.equal(request?.headers['content-type'], 'application/x-ndjson');
+    assert.equal(request?.headers['x-source'], 'wsbit');
+    assert.match(request?.body.toString() ?? '', /^\{"date":\d+\.\d+,"message":"hello over http"\}\n$/);
+  } finally {
+    await server.close();
+  }
+}
+
+export async function aggregatorToForwardScenario(agent: RunningAgent): Promise<void> {
+  // The two onward nodes of conf/upstream/forward-nodes.conf: wsbit forward inputs.
+  const nodes = await Promise.all(
+    [24231, 24232].map((port) => startAgent(['-i', 'forward', '-p', 'listen=127.0.0.1', '-p', `port=${port}`, '-o', 'capture', '-m', '*', '-f', '0.05'])),
+  );
+  try {
+    await agent.waitForOutput('[input:websocket:websocket.0] listening on 127.0.0.1:8090');
+    await agent.waitForOutput("node 'onward-1' (127.0.0.1:24231), node 'onward-2' (127.0.0.1:24232)");
+    const client = new WebSocket('ws://127.0.0.1:8090/ingest', { headers: { Authorization: 'Bearer wsbit-example-token' } });
+    await new Promise<void>((resolve, reject) => {
+      client.once('open', () => resolve());
+      client.once('error', reject);
+    });
+    // Four messages a second apart become several chunks, which round robin spreads over both nodes.
+    for (let n = 0; n < 4; n++) {
+      client.send(`{"from":"agent","n":${n}}\n`);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    client.close();
+    const received = (): number[] => nodes.flatMap((node) => node.events().map((event) => Number((event.body as { n: unknown }).n)));
+    await waitFor(() => received().length === 4, 'four records at the onward nodes', 20_000);
+    assert.deepEqual(received().sort(), [0, 1, 2, 3]);
+    assert.ok(nodes.every((node) => node.chunks.length > 0), 'both nodes took chunks');
+    assert.deepEqual(new Set(nodes.flatMap((node) => node.chunks.map((chunk) => chunk.tag))), new Set(['agents']));
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop()));
+  }
+}
