@@ -8,18 +8,25 @@ import { configMessage } from '../config/schema.js';
 import { ParserRegistry, loadParsersFile, registerParserSections, resolveParsersFile } from '../parsers/registry.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { CommandLine } from './args.js';
+import type { NamedUpstream } from '../upstream/config.js';
+
+/** A parsed `-c` file; a YAML one may carry `upstream_servers`. */
+export type ConfigFile = ConfigDocument & { upstreams?: NamedUpstream[] };
 
 /** Config-file sections come after the CLI's, so CLI instances get the lower ids (websocket.0). */
-function pipelineSource(commandLine: CommandLine, document: ConfigDocument | null): PipelineSource {
+function pipelineSource(commandLine: CommandLine, document: ConfigFile | null): PipelineSource {
   const source: PipelineSource = { serviceEntries: [...commandLine.serviceEntries], sections: [...commandLine.sections] };
-  if (document === null) return source;
+  if (document === null || commandLine.configFile === null) return source;
+  // Fluent Bit takes a relative upstream file from the main configuration file's directory.
+  const configDir = path.dirname(path.resolve(commandLine.configFile));
+  if (document.upstreams !== undefined) source.upstreams = document.upstreams;
   for (const section of document.sections) {
     if (section.kind === 'service') {
       source.serviceEntries.push(...section.entries);
       continue;
     }
     if (section.kind !== 'input' && section.kind !== 'output' && section.kind !== 'filter') continue;
-    source.sections.push(pluginSection(section, section.kind));
+    source.sections.push({ ...pluginSection(section, section.kind), configDir });
   }
   return source;
 }
@@ -39,7 +46,7 @@ function pluginSection(section: ConfigSection, kind: PluginSection['kind']): Plu
  * Reads the `-c` file in the format it is written in: YAML by extension (`.yaml`, `.yml`) or by
  * content (see `isYamlConfig`), classic otherwise.
  */
-export function parseConfigFile(file: string, options: { env?: NodeJS.ProcessEnv } = {}): ConfigDocument {
+export function parseConfigFile(file: string, options: { env?: NodeJS.ProcessEnv } = {}): ConfigFile {
   const text = readConfigFile(file);
   return isYamlConfig(file, text) ? parseYamlConfigText(text, file, options) : parseClassicConfigText(text, file, options);
 }

@@ -1,4 +1,4 @@
-import { ConfigError, type ConfigOrigin } from '../core/errors.js';
+import { ConfigError, errorMessage, type ConfigOrigin } from '../core/errors.js';
 import { compileMatchRegex, type RouteRule } from '../core/router.js';
 import type { LogLevel } from '../core/logger.js';
 import type { PluginRegistry } from '../plugins/registry.js';
@@ -6,6 +6,7 @@ import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinit
 import { filterCommonKeys, inputCommonKeys, outputCommonKeys, parseRetryLimit, serviceSchema, type RetryLimit } from './common-keys.js';
 import { configMessage, ParseFailure, resolveConfig, type ConfigEntry, type ParamSpec, type ResolvedConfig } from './schema.js';
 import type { ServiceUri } from './service-uri.js';
+import { readUpstreamFile, upstreamFromSections, type NamedUpstream, type UpstreamSource } from '../upstream/config.js';
 
 /**
  * One `[INPUT]`/`[OUTPUT]`/`[FILTER]` section as the CLI or a config file gave it: the plugin name,
@@ -19,12 +20,16 @@ export interface PluginSection {
   serviceUri?: ServiceUri;
   /** YAML's `processors.logs`: filter sections run on this input's or output's path only. */
   processors?: PluginSection[];
+  /** The directory of the configuration file this section is in; relative `upstream` paths start there. */
+  configDir?: string;
 }
 
 /** Everything a pipeline is built from, in Fluent Bit's order: CLI sections first, then the file's. */
 export interface PipelineSource {
   serviceEntries: ConfigEntry[];
   sections: PluginSection[];
+  /** YAML's `upstream_servers`, which an output's `upstream` may name. */
+  upstreams?: NamedUpstream[];
 }
 
 export type ServiceConfig = ResolvedConfig<typeof serviceSchema>;
@@ -59,6 +64,8 @@ export interface OutputSpec {
   config: Record<string, unknown>;
   /** Run on each chunk before this output (and no other) flushes it. */
   processors?: FilterSpec[];
+  /** The nodes its `upstream` key names (a YAML `upstream_servers` entry or an upstream file). */
+  upstream?: UpstreamSource;
 }
 
 /** The typed, validated description of a pipeline, with every default filled in. */
@@ -109,6 +116,29 @@ function entriesWithServiceUri(section: PluginSection, definition: PluginDefinit
   if (uri.port !== undefined) prefix.push({ key: keys.port, value: String(uri.port) });
   if (uri.ipv6 === true && definition.schema.some((spec) => spec.key === 'ipv6')) prefix.push({ key: 'ipv6', value: 'on' });
   return [...prefix, ...section.entries];
+}
+
+/**
+ * An output's `upstream` value: the name of a YAML `upstream_servers` entry, or else an upstream file,
+ * relative to the directory of the configuration file that names it (Fluent Bit resolves it against
+ * the main file's directory; 5.1.1 itself reads every value as a path). Its nodes are checked here, so
+ * `-D` catches a missing file or a bad node; the output fills in its default port later.
+ */
+function resolveUpstream(reference: string, section: PluginSection, named: readonly NamedUpstream[], instance: string): UpstreamSource {
+  const origin = section.entries.filter((entry) => entry.key === 'upstream').at(-1)?.origin ?? section.origin;
+  let source: UpstreamSource | undefined = named.find((upstream) => upstream.name === reference);
+  if (source === undefined) {
+    try {
+      source = readUpstreamFile(reference, section.configDir);
+    } catch (error) {
+      const names = named.length === 0 ? '' : ` nor one of upstream_servers (${named.map((upstream) => upstream.name).join(', ')})`;
+      const reason = `${instance}: upstream '${reference}' is not a readable upstream file${names}: ${errorMessage(error)}`;
+      throw new ConfigError('WSBIT_CONFIG_UPSTREAM', configMessage(reason, origin), origin, { cause: error });
+    }
+  }
+  // Any port passes here; a node without one takes the output's default when the output starts.
+  upstreamFromSections(source.sections, 1);
+  return source;
 }
 
 /** `exactOptionalPropertyTypes`-safe: the key only when there are processors. */
@@ -210,6 +240,7 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
         logLevel,
         config,
         ...optionalProcessors(processorSpecs(section, instance)),
+        ...(typeof config['upstream'] === 'string' ? { upstream: resolveUpstream(config['upstream'], section, source.upstreams ?? [], instance) } : {}),
       });
     }
   }

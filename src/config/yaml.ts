@@ -13,6 +13,7 @@ import type { Node, Pair, YAMLMap } from 'yaml';
 import { ConfigError, originText, type ConfigOrigin } from '../core/errors.js';
 import { fileIdentity, finishDocument, MAX_FILES, type ClassicParseOptions, type ConfigDocument, type ConfigSection, type ParsedParts, type SectionKind } from './classic.js';
 import { readConfigFile } from './read-file.js';
+import type { NamedUpstream } from '../upstream/config.js';
 import { asciiLower, configMessage, type ConfigEntry } from './schema.js';
 
 let yamlModule: typeof Yaml | undefined;
@@ -32,14 +33,9 @@ const isSeq = (node: unknown): node is Yaml.YAMLSeq => yamlLibrary().isSeq(node)
 const isScalar = (node: unknown): node is Yaml.Scalar => yamlLibrary().isScalar(node);
 const isAlias = (node: unknown): node is Yaml.Alias => yamlLibrary().isAlias(node);
 
-/** An `upstream_servers` entry: kept for a later issue; any reference to it is an error until then. */
-export interface UpstreamDefinition {
-  name: string;
-  origin: ConfigOrigin;
-}
-
 export interface YamlConfigDocument extends ConfigDocument {
-  upstreams: UpstreamDefinition[];
+  /** `upstream_servers`, which an output names with `upstream: NAME`. */
+  upstreams: NamedUpstream[];
 }
 
 /** Fluent Bit's top-level YAML sections; `customs` is accepted and kept like classic `[CUSTOM]`. */
@@ -62,7 +58,7 @@ export function isYamlConfig(file: string, text: string): boolean {
 
 interface YamlState extends ParsedParts {
   seen: Set<string>;
-  upstreams: UpstreamDefinition[];
+  upstreams: NamedUpstream[];
 }
 
 /** Positions and errors of one file. */
@@ -207,12 +203,6 @@ function pluginSection(yaml: YamlFile, kind: SectionKind, header: string, node: 
       section.entries.push(...expectList(yaml, pair.value, "'rules'", key.origin).map((rule) => multilineRule(yaml, rule)));
       continue;
     }
-    if (lower === 'upstream' && (kind === 'output' || kind === 'input')) {
-      const name = scalarText(yaml, pair.value, "'upstream'");
-      const defined = yaml.state.upstreams.find((upstream) => upstream.name === name);
-      const where = defined === undefined ? '' : ` (defined in upstream_servers at ${originText(defined.origin)})`;
-      throw yaml.error('WSBIT_CONFIG_NOT_SUPPORTED', key.node, `upstream '${name}'${where}: upstream_servers are not supported yet; give the output's host and port instead`);
-    }
     section.entries.push(...valueEntries(yaml, lower, pair.value, key.origin));
   }
   return section;
@@ -234,11 +224,42 @@ function pipeline(yaml: YamlFile, node: unknown, origin: ConfigOrigin): void {
   }
 }
 
+/**
+ * `upstream_servers`: a list of `{ name, nodes: [ {name, host, port, tls, ...}, ... ] }`, read into the
+ * `[UPSTREAM]` and `[NODE]` sections an upstream file holds, so one reader (`upstreamFromSections`)
+ * validates both. The pipeline checks the nodes when an output names the entry.
+ */
 function upstreamServers(yaml: YamlFile, node: unknown, origin: ConfigOrigin): void {
   for (const item of expectList(yaml, node, "'upstream_servers'", origin)) {
     const map = expectMap(yaml, item, 'each upstream server');
-    const namePair = map.items.find((pair) => asciiLower(scalarText(yaml, pair.key, 'a key')) === 'name');
-    yaml.state.upstreams.push({ name: scalarText(yaml, namePair?.value, "'name'"), origin: yaml.origin(item) });
+    const at = yaml.origin(item, origin);
+    const head = newSection('upstream_servers', 'UPSTREAM', at);
+    const sections: ConfigSection[] = [head];
+    for (const pair of map.items) {
+      const key = pairKey(yaml, pair);
+      const lower = asciiLower(key.text);
+      if (lower !== 'nodes') {
+        head.entries.push(...valueEntries(yaml, lower, pair.value, key.origin));
+        continue;
+      }
+      for (const nodeItem of expectList(yaml, pair.value, "'nodes'", key.origin)) {
+        const section = newSection('node', 'NODE', yaml.origin(nodeItem, key.origin));
+        for (const nodePair of expectMap(yaml, nodeItem, 'each node').items) {
+          const nodeKey = pairKey(yaml, nodePair);
+          section.entries.push(...valueEntries(yaml, asciiLower(nodeKey.text), nodePair.value, nodeKey.origin));
+        }
+        sections.push(section);
+      }
+    }
+    const name = head.entries.filter((entry) => entry.key === 'name').at(-1)?.value ?? '';
+    if (name === '') throw yaml.error('WSBIT_CONFIG_UPSTREAM', item, "each item of 'upstream_servers' needs a 'name'");
+    const twin = yaml.state.upstreams.find((upstream) => upstream.name === name);
+    if (twin !== undefined) {
+      throw yaml.error('WSBIT_CONFIG_UPSTREAM', item, `upstream_servers '${name}' is already defined at ${originText(twin.origin)}`);
+    }
+    // Among the document's sections too, so `${VAR}`s in them are substituted like any other value.
+    yaml.state.sections.push(...sections);
+    yaml.state.upstreams.push({ name, origin: at, from: `upstream_servers '${name}' (${originText(at)})`, sections });
   }
 }
 

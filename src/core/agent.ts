@@ -182,7 +182,11 @@ export class Agent {
     for (const spec of pipeline.outputs) {
       const context = pluginContext('output', spec);
       const { telemetry } = context;
-      const created = spec.definition.create({ ...context, notifyReady: () => this.engine.promoteRetries(spec.instance) });
+      const created = spec.definition.create({
+        ...context,
+        notifyReady: () => this.engine.promoteRetries(spec.instance),
+        ...(spec.upstream === undefined ? {} : { upstream: spec.upstream }),
+      });
       const plugin = withProcessors(created, processorsOf('output', spec.processors));
       this.engine.addOutput({
         instance: spec.instance,

@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { Telemetry } from '../core/telemetry.js';
 import type { ParamSpec, ResolvedConfig } from '../config/schema.js';
 import type { ParserRegistry } from '../parsers/registry.js';
+import type { UpstreamSource } from '../upstream/config.js';
 
 /** Service-wide settings that plugins may read (from `[SERVICE]`). */
 export interface ServiceSettings {
@@ -56,6 +57,8 @@ export interface OutputContext<Config> extends PluginContext<Config> {
    * waiting for a retry go now rather than when their long backoff timer fires.
    */
   notifyReady(): void;
+  /** The nodes named by the output's `upstream` key, resolved by the pipeline (absent without one). */
+  readonly upstream?: UpstreamSource;
 }
 
 export interface OutputInstance {

@@ -41,7 +41,7 @@ export class UpstreamBalancer<Target> {
     nodes: readonly UpstreamNode[],
     private readonly telemetry: Telemetry,
     private readonly clock: Clock,
-    makeTarget: (node: UpstreamNode) => Target,
+    makeTarget: (node: UpstreamNode, telemetry: Telemetry) => Target,
     options: BalancerOptions = {},
   ) {
     this.nodes = nodes.map((node) => {
@@ -49,7 +49,7 @@ export class UpstreamBalancer<Target> {
       nodeTelemetry.gauge('wsbit_output_upstream_node_up', 1);
       return {
         node,
-        target: makeTarget(node),
+        target: makeTarget(node, nodeTelemetry),
         telemetry: nodeTelemetry,
         label: `node '${node.name}' (${node.host.includes(':') ? `[${node.host}]` : node.host}:${node.port})`,
         up: true,
@@ -76,6 +76,19 @@ export class UpstreamBalancer<Target> {
     }
     if (ready.length > 0) return ready;
     return [...this.nodes].sort((a, b) => a.retryAtMs - b.retryAtMs);
+  }
+
+  /**
+   * A probe of the output's own (the websocket output's reconnect loop) reached a down node: offer it
+   * to the next chunk now rather than when its backoff runs out. The first delivery marks it up.
+   */
+  reachable(entry: BalancedNode<Target>): void {
+    entry.retryAtMs = 0;
+  }
+
+  /** Whether `entry` is up or due for a try, so a new failure on it is news (not one already counted). */
+  isCandidate(entry: BalancedNode<Target>): boolean {
+    return entry.up || entry.retryAtMs <= this.clock.nowMs();
   }
 
   /** A new connection to `entry` is open. */

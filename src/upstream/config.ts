@@ -18,8 +18,17 @@ import path from 'node:path';
 import { parseClassicConfig, type ConfigSection } from '../config/classic.js';
 import { tlsClientKeys } from '../config/common-keys.js';
 import { configMessage, resolveConfig, type HeaderPair, type ParamSpec } from '../config/schema.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, type ConfigOrigin } from '../core/errors.js';
 import { tlsSettings, type TlsKeyValues, type TlsSettings } from './tls.js';
+
+/** The `upstream` key of the outputs that balance over nodes (http, forward, websocket). */
+export const upstreamKey = {
+  key: 'upstream',
+  type: 'string',
+  default: null,
+  description:
+    "Nodes to balance over and fail over between: the name of a YAML upstream_servers entry, or an upstream file ([UPSTREAM] and [NODE] sections, relative to the configuration file's directory); host and port are then ignored.",
+} as const satisfies ParamSpec;
 
 export const upstreamSchema = [
   { key: 'name', type: 'string', default: null, description: 'Name of the upstream, used in logs.' },
@@ -110,13 +119,32 @@ export function upstreamFromSections(sections: readonly ConfigSection[], default
 }
 
 /**
- * Reads an upstream file. A relative path is taken from `baseDir` (Fluent Bit uses the directory of
- * the main configuration file; wsbit's plugins do not know it, so callers pass the working directory).
+ * An output's `upstream`, found but not yet given the output's default port: the `[UPSTREAM]` and
+ * `[NODE]` sections of a file or of a YAML `upstream_servers` entry. The pipeline resolves the
+ * reference (so `-D` checks it and a relative path is taken from the config file's directory), and the
+ * output builds its nodes with `outputNodes`.
  */
-export function loadUpstreamFile(file: string, defaultPort: number, baseDir = process.cwd()): UpstreamDefinition {
+export interface UpstreamSource {
+  /** Where the nodes came from, for messages: the file's absolute path, or `upstream_servers 'NAME'`. */
+  from: string;
+  sections: ConfigSection[];
+}
+
+/** A YAML `upstream_servers` entry, which an output names with `upstream: NAME`. */
+export interface NamedUpstream extends UpstreamSource {
+  name: string;
+  origin: ConfigOrigin;
+}
+
+/**
+ * Reads an upstream file. A relative path is taken from `baseDir`: the directory of the main
+ * configuration file, as Fluent Bit does (`flb_upstream_ha_from_file` prefixes `conf_path`), or the
+ * working directory for the command line.
+ */
+export function readUpstreamFile(file: string, baseDir = process.cwd()): UpstreamSource {
   const absolute = path.resolve(baseDir, file);
   try {
-    return upstreamFromSections(parseClassicConfig(absolute).sections, defaultPort);
+    return { from: absolute, sections: parseClassicConfig(absolute).sections };
   } catch (error) {
     // Say which key led here: "could not open configuration file" alone reads like the main file.
     if (error instanceof ConfigError && !error.message.includes('upstream')) {
@@ -126,14 +154,26 @@ export function loadUpstreamFile(file: string, defaultPort: number, baseDir = pr
   }
 }
 
+export function loadUpstreamFile(file: string, defaultPort: number, baseDir = process.cwd()): UpstreamDefinition {
+  return upstreamFromSections(readUpstreamFile(file, baseDir).sections, defaultPort);
+}
+
 /**
- * The nodes an output sends to: those of its `upstream` file, or else one node made of its own
- * `host`, `port` and `tls*` keys (named `host:port`). `port` is the output's port or its default.
+ * The nodes an output sends to: those of its resolved `upstream` (`source`, from the pipeline), or of
+ * its `upstream` file when it was built without one (a plugin created directly), or else one node
+ * made of its own `host`, `port` and `tls*` keys (named `host:port`). `port` is the output's port or
+ * its default, which also fills in nodes without a port.
  */
-export function outputNodes(instance: string, config: TlsKeyValues & { host: string | null; upstream: string | null }, port: number): UpstreamNode[] {
+export function outputNodes(
+  instance: string,
+  config: TlsKeyValues & { host: string | null; upstream: string | null },
+  port: number,
+  source?: UpstreamSource,
+): UpstreamNode[] {
   if (port < 1 || port > 65535) {
     throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${instance}: invalid value '${port}' for 'port': expected 1 to 65535`);
   }
+  if (source !== undefined) return upstreamFromSections(source.sections, port).nodes;
   if (config.upstream !== null) return loadUpstreamFile(config.upstream, port).nodes;
   const host = config.host ?? '127.0.0.1';
   return [{ name: `${host}:${port}`, host, port, uri: null, headers: [], sharedKey: null, selfHostname: null, tls: tlsSettings(config) }];

@@ -16,7 +16,8 @@ import { EventEmitter } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions as TlsConnectOptions, type SecureVersion } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
+import { tlsConnectOptions, type TlsSettings } from '../upstream/tls.js';
 import { BufferPool } from '../core/buffer-pool.js';
 import { WsbitError, errorMessage } from '../core/errors.js';
 import { CloseCode, encodeCloseFrame, encodeFrame, encodePing, encodePong, type DataOpcode } from './frame.js';
@@ -28,30 +29,12 @@ import {
 } from './handshake.js';
 import { FrameReader, type ReaderEvent } from './reader.js';
 
-export interface WebSocketTlsOptions {
-  enabled: boolean;
-  /** Verify the server certificate chain (Fluent Bit `tls.verify`, default on). */
-  verify: boolean;
-  /** Also check the certificate matches the host name; default true. Ignored when `verify` is off. */
-  verifyHostname?: boolean;
-  caFile?: string;
-  /** A directory whose PEM files are all trusted (Fluent Bit `tls.ca_path`). */
-  caPath?: string;
-  crtFile?: string;
-  keyFile?: string;
-  keyPassphrase?: string;
-  minVersion?: SecureVersion;
-  maxVersion?: SecureVersion;
-  ciphers?: string;
-  /** SNI name (Fluent Bit `tls.vhost`); default the host, unless the host is an IP address. */
-  servername?: string;
-}
-
 export interface WebSocketConnectionOptions {
   host: string;
   port: number;
   uri: string;
-  tls?: WebSocketTlsOptions;
+  /** `null` or absent: plain TCP. The `tls*` keys, as every output that opens its own sockets reads them. */
+  tls?: TlsSettings | null;
   headers: readonly HttpHeader[];
   subprotocol?: string;
   /** TCP connect plus TLS handshake, as Fluent Bit's `net.connect_timeout`. */
@@ -200,7 +183,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
       try {
         // Built first, so that a bad uri or header fails without opening a TCP connection.
         const { host, port, tls, uri, headers, subprotocol, keepaliveHeader } = this.#options;
-        handshake = createHandshakeRequest({ host, port, tls: tls?.enabled === true, uri, headers, keepaliveHeader, subprotocol });
+        handshake = createHandshakeRequest({ host, port, tls: tls !== undefined && tls !== null, uri, headers, keepaliveHeader, subprotocol });
         socket = this.#connect();
       } catch (error) {
         reject(this.#goDown(error instanceof WsbitError ? error : new WsbitError('WSBIT_CONNECT_FAILED', `cannot connect to ${this.#target}: ${errorMessage(error)}`, { cause: error })));
@@ -290,40 +273,16 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     // (tls.checkServerIdentity, for one): only keys with values are passed. tls.connect also accepts the
     // net.connect options such as localAddress, though its typings omit them.
     const tcp = { host, port, ...(sourceAddress !== undefined ? { localAddress: sourceAddress } : {}) };
-    if (tls === undefined || !tls.enabled) return netConnect(tcp);
-    const files: Pick<TlsConnectOptions, 'ca' | 'cert' | 'key'> = {};
-    try {
-      const authorities: Buffer[] = [];
-      if (tls.caFile !== undefined) authorities.push(readFileSync(tls.caFile));
-      if (tls.caPath !== undefined) {
-        for (const name of readdirSync(tls.caPath).sort()) {
-          if (/\.(pem|crt|cer)$/i.test(name)) authorities.push(readFileSync(join(tls.caPath, name)));
-        }
-      }
-      if (authorities.length > 0) files.ca = authorities;
-      if (tls.crtFile !== undefined) files.cert = readFileSync(tls.crtFile);
-      if (tls.keyFile !== undefined) files.key = readFileSync(tls.keyFile);
-    } catch (error) {
-      throw new WsbitError('WSBIT_TLS_CONFIG', `cannot read TLS file: ${errorMessage(error)}`, { cause: error });
-    }
-    // SNI must be a DNS name (RFC 6066 §3), so an IP host sends none unless one is configured.
-    const servername = tls.servername ?? (isIP(host) === 0 ? host.replace(/\.+$/, '') : undefined);
+    if (tls === undefined || tls === null) return netConnect(tcp);
     return tlsConnect({
       ...tcp,
-      ...files,
-      ...(servername !== undefined ? { servername } : {}),
-      ...(tls.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
-      ...(tls.keyPassphrase !== undefined ? { passphrase: tls.keyPassphrase } : {}),
-      ...(tls.minVersion !== undefined ? { minVersion: tls.minVersion } : {}),
-      ...(tls.maxVersion !== undefined ? { maxVersion: tls.maxVersion } : {}),
-      ...(tls.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
-      rejectUnauthorized: tls.verify,
+      ...tlsConnectOptions(tls, host),
       ALPNProtocols: ['http/1.1'],
     });
   }
 
   #attach(socket: Socket): void {
-    const secure = this.#options.tls?.enabled === true;
+    const secure = (this.#options.tls ?? null) !== null;
     socket.on('connect', () => {
       socket.setNoDelay(true);
       socket.setKeepAlive(true, this.#options.tcpKeepaliveInitialDelayMs ?? 30_000);
@@ -598,7 +557,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     const detail = errorMessage(error);
     switch (state.kind) {
       case 'connecting':
-        if (this.#options.tls?.enabled === true && state.tcpConnected) {
+        if ((this.#options.tls ?? null) !== null && state.tcpConnected) {
           this.#goDown(new WsbitError('WSBIT_TLS_FAILED', `TLS handshake with ${this.#target} failed: ${detail}`, { cause: error }));
         } else {
           this.#goDown(new WsbitError('WSBIT_CONNECT_FAILED', `cannot connect to ${this.#target}: ${detail}`, { cause: error }));

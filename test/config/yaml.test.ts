@@ -9,6 +9,7 @@ import { parseClassicConfigText } from '../../src/config/classic.js';
 import { isYamlConfig, parseYamlConfigText } from '../../src/config/yaml.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
+import { upstreamFromSections } from '../../src/upstream/config.js';
 import { comparablePipeline } from './yaml-support.js';
 
 const registry = defaultRegistry();
@@ -132,14 +133,59 @@ describe('the YAML front end', () => {
     assert.ok(warnings.some((w) => w.includes(`${file}:7:1: unknown section 'stream_processor' is ignored`)), warnings.join('\n'));
   });
 
-  it("upstream_servers are kept, and a reference to one is a clear 'not supported yet'", () => {
-    const text = [
-      'upstream_servers:', '  - name: balancing', '    nodes:', '      - name: node-1', '        host: 127.0.0.1', '        port: 43000',
+  it('an output names an upstream_servers entry; its nodes reach the output, ${VAR}s substituted', () => {
+    const file = write('upstream.yaml', [
+      'env:', '  SECOND_PORT: "43001"',
+      'upstream_servers:', '  - name: balancing', '    nodes:',
+      '      - name: node-1', '        host: 127.0.0.1', '        port: 43000', '        uri: /one', '        header: [X-Node one, X-Other 1]',
+      '      - name: node-2', '        host: 127.0.0.1', '        port: ${SECOND_PORT}', '        tls: on', '        tls.verify: off',
+      '      - host: 127.0.0.2',
       'pipeline:', '  inputs:', '    - name: dummy', '  outputs:', '    - name: websocket', '      upstream: balancing', '',
+    ].join('\n'));
+    const [output] = load(file).pipeline.outputs;
+    assert.ok(output?.upstream !== undefined);
+    assert.match(output.upstream.from, /upstream_servers 'balancing'/);
+    const { nodes } = upstreamFromSections(output.upstream.sections, 80);
+    assert.deepEqual(
+      nodes.map((node) => [node.name, node.host, node.port, node.uri, node.headers.map((h) => `${h.name}=${h.value}`), node.tls?.verify ?? null]),
+      [
+        ['node-1', '127.0.0.1', 43000, '/one', ['X-Node=one', 'X-Other=1'], null],
+        ['node-2', '127.0.0.1', 43001, null, [], false],
+        ['127.0.0.2:80', '127.0.0.2', 80, null, [], null],
+      ],
+    );
+  });
+
+  it('an upstream that is no upstream_servers name is a file, relative to the configuration file', () => {
+    write('nested/up/nodes.conf', ['[UPSTREAM]', '    name from-file', '[NODE]', '    name a', '    host 127.0.0.1', '    port 4500', ''].join('\n'));
+    const yamlFile = write('nested/by-path.yaml', ['pipeline:', '  inputs:', '    - name: dummy', '  outputs:', '    - name: http', '      upstream: up/nodes.conf', ''].join('\n'));
+    const classicFile = write('nested/by-path.conf', ['[INPUT]', '    Name dummy', '[OUTPUT]', '    Name forward', '    Upstream up/nodes.conf', ''].join('\n'));
+    // The working directory is not the file's: the path must still be found beside the file.
+    assert.notEqual(process.cwd(), path.join(dir, 'nested'));
+    for (const file of [yamlFile, classicFile]) {
+      const upstream = load(file).pipeline.outputs[0]?.upstream;
+      assert.equal(upstream?.from, path.join(dir, 'nested/up/nodes.conf'), file);
+      assert.deepEqual(upstreamFromSections(upstream.sections, 24224).nodes.map((node) => `${node.name}:${node.port}`), ['a:4500']);
+    }
+  });
+
+  it('an unknown upstream name is an error at the key, listing the names defined', () => {
+    const text = [
+      'upstream_servers:', '  - name: balancing', '    nodes:', '      - host: 127.0.0.1',
+      'pipeline:', '  inputs:', '    - name: dummy', '  outputs:', '    - name: websocket', '      upstream: balancer', '',
     ].join('\n');
-    assertFails('upstream.yaml', text, 'WSBIT_CONFIG_NOT_SUPPORTED', 12, 7, /upstream 'balancing' \(defined in upstream_servers at .*upstream\.yaml:2:5\): upstream_servers are not supported yet/);
-    const kept = parseYamlConfigText(text.replace('      upstream: balancing\n', ''), path.join(dir, 'kept.yaml'));
-    assert.deepEqual(kept.upstreams.map((u) => [u.name, u.origin.line]), [['balancing', 2]]);
+    assertFails('unknown-upstream.yaml', text, 'WSBIT_CONFIG_UPSTREAM', 10, 7, /websocket\.0: upstream 'balancer' is not a readable upstream file nor one of upstream_servers \(balancing\)/);
+  });
+
+  it('upstream_servers problems name file, line and column: no name, a twin, a node without host', () => {
+    const pipelineWith = (reference: string): string[] => ['pipeline:', '  inputs:', '    - name: dummy', '  outputs:', '    - name: forward', `      upstream: ${reference}`, ''];
+    assertFails('no-name.yaml', ['upstream_servers:', '  - nodes:', '      - host: 127.0.0.1', ...pipelineWith('x')].join('\n'), 'WSBIT_CONFIG_UPSTREAM', 2, 5, /needs a 'name'/);
+    assertFails(
+      'twin.yaml',
+      ['upstream_servers:', '  - name: a', '    nodes: [{host: 127.0.0.1}]', '  - name: a', '    nodes: [{host: 127.0.0.2}]', ...pipelineWith('a')].join('\n'),
+      'WSBIT_CONFIG_UPSTREAM', 4, 5, /'a' is already defined at .*twin\.yaml:2:5/,
+    );
+    assertFails('no-host.yaml', ['upstream_servers:', '  - name: a', '    nodes:', '      - name: n1', '        port: 1', ...pipelineWith('a')].join('\n'), 'WSBIT_CONFIG_UPSTREAM', 4, 9, /'host' is required/);
   });
 
   it('plugins is an error: wsbit has no shared-object plugins', () => {

@@ -10,8 +10,17 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { WsbitError } from '../../src/core/errors.js';
 import { Opcode } from '../../src/websocket/frame.js';
+import type { TlsSettings } from '../../src/upstream/tls.js';
 import { connectionTo, trackDown } from './peers.js';
 import { TEST_CERT_PEM, TEST_KEY_PEM } from './tls-fixture.js';
+
+/** `tls on` with Fluent Bit's defaults (verify on, hostname checked), then `overrides`. */
+function tlsOn(overrides: Partial<TlsSettings> = {}): TlsSettings {
+  return {
+    verify: true, verifyHostname: true, caFile: null, caPath: null, crtFile: null, keyFile: null, keyPassphrase: null,
+    minVersion: null, maxVersion: null, ciphers: null, servername: null, ...overrides,
+  };
+}
 
 let dir = '';
 let caFile = '';
@@ -90,7 +99,7 @@ async function startPlainServer(onConnection: (socket: import('node:net').Socket
 describe('WebSocketClientConnection over TLS', () => {
   it('connects with verify on and the CA file, and sends', async () => {
     peer = await startWssServer();
-    const connection = connectionTo(peer.port, { tls: { enabled: true, verify: true, caFile } });
+    const connection = connectionTo(peer.port, { tls: tlsOn({ caFile }) });
     trackDown(connection);
     await connection.open();
     await connection.sendAndConfirm(Opcode.Text, Buffer.from('over tls'), 2000);
@@ -102,7 +111,7 @@ describe('WebSocketClientConnection over TLS', () => {
 
   it('presents a client certificate (mutual TLS)', async () => {
     peer = await startWssServer(true);
-    const connection = connectionTo(peer.port, { tls: { enabled: true, verify: true, caFile, crtFile: caFile, keyFile } });
+    const connection = connectionTo(peer.port, { tls: tlsOn({ caFile, crtFile: caFile, keyFile }) });
     trackDown(connection);
     await connection.open();
     assert.deepEqual(peer.clientAuthorized, [true]);
@@ -111,7 +120,7 @@ describe('WebSocketClientConnection over TLS', () => {
 
   it('refuses an unknown certificate with verify on: WSBIT_TLS_FAILED with the cause', async () => {
     peer = await startWssServer();
-    const connection = connectionTo(peer.port, { tls: { enabled: true, verify: true } });
+    const connection = connectionTo(peer.port, { tls: tlsOn() });
     const { downs } = trackDown(connection);
     await assert.rejects(connection.open(), (e: unknown) => {
       assert.ok(e instanceof WsbitError);
@@ -124,7 +133,7 @@ describe('WebSocketClientConnection over TLS', () => {
 
   it('accepts an unknown certificate with verify off', async () => {
     peer = await startWssServer();
-    const connection = connectionTo(peer.port, { tls: { enabled: true, verify: false } });
+    const connection = connectionTo(peer.port, { tls: tlsOn({ verify: false }) });
     trackDown(connection);
     await connection.open();
     await connection.close();
@@ -132,7 +141,7 @@ describe('WebSocketClientConnection over TLS', () => {
 
   it('checks the host name unless verifyHostname is off', async () => {
     peer = await startWssServer();
-    const wrongName = { enabled: true, verify: true, caFile, servername: 'other.example' };
+    const wrongName = tlsOn({ caFile, servername: 'other.example' });
     // The certificate names localhost and 127.0.0.1; the name checked is the SNI name, other.example.
     const strict = connectionTo(peer.port, { tls: wrongName });
     trackDown(strict);
@@ -146,7 +155,7 @@ describe('WebSocketClientConnection over TLS', () => {
   it('a plain-text server is a TLS failure', async () => {
     const plain = await startPlainServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
     try {
-      const connection = connectionTo(plain.port, { tls: { enabled: true, verify: true } });
+      const connection = connectionTo(plain.port, { tls: tlsOn() });
       trackDown(connection);
       await assert.rejects(connection.open(), { code: 'WSBIT_TLS_FAILED' });
     } finally {
@@ -157,7 +166,7 @@ describe('WebSocketClientConnection over TLS', () => {
   it('a server that never completes the TLS handshake trips the connect timeout', async () => {
     const silent = await startPlainServer(() => undefined);
     try {
-      const connection = connectionTo(silent.port, { tls: { enabled: true, verify: true }, connectTimeoutMs: 200 });
+      const connection = connectionTo(silent.port, { tls: tlsOn(), connectTimeoutMs: 200 });
       const { downs } = trackDown(connection);
       await assert.rejects(connection.open(), { code: 'WSBIT_CONNECT_TIMEOUT' });
       assert.equal(downs.length, 1);
@@ -167,7 +176,7 @@ describe('WebSocketClientConnection over TLS', () => {
   });
 
   it('a missing CA file is a configuration error', async () => {
-    const connection = connectionTo(1, { tls: { enabled: true, verify: true, caFile: join(dir, 'missing.pem') } });
+    const connection = connectionTo(1, { tls: tlsOn({ caFile: join(dir, 'missing.pem') }) });
     const { downs } = trackDown(connection);
     await assert.rejects(connection.open(), { code: 'WSBIT_TLS_CONFIG' });
     assert.equal(downs.length, 1);

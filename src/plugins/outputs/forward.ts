@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
-import { outputNodes } from '../../upstream/config.js';
+import { outputNodes, upstreamKey } from '../../upstream/config.js';
 import { defineOutput } from '../types.js';
 import { ForwardConnection } from './forward/connection.js';
 import { encodeForwardMessage, forwardModes } from './forward/encode.js';
@@ -23,7 +23,7 @@ const schema = [
   { key: 'self_hostname', type: 'string', default: 'localhost', description: 'Host name this client gives in the handshake.' },
   { key: 'username', type: 'string', default: '', description: 'User name, when the server asks for one in the handshake.' },
   { key: 'password', type: 'string', default: '', description: 'Password of username.' },
-  { key: 'upstream', type: 'string', default: null, description: 'Upstream file of nodes to balance over ([UPSTREAM] and [NODE] sections); host and port are then ignored. A relative path is taken from the working directory.' },
+  upstreamKey,
 ] as const;
 
 interface NodeTarget {
@@ -48,7 +48,7 @@ export const forwardOutput = defineOutput({
       // Fluent Bit refuses the pair too: gzip needs PackedForward, time_as_integer is for Fluentd v0.12, which has no compression.
       throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${context.instance}: compress gzip cannot be used with time_as_integer on`);
     }
-    const nodes = outputNodes(context.instance, config, port);
+    const nodes = outputNodes(context.instance, config, port, context.upstream);
     const outputKey = config.shared_key ?? (config.empty_shared_key ? '' : null);
     const workers = Number((config as Record<string, unknown>)['workers'] ?? 0);
     const maxIdle = Math.max(1, workers);

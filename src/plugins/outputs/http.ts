@@ -6,7 +6,7 @@ import { encodePayload } from '../../codec/payload.js';
 import { BufferPool } from '../../core/buffer-pool.js';
 import { errorMessage } from '../../core/errors.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
-import { outputNodes, type UpstreamNode } from '../../upstream/config.js';
+import { outputNodes, upstreamKey, type UpstreamNode } from '../../upstream/config.js';
 import { tlsConnectOptions } from '../../upstream/tls.js';
 import { defineOutput, type FlushResult } from '../types.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
@@ -31,7 +31,7 @@ const schema = [
   { key: 'log_response_payload', type: 'bool', default: true, description: 'Include the response body (cut to 1 KiB) in log lines about responses.' },
   { key: 'http.response_timeout', type: 'time', default: '60s', description: 'Longest wait for the response headers before the request is retried.' },
   { key: 'net.max_worker_connections', type: 'int', default: 0, description: 'Most connections kept open to each node (0: one per worker, at least 2).' },
-  { key: 'upstream', type: 'string', default: null, description: 'Upstream file of nodes to balance over ([UPSTREAM] and [NODE] sections); host and port are then ignored. A relative path is taken from the working directory.' },
+  upstreamKey,
 ] as const;
 
 interface NodeTarget {
@@ -63,7 +63,7 @@ export const httpOutput = defineOutput({
     const { config, telemetry } = context;
     const normaliseUri = (uri: string): string => (uri.startsWith('/') ? uri : `/${uri}`);
     const port = config.port ?? (config.tls ? 443 : 80);
-    const nodes = outputNodes(context.instance, config, port);
+    const nodes = outputNodes(context.instance, config, port, context.upstream);
     const options = payloadOptions(config, context.service);
     const gzipBody = config.compress === 'gzip';
     // `workers` is a shared output key (resolved with the plugin's own, outside this schema's type).

@@ -1,11 +1,14 @@
 import { BufferPool } from '../../core/buffer-pool.js';
 import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
-import { ConfigError, errorMessage } from '../../core/errors.js';
+import { WsbitError, errorMessage } from '../../core/errors.js';
+import type { Telemetry } from '../../core/telemetry.js';
+import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
+import { outputNodes, upstreamKey, type UpstreamNode } from '../../upstream/config.js';
 import { encodePayload } from '../../codec/payload.js';
-import { Opcode } from '../../websocket/frame.js';
-import { defineOutput } from '../types.js';
+import { Opcode, type DataOpcode } from '../../websocket/frame.js';
+import { defineOutput, type FlushResult } from '../types.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
-import { WebSocketLink } from './websocket/link.js';
+import { WebSocketLink, type LinkOptions } from './websocket/link.js';
 
 const schema = [
   ...netClientKeys,
@@ -20,6 +23,7 @@ const schema = [
   { key: 'confirm_timeout', type: 'time', default: '30s', description: 'How long to wait for that pong before the chunk is retried on a new connection.' },
   { key: 'handshake_timeout', type: 'time', default: '10s', description: 'How long to wait for the HTTP 101 response to the upgrade request.' },
   { key: 'control_frame_limit', type: 'int', default: 100, description: 'Most pings, and pongs answering none of ours, the server may send in one second; more drops the connection as hostile and its chunks go to the next one (0 = no limit).' },
+  upstreamKey,
   { key: 'write_stall_timeout', type: 'time', default: '30s', description: 'Drop the connection when more than 64 KiB we sent stays unread by the server this long; its chunks go to the next connection (0 = never).' },
 ] as const;
 
@@ -37,68 +41,110 @@ export const websocketOutput = defineOutput({
   defaultRetryLimit: 'no_limits',
   create(context) {
     const { config, telemetry } = context;
-    const tlsEnabled = config.tls;
-    const host = config.host ?? '127.0.0.1';
     // Fluent Bit keeps port 80 with TLS on, a known trap; wsbit uses 443 (SPEC part A).
-    const port = config.port ?? (tlsEnabled ? 443 : 80);
-    if (port < 1 || port > 65535) {
-      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${context.instance}: invalid value '${port}' for 'port': expected 1 to 65535`);
-    }
-    const uri = config.uri.startsWith('/') ? config.uri : `/${config.uri}`;
+    const port = config.port ?? (config.tls ? 443 : 80);
+    const nodes = outputNodes(context.instance, config, port, context.upstream);
+    const balanced = context.upstream !== undefined || config.upstream !== null;
+    const normaliseUri = (uri: string): string => (uri.startsWith('/') ? uri : `/${uri}`);
     const options = payloadOptions(config, context.service);
     const payloadPool = new BufferPool(2);
-    const link = new WebSocketLink(
-      {
-        connection: {
-          host,
-          port,
-          uri,
-          tls: tlsEnabled
-            ? {
-                enabled: true,
-                verify: config['tls.verify'],
-                verifyHostname: config['tls.verify_hostname'],
-                ...(config['tls.ca_file'] !== null ? { caFile: config['tls.ca_file'] } : {}),
-                ...(config['tls.ca_path'] !== null ? { caPath: config['tls.ca_path'] } : {}),
-                ...(config['tls.crt_file'] !== null ? { crtFile: config['tls.crt_file'] } : {}),
-                ...(config['tls.key_file'] !== null ? { keyFile: config['tls.key_file'] } : {}),
-                ...(config['tls.key_passwd'] !== null ? { keyPassphrase: config['tls.key_passwd'] } : {}),
-                ...(config['tls.min_version'] !== null ? { minVersion: config['tls.min_version'] } : {}),
-                ...(config['tls.max_version'] !== null ? { maxVersion: config['tls.max_version'] } : {}),
-                ...(config['tls.ciphers'] !== null ? { ciphers: config['tls.ciphers'] } : {}),
-                ...(config['tls.vhost'] !== null ? { servername: config['tls.vhost'] } : {}),
-              }
-            : { enabled: false, verify: false },
-          headers: config.header,
-          ...(config.subprotocol !== null ? { subprotocol: config.subprotocol } : {}),
-          connectTimeoutMs: config['net.connect_timeout'] * 1000,
-          handshakeTimeoutMs: config.handshake_timeout * 1000,
-          ioTimeoutMs: config['net.io_timeout'] * 1000,
-          ...(config['net.source_address'] !== null ? { sourceAddress: config['net.source_address'] } : {}),
-          keepaliveHeader: config['net.keepalive'],
-          maxControlFramesPerSecond: Math.max(0, config.control_frame_limit),
-          writeStallTimeoutMs: config.write_stall_timeout * 1000,
+    const linkTo = (node: UpstreamNode, linkTelemetry: Telemetry, hooks: Pick<LinkOptions, 'onConnected' | 'onLost'>, onReady: () => void): WebSocketLink =>
+      new WebSocketLink(
+        {
+          connection: {
+            host: node.host,
+            port: node.port,
+            uri: normaliseUri(node.uri ?? config.uri),
+            tls: node.tls,
+            headers: [...config.header, ...node.headers],
+            ...(config.subprotocol !== null ? { subprotocol: config.subprotocol } : {}),
+            connectTimeoutMs: config['net.connect_timeout'] * 1000,
+            handshakeTimeoutMs: config.handshake_timeout * 1000,
+            ioTimeoutMs: config['net.io_timeout'] * 1000,
+            ...(config['net.source_address'] !== null ? { sourceAddress: config['net.source_address'] } : {}),
+            keepaliveHeader: config['net.keepalive'],
+            maxControlFramesPerSecond: Math.max(0, config.control_frame_limit),
+            writeStallTimeoutMs: config.write_stall_timeout * 1000,
+          },
+          idleTimeoutMs: Math.max(1, config['net.keepalive_idle_timeout']) * 1000,
+          keepalive: config['net.keepalive'],
+          maxFlushesPerConnection: config['net.keepalive_max_recycle'],
+          pingIntervalMs: config.ping_interval * 1000,
+          pingTimeoutMs: Math.max(1, config.ping_timeout) * 1000,
+          confirmDelivery: config.confirm_delivery,
+          confirmTimeoutMs: Math.max(1, config.confirm_timeout) * 1000,
+          connectTimeoutLogError: config['net.connect_timeout_log_error'],
+          ...hooks,
         },
-        idleTimeoutMs: Math.max(1, config['net.keepalive_idle_timeout']) * 1000,
-        keepalive: config['net.keepalive'],
-        maxFlushesPerConnection: config['net.keepalive_max_recycle'],
-        pingIntervalMs: config.ping_interval * 1000,
-        pingTimeoutMs: Math.max(1, config.ping_timeout) * 1000,
-        confirmDelivery: config.confirm_delivery,
-        confirmTimeoutMs: Math.max(1, config.confirm_timeout) * 1000,
-        connectTimeoutLogError: config['net.connect_timeout_log_error'],
-      },
-      telemetry,
-      context.clock,
-      context.notifyReady,
-    );
+        linkTelemetry,
+        context.clock,
+        onReady,
+      );
+
+    // One link per node. Without an upstream there is one node and no balancer: the link alone says
+    // when the server is back. With one, each node's link keeps its own reconnect loop (the node's own
+    // backoff) and its counters under `OUTPUT/NODE`, and the balancer picks the node for each chunk.
+    let balancer: UpstreamBalancer<WebSocketLink> | null = null;
+    const single = balanced ? null : linkTo(nodes[0] as UpstreamNode, telemetry, {}, context.notifyReady);
+    if (balanced) {
+      const entryOf = (node: UpstreamNode): BalancedNode<WebSocketLink> | undefined => balancer?.nodes.find((entry) => entry.node === node);
+      balancer = new UpstreamBalancer<WebSocketLink>(nodes, telemetry, context.clock, (node, nodeTelemetry) =>
+        linkTo(
+          node,
+          nodeTelemetry,
+          {
+            onConnected: () => {
+              const entry = entryOf(node);
+              if (entry !== undefined) balancer?.connected(entry);
+            },
+            // An idle connection that stops answering pings (or is closed under us) marks its node down.
+            onLost: (reason) => {
+              const entry = entryOf(node);
+              if (entry !== undefined && balancer?.isCandidate(entry) === true) balancer.failed(entry, reason);
+            },
+          },
+          () => {
+            const entry = entryOf(node);
+            if (entry !== undefined) balancer?.reachable(entry);
+            context.notifyReady();
+          },
+        ),
+      );
+    }
+    const links = balancer === null ? [single as WebSocketLink] : balancer.nodes.map((entry) => entry.target);
+
+    /** Sends one message on one node; with an upstream, a node that fails is marked down and the next one tried at once. */
+    const deliver = async (opcode: DataOpcode, payload: Buffer, records: number, chunkId: string): Promise<FlushResult> => {
+      if (balancer === null) {
+        try {
+          await (single as WebSocketLink).send(opcode, payload);
+          return 'ok';
+        } catch (error) {
+          telemetry.logger.debug(`chunk '${chunkId}' not delivered: ${errorMessage(error)}`);
+          return 'retry';
+        }
+      }
+      for (const entry of balancer.candidates()) {
+        try {
+          await entry.target.send(opcode, payload);
+          balancer.delivered(entry, records);
+          return 'ok';
+        } catch (error) {
+          if (error instanceof WsbitError && error.code === 'WSBIT_OUTPUT_STOPPED') return 'retry';
+          telemetry.logger.debug(`chunk '${chunkId}' not delivered through ${entry.label}: ${errorMessage(error)}`);
+          // onLost may have marked it down already for the same failure.
+          if (balancer.isCandidate(entry)) balancer.failed(entry, errorMessage(error));
+        }
+      }
+      return 'retry';
+    };
 
     return {
       // The link's reconnect loop calls notifyReady() the moment a handshake succeeds again.
       signalsReady: true,
       async start() {
         telemetry.logger.info(
-          `target ${link.description}, format ${options.format}, confirm_delivery ${config.confirm_delivery ? 'on' : 'off'}`,
+          `target ${balancer === null ? links[0]?.description : `upstream ${balancer.description}`}, format ${options.format}, confirm_delivery ${config.confirm_delivery ? 'on' : 'off'}`,
         );
       },
       async flush(chunk) {
@@ -115,18 +161,14 @@ export const websocketOutput = defineOutput({
         }
         try {
           if (encoded.payload.length === 0) return 'ok';
-          await link.send(encoded.isText ? Opcode.Text : Opcode.Binary, encoded.payload);
-          return 'ok';
-        } catch (error) {
-          telemetry.logger.debug(`chunk '${chunk.id}' not delivered: ${errorMessage(error)}`);
-          return 'retry';
+          return await deliver(encoded.isText ? Opcode.Text : Opcode.Binary, encoded.payload, chunk.records - encoded.rejected.length, chunk.id);
         } finally {
           // The frame holds a masked copy, so the text can serve the next chunk.
           payloadPool.give(encoded.payload);
         }
       },
       async stop(graceful) {
-        await link.stop(graceful);
+        await Promise.all(links.map((link) => link.stop(graceful)));
       },
     };
   },

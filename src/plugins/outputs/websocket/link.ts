@@ -22,6 +22,9 @@ export interface LinkOptions {
   confirmTimeoutMs: number;
   /** Log connect timeouts as errors (Fluent Bit's `net.connect_timeout_log_error`). */
   connectTimeoutLogError: boolean;
+  /** Told of every new connection, and of an open one lost while idle (no pong, EOF): an upstream's balancer listens. */
+  onConnected?: () => void;
+  onLost?: (reason: string) => void;
 }
 
 /**
@@ -74,7 +77,7 @@ export class WebSocketLink {
     private readonly onReady: () => void,
   ) {
     const { host, port, uri, tls } = options.connection;
-    this.target = `${tls?.enabled === true ? 'wss' : 'ws'}://${host.includes(':') ? `[${host}]` : host}:${port}${uri}`;
+    this.target = `${tls !== undefined && tls !== null ? 'wss' : 'ws'}://${host.includes(':') ? `[${host}]` : host}:${port}${uri}`;
   }
 
   get description(): string {
@@ -238,6 +241,7 @@ export class WebSocketLink {
       );
     }
     this.telemetry.gauge('wsbit_output_connected', 1);
+    this.options.onConnected?.();
     this.backoff.reset();
     this.shortBackoff.reset();
     this.armIdleTimer(up);
@@ -261,6 +265,7 @@ export class WebSocketLink {
       this.telemetry.event('debug', `connection to ${this.target} down: ${reason.message}`, 'wsbit_output_disconnects_total');
       return;
     }
+    this.options.onLost?.(reason.message);
     this.outageStartedMs ??= this.clock.nowMs();
     const repeated = this.loggedFailureCodes.has(reason.code);
     this.loggedFailureCodes.add(reason.code);
