@@ -84,6 +84,11 @@ export class WebSocketLink {
     return this.target;
   }
 
+  /** One node of an upstream: the balancer logs its outages ("node X is down", "is up again"), so the link's own lines go to debug. */
+  private get balanced(): boolean {
+    return this.options.onLost !== undefined;
+  }
+
   get isUp(): boolean {
     return this.state.kind === 'up';
   }
@@ -231,7 +236,7 @@ export class WebSocketLink {
       this.telemetry.event('info', `handshake with ${this.target} succeeded, connection up`, 'wsbit_output_connections_total');
     } else {
       // In an outage only the first handshake is news; a server that fails every connection says so once.
-      const level = this.loggedUpAgain ? 'debug' : 'info';
+      const level = this.loggedUpAgain || this.balanced ? 'debug' : 'info';
       this.loggedUpAgain = true;
       const downMs = this.clock.nowMs() - outageStartedMs;
       this.telemetry.event(
@@ -270,7 +275,7 @@ export class WebSocketLink {
     const repeated = this.loggedFailureCodes.has(reason.code);
     this.loggedFailureCodes.add(reason.code);
     this.telemetry.event(
-      repeated ? 'debug' : 'warn',
+      repeated || this.balanced ? 'debug' : 'warn',
       `connection to ${this.target} down: ${reason.message}${repeated ? '' : this.outageNote()}`,
       'wsbit_output_disconnects_total',
     );
@@ -342,7 +347,8 @@ export class WebSocketLink {
       return;
     }
     this.loggedFailureCodes.add(failure.code);
-    this.telemetry.logger.warn(
+    this.telemetry.logger.log(
+      this.balanced ? 'debug' : 'warn',
       `${failure.message}; ${next}, then at most every ${shortBackoffMaxMs / 1000} s (${longBackoffMaxMs / 1000} s once down for ${shortOutageMs / 1000} s)${this.outageNote()}`,
     );
   }
