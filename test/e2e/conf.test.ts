@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait.js';
 import { httpToBrowserScenario } from '../plugins/websocket-server-support.js';
 import { tcpToWebsocketScenario } from '../plugins/websocket-output-support.js';
 import { agentScenario, aggregatorScenario, quickstartScenario } from '../plugins/websocket-input-support.js';
-import { aggregatorToForwardScenario, tcpToHttpScenario } from '../upstream/conf-scenarios.js';
+import { agentToAggregatorsScenario, aggregatorToForwardScenario, tcpToHttpScenario } from '../upstream/conf-scenarios.js';
 
 /**
  * Every example in conf/ runs here exactly as the README tells users to run it. A scenario drives
@@ -122,6 +122,9 @@ export const scenarios: Record<string, Scenario> = {
   },
   'aggregator-to-forward.conf': async (agent) => {
     await aggregatorToForwardScenario(agent);
+  },
+  'agent-to-aggregators.conf': async (agent) => {
+    await agentToAggregatorsScenario(agent);
   },
   'tcp-to-stdout.conf': async (agent) => {
     await agent.waitForOutput('listening on 127.0.0.1:5170');

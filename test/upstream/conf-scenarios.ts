@@ -1,4 +1,4 @@
-/** Scenarios for conf/tcp-to-http.conf and conf/aggregator-to-forward.conf (run by test/e2e/conf.test.ts). */
+/** Scenarios for conf/tcp-to-http.conf, conf/aggregator-to-forward.conf and conf/agent-to-aggregators.conf (run by test/e2e/conf.test.ts). */
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import WebSocket from 'ws';
@@ -6,6 +6,7 @@ import { startAgent } from '../helpers/pipeline.js';
 import type { RunningAgent } from '../helpers/spawn.js';
 import { waitFor } from '../helpers/wait.js';
 import { captureServer } from './support.js';
+import { CountingServer, TcpFeeder } from '../plugins/websocket-output-support.js';
 
 function sendTcp(port: number, text: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -32,7 +33,7 @@ export async function tcpToHttpScenario(agent: RunningAgent): Promise<void> {
 }
 
 export async function aggregatorToForwardScenario(agent: RunningAgent): Promise<void> {
-  // The two onward nodes of conf/upstream/forward-nodes.conf: wsbit forward inputs.
+  // The two onward nodes of conf/upstream/forward-nodes.conf (Upstream upstream/forward-nodes.conf): wsbit forward inputs.
   const nodes = await Promise.all(
     [24231, 24232].map((port) => startAgent(['-i', 'forward', '-p', 'listen=127.0.0.1', '-p', `port=${port}`, '-o', 'capture', '-m', '*', '-f', '0.05'])),
   );
@@ -57,5 +58,32 @@ export async function aggregatorToForwardScenario(agent: RunningAgent): Promise<
     assert.deepEqual(new Set(nodes.flatMap((node) => node.chunks.map((chunk) => chunk.tag))), new Set(['agents']));
   } finally {
     await Promise.all(nodes.map((node) => node.stop()));
+  }
+}
+
+/** conf/agent-to-aggregators.conf and its YAML twin: two `ws` aggregators on 8096 and 8097 share the stream. */
+export async function agentToAggregatorsScenario(agent: RunningAgent): Promise<void> {
+  const aggregators = [8096, 8097].map((port) => {
+    const server = new CountingServer('json_lines');
+    server.port = port;
+    return server;
+  });
+  try {
+    for (const server of aggregators) await server.start();
+    await agent.waitForOutput('listening on 127.0.0.1:5170');
+    await agent.waitForOutput("upstream node 'aggregator-1' (127.0.0.1:8096), node 'aggregator-2' (127.0.0.1:8097)");
+    // Three seconds of records make several chunks, which round robin spreads over both aggregators.
+    const sent = 300;
+    const feeder = new TcpFeeder(5170, { count: sent, perSecond: 100 });
+    await feeder.done;
+    await feeder.close();
+    await waitFor(() => aggregators.reduce((sum, server) => sum + server.unique, 0) === sent, `all ${sent} records at the aggregators`, 30_000);
+    assert.ok(aggregators.every((server) => server.unique > 0), 'both aggregators took chunks');
+    assert.equal(aggregators.reduce((sum, server) => sum + server.duplicates, 0), 0);
+    for (const server of aggregators) {
+      assert.ok(server.requests.every((request) => request.url === '/ingest' && request.headers.authorization === 'Bearer wsbit-example-token'));
+    }
+  } finally {
+    for (const server of aggregators) await server.close();
   }
 }
