@@ -9,8 +9,9 @@ import { fluentBitFromEnv, wsbit, type Agent } from './lib/agents.js';
 /**
  * The http and forward outputs (issue 17): tcp → http json_lines into an HTTP sink in this process,
  * and one agent → three aggregators (wsbit forward inputs into null, in their own processes) over a
- * forward upstream with acks. With FLUENT_BIT set the agent is also run as Fluent Bit, with the same
- * .conf; the sink and the aggregators stay the same.
+ * forward upstream with acks, and the same over a websocket upstream (wsbit websocket inputs; Fluent
+ * Bit's websocket output has no upstream, so wsbit only). With FLUENT_BIT set the agent is also run as
+ * Fluent Bit, with the same .conf; the sink and the aggregators stay the same.
  */
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsbit-bench-upstream-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -115,4 +116,28 @@ else console.log(`\nFluent Bit comparison skipped: ${fluentBit.skipped}.`);
     }
   }
   printTable(`agent → 3 aggregators (wsbit forward → null) → over a forward upstream with acks (100-byte records${quick ? '; QUICK' : ''})`, rows);
+}
+
+// agent → 3 aggregators → null, over a websocket upstream (each chunk confirmed by a pong)
+{
+  const records = scaled(500_000);
+  const ports = await freePorts(4);
+  const [tcpPort, ...aggregatorPorts] = ports as [number, number, number, number];
+  const aggregators = aggregatorPorts.map((port) => spawnWsbit(['-i', 'websocket', '-p', 'listen=127.0.0.1', '-p', `port=${port}`, '-o', 'null', '-v', '-f', '0.2']));
+  try {
+    for (const [index, port] of aggregatorPorts.entries()) await waitForPort(port, 20_000, `aggregator ${index + 1}`, aggregators[index]);
+    const shares = (): number[] => aggregators.map((aggregator) => [...aggregator.stderr().matchAll(/with (\d+) records? from/g)].reduce((n, m) => n + Number(m[1]), 0));
+    const upstream = writeConf('ws-aggregators.conf', ['[UPSTREAM]', '    name aggregators', ...aggregatorPorts.flatMap((port, i) => ['[NODE]', `    name aggregator-${i + 1}`, '    host 127.0.0.1', `    port ${port}`]), ''].join('\n'));
+    const conf = writeConf('agent-websocket.conf', [
+      '[SERVICE]', '    Flush 0.2', '    Grace 1', '    Log_Level info',
+      '[INPUT]', '    Name tcp', '    Listen 127.0.0.1', `    Port ${tcpPort}`, '    Format json', '    Tag bench',
+      '[OUTPUT]', '    Name websocket', '    Match *', `    Upstream ${upstream}`, '    Workers 3', '',
+    ].join('\n'));
+    const row = await run(wsbit, conf, tcpPort, records, () => shares().reduce((a, b) => a + b, 0));
+    printTable(`agent → 3 aggregators (wsbit websocket → null) over a websocket upstream, 3 workers (100-byte records${quick ? '; QUICK' : ''})`, [
+      { scenario: 'agent → 3 aggregators → null (websocket)', ...row, 'records per aggregator': shares().join(' / ') },
+    ]);
+  } finally {
+    await Promise.all(aggregators.map((aggregator) => stopProcess(aggregator)));
+  }
 }
