@@ -21,8 +21,9 @@ const load = (file: string) => loadConfiguration(parseCommandLine(['-c', file]),
 const examples = fs.readdirSync(confDir).filter((name) => name.endsWith('.conf') && !name.startsWith('parsers'));
 
 describe('wsbit --convert', () => {
-  // The converted files sit beside copies of conf/, so `Parsers_File parsers.conf` resolves as it does there.
-  for (const name of fs.readdirSync(confDir)) fs.copyFileSync(path.join(confDir, name), path.join(dir, name));
+  // The converted files sit beside copies of conf/ (subdirectories too), so `Parsers_File parsers.conf`
+  // and `Upstream upstream/...` resolve as they do there.
+  fs.cpSync(confDir, dir, { recursive: true });
 
   for (const name of examples) {
     it(`conf/${name}: classic → --convert → YAML gives the same pipeline and parsers`, () => {
