@@ -41,6 +41,8 @@ function assertFails(name: string, text: string, code: string, line: number, col
   });
 }
 
+const fixtures = path.join(process.cwd(), 'test', 'fixtures', 'yaml');
+
 const MINIMAL_PIPELINE = ['pipeline:', '  inputs:', '    - name: dummy', '  outputs:', '    - name: stdout', '      match: "*"', ''].join('\n');
 
 describe('the YAML front end', () => {
@@ -169,6 +171,18 @@ describe('the YAML front end', () => {
     }
   });
 
+  it("a relative upstream path starts at the configuration file's directory, as Fluent Bit 5.1.1 resolves it", () => {
+    // Fluent Bit, run on fixtures/yaml/upstream-name.yaml in /tmp/fbup2, looked for the value beside the file.
+    const fluentBit = fs.readFileSync(path.join(fixtures, 'upstream-name.fluent-bit.out'), 'utf8');
+    assert.equal(/file=(\S+)/.exec(fluentBit)?.[1], path.join('/tmp/fbup2', 'forward-balancing'));
+    // wsbit takes the name first (an extension); a value naming no entry is a path, resolved the same way.
+    const text = fs.readFileSync(path.join(fixtures, 'upstream-name.yaml'), 'utf8');
+    const byName = write('fb/upstream-name.yaml', text);
+    assert.equal(load(byName).pipeline.outputs[0]?.upstream?.from.startsWith("upstream_servers 'forward-balancing'"), true);
+    const byPath = write('fb/upstream-path.yaml', text.replace('upstream: forward-balancing', 'upstream: missing-nodes'));
+    assert.throws(() => load(byPath), (error: unknown) => error instanceof ConfigError && error.message.includes(path.join(dir, 'fb', 'missing-nodes')));
+  });
+
   it('an unknown upstream name is an error at the key, listing the names defined', () => {
     const text = [
       'upstream_servers:', '  - name: balancing', '    nodes:', '      - host: 127.0.0.1',
@@ -263,7 +277,6 @@ describe('the YAML front end', () => {
 });
 
 describe("Fluent Bit docs' YAML examples run unchanged", () => {
-  const fixtures = path.resolve(process.cwd(), 'test/fixtures/yaml');
   for (const name of ['docs-websocket-cpu.yaml', 'docs-websocket-tcp.yaml', 'docs-tail-syslog.yaml']) {
     it(name, () => {
       const { pipeline } = load(path.join(fixtures, name));
