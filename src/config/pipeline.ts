@@ -131,8 +131,8 @@ function resolveUpstream(reference: string, section: PluginSection, named: reado
     try {
       source = readUpstreamFile(reference, section.configDir);
     } catch (error) {
-      const names = named.length === 0 ? '' : ` nor one of upstream_servers (${named.map((upstream) => upstream.name).join(', ')})`;
-      const reason = `${instance}: upstream '${reference}' is not a readable upstream file${names}: ${errorMessage(error)}`;
+      const names = named.length === 0 ? '' : ` names none of upstream_servers (${named.map((upstream) => upstream.name).join(', ')}) and is read as a file path`;
+      const reason = `${instance}: upstream '${reference}'${names}: ${errorMessage(error)}`;
       throw new ConfigError('WSBIT_CONFIG_UPSTREAM', configMessage(reason, origin), origin, { cause: error });
     }
   }

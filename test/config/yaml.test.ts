@@ -188,7 +188,7 @@ describe('the YAML front end', () => {
       'upstream_servers:', '  - name: balancing', '    nodes:', '      - host: 127.0.0.1',
       'pipeline:', '  inputs:', '    - name: dummy', '  outputs:', '    - name: websocket', '      upstream: balancer', '',
     ].join('\n');
-    assertFails('unknown-upstream.yaml', text, 'WSBIT_CONFIG_UPSTREAM', 10, 7, /websocket\.0: upstream 'balancer' is not a readable upstream file nor one of upstream_servers \(balancing\)/);
+    assertFails('unknown-upstream.yaml', text, 'WSBIT_CONFIG_UPSTREAM', 10, 7, /websocket\.0: upstream 'balancer' names none of upstream_servers \(balancing\) and is read as a file path: upstream file: could not open .*balancer/);
   });
 
   it('upstream_servers problems name file, line and column: no name, a twin, a node without host', () => {
