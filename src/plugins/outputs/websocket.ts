@@ -85,6 +85,10 @@ export const websocketOutput = defineOutput({
     // when the server is back. With one, each node's link keeps its own reconnect loop (the node's own
     // backoff) and its counters under `OUTPUT/NODE`, and the balancer picks the node for each chunk.
     let balancer: UpstreamBalancer<WebSocketLink> | null = null;
+    // Nodes whose last failure came on an open connection (no pong, a reset mid-send). For them a new
+    // handshake is no news, so it does not cut their backoff short: a node that accepts handshakes
+    // but never confirms would otherwise hold up every other chunk for confirm_timeout.
+    const failedWhileOpen = new Set<UpstreamNode>();
     const single = balanced ? null : linkTo(nodes[0] as UpstreamNode, telemetry, {}, context.notifyReady);
     if (balanced) {
       const entryOf = (node: UpstreamNode): BalancedNode<WebSocketLink> | undefined => balancer?.nodes.find((entry) => entry.node === node);
@@ -99,13 +103,14 @@ export const websocketOutput = defineOutput({
             },
             // An idle connection that stops answering pings (or is closed under us) marks its node down.
             onLost: (reason) => {
+              failedWhileOpen.add(node);
               const entry = entryOf(node);
               if (entry !== undefined && balancer?.isCandidate(entry) === true) balancer.failed(entry, reason);
             },
           },
           () => {
             const entry = entryOf(node);
-            if (entry !== undefined) balancer?.reachable(entry);
+            if (entry !== undefined && !failedWhileOpen.has(node)) balancer?.reachable(entry);
             context.notifyReady();
           },
         ),
@@ -128,10 +133,13 @@ export const websocketOutput = defineOutput({
         try {
           await entry.target.send(opcode, payload);
           balancer.delivered(entry, records);
+          failedWhileOpen.delete(entry.node);
           return 'ok';
         } catch (error) {
           if (error instanceof WsbitError && error.code === 'WSBIT_OUTPUT_STOPPED') return 'retry';
           telemetry.logger.debug(`chunk '${chunkId}' not delivered through ${entry.label}: ${errorMessage(error)}`);
+          if (error instanceof WsbitError && error.code === 'WSBIT_OUTPUT_DOWN') failedWhileOpen.delete(entry.node);
+          else failedWhileOpen.add(entry.node);
           // onLost may have marked it down already for the same failure.
           if (balancer.isCandidate(entry)) balancer.failed(entry, errorMessage(error));
         }
