@@ -1,7 +1,7 @@
 /**
  * The `tls` and `tls.*` keys (common-keys.ts `tlsClientKeys`) as Node's `tls.connect` options, for
- * the outputs that open their own connections through an upstream (http, forward). An upstream node
- * may carry its own `tls*` keys, so the mapping takes a plain key → value record.
+ * every output that opens its own connections (http, forward, and the websocket client connection).
+ * An upstream node may carry its own `tls*` keys, so the mapping takes a plain key → value record.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { isIP } from 'node:net';
