@@ -208,10 +208,16 @@ function pluginSection(yaml: YamlFile, kind: SectionKind, header: string, node: 
       continue;
     }
     if (lower === 'upstream' && (kind === 'output' || kind === 'input')) {
+      // An upstream file path is an ordinary entry; a name from upstream_servers is not wired yet.
       const name = scalarText(yaml, pair.value, "'upstream'");
       const defined = yaml.state.upstreams.find((upstream) => upstream.name === name);
-      const where = defined === undefined ? '' : ` (defined in upstream_servers at ${originText(defined.origin)})`;
-      throw yaml.error('WSBIT_CONFIG_NOT_SUPPORTED', key.node, `upstream '${name}'${where}: upstream_servers are not supported yet; give the output's host and port instead`);
+      if (defined !== undefined) {
+        throw yaml.error(
+          'WSBIT_CONFIG_NOT_SUPPORTED',
+          key.node,
+          `upstream '${name}' (defined in upstream_servers at ${originText(defined.origin)}): upstream_servers are not supported yet; name an upstream file instead`,
+        );
+      }
     }
     section.entries.push(...valueEntries(yaml, lower, pair.value, key.origin));
   }

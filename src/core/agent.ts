@@ -62,7 +62,7 @@ function runFilters(
   for (let index = first; index < filters.length; index++) {
     const filter = filters[index] as RunningFilter;
     if (current.records === 0) break;
-    if (filter.emitterInstance === inputInstance || !routeMatches(filter.route, tag)) continue;
+    if ((filter.emitterInstance !== null && filter.emitterInstance === inputInstance) || !routeMatches(filter.route, tag)) continue;
     try {
       current = filter.plugin.filter(current.events, current.records, tag, inputInstance ?? undefined);
     } catch (error) {

@@ -22,7 +22,7 @@ const examples = fs.readdirSync(confDir).filter((name) => name.endsWith('.conf')
 
 describe('wsbit --convert', () => {
   // The converted files sit beside copies of conf/, so `Parsers_File parsers.conf` resolves as it does there.
-  for (const name of fs.readdirSync(confDir)) fs.copyFileSync(path.join(confDir, name), path.join(dir, name));
+  fs.cpSync(confDir, dir, { recursive: true });
 
   for (const name of examples) {
     it(`conf/${name}: classic → --convert → YAML gives the same pipeline and parsers`, () => {
