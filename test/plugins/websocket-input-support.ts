@@ -12,16 +12,16 @@ import { chromium } from 'playwright-core';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
-import { repoRoot } from '../helpers/paths.js';
+import { fluentBitFixtures, repoRoot } from '../helpers/paths.js';
 import type { RunningAgent } from '../helpers/spawn.js';
 import { waitFor } from '../helpers/wait.js';
 
 export const INPUT = 'websocket.0';
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** Fluent Bit 5.1.1's recordings, copied from shared/fixtures/fluent-bit so CI needs nothing outside the repository. */
+/** Fluent Bit 5.1.1's recordings (test/fixtures/fluent-bit). */
 export function fluentBitFixture(name: 'msgpack.two_records.bin' | 'handshake_request.bin'): Buffer {
-  return readFileSync(path.join(repoRoot, 'test', 'plugins', 'fixtures', `fluent-bit-${name}`));
+  return readFileSync(path.join(fluentBitFixtures, name));
 }
 
 export interface InputHarness {
