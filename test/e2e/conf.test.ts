@@ -8,6 +8,7 @@ import path from 'node:path';
 import { confDir } from '../helpers/paths.js';
 import { WebSocketServer } from 'ws';
 import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
+import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
 import { httpToBrowserScenario } from '../plugins/websocket-server-support.js';
 import { tcpToWebsocketScenario } from '../plugins/websocket-output-support.js';
@@ -17,7 +18,16 @@ import { agentScenario, aggregatorScenario, quickstartScenario } from '../plugin
  * Every example in conf/ runs here exactly as the README tells users to run it. A scenario drives
  * the example and checks what it produced; a new conf file without a scenario fails the last test.
  */
-type Scenario = (agent: RunningAgent) => Promise<void>;
+type Scenario = (agent: RunningAgent, paths: ExamplePaths) => Promise<void>;
+
+/**
+ * Where an example keeps its files in this test: the examples read these variables (with /tmp
+ * defaults for users), so a test run leaves nothing in /tmp and never meets an earlier run's chunks.
+ */
+interface ExamplePaths {
+  /** WSBIT_TAIL_DIR: the directory the tail examples follow. */
+  tailDir: string;
+}
 
 function sendTcp(port: number, text: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -59,10 +69,9 @@ export const scenarios: Record<string, Scenario> = {
     await agent.waitForOutput('"action":"login"');
     assert.match(agent.stdout(), /^\{"date":\d+\.\d+,"action":"login","user":6\}$/m);
   },
-  'tail-to-stdout.conf': async (agent) => {
+  'tail-to-stdout.conf': async (agent, { tailDir: dir }) => {
     // Once the first scan is done, lines added to a file it found are read, and new files are read whole.
     await agent.waitForOutput(/\[input:tail:tail\.0\] (no files match|following)/);
-    const dir = '/tmp/wsbit-tail-example';
     mkdirSync(dir, { recursive: true });
     const line = `e2e ${process.pid} ${Date.now()}`;
     appendFileSync(path.join(dir, 'app.log'), `{"message":"${line}"}\nplain text line\n`);
@@ -96,9 +105,8 @@ export const scenarios: Record<string, Scenario> = {
   'agent.conf': async (agent) => {
     await agentScenario(agent);
   },
-  'tail-with-disk-buffer.conf': async (agent) => {
+  'tail-with-disk-buffer.conf': async (agent, { tailDir: dir }) => {
     // The server is down at first: the line waits on disk, then goes out once the server is up.
-    const dir = '/tmp/wsbit-disk-example';
     mkdirSync(dir, { recursive: true });
     const line = `disk buffered ${process.pid} ${Date.now()}`;
     appendFileSync(path.join(dir, 'app.log'), `${line}\n`);
@@ -126,9 +134,12 @@ export const scenarios: Record<string, Scenario> = {
 
 for (const name of Object.keys(scenarios)) {
   test(`conf/${name} runs as documented`, async () => {
-    const agent = spawnAgent(['-c', path.join(confDir, name)]);
+    const work = tempDir('wsbit-conf-');
+    const paths: ExamplePaths = { tailDir: path.join(work, 'logs') };
+    const env = { WSBIT_STORAGE_PATH: path.join(work, 'storage'), WSBIT_TAIL_DIR: paths.tailDir };
+    const agent = spawnAgent(['-c', path.join(confDir, name)], { env });
     try {
-      await (scenarios[name] as Scenario)(agent);
+      await (scenarios[name] as Scenario)(agent, paths);
     } finally {
       assert.equal(await agent.stop(), 0, agent.stderr());
     }

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { startCountingServer } from '../plugins/websocket-output-support.js';
+import { tempDir } from '../helpers/temp.js';
 
 function httpPort(agent: RunningAgent): number {
   const match = /\[http_server\] listen iface=\S+ tcp_port=(\d+)/.exec(agent.stderr());
@@ -20,7 +20,7 @@ async function get(port: number, route: string): Promise<{ status: number; text:
 }
 
 function conf(text: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-ops-'));
+  const dir = tempDir('wsbit-ops-');
   const file = path.join(dir, 'wsbit.conf');
   writeFileSync(file, text);
   return file;
@@ -115,7 +115,7 @@ test('health turns unhealthy after HC_Errors_Count errors in a period, and recov
 test('hot reload under load: SIGHUP swaps the pipeline, 0 records lost; an invalid config keeps the old one', async (t) => {
   const server = await startCountingServer('json_lines');
   t.after(() => server.close());
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-reload-'));
+  const dir = tempDir('wsbit-reload-');
   const file = path.join(dir, 'wsbit.conf');
   const write = (format: string, extra = '') =>
     writeFileSync(
@@ -203,7 +203,7 @@ test('-J prints the plugins and their keys as JSON; after a plugin, that plugin 
 });
 
 test('/api/v1/storage reports chunks when storage.path is set', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-ops-storage-'));
+  const dir = tempDir('wsbit-ops-storage-');
   const agent = spawnAgent([
     '-H', '-L', '127.0.0.1', '-P', '0', '-b', dir,
     '-i', 'dummy', '-p', 'storage.type=filesystem', '-p', 'rate=20',

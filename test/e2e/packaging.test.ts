@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { tempDir } from '../helpers/temp.js';
 
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 test('npm pack gives a package that installs and runs from a clean directory', { timeout: 240_000 }, () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-pack-'));
+  const dir = tempDir('wsbit-pack-');
   // dist/ is already built by `npm test`; --ignore-scripts keeps pack from rebuilding it under running tests.
   const packed = JSON.parse(execFileSync(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { encoding: 'utf8' })) as Array<{
     filename: string;

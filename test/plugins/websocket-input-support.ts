@@ -5,14 +5,14 @@
  * that the conf/ end-to-end suite runs as documented.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
-import { fluentBitFixtures, repoRoot } from '../helpers/paths.js';
+import { artifactPath, fluentBitFixtures } from '../helpers/paths.js';
 import type { RunningAgent } from '../helpers/spawn.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -146,9 +146,7 @@ export async function livePageRows(url: string, minRows: number, text: RegExp, s
     const tags = await Promise.all(rows.map(async (row) => (await row.getAttribute('data-tag')) ?? ''));
     assert.match(await rows[0]!.locator('.rec').innerText(), text);
     if (screenshot !== undefined) {
-      const artifacts = path.join(repoRoot, 'test', 'artifacts');
-      mkdirSync(artifacts, { recursive: true });
-      await page.screenshot({ path: path.join(artifacts, screenshot), animations: 'disabled' });
+      await page.screenshot({ path: artifactPath(screenshot), animations: 'disabled' });
     }
     assert.deepEqual(problems, []);
     return tags;
