@@ -47,7 +47,7 @@ if (leftInTestTmp.length > 0) {
   status = 1;
 }
 if (leftInTmp.length > 0) {
-  console.error(`\ntests left new entries in /tmp: ${leftInTmp.map((name) => `/tmp/${name}`).join(', ')}`);
+  console.error(`\ntests left new entries in /tmp (or another process made them meanwhile): ${leftInTmp.map((name) => `/tmp/${name}`).join(', ')}`);
   status = 1;
 }
 process.exit(status);

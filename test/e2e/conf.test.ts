@@ -5,7 +5,7 @@ import { mkdirSync, appendFileSync, readdirSync } from 'node:fs';
 import { decode, encode } from '@msgpack/msgpack';
 import { fetch } from 'undici';
 import path from 'node:path';
-import { confDir } from '../helpers/paths.js';
+import { confDir, repoRoot } from '../helpers/paths.js';
 import { WebSocketServer } from 'ws';
 import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/temp.js';
@@ -98,6 +98,8 @@ export const scenarios: Record<string, Scenario> = {
   },
   'quickstart.conf': async (agent) => {
     await quickstartScenario(agent);
+    // The same records on the terminal, for a user without a browser.
+    assert.match(agent.stdout(), /^\{"date":\d+\.\d+,"message":"hello over WebSocket","level":"info","user":"Jos\\u00e9","latency_ms":12\.5\}$/m);
   },
   'aggregator.conf': async (agent) => {
     await aggregatorScenario(agent);
@@ -132,16 +134,29 @@ export const scenarios: Record<string, Scenario> = {
   },
 };
 
+/**
+ * The quick start runs the way the README starts it, `npm start`. Its build step (prestart) is skipped
+ * with --ignore-scripts because `npm test` has just built dist/, and rebuilding under running tests
+ * could rewrite files they load. npm does not pass SIGTERM on, so it is stopped with Ctrl-C's SIGINT
+ * to the whole process group, and wsbit's own exit is read from its log.
+ */
+const npmStart: Record<string, string[]> = { 'quickstart.conf': ['npm', 'start', '--ignore-scripts'] };
+
 for (const name of Object.keys(scenarios)) {
   test(`conf/${name} runs as documented`, async () => {
     const work = tempDir('wsbit-conf-');
     const paths: ExamplePaths = { tailDir: path.join(work, 'logs') };
     const env = { WSBIT_STORAGE_PATH: path.join(work, 'storage'), WSBIT_TAIL_DIR: paths.tailDir };
-    const agent = spawnAgent(['-c', path.join(confDir, name)], { env });
+    const command = npmStart[name];
+    const agent = spawnAgent(['-c', path.join(confDir, name)], command === undefined ? { env } : { env, command, cwd: repoRoot });
     try {
       await (scenarios[name] as Scenario)(agent, paths);
     } finally {
-      assert.equal(await agent.stop(), 0, agent.stderr());
+      if (command === undefined) assert.equal(await agent.stop(), 0, agent.stderr());
+      else {
+        await agent.stop('SIGINT');
+        assert.match(agent.stderr(), /\[engine\] service has stopped/);
+      }
     }
     assert.doesNotMatch(agent.stderr(), /\[error\]/);
   });
