@@ -22,11 +22,25 @@ test('npm pack gives a package that installs and runs from a clean directory', {
   assert.ok(files.includes('dist/src/cli/run.js'));
   assert.ok(files.some((file) => file.startsWith('conf/')));
   assert.ok(!files.some((file) => file.startsWith('dist/test/') || file.startsWith('src/')), 'no tests or TypeScript sources');
+  // The license the package declares, and every document the README links to.
+  assert.ok(files.includes('LICENSE'));
+  assert.match(readFileSync('LICENSE', 'utf8'), /Apache License\s+Version 2\.0, January 2004/);
+  const linkedDocs = [...readFileSync('README.md', 'utf8').matchAll(/\]\((docs\/[^)#]+)/g)].map((match) => match[1] ?? '');
+  assert.ok(linkedDocs.length > 0);
+  for (const doc of linkedDocs) assert.ok(files.includes(doc), `${doc} is packed`);
+  // Installing must not build: the compiled code is in the tarball, and no install-time script runs.
+  const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { license: string; scripts: Record<string, string> };
+  assert.equal(manifest.license, 'Apache-2.0');
+  for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(manifest.scripts[script], undefined, `no ${script} script`);
+  assert.equal(manifest.scripts['prepack'], 'npm run build', 'npm pack builds first');
 
   const app = path.join(dir, 'app');
   execFileSync('mkdir', ['-p', app]);
   writeFileSync(path.join(app, 'package.json'), '{"name":"wsbit-install-check","version":"1.0.0","private":true}\n');
-  execFileSync(npm, ['install', '--no-audit', '--no-fund', path.join(dir, tarball.filename)], { cwd: app, stdio: 'pipe' });
+  const install = spawnSync(npm, ['install', '--no-audit', '--no-fund', path.join(dir, tarball.filename)], { cwd: app, encoding: 'utf8' });
+  assert.equal(install.status, 0, install.stderr);
+  assert.doesNotMatch(install.stderr, /install-scripts|prepare/, 'npm warns about no install script');
+  assert.ok(existsSync(path.join(app, 'node_modules', 'wsbit', 'dist', 'src', 'cli', 'run.js')));
   const version = spawnSync('npx', ['--no-install', 'wsbit', '-V'], { cwd: app, encoding: 'utf8' });
   assert.equal(version.status, 0, version.stderr);
   assert.match(version.stdout, /^wsbit v\d+\.\d+\.\d+\n$/);

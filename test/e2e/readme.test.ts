@@ -11,7 +11,11 @@ test('the README plugin tables match the schemas (run npm run docs to update)', 
 test('the README opens with the set-up commands and names the test command', () => {
   const readme = readFileSync('README.md', 'utf8');
   const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
-  assert.match(firstBlock, /^npm ci\nnpm test\nnpx wsbit -c conf\/[a-z-]+\.conf\n$/);
+  assert.equal(firstBlock, 'npm ci\nnpm test\nnpm start\n');
+  // npm start runs the local build: it builds first, then starts bin/wsbit with the quick start.
+  const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+  assert.equal(scripts['prestart'], 'npm run build --silent');
+  assert.equal(scripts['start'], 'node bin/wsbit -c conf/quickstart.conf');
 });
 
 test('.ci/run calls exactly the README test command', () => {
