@@ -21,6 +21,8 @@ export interface SpawnOptions {
    * on to the script it runs.
    */
   command?: string[];
+  /** Run as this user and group (the caller must be root), e.g. to run as a container image's user. */
+  user?: { uid: number; gid: number };
 }
 
 /** Spawns bin/wsbit as a user would, collecting its output. */
@@ -30,6 +32,7 @@ export function spawnAgent(args: string[], options: SpawnOptions = {}): RunningA
     env: { ...process.env, ...options.env },
     cwd: options.cwd,
     detached: options.command !== undefined,
+    ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
   });
   let out = '';
   let err = '';
