@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { renderPluginTables } from '../../src/cli/readme-tables.js';
+import { readmeCommandChecks, readmeCommands } from './readme-commands.js';
 
 test('the README plugin tables match the schemas (run npm run docs to update)', () => {
   const readme = readFileSync('README.md', 'utf8');
@@ -22,4 +23,10 @@ test('.ci/run calls exactly the README test command', () => {
   const ci = readFileSync('.ci/run', 'utf8');
   assert.match(ci, /^npm ci$/m);
   assert.match(ci, /^npm test$/m);
+});
+
+test('every command in the README code blocks is run by a test (test/e2e/readme-commands.ts says which)', () => {
+  const commands = readmeCommands(readFileSync('README.md', 'utf8'));
+  assert.ok(commands.length >= 10, commands.join('\n'));
+  assert.deepEqual([...new Set(commands)].sort(), Object.keys(readmeCommandChecks).sort());
 });
