@@ -1,5 +1,4 @@
-import { filterCommonKeys, inputCommonKeys, outputCommonKeys } from '../config/common-keys.js';
-import { pluginSchema } from '../config/pipeline.js';
+import { commonKeysByKind, pluginSchema } from '../config/pipeline.js';
 import { describeSchema, renderSchemaTable, type ParamSpec, type ParamType, type SchemaRow } from '../config/schema.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { PluginDefinition } from '../plugins/types.js';
@@ -86,12 +85,6 @@ function jsonOption(spec: ParamSpec, row: SchemaRow): JsonHelpOption {
   const unset = spec.shownDefault === undefined && (spec.multiple === true || spec.default === undefined || spec.default === null || spec.default === '');
   return { name: spec.key, description: row.description, default: unset ? null : row.default, type: jsonTypeNames[spec.type] };
 }
-
-const commonKeysByKind: Record<PluginDefinition['kind'], readonly ParamSpec[]> = {
-  input: inputCommonKeys,
-  filter: filterCommonKeys,
-  output: outputCommonKeys,
-};
 
 /**
  * `-J` for one plugin, in Fluent Bit's shape so tools written for it read ours:

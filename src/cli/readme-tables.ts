@@ -1,5 +1,5 @@
 import { filterCommonKeys, inputCommonKeys, outputCommonKeys } from '../config/common-keys.js';
-import { pluginSchema } from '../config/pipeline.js';
+import { commonKeysByKind, pluginSchema } from '../config/pipeline.js';
 import { describeSchema, renderSchemaTable, type ParamSpec } from '../config/schema.js';
 import { defaultRegistry } from '../plugins/registry.js';
 
@@ -15,13 +15,12 @@ export function pluginTablesMarkdown(): string {
     `### Keys every filter takes\n\n${table(filterCommonKeys)}`,
     `### Keys every output takes\n\n${table(outputCommonKeys)}`,
   ];
-  const commonKeysOf = { input: inputCommonKeys, filter: filterCommonKeys, output: outputCommonKeys };
   for (const kind of ['input', 'filter', 'output'] as const) {
     for (const name of registry.names(kind)) {
       const definition = registry.get(kind, name);
       if (definition === undefined) continue;
       // Its own keys, and shared keys whose default it changes (the websocket output's retry_limit).
-      const shared = new Set<ParamSpec>(commonKeysOf[kind]);
+      const shared = new Set<ParamSpec>(commonKeysByKind[kind]);
       const rows = pluginSchema(definition).filter((spec) => !shared.has(spec));
       const own = rows.length === 0 ? 'No keys of its own.\n' : table(rows);
       parts.push(`### ${kind} \`${name}\`\n\n${definition.description}.\n\n${own}`);
