@@ -19,6 +19,8 @@ export interface AgentOptions {
   metrics?: MetricsRegistry;
   /** Parsers from `Parsers_File`; plugins with a `parser` key look theirs up here. */
   parsers?: ParserRegistry;
+  /** `-D`: check that storage.path could be created, but create nothing. */
+  dryRun?: boolean;
 }
 
 interface RunningInput {
@@ -366,6 +368,7 @@ export class Agent {
       checksum: service['storage.checksum'],
       deleteIrrecoverable: service['storage.delete_irrecoverable_chunks'],
       logger: logRoot.scoped('storage'),
+      dryRun: this.options.dryRun === true,
     });
   }
 

@@ -1,19 +1,17 @@
 /** Shared helpers for the codec tests: the Fluent Bit golden files and small chunk builders. */
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { writeEvent } from '../../src/codec/event.js';
 import { jsonTextToMsgpack } from '../../src/codec/json-scan.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
-
-/** shared/fixtures/fluent-bit, next to the repository (this file runs from dist/test/codec/). */
-export const fixtureDir = fileURLToPath(new URL('../../../../shared/fixtures/fluent-bit/', import.meta.url));
+import { fluentBitFixtures } from '../helpers/paths.js';
 
 export function fixture(name: string): Buffer {
-  return fs.readFileSync(fixtureDir + name);
+  return fs.readFileSync(path.join(fluentBitFixtures, name));
 }
 
 export function fixtureNames(): string[] {
-  return fs.readdirSync(fixtureDir).sort();
+  return fs.readdirSync(fluentBitFixtures).sort();
 }
 
 export const SEC = 1700000000;

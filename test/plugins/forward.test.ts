@@ -3,8 +3,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import zlib from 'node:zlib';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FluentClient, FluentSocketEvent, EventTime as FluentEventTime, type EventModes, type FluentClientOptions } from '@fluent-org/logger';
 import { decode, encode } from '@msgpack/msgpack';
@@ -13,6 +11,7 @@ import { sleep, waitFor } from '../helpers/wait.js';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { FrameScanner } from '../../src/forward/frame-scanner.js';
+import { tempDir } from '../helpers/temp.js';
 
 const forwardArgs = (...props: string[]): string[] => [
   '-i', 'forward', '-p', 'listen=127.0.0.1', '-p', 'port=0', ...props.flatMap((p) => ['-p', p]), '-o', 'capture', '-m', '*', '-f', '0.05',
@@ -284,7 +283,7 @@ test('PackedForward keeps Fluent Bit metadata ([[time, meta], record]) and skips
 });
 
 test('unix_path: listens on a Unix socket, and removes a stale socket file first', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-fw-'));
+  const dir = tempDir('wsbit-fw-');
   const socketPath = path.join(dir, 'forward.sock');
   const { writeFileSync } = await import('node:fs');
   writeFileSync(socketPath, 'stale');

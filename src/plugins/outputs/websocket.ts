@@ -3,12 +3,14 @@ import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import { encodePayload } from '../../codec/payload.js';
 import { Opcode } from '../../websocket/frame.js';
+import { withShownDefaults } from '../../config/schema.js';
 import { defineOutput } from '../types.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
 import { WebSocketLink } from './websocket/link.js';
 
 const schema = [
-  ...netClientKeys,
+  // create() fills these in when they are not given; help says what it picks.
+  ...withShownDefaults(netClientKeys, { host: '127.0.0.1', port: '80 (443 with tls on)' }),
   ...tlsClientKeys,
   { key: 'uri', type: 'string', default: '/', description: 'Path (and query) of the WebSocket endpoint; a leading / is added if missing. A path in the service URI wins.' },
   ...formatKeys('msgpack'),
