@@ -13,6 +13,7 @@
  * (explicit stack), never throws on any input, and rolls the writer back on 'incomplete' and 'error'.
  */
 import { WsbitError } from '../core/errors.js';
+import { MAX_NESTING_DEPTH } from './limits.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 
 export type JsonKind = 'object' | 'array' | 'string' | 'number' | 'bool' | 'null';
@@ -27,11 +28,12 @@ export interface ScanOptions {
   end?: number;
   /** True when no more bytes will follow, so a number may end at `end` (default false: streams). */
   eof?: boolean;
-  /** Deepest nesting accepted (default 1000). */
+  /** Deepest nesting accepted (default MAX_NESTING_DEPTH). */
   maxDepth?: number;
 }
 
-export const DEFAULT_MAX_DEPTH = 1000;
+/** The shared record nesting limit (limits.ts); the stack grows past it for callers that ask for more. */
+export const DEFAULT_MAX_DEPTH = MAX_NESTING_DEPTH;
 
 // Sentinels returned by the helpers below; the error text lives in `errorMessage`/`errorOffset`.
 const INCOMPLETE = -1;

@@ -33,6 +33,38 @@ export function formatLogLine(level: MessageLevel, scope: string, message: strin
   return `[${formatLogTimestamp(date)}] [${level.padStart(5, ' ')}] ${scopePart}${message}\n`;
 }
 
+/** How much of a value a peer sent (a path, a header, skipped bytes) a log line shows. */
+export const UNTRUSTED_LOG_CHARS = 200;
+
+/**
+ * A value that came from outside (a request path or query, a header, bytes a client sent), made safe
+ * for a log line: cut to `maxChars` characters and quoted with every control character, quote and
+ * backslash escaped, so a peer can neither forge log lines with a newline nor flood one line. Bytes
+ * are read as UTF-8 (invalid sequences show as U+FFFD); a cut value says how long it was.
+ */
+export function quoteUntrusted(value: string | Uint8Array, maxChars = UNTRUSTED_LOG_CHARS): string {
+  let text: string;
+  let complete: boolean;
+  let total: string;
+  if (typeof value === 'string') {
+    text = value;
+    complete = true;
+    total = `${value.length} characters`;
+  } else {
+    // Decode only what can be shown: a peer's 16 MB message costs a few hundred bytes here.
+    const shown = value.subarray(0, maxChars * 4);
+    text = Buffer.from(shown.buffer, shown.byteOffset, shown.byteLength).toString('utf8');
+    complete = shown.length === value.length;
+    total = `${value.length} bytes`;
+  }
+  if (complete && text.length <= maxChars) return JSON.stringify(text);
+  // Never cut a surrogate pair in half: JSON.stringify would show the half as \udxxx.
+  let end = Math.min(maxChars, text.length);
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${JSON.stringify(text.slice(0, end))}… (${total})`;
+}
+
 export interface LogSink {
   write(line: string): void;
 }
