@@ -4,7 +4,7 @@
  * refuse deeper msgpack records before they acknowledge them, and the encoders (which recurse) leave
  * out any deeper record that still reaches an output, instead of failing its chunk.
  *
- * Why 64: Fluent Bit 5.1.1's tcp input packs a JSON record 63 levels deep and silently drops one 65
+ * Why 64: Fluent Bit 5.1.1's tcp input packs a JSON record 63 levels deep and silently drops one 64
  * levels deep (measured: `test/codec/fixtures/nesting/`), so a peer that works with Fluent Bit works
  * here; real logs nest a handful of levels; and 64 recursive calls are nothing to the stack.
  */
