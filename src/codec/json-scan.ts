@@ -21,7 +21,7 @@ export type JsonKind = 'object' | 'array' | 'string' | 'number' | 'bool' | 'null
 export type ScanResult =
   | { status: 'ok'; end: number; kind: JsonKind }
   | { status: 'incomplete' }
-  | { status: 'error'; message: string; offset: number };
+  | { status: 'error'; message: string; offset: number; tooDeep: boolean };
 
 export interface ScanOptions {
   /** Stop reading at this offset (default: the buffer's length). */
@@ -40,10 +40,12 @@ const INCOMPLETE = -1;
 const ERROR = -2;
 let errorMessage = '';
 let errorOffset = 0;
+let errorTooDeep = false;
 
-function fail(message: string, offset: number): number {
+function fail(message: string, offset: number, tooDeep = false): number {
   errorMessage = message;
   errorOffset = offset;
+  errorTooDeep = tooDeep;
   return ERROR;
 }
 
@@ -145,7 +147,7 @@ export function scanJsonValue(buf: Uint8Array, offset: number, writer: MsgpackWr
 
     // Mode.Value
     if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      if (depth >= maxDepth) { r = fail(`nesting deeper than ${maxDepth} levels at byte ${i}`, i); break; }
+      if (depth >= maxDepth) { r = fail(`nesting deeper than ${maxDepth} levels at byte ${i}`, i, true); break; }
       if (depth === stackHeader.length) growStack();
       const isObject = c === 0x7b;
       stackHeader[depth] = writer.reserveHeader();
@@ -178,7 +180,7 @@ export function scanJsonValue(buf: Uint8Array, offset: number, writer: MsgpackWr
 
   writer.truncate(mark);
   if (r === INCOMPLETE) return { status: 'incomplete' };
-  return { status: 'error', message: errorMessage, offset: errorOffset };
+  return { status: 'error', message: errorMessage, offset: errorOffset, tooDeep: errorTooDeep };
 }
 
 function kindOf(c: number): JsonKind | undefined {

@@ -113,6 +113,19 @@ export const forwardInput = defineInput({
         }
         writer.reset();
         const message = decodeForwardFrame(frame, writer);
+        if (message.rejected > 0 && message.chunk !== null) {
+          // The client asked for an ack, which must mean every record of the message is in wsbit's
+          // buffer. So none is taken and no ack is sent: the client keeps them all, and if it sends them
+          // again nothing is duplicated. The connection stays up for its next messages.
+          const refused = message.records + message.rejected;
+          telemetry.event(
+            'warn',
+            `${message.mode} message from ${peer} refused, not acknowledged (${refused} ${refused === 1 ? 'record' : 'records'}): ${message.rejectReason ?? ''}`,
+            'wsbit_input_rejected_records_total',
+            refused,
+          );
+          return;
+        }
         if (message.records > 0) context.emit(writer.view(), message.records, tagFor(message.tag));
         if (message.rejected > 0) {
           telemetry.event(

@@ -20,6 +20,7 @@ import type { ResolvedConfig } from '../../config/schema.js';
 import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/access.js';
 import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
 import { encodeMessages, type MessageShape } from './websocket-server/encode.js';
+import { reportRejectedRecords } from './rejected.js';
 import { MSGPACK_ASSET_PATH, STATUS_PATH, livePage } from './websocket-server/live-page.js';
 
 const schema = [
@@ -211,9 +212,10 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
         discarded(chunk.records);
         return 'ok';
       }
-      const { messages, error } = encodeMessages(chunk.data, chunk.tag, shape);
+      const { messages, error, rejected } = encodeMessages(chunk.data, chunk.tag, shape);
+      reportRejectedRecords(telemetry, chunk, rejected);
       if (error !== null) {
-        const lost = Math.max(0, chunk.records - messages.length);
+        const lost = Math.max(0, chunk.records - messages.length - rejected.length);
         telemetry.event('error', `chunk '${chunk.id}' is malformed after ${messages.length} records: ${error.message}`, 'wsbit_output_rejected_records_total', lost);
       }
       if (messages.length > 0 && broadcaster.broadcast(chunk.tag, messages) === 0) discarded(messages.length);
