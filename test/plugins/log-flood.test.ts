@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { startAgent } from '../helpers/pipeline.js';
 import { spawnAgent } from '../helpers/spawn.js';
 
 /** One upgrade request with a wrong token on a raw socket; resolves with the status line. */
@@ -48,4 +49,29 @@ test('1,100 refused upgrades write a handful of log lines, and the summary count
   assert.ok(refused.length <= 18, `${refused.length} lines:\n${refused.join('\n')}`);
   assert.ok(lines.length <= 30, `${lines.length} lines in all`);
   t.diagnostic(`${lines.length} log lines in all for ${total} refused upgrades (${refused.length} about them)`);
+});
+
+test('paths and query strings a peer sends are cut and escaped in log lines (websocket and http inputs)', async (t) => {
+  const running = await startAgent([
+    '-i', 'websocket', '-p', 'listen=127.0.0.1', '-p', 'port=0', '-p', 'path=/ingest',
+    '-i', 'http', '-p', 'listen=127.0.0.1', '-p', 'port=0',
+    '-o', 'null', '-m', '*',
+  ]);
+  t.after(() => running.stop());
+  const wsPort = running.agent.input('websocket.0')?.listeningPort?.() as number;
+  const httpPort = running.agent.input('http.0')?.listeningPort?.() as number;
+  const longPath = `/${'p'.repeat(5000)}\u00e9"quote`;
+  const socket = net.connect(wsPort, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.write(`GET ${encodeURI(longPath)} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  await running.waitForLog('(HTTP 404)');
+  socket.destroy();
+  const response = await fetch(`http://127.0.0.1:${httpPort}/${'q'.repeat(5000)}?x="\\`, { method: 'GET' });
+  assert.equal(response.status, 400);
+  await running.waitForLog('invalid HTTP method');
+  const refused = running.lines.find((line) => line.includes('(HTTP 404)')) ?? '';
+  assert.match(refused, /refused client 127\.0\.0\.1:\d+: path "\/p{199}"… \(5015 characters\) is not \/ingest \(HTTP 404\)\n$/);
+  const method = running.lines.find((line) => line.includes('invalid HTTP method')) ?? '';
+  assert.match(method, /request to "\/q{199}"… \(50\d\d characters\) from [^ ]+ refused: invalid HTTP method "GET"\n$/);
+  for (const line of [refused, method]) assert.ok(line.length < 500, line);
 });

@@ -8,6 +8,7 @@ import { Connections } from './connections.js';
 import { FrameScanner } from './forward/frame-scanner.js';
 import { checkPing, startHandshake, type HandshakeConfig, type HandshakeState } from './forward/handshake.js';
 import { ackMessage, decodeForwardFrame, ForwardProtocolError } from './forward/protocol.js';
+import { quoteUntrusted } from '../../core/logger.js';
 
 const schema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
@@ -108,7 +109,7 @@ export const forwardInput = defineInput({
           }
           socket.write(result.pong);
           phase = { name: 'established' };
-          telemetry.logger.debug(`handshake with ${result.clientHostname} (${peer}) established`);
+          telemetry.logger.debug(`handshake with ${quoteUntrusted(result.clientHostname)} (${peer}) established`);
           return;
         }
         writer.reset();

@@ -22,6 +22,7 @@ import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
 import { encodeMessages, type MessageShape } from './websocket-server/encode.js';
 import { reportRejectedRecords } from './rejected.js';
 import { MSGPACK_ASSET_PATH, STATUS_PATH, livePage } from './websocket-server/live-page.js';
+import { quoteUntrusted } from '../../core/logger.js';
 
 const schema = [
   {
@@ -191,7 +192,7 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     async start() {
       const http = createServer((request, response) => {
         onRequest(request, response).catch((error: unknown) => {
-          logger.error(`${request.method ?? 'GET'} ${requestPath(request)}: ${errorMessage(error)}`);
+          logger.error(`${quoteUntrusted(request.method ?? 'GET')} ${quoteUntrusted(requestPath(request))}: ${errorMessage(error)}`);
           if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'Internal error\n');
           else response.destroy();
         });
