@@ -14,17 +14,7 @@ import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { encodePayload, type PayloadOptions } from '../../src/codec/payload.js';
 import { printChunkBytes } from '../../src/codec/print.js';
 import { defaultGelfOptions } from '../../src/codec/gelf.js';
-
-/** msgpack of `{"d":{"d":…{"d":1}}}`, `depth` maps deep. */
-function nestedMaps(depth: number): Buffer {
-  const w = new MsgpackWriter(depth * 3 + 8);
-  for (let i = 0; i < depth; i++) {
-    w.mapHeader(1);
-    w.str('d');
-  }
-  w.uint(1);
-  return w.bytes();
-}
+import { nestedMaps } from './support.js';
 
 test('nestingExceeds counts maps and arrays, the outer value being level 1, and stops at the limit', () => {
   const cases: Array<[string, number, boolean]> = [

@@ -20,19 +20,9 @@ import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { openClient, startInput } from './websocket-input-support.js';
 import { startCountingServer, startTestAgent } from './websocket-output-support.js';
+import { nestedMaps } from '../codec/support.js';
 
-/** msgpack of `{"d":{"d":…{"d":1}}}`, `depth` maps deep. */
-function nestedMaps(depth: number): Buffer {
-  const w = new MsgpackWriter(depth * 3 + 8);
-  for (let i = 0; i < depth; i++) {
-    w.mapHeader(1);
-    w.str('d');
-  }
-  w.uint(1);
-  return w.bytes();
-}
-
-/** The same as a JS value, for clients that encode objects themselves. */
+/** `{"d":{"d":…{"d":1}}}` as a JS value, `depth` maps deep, for clients that encode objects themselves. */
 function nestedObject(depth: number): Record<string, unknown> {
   let value: unknown = 1;
   for (let i = 0; i < depth; i++) value = { d: value };
