@@ -35,6 +35,14 @@ export interface ScanOptions {
 /** The shared record nesting limit (limits.ts); the stack grows past it for callers that ask for more. */
 export const DEFAULT_MAX_DEPTH = MAX_NESTING_DEPTH;
 
+/**
+ * The nesting to allow for a JSON text that holds records: MAX_NESTING_DEPTH for an object, one level
+ * more for a top-level array, whose elements are the records. `buf[offset]` is the text's first byte.
+ */
+export function recordsMaxDepth(buf: Uint8Array, offset: number): number {
+  return buf[skipJsonWhitespace(buf, offset)] === 0x5b ? MAX_NESTING_DEPTH + 1 : MAX_NESTING_DEPTH;
+}
+
 // Sentinels returned by the helpers below; the error text lives in `errorMessage`/`errorOffset`.
 const INCOMPLETE = -1;
 const ERROR = -2;

@@ -220,3 +220,19 @@ for (const format of ['msgpack', 'json_lines'] as const) {
     assert.equal(agent.agent.metrics.get('fluentbit_output_errors_total', 'websocket.0'), 0);
   });
 }
+
+test('http input: a body with a record past the limit gets 400 and costs only its request; a record at the limit, in an array too, is taken', async (t) => {
+  const running = await startAgent(['-i', 'http', '-p', 'listen=127.0.0.1', '-p', 'port=0', '-o', 'capture', '-m', '*', '-f', '0.05']);
+  t.after(() => running.stop());
+  const port = running.agent.input('http.0')?.listeningPort?.() as number;
+  const post = (body: string): Promise<Response> =>
+    fetch(`http://127.0.0.1:${port}/app`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+  const atLimit = JSON.stringify(nestedObject(MAX_NESTING_DEPTH - 1));
+  const poison = await post(JSON.stringify([{ seq: 1 }, nestedObject(1500)]));
+  assert.equal(poison.status, 400);
+  assert.match(await poison.text(), /^error: invalid JSON: nesting deeper than 65 levels at byte \d+/);
+  assert.equal((await post(`[${atLimit}, ${atLimit}]`)).status, 201);
+  assert.equal((await post(atLimit)).status, 201);
+  await running.waitFor(() => running.chunks.flatMap((chunk) => decodeEvents(chunk.data)).length === 3, 'the three records at the limit');
+  assert.equal(running.agent.metrics.get('wsbit_input_rejected_records_total', 'http.0'), 1);
+});

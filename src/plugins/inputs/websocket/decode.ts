@@ -14,7 +14,7 @@
 import { isUtf8 } from 'node:buffer';
 import { eventTooDeep, forEachEvent, mapCount, skipValue, writeEvent, writeEventHeader, type EventView } from '../../../codec/event.js';
 import { MAX_NESTING_DEPTH } from '../../../codec/limits.js';
-import { scanJsonValue, skipJsonWhitespace } from '../../../codec/json-scan.js';
+import { recordsMaxDepth, scanJsonValue, skipJsonWhitespace } from '../../../codec/json-scan.js';
 import { findEntry, mapEntries, readStr, rewriteMap, type MapEntry } from '../../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { errorMessage } from '../../../core/errors.js';
@@ -157,9 +157,7 @@ export class PayloadDecoder {
     let offset = skipJsonWhitespace(payload, 0);
     while (offset < payload.length) {
       this.scratch.reset();
-      // The records of a top-level array sit one level below it.
-      const maxDepth = payload[skipJsonWhitespace(payload, offset)] === 0x5b ? MAX_NESTING_DEPTH + 1 : MAX_NESTING_DEPTH;
-      const result = scanJsonValue(payload, offset, this.scratch, { eof: true, maxDepth });
+      const result = scanJsonValue(payload, offset, this.scratch, { eof: true, maxDepth: recordsMaxDepth(payload, offset) });
       if (result.status === 'incomplete') return undecodable('invalid JSON: the message ends inside a value');
       if (result.status === 'error' && result.tooDeep) {
         return { ok: false, reason: `a record nested deeper than ${MAX_NESTING_DEPTH} levels (${result.message})`, closeCode: POLICY_CLOSE_CODE };
