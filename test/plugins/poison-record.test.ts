@@ -7,6 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { FluentClient } from '@fluent-org/logger';
 import { decodeMulti, encode } from '@msgpack/msgpack';
 import { writeEvent } from '../../src/codec/event.js';
@@ -235,4 +238,28 @@ test('http input: a body with a record past the limit gets 400 and costs only it
   assert.equal((await post(atLimit)).status, 201);
   await running.waitFor(() => running.chunks.flatMap((chunk) => decodeEvents(chunk.data)).length === 3, 'the three records at the limit');
   assert.equal(running.agent.metrics.get('wsbit_input_rejected_records_total', 'http.0'), 1);
+});
+
+test('tail with a json parser keeps an over-deep line whole as text, as any line it cannot parse; dummy refuses one at start-up', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-poison-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'app.log');
+  const poisonLine = JSON.stringify({ seq: 2, poison: nestedObject(1500) });
+  writeFileSync(file, `{"seq":1}\n${poisonLine}\n{"seq":3}\n`);
+  const running = await startAgent(['-R', 'conf/parsers.conf', '-i', 'tail', '-p', `path=${file}`, '-p', 'read_from_head=on', '-p', 'parser=json', '-o', 'capture', '-m', '*', '-f', '0.05']);
+  t.after(() => running.stop());
+  const bodies = (): unknown[] => running.chunks.flatMap((chunk) => decodeEvents(chunk.data)).map((event) => event.body);
+  await running.waitFor(() => bodies().length === 3, 'the three lines');
+  // Fluent Bit's tail keeps a line its parser refuses as {"log": line}: flat text, nothing nested.
+  assert.deepEqual(bodies(), [{ seq: 1 }, { log: poisonLine }, { seq: 3 }]);
+  assert.match(running.logs(), /parser 'json' could not parse a line of .*, keeping it whole: invalid JSON: nesting deeper than 64 levels/);
+
+  const dummy = (depth: number): Promise<InProcessAgent> =>
+    // An agent that does start is stopped at once, so a failing assertion cannot leave it running.
+    startAgent(['-i', 'dummy', '-p', `dummy=${JSON.stringify(nestedObject(depth))}`, '-o', 'capture']).then(async (agent) => {
+      await agent.stop();
+      return agent;
+    });
+  await assert.rejects(dummy(MAX_NESTING_DEPTH + 1), /dummy\.0: .*nesting deeper than 64 levels/);
+  await dummy(MAX_NESTING_DEPTH);
 });
