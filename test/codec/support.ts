@@ -42,3 +42,14 @@ export function chunkOf(...events: TestEvent[]): Buffer {
 export function hex(text: string): Buffer {
   return Buffer.from(text.replace(/\s+/g, ''), 'hex');
 }
+
+/** msgpack of `{"d":{"d":…{"d":1}}}`, `depth` maps deep: a record for the nesting limit. */
+export function nestedMaps(depth: number): Buffer {
+  const w = new MsgpackWriter(depth * 3 + 8);
+  for (let i = 0; i < depth; i++) {
+    w.mapHeader(1);
+    w.str('d');
+  }
+  w.uint(1);
+  return w.bytes();
+}

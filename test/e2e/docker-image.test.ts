@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { repoRoot } from '../helpers/paths.js';
@@ -49,8 +49,10 @@ function readImage(): Image {
       const [key = '', value = ''] = args.split('=');
       image.env[key] = value;
     } else if (instruction === 'COPY' && !args.startsWith('--from=')) {
-      const [from = '', to = ''] = rest;
-      image.copies.push({ from, to: path.posix.resolve(image.workdir, to) });
+      // COPY SRC... DEST: with several sources, DEST is a directory that takes each by its name.
+      const sources = rest.slice(0, -1);
+      const to = path.posix.resolve(image.workdir, rest[rest.length - 1] ?? '');
+      for (const from of sources) image.copies.push({ from, to: sources.length > 1 ? path.posix.join(to, path.posix.basename(from)) : to });
     }
   }
   return image;
@@ -107,6 +109,12 @@ function mapImage(image: Image, user: { uid: number; gid: number } | undefined, 
   const configFile = path.join(root, 'etc', 'wsbit', 'wsbit.conf');
   mkdirSync(path.dirname(configFile), { recursive: true });
   writeFileSync(configFile, config);
+  // Files copied beside the config (the parsers file it names) go beside the mapped config too.
+  for (const copy of image.copies) {
+    if (copy.to !== configInImage && path.posix.dirname(copy.to) === path.posix.dirname(configInImage)) {
+      copyFileSync(path.join(repoRoot, copy.from), path.join(path.dirname(configFile), path.posix.basename(copy.to)));
+    }
+  }
   const command = [...image.entrypoint, ...image.cmd].map((arg) => {
     if (arg === 'node') return process.execPath;
     if (arg === configInImage) return configFile;
@@ -125,7 +133,7 @@ test('the Dockerfile makes /var/lib/wsbit for its unprivileged user, declares it
     'a RUN creates /var/lib/wsbit owned by the USER',
   );
   const deployConfig = readFileSync(path.join(repoRoot, 'deploy', 'wsbit.conf'), 'utf8');
-  assert.match(deployConfig, /^\s+storage\.path\s+\/var\/lib\/wsbit\//m, 'the default config buffers in the volume');
+  assert.match(deployConfig, /^\s+storage\.path\s+(\$\{WSBIT_STATE_DIR:-)?\/var\/lib\/wsbit\}?\//m, 'the default config buffers in the volume');
   // The run line gives the volume, the log mount, the receiver and the monitoring port.
   const run = image.comment.replace(/\\\n#\s*/g, ' ');
   assert.match(run, /docker run .*-v [\w./-]+:\/var\/lib\/wsbit/);
@@ -144,9 +152,11 @@ test("the image's default command starts as an unprivileged user, ships a log li
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   t.after(() => new Promise<void>((resolve) => wss.close(() => resolve())));
   const port = (wss.address() as { port: number }).port;
-  // A container's log exists when wsbit starts (Read_From_Head off: it is followed from its end).
-  const logFile = path.join(mapped.logs, 'containers', 'app.log');
-  writeFileSync(logFile, 'written before the start, not shipped\n');
+  // A container's log, named as the kubelet names it, exists when wsbit starts (Read_From_Head off:
+  // it is followed from its end). Its lines are in the CRI format the config's multiline.parser reads.
+  const logFile = path.join(mapped.logs, 'containers', `app-5d9f7_default_app-${'0123456789abcdef'.repeat(4)}.log`);
+  const criLine = (text: string): string => `2026-12-03T22:00:00.000000000Z stdout F ${text}\n`;
+  writeFileSync(logFile, criLine('written before the start, not shipped'));
 
   const agent: RunningAgent = spawnAgent([], {
     command: mapped.command,
@@ -162,7 +172,7 @@ test("the image's default command starts as an unprivileged user, ships a log li
   assert.equal(health.status, 200);
 
   const line = `from the image's command ${process.pid}`;
-  appendFileSync(logFile, `${line}\n`);
+  appendFileSync(logFile, criLine(line));
   await waitFor(() => received.join('').includes(line), 'the log line at the receiver', 20_000);
 
   assert.doesNotMatch(received.join(''), /not shipped/);

@@ -153,7 +153,7 @@ test('shared_key: the right key passes the HELO/PING/PONG handshake; a wrong key
   assert.notEqual(await attempt, 'delivered');
   await sleep(100);
   assert.equal(tagged(running).length, 1, 'nothing from the refused client');
-  assert.ok(running.lines.some((line) => /\[ warn\] \[input:forward:forward\.0\] handshake with .* failed: shared_key mismatch from host 'bad-client'/.test(line)), running.lines.join(''));
+  assert.ok(running.lines.some((line) => /\[ warn\] \[input:forward:forward\.0\] handshake with .* failed: shared_key mismatch from host "bad-client"/.test(line)), running.lines.join(''));
 });
 
 test('security.users: a client must also give a known username and password', async (t) => {
@@ -166,7 +166,7 @@ test('security.users: a client must also give a known username and password', as
   const mallory = fluentClient(port, { eventMode: 'Message', ack: {}, security: { clientHostname: 'c2', sharedKey: 'k', username: 'alice', password: 'nope' } });
   mallory.socketOn(FluentSocketEvent.ERROR, () => undefined);
   const attempt = mallory.emit('users', { who: 'mallory' }).catch(() => undefined);
-  await waitFor(() => running.lines.some((line) => line.includes("user authentication failed for 'alice'")), 'the refusal');
+  await waitFor(() => running.lines.some((line) => line.includes('user authentication failed for "alice"')), 'the refusal');
   await mallory.shutdown().catch(() => undefined);
   await attempt;
   await waitFor(() => tagged(running).length === 1, 'alice only');

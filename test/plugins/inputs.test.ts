@@ -73,7 +73,7 @@ test('tcp json: invalid JSON is logged and skipped, and the connection keeps wor
   });
   await waitFor(() => running.events().length === 2, 'the records around the bad one');
   assert.deepEqual(running.events().map((e) => e.body), [{ a: 1 }, { after: 'bad' }]);
-  assert.ok(running.lines.some((line) => /\[ warn\] \[input:tcp:tcp\.0\] invalid message from .* skipping: /.test(line)), running.lines.join(''));
+  assert.ok(running.lines.some((line) => /\[ warn\] \[input:tcp:tcp\.0\] invalid JSON from .* skipped 13 bytes up to the next newline: /.test(line)), running.lines.join(''));
 });
 
 test('tcp json: a message larger than buffer_size closes that connection only', async (t) => {

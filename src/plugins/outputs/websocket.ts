@@ -6,6 +6,7 @@ import { Opcode } from '../../websocket/frame.js';
 import { withShownDefaults } from '../../config/schema.js';
 import { defineOutput } from '../types.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
+import { reportRejectedRecords } from './rejected.js';
 import { WebSocketLink } from './websocket/link.js';
 
 const schema = [
@@ -112,12 +113,10 @@ export const websocketOutput = defineOutput({
           telemetry.logger.error(`[out_ws] error formatting ${options.format} payload for chunk '${chunk.id}': ${errorMessage(error)}`);
           return 'error';
         }
-        for (const { index, reason } of encoded.rejected) {
-          telemetry.event('warn', `record ${index} of chunk '${chunk.id}' left out: ${reason}`, 'wsbit_output_rejected_records_total');
-        }
         try {
-          if (encoded.payload.length === 0) return 'ok';
-          await link.send(encoded.isText ? Opcode.Text : Opcode.Binary, encoded.payload);
+          if (encoded.payload.length > 0) await link.send(encoded.isText ? Opcode.Text : Opcode.Binary, encoded.payload);
+          // Reported once the rest is delivered: a retried chunk would otherwise count them on every attempt.
+          reportRejectedRecords(telemetry, chunk, encoded.rejected);
           return 'ok';
         } catch (error) {
           telemetry.logger.debug(`chunk '${chunk.id}' not delivered: ${errorMessage(error)}`);
