@@ -1,5 +1,9 @@
 # wsbit container image. Build: docker build -t wsbit .
-# Run:   docker run --rm -p 2020:2020 -v /var/log:/var/log:ro wsbit -c /etc/wsbit/wsbit.conf
+# Run:   docker run --rm -p 2020:2020 -e WSBIT_WS_HOST=receiver.example -e WSBIT_WS_PORT=8080 \
+#          -v /var/log:/var/log:ro -v wsbit-data:/var/lib/wsbit wsbit
+# The default command runs deploy/wsbit.conf: it tails /var/log/containers/*.log, buffers chunks and
+# tail offsets in /var/lib/wsbit (a volume, so they survive a new container), ships to
+# ws://$WSBIT_WS_HOST:$WSBIT_WS_PORT/ingest, and serves health and metrics on port 2020.
 
 # Build stage: compile the TypeScript with the dev dependencies.
 FROM node:20-bookworm-slim AS build
@@ -23,6 +27,9 @@ COPY --from=build /src/dist/src ./dist/src
 COPY bin ./bin
 COPY conf ./conf
 COPY deploy/wsbit.conf deploy/parsers.conf /etc/wsbit/
+# storage.path and the tail offsets live here; the image runs as `node`, which must own it.
+RUN mkdir -p /var/lib/wsbit && chown node:node /var/lib/wsbit
+VOLUME ["/var/lib/wsbit"]
 # The monitoring server (HTTP_Server on) listens here.
 EXPOSE 2020
 USER node

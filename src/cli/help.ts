@@ -1,5 +1,5 @@
-import { pluginSchema } from '../config/pipeline.js';
-import { describeSchema, renderSchemaTable } from '../config/schema.js';
+import { commonKeysByKind, pluginSchema } from '../config/pipeline.js';
+import { describeSchema, renderSchemaTable, type ParamSpec, type ParamType, type SchemaRow } from '../config/schema.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { PluginDefinition } from '../plugins/types.js';
 import type { PluginSection } from '../config/pipeline.js';
@@ -61,23 +61,85 @@ export function pluginHelp(definition: PluginDefinition): string {
   return `HELP\n${definition.name} ${definition.kind} plugin: ${definition.description}\n\nOPTIONS\n${renderSchemaTable(describeSchema(pluginSchema(definition)), 'text')}`;
 }
 
-/** `-J`: the same schemas as `-h`, as JSON, so tools can read them (one plugin after -i/-o/-F). */
-export function helpAsJson(registry: PluginRegistry, version: string, section: PluginSection | null): unknown {
-  const describe = (definition: PluginDefinition) => ({
+/** One key as Fluent Bit's `-J` prints it (`flb_help.c`): every default is text or null. */
+interface JsonHelpOption {
+  name: string;
+  description: string;
+  default: string | null;
+  type: string;
+}
+
+/** Fluent Bit's names for the value types in `-J` (`flb_config_map` types). */
+const jsonTypeNames: Record<ParamType, string> = {
+  string: 'string',
+  int: 'integer',
+  double: 'double',
+  bool: 'boolean',
+  size: 'size',
+  time: 'time',
+  enum: 'string',
+  list: 'multiple comma delimited strings',
+  header: 'space delimited strings (minimum 1)',
+};
+
+function jsonOption(spec: ParamSpec, row: SchemaRow): JsonHelpOption {
+  const unset = spec.shownDefault === undefined && (spec.multiple === true || spec.default === undefined || spec.default === null || spec.default === '');
+  return { name: spec.key, description: row.description, default: unset ? null : row.default, type: jsonTypeNames[spec.type] };
+}
+
+/**
+ * `-J` for one plugin, in Fluent Bit's shape so tools written for it read ours:
+ * `{ type, name, description, properties: { global_options, options, networking?, network_tls? } }`.
+ * The keys every plugin of the kind takes are global options; `net.*` and `tls*` keys get groups of
+ * their own, which appear (as in Fluent Bit) only for plugins that have such keys.
+ */
+export function pluginHelpJson(definition: PluginDefinition): unknown {
+  const schema = pluginSchema(definition);
+  const rows = describeSchema(schema);
+  const common = new Set(commonKeysByKind[definition.kind].map((spec) => spec.key));
+  const groups: Record<'global_options' | 'options' | 'networking' | 'network_tls', JsonHelpOption[]> = {
+    global_options: [],
+    options: [],
+    networking: [],
+    network_tls: [],
+  };
+  schema.forEach((spec, index) => {
+    const option = jsonOption(spec, rows[index] as SchemaRow);
+    if (common.has(spec.key)) groups.global_options.push(option);
+    else if (spec.key.startsWith('net.')) groups.networking.push(option);
+    else {
+      // Fluent Bit lists a plugin's TLS keys twice: with its options and in their own group.
+      groups.options.push(option);
+      if (spec.key === 'tls' || spec.key.startsWith('tls.')) groups.network_tls.push(option);
+    }
+  });
+  const { networking, network_tls: networkTls, ...always } = groups;
+  return {
     type: definition.kind,
     name: definition.name,
     description: definition.description,
-    properties: describeSchema(pluginSchema(definition)),
-  });
+    properties: {
+      ...always,
+      ...(networking.length > 0 ? { networking } : {}),
+      ...(networkTls.length > 0 ? { network_tls: networkTls } : {}),
+    },
+  };
+}
+
+/** `-J`: every plugin (or the one after -i/-o/-F) in Fluent Bit's JSON help shape. */
+export function helpAsJson(registry: PluginRegistry, version: string, section: PluginSection | null): unknown {
   if (section !== null) {
     const definition = registry.get(section.kind, section.plugin);
-    return definition === undefined ? { error: `unknown ${section.kind} plugin '${section.plugin}'` } : describe(definition);
+    return definition === undefined ? { error: `unknown ${section.kind} plugin '${section.plugin}'` } : pluginHelpJson(definition);
   }
+  const all = (kind: PluginDefinition['kind']) => registry.names(kind).map((name) => pluginHelpJson(registry.get(kind, name) as PluginDefinition));
   return {
-    wsbit: { version },
-    options: cliFlags.map(([flag, description]) => ({ flag, description })),
-    inputs: registry.names('input').map((name) => describe(registry.get('input', name) as PluginDefinition)),
-    filters: registry.names('filter').map((name) => describe(registry.get('filter', name) as PluginDefinition)),
-    outputs: registry.names('output').map((name) => describe(registry.get('output', name) as PluginDefinition)),
+    // Fluent Bit's header, so its readers find what they expect; the version is wsbit's.
+    'fluent-bit': { version, schema_version: '1', os: process.platform },
+    customs: [],
+    inputs: all('input'),
+    processors: [],
+    filters: all('filter'),
+    outputs: all('output'),
   };
 }

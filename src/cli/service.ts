@@ -107,7 +107,7 @@ class Service {
   }
 
   private createAgent(loaded: LoadedConfiguration, handedOver: HandedOverChunk[] = []): Agent {
-    const agent = new Agent(loaded.pipeline, { logRoot: this.logRoot, parsers: loaded.parsers, metrics: this.metrics });
+    const agent = new Agent(loaded.pipeline, { logRoot: this.logRoot, parsers: loaded.parsers, metrics: this.metrics, dryRun: this.commandLine.dryRun });
     agent.adoptHandedOver(handedOver);
     return agent;
   }

@@ -7,6 +7,7 @@
  * (type 0, 8 bytes), an integer (seconds) or a float (seconds with a fraction).
  */
 import { WsbitError } from '../core/errors.js';
+import { MAX_NESTING_DEPTH } from './limits.js';
 import type { MsgpackWriter } from './msgpack-writer.js';
 
 export const CODEC_MALFORMED = 'WSBIT_CODEC_MALFORMED';
@@ -174,6 +175,83 @@ const FIXED_SIZE = Int8Array.of(
   1, 0, 1, 1, -1, -2, -4, -9, -10, -12, 5, 9, 2, 3, 5, 9, // c0..cf
   2, 3, 5, 9, 3, 4, 6, 10, 18, -1, -2, -4, -18, -20, -26, -28, // d0..df
 );
+
+// Values still to read in each open container, for nestingExceeds (map counts go up to 2 × 2^32).
+let openContainers = new Float64Array(MAX_NESTING_DEPTH + 1);
+
+/**
+ * True when the msgpack value at `pos` nests maps and arrays more than `limit` levels deep (a container
+ * at `pos` is level 1). Iterative like walkValues, and it stops at the first container past the limit,
+ * so a 6 MB message of nested maps costs one short walk. Assumes the value is well-formed (skipValue
+ * checks that); on bytes that are not, it answers false and leaves the error to skipValue.
+ */
+export function nestingExceeds(buf: Uint8Array, pos: number, end: number = buf.length, limit = MAX_NESTING_DEPTH): boolean {
+  if (openContainers.length <= limit) openContainers = new Float64Array(limit + 1);
+  const open = openContainers;
+  let depth = 0;
+  let p = pos;
+  while (p < end) {
+    const b = buf[p]!;
+    let items = -1; // -1: a scalar
+    if (b <= 0x7f || b >= 0xe0) {
+      p += 1;
+    } else if (b <= 0x8f) {
+      items = (b & 0x0f) * 2;
+      p += 1;
+    } else if (b <= 0x9f) {
+      items = b & 0x0f;
+      p += 1;
+    } else if (b <= 0xbf) {
+      p += 1 + (b & 0x1f);
+    } else if (b === 0xdc || b === 0xde) {
+      if (p + 3 > end) return false;
+      items = readU16(buf, p + 1) * (b === 0xde ? 2 : 1);
+      p += 3;
+    } else if (b === 0xdd || b === 0xdf) {
+      if (p + 5 > end) return false;
+      items = readU32(buf, p + 1) * (b === 0xdf ? 2 : 1);
+      p += 5;
+    } else {
+      const size = FIXED_SIZE[b - 0xc0]!;
+      if (size === 0) return false;
+      if (size > 0) {
+        p += size;
+      } else {
+        const width = -size & 7;
+        if (p + 1 + width > end) return false;
+        const n = width === 1 ? buf[p + 1]! : width === 2 ? readU16(buf, p + 1) : readU32(buf, p + 1);
+        p += (-size >> 3 === 1 ? 2 : 1) + width + n; // ext has a type byte after its length
+      }
+    }
+    if (items >= 0) {
+      if (depth === limit) return true;
+      if (items > 0) {
+        open[depth++] = items;
+        continue;
+      }
+    }
+    // A value is complete: close every container it completes.
+    for (;;) {
+      if (depth === 0) return false;
+      if (--open[depth - 1]! > 0) break;
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** Why the event cannot be taken or encoded because of its nesting (body or metadata), or null. */
+export function eventTooDeep(chunk: Uint8Array, ev: EventView, limit = MAX_NESTING_DEPTH): string | null {
+  if (nestingExceeds(chunk, ev.bodyStart, ev.bodyEnd, limit)) return `record nested deeper than ${limit} levels`;
+  if (ev.metaEnd > ev.metaStart && nestingExceeds(chunk, ev.metaStart, ev.metaEnd, limit)) return `metadata nested deeper than ${limit} levels`;
+  return null;
+}
+
+/** A record an output leaves out of its payload because it cannot be encoded, by index among the chunk's records. */
+export interface RejectedRecord {
+  index: number;
+  reason: string;
+}
 
 function readU16(b: Uint8Array, p: number): number {
   return (b[p]! << 8) | b[p + 1]!;

@@ -13,9 +13,10 @@
  *   level of another type (negative, float, map…) makes the record fail;
  * - `timestamp` is added from the event time (`%li.%03lu`, seconds.milliseconds) when the record has none.
  * A record without a short message fails. Fluent Bit then fails the whole payload; wsbit leaves that record
- * out, reports it in `rejected`, and encodes the rest (SPEC Part A, 7).
+ * out, reports it in `rejected`, and encodes the rest (SPEC Part A, 7); so does a record nested deeper than
+ * MAX_NESTING_DEPTH.
  */
-import { forEachEvent, isGroupMarker, mapHeaderSize, skipValue, type EventView } from './event.js';
+import { eventTooDeep, forEachEvent, isGroupMarker, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
 import { ByteSink, writeJsonString } from './json.js';
 import { formatF, int64ToString, readFloat, uint64ToString } from './print.js';
 
@@ -38,7 +39,7 @@ export const defaultGelfOptions: Readonly<GelfOptions> = {
 export interface GelfResult {
   payload: Buffer;
   /** Records left out, by index among the chunk's records, with the reason. */
-  rejected: Array<{ index: number; reason: string }>;
+  rejected: RejectedRecord[];
 }
 
 const LEVEL_INVALID = -2;
@@ -274,7 +275,8 @@ export function chunkToGelf(chunk: Buffer, options: Partial<GelfOptions> = {}): 
   forEachEvent(chunk, (ev) => {
     if (isGroupMarker(ev)) return;
     const mark = out.pos;
-    const reason = encoder.record(chunk, ev);
+    // flatten recurses: a record past the nesting limit is left out before it is walked.
+    const reason = eventTooDeep(chunk, ev) ?? encoder.record(chunk, ev);
     if (reason === null) {
       out.byte(0x0a);
     } else {

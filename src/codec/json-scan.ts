@@ -13,6 +13,7 @@
  * (explicit stack), never throws on any input, and rolls the writer back on 'incomplete' and 'error'.
  */
 import { WsbitError } from '../core/errors.js';
+import { MAX_NESTING_DEPTH } from './limits.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 
 export type JsonKind = 'object' | 'array' | 'string' | 'number' | 'bool' | 'null';
@@ -20,28 +21,39 @@ export type JsonKind = 'object' | 'array' | 'string' | 'number' | 'bool' | 'null
 export type ScanResult =
   | { status: 'ok'; end: number; kind: JsonKind }
   | { status: 'incomplete' }
-  | { status: 'error'; message: string; offset: number };
+  | { status: 'error'; message: string; offset: number; tooDeep: boolean };
 
 export interface ScanOptions {
   /** Stop reading at this offset (default: the buffer's length). */
   end?: number;
   /** True when no more bytes will follow, so a number may end at `end` (default false: streams). */
   eof?: boolean;
-  /** Deepest nesting accepted (default 1000). */
+  /** Deepest nesting accepted (default MAX_NESTING_DEPTH). */
   maxDepth?: number;
 }
 
-export const DEFAULT_MAX_DEPTH = 1000;
+/** The shared record nesting limit (limits.ts); the stack grows past it for callers that ask for more. */
+export const DEFAULT_MAX_DEPTH = MAX_NESTING_DEPTH;
+
+/**
+ * The nesting to allow for a JSON text that holds records: MAX_NESTING_DEPTH for an object, one level
+ * more for a top-level array, whose elements are the records. `buf[offset]` is the text's first byte.
+ */
+export function recordsMaxDepth(buf: Uint8Array, offset: number): number {
+  return buf[skipJsonWhitespace(buf, offset)] === 0x5b ? MAX_NESTING_DEPTH + 1 : MAX_NESTING_DEPTH;
+}
 
 // Sentinels returned by the helpers below; the error text lives in `errorMessage`/`errorOffset`.
 const INCOMPLETE = -1;
 const ERROR = -2;
 let errorMessage = '';
 let errorOffset = 0;
+let errorTooDeep = false;
 
-function fail(message: string, offset: number): number {
+function fail(message: string, offset: number, tooDeep = false): number {
   errorMessage = message;
   errorOffset = offset;
+  errorTooDeep = tooDeep;
   return ERROR;
 }
 
@@ -143,7 +155,7 @@ export function scanJsonValue(buf: Uint8Array, offset: number, writer: MsgpackWr
 
     // Mode.Value
     if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      if (depth >= maxDepth) { r = fail(`nesting deeper than ${maxDepth} levels at byte ${i}`, i); break; }
+      if (depth >= maxDepth) { r = fail(`nesting deeper than ${maxDepth} levels at byte ${i}`, i, true); break; }
       if (depth === stackHeader.length) growStack();
       const isObject = c === 0x7b;
       stackHeader[depth] = writer.reserveHeader();
@@ -176,7 +188,7 @@ export function scanJsonValue(buf: Uint8Array, offset: number, writer: MsgpackWr
 
   writer.truncate(mark);
   if (r === INCOMPLETE) return { status: 'incomplete' };
-  return { status: 'error', message: errorMessage, offset: errorOffset };
+  return { status: 'error', message: errorMessage, offset: errorOffset, tooDeep: errorTooDeep };
 }
 
 function kindOf(c: number): JsonKind | undefined {

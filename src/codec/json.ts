@@ -8,7 +8,7 @@
  */
 import type { BufferPool } from '../core/buffer-pool.js';
 import { WsbitError } from '../core/errors.js';
-import { CODEC_MALFORMED, forEachEvent, isGroupMarker, mapHeaderSize, skipValue, type EventView } from './event.js';
+import { CODEC_MALFORMED, eventTooDeep, forEachEvent, isGroupMarker, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
 import { MAX_PRINT_DEPTH, formatG, int64ToString, readFloat, uint64ToString } from './print.js';
 
 export type JsonFormat = 'json' | 'json_lines' | 'json_stream';
@@ -689,10 +689,11 @@ function dateValue(ev: EventView, format: DateFormat): string {
 
 /**
  * Encodes a chunk as `json` (`[{..},{..}]`), `json_stream` (`{..}{..}`) or `json_lines` (`{..}\n{..}\n`).
- * Throws `WSBIT_CODEC_MALFORMED` on a malformed chunk. The result may be a view of a larger buffer;
- * with a `pool`, it is a buffer from the pool, to be given back once it has been sent.
+ * Throws `WSBIT_CODEC_MALFORMED` on a malformed chunk. A record nested deeper than MAX_NESTING_DEPTH is
+ * left out and listed in `rejected`, so it costs only itself. The result may be a view of a larger
+ * buffer; with a `pool`, it is a buffer from the pool, to be given back once it has been sent.
  */
-export function chunkToJson(chunk: Buffer, options: JsonOptions, pool?: BufferPool): Buffer {
+export function chunkToJson(chunk: Buffer, options: JsonOptions, pool?: BufferPool, rejected: RejectedRecord[] = []): Buffer {
   const sink = new ByteSink(chunk.length + (chunk.length >> 1) + 64, pool);
   const encoder = new JsonEncoder(sink, options.escapeUnicode, options.convertNanToNull ?? false);
   const out = encoder.out;
@@ -710,8 +711,15 @@ export function chunkToJson(chunk: Buffer, options: JsonOptions, pool?: BufferPo
   const isLines = options.format === 'json_lines';
   if (isArray) out.byte(0x5b);
   let written = 0;
+  let index = 0;
   forEachEvent(chunk, (ev) => {
     if (isGroupMarker(ev)) return;
+    const tooDeep = eventTooDeep(chunk, ev);
+    if (tooDeep !== null) {
+      rejected.push({ index: index++, reason: tooDeep });
+      return;
+    }
+    index++;
     if (isArray && written > 0) out.byte(0x2c);
     encoder.record(chunk, ev, dateKey, dateKeyJson, options.dateFormat);
     if (isLines) out.byte(0x0a);

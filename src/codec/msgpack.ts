@@ -5,6 +5,7 @@
 import { ExtensionCodec, decode } from '@msgpack/msgpack';
 import { WsbitError } from '../core/errors.js';
 import { forEachEvent } from './event.js';
+import { MAX_NESTING_DEPTH } from './limits.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 
 /** Fluent Bit's EventTime (msgpack ext type 0) as a JS value. */
@@ -74,10 +75,9 @@ export function encodeBody(value: unknown, writer: MsgpackWriter = new MsgpackWr
   return Buffer.from(writer.view().subarray(start));
 }
 
-const MAX_DEPTH = 1000;
-
 function writeValue(writer: MsgpackWriter, value: unknown, depth: number): void {
-  if (depth > MAX_DEPTH) throw new WsbitError('WSBIT_CODEC_UNSUPPORTED', `value nested deeper than ${MAX_DEPTH} levels`);
+  // A container at level L is written at depth L - 1: deeper values than a record may hold are refused.
+  if (depth > MAX_NESTING_DEPTH) throw new WsbitError('WSBIT_CODEC_UNSUPPORTED', `value nested deeper than ${MAX_NESTING_DEPTH} levels`);
   if (value === null || value === undefined) return writer.nil();
   switch (typeof value) {
     case 'boolean':

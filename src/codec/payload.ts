@@ -1,4 +1,5 @@
 import type { BufferPool } from '../core/buffer-pool.js';
+import { eventTooDeep, forEachEvent, isGroupMarker, type RejectedRecord } from './event.js';
 import { chunkToGelf, type GelfOptions } from './gelf.js';
 import { chunkToJson, type DateFormat } from './json.js';
 
@@ -17,8 +18,11 @@ export interface PayloadOptions {
 
 export interface EncodedPayload {
   payload: Buffer;
-  /** Records left out because they cannot be encoded in this format (GELF without a short message). */
-  rejected: Array<{ index: number; reason: string }>;
+  /**
+   * Records left out because they cannot be encoded (nested deeper than MAX_NESTING_DEPTH; in GELF,
+   * without a short message): the rest of the chunk is sent, so a poison record costs only itself.
+   */
+  rejected: RejectedRecord[];
   /** Whether the payload is UTF-8 text (a text frame) or binary (msgpack, a binary frame). */
   isText: boolean;
 }
@@ -30,23 +34,41 @@ export interface EncodedPayload {
 export function encodePayload(chunk: Buffer, options: PayloadOptions, pool?: BufferPool): EncodedPayload {
   switch (options.format) {
     case 'msgpack':
-      // The chunk already is the msgpack payload; outputs must not modify it.
-      return { payload: chunk, rejected: [], isText: false };
+      return { ...withoutTooDeep(chunk), isText: false };
     case 'gelf': {
       const { payload, rejected } = chunkToGelf(chunk, options.gelf);
       return { payload, rejected, isText: true };
     }
-    default:
-      return {
-        payload: chunkToJson(chunk, {
-          format: options.format,
-          dateKey: options.dateKey,
-          dateFormat: options.dateFormat,
-          escapeUnicode: options.escapeUnicode,
-          convertNanToNull: options.convertNanToNull,
-        }, pool),
-        rejected: [],
-        isText: true,
+    default: {
+      const rejected: RejectedRecord[] = [];
+      const json = {
+        format: options.format,
+        dateKey: options.dateKey,
+        dateFormat: options.dateFormat,
+        escapeUnicode: options.escapeUnicode,
+        convertNanToNull: options.convertNanToNull,
       };
+      const payload = chunkToJson(chunk, json, pool, rejected);
+      return { payload, rejected, isText: true };
+    }
   }
+}
+
+/**
+ * The chunk is already the msgpack payload, and is sent as it is (outputs must not modify it) unless a
+ * record in it nests past the limit: a receiver that checks the limit (wsbit's websocket input) would
+ * refuse the whole message, so that record is left out of a copy.
+ */
+function withoutTooDeep(chunk: Buffer): { payload: Buffer; rejected: RejectedRecord[] } {
+  const rejected: RejectedRecord[] = [];
+  const kept: Array<[number, number]> = [];
+  let index = 0;
+  forEachEvent(chunk, (ev) => {
+    const reason = isGroupMarker(ev) ? null : eventTooDeep(chunk, ev);
+    if (reason !== null) rejected.push({ index, reason });
+    else kept.push([ev.start, ev.end]);
+    if (!isGroupMarker(ev)) index++;
+  });
+  if (rejected.length === 0) return { payload: chunk, rejected };
+  return { payload: Buffer.concat(kept.map(([start, end]) => chunk.subarray(start, end))), rejected };
 }

@@ -7,11 +7,16 @@
  * "k2"=>v2}`, arrays `[1, 2]`, strings quoted with their raw bytes, bin/ext bytes as `\xNN`, floats `%f`.
  */
 import { WsbitError } from '../core/errors.js';
-import { CODEC_MALFORMED, forEachEvent, isGroupMarker, skipValue } from './event.js';
+import { CODEC_MALFORMED, eventTooDeep, forEachEvent, isGroupMarker, skipValue, type RejectedRecord } from './event.js';
+import { MAX_NESTING_DEPTH } from './limits.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 
-/** Deepest msgpack nesting the printers accept (they recurse); deeper input is reported as malformed. */
-export const MAX_PRINT_DEPTH = 1000;
+/**
+ * A backstop for the encoders that recurse: records are checked against MAX_NESTING_DEPTH before they
+ * are encoded (eventTooDeep), and the JSON encoder writes metadata two levels down (`__internal__`,
+ * `log_metadata`), so nothing that passed the check comes near this.
+ */
+export const MAX_PRINT_DEPTH = MAX_NESTING_DEPTH + 2;
 
 // ---------------------------------------------------------------------------------------------------------
 // C printf number formats (glibc semantics: exact decimal expansion, ties rounded half to even).
@@ -276,13 +281,21 @@ function printContainer(out: MsgpackWriter, buf: Buffer, pos: number, count: num
 /**
  * The exact bytes Fluent Bit's stdout output prints for a chunk in its default format, one line per event.
  * Strings are printed raw (msgpack-c does not escape them), so this is bytes, not necessarily UTF-8.
+ * A record nested deeper than MAX_NESTING_DEPTH is left out and listed in `rejected`.
  */
-export function printChunkBytes(chunk: Buffer, tag: string): Buffer {
+export function printChunkBytes(chunk: Buffer, tag: string, rejected: RejectedRecord[] = []): Buffer {
   const out = new MsgpackWriter(chunk.length * 2 + 64);
   const tagBytes = Buffer.from(tag, 'utf8');
   let index = 0;
+  let record = 0;
   forEachEvent(chunk, (ev) => {
     if (isGroupMarker(ev)) return;
+    const tooDeep = eventTooDeep(chunk, ev);
+    if (tooDeep !== null) {
+      rejected.push({ index: record++, reason: tooDeep });
+      return;
+    }
+    record++;
     ascii(out, `[${index++}] `);
     out.raw(tagBytes);
     // `%d.%09lu` with the seconds cast to int32_t, as stdout.c does.

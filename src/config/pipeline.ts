@@ -3,8 +3,8 @@ import { compileMatchRegex, type RouteRule } from '../core/router.js';
 import type { LogLevel } from '../core/logger.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from '../plugins/types.js';
-import { filterCommonKeys, inputCommonKeys, outputCommonKeys, parseRetryLimit, serviceSchema, type RetryLimit } from './common-keys.js';
-import { configMessage, ParseFailure, resolveConfig, type ConfigEntry, type ParamSpec, type ResolvedConfig } from './schema.js';
+import { filterCommonKeys, inputCommonKeys, outputCommonKeys, serviceSchema, type RetryLimit } from './common-keys.js';
+import { configMessage, resolveConfig, withDefaults, type ConfigEntry, type ParamSpec, type ResolvedConfig } from './schema.js';
 import type { ServiceUri } from './service-uri.js';
 import { readUpstreamFile, upstreamFromSections, type NamedUpstream, type UpstreamSource } from '../upstream/config.js';
 
@@ -78,16 +78,20 @@ export interface PipelineDescription {
   warnings: string[];
 }
 
+/** The keys every plugin of a kind takes (Fluent Bit's global options). */
+export const commonKeysByKind: Readonly<Record<PluginDefinition['kind'], readonly ParamSpec[]>> = {
+  input: inputCommonKeys,
+  filter: filterCommonKeys,
+  output: outputCommonKeys,
+};
+
 /** The whole schema of a plugin: the keys shared by its kind, then its own. Help and validation both use it. */
 export function pluginSchema(definition: PluginDefinition): readonly ParamSpec[] {
-  const commonByKind: Record<PluginDefinition['kind'], readonly ParamSpec[]> = {
-    input: inputCommonKeys,
-    filter: filterCommonKeys,
-    output: outputCommonKeys,
-  };
-  const common = commonByKind[definition.kind];
+  // An output may wait longer than the engine's Retry_Limit of 1 (the websocket output: forever).
+  const retryLimit = definition.kind === 'output' ? definition.defaultRetryLimit : undefined;
+  const common = retryLimit === undefined ? commonKeysByKind[definition.kind] : withDefaults(outputCommonKeys, { retry_limit: retryLimit });
   const own = new Set(definition.schema.map((spec) => spec.key));
-  // A plugin may redeclare a shared key (e.g. its own `retry_limit` default); its version wins.
+  // A plugin may redeclare a shared key; its version wins.
   return [...common.filter((spec) => !own.has(spec.key)), ...definition.schema];
 }
 
@@ -225,17 +229,12 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
     } else if (definition.kind === 'filter') {
       filters.push({ definition, instance, route: routeRule(config, instance), logLevel, config });
     } else {
-      const explicitRetry = resolved.explicit.has('retry_limit');
-      let retryLimit = config['retry_limit'] as RetryLimit;
-      if (!explicitRetry && definition.defaultRetryLimit !== undefined) {
-        const parsed = parseRetryLimit(definition.defaultRetryLimit);
-        if (!(parsed instanceof ParseFailure)) retryLimit = parsed;
-      }
       outputs.push({
         definition,
         instance,
         route: routeRule(config, instance),
-        retryLimit,
+        // The plugin's own default is part of its schema (pluginSchema), so this is already it.
+        retryLimit: config['retry_limit'] as RetryLimit,
         workers: config['workers'] as number,
         logLevel,
         config,

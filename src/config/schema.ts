@@ -51,6 +51,11 @@ export interface ParamSpec {
   readonly multiple?: boolean;
   /** Reads the raw text when no type fits (`retry_limit`); its return type becomes the value type. */
   readonly parse?: (raw: string) => unknown;
+  /**
+   * What help shows as the default when the plugin works it out at start-up (the websocket output's
+   * `port`: 80, or 443 with tls on); the key itself still resolves to `default`.
+   */
+  readonly shownDefault?: string;
 }
 
 /** A raw `key value` pair in config order; keys may repeat. */
@@ -315,7 +320,21 @@ export interface SchemaRow {
   description: string;
 }
 
+/**
+ * A copy of `schema` whose help shows `shown` as the default of these keys, for defaults a plugin
+ * computes from other keys. Validation is unchanged.
+ */
+export function withShownDefaults<const Schema extends readonly ParamSpec[]>(
+  schema: Schema,
+  shown: Readonly<Partial<Record<Schema[number]['key'], string>>>,
+): Schema {
+  const texts: Readonly<Record<string, string | undefined>> = shown;
+  // Same length and order, same keys, types and defaults: only what help shows changes.
+  return schema.map((spec) => (texts[spec.key] === undefined ? spec : { ...spec, shownDefault: texts[spec.key] })) as unknown as Schema;
+}
+
 function displayDefault(spec: ParamSpec): string {
+  if (spec.shownDefault !== undefined) return spec.shownDefault;
   const value = spec.default;
   if (value === undefined || value === null || value === '') return 'none';
   if (typeof value === 'boolean') return value ? 'on' : 'off';

@@ -19,6 +19,8 @@ export interface AgentOptions {
   metrics?: MetricsRegistry;
   /** Parsers from `Parsers_File`; plugins with a `parser` key look theirs up here. */
   parsers?: ParserRegistry;
+  /** `-D`: check that storage.path could be created, but create nothing. */
+  dryRun?: boolean;
 }
 
 interface RunningInput {
@@ -62,7 +64,7 @@ function runFilters(
   for (let index = first; index < filters.length; index++) {
     const filter = filters[index] as RunningFilter;
     if (current.records === 0) break;
-    if (filter.emitterInstance === inputInstance || !routeMatches(filter.route, tag)) continue;
+    if ((filter.emitterInstance !== null && filter.emitterInstance === inputInstance) || !routeMatches(filter.route, tag)) continue;
     try {
       current = filter.plugin.filter(current.events, current.records, tag, inputInstance ?? undefined);
     } catch (error) {
@@ -370,6 +372,7 @@ export class Agent {
       checksum: service['storage.checksum'],
       deleteIrrecoverable: service['storage.delete_irrecoverable_chunks'],
       logger: logRoot.scoped('storage'),
+      dryRun: this.options.dryRun === true,
     });
   }
 

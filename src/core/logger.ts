@@ -33,6 +33,38 @@ export function formatLogLine(level: MessageLevel, scope: string, message: strin
   return `[${formatLogTimestamp(date)}] [${level.padStart(5, ' ')}] ${scopePart}${message}\n`;
 }
 
+/** How much of a value a peer sent (a path, a header, skipped bytes) a log line shows. */
+export const UNTRUSTED_LOG_CHARS = 200;
+
+/**
+ * A value that came from outside (a request path or query, a header, bytes a client sent), made safe
+ * for a log line: cut to `maxChars` characters and quoted with every control character, quote and
+ * backslash escaped, so a peer can neither forge log lines with a newline nor flood one line. Bytes
+ * are read as UTF-8 (invalid sequences show as U+FFFD); a cut value says how long it was.
+ */
+export function quoteUntrusted(value: string | Uint8Array, maxChars = UNTRUSTED_LOG_CHARS): string {
+  let text: string;
+  let complete: boolean;
+  let total: string;
+  if (typeof value === 'string') {
+    text = value;
+    complete = true;
+    total = `${value.length} characters`;
+  } else {
+    // Decode only what can be shown: a peer's 16 MB message costs a few hundred bytes here.
+    const shown = value.subarray(0, maxChars * 4);
+    text = Buffer.from(shown.buffer, shown.byteOffset, shown.byteLength).toString('utf8');
+    complete = shown.length === value.length;
+    total = `${value.length} bytes`;
+  }
+  if (complete && text.length <= maxChars) return JSON.stringify(text);
+  // Never cut a surrogate pair in half: JSON.stringify would show the half as \udxxx.
+  let end = Math.min(maxChars, text.length);
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${JSON.stringify(text.slice(0, end))}… (${total})`;
+}
+
 export interface LogSink {
   write(line: string): void;
 }
@@ -44,20 +76,108 @@ export function fileSink(path: string): LogSink {
   return { write: (line) => appendFileSync(path, line) };
 }
 
+/**
+ * What a burst of one message looks like in the log: the first `burst` lines of a window are printed,
+ * the rest only counted, and one summary line gives that count when the window closes.
+ */
+export interface RepeatLimit {
+  burst: number;
+  windowMs: number;
+}
+
+export const defaultRepeatLimit: Readonly<RepeatLimit> = { burst: 5, windowMs: 10_000 };
+
+/** Most distinct messages tracked at once; past it, new messages are printed untracked (memory stays bounded). */
+const MAX_TRACKED_MESSAGES = 1000;
+
+/**
+ * The identity of a message for the repeat limit. Messages that differ only in what a peer or a
+ * counter puts in them are one message: quoted values (quoteUntrusted's output, chosen by the peer)
+ * become `"…"`, and every run of digits, with the hex letters, dots and colons around it (addresses,
+ * ports, counts, chunk ids), becomes `#`. So 1,100 refused upgrades from 1,100 source ports are one
+ * message, while a refusal for a wrong token and one for a wrong origin stay apart by their words.
+ */
+export function repeatKey(message: string): string {
+  return message.replace(/"(?:[^"\\]|\\.)*"/g, '"…"').replace(/[0-9a-fA-F:.]*[0-9][0-9a-fA-F:.]*/g, '#');
+}
+
+interface Repeats {
+  /** Lines with this key in the current window: printed ones and suppressed ones. */
+  count: number;
+  suppressed: number;
+  level: MessageLevel;
+  scope: string;
+  /** The last message suppressed, as the summary shows it. */
+  last: string;
+  timer: NodeJS.Timeout | null;
+}
+
 /** The root of all loggers; scoped children share its level and sink so `-v` changes them all. */
 export class LogRoot {
   level: LogLevel;
   sink: LogSink;
   now: () => Date;
+  readonly repeatLimit: RepeatLimit;
+  private readonly repeats = new Map<string, Repeats>();
+  /** Windows holding suppressed lines: while there are any, their summaries are written at exit too. */
+  private windowsWithSummary = 0;
 
-  constructor(options: { level?: LogLevel; sink?: LogSink; now?: () => Date } = {}) {
+  constructor(options: { level?: LogLevel; sink?: LogSink; now?: () => Date; repeatLimit?: RepeatLimit } = {}) {
     this.level = options.level ?? 'info';
     this.sink = options.sink ?? stderrSink;
     this.now = options.now ?? (() => new Date());
+    this.repeatLimit = options.repeatLimit ?? defaultRepeatLimit;
   }
 
   scoped(scope: string, levelOverride?: LogLevel): Logger {
     return new Logger(this, scope, levelOverride);
+  }
+
+  /**
+   * Writes one line, unless the same message (by repeatKey) from the same scope has already been
+   * written `burst` times in this window: then it is counted, and summarised when the window closes.
+   * Debug and trace lines, asked for with -v, are never held back.
+   */
+  write(level: MessageLevel, scope: string, message: string): void {
+    if (level === 'debug' || level === 'trace') {
+      this.sink.write(formatLogLine(level, scope, message, this.now()));
+      return;
+    }
+    const key = `${level} ${scope} ${repeatKey(message)}`;
+    let repeats = this.repeats.get(key);
+    if (repeats === undefined && this.repeats.size < MAX_TRACKED_MESSAGES) {
+      repeats = { count: 0, suppressed: 0, level, scope, last: message, timer: null };
+      this.repeats.set(key, repeats);
+      // The window starts at the first line; when it closes, the count starts over.
+      const entry = repeats;
+      const timer = setTimeout(() => this.closeWindow(key, entry), this.repeatLimit.windowMs);
+      timer.unref();
+      repeats.timer = timer;
+    }
+    if (repeats !== undefined && ++repeats.count > this.repeatLimit.burst) {
+      if (repeats.suppressed++ === 0 && this.windowsWithSummary++ === 0) process.on('exit', this.flushOnExit);
+      repeats.last = message;
+      return;
+    }
+    this.sink.write(formatLogLine(level, scope, message, this.now()));
+  }
+
+  /** Writes the summaries of every open window now (at exit, or when a pipeline stops). */
+  flushRepeats(): void {
+    for (const [key, repeats] of [...this.repeats]) this.closeWindow(key, repeats);
+  }
+
+  private readonly flushOnExit = (): void => this.flushRepeats();
+
+  private closeWindow(key: string, repeats: Repeats): void {
+    if (this.repeats.get(key) !== repeats) return;
+    this.repeats.delete(key);
+    if (repeats.timer !== null) clearTimeout(repeats.timer);
+    if (repeats.suppressed === 0) return;
+    if (--this.windowsWithSummary === 0) process.off('exit', this.flushOnExit);
+    const seconds = Math.round(this.repeatLimit.windowMs / 100) / 10;
+    const summary = `${repeats.last} (… repeated ${repeats.suppressed} more ${repeats.suppressed === 1 ? 'time' : 'times'} in the last ${seconds} s)`;
+    this.sink.write(formatLogLine(repeats.level, repeats.scope, summary, this.now()));
   }
 }
 
@@ -74,7 +194,7 @@ export class Logger {
 
   log(level: MessageLevel, message: string): void {
     if (!this.enabled(level)) return;
-    this.root.sink.write(formatLogLine(level, this.scope, message, this.root.now()));
+    this.root.write(level, this.scope, message);
   }
 
   error(message: string): void {

@@ -15,6 +15,7 @@ import crypto from 'node:crypto';
 import { findEntry, mapEntries, readStr, strRange } from '../codec/msgpack-map.js';
 import { skipValue } from '../codec/event.js';
 import { MsgpackWriter } from '../codec/msgpack-writer.js';
+import { quoteUntrusted } from '../core/logger.js';
 
 const NONCE_BYTES = 16;
 
@@ -111,13 +112,13 @@ export function checkPing(frame: Uint8Array, config: HandshakeConfig, state: Han
   const expected = sha512Hex(salt, hostname, state.nonce, config.sharedKey);
   if (!timingSafeEqualText(expected, digest)) {
     // Fluentd answers a refused PING with a PONG that says why; Fluent Bit just closes.
-    return { ok: false, pong: pong(false, 'shared_key mismatch', '', ''), reason: `shared_key mismatch from host '${hostname}'` };
+    return { ok: false, pong: pong(false, 'shared_key mismatch', '', ''), reason: `shared_key mismatch from host ${quoteUntrusted(hostname)}` };
   }
   if (config.users.size > 0) {
     const password = config.users.get(username);
     const ok = password !== undefined && timingSafeEqualText(sha512Hex(state.userSalt, username, password), passwordDigest);
     if (!ok) {
-      return { ok: false, pong: pong(false, 'username/password mismatch', '', ''), reason: `user authentication failed for '${username}' from host '${hostname}'` };
+      return { ok: false, pong: pong(false, 'username/password mismatch', '', ''), reason: `user authentication failed for ${quoteUntrusted(username)} from host ${quoteUntrusted(hostname)}` };
     }
   }
   return { ok: true, pong: pong(true, '', config.selfHostname, sha512Hex(salt, config.selfHostname, state.nonce, config.sharedKey)), clientHostname: hostname };

@@ -71,8 +71,5 @@ export function rejectUpgrade(socket: Duplex, status: number, message: string, h
   else socket.destroy();
 }
 
-/** A header value quoted for a log line: control characters escaped, long values cut. */
-export function logSafe(text: string, maxLength = 120): string {
-  const cut = text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
-  return JSON.stringify(cut);
-}
+/** A header value or path quoted for a log line: the logger's one helper for values a peer chose. */
+export { quoteUntrusted as logSafe } from '../core/logger.js';

@@ -1,5 +1,5 @@
 /**
- * Byte-exact checks against real Fluent Bit 5.1.1 output (shared/fixtures/fluent-bit, see its README): the
+ * Byte-exact checks against real Fluent Bit 5.1.1 output (test/fixtures/fluent-bit, see its README): the
  * record of input-record.json, scanned by our JSON scanner, must give the same msgpack chunk and, for every
  * format and date format, the same JSON payload.
  */

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WsbitError } from '../../src/core/errors.js';
 import { jsonTextToMsgpack, scanJsonValue, skipJsonWhitespace, type ScanResult } from '../../src/codec/json-scan.js';
+import { MAX_NESTING_DEPTH } from '../../src/codec/limits.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { fixture } from './support.js';
 
@@ -137,12 +138,14 @@ test('errors name the offending byte and roll the writer back', () => {
   assert.throws(() => jsonTextToMsgpack(''), /unexpected end of input/);
 });
 
-test('nesting is limited (iterative scanner, no stack overflow)', () => {
+test('nesting is limited to the shared record limit (iterative scanner, no stack overflow)', () => {
   const deep = (n: number): string => '['.repeat(n) + ']'.repeat(n);
-  assert.equal(scan(deep(1000)).result.status, 'ok');
-  const tooDeep = scan(deep(1001));
+  assert.equal(MAX_NESTING_DEPTH, 64);
+  assert.equal(scan(deep(MAX_NESTING_DEPTH)).result.status, 'ok');
+  const tooDeep = scan(deep(MAX_NESTING_DEPTH + 1));
   assert.equal(tooDeep.result.status, 'error');
-  assert.match(tooDeep.result.status === 'error' ? tooDeep.result.message : '', /nesting deeper than 1000/);
+  assert.match(tooDeep.result.status === 'error' ? tooDeep.result.message : '', /nesting deeper than 64 levels at byte 64/);
+  assert.throws(() => jsonTextToMsgpack(deep(1500)), /nesting deeper than 64/);
   const writer = new MsgpackWriter();
   assert.equal(scanJsonValue(Buffer.from(deep(100000)), 0, writer, { maxDepth: 200000 }).status, 'ok');
 });

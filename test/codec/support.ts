@@ -1,19 +1,17 @@
 /** Shared helpers for the codec tests: the Fluent Bit golden files and small chunk builders. */
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { writeEvent } from '../../src/codec/event.js';
 import { jsonTextToMsgpack } from '../../src/codec/json-scan.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
-
-/** shared/fixtures/fluent-bit, next to the repository (this file runs from dist/test/codec/). */
-export const fixtureDir = fileURLToPath(new URL('../../../../shared/fixtures/fluent-bit/', import.meta.url));
+import { fluentBitFixtures } from '../helpers/paths.js';
 
 export function fixture(name: string): Buffer {
-  return fs.readFileSync(fixtureDir + name);
+  return fs.readFileSync(path.join(fluentBitFixtures, name));
 }
 
 export function fixtureNames(): string[] {
-  return fs.readdirSync(fixtureDir).sort();
+  return fs.readdirSync(fluentBitFixtures).sort();
 }
 
 export const SEC = 1700000000;
@@ -43,4 +41,15 @@ export function chunkOf(...events: TestEvent[]): Buffer {
 
 export function hex(text: string): Buffer {
   return Buffer.from(text.replace(/\s+/g, ''), 'hex');
+}
+
+/** msgpack of `{"d":{"d":…{"d":1}}}`, `depth` maps deep: a record for the nesting limit. */
+export function nestedMaps(depth: number): Buffer {
+  const w = new MsgpackWriter(depth * 3 + 8);
+  for (let i = 0; i < depth; i++) {
+    w.mapHeader(1);
+    w.str('d');
+  }
+  w.uint(1);
+  return w.bytes();
 }

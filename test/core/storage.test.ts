@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeChunkFile, encodeChunkHeader, encodeFrameHeader, UnreadableChunkFileError } from '../../src/core/storage/chunk-file.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
@@ -9,6 +8,7 @@ import { writeEvent } from '../../src/codec/event.js';
 import { encodeBody } from '../../src/codec/msgpack.js';
 import { startAgent } from '../helpers/pipeline.js';
 import { waitFor } from '../helpers/wait.js';
+import { tempDir } from '../helpers/temp.js';
 
 function events(from: number, count: number): Buffer {
   const writer = new MsgpackWriter();
@@ -61,7 +61,7 @@ test('a file that is not a chunk file is unreadable', () => {
 });
 
 function storageDir(): string {
-  return mkdtempSync(path.join(tmpdir(), 'wsbit-storage-'));
+  return tempDir('wsbit-storage-');
 }
 
 function chunkFiles(dir: string): string[] {

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnAgent } from '../helpers/spawn.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { tempDir } from '../helpers/temp.js';
 
 function tempConf(text: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-cli-'));
+  const dir = tempDir('wsbit-cli-');
   const file = path.join(dir, 'wsbit.conf');
   writeFileSync(file, text);
   return file;
@@ -123,6 +123,22 @@ test('-D validates and prints the Fluent Bit message', async () => {
   assert.equal(agent.stdout(), 'configuration test is successful\n');
 });
 
+test('-D creates nothing: a storage.path that does not exist stays absent; one that cannot be made is reported', async () => {
+  const dir = tempDir('wsbit-dry-');
+  const storage = path.join(dir, 'not', 'yet', 'storage');
+  const ok = spawnAgent(['-i', 'dummy', '-p', 'storage.type=filesystem', '-b', storage, '-o', 'null', '-D']);
+  assert.equal(await ok.waitForExit(), 0, ok.stderr());
+  assert.equal(ok.stdout(), 'configuration test is successful\n');
+  assert.deepEqual(readdirSync(dir), [], 'nothing created below the temp dir');
+
+  writeFileSync(path.join(dir, 'a-file'), '');
+  const blocked = path.join(dir, 'a-file', 'storage');
+  const bad = spawnAgent(['-i', 'dummy', '-p', 'storage.type=filesystem', '-b', blocked, '-o', 'null', '-D']);
+  assert.equal(await bad.waitForExit(), 1);
+  assert.match(bad.stderr(), new RegExp(`cannot create storage\\.path '${blocked.replace(/[.]/g, '\\.')}': ENOTDIR`));
+  assert.deepEqual(readdirSync(dir), ['a-file']);
+});
+
 test('-V prints the version; -h the flags and plugins; -o NAME -h the plugin keys', async () => {
   const version = spawnAgent(['-V']);
   assert.equal(await version.waitForExit(), 0);
@@ -140,7 +156,7 @@ test('-V prints the version; -h the flags and plugins; -o NAME -h the plugin key
 });
 
 test('Log_File and -q: the log goes to the file; -q silences it', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-log-'));
+  const dir = tempDir('wsbit-log-');
   const logFile = path.join(dir, 'wsbit.log');
   const agent = spawnAgent(['-i', 'dummy', '-o', 'null', '-l', logFile]);
   await waitFor(() => {

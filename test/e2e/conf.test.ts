@@ -1,24 +1,36 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdirSync, appendFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { decode, encode } from '@msgpack/msgpack';
 import { fetch } from 'undici';
 import path from 'node:path';
-import { confDir } from '../helpers/paths.js';
+import { confDir, repoRoot } from '../helpers/paths.js';
 import { WebSocketServer } from 'ws';
 import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
+import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
 import { httpToBrowserScenario } from '../plugins/websocket-server-support.js';
 import { tcpToWebsocketScenario } from '../plugins/websocket-output-support.js';
 import { agentScenario, aggregatorScenario, quickstartScenario } from '../plugins/websocket-input-support.js';
 import { agentToAggregatorsScenario, aggregatorToForwardScenario, tcpToHttpScenario } from '../upstream/conf-scenarios.js';
+import { decodeEvents } from '../../src/codec/msgpack.js';
+import { readmeCommandChecks, readmeCommands, RUN_IN_CONF_TEST } from './readme-commands.js';
 
 /**
  * Every example in conf/ runs here exactly as the README tells users to run it. A scenario drives
  * the example and checks what it produced; a new conf file without a scenario fails the last test.
  */
-type Scenario = (agent: RunningAgent) => Promise<void>;
+type Scenario = (agent: RunningAgent, paths: ExamplePaths) => Promise<void>;
+
+/**
+ * Where an example keeps its files in this test: the examples read these variables (with /tmp
+ * defaults for users), so a test run leaves nothing in /tmp and never meets an earlier run's chunks.
+ */
+interface ExamplePaths {
+  /** WSBIT_TAIL_DIR: the directory the tail examples follow. */
+  tailDir: string;
+}
 
 function sendTcp(port: number, text: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -60,10 +72,9 @@ export const scenarios: Record<string, Scenario> = {
     await agent.waitForOutput('"action":"login"');
     assert.match(agent.stdout(), /^\{"date":\d+\.\d+,"action":"login","user":6\}$/m);
   },
-  'tail-to-stdout.conf': async (agent) => {
+  'tail-to-stdout.conf': async (agent, { tailDir: dir }) => {
     // Once the first scan is done, lines added to a file it found are read, and new files are read whole.
     await agent.waitForOutput(/\[input:tail:tail\.0\] (no files match|following)/);
-    const dir = '/tmp/wsbit-tail-example';
     mkdirSync(dir, { recursive: true });
     const line = `e2e ${process.pid} ${Date.now()}`;
     appendFileSync(path.join(dir, 'app.log'), `{"message":"${line}"}\nplain text line\n`);
@@ -90,6 +101,8 @@ export const scenarios: Record<string, Scenario> = {
   },
   'quickstart.conf': async (agent) => {
     await quickstartScenario(agent);
+    // The same records on the terminal, for a user without a browser.
+    assert.match(agent.stdout(), /^\{"date":\d+\.\d+,"message":"hello over WebSocket","level":"info","user":"Jos\\u00e9","latency_ms":12\.5\}$/m);
   },
   'aggregator.conf': async (agent) => {
     await aggregatorScenario(agent);
@@ -97,9 +110,8 @@ export const scenarios: Record<string, Scenario> = {
   'agent.conf': async (agent) => {
     await agentScenario(agent);
   },
-  'tail-with-disk-buffer.conf': async (agent) => {
+  'tail-with-disk-buffer.conf': async (agent, { tailDir: dir }) => {
     // The server is down at first: the line waits on disk, then goes out once the server is up.
-    const dir = '/tmp/wsbit-disk-example';
     mkdirSync(dir, { recursive: true });
     const line = `disk buffered ${process.pid} ${Date.now()}`;
     appendFileSync(path.join(dir, 'app.log'), `${line}\n`);
@@ -134,14 +146,30 @@ export const scenarios: Record<string, Scenario> = {
   },
 };
 
+/**
+ * The quick start runs the way the README starts it, `npm start`. Its build step (prestart) is skipped
+ * with --ignore-scripts because `npm test` has just built dist/, and rebuilding under running tests
+ * could rewrite files they load. npm does not pass SIGTERM on, so it is stopped with Ctrl-C's SIGINT
+ * to the whole process group, and wsbit's own exit is read from its log.
+ */
+const npmStart: Record<string, string[]> = { 'quickstart.yaml': ['npm', 'start', '--ignore-scripts'] };
+
 // Each example's YAML twin runs the same scenario, in this file so that the two never hold the fixed ports at once.
 for (const name of Object.keys(scenarios).flatMap((conf) => [conf, conf.replace(/\.conf$/, '.yaml')])) {
   test(`conf/${name} runs as documented`, async () => {
-    const agent = spawnAgent(['-c', path.join(confDir, name)]);
+    const work = tempDir('wsbit-conf-');
+    const paths: ExamplePaths = { tailDir: path.join(work, 'logs') };
+    const env = { WSBIT_STORAGE_PATH: path.join(work, 'storage'), WSBIT_TAIL_DIR: paths.tailDir };
+    const command = npmStart[name];
+    const agent = spawnAgent(['-c', path.join(confDir, name)], command === undefined ? { env } : { env, command, cwd: repoRoot });
     try {
-      await (scenarios[name.replace(/\.yaml$/, '.conf')] as Scenario)(agent);
+      await (scenarios[name.replace(/\.yaml$/, '.conf')] as Scenario)(agent, paths);
     } finally {
-      assert.equal(await agent.stop(), 0, agent.stderr());
+      if (command === undefined) assert.equal(await agent.stop(), 0, agent.stderr());
+      else {
+        await agent.stop('SIGINT');
+        await agent.waitForOutput('[engine] service has stopped', 'wsbit stopped', 20_000);
+      }
     }
     assert.doesNotMatch(agent.stderr(), /\[error\]/);
   });
@@ -153,4 +181,106 @@ test('every file in conf/ has a scenario in this test', () => {
   assert.deepEqual(missing, [], 'add a scenario for each example config');
   const yamlFiles = readdirSync(confDir).filter((file) => file.endsWith('.yaml'));
   assert.deepEqual(files.map((file) => file.replace(/\.conf$/, '.yaml')).filter((twin) => !yamlFiles.includes(twin)), [], 'add a YAML twin (wsbit --convert) for each example config');
+});
+
+/**
+ * The README's own commands (test/e2e/readme-commands.ts lists them), run as written through `sh -c`
+ * from the checkout. Each group is a README block or part of one; the shell sits between the test and
+ * wsbit, so wsbit's clean stop is read from its log.
+ */
+function runReadmeCommand(line: string, env: NodeJS.ProcessEnv = {}): RunningAgent {
+  assert.equal(readmeCommandChecks[line], RUN_IN_CONF_TEST, `not a README command run here: ${line}`);
+  assert.ok(readmeCommands(readFileSync(path.join(repoRoot, 'README.md'), 'utf8')).includes(line), `not in the README: ${line}`);
+  return spawnAgent([], { command: ['sh', '-c', line], cwd: repoRoot, env });
+}
+
+/** Stops every one of them, even when one fails to stop, then checks that each stopped cleanly. */
+async function stopCleanly(...agents: RunningAgent[]): Promise<void> {
+  await Promise.all(agents.map((agent) => agent.stop('SIGTERM').catch(() => agent.stop('SIGKILL').catch(() => undefined))));
+  for (const agent of agents) {
+    // The shell is gone once signalled; wsbit, which got the signal too, may still be flushing.
+    await agent.waitForOutput('[engine] service has stopped', 'wsbit stopped', 20_000);
+    assert.doesNotMatch(agent.stderr(), /\[error\]/);
+  }
+}
+
+test('README: three dummy records, one a second, printed; it keeps running until stopped', async () => {
+  const agent = runReadmeCommand("./bin/wsbit -i dummy -p samples=3 -o stdout -m '*' -f 0.5");
+  try {
+    await waitFor(() => (agent.stdout().match(/"message"=>"dummy"/g) ?? []).length === 3, 'three records', 15_000);
+    const times = [...agent.stdout().matchAll(/^\[0\] dummy\.0: \[\[(\d+\.\d{9}), \{\}\], \{"message"=>"dummy"\}\]$/gm)].map((match) => Number(match[1]));
+    assert.equal(times.length, 3, agent.stdout());
+    // One a second is dummy's rate (event times, not the wall clock of this loaded machine).
+    for (let i = 1; i < times.length; i++) assert.ok(Math.abs((times[i] as number) - (times[i - 1] as number) - 1) < 0.5, `times ${times.join(', ')}`);
+    assert.equal(agent.child.exitCode, null, 'still running');
+  } finally {
+    await stopCleanly(agent);
+  }
+});
+
+test("README: CPU usage shipped to a WebSocket server (Fluent Bit's docs example)", async () => {
+  const bodies: unknown[] = [];
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 8080, path: '/something' });
+  wss.on('connection', (ws) => ws.on('message', (data: Buffer) => bodies.push(...decodeEvents(data).map((event) => event.body))));
+  await new Promise<void>((resolve, reject) => {
+    wss.once('listening', resolve);
+    wss.once('error', reject);
+  });
+  const agent = runReadmeCommand("./bin/wsbit -i cpu -t cpu -o websocket://127.0.0.1:8080/something -m '*'");
+  try {
+    await waitFor(() => bodies.length >= 1, 'a cpu record at the server', 15_000);
+    assert.equal(typeof (bodies[0] as Record<string, unknown>)['cpu_p'], 'number');
+  } finally {
+    await stopCleanly(agent);
+    for (const ws of wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  }
+});
+
+test('README: JSON over TCP printed as JSON lines, sent with nc', async () => {
+  const agent = runReadmeCommand('./bin/wsbit -i tcp://127.0.0.1:5170 -o stdout -p format=json_lines');
+  try {
+    await agent.waitForOutput('listening on 127.0.0.1:5170');
+    const client = runReadmeCommand('echo \'{"key 1": 123456789, "key 2": "abcdefg"}\' | nc 127.0.0.1 5170');
+    try {
+      await agent.waitForOutput('"key 2":"abcdefg"');
+    } finally {
+      await client.stop('SIGTERM');
+    }
+    assert.match(agent.stdout(), /^\{"date":\d+\.\d+,"key 1":123456789,"key 2":"abcdefg"\}$/m);
+  } finally {
+    await stopCleanly(agent);
+  }
+});
+
+test('README: -D checks a configuration; -o websocket -h lists its keys with their effective defaults', async () => {
+  const dry = runReadmeCommand('./bin/wsbit -c conf/tcp-to-websocket.conf -D');
+  await dry.waitForExit();
+  assert.equal(dry.stdout(), 'configuration test is successful\n', dry.stderr());
+  const help = runReadmeCommand('./bin/wsbit -o websocket -h');
+  await help.waitForExit();
+  assert.match(help.stdout(), /^retry_limit +string +no_limits /m);
+  assert.match(help.stdout(), /^port +int +80 \(443 with tls on\) /m);
+});
+
+test('README: aggregator and agent with a chosen token; a line sent to the agent with nc reaches the aggregator', async () => {
+  const work = tempDir('wsbit-readme-');
+  const aggregator = runReadmeCommand('WSBIT_TOKEN=choose-a-secret ./bin/wsbit -c conf/aggregator.conf', { WSBIT_STORAGE_PATH: path.join(work, 'aggregator') });
+  const agents: RunningAgent[] = [aggregator];
+  try {
+    await aggregator.waitForOutput('listening on 127.0.0.1:8090');
+    const agent = runReadmeCommand('WSBIT_TOKEN=choose-a-secret ./bin/wsbit -c conf/agent.conf', { WSBIT_STORAGE_PATH: path.join(work, 'agent') });
+    agents.unshift(agent);
+    await agent.waitForOutput('listening on 127.0.0.1:5170');
+    const client = runReadmeCommand('echo \'{"message":"hello from the agent"}\' | nc 127.0.0.1 5170');
+    try {
+      await aggregator.waitForOutput('"message":"hello from the agent"', 'the line at the aggregator', 20_000);
+    } finally {
+      await client.stop('SIGTERM');
+    }
+    await aggregator.waitForOutput('"message":"agent heartbeat"');
+    assert.match(aggregator.stdout(), /^\{"date":\d+\.\d+,"message":"hello from the agent"\}$/m);
+  } finally {
+    await stopCleanly(...agents);
+  }
 });

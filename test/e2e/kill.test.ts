@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeChunkFile } from '../../src/core/storage/chunk-file.js';
 import { decodeEvents } from '../../src/codec/msgpack.js';
 import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
 import { waitFor } from '../helpers/wait.js';
 import { figures, startCountingServer, TcpFeeder, type CountingServer } from '../plugins/websocket-output-support.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * `kill -9` with `storage.type filesystem`: what the agent had received is on disk, and the next
@@ -65,7 +65,7 @@ async function feed(agent: RunningAgent, count: number, perSecond: number): Prom
 }
 
 test('kill -9 while the server is down, restart, server returns: 0 lost', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-kill-'));
+  const dir = tempDir('wsbit-kill-');
   const server: CountingServer = await startCountingServer('json_lines');
   const port = server.port;
   await server.crash();
@@ -89,7 +89,7 @@ test('kill -9 while the server is down, restart, server returns: 0 lost', async 
 });
 
 test('kill -9 in the middle of flushing to a live server, restart: 0 lost, few duplicates', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-kill-'));
+  const dir = tempDir('wsbit-kill-');
   const server = await startCountingServer('json_lines');
   t.after(() => server.close());
 
@@ -117,7 +117,7 @@ test('kill -9 in the middle of flushing to a live server, restart: 0 lost, few d
 
 test('a long outage with more chunks than storage.max_chunks_up: memory stays bounded, 0 lost', async (t) => {
   const { startTestAgent } = await import('../plugins/websocket-output-support.js');
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-outage-'));
+  const dir = tempDir('wsbit-outage-');
   const server = await startCountingServer('json_lines');
   const port = server.port;
   await server.crash();

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { startCountingServer } from '../plugins/websocket-output-support.js';
+import { tempDir } from '../helpers/temp.js';
 
 function httpPort(agent: RunningAgent): number {
   const match = /\[http_server\] listen iface=\S+ tcp_port=(\d+)/.exec(agent.stderr());
@@ -20,7 +20,7 @@ async function get(port: number, route: string): Promise<{ status: number; text:
 }
 
 function conf(text: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-ops-'));
+  const dir = tempDir('wsbit-ops-');
   const file = path.join(dir, 'wsbit.conf');
   writeFileSync(file, text);
   return file;
@@ -115,7 +115,7 @@ test('health turns unhealthy after HC_Errors_Count errors in a period, and recov
 test('hot reload under load: SIGHUP swaps the pipeline, 0 records lost; an invalid config keeps the old one', async (t) => {
   const server = await startCountingServer('json_lines');
   t.after(() => server.close());
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-reload-'));
+  const dir = tempDir('wsbit-reload-');
   const file = path.join(dir, 'wsbit.conf');
   const write = (format: string, extra = '') =>
     writeFileSync(
@@ -191,11 +191,14 @@ test('hot reload under load: SIGHUP swaps the pipeline, 0 records lost; an inval
 test('-J prints the plugins and their keys as JSON; after a plugin, that plugin only', async () => {
   const all = spawnAgent(['-J']);
   assert.equal(await all.waitForExit(), 0);
-  const parsed = JSON.parse(all.stdout()) as { outputs: Array<{ name: string; properties: Array<{ key: string; default: string }> }> };
+  // Fluent Bit's -J shape (test/cli/help.test.ts checks it against Fluent Bit's own output).
+  type Option = { name: string; default: string | null };
+  const parsed = JSON.parse(all.stdout()) as { outputs: Array<{ name: string; properties: Record<string, Option[]> }> };
   const websocket = parsed.outputs.find((output) => output.name === 'websocket');
   assert.ok(websocket !== undefined);
-  assert.deepEqual(websocket.properties.find((property) => property.key === 'retry_limit')?.default, '1');
-  assert.ok(websocket.properties.some((property) => property.key === 'confirm_delivery'));
+  const options = Object.values(websocket.properties).flat();
+  assert.deepEqual(options.find((option) => option.name === 'retry_limit')?.default, 'no_limits');
+  assert.ok(options.some((option) => option.name === 'confirm_delivery'));
 
   const one = spawnAgent(['-o', 'websocket', '-J']);
   assert.equal(await one.waitForExit(), 0);
@@ -203,7 +206,7 @@ test('-J prints the plugins and their keys as JSON; after a plugin, that plugin 
 });
 
 test('/api/v1/storage reports chunks when storage.path is set', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-ops-storage-'));
+  const dir = tempDir('wsbit-ops-storage-');
   const agent = spawnAgent([
     '-H', '-L', '127.0.0.1', '-P', '0', '-b', dir,
     '-i', 'dummy', '-p', 'storage.type=filesystem', '-p', 'rate=20',

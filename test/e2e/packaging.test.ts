@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { tempDir } from '../helpers/temp.js';
 
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 test('npm pack gives a package that installs and runs from a clean directory', { timeout: 240_000 }, () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-pack-'));
+  const dir = tempDir('wsbit-pack-');
   // dist/ is already built by `npm test`; --ignore-scripts keeps pack from rebuilding it under running tests.
   const packed = JSON.parse(execFileSync(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { encoding: 'utf8' })) as Array<{
     filename: string;
@@ -22,11 +22,25 @@ test('npm pack gives a package that installs and runs from a clean directory', {
   assert.ok(files.includes('dist/src/cli/run.js'));
   assert.ok(files.some((file) => file.startsWith('conf/')));
   assert.ok(!files.some((file) => file.startsWith('dist/test/') || file.startsWith('src/')), 'no tests or TypeScript sources');
+  // The license the package declares, and every document the README links to.
+  assert.ok(files.includes('LICENSE'));
+  assert.match(readFileSync('LICENSE', 'utf8'), /Apache License\s+Version 2\.0, January 2004/);
+  const linkedDocs = [...readFileSync('README.md', 'utf8').matchAll(/\]\((docs\/[^)#]+)/g)].map((match) => match[1] ?? '');
+  assert.ok(linkedDocs.length > 0);
+  for (const doc of linkedDocs) assert.ok(files.includes(doc), `${doc} is packed`);
+  // Installing must not build: the compiled code is in the tarball, and no install-time script runs.
+  const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { license: string; scripts: Record<string, string> };
+  assert.equal(manifest.license, 'Apache-2.0');
+  for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(manifest.scripts[script], undefined, `no ${script} script`);
+  assert.equal(manifest.scripts['prepack'], 'npm run build', 'npm pack builds first');
 
   const app = path.join(dir, 'app');
   execFileSync('mkdir', ['-p', app]);
   writeFileSync(path.join(app, 'package.json'), '{"name":"wsbit-install-check","version":"1.0.0","private":true}\n');
-  execFileSync(npm, ['install', '--no-audit', '--no-fund', path.join(dir, tarball.filename)], { cwd: app, stdio: 'pipe' });
+  const install = spawnSync(npm, ['install', '--no-audit', '--no-fund', path.join(dir, tarball.filename)], { cwd: app, encoding: 'utf8' });
+  assert.equal(install.status, 0, install.stderr);
+  assert.doesNotMatch(install.stderr, /install-scripts|prepare/, 'npm warns about no install script');
+  assert.ok(existsSync(path.join(app, 'node_modules', 'wsbit', 'dist', 'src', 'cli', 'run.js')));
   const version = spawnSync('npx', ['--no-install', 'wsbit', '-V'], { cwd: app, encoding: 'utf8' });
   assert.equal(version.status, 0, version.stderr);
   assert.match(version.stdout, /^wsbit v\d+\.\d+\.\d+\n$/);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fluentBitFixtures } from '../helpers/paths.js';
 import { spawnAgent } from '../helpers/spawn.js';
 import { waitFor } from '../helpers/wait.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * The golden files are what Fluent Bit 5.1.1's stdout output printed for the edge-case record fed
@@ -46,9 +47,8 @@ test('json_date_key false leaves the date out (Fluent Bit would print a key name
 });
 
 test('json.escape_unicode off in [SERVICE] writes UTF-8 as is', async () => {
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-esc-'));
+  const { writeFileSync } = await import('node:fs');
+  const dir = tempDir('wsbit-esc-');
   const conf = path.join(dir, 'a.conf');
   writeFileSync(conf, '[SERVICE]\n    Flush 0.05\n    json.escape_unicode off\n[INPUT]\n    Name dummy\n    Dummy {"u":"h\\u00e9 \\u2603"}\n    Samples 1\n    Rate 10\n[OUTPUT]\n    Name stdout\n    Match *\n    Format json_lines\n    json_date_key off\n');
   const agent = spawnAgent(['-c', conf]);

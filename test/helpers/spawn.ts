@@ -11,11 +11,28 @@ export interface RunningAgent {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+export interface SpawnOptions {
+  env?: NodeJS.ProcessEnv;
+  stdin?: string;
+  cwd?: string;
+  /**
+   * Run this command line instead of `node bin/wsbit ARGS` (e.g. `npm start`), in a process group of
+   * its own that `stop` signals as a whole, as a terminal's Ctrl-C does: npm does not pass SIGTERM
+   * on to the script it runs.
+   */
+  command?: string[];
+  /** Run as this user and group (the caller must be root), e.g. to run as a container image's user. */
+  user?: { uid: number; gid: number };
+}
+
 /** Spawns bin/wsbit as a user would, collecting its output. */
-export function spawnAgent(args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string; cwd?: string } = {}): RunningAgent {
-  const child = spawn(process.execPath, [binPath, ...args], {
+export function spawnAgent(args: string[], options: SpawnOptions = {}): RunningAgent {
+  const [program, ...programArgs] = options.command ?? [process.execPath, binPath, ...args];
+  const child = spawn(program ?? process.execPath, programArgs, {
     env: { ...process.env, ...options.env },
     cwd: options.cwd,
+    detached: options.command !== undefined,
+    ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
   });
   let out = '';
   let err = '';
@@ -45,7 +62,10 @@ export function spawnAgent(args: string[], options: { env?: NodeJS.ProcessEnv; s
       ),
     waitForExit,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (exitCode === undefined) child.kill(signal);
+      if (exitCode === undefined) {
+        if (options.command !== undefined && child.pid !== undefined) process.kill(-child.pid, signal);
+        else child.kill(signal);
+      }
       return waitForExit();
     },
   };

@@ -8,6 +8,7 @@ import { startAgent } from '../helpers/pipeline.js';
 import { confDir } from '../helpers/paths.js';
 import { spawnAgent } from '../helpers/spawn.js';
 import { waitFor } from '../helpers/wait.js';
+import { tempDir } from '../helpers/temp.js';
 
 function sendTcp(port: number, text: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -41,7 +42,7 @@ test('stdin with -R and a parser: each line parsed (bin/wsbit, as a user runs it
 });
 
 test('Parsers_File in a config file is found next to that file, from any working directory', async () => {
-  const dir = fs.mkdtempSync(path.join(tmpdir(), 'wsbit-pf-'));
+  const dir = tempDir('wsbit-pf-');
   fs.copyFileSync(path.join(confDir, 'parsers.conf'), path.join(dir, 'my-parsers.conf'));
   const conf = path.join(dir, 'main.conf');
   fs.writeFileSync(conf, '[SERVICE]\n    Flush 0.1\n    Parsers_File my-parsers.conf\n[INPUT]\n    Name stdin\n    Parser apache2\n[OUTPUT]\n    Name stdout\n    Match *\n    Format json_lines\n');

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decode } from '@msgpack/msgpack';
 import { ParserRegistry, loadParsersFile } from '../../src/parsers/registry.js';
 import type { Parser } from '../../src/parsers/types.js';
+import { tempDir } from '../helpers/temp.js';
 
 const shipped = new ParserRegistry();
 const shippedWarnings = loadParsersFile('conf/parsers.conf', shipped);
@@ -18,7 +18,7 @@ function parse(parser: Parser, line: string): { time: { sec: number; nsec: numbe
 }
 
 function parserFrom(text: string, name: string): Parser {
-  const dir = fs.mkdtempSync(path.join(tmpdir(), 'wsbit-parsers-'));
+  const dir = tempDir('wsbit-parsers-');
   const file = path.join(dir, 'parsers.conf');
   fs.writeFileSync(file, text);
   const registry = new ParserRegistry();
@@ -255,7 +255,7 @@ test('parsers file errors name the file, the line and the problem', () => {
     ['[PARSER]\n    Name x\n    Format json\n[PARSER]\n    Name x\n    Format json\n', /parser named 'x' already exists \(first defined at .*parsers\.conf:1\)/],
   ];
   for (const [text, message] of cases) {
-    const dir = fs.mkdtempSync(path.join(tmpdir(), 'wsbit-parsers-'));
+    const dir = tempDir('wsbit-parsers-');
     const file = path.join(dir, 'parsers.conf');
     fs.writeFileSync(file, text);
     assert.throws(() => loadParsersFile(file, new ParserRegistry()), message, text);
@@ -264,7 +264,7 @@ test('parsers file errors name the file, the line and the problem', () => {
 });
 
 test("Fluent Bit's own parsers file loads: repeated keys keep the first value; Decode_Field_As is warned about; [MULTILINE_PARSER] registers", () => {
-  const dir = fs.mkdtempSync(path.join(tmpdir(), 'wsbit-parsers-'));
+  const dir = tempDir('wsbit-parsers-');
   const file = path.join(dir, 'fluent-bit-parsers.conf');
   fs.writeFileSync(
     file,

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { confDir } from '../helpers/paths.js';
 import { startAgent } from '../helpers/pipeline.js';
 import { spawnAgent } from '../helpers/spawn.js';
 import { waitFor } from '../helpers/wait.js';
+import { tempDir } from '../helpers/temp.js';
 
 test('grep end to end: -F grep -p "regex=level ^err" keeps only the error records and counts the drops', async (t) => {
   const running = await startAgent([
@@ -43,9 +43,8 @@ test('modify end to end: rules change the record, a 64-bit integer and a 3.0 flo
   assert.ok(raw.includes(body), raw.toString('hex'));
 });
 
-test('record_modifier end to end: a [FILTER] section in a config file run by bin/wsbit', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-filters-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+test('record_modifier end to end: a [FILTER] section in a config file run by bin/wsbit', async () => {
+  const dir = tempDir('wsbit-filters-');
   const file = path.join(dir, 'record-modifier.conf');
   writeFileSync(
     file,

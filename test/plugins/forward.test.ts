@@ -3,8 +3,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import zlib from 'node:zlib';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FluentClient, FluentSocketEvent, EventTime as FluentEventTime, type EventModes, type FluentClientOptions } from '@fluent-org/logger';
 import { decode, encode } from '@msgpack/msgpack';
@@ -13,6 +11,7 @@ import { sleep, waitFor } from '../helpers/wait.js';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { FrameScanner } from '../../src/forward/frame-scanner.js';
+import { tempDir } from '../helpers/temp.js';
 
 const forwardArgs = (...props: string[]): string[] => [
   '-i', 'forward', '-p', 'listen=127.0.0.1', '-p', 'port=0', ...props.flatMap((p) => ['-p', p]), '-o', 'capture', '-m', '*', '-f', '0.05',
@@ -154,7 +153,7 @@ test('shared_key: the right key passes the HELO/PING/PONG handshake; a wrong key
   assert.notEqual(await attempt, 'delivered');
   await sleep(100);
   assert.equal(tagged(running).length, 1, 'nothing from the refused client');
-  assert.ok(running.lines.some((line) => /\[ warn\] \[input:forward:forward\.0\] handshake with .* failed: shared_key mismatch from host 'bad-client'/.test(line)), running.lines.join(''));
+  assert.ok(running.lines.some((line) => /\[ warn\] \[input:forward:forward\.0\] handshake with .* failed: shared_key mismatch from host "bad-client"/.test(line)), running.lines.join(''));
 });
 
 test('security.users: a client must also give a known username and password', async (t) => {
@@ -167,7 +166,7 @@ test('security.users: a client must also give a known username and password', as
   const mallory = fluentClient(port, { eventMode: 'Message', ack: {}, security: { clientHostname: 'c2', sharedKey: 'k', username: 'alice', password: 'nope' } });
   mallory.socketOn(FluentSocketEvent.ERROR, () => undefined);
   const attempt = mallory.emit('users', { who: 'mallory' }).catch(() => undefined);
-  await waitFor(() => running.lines.some((line) => line.includes("user authentication failed for 'alice'")), 'the refusal');
+  await waitFor(() => running.lines.some((line) => line.includes('user authentication failed for "alice"')), 'the refusal');
   await mallory.shutdown().catch(() => undefined);
   await attempt;
   await waitFor(() => tagged(running).length === 1, 'alice only');
@@ -284,7 +283,7 @@ test('PackedForward keeps Fluent Bit metadata ([[time, meta], record]) and skips
 });
 
 test('unix_path: listens on a Unix socket, and removes a stale socket file first', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-fw-'));
+  const dir = tempDir('wsbit-fw-');
   const socketPath = path.join(dir, 'forward.sock');
   const { writeFileSync } = await import('node:fs');
   writeFileSync(socketPath, 'stale');

@@ -90,7 +90,7 @@ test('bad input gets 400 with a clear text, nothing is ingested, and each refusa
   await sleep(100);
   assert.equal(tagged(running).length, 0);
   assert.equal(running.agent.metrics.get('wsbit_input_rejected_records_total', 'http.0'), cases.length);
-  assert.ok(running.lines.some((line) => /\[ warn\] \[input:http:http\.0\] request to \/bad from .* refused: error: invalid JSON/.test(line)), running.lines.join(''));
+  assert.ok(running.lines.some((line) => /\[ warn\] \[input:http:http\.0\] request to "\/bad" from .* refused: error: invalid JSON/.test(line)), running.lines.join(''));
 });
 
 test('buffer_max_size: a larger body gets 413, by Content-Length or while streaming; the server keeps serving', async (t) => {

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 import { parseProcStat } from '../../src/plugins/inputs/cpu.js';
 import { unescapeSeparator } from '../../src/plugins/inputs/separator.js';
+import { tempDir } from '../helpers/temp.js';
 
 function tcpPort(running: InProcessAgent, instance = 'tcp.0'): number {
   const port = running.agent.input(instance)?.listeningPort?.();
@@ -73,7 +73,7 @@ test('tcp json: invalid JSON is logged and skipped, and the connection keeps wor
   });
   await waitFor(() => running.events().length === 2, 'the records around the bad one');
   assert.deepEqual(running.events().map((e) => e.body), [{ a: 1 }, { after: 'bad' }]);
-  assert.ok(running.lines.some((line) => /\[ warn\] \[input:tcp:tcp\.0\] invalid message from .* skipping: /.test(line)), running.lines.join(''));
+  assert.ok(running.lines.some((line) => /\[ warn\] \[input:tcp:tcp\.0\] invalid JSON from .* skipped 13 bytes up to the next newline: /.test(line)), running.lines.join(''));
 });
 
 test('tcp json: a message larger than buffer_size closes that connection only', async (t) => {
@@ -125,7 +125,7 @@ test('dummy: invalid JSON in the dummy key is a configuration error naming it', 
 });
 
 test('cpu: /proc/stat deltas become Fluent Bit cpu_p, user_p, system_p and per-core keys', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wsbit-cpu-'));
+  const dir = tempDir('wsbit-cpu-');
   const stat = path.join(dir, 'stat');
   const write = (user: number, system: number, idle: number) =>
     writeFileSync(stat, `cpu  ${user * 2} 0 ${system * 2} ${idle * 2} 0 0 0 0 0 0\ncpu0 ${user} 0 ${system} ${idle} 0 0 0 0 0 0\ncpu1 ${user} 0 ${system} ${idle} 0 0 0 0 0 0\nintr 1\n`);

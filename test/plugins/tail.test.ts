@@ -1,16 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { composeTag, composeTagWithRegex, patternRegExp } from '../../src/plugins/inputs/tail/paths.js';
 import { translateOnigmo } from '../../src/config/onigmo.js';
+import { tempDir as makeTempDir } from '../helpers/temp.js';
 
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(tmpdir(), 'wsbit-tail-'));
+  return makeTempDir('wsbit-tail-');
 }
 
 const tailArgs = (...props: string[]): string[] => ['-i', 'tail', ...props.flatMap((p) => ['-p', p]), '-o', 'capture', '-m', '*', '-f', '0.05'];

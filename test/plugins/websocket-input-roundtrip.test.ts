@@ -15,7 +15,7 @@ import { startAgent } from '../helpers/pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 import { startInput } from './websocket-input-support.js';
 
-/** shared/fixtures/fluent-bit/input-record.json: the record behind Fluent Bit 5.1.1's golden files. */
+/** test/fixtures/fluent-bit/input-record.json: the record behind Fluent Bit 5.1.1's golden files. */
 const RECORD =
   '{"key 1":123456789,"key 2":"abcdefg","neg":-42,"float":0.1,"whole_float":3.0,"big":18446744073709551615,"t":true,"f":false,"n":null,' +
   '"arr":[1,"two",{"three":3}],"nested":{"a":{"b":"c"}},"unicode":"h\\u00e9llo \\u2603 \\ud83d\\ude00","ctl":"tab\\there\\nnl \\"q\\" back\\\\slash \\u0001 /"}';

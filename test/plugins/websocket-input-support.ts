@@ -5,23 +5,23 @@
  * that the conf/ end-to-end suite runs as documented.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
-import { repoRoot } from '../helpers/paths.js';
+import { artifactPath, fluentBitFixtures } from '../helpers/paths.js';
 import type { RunningAgent } from '../helpers/spawn.js';
 import { waitFor } from '../helpers/wait.js';
 
 export const INPUT = 'websocket.0';
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** Fluent Bit 5.1.1's recordings, copied from shared/fixtures/fluent-bit so CI needs nothing outside the repository. */
+/** Fluent Bit 5.1.1's recordings (test/fixtures/fluent-bit). */
 export function fluentBitFixture(name: 'msgpack.two_records.bin' | 'handshake_request.bin'): Buffer {
-  return readFileSync(path.join(repoRoot, 'test', 'plugins', 'fixtures', `fluent-bit-${name}`));
+  return readFileSync(path.join(fluentBitFixtures, name));
 }
 
 export interface InputHarness {
@@ -146,9 +146,7 @@ export async function livePageRows(url: string, minRows: number, text: RegExp, s
     const tags = await Promise.all(rows.map(async (row) => (await row.getAttribute('data-tag')) ?? ''));
     assert.match(await rows[0]!.locator('.rec').innerText(), text);
     if (screenshot !== undefined) {
-      const artifacts = path.join(repoRoot, 'test', 'artifacts');
-      mkdirSync(artifacts, { recursive: true });
-      await page.screenshot({ path: path.join(artifacts, screenshot), animations: 'disabled' });
+      await page.screenshot({ path: artifactPath(screenshot), animations: 'disabled' });
     }
     assert.deepEqual(problems, []);
     return tags;

@@ -1,25 +1,22 @@
 /**
- * The live page in a real browser: Debian's Chromium driven by playwright-core. Screenshots go to
- * test/artifacts/ (gitignored) for a person to look at.
+ * The live page in a real browser: Debian's Chromium driven by playwright-core. Screenshots are saved
+ * for a person to look at when WSBIT_TEST_ARTIFACTS names a directory (test/helpers/paths.ts).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { repoRoot } from '../helpers/paths.js';
+import { artifactPath } from '../helpers/paths.js';
 import { waitFor } from '../helpers/wait.js';
 import { startServer, stopAllServers, type ServerHarness, type TestRecord } from './websocket-server-support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const artifacts = path.join(repoRoot, 'test', 'artifacts');
 
 let browser: Browser | undefined;
 const pages: Page[] = [];
 
 before(async () => {
   if (!existsSync(CHROMIUM)) return;
-  mkdirSync(artifacts, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -119,12 +116,12 @@ describe('websocket_server live page in Chromium', () => {
     await textIs(page, '#clients', '1');
     await until('a records-per-second figure', async () => (await page.locator('#rate').innerText()) !== '0');
     assert.match((await page.locator('#status').innerText()).trim(), /^live · json$/);
-    await page.screenshot({ path: path.join(artifacts, 'websocket-server-live.png'), animations: 'disabled' });
+    await page.screenshot({ path: artifactPath('websocket-server-live.png'), animations: 'disabled' });
 
     await page.fill('#filter', 'app.*');
     assert.deepEqual(await visibleTags(page), ['app.login', 'app.payment', 'app.login']);
     assert.equal(await page.locator('#shown').innerText(), '3');
-    await page.screenshot({ path: path.join(artifacts, 'websocket-server-live-filtered.png'), animations: 'disabled' });
+    await page.screenshot({ path: artifactPath('websocket-server-live-filtered.png'), animations: 'disabled' });
     await page.fill('#filter', 'declined');
     assert.deepEqual(await visibleTags(page), ['app.payment']);
     await page.fill('#filter', 'nothing matches this');
@@ -156,7 +153,7 @@ describe('websocket_server live page in Chromium', () => {
     await page.fill('#filter', '');
     await textIs(page, '#clients', '1');
     await page.locator('#filter').blur();
-    await page.screenshot({ path: path.join(artifacts, 'websocket-server-live-dark.png'), animations: 'disabled' });
+    await page.screenshot({ path: artifactPath('websocket-server-live-dark.png'), animations: 'disabled' });
     assert.deepEqual(problems, []);
   });
 

@@ -1,4 +1,4 @@
-/** conf/http-to-browser.conf run by bin/wsbit, on port 0 instead of its documented 8080. */
+/** conf/http-to-browser.conf run by bin/wsbit, on port 0 instead of its documented 8080 and 8888. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,11 +14,12 @@ after(() => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-it('conf/http-to-browser.conf broadcasts dummy records and serves the live page', async () => {
+it('conf/http-to-browser.conf broadcasts posted and dummy records and serves the live page', async () => {
   const text = readFileSync(path.join(confDir, 'http-to-browser.conf'), 'utf8');
   assert.match(text, /^ {4}Port {15}8080$/m);
   const file = path.join(workDir, 'http-to-browser.conf');
-  writeFileSync(file, text.replace(/^( {4}Port {15})8080$/m, '$10'));
+  assert.match(text, /^ {4}Port {9}8888$/m);
+  writeFileSync(file, text.replace(/^( {4}Port {15})8080$/m, '$10').replace(/^( {4}Port {9})8888$/m, '$10'));
   const agent = spawnAgent(['-c', file]);
   try {
     await httpToBrowserScenario(agent);

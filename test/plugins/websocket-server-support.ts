@@ -258,14 +258,25 @@ export async function httpToBrowserScenario(agent: RunningAgent): Promise<{ port
   const listening = /\[output:websocket_server:websocket_server\.0\] listening on 127\.0\.0\.1:(\d+), live page at http:\/\/127\.0\.0\.1:\d+\//;
   await agent.waitForOutput(listening, 'the listening line');
   const port = Number(listening.exec(agent.stderr())?.[1]);
+  const httpListening = /\[input:http:http\.0\] listening on 127\.0\.0\.1:(\d+)/;
+  await agent.waitForOutput(httpListening, 'the http input listening');
+  const httpPort = Number(httpListening.exec(agent.stderr())?.[1]);
   const client = await wsClient(`ws://127.0.0.1:${port}/`);
-  await client.waitForFrames(4, 10_000);
-  const messages = client.frames.map((frame) => JSON.parse(frame.data.toString()) as [string, number, Record<string, unknown>]);
+  // The file's curl line: curl -X POST -d 'json={"action":"login","user":6}' http://127.0.0.1:8888/foo/bar
+  const posted = await fetch(`http://127.0.0.1:${httpPort}/foo/bar`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'json={"action":"login","user":6}',
+  });
+  assert.equal(posted.status, 201);
+  const parsed = () => client.frames.map((frame) => JSON.parse(frame.data.toString()) as [string, number, Record<string, unknown>]);
+  await waitFor(() => new Set(parsed().map(([tag]) => tag)).size === 2 && parsed().length >= 4, 'web.access and foo.bar records', 10_000);
+  const messages = parsed();
   const tags = new Set(messages.map(([tag]) => tag));
-  assert.ok(tags.has('web.access') && tags.has('app.login'), `tags: ${[...tags].join(', ')}`);
+  assert.deepEqual([...tags].sort(), ['foo.bar', 'web.access']);
   for (const [tag, time, record] of messages) {
     assert.ok(Number.isInteger(time) && Math.abs(time - Date.now() / 1000) < 60, `time ${time}`);
-    assert.deepEqual(record, tag === 'app.login' ? { action: 'login', user: 6 } : { method: 'GET', path: '/index.html', status: 200, bytes: 5120, agent: 'curl/8.5.0' });
+    assert.deepEqual(record, tag === 'foo.bar' ? { action: 'login', user: 6 } : { method: 'GET', path: '/index.html', status: 200, bytes: 5120, agent: 'curl/8.5.0' });
   }
   const page = await fetch(`http://127.0.0.1:${port}/`);
   assert.equal(page.status, 200);

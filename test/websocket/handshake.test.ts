@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import {
   HandshakeError,
@@ -10,9 +11,10 @@ import {
   validateHandshakeResponse,
   type HandshakeResponse,
 } from '../../src/websocket/handshake.js';
+import { fluentBitFixtures } from '../helpers/paths.js';
 
 // Fluent Bit 5.1.1's upgrade request for host 127.0.0.1, port 18089, uri /, net.keepalive on (SPEC §1.6).
-const fixture = readFileSync(new URL('../../../test/websocket/fixtures/handshake_request.bin', import.meta.url));
+const fixture = readFileSync(path.join(fluentBitFixtures, 'handshake_request.bin'));
 const KEY_LINE = /^Sec-WebSocket-Key: (.*)$/m;
 
 function linesWithoutKey(request: Buffer): string {

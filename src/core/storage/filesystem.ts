@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Chunk } from '../chunk.js';
 import { WsbitError, errorMessage } from '../errors.js';
@@ -14,6 +14,8 @@ export interface FilesystemStorageOptions {
   checksum: boolean;
   deleteIrrecoverable: boolean;
   logger: Logger;
+  /** Only check that `rootPath` could be created (`-D`); touch nothing on disk. */
+  dryRun?: boolean;
 }
 
 /** A chunk found on disk at start-up, left by an earlier run. */
@@ -33,6 +35,28 @@ function safeDirectoryName(instance: string): string {
 }
 
 /**
+ * Fails as `mkdir -p dir` would, without creating anything: the nearest part of the path that exists
+ * must be a directory this process may write into.
+ */
+function checkCreatable(dir: string): void {
+  let current = path.resolve(dir);
+  for (;;) {
+    let stat;
+    try {
+      stat = statSync(current);
+    } catch (error) {
+      const parent = path.dirname(current);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === current) throw error;
+      current = parent;
+      continue;
+    }
+    if (!stat.isDirectory()) throw new Error(`ENOTDIR: '${current}' is not a directory`);
+    accessSync(current, constants.W_OK | constants.X_OK);
+    return;
+  }
+}
+
+/**
  * Fluent Bit's `storage.type filesystem`: every append is written to the chunk's file before the
  * input's data counts as received, and the file is deleted only when every output is done with
  * it. What is on disk when the process dies is delivered by the next run.
@@ -44,7 +68,8 @@ export class FilesystemStorage implements ChunkStorage {
 
   constructor(private readonly options: FilesystemStorageOptions) {
     try {
-      mkdirSync(options.rootPath, { recursive: true });
+      if (options.dryRun === true) checkCreatable(options.rootPath);
+      else mkdirSync(options.rootPath, { recursive: true });
     } catch (error) {
       throw new WsbitError('WSBIT_STORAGE_PATH', `[storage] cannot create storage.path '${options.rootPath}': ${errorMessage(error)}`, { cause: error });
     }

@@ -8,6 +8,7 @@ import { Connections } from './connections.js';
 import { FrameScanner } from '../../forward/frame-scanner.js';
 import { checkPing, startHandshake, type HandshakeConfig, type HandshakeState } from '../../forward/handshake.js';
 import { ackMessage, decodeForwardFrame, ForwardProtocolError } from './forward/protocol.js';
+import { quoteUntrusted } from '../../core/logger.js';
 
 const schema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
@@ -108,11 +109,24 @@ export const forwardInput = defineInput({
           }
           socket.write(result.pong);
           phase = { name: 'established' };
-          telemetry.logger.debug(`handshake with ${result.clientHostname} (${peer}) established`);
+          telemetry.logger.debug(`handshake with ${quoteUntrusted(result.clientHostname)} (${peer}) established`);
           return;
         }
         writer.reset();
         const message = decodeForwardFrame(frame, writer);
+        if (message.rejected > 0 && message.chunk !== null) {
+          // The client asked for an ack, which must mean every record of the message is in wsbit's
+          // buffer. So none is taken and no ack is sent: the client keeps them all, and if it sends them
+          // again nothing is duplicated. The connection stays up for its next messages.
+          const refused = message.records + message.rejected;
+          telemetry.event(
+            'warn',
+            `${message.mode} message from ${peer} refused, not acknowledged (${refused} ${refused === 1 ? 'record' : 'records'}): ${message.rejectReason ?? ''}`,
+            'wsbit_input_rejected_records_total',
+            refused,
+          );
+          return;
+        }
         if (message.records > 0) context.emit(writer.view(), message.records, tagFor(message.tag));
         if (message.rejected > 0) {
           telemetry.event(

@@ -11,6 +11,7 @@ import { defineInput } from '../types.js';
 import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from './http/body.js';
 import { BufferPool } from '../../core/buffer-pool.js';
 import { formFields, formRecord, jsonRecords, parsedRecords, type PayloadResult } from './http/payload.js';
+import { quoteUntrusted } from '../../core/logger.js';
 
 const schema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
@@ -194,7 +195,7 @@ export const httpInput = defineInput({
       if (contentType === 'application/json') return jsonRecords(body);
       if (contentType === 'application/x-www-form-urlencoded') {
         const form = formFields(body);
-        for (const key of form.rawKeys) telemetry.logger.warn(`invalid percent-encoding for field '${key}', keeping raw value`);
+        for (const key of form.rawKeys) telemetry.logger.warn(`invalid percent-encoding for field ${quoteUntrusted(key)}, keeping raw value`);
         // Fluentd's form: json=<record or array>, e.g. curl -d 'json={"action":"login"}'.
         const json = form.fields.find(([key]) => key === 'json');
         return json === undefined ? formRecord(form) : jsonRecords(Buffer.from(json[1], 'utf8'));
@@ -275,7 +276,7 @@ export const httpInput = defineInput({
       }
       if (req.method !== 'POST') {
         req.resume();
-        telemetry.event('warn', `request to ${req.url ?? '/'} from ${req.socket.remoteAddress ?? ''} refused: invalid HTTP method ${req.method ?? ''}`, 'wsbit_input_rejected_records_total');
+        telemetry.event('warn', `request to ${quoteUntrusted(req.url ?? '/')} from ${req.socket.remoteAddress ?? ''} refused: invalid HTTP method ${quoteUntrusted(req.method ?? '')}`, 'wsbit_input_rejected_records_total');
         reply(res, 400, 'error: invalid HTTP method: POST records to /tag/path\n');
         return;
       }
@@ -326,7 +327,7 @@ export const httpInput = defineInput({
           res.end();
         } catch (error) {
           const rejected = error instanceof RequestRejected ? error : new RequestRejected(400, `error: unable to process records: ${errorMessage(error)}\n`);
-          telemetry.event('warn', `request to ${req.url ?? '/'} from ${req.socket.remoteAddress ?? ''} refused: ${rejected.message.trim()}`, 'wsbit_input_rejected_records_total');
+          telemetry.event('warn', `request to ${quoteUntrusted(req.url ?? '/')} from ${req.socket.remoteAddress ?? ''} refused: ${rejected.message.trim()}`, 'wsbit_input_rejected_records_total');
           reply(res, rejected.status, rejected.message);
         }
       });

@@ -2,6 +2,7 @@ import { readTimestampedRecord, writeEvent, writeEventHeader } from '../../codec
 import { scanJsonValue, skipJsonWhitespace } from '../../codec/json-scan.js';
 import type { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import type { EventTime } from '../../core/record.js';
+import { MAX_NESTING_DEPTH } from '../../codec/limits.js';
 
 /**
  * What a top-level JSON array means on a stream input: Fluent Bit's tcp input nests it as
@@ -9,12 +10,25 @@ import type { EventTime } from '../../core/record.js';
  */
 export type TopLevelArray = 'nest-as-msg' | 'time-and-record';
 
+/** Bytes of a malformed message left out of the stream, for the log line that reports them. */
+export interface SkippedBytes {
+  /** The skipped bytes, from the start of the bad message up to the newline that ends it (excluded). */
+  bytes: Uint8Array;
+  /** Why the message could not be read. */
+  reason: string;
+}
+
 /**
  * Turns every complete JSON value at the start of `pending` (concatenated, with or without white
  * space between) into events appended to `writer`, stamped `time`. An object is a record; other
- * values are rejected through `reject`, and the stream goes on. Invalid JSON discards the rest of
- * `pending`, as Fluent Bit does, since there is no reliable point to resume from. Returns how many
- * bytes were used (an incomplete value at the end waits for more) and how many records were written.
+ * values are rejected through `reject`, and the stream goes on.
+ *
+ * Invalid JSON (or a record nested deeper than MAX_NESTING_DEPTH) costs only its own message: the
+ * stream resynchronises at the next newline after the error, where a line-oriented sender starts its
+ * next message, and the bytes skipped are reported through `skip`. Fluent Bit instead discards the
+ * whole read, so `oops` followed by 1,000 good lines in one write loses all of them. When no newline
+ * has arrived yet, the rest of `pending` is skipped, as Fluent Bit does. Returns how many bytes were
+ * used (an incomplete value at the end waits for more) and how many records were written.
  */
 export function appendJsonStreamEvents(
   pending: Buffer,
@@ -23,6 +37,7 @@ export function appendJsonStreamEvents(
   time: EventTime,
   arrays: TopLevelArray,
   reject: (reason: string) => void,
+  skip: (skipped: SkippedBytes) => void,
 ): { consumed: number; records: number } {
   let records = 0;
   let offset = 0;
@@ -41,16 +56,21 @@ export function appendJsonStreamEvents(
     } else {
       scratch.reset();
     }
-    const result = scanJsonValue(pending, offset, direct ? writer : scratch);
+    // A record may nest MAX_NESTING_DEPTH levels. On tcp `[...]` becomes {"msg": [...]}, one level more
+    // than the text has; on stdin the record of `[time, {record}]` sits one level below the array.
+    const depth = first === 0x5b ? (arrays === 'nest-as-msg' ? MAX_NESTING_DEPTH - 1 : MAX_NESTING_DEPTH + 1) : MAX_NESTING_DEPTH;
+    const result = scanJsonValue(pending, offset, direct ? writer : scratch, { maxDepth: depth });
     if (result.status === 'incomplete') {
       writer.truncate(mark);
       break;
     }
     if (result.status === 'error') {
       writer.truncate(mark);
-      reject(result.message);
-      offset = pending.length;
-      break;
+      const newline = pending.indexOf(0x0a, result.offset);
+      const resume = newline < 0 ? pending.length : newline + 1;
+      skip({ bytes: pending.subarray(offset, newline < 0 ? pending.length : newline), reason: result.message });
+      offset = resume;
+      continue;
     }
     offset = result.end;
     if (direct) {

@@ -1,7 +1,8 @@
 import { eventTimeNow } from '../../core/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineInput } from '../types.js';
-import { appendJsonStreamEvents } from './json-stream.js';
+import { appendJsonStreamEvents, type SkippedBytes } from './json-stream.js';
+import { quoteUntrusted } from '../../core/logger.js';
 import { writeParsedLine } from './parsed-line.js';
 
 const schema = [
@@ -30,6 +31,13 @@ export const stdinInput = defineInput({
     const reject = (reason: string): void =>
       telemetry.event('warn', `invalid record found, it's not a JSON map or array: ${reason}`, 'wsbit_input_rejected_records_total');
 
+    const skip = (skipped: SkippedBytes): void =>
+      telemetry.event(
+        'warn',
+        `invalid JSON (${skipped.reason}), skipped ${skipped.bytes.length} bytes up to the next newline: ${quoteUntrusted(skipped.bytes)}`,
+        'wsbit_input_rejected_records_total',
+      );
+
     /** With a parser, each line (a final CR dropped) goes through it; the time is now unless it gives one. */
     const consumeLines = (atEnd: boolean): void => {
       if (parser === null) return;
@@ -56,7 +64,7 @@ export const stdinInput = defineInput({
         return;
       }
       writer.reset();
-      const { consumed, records } = appendJsonStreamEvents(pending, writer, scratch, eventTimeNow(), 'time-and-record', reject);
+      const { consumed, records } = appendJsonStreamEvents(pending, writer, scratch, eventTimeNow(), 'time-and-record', reject, skip);
       pending = consumed >= pending.length ? Buffer.alloc(0) : pending.subarray(consumed);
       if (records > 0) context.emit(writer.view(), records);
     };

@@ -7,7 +7,8 @@ import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js
 import { defineInput } from '../types.js';
 import { Connections } from './connections.js';
 import { skipJsonWhitespace } from '../../codec/json-scan.js';
-import { appendJsonStreamEvents } from './json-stream.js';
+import { appendJsonStreamEvents, type SkippedBytes } from './json-stream.js';
+import { quoteUntrusted } from '../../core/logger.js';
 import { writeParsedLine } from './parsed-line.js';
 import { unescapeSeparator } from './separator.js';
 
@@ -44,11 +45,25 @@ export const tcpInput = defineInput({
       telemetry.event('warn', `invalid message from ${socket.remoteAddress}:${socket.remotePort}, skipping: ${reason}`, 'wsbit_input_rejected_records_total');
     };
 
+    const skipMessage = (socket: net.Socket, skipped: SkippedBytes): void => {
+      telemetry.event(
+        'warn',
+        `invalid JSON from ${socket.remoteAddress}:${socket.remotePort} (${skipped.reason}), skipped ${skipped.bytes.length} bytes up to the next newline: ${quoteUntrusted(skipped.bytes)}`,
+        'wsbit_input_rejected_records_total',
+      );
+    };
+
     /** Parses every complete JSON value in `pending`; returns how many bytes were consumed. */
     const consumeJson = (socket: net.Socket, pending: Buffer): number => {
       writer.reset();
-      const { consumed, records } = appendJsonStreamEvents(pending, writer, scratch, eventTimeNow(), 'nest-as-msg', (reason) =>
-        rejectMessage(socket, reason),
+      const { consumed, records } = appendJsonStreamEvents(
+        pending,
+        writer,
+        scratch,
+        eventTimeNow(),
+        'nest-as-msg',
+        (reason) => rejectMessage(socket, reason),
+        (skipped) => skipMessage(socket, skipped),
       );
       if (records > 0) context.emit(writer.view(), records);
       return consumed;

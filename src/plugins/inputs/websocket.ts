@@ -18,8 +18,8 @@
  *    and only when every message received before that ping has been handled (`handled === received`);
  *    otherwise it waits in `pendingPongs` until they are. Point 3 does not rely on point 2: should the
  *    handling ever become asynchronous, the pong still waits for it.
- * A message refused as undecodable closes the connection (1007) and its pings get no pong, so the
- * sender keeps the chunk.
+ * A message refused as undecodable (1007) or over a limit (1008: a record nested deeper than
+ * MAX_NESTING_DEPTH) closes the connection, and its pings get no pong, so the sender keeps the chunk.
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -35,7 +35,7 @@ import { eventTimeNow } from '../../core/record.js';
 import { TimeFormatError } from '../../parsers/time-format.js';
 import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/access.js';
 import { defineInput } from '../types.js';
-import { PayloadDecoder, UNDECODABLE_CLOSE_CODE, payloadFormats } from './websocket/decode.js';
+import { PayloadDecoder, payloadFormats } from './websocket/decode.js';
 import { recordTimeReader, type RecordTimeReader } from './websocket/record-time.js';
 
 const schema = [
@@ -225,7 +225,7 @@ export const websocketInput = defineInput({
       const now = eventTimeNow();
       const result = decoder.decode(data, now);
       if (!result.ok) {
-        refuse(connection, UNDECODABLE_CLOSE_CODE, result.reason);
+        refuse(connection, result.closeCode, result.reason);
         return;
       }
       for (const batch of result.batches) context.emit(batch.events, batch.records, batch.tag ?? undefined);

@@ -1,5 +1,7 @@
 import { printChunkBytes } from '../../codec/print.js';
 import { encodePayload } from '../../codec/payload.js';
+import type { RejectedRecord } from '../../codec/event.js';
+import { reportRejectedRecords } from './rejected.js';
 import { defineOutput } from '../types.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
 
@@ -16,16 +18,16 @@ export const stdoutOutput = defineOutput({
     return {
       async flush(chunk) {
         if (options.format === 'msgpack') {
+          const rejected: RejectedRecord[] = [];
           // Bytes, not a string: invalid UTF-8 in a record is printed as it is, as Fluent Bit does.
-          await write(printChunkBytes(chunk.data, chunk.tag));
+          await write(printChunkBytes(chunk.data, chunk.tag, rejected));
+          reportRejectedRecords(context.telemetry, chunk, rejected);
           return 'ok';
         }
         const { payload, rejected } = encodePayload(chunk.data, options);
-        for (const { index, reason } of rejected) {
-          context.telemetry.event('warn', `record ${index} of chunk '${chunk.id}' not printed: ${reason}`, 'wsbit_output_rejected_records_total');
-        }
         // Fluent Bit prints json and json_stream payloads followed by a newline; json_lines already ends with one.
         await write(options.format === 'json_lines' ? payload : Buffer.concat([payload, Buffer.from('\n')]));
+        reportRejectedRecords(context.telemetry, chunk, rejected);
         return 'ok';
       },
     };

@@ -21,7 +21,9 @@ import type { ResolvedConfig } from '../../config/schema.js';
 import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/access.js';
 import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
 import { encodeMessages, type MessageShape } from './websocket-server/encode.js';
+import { reportRejectedRecords } from './rejected.js';
 import { MSGPACK_ASSET_PATH, STATUS_PATH, livePage } from './websocket-server/live-page.js';
+import { quoteUntrusted } from '../../core/logger.js';
 
 const schema = [
   {
@@ -210,7 +212,7 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     async start() {
       const http = createServer((request, response) => {
         onRequest(request, response).catch((error: unknown) => {
-          logger.error(`${request.method ?? 'GET'} ${requestPath(request)}: ${errorMessage(error)}`);
+          logger.error(`${quoteUntrusted(request.method ?? 'GET')} ${quoteUntrusted(requestPath(request))}: ${errorMessage(error)}`);
           if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'Internal error\n');
           else response.destroy();
         });
@@ -231,9 +233,10 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
         discarded(chunk.records);
         return 'ok';
       }
-      const { messages, error } = encodeMessages(chunk.data, chunk.tag, shape);
+      const { messages, error, rejected } = encodeMessages(chunk.data, chunk.tag, shape);
+      reportRejectedRecords(telemetry, chunk, rejected);
       if (error !== null) {
-        const lost = Math.max(0, chunk.records - messages.length);
+        const lost = Math.max(0, chunk.records - messages.length - rejected.length);
         telemetry.event('error', `chunk '${chunk.id}' is malformed after ${messages.length} records: ${error.message}`, 'wsbit_output_rejected_records_total', lost);
       }
       if (messages.length > 0 && broadcaster.broadcast(chunk.tag, messages) === 0) discarded(messages.length);

@@ -6,12 +6,15 @@ import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js'
 import { outputNodes, upstreamKey, type UpstreamNode } from '../../upstream/config.js';
 import { encodePayload } from '../../codec/payload.js';
 import { Opcode, type DataOpcode } from '../../websocket/frame.js';
+import { withShownDefaults } from '../../config/schema.js';
 import { defineOutput, type FlushResult } from '../types.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
+import { reportRejectedRecords } from './rejected.js';
 import { WebSocketLink, type LinkOptions } from './websocket/link.js';
 
 const schema = [
-  ...netClientKeys,
+  // create() fills these in when they are not given; help says what it picks.
+  ...withShownDefaults(netClientKeys, { host: '127.0.0.1', port: '80 (443 with tls on)' }),
   ...tlsClientKeys,
   { key: 'uri', type: 'string', default: '/', description: 'Path (and query) of the WebSocket endpoint; a leading / is added if missing. A path in the service URI wins.' },
   ...formatKeys('msgpack'),
@@ -164,12 +167,11 @@ export const websocketOutput = defineOutput({
           telemetry.logger.error(`[out_ws] error formatting ${options.format} payload for chunk '${chunk.id}': ${errorMessage(error)}`);
           return 'error';
         }
-        for (const { index, reason } of encoded.rejected) {
-          telemetry.event('warn', `record ${index} of chunk '${chunk.id}' left out: ${reason}`, 'wsbit_output_rejected_records_total');
-        }
         try {
-          if (encoded.payload.length === 0) return 'ok';
-          return await deliver(encoded.isText ? Opcode.Text : Opcode.Binary, encoded.payload, chunk.records - encoded.rejected.length, chunk.id);
+          const result = encoded.payload.length === 0 ? 'ok' : await deliver(encoded.isText ? Opcode.Text : Opcode.Binary, encoded.payload, chunk.records - encoded.rejected.length, chunk.id);
+          // Reported once the rest is delivered: a retried chunk would otherwise count them on every attempt.
+          if (result === 'ok') reportRejectedRecords(telemetry, chunk, encoded.rejected);
+          return result;
         } finally {
           // The frame holds a masked copy, so the text can serve the next chunk.
           payloadPool.give(encoded.payload);

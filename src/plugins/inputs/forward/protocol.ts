@@ -13,11 +13,14 @@
  * mode) and `fluent_signal` (metrics and traces, which wsbit does not take).
  *
  * A frame that breaks the protocol is a `ForwardProtocolError`: Fluent Bit closes such connections.
- * One bad entry inside a good frame is only counted, and the other entries go through.
+ * One bad entry inside a good frame (not an event, or nested deeper than MAX_NESTING_DEPTH) is
+ * counted in `rejected`; the caller decides what that costs the other entries (see forward.ts).
  */
 import zlib from 'node:zlib';
 import { WsbitError } from '../../../core/errors.js';
-import { arrayHeader, mapCount, readEventAt, skipValue, writeEvent } from '../../../codec/event.js';
+import { arrayHeader, eventTooDeep, mapCount, nestingExceeds, readEventAt, skipValue, writeEvent } from '../../../codec/event.js';
+import { MAX_NESTING_DEPTH } from '../../../codec/limits.js';
+import { quoteUntrusted } from '../../../core/logger.js';
 import { findEntry, keyEquals, mapEntries, readStr, strRange, type MapEntry } from '../../../codec/msgpack-map.js';
 import type { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { FORWARD_MALFORMED } from '../../../forward/frame-scanner.js';
@@ -106,6 +109,8 @@ function appendEntries(
     try {
       const event = readEventAt(data, pos, index, entryEnd);
       if (event.end !== entryEnd) throw new Error(`entry ${index} has extra values`);
+      const tooDeep = eventTooDeep(data, event);
+      if (tooDeep !== null) throw new Error(`entry ${index}: ${tooDeep}`);
       if (data[pos] === 0x92 && data[pos + 1] === 0x92 && data[pos + 2] === 0xd7 && data[pos + 3] === 0x00) {
         // Already Fluent Bit's own layout with an EventTime: copy it as it is.
         writer.raw(data, pos, entryEnd);
@@ -180,7 +185,7 @@ export function decodeForwardFrame(frame: Uint8Array, writer: MsgpackWriter): De
     const compressed = option(frame, options, KEY_COMPRESSED);
     if (compressed !== undefined) {
       const value = readStr(frame, compressed.valueStart, compressed.end);
-      if (value !== 'gzip' && value !== 'text') throw new ForwardProtocolError(`invalid 'compressed' option ${JSON.stringify(value)}: expected "gzip"`);
+      if (value !== 'gzip' && value !== 'text') throw new ForwardProtocolError(`invalid 'compressed' option ${quoteUntrusted(value ?? 'not a string')}: expected "gzip"`);
       if (value === 'gzip') {
         result.mode = 'CompressedPackedForward';
         try {
@@ -206,6 +211,16 @@ export function decodeForwardFrame(frame: Uint8Array, writer: MsgpackWriter): De
     const metadata = option(frame, options, KEY_METADATA);
     if (metadata !== undefined && mapCount(frame, metadata.valueStart, metadata.end) < 0) {
       throw new ForwardProtocolError("invalid options field: 'metadata' must be a map");
+    }
+    const tooDeep = nestingExceeds(frame, recordStart, recordEnd)
+      ? 'record'
+      : metadata !== undefined && nestingExceeds(frame, metadata.valueStart, metadata.end)
+        ? 'metadata'
+        : null;
+    if (tooDeep !== null) {
+      result.rejected = 1;
+      result.rejectReason = `${tooDeep} nested deeper than ${MAX_NESTING_DEPTH} levels`;
+      return result;
     }
     writeEvent(writer, time.sec, time.nsec, metadata === undefined ? null : frame.subarray(metadata.valueStart, metadata.end), frame.subarray(recordStart, recordEnd));
     result.records = 1;

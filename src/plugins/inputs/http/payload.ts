@@ -5,7 +5,7 @@
  */
 import { arrayHeader, mapCount, skipValue } from '../../../codec/event.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
-import { scanJsonValue, skipJsonWhitespace } from '../../../codec/json-scan.js';
+import { recordsMaxDepth, scanJsonValue, skipJsonWhitespace } from '../../../codec/json-scan.js';
 import type { EventTime } from '../../../core/record.js';
 import type { Parser } from '../../../parsers/types.js';
 
@@ -28,7 +28,7 @@ export function jsonRecords(body: Uint8Array): PayloadResult {
   if (offset >= body.length) return { ok: false, reason: 'error: no payload found' };
   while (offset < body.length) {
     writer.reset();
-    const result = scanJsonValue(body, offset, writer, { eof: true });
+    const result = scanJsonValue(body, offset, writer, { eof: true, maxDepth: recordsMaxDepth(body, offset) });
     if (result.status === 'incomplete') return { ok: false, reason: 'error: invalid JSON: unexpected end of the body' };
     if (result.status === 'error') return { ok: false, reason: `error: invalid JSON: ${result.message}` };
     const value = writer.bytes();

@@ -12,8 +12,9 @@
  *   record that went out through the websocket output comes back with the body it left with.
  */
 import { isUtf8 } from 'node:buffer';
-import { forEachEvent, mapCount, skipValue, writeEvent, writeEventHeader, type EventView } from '../../../codec/event.js';
-import { scanJsonValue, skipJsonWhitespace } from '../../../codec/json-scan.js';
+import { eventTooDeep, forEachEvent, mapCount, skipValue, writeEvent, writeEventHeader, type EventView } from '../../../codec/event.js';
+import { MAX_NESTING_DEPTH } from '../../../codec/limits.js';
+import { recordsMaxDepth, scanJsonValue, skipJsonWhitespace } from '../../../codec/json-scan.js';
 import { findEntry, mapEntries, readStr, rewriteMap, type MapEntry } from '../../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { errorMessage } from '../../../core/errors.js';
@@ -30,6 +31,12 @@ export type PayloadFormat = (typeof payloadFormats)[number];
  * of data the endpoint does not take at all, but the input takes both text and binary frames.
  */
 export const UNDECODABLE_CLOSE_CODE = 1007;
+
+/**
+ * The close code for a message that decodes but breaks a limit of ours (a record nested deeper than
+ * MAX_NESTING_DEPTH): RFC 6455 §7.4.1 1008, "a message that violates its policy". 1009 is for size.
+ */
+export const POLICY_CLOSE_CODE = 1008;
 
 export interface DecodeOptions {
   format: PayloadFormat;
@@ -58,7 +65,7 @@ export type DecodeResult =
       /** JSON records whose date key held no readable time: they got the reception time and kept the key. */
       untimed: number;
     }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; closeCode: number };
 
 /** How a payload is read under `format auto`: msgpack array markers, or what a JSON text starts with. */
 export function detectEncoding(payload: Uint8Array): 'msgpack' | 'json' | null {
@@ -96,7 +103,7 @@ export class PayloadDecoder {
     if (this.options.format === 'auto') encoding = detectEncoding(payload);
     else encoding = this.options.format === 'msgpack' ? 'msgpack' : 'json';
     if (encoding === null) {
-      return { ok: false, reason: `the payload is neither msgpack events nor JSON (first byte 0x${(payload[0] ?? 0).toString(16).padStart(2, '0')})` };
+      return undecodable(`the payload is neither msgpack events nor JSON (first byte 0x${(payload[0] ?? 0).toString(16).padStart(2, '0')})`);
     }
     this.batches = [];
     this.untimed = 0;
@@ -105,7 +112,7 @@ export class PayloadDecoder {
       return encoding === 'msgpack' ? this.decodeMsgpack(payload) : this.decodeJson(payload, now);
     } catch (error) {
       // The codecs throw WSBIT_CODEC_MALFORMED on truncated or invalid bytes.
-      return { ok: false, reason: errorMessage(error) };
+      return undecodable(errorMessage(error));
     } finally {
       this.batches = [];
     }
@@ -120,7 +127,12 @@ export class PayloadDecoder {
         if (event.metaStart === event.metaEnd) allV2 = false;
       });
     } catch (error) {
-      return { ok: false, reason: `invalid msgpack events: ${errorMessage(error)}` };
+      return undecodable(`invalid msgpack events: ${errorMessage(error)}`);
+    }
+    // Refused here, before any pong: an output could not encode such a record for anyone downstream.
+    for (const [index, event] of events.entries()) {
+      const tooDeep = eventTooDeep(payload, event);
+      if (tooDeep !== null) return { ok: false, reason: `event ${index}: ${tooDeep}`, closeCode: POLICY_CLOSE_CODE };
     }
     if (allV2 && this.tagKey === null) {
       return { ok: true, encoding: 'msgpack', batches: [{ tag: null, events: keepable(payload), records: events.length }], records: events.length, untimed: 0 };
@@ -140,14 +152,17 @@ export class PayloadDecoder {
   private decodeJson(payload: Buffer, now: EventTime): DecodeResult {
     // ws leaves text frames unchecked (skipUTF8Validation, for Fluent Bit's msgpack in text frames), so
     // JSON is checked here: its strings are copied into msgpack as they are.
-    if (!isUtf8(payload)) return { ok: false, reason: 'invalid UTF-8 in a JSON payload' };
+    if (!isUtf8(payload)) return undecodable('invalid UTF-8 in a JSON payload');
     let records = 0;
     let offset = skipJsonWhitespace(payload, 0);
     while (offset < payload.length) {
       this.scratch.reset();
-      const result = scanJsonValue(payload, offset, this.scratch, { eof: true });
-      if (result.status === 'incomplete') return { ok: false, reason: 'invalid JSON: the message ends inside a value' };
-      if (result.status === 'error') return { ok: false, reason: `invalid JSON: ${result.message}` };
+      const result = scanJsonValue(payload, offset, this.scratch, { eof: true, maxDepth: recordsMaxDepth(payload, offset) });
+      if (result.status === 'incomplete') return undecodable('invalid JSON: the message ends inside a value');
+      if (result.status === 'error' && result.tooDeep) {
+        return { ok: false, reason: `a record nested deeper than ${MAX_NESTING_DEPTH} levels (${result.message})`, closeCode: POLICY_CLOSE_CODE };
+      }
+      if (result.status === 'error') return undecodable(`invalid JSON: ${result.message}`);
       const value = this.scratch.view();
       if (result.kind === 'object') {
         this.addJsonRecord(value, 0, value.length, now);
@@ -157,13 +172,13 @@ export class PayloadDecoder {
         let pos = size;
         for (let i = 0; i < count; i++) {
           const end = skipValue(value, pos);
-          if (mapCount(value, pos, end) < 0) return { ok: false, reason: `invalid record: element ${i} of a JSON array is not an object` };
+          if (mapCount(value, pos, end) < 0) return undecodable(`invalid record: element ${i} of a JSON array is not an object`);
           this.addJsonRecord(value, pos, end, now);
           records++;
           pos = end;
         }
       } else {
-        return { ok: false, reason: `invalid record: a JSON ${result.kind} is not a record (send objects, or arrays of objects)` };
+        return undecodable(`invalid record: a JSON ${result.kind} is not a record (send objects, or arrays of objects)`);
       }
       offset = skipJsonWhitespace(payload, result.end);
     }
@@ -218,6 +233,10 @@ export class PayloadDecoder {
     }));
     return { ok: true, encoding, batches, records, untimed: this.untimed };
   }
+}
+
+function undecodable(reason: string): DecodeResult {
+  return { ok: false, reason, closeCode: UNDECODABLE_CLOSE_CODE };
 }
 
 function arrayHeader(buf: Uint8Array): { count: number; size: number } {

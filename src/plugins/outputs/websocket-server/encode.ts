@@ -4,7 +4,7 @@
  * tag is present only with `add_tag` and the time (integer seconds, Ruby's `time.to_i`) only with
  * `add_time`.
  */
-import { forEachEvent, isGroupMarker, type EventView } from '../../../codec/event.js';
+import { eventTooDeep, forEachEvent, isGroupMarker, type EventView, type RejectedRecord } from '../../../codec/event.js';
 import { ByteSink, writeJsonString, writeMsgpackValueAsJson } from '../../../codec/json.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { WsbitError } from '../../../core/errors.js';
@@ -24,16 +24,24 @@ export interface EncodedChunk {
   messages: Buffer[];
   /** Set when the chunk was malformed part-way: `messages` then holds the records before the bad one. */
   error: WsbitError | null;
+  /** Records left out because they nest deeper than MAX_NESTING_DEPTH; the others are sent. */
+  rejected: RejectedRecord[];
 }
 
 export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape): EncodedChunk {
   const ends: number[] = [];
+  const rejected: RejectedRecord[] = [];
   let error: WsbitError | null = null;
   const encodeAll = (encodeOne: (ev: EventView) => number): void => {
+    let index = 0;
     try {
       forEachEvent(chunk, (ev) => {
         // Group markers frame OTLP groups; they are not records (see isGroupMarker).
-        if (!isGroupMarker(ev)) ends.push(encodeOne(ev));
+        if (isGroupMarker(ev)) return;
+        const tooDeep = eventTooDeep(chunk, ev);
+        if (tooDeep === null) ends.push(encodeOne(ev));
+        else rejected.push({ index, reason: tooDeep });
+        index++;
       });
     } catch (caught) {
       if (!(caught instanceof WsbitError)) throw caught;
@@ -80,7 +88,7 @@ export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape):
     messages.push(bytes.subarray(start, end));
     start = end;
   }
-  return { messages, error };
+  return { messages, error, rejected };
 }
 
 /** `[` or `["<tag>",`: the same for every record of a chunk, since a chunk has one tag. */
