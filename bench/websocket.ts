@@ -83,6 +83,9 @@ const memBufLimitKeys: Array<[string, string]> = MEM_BUF_LIMIT === '0' ? [] : [[
 /** How far the tail writer may run ahead of the sink. */
 const TAIL_WINDOW_BYTES = 8 * 1024 * 1024;
 
+/** Log lines that explain a loss: handshakes (one per upgraded connection), input pauses, retries, drops. */
+const LOG_EVIDENCE = ['handshake for ws', 'paused (mem buf overlimit', 'failed to flush chunk', 'cannot be retried', 'connection down', 'rejected'];
+
 interface RunResult {
   /** Records sent; `records` is how many arrived. */
   sent: number;
@@ -191,7 +194,12 @@ async function runOnce(agent: Agent, scenario: Scenario, recordBytes: number, re
     const sinkAfter = activeSink.stats();
     const senderUsage = process.cpuUsage(senderBefore);
     const report = await activeSink.report();
-    if (arrived() < records && agent === wsbit) console.error(`wsbit lost records; the end of its log:\n${running.stderr().slice(-3000)}`);
+    if (arrived() < records || report.corruptMessages > 0 || report.tcpConnections > report.connections) {
+      // The evidence for the "delivered" column, from the agent's own log.
+      const log = running.stderr();
+      const counts = LOG_EVIDENCE.map((pattern) => `${log.split(pattern).length - 1}× "${pattern}"`).join(', ');
+      console.error(`${agent.name}, ${scenario.id}, ${recordBytes} B: ${arrived()} of ${records} records arrived; its log has ${counts}`);
+    }
     return {
       sent: records,
       records: arrived(),
