@@ -178,7 +178,7 @@ async function runOnce(agent: Agent, scenario: Scenario, recordBytes: number, re
     if (input.name === 'tcp') resets = (await sendTcpJson(input.port, recordBytes, records)).resets;
     else if (input.name === 'forward') resets = (await sendForward(input.port, recordBytes, records)).resets;
     else {
-      await appendLines(input.path, recordBytes, records, () => activeSink.records() - baseline, Math.ceil(TAIL_WINDOW_BYTES / recordBytes), scenario.lines);
+      await appendLines(input.path, recordBytes, records, () => activeSink.records() - baseline, Math.ceil(TAIL_WINDOW_BYTES / recordBytes), scenario.lines, STALL_MS);
     }
     const arrived = (): number => activeSink.records() - baseline;
     // Every record, or a stall: then what is missing is reported as lost rather than failing the run.

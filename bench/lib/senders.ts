@@ -168,14 +168,24 @@ export async function appendLines(
   received: () => number,
   windowRecords: number,
   kind: LineKind = 'bench',
+  stallMs = 20_000,
 ): Promise<void> {
   const next = batches(records, 100, (count) => jsonTemplate(recordBytes, count, kind));
   const fd = openSync(file, 'a');
   try {
     let written = 0;
     let writes = 0;
+    let seen = received();
+    let progressAt = Date.now();
     for (let buffer = next(); buffer !== null; buffer = next()) {
-      while (written - received() > windowRecords) await sleep(1);
+      // An agent that loses records never closes the window: after stallMs without progress, write on.
+      while (written - received() > windowRecords && Date.now() - progressAt < stallMs) {
+        if (received() !== seen) {
+          seen = received();
+          progressAt = Date.now();
+        }
+        await sleep(1);
+      }
       writeSync(fd, buffer);
       written += Math.min(100, records - written);
       // Let the sink's progress reports in.
