@@ -14,7 +14,8 @@ export type TopLevelArray = 'nest-as-msg' | 'time-and-record';
  * space between) into events appended to `writer`, stamped `time`. An object is a record; other
  * values are rejected through `reject`, and the stream goes on. Invalid JSON discards the rest of
  * `pending`, as Fluent Bit does, since there is no reliable point to resume from. Returns how many
- * bytes were used (an incomplete value at the end waits for more) and how many records were written.
+ * bytes were used (an incomplete value at the end waits for more), how many records were written, and
+ * whether invalid JSON discarded the rest.
  */
 export function appendJsonStreamEvents(
   pending: Buffer,
@@ -23,7 +24,7 @@ export function appendJsonStreamEvents(
   time: EventTime,
   arrays: TopLevelArray,
   reject: (reason: string) => void,
-): { consumed: number; records: number } {
+): { consumed: number; records: number; invalid: boolean } {
   let records = 0;
   let offset = 0;
   for (;;) {
@@ -49,8 +50,7 @@ export function appendJsonStreamEvents(
     if (result.status === 'error') {
       writer.truncate(mark);
       reject(result.message);
-      offset = pending.length;
-      break;
+      return { consumed: pending.length, records, invalid: true };
     }
     offset = result.end;
     if (direct) {
@@ -69,5 +69,5 @@ export function appendJsonStreamEvents(
     writeEvent(writer, timestamped.sec, timestamped.nsec, null, timestamped.body);
     records++;
   }
-  return { consumed: offset, records };
+  return { consumed: offset, records, invalid: false };
 }
