@@ -65,6 +65,16 @@ test('tcp json: large reads that split values anywhere, including values longer 
   await send(tcpPort(running), pieces, 2);
   await waitFor(() => running.events().length === bodies.length, `${bodies.length} records`, 20_000);
   assert.deepEqual(running.events().map((event) => event.body), bodies);
+  // Pretty-printed values have newlines inside them, so the first newline of a read need not end one.
+  const pretty = bodies.slice(0, 60).map((body) => JSON.stringify({ ...body, nested: { list: [1, 2, 3] } }, null, 2)).join('\n');
+  const prettyPieces: string[] = [];
+  for (let at = 0; at < pretty.length; at += 6007) prettyPieces.push(pretty.slice(at, at + 6007));
+  await send(tcpPort(running), prettyPieces, 2);
+  await waitFor(() => running.events().length === bodies.length + 60, 'the pretty-printed records', 20_000);
+  assert.deepEqual(
+    running.events().slice(bodies.length).map((event) => event.body),
+    bodies.slice(0, 60).map((body) => ({ ...body, nested: { list: [1, 2, 3] } })),
+  );
 });
 
 test('tcp json: a top-level array becomes {"msg": [...]}, other values are rejected and counted', async (t) => {

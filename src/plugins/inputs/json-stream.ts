@@ -14,8 +14,7 @@ export type TopLevelArray = 'nest-as-msg' | 'time-and-record';
  * space between) into events appended to `writer`, stamped `time`. An object is a record; other
  * values are rejected through `reject`, and the stream goes on. Invalid JSON discards the rest of
  * `pending`, as Fluent Bit does, since there is no reliable point to resume from. Returns how many
- * bytes were used (an incomplete value at the end waits for more), how many records were written, and
- * whether invalid JSON discarded the rest.
+ * bytes were used (an incomplete value at the end waits for more) and how many records were written.
  */
 export function appendJsonStreamEvents(
   pending: Buffer,
@@ -24,7 +23,7 @@ export function appendJsonStreamEvents(
   time: EventTime,
   arrays: TopLevelArray,
   reject: (reason: string) => void,
-): { consumed: number; records: number; invalid: boolean } {
+): { consumed: number; records: number } {
   let records = 0;
   let offset = 0;
   for (;;) {
@@ -50,7 +49,8 @@ export function appendJsonStreamEvents(
     if (result.status === 'error') {
       writer.truncate(mark);
       reject(result.message);
-      return { consumed: pending.length, records, invalid: true };
+      offset = pending.length;
+      break;
     }
     offset = result.end;
     if (direct) {
@@ -69,5 +69,5 @@ export function appendJsonStreamEvents(
     writeEvent(writer, timestamped.sec, timestamped.nsec, null, timestamped.body);
     records++;
   }
-  return { consumed: offset, records, invalid: false };
+  return { consumed: offset, records };
 }
