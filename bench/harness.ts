@@ -194,29 +194,92 @@ export function nowMicros(): number {
 }
 
 /** Sends `payload` (repeated `times`) over one TCP connection as fast as the socket takes it. */
-export function blast(port: number, payload: Buffer, times: number): Promise<void> {
+export async function blast(port: number, payload: Buffer, times: number): Promise<void> {
   let sent = 0;
-  return pump(port, () => (sent++ < times ? payload : null));
+  await pump(port, () => (sent++ < times ? payload : null));
 }
 
-/** Writes the buffers `next()` returns over one TCP connection, as fast as the socket takes them, until it returns null. */
-export function pump(port: number, next: () => Buffer | null): Promise<void> {
+export interface PumpResult {
+  /** TCP connections opened (1 unless the receiver closed or reset some). */
+  connections: number;
+  /** Connections the receiver closed or reset before everything had been written. */
+  resets: number;
+}
+
+export interface PumpOptions {
+  /**
+   * Reconnect when the receiver closes or resets the connection before everything is written, and go
+   * on with the next buffer, as a logging client does. Fluent Bit's tcp input closes every connection
+   * when Mem_Buf_Limit pauses it, and closes new ones at once until it resumes. Whatever was in flight
+   * on a closed connection is lost there, and the sink's count shows it. Without this, a reset fails.
+   */
+  reconnect?: boolean;
+  /** Give up when no connection has stayed up for this long (default 60 s). */
+  giveUpMs?: number;
+}
+
+const DROPPED_CONNECTION = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED']);
+/** A reconnection waits this long before writing: a paused Fluent Bit input closes a new connection at once. */
+const SETTLE_MS = 50;
+
+/** Writes the buffers `next()` returns over TCP, as fast as the socket takes them, until it returns null. */
+export function pump(port: number, next: () => Buffer | null, options: PumpOptions = {}): Promise<PumpResult> {
+  const giveUpMs = options.giveUpMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const write = (): void => {
-      for (;;) {
-        const buffer = next();
-        if (buffer === null) break;
-        if (!socket.write(buffer)) {
-          socket.once('drain', write);
-          return;
+    const result: PumpResult = { connections: 0, resets: 0 };
+    let lastUpAt = Date.now();
+    let retryDelayMs = 10;
+    let done = false;
+    const connect = (): void => {
+      result.connections++;
+      const socket = net.connect(port, '127.0.0.1');
+      let finished = false;
+      let failure: NodeJS.ErrnoException | null = null;
+      const write = (): void => {
+        if (socket.destroyed) return;
+        for (;;) {
+          const buffer = next();
+          if (buffer === null) break;
+          if (!socket.write(buffer)) {
+            socket.once('drain', () => {
+              // The receiver is reading: this connection is up.
+              lastUpAt = Date.now();
+              retryDelayMs = 10;
+              write();
+            });
+            return;
+          }
         }
-      }
-      socket.end();
+        finished = true;
+        socket.end();
+      };
+      socket.on('connect', () => (result.connections === 1 ? write() : setTimeout(write, SETTLE_MS)));
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        failure = error;
+      });
+      socket.on('close', () => {
+        if (done) return;
+        const dropped = failure === null ? !finished : DROPPED_CONNECTION.has(failure.code ?? '');
+        if (failure !== null && !(options.reconnect === true && dropped)) {
+          done = true;
+          reject(failure);
+        } else if (finished || !dropped) {
+          done = true;
+          resolve(result);
+        } else if (options.reconnect !== true) {
+          done = true;
+          reject(new Error('the receiver closed the connection before everything was written'));
+        } else if (Date.now() - lastUpAt > giveUpMs) {
+          done = true;
+          reject(new Error(`the receiver kept closing connections for ${giveUpMs} ms (${result.resets} resets)`));
+        } else {
+          result.resets++;
+          setTimeout(connect, retryDelayMs);
+          retryDelayMs = Math.min(500, retryDelayMs * 2);
+        }
+      });
     };
-    socket.on('connect', write);
-    socket.on('close', () => resolve());
-    socket.on('error', reject);
+    connect();
   });
 }
 

@@ -56,9 +56,21 @@ export function skipValue(buf: Uint8Array, pos: number): number {
   return pos;
 }
 
-/** How many top-level values `buf` holds. */
-export function countValues(buf: Uint8Array): number {
+/**
+ * How many events `buf` holds, each a top-level array (`[[time, metadata], body]`, or the older
+ * `[time, body]`); -1 when it is not a whole sequence of them (garbage such as a frame sent unmasked
+ * under a MASK bit).
+ */
+export function countEvents(buf: Uint8Array): number {
   let count = 0;
-  for (let pos = 0; pos < buf.length; count++) pos = skipValue(buf, pos);
+  try {
+    for (let pos = 0; pos < buf.length; count++) {
+      const head = buf[pos] as number;
+      if ((head & 0xf0) !== 0x90 && head !== 0xdc && head !== 0xdd) return -1;
+      pos = skipValue(buf, pos);
+    }
+  } catch {
+    return -1;
+  }
   return count;
 }

@@ -1,6 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import net from 'node:net';
-import { nowMicros, pump, sleep } from '../harness.js';
+import { nowMicros, pump, sleep, type PumpResult } from '../harness.js';
 
 /**
  * What the end-to-end benchmarks send: the same logical record through every input. Every Nth record
@@ -24,6 +24,25 @@ export function jsonLine(recordBytes: number, fields: { n?: number; t?: number }
   const tail = `","n":${fields.n ?? 123456}${fields.t === undefined ? '' : `,"t":${fields.t}`}}\n`;
   return head + 'x'.repeat(Math.max(0, recordBytes - head.length - tail.length)) + tail;
 }
+
+/**
+ * A container runtime's JSON log line (Docker's json-file layout) of `recordBytes` bytes: an
+ * application log line with its newline under "log", the stream and an RFC 3339 time with
+ * nanoseconds. `t` (the send time, for latency) is an extra top-level key, after the others.
+ */
+export function containerLine(recordBytes: number, fields: { t?: number } = {}): string {
+  const head =
+    '{"log":"2026-12-03T21:00:00.123Z INFO 1 --- [nio-8080-exec-7] c.e.shop.web.OrderController : order placed customer=4711 items=3 total=129.90 ';
+  const tail = `\\n","stream":"stdout","time":"2026-12-03T21:00:00.123456789Z"${fields.t === undefined ? '' : `,"t":${fields.t}`}}\n`;
+  return head + 'x'.repeat(Math.max(0, recordBytes - head.length - tail.length)) + tail;
+}
+
+export type LineKind = 'bench' | 'container' | 'cri';
+/** The CRI header of every line of the tail-cri scenario (a complete `F` line each). */
+const CRI_PREFIX = '2026-11-22T10:00:00.000000000Z stdout F ';
+/** The bench's JSON line behind a CRI header, within the same record size. */
+const criLine = (recordBytes: number, fields: { t?: number }): string => CRI_PREFIX + jsonLine(recordBytes - CRI_PREFIX.length, fields);
+const LINES: Record<LineKind, (recordBytes: number, fields: { t?: number }) => string> = { bench: jsonLine, container: containerLine, cri: criLine };
 
 /** The msg text of a record, so the msgpack form carries exactly what the JSON line does. */
 function msgText(recordBytes: number, sampled: boolean): string {
@@ -55,17 +74,14 @@ function stamped(template: Template): Buffer {
   return copy;
 }
 
-/**
- * `records` JSON lines, the first of every SAMPLE_EVERY with a time. A `prefix` (a CRI header such as
- * `2026-11-22T10:00:00.000000000Z stdout F `) goes before each, within the same `recordBytes`.
- */
-function jsonTemplate(recordBytes: number, records: number, prefix = ''): Template {
+/** `records` JSON lines, the first of every SAMPLE_EVERY with a time. */
+function jsonTemplate(recordBytes: number, records: number, kind: LineKind = 'bench'): Template {
   const lines: string[] = [];
   const stampOffsets: number[] = [];
   let length = 0;
   for (let i = 0; i < records; i++) {
     const sampled = i % SAMPLE_EVERY === 0;
-    const line = prefix + jsonLine(recordBytes - prefix.length, sampled ? { t: STAMP_PLACEHOLDER } : {});
+    const line = LINES[kind](recordBytes, sampled ? { t: STAMP_PLACEHOLDER } : {});
     if (sampled) stampOffsets.push(length + line.indexOf('"t":') + 4);
     lines.push(line);
     length += line.length;
@@ -86,9 +102,12 @@ function batches(records: number, batch: number, template: (count: number) => Te
   };
 }
 
-/** JSON lines over one TCP connection (the tcp input, `format json`), 100 records per write. */
-export function sendTcpJson(port: number, recordBytes: number, records: number): Promise<void> {
-  return pump(port, batches(records, 100, (count) => jsonTemplate(recordBytes, count)));
+/**
+ * JSON lines over TCP (the tcp input, `format json`), 100 records per write, on one connection unless
+ * the agent drops it (then on a new one, see `pump`).
+ */
+export function sendTcpJson(port: number, recordBytes: number, records: number): Promise<PumpResult> {
+  return pump(port, batches(records, 100, (count) => jsonTemplate(recordBytes, count)), { reconnect: true });
 }
 
 // A tiny msgpack writer for the Forward templates.
@@ -136,9 +155,9 @@ function forwardTemplate(recordBytes: number, records: number, withTimes = true)
   return { bytes, stampOffsets: stampAt.map((offset) => offset + head.parts.length), stamp: 'uint64' };
 }
 
-/** PackedForward messages of 1000 entries over one TCP connection (the forward input). */
-export function sendForward(port: number, recordBytes: number, records: number): Promise<void> {
-  return pump(port, batches(records, 1000, (count) => forwardTemplate(recordBytes, count)));
+/** PackedForward messages of 1000 entries over TCP (the forward input), reconnecting as sendTcpJson does. */
+export function sendForward(port: number, recordBytes: number, records: number): Promise<PumpResult> {
+  return pump(port, batches(records, 1000, (count) => forwardTemplate(recordBytes, count)), { reconnect: true });
 }
 
 /**
@@ -146,14 +165,31 @@ export function sendForward(port: number, recordBytes: number, records: number):
  * `windowRecords` ahead of what the sink has received. A file has no backpressure: without the window
  * the writer would finish long before the agent, and the latency would only measure the backlog.
  */
-export async function appendLines(file: string, recordBytes: number, records: number, received: () => number, windowRecords: number, prefix = ''): Promise<void> {
-  const next = batches(records, 100, (count) => jsonTemplate(recordBytes, count, prefix));
+export async function appendLines(
+  file: string,
+  recordBytes: number,
+  records: number,
+  received: () => number,
+  windowRecords: number,
+  kind: LineKind = 'bench',
+  stallMs = 20_000,
+): Promise<void> {
+  const next = batches(records, 100, (count) => jsonTemplate(recordBytes, count, kind));
   const fd = openSync(file, 'a');
   try {
     let written = 0;
     let writes = 0;
+    let seen = received();
+    let progressAt = Date.now();
     for (let buffer = next(); buffer !== null; buffer = next()) {
-      while (written - received() > windowRecords) await sleep(1);
+      // An agent that loses records never closes the window: after stallMs without progress, write on.
+      while (written - received() > windowRecords && Date.now() - progressAt < stallMs) {
+        if (received() !== seen) {
+          seen = received();
+          progressAt = Date.now();
+        }
+        await sleep(1);
+      }
       writeSync(fd, buffer);
       written += Math.min(100, records - written);
       // Let the sink's progress reports in.
@@ -165,8 +201,8 @@ export async function appendLines(file: string, recordBytes: number, records: nu
 }
 
 /** One record without a time, to see the whole pipeline up before the clock starts. */
-export function warmUpJson(recordBytes: number, prefix = ''): Buffer {
-  return Buffer.from(prefix + jsonLine(recordBytes - prefix.length), 'latin1');
+export function warmUpJson(recordBytes: number, kind: LineKind = 'bench'): Buffer {
+  return Buffer.from(LINES[kind](recordBytes, {}), 'latin1');
 }
 
 export function warmUpForward(recordBytes: number): Buffer {

@@ -11,6 +11,8 @@ export interface Sink {
   port: number;
   /** Records received so far, as last reported (at most 10 ms old). */
   records(): number;
+  /** When that count last grew (`performance.now()` of this process). */
+  lastRecordAtMs(): number;
   /** Stop throttling: read at full speed from now on. */
   fast(): void;
   report(): Promise<SinkReport>;
@@ -22,6 +24,7 @@ export async function startSink(options: SinkOptions): Promise<Sink> {
   const child = spawn(process.execPath, [sinkScript, JSON.stringify(options)]);
   let port = 0;
   let records = 0;
+  let lastRecordAtMs = performance.now();
   let pending = '';
   const reports: Array<(report: SinkReport) => void> = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -34,7 +37,10 @@ export async function startSink(options: SinkOptions): Promise<Sink> {
       const word = line.slice(0, space);
       const value = line.slice(space + 1);
       if (word === 'port') port = Number(value);
-      else if (word === 'records') records = Number(value);
+      else if (word === 'records') {
+        records = Number(value);
+        lastRecordAtMs = performance.now();
+      }
       else if (word === 'report') {
         // JSON has no NaN: a figure without samples comes back as null.
         const raw = JSON.parse(value) as Record<keyof SinkReport, number | null>;
@@ -51,6 +57,7 @@ export async function startSink(options: SinkOptions): Promise<Sink> {
     child,
     port,
     records: () => records,
+    lastRecordAtMs: () => lastRecordAtMs,
     fast: () => child.stdin.write('fast\n'),
     report: () =>
       new Promise<SinkReport>((resolve) => {

@@ -1,5 +1,6 @@
+import { createServer } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { countValues } from './msgpack-count.js';
+import { countEvents } from './msgpack-count.js';
 
 /**
  * The receiving end of the end-to-end benchmarks: a `ws` server in a process of its own, so the agent
@@ -12,7 +13,11 @@ import { countValues } from './msgpack-count.js';
  * `report` (answered with `report <SinkReport as JSON>`).
  *
  * UTF-8 validation is off and nothing relies on pongs: Fluent Bit sends msgpack in TEXT frames and
- * never answers pings (SPEC §1.5, §1.7).
+ * never answers pings (SPEC §1.5, §1.7). What an agent gets wrong is counted, never fatal: a message
+ * that is not whole JSON lines or whole msgpack events is corrupt (Fluent Bit sends a msgpack chunk
+ * it retries unmasked, having masked it in place on the first try, SPEC §1.7), and a TCP connection
+ * that never upgrades (Fluent Bit writing frames on a fresh pooled connection, SPEC §1.9) is counted
+ * apart from the upgraded ones.
  */
 export interface SinkOptions {
   format: 'json_lines' | 'msgpack';
@@ -39,7 +44,13 @@ export interface SinkReport {
   /** With seqCapacity: distinct sequence numbers seen, and records seen more than once. */
   distinct: number;
   duplicates: number;
+  /** WebSocket connections (upgraded). */
   connections: number;
+  /** TCP connections, upgraded or not, and those whose first bytes were not an HTTP request. */
+  tcpConnections: number;
+  notHttp: number;
+  /** Messages that were not whole JSON lines / whole msgpack events; their records are not counted. */
+  corruptMessages: number;
 }
 
 const MARKERS = {
@@ -67,12 +78,22 @@ function readUint64(data: Buffer, pos: number): number {
 }
 
 async function main(options: SinkOptions): Promise<void> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: options.port ?? 0, maxPayload: 256 * 1024 * 1024, skipUTF8Validation: true });
-  await new Promise<void>((resolve, reject) => {
-    wss.once('listening', () => resolve());
-    wss.once('error', reject);
+  let tcpConnections = 0;
+  let notHttp = 0;
+  const server = createServer();
+  server.on('connection', () => tcpConnections++);
+  // Node answers 400 and closes; this only counts it.
+  server.on('clientError', (_error, socket) => {
+    notHttp++;
+    socket.destroy();
   });
-  const address = wss.address();
+  const wss = new WebSocketServer({ server, maxPayload: 256 * 1024 * 1024, skipUTF8Validation: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', () => resolve());
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1');
+  });
+  const address = server.address();
   process.stdout.write(`port ${typeof address === 'object' && address !== null ? address.port : 0}\n`);
 
   const marker = MARKERS[options.marker];
@@ -96,11 +117,18 @@ async function main(options: SinkOptions): Promise<void> {
     }
   }, 10);
 
+  let corruptMessages = 0;
+  /** Records in a message, or -1 when it is corrupt: every JSON line is `{...}\n`, every msgpack event an array. */
   const count = (data: Buffer): number => {
-    if (options.format === 'msgpack') return countValues(data);
+    if (options.format === 'msgpack') return countEvents(data);
     let lines = 0;
-    for (let at = data.indexOf(0x0a); at >= 0; at = data.indexOf(0x0a, at + 1)) lines++;
-    return lines;
+    let start = 0;
+    for (let at = data.indexOf(0x0a); at >= 0; at = data.indexOf(0x0a, at + 1)) {
+      if (data[start] !== 0x7b || data[at - 1] !== 0x7d) return -1;
+      lines++;
+      start = at + 1;
+    }
+    return start === data.length ? lines : -1;
   };
 
   const sampleLatency = (data: Buffer, receivedUs: number): void => {
@@ -144,6 +172,10 @@ async function main(options: SinkOptions): Promise<void> {
     ws.on('message', (data: Buffer) => {
       const receivedUs = nowMicros();
       const received = count(data);
+      if (received < 0) {
+        corruptMessages++;
+        return;
+      }
       records += received;
       sampleLatency(data, receivedUs);
       if (seen !== null && seqMarker !== null) trackSequence(data, seqMarker, seen);
@@ -174,6 +206,9 @@ async function main(options: SinkOptions): Promise<void> {
           distinct,
           duplicates,
           connections,
+          tcpConnections,
+          notHttp,
+          corruptMessages,
         };
         process.stdout.write(`report ${JSON.stringify(report)}\n`);
       }

@@ -29,6 +29,14 @@ export class BufferPool {
     return buffer;
   }
 
+  /** The largest idle buffer if it holds at least `bytes` bytes, or null (nothing is allocated). */
+  takeIdle(bytes: number): Buffer | null {
+    let largest = -1;
+    for (let i = 0; i < this.#free.length; i++) if (largest < 0 || this.#free[i]!.length > this.#free[largest]!.length) largest = i;
+    if (largest < 0 || this.#free[largest]!.length < bytes) return null;
+    return this.#free.splice(largest, 1)[0]!;
+  }
+
   /**
    * Hands back a buffer from take(), or any view of one; nothing may use it afterwards. Bytes that
    * did not come from this pool are ignored, so a caller may pass whatever it got from an encoder.

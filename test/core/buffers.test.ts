@@ -85,6 +85,34 @@ test('a recycled chunk no longer has its bytes, and a new chunk reuses its buffe
   assert.deepEqual(second.data, big);
 });
 
+test('a new chunk starts in an idle delivered buffer, and a small one does not keep it', () => {
+  const big = events(3000, 'y'.repeat(600));
+  const first = new Chunk('c5', 'tcp.0', 'tag');
+  first.append(big, 3000);
+  const memory = first.data.buffer;
+  first.recycle();
+  // A small first append lands in the idle big buffer, which then takes the rest without growing.
+  const small = events(1, 's');
+  const second = new Chunk('c6', 'tcp.0', 'tag');
+  second.append(small, 1);
+  assert.ok(second.capacityBytes >= big.length + small.length, `capacity ${second.capacityBytes} after the first append`);
+  second.append(big, 3000);
+  assert.equal(second.data.buffer, memory, 'no new buffer for the growing chunk');
+  assert.deepEqual(second.data, Buffer.concat([small, big]));
+  second.recycle();
+  // A chunk sealed mostly empty is copied out and its big buffer goes back to the pool.
+  const third = new Chunk('c7', 'tcp.0', 'tag');
+  third.append(small, 1);
+  assert.notEqual(third.data.buffer, memory);
+  assert.deepEqual(third.data, small);
+  const fourth = new Chunk('c8', 'tcp.0', 'tag');
+  fourth.append(small, 1);
+  fourth.append(big, 3000);
+  assert.equal(fourth.data.buffer, memory, 'the small chunk gave the buffer back');
+  third.recycle();
+  fourth.recycle();
+});
+
 test('JSON encoded into pooled buffers is byte-identical, and masked frames too', () => {
   const chunk = events(500, 'z'.repeat(300));
   const options = { format: 'json_lines' as const, dateKey: 'date', dateFormat: 'double' as const, escapeUnicode: true };

@@ -49,6 +49,34 @@ test('tcp json: concatenated objects split across reads become records in order,
   assert.ok(raw.includes(Buffer.from([0xa1, 0x66, 0xcb, 0x40, 0x08, 0, 0, 0, 0, 0, 0])));
 });
 
+test('tcp json: large reads that split values anywhere, including values longer than a read, give every record in order', async (t) => {
+  const running = await startAgent(tcpArgs());
+  t.after(() => running.stop());
+  const bodies: Array<Record<string, unknown>> = [];
+  for (let n = 0; n < 400; n++) bodies.push({ n, msg: 'm'.repeat(n % 7 === 0 ? 9000 : 80 + (n % 13)), esc: 'a"b\\c' });
+  const text = bodies.map((body) => JSON.stringify(body)).join('\n');
+  // Pieces of 5–11 KB cut at arbitrary places, so a read ends mid-value and the next one is large.
+  const pieces: string[] = [];
+  for (let at = 0, i = 0; at < text.length; i++) {
+    const size = 5000 + ((i * 1777) % 6000);
+    pieces.push(text.slice(at, at + size));
+    at += size;
+  }
+  await send(tcpPort(running), pieces, 2);
+  await waitFor(() => running.events().length === bodies.length, `${bodies.length} records`, 20_000);
+  assert.deepEqual(running.events().map((event) => event.body), bodies);
+  // Pretty-printed values have newlines inside them, so the first newline of a read need not end one.
+  const pretty = bodies.slice(0, 60).map((body) => JSON.stringify({ ...body, nested: { list: [1, 2, 3] } }, null, 2)).join('\n');
+  const prettyPieces: string[] = [];
+  for (let at = 0; at < pretty.length; at += 6007) prettyPieces.push(pretty.slice(at, at + 6007));
+  await send(tcpPort(running), prettyPieces, 2);
+  await waitFor(() => running.events().length === bodies.length + 60, 'the pretty-printed records', 20_000);
+  assert.deepEqual(
+    running.events().slice(bodies.length).map((event) => event.body),
+    bodies.slice(0, 60).map((body) => ({ ...body, nested: { list: [1, 2, 3] } })),
+  );
+});
+
 test('tcp json: a top-level array becomes {"msg": [...]}, other values are rejected and counted', async (t) => {
   const running = await startAgent(tcpArgs());
   t.after(() => running.stop());
