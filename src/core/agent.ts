@@ -28,7 +28,7 @@ interface RunningInput {
   plugin: InputInstance;
 }
 
-interface RunningFilter {
+export interface RunningFilter {
   instance: string;
   route: RouteRule;
   plugin: FilterInstance;
@@ -80,7 +80,7 @@ function runFilters(
  * other outputs of the same records see them unchanged. The stored chunk is never modified (a retry
  * processes the original again); a chunk the processors empty counts as delivered.
  */
-function withProcessors(output: OutputInstance, processors: readonly RunningFilter[]): OutputInstance {
+export function withProcessors(output: OutputInstance, processors: readonly RunningFilter[]): OutputInstance {
   if (processors.length === 0) return output;
   // Every member of OutputInstance must pass through here.
   const wrapped: OutputInstance = {
