@@ -42,7 +42,7 @@ export const UNTRUSTED_LOG_CHARS = 200;
  * backslash escaped, so a peer can neither forge log lines with a newline nor flood one line. Bytes
  * are read as UTF-8 (invalid sequences show as U+FFFD); a cut value says how long it was.
  */
-export function quoteUntrusted(value: string | Uint8Array, maxChars = UNTRUSTED_LOG_CHARS): string {
+export function quoteUntrusted(value: string | Uint8Array, maxChars = UNTRUSTED_LOG_CHARS, totalBytes?: number): string {
   let text: string;
   let complete: boolean;
   let total: string;
@@ -51,11 +51,13 @@ export function quoteUntrusted(value: string | Uint8Array, maxChars = UNTRUSTED_
     complete = true;
     total = `${value.length} characters`;
   } else {
-    // Decode only what can be shown: a peer's 16 MB message costs a few hundred bytes here.
+    // Decode only what can be shown: a peer's 16 MB message costs a few hundred bytes here. A caller that
+    // kept only the start of what arrived (a response body) gives the whole length as `totalBytes`.
     const shown = value.subarray(0, maxChars * 4);
+    const length = Math.max(totalBytes ?? value.length, value.length);
     text = Buffer.from(shown.buffer, shown.byteOffset, shown.byteLength).toString('utf8');
-    complete = shown.length === value.length;
-    total = `${value.length} bytes`;
+    complete = shown.length === length;
+    total = `${length} bytes`;
   }
   if (complete && text.length <= maxChars) return JSON.stringify(text);
   // Never cut a surrogate pair in half: JSON.stringify would show the half as \udxxx.

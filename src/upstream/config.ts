@@ -159,6 +159,15 @@ export function loadUpstreamFile(file: string, defaultPort: number, baseDir = pr
 }
 
 /**
+ * The path a request to `node` asks for: the node's own `uri`, else the output's, with a leading `/`
+ * added as Fluent Bit adds it (`uri something` requests `/something`).
+ */
+export function nodeUri(node: UpstreamNode, outputUri: string): string {
+  const uri = node.uri ?? outputUri;
+  return uri.startsWith('/') ? uri : `/${uri}`;
+}
+
+/**
  * The nodes an output sends to: those of its resolved `upstream` (`source`, from the pipeline), or of
  * its `upstream` file when it was built without one (a plugin created directly), or else one node
  * made of its own `host`, `port` and `tls*` keys (named `host:port`). `port` is the output's port or

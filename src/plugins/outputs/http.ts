@@ -5,12 +5,13 @@ import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
 import { encodePayload } from '../../codec/payload.js';
 import { BufferPool } from '../../core/buffer-pool.js';
 import { errorMessage } from '../../core/errors.js';
+import { quoteUntrusted } from '../../core/logger.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
-import { outputNodes, upstreamKey, type UpstreamNode } from '../../upstream/config.js';
+import { nodeUri, outputNodes, upstreamKey, type UpstreamNode } from '../../upstream/config.js';
 import { tlsConnectOptions } from '../../upstream/tls.js';
 import { defineOutput, type FlushResult } from '../types.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
-import { bodyForLog, requestHeaders, resultForStatus } from './http/request.js';
+import { requestHeaders, resultForStatus } from './http/request.js';
 
 const gzip = promisify(zlib.gzip);
 
@@ -61,7 +62,6 @@ export const httpOutput = defineOutput({
   serviceUriKeys: { host: 'host', port: 'port', path: 'uri' },
   create(context) {
     const { config, telemetry } = context;
-    const normaliseUri = (uri: string): string => (uri.startsWith('/') ? uri : `/${uri}`);
     const port = config.port ?? (config.tls ? 443 : 80);
     const nodes = outputNodes(context.instance, config, port, context.upstream);
     const options = payloadOptions(config, context.service);
@@ -93,7 +93,7 @@ export const httpOutput = defineOutput({
       return {
         pool,
         origin,
-        uri: normaliseUri(node.uri ?? config.uri),
+        uri: nodeUri(node, config.uri),
         headers: requestHeaders({
           format: options.format,
           gzip: gzipBody,
@@ -139,7 +139,7 @@ export const httpOutput = defineOutput({
       let text = '';
       try {
         const { head, total } = await readBody(response.body);
-        if (config.log_response_payload && total > 0) text = `, response: ${bodyForLog(head, LOG_BODY_BYTES, total)}`;
+        if (config.log_response_payload && total > 0) text = `, response: ${quoteUntrusted(head, LOG_BODY_BYTES, total)}`;
       } catch (error) {
         // The status is what decides; a body cut off by the server does not change it.
         text = `, response body unreadable: ${describeNetworkError(error)}`;

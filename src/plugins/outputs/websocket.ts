@@ -3,7 +3,7 @@ import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
 import { WsbitError, errorMessage } from '../../core/errors.js';
 import type { Telemetry } from '../../core/telemetry.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
-import { outputNodes, upstreamKey, type UpstreamNode } from '../../upstream/config.js';
+import { nodeUri, outputNodes, upstreamKey, type UpstreamNode } from '../../upstream/config.js';
 import { encodePayload } from '../../codec/payload.js';
 import { Opcode, type DataOpcode } from '../../websocket/frame.js';
 import { withShownDefaults } from '../../config/schema.js';
@@ -48,7 +48,6 @@ export const websocketOutput = defineOutput({
     const port = config.port ?? (config.tls ? 443 : 80);
     const nodes = outputNodes(context.instance, config, port, context.upstream);
     const balanced = context.upstream !== undefined || config.upstream !== null;
-    const normaliseUri = (uri: string): string => (uri.startsWith('/') ? uri : `/${uri}`);
     const options = payloadOptions(config, context.service);
     const payloadPool = new BufferPool(2);
     const linkTo = (node: UpstreamNode, linkTelemetry: Telemetry, hooks: Pick<LinkOptions, 'onConnected' | 'onLost'>, onReady: () => void): WebSocketLink =>
@@ -57,7 +56,7 @@ export const websocketOutput = defineOutput({
           connection: {
             host: node.host,
             port: node.port,
-            uri: normaliseUri(node.uri ?? config.uri),
+            uri: nodeUri(node, config.uri),
             tls: node.tls,
             headers: [...config.header, ...node.headers],
             ...(config.subprotocol !== null ? { subprotocol: config.subprotocol } : {}),

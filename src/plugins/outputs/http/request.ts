@@ -61,8 +61,3 @@ export function resultForStatus(status: number): FlushResult {
   return 'error';
 }
 
-/** A response body for a log line: at most `limitBytes`, control characters escaped, and marked when cut. */
-export function bodyForLog(body: Buffer, limitBytes: number, totalBytes: number): string {
-  const text = body.subarray(0, limitBytes).toString('utf8').replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '\\n' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
-  return totalBytes > limitBytes ? `${text}... (${totalBytes} bytes, cut)` : text;
-}
