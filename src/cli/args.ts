@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../base/errors.js';
 import type { ConfigEntry } from '../config/schema.js';
 import { asciiLower } from '../config/schema.js';
 import type { PluginSection } from '../config/pipeline.js';

@@ -3,7 +3,7 @@ import { parseClassicConfigText, type ConfigDocument, type ConfigSection } from 
 import { readConfigFile } from '../config/read-file.js';
 import { isYamlConfig, parseYamlConfigText } from '../config/yaml.js';
 import { buildPipeline, type PipelineDescription, type PipelineSource, type PluginSection } from '../config/pipeline.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../base/errors.js';
 import { configMessage } from '../config/schema.js';
 import { ParserRegistry, loadParsersFile, registerParserSections, resolveParsersFile } from '../parsers/registry.js';
 import type { PluginRegistry } from '../plugins/registry.js';

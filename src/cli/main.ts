@@ -1,6 +1,6 @@
 import { convertClassicToYaml } from '../config/convert.js';
-import { errorMessage } from '../core/errors.js';
-import { formatLogLine } from '../core/logger.js';
+import { errorMessage } from '../base/errors.js';
+import { formatLogLine } from '../base/logger.js';
 import { defaultRegistry, type PluginRegistry } from '../plugins/registry.js';
 import { parseCommandLine, type CommandLine } from './args.js';
 import { helpAsJson, mainHelp, pluginHelp } from './help.js';

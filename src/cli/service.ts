@@ -1,8 +1,8 @@
 import { Agent } from '../core/agent.js';
 import type { HandedOverChunk } from '../core/engine.js';
-import { errorMessage } from '../core/errors.js';
-import { LogRoot, fileSink, stderrSink, type LogLevel, type Logger } from '../core/logger.js';
-import { MetricsRegistry } from '../core/metrics.js';
+import { errorMessage } from '../base/errors.js';
+import { LogRoot, fileSink, stderrSink, type LogLevel, type Logger } from '../base/logger.js';
+import { MetricsRegistry } from '../base/metrics.js';
 import { HealthCheck } from '../monitoring/health.js';
 import { MonitoringServer } from '../monitoring/server.js';
 import type { PluginRegistry } from '../plugins/registry.js';

@@ -6,7 +6,7 @@
  * V1 (legacy, still accepted by `flb_log_event_decoder`): `[time, {body}]`. In both, time is an EventTime ext
  * (type 0, 8 bytes), an integer (seconds) or a float (seconds with a fraction).
  */
-import { WsbitError } from '../core/errors.js';
+import { WsbitError } from '../base/errors.js';
 import { MAX_NESTING_DEPTH } from './limits.js';
 import type { MsgpackWriter } from './msgpack-writer.js';
 

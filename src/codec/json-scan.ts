@@ -12,7 +12,7 @@
  * input receives them, and says 'incomplete' when a value is cut at the end of the buffer. It is iterative
  * (explicit stack), never throws on any input, and rolls the writer back on 'incomplete' and 'error'.
  */
-import { WsbitError } from '../core/errors.js';
+import { WsbitError } from '../base/errors.js';
 import { MAX_NESTING_DEPTH } from './limits.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 

@@ -6,8 +6,8 @@
  * then the body's entries — and prints it compactly. In every map only the LAST occurrence of a duplicated
  * string key is printed, at its own position, so a body key equal to the date key hides the injected date.
  */
-import type { BufferPool } from '../core/buffer-pool.js';
-import { WsbitError } from '../core/errors.js';
+import type { BufferPool } from '../base/buffer-pool.js';
+import { WsbitError } from '../base/errors.js';
 import { CODEC_MALFORMED, eventTooDeep, forEachEvent, isGroupMarker, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
 import { MAX_PRINT_DEPTH, formatG, int64ToString, readFloat, uint64ToString } from './print.js';
 

@@ -3,7 +3,7 @@
  * forward input). Hot paths work on bytes instead (event.ts, json-scan.ts, json.ts).
  */
 import { ExtensionCodec, decode } from '@msgpack/msgpack';
-import { WsbitError } from '../core/errors.js';
+import { WsbitError } from '../base/errors.js';
 import { forEachEvent } from './event.js';
 import { MAX_NESTING_DEPTH } from './limits.js';
 import { MsgpackWriter } from './msgpack-writer.js';

@@ -1,4 +1,4 @@
-import type { BufferPool } from '../core/buffer-pool.js';
+import type { BufferPool } from '../base/buffer-pool.js';
 import { eventTooDeep, forEachEvent, isGroupMarker, type RejectedRecord } from './event.js';
 import { chunkToGelf, type GelfOptions } from './gelf.js';
 import { chunkToJson, type DateFormat } from './json.js';

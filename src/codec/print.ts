@@ -6,7 +6,7 @@
  * numbering events from 0 within the chunk, with msgpack-c's `msgpack_object_print` for the maps: `{"k"=>v,
  * "k2"=>v2}`, arrays `[1, 2]`, strings quoted with their raw bytes, bin/ext bytes as `\xNN`, floats `%f`.
  */
-import { WsbitError } from '../core/errors.js';
+import { WsbitError } from '../base/errors.js';
 import { CODEC_MALFORMED, eventTooDeep, forEachEvent, isGroupMarker, skipValue, type RejectedRecord } from './event.js';
 import { MAX_NESTING_DEPTH } from './limits.js';
 import { MsgpackWriter } from './msgpack-writer.js';

@@ -6,7 +6,7 @@
  * stay in front of it. The YAML it prints reads back to the same pipeline (tested on every conf/ file).
  */
 import type { Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../base/errors.js';
 import { splitQuoted } from '../plugins/filters/rule-args.js';
 import { parseClassicConfigText, type ConfigSection } from './classic.js';
 import { readConfigFile } from './read-file.js';

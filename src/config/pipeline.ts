@@ -1,6 +1,6 @@
-import { ConfigError, errorMessage, type ConfigOrigin } from '../core/errors.js';
+import { ConfigError, errorMessage, type ConfigOrigin } from '../base/errors.js';
 import { compileMatchRegex, type RouteRule } from '../core/router.js';
-import type { LogLevel } from '../core/logger.js';
+import type { LogLevel } from '../base/logger.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from '../plugins/types.js';
 import { filterCommonKeys, inputCommonKeys, outputCommonKeys, serviceSchema, type RetryLimit } from './common-keys.js';

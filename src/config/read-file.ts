@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { ConfigError, type ConfigOrigin } from '../core/errors.js';
+import { ConfigError, type ConfigOrigin } from '../base/errors.js';
 
 /**
  * The largest configuration, include or parsers file wsbit reads. Real configurations are a few

@@ -9,7 +9,7 @@
  *     ] as const satisfies readonly ParamSpec[];
  *     type Config = ResolvedConfig<typeof schema>;  // { format: 'msgpack' | 'json'; header: HeaderPair[] }
  */
-import { ConfigError, originText, type ConfigOrigin } from '../core/errors.js';
+import { ConfigError, originText, type ConfigOrigin } from '../base/errors.js';
 import {
   BOOL_WORDS_TEXT,
   parseBool,

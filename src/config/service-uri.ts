@@ -2,7 +2,7 @@
  * The plugin argument of `-i`/`-o`: a plain name (`websocket`) or a service URI
  * (`websocket://host:port/path?query`), read as Fluent Bit's `flb_net_host_set` does.
  */
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../base/errors.js';
 import { asciiLower } from './schema.js';
 
 export interface ServiceUri {

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type * as Yaml from 'yaml';
 import type { Node, Pair, YAMLMap } from 'yaml';
-import { ConfigError, originText, type ConfigOrigin } from '../core/errors.js';
+import { ConfigError, originText, type ConfigOrigin } from '../base/errors.js';
 import { fileIdentity, finishDocument, MAX_FILES, type ClassicParseOptions, type ConfigDocument, type ConfigSection, type ParsedParts, type SectionKind } from './classic.js';
 import { readConfigFile } from './read-file.js';
 import type { NamedUpstream } from '../upstream/config.js';

@@ -1,16 +1,16 @@
 import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from '../config/pipeline.js';
 import type { EmitterOptions, FilterContext, FilterEmitter, FilterInstance, InputInstance, OutputInstance, ServiceSettings } from '../plugins/types.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../base/clock.js';
 import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js';
-import { WsbitError, errorMessage } from './errors.js';
-import type { LogRoot } from './logger.js';
-import { MetricsRegistry } from './metrics.js';
+import { WsbitError, errorMessage } from '../base/errors.js';
+import type { LogRoot } from '../base/logger.js';
+import { MetricsRegistry } from '../base/metrics.js';
 import { routeMatches, type RouteRule } from './router.js';
 import { Chunk, newChunkId } from './chunk.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../base/errors.js';
 import { FilesystemStorage } from './storage/filesystem.js';
 import { memoryStorage, type ChunkStorage } from './storage/types.js';
-import { Telemetry } from './telemetry.js';
+import { Telemetry } from '../base/telemetry.js';
 import { ParserRegistry } from '../parsers/registry.js';
 
 export interface AgentOptions {

@@ -1,4 +1,4 @@
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool } from '../base/buffer-pool.js';
 
 /**
  * A chunk is a batch of records from one input with one tag, in Fluent Bit's msgpack event layout.

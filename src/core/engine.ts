@@ -1,13 +1,13 @@
-import { retryWaitSeconds } from './backoff.js';
+import { retryWaitSeconds } from '../base/backoff.js';
 import { Chunk, chunkBytesLimit, newChunkId, type ChunkView } from './chunk.js';
-import type { Clock, TimerHandle } from './clock.js';
-import { errorMessage } from './errors.js';
-import { formatLogTimestamp, type Logger, type MessageLevel } from './logger.js';
-import type { MetricName } from './metrics.js';
+import type { Clock, TimerHandle } from '../base/clock.js';
+import { errorMessage } from '../base/errors.js';
+import { formatLogTimestamp, type Logger, type MessageLevel } from '../base/logger.js';
+import type { MetricName } from '../base/metrics.js';
 import { routeMatches, type RouteRule } from './router.js';
 import type { ChunkStorage } from './storage/types.js';
 import { countEvents } from '../codec/event.js';
-import type { Telemetry } from './telemetry.js';
+import type { Telemetry } from '../base/telemetry.js';
 import type { RetryLimit } from '../config/common-keys.js';
 import type { FlushResult, InputInstance, OutputInstance } from '../plugins/types.js';
 

@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../base/errors.js';
 
 /**
  * Fluent Bit's tag routing (src/flb_router.c:router_match): `Match` is case-sensitive, covers the

@@ -4,7 +4,7 @@
  * over its headers, not one per read. It is `skipValue`'s walk (`walkValues`), kept between reads.
  */
 import { walkValues, type ValueWalk } from '../codec/event.js';
-import { WsbitError } from '../core/errors.js';
+import { WsbitError } from '../base/errors.js';
 
 export const FORWARD_MALFORMED = 'WSBIT_FORWARD_MALFORMED';
 

@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 import { findEntry, mapEntries, readStr, strRange } from '../codec/msgpack-map.js';
 import { skipValue } from '../codec/event.js';
 import { MsgpackWriter } from '../codec/msgpack-writer.js';
-import { quoteUntrusted } from '../core/logger.js';
+import { quoteUntrusted } from '../base/logger.js';
 
 const NONCE_BYTES = 16;
 

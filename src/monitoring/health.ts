@@ -1,4 +1,4 @@
-import type { MetricsRegistry } from '../core/metrics.js';
+import type { MetricsRegistry } from '../base/metrics.js';
 
 export interface HealthSettings {
   /** `HC_Errors_Count`: output errors within one period that make the agent unhealthy. */

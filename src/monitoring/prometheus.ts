@@ -1,4 +1,4 @@
-import { metricDefinitions, type MetricName, type MetricsRegistry } from '../core/metrics.js';
+import { metricDefinitions, type MetricName, type MetricsRegistry } from '../base/metrics.js';
 
 /**
  * The Prometheus text exposition format (version 0.0.4): `# HELP`, `# TYPE`, then one sample per

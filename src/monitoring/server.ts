@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { hostAllowed, hostPolicy, type HostPolicy } from '../core/host-check.js';
-import { closeServer, hostPort, listenOn } from '../core/listen.js';
-import type { Logger } from '../core/logger.js';
+import { hostAllowed, hostPolicy, type HostPolicy } from '../base/host-check.js';
+import { closeServer, hostPort, listenOn } from '../base/listen.js';
+import type { Logger } from '../base/logger.js';
 import { logSafe } from '../websocket/access.js';
-import type { MetricsRegistry } from '../core/metrics.js';
+import type { MetricsRegistry } from '../base/metrics.js';
 import type { HealthCheck } from './health.js';
 import { renderMetricsJson, renderPrometheus } from './prometheus.js';
 

@@ -15,7 +15,7 @@
  */
 import { keyEquals, mapEntries, rewriteMap, strRange, type MapEntry } from '../codec/msgpack-map.js';
 import { MsgpackWriter } from '../codec/msgpack-writer.js';
-import type { EventTime } from '../core/record.js';
+import type { EventTime } from '../base/record.js';
 import { MAX_GROUPS_PER_STREAM, type MultilineParserDefinition, type MultilineRule } from './types.js';
 
 export interface MultilineRecord {

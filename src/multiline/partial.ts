@@ -6,7 +6,7 @@
  */
 import { keyEquals, mapEntries, strRange, type MapEntry } from '../codec/msgpack-map.js';
 import { MsgpackWriter } from '../codec/msgpack-writer.js';
-import type { EventTime } from '../core/record.js';
+import type { EventTime } from '../base/record.js';
 
 const PARTIAL_MESSAGE = Buffer.from('partial_message');
 const PARTIAL_ID = Buffer.from('partial_id');

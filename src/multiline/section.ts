@@ -14,7 +14,7 @@
  */
 import type { ConfigSection } from '../config/classic.js';
 import { parseBool } from '../config/units.js';
-import { ConfigError, type ConfigOrigin } from '../core/errors.js';
+import { ConfigError, type ConfigOrigin } from '../base/errors.js';
 import { compileRules, MultilineRuleError, type RawRule } from './rules.js';
 import { DEFAULT_FLUSH_TIMEOUT_MS, multilineTypes, type MultilineParserDefinition, type MultilineType } from './types.js';
 

@@ -5,8 +5,8 @@
  * Time handling follows each format's C code: json keeps the record and its time key when the time
  * does not parse; regex drops just that field (with a warning); logfmt and ltsv reject the line.
  */
-import { WsbitError } from '../core/errors.js';
-import type { EventTime } from '../core/record.js';
+import { WsbitError } from '../base/errors.js';
+import type { EventTime } from '../base/record.js';
 import { findEntry, mapEntries, readStr, rewriteMap } from '../codec/msgpack-map.js';
 import { MsgpackWriter } from '../codec/msgpack-writer.js';
 import { scanJsonValue, skipJsonWhitespace } from '../codec/json-scan.js';

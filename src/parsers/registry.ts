@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseClassicConfig, type ConfigSection } from '../config/classic.js';
 import { parseBool } from '../config/units.js';
-import { ConfigError, WsbitError, type ConfigOrigin } from '../core/errors.js';
+import { ConfigError, WsbitError, type ConfigOrigin } from '../base/errors.js';
 import { parseTypes } from './fields.js';
 import { createParser } from './formats.js';
 import { parseUtcOffset } from './time-format.js';

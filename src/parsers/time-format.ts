@@ -13,7 +13,7 @@
  * Directives: %Y %y %m %d %e %j %H %k %I %l %M %S %p %L %f %z %Z %s %b %h %B %a %A %T %D %F %R
  * %n %t %%. Others are a config error at load time, not a silent misparse.
  */
-import type { EventTime } from '../core/record.js';
+import type { EventTime } from '../base/record.js';
 
 export class TimeFormatError extends Error {}
 

@@ -1,4 +1,4 @@
-import type { EventTime } from '../core/record.js';
+import type { EventTime } from '../base/record.js';
 
 export const parserFormats = ['json', 'regex', 'logfmt', 'ltsv'] as const;
 export type ParserFormat = (typeof parserFormats)[number];

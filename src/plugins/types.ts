@@ -1,7 +1,7 @@
-import type { Clock } from '../core/clock.js';
+import type { Clock } from '../base/clock.js';
 import type { ChunkView } from '../core/chunk.js';
-import type { Logger } from '../core/logger.js';
-import type { Telemetry } from '../core/telemetry.js';
+import type { Logger } from '../base/logger.js';
+import type { Telemetry } from '../base/telemetry.js';
 import type { ParamSpec, ResolvedConfig } from '../config/schema.js';
 import type { ParserRegistry } from '../parsers/registry.js';
 import type { UpstreamSource } from '../upstream/config.js';

@@ -8,9 +8,9 @@
  * Per-node counters go through a Telemetry whose instance is `OUTPUT/NODE` (`http.0/node-1`), so
  * they appear under that name in `/api/v1/metrics` and as `name="http.0/node-1"` in Prometheus.
  */
-import { ReconnectBackoff } from '../core/backoff.js';
-import type { Clock } from '../core/clock.js';
-import { Telemetry } from '../core/telemetry.js';
+import { ReconnectBackoff } from '../base/backoff.js';
+import type { Clock } from '../base/clock.js';
+import { Telemetry } from '../base/telemetry.js';
 import type { UpstreamNode } from './config.js';
 
 export interface BalancedNode<Target> {

@@ -18,8 +18,8 @@ import path from 'node:path';
 import { parseClassicConfig, type ConfigSection } from '../config/classic.js';
 import { tlsClientKeys } from '../config/common-keys.js';
 import { configMessage, resolveConfig, type HeaderPair, type ParamSpec } from '../config/schema.js';
-import { ConfigError, type ConfigOrigin } from '../core/errors.js';
-import { tlsSettings, type TlsKeyValues, type TlsSettings } from './tls.js';
+import { ConfigError, type ConfigOrigin } from '../base/errors.js';
+import { tlsSettings, type TlsKeyValues, type TlsSettings } from '../base/tls.js';
 
 /** The `upstream` key of the outputs that balance over nodes (http, forward, websocket). */
 export const upstreamKey = {

@@ -72,4 +72,4 @@ export function rejectUpgrade(socket: Duplex, status: number, message: string, h
 }
 
 /** A header value or path quoted for a log line: the logger's one helper for values a peer chose. */
-export { quoteUntrusted as logSafe } from '../core/logger.js';
+export { quoteUntrusted as logSafe } from '../base/logger.js';

@@ -17,9 +17,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { tlsConnectOptions, type TlsSettings } from '../upstream/tls.js';
-import { BufferPool } from '../core/buffer-pool.js';
-import { WsbitError, errorMessage } from '../core/errors.js';
+import { tlsConnectOptions, type TlsSettings } from '../base/tls.js';
+import { BufferPool } from '../base/buffer-pool.js';
+import { WsbitError, errorMessage } from '../base/errors.js';
 import { CloseCode, encodeCloseFrame, encodeFrame, encodePing, encodePong, type DataOpcode } from './frame.js';
 import {
   HandshakeResponseParser,

@@ -6,8 +6,8 @@
  * into a new buffer, and every frame gets a fresh random key (RFC 6455 §5.3, SPEC Part A points 3 and 4).
  */
 import { randomFillSync } from 'node:crypto';
-import { WsbitError } from '../core/errors.js';
-import type { BufferPool } from '../core/buffer-pool.js';
+import { WsbitError } from '../base/errors.js';
+import type { BufferPool } from '../base/buffer-pool.js';
 
 /** RFC 6455 §5.2 opcodes; %x3-7 and %xB-F are reserved. */
 export const Opcode = {

@@ -8,7 +8,7 @@
  * peer sends nothing after Close).
  */
 import { isUtf8 } from 'node:buffer';
-import { WsbitError } from '../core/errors.js';
+import { WsbitError } from '../base/errors.js';
 import {
   CloseCode,
   MAX_CONTROL_PAYLOAD_BYTES,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WsbitError } from '../../src/core/errors.js';
+import { WsbitError } from '../../src/base/errors.js';
 import {
   countEvents,
   forEachEvent,

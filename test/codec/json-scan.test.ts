@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WsbitError } from '../../src/core/errors.js';
+import { WsbitError } from '../../src/base/errors.js';
 import { jsonTextToMsgpack, scanJsonValue, skipJsonWhitespace, type ScanResult } from '../../src/codec/json-scan.js';
 import { MAX_NESTING_DEPTH } from '../../src/codec/limits.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';

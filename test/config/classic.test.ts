@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 import {
   expandVariables,
   parseClassicConfig,

@@ -7,7 +7,7 @@ import { parseCommandLine } from '../../src/cli/args.js';
 import { loadConfiguration, parseConfigFile } from '../../src/cli/configuration.js';
 import { parseClassicConfigText } from '../../src/config/classic.js';
 import { isYamlConfig, parseYamlConfigText } from '../../src/config/yaml.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
 import { upstreamFromSections } from '../../src/upstream/config.js';
 import { comparablePipeline } from './yaml-support.js';

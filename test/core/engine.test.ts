@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine } from '../../src/core/engine.js';
 import type { RetryLimit } from '../../src/config/common-keys.js';
-import { ManualClock } from '../../src/core/clock.js';
-import { LogRoot } from '../../src/core/logger.js';
-import { MetricsRegistry } from '../../src/core/metrics.js';
-import { Telemetry } from '../../src/core/telemetry.js';
+import { ManualClock } from '../../src/base/clock.js';
+import { LogRoot } from '../../src/base/logger.js';
+import { MetricsRegistry } from '../../src/base/metrics.js';
+import { Telemetry } from '../../src/base/telemetry.js';
 import { memoryStorage } from '../../src/core/storage/types.js';
 import { chunkBytesLimit, type ChunkView } from '../../src/core/chunk.js';
 import type { FlushResult, InputInstance, OutputInstance } from '../../src/plugins/types.js';
@@ -249,7 +249,7 @@ test('a chunk routed to no output is discarded with one warning and counted', as
 });
 
 test('retry waits follow Fluent Bit: uniform in [base, min(cap, base*2^n)] plus one', async () => {
-  const { retryWaitSeconds } = await import('../../src/core/backoff.js');
+  const { retryWaitSeconds } = await import('../../src/base/backoff.js');
   assert.equal(retryWaitSeconds(1, 5, 2000, () => 0), 6);
   assert.equal(retryWaitSeconds(1, 5, 2000, () => 0.9999), 11);
   assert.equal(retryWaitSeconds(3, 5, 2000, () => 0.9999), 41);

@@ -3,7 +3,7 @@ import { loadConfiguration } from '../../src/cli/configuration.js';
 import { Agent } from '../../src/core/agent.js';
 import type { ChunkView } from '../../src/core/chunk.js';
 import type { EngineStopResult } from '../../src/core/engine.js';
-import { LogRoot, type LogLevel } from '../../src/core/logger.js';
+import { LogRoot, type LogLevel } from '../../src/base/logger.js';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { defaultRegistry, type PluginRegistry } from '../../src/plugins/registry.js';
 import type { FlushResult } from '../../src/plugins/types.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { contentModifierFilter } from '../../src/plugins/filters/content-modifier.js';
 import type { FilterPluginDefinition } from '../../src/plugins/types.js';
 import { makeFilter, msgpackOf, run } from './filters-support.js';

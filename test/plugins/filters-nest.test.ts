@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { nestFilter } from '../../src/plugins/filters/nest.js';
 import type { FilterPluginDefinition } from '../../src/plugins/types.js';
 import { caseConfig, caseEvents, describeEvents, golden, goldenCases } from './filters-golden-support.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { rewriteTagFilter } from '../../src/plugins/filters/rewrite-tag.js';
 import { parseTagTemplate } from '../../src/plugins/filters/tag-template.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';

@@ -3,10 +3,10 @@ import { jsonTextToMsgpack } from '../../src/codec/json-scan.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { pluginSchema } from '../../src/config/pipeline.js';
 import { resolveConfig, type ConfigEntry } from '../../src/config/schema.js';
-import { systemClock } from '../../src/core/clock.js';
-import { LogRoot } from '../../src/core/logger.js';
-import { MetricsRegistry } from '../../src/core/metrics.js';
-import { Telemetry } from '../../src/core/telemetry.js';
+import { systemClock } from '../../src/base/clock.js';
+import { LogRoot } from '../../src/base/logger.js';
+import { MetricsRegistry } from '../../src/base/metrics.js';
+import { Telemetry } from '../../src/base/telemetry.js';
 import type { FilterContext, FilterInstance, FilterPluginDefinition } from '../../src/plugins/types.js';
 
 export interface TestFilter {

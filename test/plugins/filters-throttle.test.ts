@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../src/core/clock.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { ManualClock } from '../../src/base/clock.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { throttleFilter } from '../../src/plugins/filters/throttle.js';
 import type { FilterPluginDefinition } from '../../src/plugins/types.js';
 import { caseConfig, caseEvents, describeEvents, golden, goldenCases } from './filters-golden-support.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { atof, boolPrefix, strtoInteger } from '../../src/codec/c-numbers.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { typeConverterFilter } from '../../src/plugins/filters/type-converter.js';
 import type { FilterPluginDefinition } from '../../src/plugins/types.js';
 import { caseConfig, caseEvents, describeEvents, golden, goldenCases } from './filters-golden-support.js';

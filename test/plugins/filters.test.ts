@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readEvents, writeEvent } from '../../src/codec/event.js';
 import { decodeEvents } from '../../src/codec/msgpack.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { grepFilter } from '../../src/plugins/filters/grep.js';
 import { modifyFilter } from '../../src/plugins/filters/modify.js';
 import { parseRecordAccessor, resolveAccessor } from '../../src/plugins/filters/record-accessor.js';

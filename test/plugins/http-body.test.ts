@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BufferPool } from '../../src/core/buffer-pool.js';
+import { BufferPool } from '../../src/base/buffer-pool.js';
 import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from '../../src/plugins/inputs/http/body.js';
 
 const newPool = (): BufferPool => new BufferPool(16, BODY_BLOCK_BYTES);

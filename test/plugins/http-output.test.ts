@@ -6,7 +6,7 @@ import zlib from 'node:zlib';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { decodeEvents } from '../../src/codec/msgpack.js';
 import { contentType, requestHeaders, resultForStatus } from '../../src/plugins/outputs/http/request.js';
-import { quoteUntrusted } from '../../src/core/logger.js';
+import { quoteUntrusted } from '../../src/base/logger.js';
 import { captureServer, numbersIn, sendNumbered, type CaptureServer } from '../upstream/support.js';
 import { repoRoot } from '../helpers/paths.js';
 

@@ -153,7 +153,7 @@ test('config errors: tls without files, a bad strptime time_format', async () =>
   const { parseCommandLine } = await import('../../src/cli/args.js');
   const { defaultRegistry } = await import('../../src/plugins/registry.js');
   const { Agent } = await import('../../src/core/agent.js');
-  const { LogRoot } = await import('../../src/core/logger.js');
+  const { LogRoot } = await import('../../src/base/logger.js');
   const create = (props: string[]): unknown => {
     const line = parseCommandLine(['-i', 'websocket', ...props.flatMap((p) => ['-p', p]), '-o', 'null', '-m', '*']);
     return new Agent(buildPipeline({ serviceEntries: line.serviceEntries, sections: line.sections }, defaultRegistry()), {

@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { decodeMulti } from '@msgpack/msgpack';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { LogLevel } from '../../src/core/logger.js';
+import type { LogLevel } from '../../src/base/logger.js';
 import type { PluginRegistry } from '../../src/plugins/registry.js';
 import { launchAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { sleep, waitFor } from '../helpers/wait.js';

@@ -11,10 +11,10 @@ import { jsonTextToMsgpack } from '../../src/codec/json-scan.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { resolveConfig, type ConfigEntry } from '../../src/config/schema.js';
 import type { ChunkView } from '../../src/core/chunk.js';
-import { systemClock, type Clock } from '../../src/core/clock.js';
-import { LogRoot } from '../../src/core/logger.js';
-import { MetricsRegistry } from '../../src/core/metrics.js';
-import { Telemetry } from '../../src/core/telemetry.js';
+import { systemClock, type Clock } from '../../src/base/clock.js';
+import { LogRoot } from '../../src/base/logger.js';
+import { MetricsRegistry } from '../../src/base/metrics.js';
+import { Telemetry } from '../../src/base/telemetry.js';
 import {
   createWebSocketServerOutput,
   websocketServerOutput,

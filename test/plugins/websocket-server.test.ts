@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { decode, encode } from '@msgpack/msgpack';
 import { FrameReader, type ReaderEvent } from '../../src/websocket/reader.js';
-import { WsbitError } from '../../src/core/errors.js';
-import { ManualClock } from '../../src/core/clock.js';
+import { WsbitError } from '../../src/base/errors.js';
+import { ManualClock } from '../../src/base/clock.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   closeAllClients,

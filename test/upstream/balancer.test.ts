@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../src/core/clock.js';
-import { LogRoot } from '../../src/core/logger.js';
-import { MetricsRegistry } from '../../src/core/metrics.js';
-import { Telemetry } from '../../src/core/telemetry.js';
+import { ManualClock } from '../../src/base/clock.js';
+import { LogRoot } from '../../src/base/logger.js';
+import { MetricsRegistry } from '../../src/base/metrics.js';
+import { Telemetry } from '../../src/base/telemetry.js';
 import { renderMetricsJson, renderPrometheus } from '../../src/monitoring/prometheus.js';
 import { UpstreamBalancer } from '../../src/upstream/balancer.js';
 import type { UpstreamNode } from '../../src/upstream/config.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseClassicConfigText, type ConfigSection } from '../../src/config/classic.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { loadUpstreamFile, upstreamFromSections } from '../../src/upstream/config.js';
 import { tempDir } from './support.js';
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
-import { WsbitError } from '../../src/core/errors.js';
+import { WsbitError } from '../../src/base/errors.js';
 import { WebSocketClosedError } from '../../src/websocket/connection.js';
 import { HandshakeError } from '../../src/websocket/handshake.js';
 import { WebSocketProtocolError } from '../../src/websocket/reader.js';

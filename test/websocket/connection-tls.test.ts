@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { WsbitError } from '../../src/core/errors.js';
+import { WsbitError } from '../../src/base/errors.js';
 import { Opcode } from '../../src/websocket/frame.js';
-import type { TlsSettings } from '../../src/upstream/tls.js';
+import type { TlsSettings } from '../../src/base/tls.js';
 import { connectionTo, trackDown } from './peers.js';
 import { TEST_CERT_PEM, TEST_KEY_PEM } from './tls-fixture.js';
 

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import type { RawData } from 'ws';
-import { WsbitError } from '../../src/core/errors.js';
+import { WsbitError } from '../../src/base/errors.js';
 import { WebSocketClosedError } from '../../src/websocket/connection.js';
 import { Opcode } from '../../src/websocket/frame.js';
 import { HandshakeError } from '../../src/websocket/handshake.js';

@@ -10,7 +10,7 @@ import {
   frameHeaderLength,
   isValidCloseCode,
 } from '../../src/websocket/frame.js';
-import { WsbitError } from '../../src/core/errors.js';
+import { WsbitError } from '../../src/base/errors.js';
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 const KEY = hex('37fa213d');

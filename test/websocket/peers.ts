@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
-import type { WsbitError } from '../../src/core/errors.js';
+import type { WsbitError } from '../../src/base/errors.js';
 import { WebSocketClientConnection, type WebSocketConnectionOptions } from '../../src/websocket/connection.js';
 
 export function connectionTo(port: number, overrides: Partial<WebSocketConnectionOptions> = {}): WebSocketClientConnection {

@@ -1,8 +1,8 @@
 import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Chunk } from '../chunk.js';
-import { WsbitError, errorMessage } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { WsbitError, errorMessage } from '../../base/errors.js';
+import type { Logger } from '../../base/logger.js';
 import { decodeChunkFile, encodeChunkHeader, encodeFrameHeader, UnreadableChunkFileError } from './chunk-file.js';
 import type { ChunkStorage } from './types.js';
 

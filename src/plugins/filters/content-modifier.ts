@@ -4,7 +4,7 @@ import { configMessage, ParseFailure } from '../../config/schema.js';
 import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../config/onigmo.js';
 import { encodeStr, keyEquals, mapEntries, stringEntry, strRange, withKey, type MapEntry } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../../base/errors.js';
 import { defineFilter } from '../types.js';
 import { countFilterRecords, EventRewriter, type RecordVerdict } from './event-rewriter.js';
 

@@ -7,7 +7,7 @@
 import { forEachEvent, isGroupMarker, type EventView } from '../../codec/event.js';
 import { writeMap, type MapEntry } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import type { Telemetry } from '../../core/telemetry.js';
+import type { Telemetry } from '../../base/telemetry.js';
 
 /** What a filter decided for one record: unchanged, dropped, or a new body made of these entries. */
 export type RecordVerdict = 'keep' | 'drop' | readonly MapEntry[];

@@ -1,5 +1,5 @@
 import { configMessage, ParseFailure } from '../../config/schema.js';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../../base/errors.js';
 import type { EventView } from '../../codec/event.js';
 import { defineFilter } from '../types.js';
 import { RegexTranslationError, translateOnigmo } from '../../config/onigmo.js';

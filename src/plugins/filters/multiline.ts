@@ -1,6 +1,6 @@
 import { configMessage } from '../../config/schema.js';
-import { ConfigError } from '../../core/errors.js';
-import type { TimerHandle } from '../../core/clock.js';
+import { ConfigError } from '../../base/errors.js';
+import type { TimerHandle } from '../../base/clock.js';
 import { forEachEvent, isGroupMarker, writeEvent } from '../../codec/event.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { MultilineEngine, recordMetadata, type MultilineRecord } from '../../multiline/engine.js';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../../base/errors.js';
 import { configMessage } from '../../config/schema.js';
 import { mapEntries, strRange, writeMap, type MapEntry } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';

@@ -1,5 +1,5 @@
 import { configMessage } from '../../config/schema.js';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../../base/errors.js';
 import { forEachEvent, isGroupMarker, writeEventHeader } from '../../codec/event.js';
 import { keyEquals, mapEntries, strRange, writeMap, type MapEntry } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';

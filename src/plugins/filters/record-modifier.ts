@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { configMessage, ParseFailure } from '../../config/schema.js';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../../base/errors.js';
 import { defineFilter } from '../types.js';
 import { mapEntries, stringEntry, strRange, type MapEntry } from '../../codec/msgpack-map.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';

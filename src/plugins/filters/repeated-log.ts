@@ -1,5 +1,5 @@
-import type { Clock } from '../../core/clock.js';
-import type { Logger, MessageLevel } from '../../core/logger.js';
+import type { Clock } from '../../base/clock.js';
+import type { Logger, MessageLevel } from '../../base/logger.js';
 
 /**
  * A log line that a filter may have to write for every record (a value of the wrong type, a dropped

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../../base/errors.js';
 import { configMessage, ParseFailure } from '../../config/schema.js';
 import { parseBool } from '../../config/units.js';
 import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../config/onigmo.js';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../../base/errors.js';
 import { configMessage, ParseFailure } from '../../config/schema.js';
 import { atof, boolPrefix, strtoInteger } from '../../codec/c-numbers.js';
 import { readFloat } from '../../codec/print.js';

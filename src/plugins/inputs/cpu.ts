@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import type { TimerHandle } from '../../core/clock.js';
-import { eventTimeNow } from '../../core/record.js';
+import type { TimerHandle } from '../../base/clock.js';
+import { eventTimeNow } from '../../base/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { writeEventHeader } from '../../codec/event.js';
 import { defineInput } from '../types.js';

@@ -1,6 +1,6 @@
-import { ConfigError } from '../../core/errors.js';
-import { eventTimeNow, type EventTime } from '../../core/record.js';
-import type { TimerHandle } from '../../core/clock.js';
+import { ConfigError } from '../../base/errors.js';
+import { eventTimeNow, type EventTime } from '../../base/record.js';
+import type { TimerHandle } from '../../base/clock.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { writeEvent } from '../../codec/event.js';
 import { jsonTextToMsgpack } from '../../codec/json-scan.js';

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import { ConfigError, WsbitError, errorMessage } from '../../core/errors.js';
+import { ConfigError, WsbitError, errorMessage } from '../../base/errors.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { boundPort, closeServer, hostPort, listenOn, type ListenAddress } from '../../core/listen.js';
+import { boundPort, closeServer, hostPort, listenOn, type ListenAddress } from '../../base/listen.js';
 import { defineInput } from '../types.js';
 import { Connections } from './connections.js';
 import { FrameScanner } from '../../forward/frame-scanner.js';
 import { checkPing, startHandshake, type HandshakeConfig, type HandshakeState } from '../../forward/handshake.js';
 import { ackMessage, decodeForwardFrame, ForwardProtocolError } from './forward/protocol.js';
-import { quoteUntrusted } from '../../core/logger.js';
+import { quoteUntrusted } from '../../base/logger.js';
 
 const schema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },

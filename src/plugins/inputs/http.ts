@@ -1,17 +1,17 @@
 import http from 'node:http';
 import type net from 'node:net';
 import zlib from 'node:zlib';
-import { ConfigError, errorMessage } from '../../core/errors.js';
-import { eventTimeFromSeconds, eventTimeNow, type EventTime } from '../../core/record.js';
+import { ConfigError, errorMessage } from '../../base/errors.js';
+import { eventTimeFromSeconds, eventTimeNow, type EventTime } from '../../base/record.js';
 import { writeEvent } from '../../codec/event.js';
 import { findEntry, mapEntries, readStr, rewriteMap } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
+import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { defineInput } from '../types.js';
 import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from './http/body.js';
-import { BufferPool } from '../../core/buffer-pool.js';
+import { BufferPool } from '../../base/buffer-pool.js';
 import { formFields, formRecord, jsonRecords, parsedRecords, type PayloadResult } from './http/payload.js';
-import { quoteUntrusted } from '../../core/logger.js';
+import { quoteUntrusted } from '../../base/logger.js';
 
 const schema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },

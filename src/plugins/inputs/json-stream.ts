@@ -1,7 +1,7 @@
 import { readTimestampedRecord, writeEvent, writeEventHeader } from '../../codec/event.js';
 import { scanJsonValue, skipJsonWhitespace } from '../../codec/json-scan.js';
 import type { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import type { EventTime } from '../../core/record.js';
+import type { EventTime } from '../../base/record.js';
 import { MAX_NESTING_DEPTH } from '../../codec/limits.js';
 
 /**

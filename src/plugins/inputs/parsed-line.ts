@@ -1,7 +1,7 @@
 import { writeEvent } from '../../codec/event.js';
 import type { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import type { Telemetry } from '../../core/telemetry.js';
-import type { EventTime } from '../../core/record.js';
+import type { Telemetry } from '../../base/telemetry.js';
+import type { EventTime } from '../../base/record.js';
 import type { Parser } from '../../parsers/types.js';
 
 /**

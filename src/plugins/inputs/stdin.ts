@@ -1,8 +1,8 @@
-import { eventTimeNow } from '../../core/record.js';
+import { eventTimeNow } from '../../base/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineInput } from '../types.js';
 import { appendJsonStreamEvents, type SkippedBytes } from './json-stream.js';
-import { quoteUntrusted } from '../../core/logger.js';
+import { quoteUntrusted } from '../../base/logger.js';
 import { writeParsedLine } from './parsed-line.js';
 
 const schema = [

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import { ConfigError, errorMessage } from '../../core/errors.js';
-import type { TimerHandle } from '../../core/clock.js';
-import { eventTimeNow, type EventTime } from '../../core/record.js';
+import { ConfigError, errorMessage } from '../../base/errors.js';
+import type { TimerHandle } from '../../base/clock.js';
+import { eventTimeNow, type EventTime } from '../../base/record.js';
 import { writeEvent, writeEventHeader } from '../../codec/event.js';
 import { mapEntries, rewriteMap } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';

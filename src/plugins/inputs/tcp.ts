@@ -1,14 +1,14 @@
 import net from 'node:net';
-import { errorMessage } from '../../core/errors.js';
-import { eventTimeNow } from '../../core/record.js';
+import { errorMessage } from '../../base/errors.js';
+import { eventTimeNow } from '../../base/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { writeEventHeader, writeLogBody } from '../../codec/event.js';
-import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
+import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { defineInput } from '../types.js';
 import { Connections } from './connections.js';
 import { skipJsonWhitespace } from '../../codec/json-scan.js';
 import { appendJsonStreamEvents, type SkippedBytes } from './json-stream.js';
-import { quoteUntrusted } from '../../core/logger.js';
+import { quoteUntrusted } from '../../base/logger.js';
 import { writeParsedLine } from './parsed-line.js';
 import { unescapeSeparator } from './separator.js';
 

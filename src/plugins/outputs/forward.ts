@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
-import { ConfigError, errorMessage } from '../../core/errors.js';
+import { ConfigError, errorMessage } from '../../base/errors.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
 import { outputNodes, upstreamKey } from '../../upstream/config.js';
 import { defineOutput } from '../types.js';

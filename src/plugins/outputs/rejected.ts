@@ -1,7 +1,7 @@
 import type { RejectedRecord } from '../../codec/event.js';
 import type { ChunkView } from '../../core/chunk.js';
-import { quoteUntrusted } from '../../core/logger.js';
-import type { Telemetry } from '../../core/telemetry.js';
+import { quoteUntrusted } from '../../base/logger.js';
+import type { Telemetry } from '../../base/telemetry.js';
 
 /**
  * Reports the records an output left out of a chunk it delivered, because they could not be encoded

@@ -12,10 +12,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { ConfigError, errorMessage } from '../../core/errors.js';
-import { hostAllowed, hostPolicy } from '../../core/host-check.js';
-import type { TimerHandle } from '../../core/clock.js';
-import { boundPort, closeServer, hostPort, listenOn } from '../../core/listen.js';
+import { ConfigError, errorMessage } from '../../base/errors.js';
+import { hostAllowed, hostPolicy } from '../../base/host-check.js';
+import type { TimerHandle } from '../../base/clock.js';
+import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { defineOutput, type OutputContext, type OutputInstance } from '../types.js';
 import type { ResolvedConfig } from '../../config/schema.js';
 import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/access.js';
@@ -23,7 +23,7 @@ import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
 import { encodeMessages, type MessageShape } from './websocket-server/encode.js';
 import { reportRejectedRecords } from './rejected.js';
 import { MSGPACK_ASSET_PATH, STATUS_PATH, livePage } from './websocket-server/live-page.js';
-import { quoteUntrusted } from '../../core/logger.js';
+import { quoteUntrusted } from '../../base/logger.js';
 
 const schema = [
   {

@@ -1,7 +1,7 @@
-import { BufferPool } from '../../core/buffer-pool.js';
+import { BufferPool } from '../../base/buffer-pool.js';
 import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
-import { WsbitError, errorMessage } from '../../core/errors.js';
-import type { Telemetry } from '../../core/telemetry.js';
+import { WsbitError, errorMessage } from '../../base/errors.js';
+import type { Telemetry } from '../../base/telemetry.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
 import { nodeUri, outputNodes, upstreamKey, type UpstreamNode } from '../../upstream/config.js';
 import { encodePayload } from '../../codec/payload.js';

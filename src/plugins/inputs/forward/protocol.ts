@@ -17,10 +17,10 @@
  * counted in `rejected`; the caller decides what that costs the other entries (see forward.ts).
  */
 import zlib from 'node:zlib';
-import { WsbitError } from '../../../core/errors.js';
+import { WsbitError } from '../../../base/errors.js';
 import { arrayHeader, eventTooDeep, mapCount, nestingExceeds, readEventAt, skipValue, writeEvent } from '../../../codec/event.js';
 import { MAX_NESTING_DEPTH } from '../../../codec/limits.js';
-import { quoteUntrusted } from '../../../core/logger.js';
+import { quoteUntrusted } from '../../../base/logger.js';
 import { findEntry, keyEquals, mapEntries, readStr, strRange, type MapEntry } from '../../../codec/msgpack-map.js';
 import type { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { FORWARD_MALFORMED } from '../../../forward/frame-scanner.js';

@@ -7,7 +7,7 @@
  * piece is copied at once into blocks lent by a pool and handed back when the request is over, and a
  * body is counted by the blocks it holds, not by the bytes it has delivered.
  */
-import type { BufferPool } from '../../../core/buffer-pool.js';
+import type { BufferPool } from '../../../base/buffer-pool.js';
 
 
 /** Bodies start in small private blocks up to this much, then continue in pooled blocks. */

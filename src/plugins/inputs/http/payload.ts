@@ -6,7 +6,7 @@
 import { arrayHeader, mapCount, skipValue } from '../../../codec/event.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { recordsMaxDepth, scanJsonValue, skipJsonWhitespace } from '../../../codec/json-scan.js';
-import type { EventTime } from '../../../core/record.js';
+import type { EventTime } from '../../../base/record.js';
 import type { Parser } from '../../../parsers/types.js';
 
 export interface PayloadRecord {

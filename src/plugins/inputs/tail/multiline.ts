@@ -6,8 +6,8 @@
 import { writeEventHeader } from '../../../codec/event.js';
 import { mapEntries, rewriteMap } from '../../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
-import type { Clock } from '../../../core/clock.js';
-import type { Telemetry } from '../../../core/telemetry.js';
+import type { Clock } from '../../../base/clock.js';
+import type { Telemetry } from '../../../base/telemetry.js';
 import { MultilineEngine, recordMetadata, type MultilineRecord } from '../../../multiline/engine.js';
 import { DEFAULT_BUFFER_LIMIT_BYTES, type MultilineParserDefinition } from '../../../multiline/types.js';
 import { OffsetsDb } from './offsets-db.js';

@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../../../core/errors.js';
+import { ConfigError } from '../../../base/errors.js';
 
 export interface OffsetEntry {
   /** The name the file had when last seen. */

@@ -17,8 +17,8 @@ import { MAX_NESTING_DEPTH } from '../../../codec/limits.js';
 import { recordsMaxDepth, scanJsonValue, skipJsonWhitespace } from '../../../codec/json-scan.js';
 import { findEntry, mapEntries, readStr, rewriteMap, type MapEntry } from '../../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
-import { errorMessage } from '../../../core/errors.js';
-import type { EventTime } from '../../../core/record.js';
+import { errorMessage } from '../../../base/errors.js';
+import type { EventTime } from '../../../base/record.js';
 import type { RecordTimeReader } from './record-time.js';
 
 export const payloadFormats = ['auto', 'msgpack', 'json', 'json_lines', 'json_stream'] as const;

@@ -19,7 +19,7 @@
  * milliseconds, `double`/`epoch` as seconds, and any other value is a strptime pattern for strings
  * (src/parsers/time-format.ts, the parsers' Time_Format).
  */
-import type { EventTime } from '../../../core/record.js';
+import type { EventTime } from '../../../base/record.js';
 import { strRange } from '../../../codec/msgpack-map.js';
 import { compileTimeFormat, parseUtcOffset, type TimeFormat } from '../../../parsers/time-format.js';
 

@@ -7,10 +7,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { findEntry, mapEntries, readStr } from '../../../codec/msgpack-map.js';
-import { WsbitError, errorMessage } from '../../../core/errors.js';
+import { WsbitError, errorMessage } from '../../../base/errors.js';
 import { FrameScanner } from '../../../forward/frame-scanner.js';
 import { buildPing, checkPong, readHelo, type ClientHandshakeConfig } from '../../../forward/handshake.js';
-import { tlsConnectOptions, type TlsSettings } from '../../../upstream/tls.js';
+import { tlsConnectOptions, type TlsSettings } from '../../../base/tls.js';
 
 /** Server messages are small (HELO, PONG, acks); anything bigger is not a forward server. */
 const MAX_SERVER_MESSAGE_BYTES = 64 * 1024;

@@ -16,10 +16,10 @@
  */
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { Clock, TimerHandle } from '../../../core/clock.js';
+import type { Clock, TimerHandle } from '../../../base/clock.js';
 import { frameHeaderLength } from '../../../websocket/frame.js';
 import { wildcardMatches } from '../../../core/router.js';
-import type { Telemetry } from '../../../core/telemetry.js';
+import type { Telemetry } from '../../../base/telemetry.js';
 
 /** RFC 6455 7.4.1 and the IANA registry: 1001 going away, 1013 try again later. */
 export const CLOSE_GOING_AWAY = 1001;

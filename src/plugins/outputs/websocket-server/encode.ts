@@ -7,7 +7,7 @@
 import { eventTooDeep, forEachEvent, isGroupMarker, type EventView, type RejectedRecord } from '../../../codec/event.js';
 import { ByteSink, writeJsonString, writeMsgpackValueAsJson } from '../../../codec/json.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
-import { WsbitError } from '../../../core/errors.js';
+import { WsbitError } from '../../../base/errors.js';
 
 export interface MessageShape {
   addTag: boolean;

@@ -1,8 +1,8 @@
-import { ReconnectBackoff } from '../../../core/backoff.js';
-import type { Clock, TimerHandle } from '../../../core/clock.js';
-import { WsbitError, errorMessage } from '../../../core/errors.js';
-import { formatLogTimestamp } from '../../../core/logger.js';
-import type { Telemetry } from '../../../core/telemetry.js';
+import { ReconnectBackoff } from '../../../base/backoff.js';
+import type { Clock, TimerHandle } from '../../../base/clock.js';
+import { WsbitError, errorMessage } from '../../../base/errors.js';
+import { formatLogTimestamp } from '../../../base/logger.js';
+import type { Telemetry } from '../../../base/telemetry.js';
 import { CloseCode, type DataOpcode } from '../../../websocket/frame.js';
 import { WebSocketClientConnection, type WebSocketConnectionOptions } from '../../../websocket/connection.js';
 

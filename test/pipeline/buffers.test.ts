@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { BufferPool } from '../../src/core/buffer-pool.js';
+import { BufferPool } from '../../src/base/buffer-pool.js';
 import { Chunk, chunkBytesLimit } from '../../src/core/chunk.js';
 import { chunkToJson } from '../../src/codec/json.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { ConnectionOptions, SecureVersion } from 'node:tls';
-import { WsbitError, errorMessage } from '../core/errors.js';
+import { WsbitError, errorMessage } from './errors.js';
 
 export interface TlsSettings {
   verify: boolean;

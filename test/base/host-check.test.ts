@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
-import { hostAllowed, hostOfHeader, hostPolicy } from '../../src/core/host-check.js';
+import { hostAllowed, hostOfHeader, hostPolicy } from '../../src/base/host-check.js';
 
 describe('hostOfHeader', () => {
   const cases: Array<[string, string | null]> = [

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LogRoot, quoteUntrusted, repeatKey } from '../../src/core/logger.js';
+import { LogRoot, quoteUntrusted, repeatKey } from '../../src/base/logger.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 function capture(repeatLimit = { burst: 3, windowMs: 300 }): { root: LogRoot; lines: string[] } {
