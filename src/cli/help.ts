@@ -1,7 +1,7 @@
 import { commonKeysByKind, pluginSchema } from '../config/pipeline.js';
 import { describeSchema, renderSchemaTable, type ParamSpec, type ParamType, type SchemaRow } from '../config/schema.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { PluginDefinition } from '../plugins/types.js';
+import type { PluginDefinition } from '../pipeline/contracts.js';
 import type { PluginSection } from '../config/pipeline.js';
 
 export const cliFlags: Array<[string, string]> = [

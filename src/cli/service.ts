@@ -1,5 +1,5 @@
-import { Agent } from '../core/agent.js';
-import type { HandedOverChunk } from '../core/engine.js';
+import { Agent } from '../pipeline/agent.js';
+import type { HandedOverChunk } from '../pipeline/engine.js';
 import { errorMessage } from '../base/errors.js';
 import { LogRoot, fileSink, stderrSink, type LogLevel, type Logger } from '../base/logger.js';
 import { MetricsRegistry } from '../base/metrics.js';

@@ -1,8 +1,8 @@
 import { ConfigError, errorMessage, type ConfigOrigin } from '../base/errors.js';
-import { compileMatchRegex, type RouteRule } from '../core/router.js';
+import { compileMatchRegex, type RouteRule } from '../pipeline/router.js';
 import type { LogLevel } from '../base/logger.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from '../plugins/types.js';
+import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from '../pipeline/contracts.js';
 import { filterCommonKeys, inputCommonKeys, outputCommonKeys, serviceSchema, type RetryLimit } from './common-keys.js';
 import { configMessage, resolveConfig, withDefaults, type ConfigEntry, type ParamSpec, type ResolvedConfig } from './schema.js';
 import type { ServiceUri } from './service-uri.js';

@@ -22,7 +22,7 @@ import { nullOutput } from './outputs/null.js';
 import { stdoutOutput } from './outputs/stdout.js';
 import { websocketServerOutput } from './outputs/websocket-server.js';
 import { websocketOutput } from './outputs/websocket.js';
-import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from './types.js';
+import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from '../pipeline/contracts.js';
 
 export type PluginKind = PluginDefinition['kind'];
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { helpAsJson, pluginHelp, pluginHelpJson } from '../../src/cli/help.js';
 import { buildPipeline } from '../../src/config/pipeline.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
-import type { PluginDefinition } from '../../src/plugins/types.js';
+import type { PluginDefinition } from '../../src/pipeline/contracts.js';
 import { fluentBitFixtures } from '../helpers/paths.js';
 
 interface JsonOption {

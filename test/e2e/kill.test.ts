@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeChunkFile } from '../../src/core/storage/chunk-file.js';
+import { decodeChunkFile } from '../../src/pipeline/storage/chunk-file.js';
 import { decodeEvents } from '../../src/codec/msgpack.js';
 import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
 import { waitFor } from '../helpers/wait.js';

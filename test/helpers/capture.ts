@@ -1,5 +1,5 @@
-import type { ChunkView } from '../../src/core/chunk.js';
-import { defineOutput, type FlushResult } from '../../src/plugins/types.js';
+import type { ChunkView } from '../../src/pipeline/chunk.js';
+import { defineOutput, type FlushResult } from '../../src/pipeline/contracts.js';
 
 /**
  * A test-only output that keeps every chunk it is given. `respond` decides each flush's answer, so

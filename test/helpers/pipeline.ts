@@ -1,12 +1,12 @@
 import { parseCommandLine } from '../../src/cli/args.js';
 import { loadConfiguration } from '../../src/cli/configuration.js';
-import { Agent } from '../../src/core/agent.js';
-import type { ChunkView } from '../../src/core/chunk.js';
-import type { EngineStopResult } from '../../src/core/engine.js';
+import { Agent } from '../../src/pipeline/agent.js';
+import type { ChunkView } from '../../src/pipeline/chunk.js';
+import type { EngineStopResult } from '../../src/pipeline/engine.js';
 import { LogRoot, type LogLevel } from '../../src/base/logger.js';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { defaultRegistry, type PluginRegistry } from '../../src/plugins/registry.js';
-import type { FlushResult } from '../../src/plugins/types.js';
+import type { FlushResult } from '../../src/pipeline/contracts.js';
 import { captureOutput } from './capture.js';
 import { waitFor } from './wait.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { BufferPool } from '../../src/base/buffer-pool.js';
-import { Chunk, chunkBytesLimit } from '../../src/core/chunk.js';
+import { Chunk, chunkBytesLimit } from '../../src/pipeline/chunk.js';
 import { chunkToJson } from '../../src/codec/json.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { writeEventHeader } from '../../src/codec/event.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/base/errors.js';
 import { contentModifierFilter } from '../../src/plugins/filters/content-modifier.js';
-import type { FilterPluginDefinition } from '../../src/plugins/types.js';
+import type { FilterPluginDefinition } from '../../src/pipeline/contracts.js';
 import { makeFilter, msgpackOf, run } from './filters-support.js';
 
 const contentModifier = contentModifierFilter as unknown as FilterPluginDefinition;

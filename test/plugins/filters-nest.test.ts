@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/base/errors.js';
 import { nestFilter } from '../../src/plugins/filters/nest.js';
-import type { FilterPluginDefinition } from '../../src/plugins/types.js';
+import type { FilterPluginDefinition } from '../../src/pipeline/contracts.js';
 import { caseConfig, caseEvents, describeEvents, golden, goldenCases } from './filters-golden-support.js';
 import { eventsOf, makeFilter, msgpackOf, run } from './filters-support.js';
 

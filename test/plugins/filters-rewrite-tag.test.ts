@@ -7,7 +7,7 @@ import { ConfigError } from '../../src/base/errors.js';
 import { rewriteTagFilter } from '../../src/plugins/filters/rewrite-tag.js';
 import { parseTagTemplate } from '../../src/plugins/filters/tag-template.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
-import { defineInput, type EmitterOptions, type FilterEmitter, type FilterPluginDefinition } from '../../src/plugins/types.js';
+import { defineInput, type EmitterOptions, type FilterEmitter, type FilterPluginDefinition } from '../../src/pipeline/contracts.js';
 import { launchAgent } from '../helpers/pipeline.js';
 import { caseEvents, describeEvents, golden, goldenCases, type GoldenCase } from './filters-golden-support.js';
 import { eventsOf, makeFilter } from './filters-support.js';

@@ -7,7 +7,7 @@ import { systemClock } from '../../src/base/clock.js';
 import { LogRoot } from '../../src/base/logger.js';
 import { MetricsRegistry } from '../../src/base/metrics.js';
 import { Telemetry } from '../../src/base/telemetry.js';
-import type { FilterContext, FilterInstance, FilterPluginDefinition } from '../../src/plugins/types.js';
+import type { FilterContext, FilterInstance, FilterPluginDefinition } from '../../src/pipeline/contracts.js';
 
 export interface TestFilter {
   filter: FilterInstance;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { atof, boolPrefix, strtoInteger } from '../../src/codec/c-numbers.js';
 import { ConfigError } from '../../src/base/errors.js';
 import { typeConverterFilter } from '../../src/plugins/filters/type-converter.js';
-import type { FilterPluginDefinition } from '../../src/plugins/types.js';
+import type { FilterPluginDefinition } from '../../src/pipeline/contracts.js';
 import { caseConfig, caseEvents, describeEvents, golden, goldenCases } from './filters-golden-support.js';
 import { eventsOf, makeFilter } from './filters-support.js';
 

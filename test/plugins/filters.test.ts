@@ -9,7 +9,7 @@ import { modifyFilter } from '../../src/plugins/filters/modify.js';
 import { parseRecordAccessor, resolveAccessor } from '../../src/plugins/filters/record-accessor.js';
 import { recordModifierFilter } from '../../src/plugins/filters/record-modifier.js';
 import { splitKeyValue, splitQuoted } from '../../src/plugins/filters/rule-args.js';
-import type { FilterPluginDefinition } from '../../src/plugins/types.js';
+import type { FilterPluginDefinition } from '../../src/pipeline/contracts.js';
 import { bodiesOf, eventsOf, makeFilter, msgpackOf, run } from './filters-support.js';
 
 const grep = grepFilter as unknown as FilterPluginDefinition;

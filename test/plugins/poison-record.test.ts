@@ -18,7 +18,7 @@ import { MAX_NESTING_DEPTH } from '../../src/codec/limits.js';
 import { decodeEvents } from '../../src/codec/msgpack.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
-import { defineInput } from '../../src/plugins/types.js';
+import { defineInput } from '../../src/pipeline/contracts.js';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { openClient, startInput } from './websocket-input-support.js';

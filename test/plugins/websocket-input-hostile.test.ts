@@ -152,7 +152,7 @@ test('config errors: tls without files, a bad strptime time_format', async () =>
   const { buildPipeline } = await import('../../src/config/pipeline.js');
   const { parseCommandLine } = await import('../../src/cli/args.js');
   const { defaultRegistry } = await import('../../src/plugins/registry.js');
-  const { Agent } = await import('../../src/core/agent.js');
+  const { Agent } = await import('../../src/pipeline/agent.js');
   const { LogRoot } = await import('../../src/base/logger.js');
   const create = (props: string[]): unknown => {
     const line = parseCommandLine(['-i', 'websocket', ...props.flatMap((p) => ['-p', p]), '-o', 'null', '-m', '*']);

@@ -11,7 +11,7 @@ import { connect as netConnect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WebSocketServer, type ServerOptions } from 'ws';
-import type { ChunkView } from '../../src/core/chunk.js';
+import type { ChunkView } from '../../src/pipeline/chunk.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
 import { captureOutput } from '../helpers/capture.js';
 import { fluentBitFixtures } from '../helpers/paths.js';

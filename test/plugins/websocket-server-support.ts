@@ -10,7 +10,7 @@ import { writeEvent } from '../../src/codec/event.js';
 import { jsonTextToMsgpack } from '../../src/codec/json-scan.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { resolveConfig, type ConfigEntry } from '../../src/config/schema.js';
-import type { ChunkView } from '../../src/core/chunk.js';
+import type { ChunkView } from '../../src/pipeline/chunk.js';
 import { systemClock, type Clock } from '../../src/base/clock.js';
 import { LogRoot } from '../../src/base/logger.js';
 import { MetricsRegistry } from '../../src/base/metrics.js';

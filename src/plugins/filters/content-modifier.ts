@@ -5,7 +5,7 @@ import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '..
 import { encodeStr, keyEquals, mapEntries, stringEntry, strRange, withKey, type MapEntry } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { ConfigError } from '../../base/errors.js';
-import { defineFilter } from '../types.js';
+import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter, type RecordVerdict } from './event-rewriter.js';
 
 const ACTIONS = ['insert', 'upsert', 'delete', 'rename', 'hash', 'extract', 'convert'] as const;

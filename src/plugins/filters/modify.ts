@@ -1,5 +1,5 @@
 import { ParseFailure } from '../../config/schema.js';
-import { defineFilter } from '../types.js';
+import { defineFilter } from '../../pipeline/contracts.js';
 import { RegexTranslationError, translateOnigmo } from '../../config/onigmo.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
 import { encodeStr, keyEquals, mapEntries, readStr, strEquals, stringEntry, strRange, withKey, type MapEntry, type ValueRange } from '../../codec/msgpack-map.js';

@@ -7,7 +7,7 @@ import { MultilineEngine, recordMetadata, type MultilineRecord } from '../../mul
 import { PartialMessageJoiner } from '../../multiline/partial.js';
 import { multilineParserKey } from '../../multiline/builtins.js';
 import { DEFAULT_BUFFER_LIMIT_BYTES } from '../../multiline/types.js';
-import { defineFilter } from '../types.js';
+import { defineFilter } from '../../pipeline/contracts.js';
 
 const schema = [
   multilineParserKey,

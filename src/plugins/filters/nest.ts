@@ -2,7 +2,7 @@ import { ConfigError } from '../../base/errors.js';
 import { configMessage } from '../../config/schema.js';
 import { mapEntries, strRange, writeMap, type MapEntry } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { defineFilter } from '../types.js';
+import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { RepeatedLog } from './repeated-log.js';
 

@@ -4,7 +4,7 @@ import { forEachEvent, isGroupMarker, writeEventHeader } from '../../codec/event
 import { keyEquals, mapEntries, strRange, writeMap, type MapEntry } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import type { Parser } from '../../parsers/types.js';
-import { defineFilter } from '../types.js';
+import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords } from './event-rewriter.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { configMessage, ParseFailure } from '../../config/schema.js';
 import { ConfigError } from '../../base/errors.js';
-import { defineFilter } from '../types.js';
+import { defineFilter } from '../../pipeline/contracts.js';
 import { mapEntries, stringEntry, strRange, type MapEntry } from '../../codec/msgpack-map.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { splitKeyValue } from './rule-args.js';

@@ -4,7 +4,7 @@ import { parseBool } from '../../config/units.js';
 import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../config/onigmo.js';
 import { readStr } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { defineFilter, type FilterEmitter } from '../types.js';
+import { defineFilter, type FilterEmitter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
 import { RepeatedLog } from './repeated-log.js';

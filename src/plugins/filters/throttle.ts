@@ -1,5 +1,5 @@
 import { ParseFailure } from '../../config/schema.js';
-import { defineFilter } from '../types.js';
+import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 
 /** How often the count of records dropped is written to the log at most. */

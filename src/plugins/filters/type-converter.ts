@@ -5,7 +5,7 @@ import { readFloat } from '../../codec/print.js';
 import { formatDouble } from '../../codec/json.js';
 import { mapEntries, readInteger, strRange, type MapEntry, type ValueRange } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { defineFilter } from '../types.js';
+import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
 import { RepeatedLog } from './repeated-log.js';

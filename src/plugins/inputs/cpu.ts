@@ -3,7 +3,7 @@ import type { TimerHandle } from '../../base/clock.js';
 import { eventTimeNow } from '../../base/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { writeEventHeader } from '../../codec/event.js';
-import { defineInput } from '../types.js';
+import { defineInput } from '../../pipeline/contracts.js';
 
 const schema = [
   { key: 'interval_sec', type: 'int', default: 1, description: 'Seconds between samples.' },

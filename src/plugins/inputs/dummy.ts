@@ -4,7 +4,7 @@ import type { TimerHandle } from '../../base/clock.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { writeEvent } from '../../codec/event.js';
 import { jsonTextToMsgpack } from '../../codec/json-scan.js';
-import { defineInput } from '../types.js';
+import { defineInput } from '../../pipeline/contracts.js';
 
 const schema = [
   { key: 'dummy', type: 'string', default: '{"message":"dummy"}', description: 'The JSON object to generate as each record.' },

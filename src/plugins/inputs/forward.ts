@@ -3,7 +3,7 @@ import net from 'node:net';
 import { ConfigError, WsbitError, errorMessage } from '../../base/errors.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { boundPort, closeServer, hostPort, listenOn, type ListenAddress } from '../../base/listen.js';
-import { defineInput } from '../types.js';
+import { defineInput } from '../../pipeline/contracts.js';
 import { Connections } from './connections.js';
 import { FrameScanner } from '../../forward/frame-scanner.js';
 import { checkPing, startHandshake, type HandshakeConfig, type HandshakeState } from '../../forward/handshake.js';

@@ -7,7 +7,7 @@ import { writeEvent } from '../../codec/event.js';
 import { findEntry, mapEntries, readStr, rewriteMap } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
-import { defineInput } from '../types.js';
+import { defineInput } from '../../pipeline/contracts.js';
 import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from './http/body.js';
 import { BufferPool } from '../../base/buffer-pool.js';
 import { formFields, formRecord, jsonRecords, parsedRecords, type PayloadResult } from './http/payload.js';

@@ -1,6 +1,6 @@
 import { eventTimeNow } from '../../base/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { defineInput } from '../types.js';
+import { defineInput } from '../../pipeline/contracts.js';
 import { appendJsonStreamEvents, type SkippedBytes } from './json-stream.js';
 import { quoteUntrusted } from '../../base/logger.js';
 import { writeParsedLine } from './parsed-line.js';

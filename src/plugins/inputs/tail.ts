@@ -6,7 +6,7 @@ import { writeEvent, writeEventHeader } from '../../codec/event.js';
 import { mapEntries, rewriteMap } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { RegexTranslationError, translateOnigmo } from '../../config/onigmo.js';
-import { defineInput } from '../types.js';
+import { defineInput } from '../../pipeline/contracts.js';
 import { OffsetsDb } from './tail/offsets-db.js';
 import { composeTag, composeTagWithRegex, globFiles, patternRegExp } from './tail/paths.js';
 import { TailFile, type LineView } from './tail/tail-file.js';

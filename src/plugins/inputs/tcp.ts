@@ -4,7 +4,7 @@ import { eventTimeNow } from '../../base/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { writeEventHeader, writeLogBody } from '../../codec/event.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
-import { defineInput } from '../types.js';
+import { defineInput } from '../../pipeline/contracts.js';
 import { Connections } from './connections.js';
 import { skipJsonWhitespace } from '../../codec/json-scan.js';
 import { appendJsonStreamEvents, type SkippedBytes } from './json-stream.js';

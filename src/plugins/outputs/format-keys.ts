@@ -1,7 +1,7 @@
 import { parseBool } from '../../config/units.js';
 import { outputFormats, type OutputFormat, type PayloadOptions } from '../../codec/payload.js';
 import { parseDateFormat } from '../../codec/json.js';
-import type { ServiceSettings } from '../types.js';
+import type { ServiceSettings } from '../../pipeline/contracts.js';
 
 /** The payload keys shared by every output that encodes chunks (stdout, websocket), declared once. */
 export function formatKeys(defaultFormat: OutputFormat) {

@@ -3,7 +3,7 @@ import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
 import { ConfigError, errorMessage } from '../../base/errors.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
 import { outputNodes, upstreamKey } from '../../upstream/config.js';
-import { defineOutput } from '../types.js';
+import { defineOutput } from '../../pipeline/contracts.js';
 import { ForwardConnection } from './forward/connection.js';
 import { encodeForwardMessage, forwardModes } from './forward/encode.js';
 

@@ -9,7 +9,7 @@ import { quoteUntrusted } from '../../base/logger.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
 import { nodeUri, outputNodes, upstreamKey, type UpstreamNode } from '../../upstream/config.js';
 import { tlsConnectOptions } from '../../base/tls.js';
-import { defineOutput, type FlushResult } from '../types.js';
+import { defineOutput, type FlushResult } from '../../pipeline/contracts.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
 import { requestHeaders, resultForStatus } from './http/request.js';
 

@@ -1,4 +1,4 @@
-import { defineOutput } from '../types.js';
+import { defineOutput } from '../../pipeline/contracts.js';
 
 /** Fluent Bit's `null` output: accepts and discards every chunk (for benchmarks and tests). */
 export const nullOutput = defineOutput({

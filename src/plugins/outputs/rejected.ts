@@ -1,5 +1,5 @@
 import type { RejectedRecord } from '../../codec/event.js';
-import type { ChunkView } from '../../core/chunk.js';
+import type { ChunkView } from '../../pipeline/chunk.js';
 import { quoteUntrusted } from '../../base/logger.js';
 import type { Telemetry } from '../../base/telemetry.js';
 

@@ -2,7 +2,7 @@ import { printChunkBytes } from '../../codec/print.js';
 import { encodePayload } from '../../codec/payload.js';
 import type { RejectedRecord } from '../../codec/event.js';
 import { reportRejectedRecords } from './rejected.js';
-import { defineOutput } from '../types.js';
+import { defineOutput } from '../../pipeline/contracts.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
 
 /** Fluent Bit's `stdout` output: prints each chunk, in its msgpack print style or a JSON format. */

@@ -16,7 +16,7 @@ import { ConfigError, errorMessage } from '../../base/errors.js';
 import { hostAllowed, hostPolicy } from '../../base/host-check.js';
 import type { TimerHandle } from '../../base/clock.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
-import { defineOutput, type OutputContext, type OutputInstance } from '../types.js';
+import { defineOutput, type OutputContext, type OutputInstance } from '../../pipeline/contracts.js';
 import type { ResolvedConfig } from '../../config/schema.js';
 import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/access.js';
 import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';

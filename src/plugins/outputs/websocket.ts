@@ -7,7 +7,7 @@ import { nodeUri, outputNodes, upstreamKey, type UpstreamNode } from '../../upst
 import { encodePayload } from '../../codec/payload.js';
 import { Opcode, type DataOpcode } from '../../websocket/frame.js';
 import { withShownDefaults } from '../../config/schema.js';
-import { defineOutput, type FlushResult } from '../types.js';
+import { defineOutput, type FlushResult } from '../../pipeline/contracts.js';
 import { formatKeys, payloadOptions } from './format-keys.js';
 import { reportRejectedRecords } from './rejected.js';
 import { WebSocketLink, type LinkOptions } from './websocket/link.js';

@@ -6,7 +6,7 @@
  */
 import type { OutputFormat } from '../../../codec/payload.js';
 import type { HeaderPair } from '../../../config/schema.js';
-import type { FlushResult } from '../../types.js';
+import type { FlushResult } from '../../../pipeline/contracts.js';
 
 /** Fluent Bit's `Content-Type` per format: ndjson for json_lines only, msgpack's own type, JSON otherwise. */
 export function contentType(format: OutputFormat): string {

@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Clock, TimerHandle } from '../../../base/clock.js';
 import { frameHeaderLength } from '../../../websocket/frame.js';
-import { wildcardMatches } from '../../../core/router.js';
+import { wildcardMatches } from '../../../pipeline/router.js';
 import type { Telemetry } from '../../../base/telemetry.js';
 
 /** RFC 6455 7.4.1 and the IANA registry: 1001 going away, 1013 try again later. */

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Engine } from '../../src/core/engine.js';
+import { Engine } from '../../src/pipeline/engine.js';
 import type { RetryLimit } from '../../src/config/common-keys.js';
 import { ManualClock } from '../../src/base/clock.js';
 import { LogRoot } from '../../src/base/logger.js';
 import { MetricsRegistry } from '../../src/base/metrics.js';
 import { Telemetry } from '../../src/base/telemetry.js';
-import { memoryStorage } from '../../src/core/storage/types.js';
-import { chunkBytesLimit, type ChunkView } from '../../src/core/chunk.js';
-import type { FlushResult, InputInstance, OutputInstance } from '../../src/plugins/types.js';
+import { memoryStorage } from '../../src/pipeline/storage/types.js';
+import { chunkBytesLimit, type ChunkView } from '../../src/pipeline/chunk.js';
+import type { FlushResult, InputInstance, OutputInstance } from '../../src/pipeline/contracts.js';
 
 interface Harness {
   engine: Engine;

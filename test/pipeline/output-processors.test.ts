@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { withProcessors, type RunningFilter } from '../../src/core/agent.js';
-import type { ChunkView } from '../../src/core/chunk.js';
+import { withProcessors, type RunningFilter } from '../../src/pipeline/agent.js';
+import type { ChunkView } from '../../src/pipeline/chunk.js';
 import { LogRoot } from '../../src/base/logger.js';
 import { MetricsRegistry } from '../../src/base/metrics.js';
 import { Telemetry } from '../../src/base/telemetry.js';
-import type { FilterInstance, OutputInstance } from '../../src/plugins/types.js';
+import type { FilterInstance, OutputInstance } from '../../src/pipeline/contracts.js';
 
 /** A processor on an output's path, as the agent builds one (no emitter, matches every tag). */
 function processor(plugin: FilterInstance): RunningFilter {

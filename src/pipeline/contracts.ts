@@ -1,5 +1,5 @@
 import type { Clock } from '../base/clock.js';
-import type { ChunkView } from '../core/chunk.js';
+import type { ChunkView } from './chunk.js';
 import type { Logger } from '../base/logger.js';
 import type { Telemetry } from '../base/telemetry.js';
 import type { ParamSpec, ResolvedConfig } from '../config/schema.js';

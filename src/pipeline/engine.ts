@@ -9,7 +9,7 @@ import type { ChunkStorage } from './storage/types.js';
 import { countEvents } from '../codec/event.js';
 import type { Telemetry } from '../base/telemetry.js';
 import type { RetryLimit } from '../config/common-keys.js';
-import type { FlushResult, InputInstance, OutputInstance } from '../plugins/types.js';
+import type { FlushResult, InputInstance, OutputInstance } from './contracts.js';
 
 
 /** A memory chunk a stopped engine gives to its successor (hot reload) instead of losing it. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileMatchRegex, routeMatches, wildcardMatches } from '../../src/core/router.js';
+import { compileMatchRegex, routeMatches, wildcardMatches } from '../../src/pipeline/router.js';
 
 const wildcardCases: Array<[string, string, boolean]> = [
   ['*', 'anything.at.all', true],

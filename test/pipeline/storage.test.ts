@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeChunkFile, encodeChunkHeader, encodeFrameHeader, UnreadableChunkFileError } from '../../src/core/storage/chunk-file.js';
+import { decodeChunkFile, encodeChunkHeader, encodeFrameHeader, UnreadableChunkFileError } from '../../src/pipeline/storage/chunk-file.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { writeEvent } from '../../src/codec/event.js';
 import { encodeBody } from '../../src/codec/msgpack.js';

@@ -1,5 +1,5 @@
 import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from '../config/pipeline.js';
-import type { EmitterOptions, FilterContext, FilterEmitter, FilterInstance, InputInstance, OutputInstance, ServiceSettings } from '../plugins/types.js';
+import type { EmitterOptions, FilterContext, FilterEmitter, FilterInstance, InputInstance, OutputInstance, ServiceSettings } from './contracts.js';
 import { systemClock, type Clock } from '../base/clock.js';
 import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js';
 import { WsbitError, errorMessage } from '../base/errors.js';
