@@ -3,7 +3,7 @@
  * and the state it leads to. A group starts at a line matching a `start_state` rule and goes on while
  * each next line matches one of the rules reachable from the last matched one.
  */
-import { RegexTranslationError, translateOnigmo } from '../config/onigmo.js';
+import { RegexTranslationError, translateOnigmo } from '../regex/onigmo.js';
 import type { MultilineRule } from './types.js';
 
 export class MultilineRuleError extends Error {}

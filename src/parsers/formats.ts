@@ -11,7 +11,7 @@ import { findEntry, mapEntries, readStr, rewriteMap } from '../codec/msgpack-map
 import { MsgpackWriter } from '../codec/msgpack-writer.js';
 import { scanJsonValue, skipJsonWhitespace } from '../codec/json-scan.js';
 import { writeTypedValue } from './fields.js';
-import { RegexTranslationError, translateOnigmo } from '../config/onigmo.js';
+import { RegexTranslationError, translateOnigmo } from '../regex/onigmo.js';
 import { compileTimeFormat, TimeFormatError, type TimeFormat } from './time-format.js';
 import type { ParseOutcome, Parser, ParserDefinition } from './types.js';
 

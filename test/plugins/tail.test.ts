@@ -6,7 +6,7 @@ import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { composeTag, composeTagWithRegex, patternRegExp } from '../../src/plugins/inputs/tail/paths.js';
-import { translateOnigmo } from '../../src/config/onigmo.js';
+import { translateOnigmo } from '../../src/regex/onigmo.js';
 import { tempDir as makeTempDir } from '../helpers/temp.js';
 
 function tempDir(): string {

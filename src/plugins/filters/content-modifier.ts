@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decode } from '@msgpack/msgpack';
 import { configMessage, ParseFailure } from '../../config/schema.js';
-import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../config/onigmo.js';
+import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../regex/onigmo.js';
 import { encodeStr, keyEquals, mapEntries, stringEntry, strRange, withKey, type MapEntry } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { ConfigError } from '../../base/errors.js';

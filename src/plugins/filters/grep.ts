@@ -2,7 +2,7 @@ import { configMessage, ParseFailure } from '../../config/schema.js';
 import { ConfigError } from '../../base/errors.js';
 import type { EventView } from '../../codec/event.js';
 import { defineFilter } from '../../pipeline/contracts.js';
-import { RegexTranslationError, translateOnigmo } from '../../config/onigmo.js';
+import { RegexTranslationError, translateOnigmo } from '../../regex/onigmo.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
 import { readStr } from '../../codec/msgpack-map.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';

@@ -1,6 +1,6 @@
 import { ParseFailure } from '../../config/schema.js';
 import { defineFilter } from '../../pipeline/contracts.js';
-import { RegexTranslationError, translateOnigmo } from '../../config/onigmo.js';
+import { RegexTranslationError, translateOnigmo } from '../../regex/onigmo.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
 import { encodeStr, keyEquals, mapEntries, readStr, strEquals, stringEntry, strRange, withKey, type MapEntry, type ValueRange } from '../../codec/msgpack-map.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';

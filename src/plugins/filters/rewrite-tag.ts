@@ -1,7 +1,7 @@
 import { ConfigError } from '../../base/errors.js';
 import { configMessage, ParseFailure } from '../../config/schema.js';
 import { parseBool } from '../../config/units.js';
-import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../config/onigmo.js';
+import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../regex/onigmo.js';
 import { readStr } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineFilter, type FilterEmitter } from '../../pipeline/contracts.js';

@@ -5,7 +5,7 @@ import { eventTimeNow, type EventTime } from '../../base/record.js';
 import { writeEvent, writeEventHeader } from '../../codec/event.js';
 import { mapEntries, rewriteMap } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
-import { RegexTranslationError, translateOnigmo } from '../../config/onigmo.js';
+import { RegexTranslationError, translateOnigmo } from '../../regex/onigmo.js';
 import { defineInput } from '../../pipeline/contracts.js';
 import { OffsetsDb } from './tail/offsets-db.js';
 import { composeTag, composeTagWithRegex, globFiles, patternRegExp } from './tail/paths.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RegexTranslationError, translateOnigmo } from '../../src/config/onigmo.js';
+import { RegexTranslationError, translateOnigmo } from '../../src/regex/onigmo.js';
 
 const matchCases: Array<[pattern: string, text: string, matches: boolean]> = [
   ['^err', 'error', true],
