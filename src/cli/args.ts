@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../base/errors.js';
 import type { ConfigEntry } from '../config/schema.js';
 import { asciiLower } from '../config/schema.js';
-import type { PluginSection } from '../config/pipeline.js';
+import type { PluginSection } from '../app/builder.js';
 import { parseServiceUri } from '../config/service-uri.js';
 
 export interface CommandLine {

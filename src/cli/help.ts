@@ -1,8 +1,8 @@
-import { commonKeysByKind, pluginSchema } from '../config/pipeline.js';
+import { commonKeysByKind, pluginSchema } from '../app/builder.js';
 import { describeSchema, renderSchemaTable, type ParamSpec, type ParamType, type SchemaRow } from '../config/schema.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { PluginDefinition } from '../pipeline/contracts.js';
-import type { PluginSection } from '../config/pipeline.js';
+import type { PluginSection } from '../app/builder.js';
 
 export const cliFlags: Array<[string, string]> = [
   ['-c, --config=FILE', 'specify an optional configuration file'],

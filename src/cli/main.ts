@@ -4,7 +4,7 @@ import { formatLogLine } from '../base/logger.js';
 import { defaultRegistry, type PluginRegistry } from '../plugins/registry.js';
 import { parseCommandLine, type CommandLine } from './args.js';
 import { helpAsJson, mainHelp, pluginHelp } from './help.js';
-import { runService } from './service.js';
+import { runService } from '../app/service.js';
 import { packageVersion } from './version.js';
 
 export interface CliIo {

@@ -1,4 +1,4 @@
-import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from '../config/pipeline.js';
+import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from '../app/builder.js';
 import type { EmitterOptions, FilterContext, FilterEmitter, FilterInstance, InputInstance, OutputInstance, ServiceSettings } from './contracts.js';
 import { systemClock, type Clock } from '../base/clock.js';
 import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js';
@@ -11,7 +11,7 @@ import { ConfigError } from '../base/errors.js';
 import { FilesystemStorage } from './storage/filesystem.js';
 import { memoryStorage, type ChunkStorage } from './storage/types.js';
 import { Telemetry } from '../base/telemetry.js';
-import { ParserRegistry } from '../parsers/registry.js';
+import { ParserRegistry } from './parser-registry.js';
 
 export interface AgentOptions {
   logRoot: LogRoot;

@@ -3,7 +3,7 @@ import type { ChunkView } from './chunk.js';
 import type { Logger } from '../base/logger.js';
 import type { Telemetry } from '../base/telemetry.js';
 import type { ParamSpec, ResolvedConfig } from '../config/schema.js';
-import type { ParserRegistry } from '../parsers/registry.js';
+import type { ParserRegistry } from './parser-registry.js';
 import type { UpstreamSource } from '../upstream/config.js';
 
 /** Service-wide settings that plugins may read (from `[SERVICE]`). */

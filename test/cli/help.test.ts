@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { helpAsJson, pluginHelp, pluginHelpJson } from '../../src/cli/help.js';
-import { buildPipeline } from '../../src/config/pipeline.js';
+import { buildPipeline } from '../../src/app/builder.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
 import type { PluginDefinition } from '../../src/pipeline/contracts.js';
 import { fluentBitFixtures } from '../helpers/paths.js';

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { parseCommandLine } from '../../src/cli/args.js';
-import { loadConfiguration } from '../../src/cli/configuration.js';
+import { loadConfiguration } from '../../src/app/loader.js';
 import { main } from '../../src/cli/main.js';
 import { convertClassicToYaml } from '../../src/config/convert.js';
 import { parseYamlConfigText } from '../../src/config/yaml.js';

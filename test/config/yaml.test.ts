@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseCommandLine } from '../../src/cli/args.js';
-import { loadConfiguration, parseConfigFile } from '../../src/cli/configuration.js';
+import { loadConfiguration, parseConfigFile } from '../../src/app/loader.js';
 import { parseClassicConfigText } from '../../src/config/classic.js';
 import { isYamlConfig, parseYamlConfigText } from '../../src/config/yaml.js';
 import { ConfigError } from '../../src/base/errors.js';

@@ -1,5 +1,5 @@
 import { parseCommandLine } from '../../src/cli/args.js';
-import { loadConfiguration } from '../../src/cli/configuration.js';
+import { loadConfiguration } from '../../src/app/loader.js';
 import { Agent } from '../../src/pipeline/agent.js';
 import type { ChunkView } from '../../src/pipeline/chunk.js';
 import type { EngineStopResult } from '../../src/pipeline/engine.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { decode } from '@msgpack/msgpack';
-import { ParserRegistry, loadParsersFile } from '../../src/parsers/registry.js';
+import { ParserRegistry, loadParsersFile } from '../../src/pipeline/parser-registry.js';
 import type { Parser } from '../../src/parsers/types.js';
 import { tempDir } from '../helpers/temp.js';
 

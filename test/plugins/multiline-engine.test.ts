@@ -4,7 +4,7 @@ import type { ConfigSection } from '../../src/config/classic.js';
 import { decode as decodeMsgpack } from '@msgpack/msgpack';
 import { MultilineEngine, type MultilineRecord } from '../../src/multiline/engine.js';
 import { splitRuleTokens } from '../../src/multiline/section.js';
-import { ParserRegistry, registerParserSections } from '../../src/parsers/registry.js';
+import { ParserRegistry, registerParserSections } from '../../src/pipeline/parser-registry.js';
 
 const origin = { file: 'parsers.yaml', line: 3 };
 

@@ -149,7 +149,7 @@ test('tls: wss with the configured certificate; a plain ws client cannot talk to
 });
 
 test('config errors: tls without files, a bad strptime time_format', async () => {
-  const { buildPipeline } = await import('../../src/config/pipeline.js');
+  const { buildPipeline } = await import('../../src/app/builder.js');
   const { parseCommandLine } = await import('../../src/cli/args.js');
   const { defaultRegistry } = await import('../../src/plugins/registry.js');
   const { Agent } = await import('../../src/pipeline/agent.js');

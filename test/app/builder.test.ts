@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildPipeline, type PluginSection } from '../../src/config/pipeline.js';
+import { buildPipeline, type PluginSection } from '../../src/app/builder.js';
 import { parseCommandLine } from '../../src/cli/args.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
 

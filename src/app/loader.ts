@@ -2,12 +2,12 @@ import path from 'node:path';
 import { parseClassicConfigText, type ConfigDocument, type ConfigSection } from '../config/classic.js';
 import { readConfigFile } from '../config/read-file.js';
 import { isYamlConfig, parseYamlConfigText } from '../config/yaml.js';
-import { buildPipeline, type PipelineDescription, type PipelineSource, type PluginSection } from '../config/pipeline.js';
+import { buildPipeline, type PipelineDescription, type PipelineSource, type PluginSection } from './builder.js';
 import { ConfigError } from '../base/errors.js';
 import { configMessage } from '../config/schema.js';
-import { ParserRegistry, loadParsersFile, registerParserSections, resolveParsersFile } from '../parsers/registry.js';
+import { ParserRegistry, loadParsersFile, registerParserSections, resolveParsersFile } from '../pipeline/parser-registry.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { CommandLine } from './args.js';
+import type { CommandLine } from '../cli/args.js';
 import type { NamedUpstream } from '../upstream/config.js';
 
 /** A parsed `-c` file; a YAML one may carry `upstream_servers`. */

@@ -3,9 +3,9 @@ import { compileMatchRegex, type RouteRule } from '../pipeline/router.js';
 import type { LogLevel } from '../base/logger.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from '../pipeline/contracts.js';
-import { filterCommonKeys, inputCommonKeys, outputCommonKeys, serviceSchema, type RetryLimit } from './common-keys.js';
-import { configMessage, resolveConfig, withDefaults, type ConfigEntry, type ParamSpec, type ResolvedConfig } from './schema.js';
-import type { ServiceUri } from './service-uri.js';
+import { filterCommonKeys, inputCommonKeys, outputCommonKeys, serviceSchema, type RetryLimit } from '../config/common-keys.js';
+import { configMessage, resolveConfig, withDefaults, type ConfigEntry, type ParamSpec, type ResolvedConfig } from '../config/schema.js';
+import type { ServiceUri } from '../config/service-uri.js';
 import { readUpstreamFile, upstreamFromSections, type NamedUpstream, type UpstreamSource } from '../upstream/config.js';
 
 /**

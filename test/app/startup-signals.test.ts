@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { main, type CliIo } from '../../src/cli/main.js';
-import { catchStartupSignals, takeStartupSignal } from '../../src/cli/startup-signals.js';
+import { catchStartupSignals, takeStartupSignal } from '../../src/app/startup-signals.js';
 
 test('a SIGTERM caught while the agent loads stops the service cleanly once it has started', async () => {
   catchStartupSignals();

@@ -6,10 +6,10 @@ import { MetricsRegistry } from '../base/metrics.js';
 import { HealthCheck } from '../monitoring/health.js';
 import { MonitoringServer } from '../monitoring/server.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { CommandLine } from './args.js';
-import { loadConfiguration, type LoadedConfiguration } from './configuration.js';
+import type { CommandLine } from '../cli/args.js';
+import { loadConfiguration, type LoadedConfiguration } from './loader.js';
 import { takeStartupSignal } from './startup-signals.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from '../cli/main.js';
 
 function effectiveLogLevel(commandLine: CommandLine, configured: LogLevel): LogLevel {
   if (commandLine.quiet) return 'off';
