@@ -2,9 +2,11 @@ import { ConfigError, errorMessage, type ConfigOrigin } from '../base/errors.js'
 import { compileMatchRegex, type RouteRule } from '../pipeline/router.js';
 import type { LogLevel } from '../base/logger.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition, PluginDefinition } from '../pipeline/contracts.js';
-import { filterCommonKeys, inputCommonKeys, outputCommonKeys, serviceSchema, type RetryLimit } from '../config/common-keys.js';
-import { configMessage, resolveConfig, withDefaults, type ConfigEntry, type ParamSpec, type ResolvedConfig } from '../config/schema.js';
+import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from '../pipeline/description.js';
+import { pluginSchema } from '../pipeline/plugin-schema.js';
+import type { PluginDefinition } from '../pipeline/contracts.js';
+import { serviceSchema, type RetryLimit } from '../config/common-keys.js';
+import { configMessage, resolveConfig, type ConfigEntry } from '../config/schema.js';
 import type { ServiceUri } from '../config/service-uri.js';
 import { readUpstreamFile, upstreamFromSections, type NamedUpstream, type UpstreamSource } from '../upstream/config.js';
 
@@ -30,69 +32,6 @@ export interface PipelineSource {
   sections: PluginSection[];
   /** YAML's `upstream_servers`, which an output's `upstream` may name. */
   upstreams?: NamedUpstream[];
-}
-
-export type ServiceConfig = ResolvedConfig<typeof serviceSchema>;
-
-export interface InputSpec {
-  definition: InputPluginDefinition;
-  instance: string;
-  tag: string;
-  logLevel: LogLevel | null;
-  memBufLimitBytes: number;
-  storageType: 'memory' | 'filesystem';
-  config: Record<string, unknown>;
-  /** Run on this input's records before the shared filters. */
-  processors?: FilterSpec[];
-}
-
-export interface FilterSpec {
-  definition: FilterPluginDefinition;
-  instance: string;
-  route: RouteRule;
-  logLevel: LogLevel | null;
-  config: Record<string, unknown>;
-}
-
-export interface OutputSpec {
-  definition: OutputPluginDefinition;
-  instance: string;
-  route: RouteRule;
-  retryLimit: RetryLimit;
-  workers: number;
-  logLevel: LogLevel | null;
-  config: Record<string, unknown>;
-  /** Run on each chunk before this output (and no other) flushes it. */
-  processors?: FilterSpec[];
-  /** The nodes its `upstream` key names (a YAML `upstream_servers` entry or an upstream file). */
-  upstream?: UpstreamSource;
-}
-
-/** The typed, validated description of a pipeline, with every default filled in. */
-export interface PipelineDescription {
-  service: ServiceConfig;
-  inputs: InputSpec[];
-  /** In configuration order, which is the order they run in. */
-  filters: FilterSpec[];
-  outputs: OutputSpec[];
-  warnings: string[];
-}
-
-/** The keys every plugin of a kind takes (Fluent Bit's global options). */
-export const commonKeysByKind: Readonly<Record<PluginDefinition['kind'], readonly ParamSpec[]>> = {
-  input: inputCommonKeys,
-  filter: filterCommonKeys,
-  output: outputCommonKeys,
-};
-
-/** The whole schema of a plugin: the keys shared by its kind, then its own. Help and validation both use it. */
-export function pluginSchema(definition: PluginDefinition): readonly ParamSpec[] {
-  // An output may wait longer than the engine's Retry_Limit of 1 (the websocket output: forever).
-  const retryLimit = definition.kind === 'output' ? definition.defaultRetryLimit : undefined;
-  const common = retryLimit === undefined ? commonKeysByKind[definition.kind] : withDefaults(outputCommonKeys, { retry_limit: retryLimit });
-  const own = new Set(definition.schema.map((spec) => spec.key));
-  // A plugin may redeclare a shared key; its version wins.
-  return [...common.filter((spec) => !own.has(spec.key)), ...definition.schema];
 }
 
 function unknownPlugin(section: PluginSection, registry: PluginRegistry, role: string = section.kind): ConfigError {

@@ -1,4 +1,4 @@
-import { commonKeysByKind, pluginSchema } from '../app/builder.js';
+import { commonKeysByKind, pluginSchema } from '../pipeline/plugin-schema.js';
 import { describeSchema, renderSchemaTable, type ParamSpec, type ParamType, type SchemaRow } from '../config/schema.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { PluginDefinition } from '../pipeline/contracts.js';

@@ -1,5 +1,5 @@
 import { filterCommonKeys, inputCommonKeys, outputCommonKeys } from '../config/common-keys.js';
-import { commonKeysByKind, pluginSchema } from '../app/builder.js';
+import { commonKeysByKind, pluginSchema } from '../pipeline/plugin-schema.js';
 import { describeSchema, renderSchemaTable, type ParamSpec } from '../config/schema.js';
 import { defaultRegistry } from '../plugins/registry.js';
 

@@ -1,4 +1,4 @@
-import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from '../app/builder.js';
+import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from './description.js';
 import type { EmitterOptions, FilterContext, FilterEmitter, FilterInstance, InputInstance, OutputInstance, ServiceSettings } from './contracts.js';
 import { systemClock, type Clock } from '../base/clock.js';
 import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js';

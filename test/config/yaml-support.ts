@@ -1,4 +1,4 @@
-import type { PipelineDescription } from '../../src/app/builder.js';
+import type { PipelineDescription } from '../../src/pipeline/description.js';
 import { upstreamFromSections, type UpstreamSource } from '../../src/upstream/config.js';
 
 const isUpstreamSource = (value: unknown): value is UpstreamSource => typeof value === 'object' && value !== null && 'sections' in value && 'from' in value;

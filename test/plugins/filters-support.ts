@@ -1,7 +1,7 @@
 import { writeEvent, readEvents } from '../../src/codec/event.js';
 import { jsonTextToMsgpack } from '../../src/codec/json-scan.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
-import { pluginSchema } from '../../src/app/builder.js';
+import { pluginSchema } from '../../src/pipeline/plugin-schema.js';
 import { resolveConfig, type ConfigEntry } from '../../src/config/schema.js';
 import { systemClock } from '../../src/base/clock.js';
 import { LogRoot } from '../../src/base/logger.js';

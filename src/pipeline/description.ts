@@ -1,0 +1,56 @@
+/**
+ * The complete, typed description of one pipeline: what the builder makes from the command line and
+ * the configuration files, and the one thing the agent runs.
+ */
+import type { LogLevel } from '../base/logger.js';
+import type { RetryLimit, serviceSchema } from '../config/common-keys.js';
+import type { ResolvedConfig } from '../config/schema.js';
+import type { UpstreamSource } from '../upstream/config.js';
+import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition } from './contracts.js';
+import type { RouteRule } from './router.js';
+
+export type ServiceConfig = ResolvedConfig<typeof serviceSchema>;
+
+export interface InputSpec {
+  definition: InputPluginDefinition;
+  instance: string;
+  tag: string;
+  logLevel: LogLevel | null;
+  memBufLimitBytes: number;
+  storageType: 'memory' | 'filesystem';
+  config: Record<string, unknown>;
+  /** Run on this input's records before the shared filters. */
+  processors?: FilterSpec[];
+}
+
+export interface FilterSpec {
+  definition: FilterPluginDefinition;
+  instance: string;
+  route: RouteRule;
+  logLevel: LogLevel | null;
+  config: Record<string, unknown>;
+}
+
+export interface OutputSpec {
+  definition: OutputPluginDefinition;
+  instance: string;
+  route: RouteRule;
+  retryLimit: RetryLimit;
+  workers: number;
+  logLevel: LogLevel | null;
+  config: Record<string, unknown>;
+  /** Run on each chunk before this output (and no other) flushes it. */
+  processors?: FilterSpec[];
+  /** The nodes its `upstream` key names (a YAML `upstream_servers` entry or an upstream file). */
+  upstream?: UpstreamSource;
+}
+
+/** The typed, validated description of a pipeline, with every default filled in. */
+export interface PipelineDescription {
+  service: ServiceConfig;
+  inputs: InputSpec[];
+  /** In configuration order, which is the order they run in. */
+  filters: FilterSpec[];
+  outputs: OutputSpec[];
+  warnings: string[];
+}
