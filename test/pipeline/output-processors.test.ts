@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { withProcessors, type RunningFilter } from '../../src/pipeline/agent.js';
+import { withProcessors } from '../../src/pipeline/agent.js';
+import type { RunningFilter } from '../../src/pipeline/filter-chain.js';
 import type { ChunkView } from '../../src/pipeline/chunk.js';
 import { LogRoot } from '../../src/base/logger.js';
 import { MetricsRegistry } from '../../src/base/metrics.js';
