@@ -5,7 +5,7 @@ import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js
 import { WsbitError, errorMessage } from '../base/errors.js';
 import type { LogRoot } from '../base/logger.js';
 import { MetricsRegistry } from '../base/metrics.js';
-import { FilterChain, processChunk, type RunningFilter } from './filter-chain.js';
+import { FilterChain, type RunningFilter } from './filter-chain.js';
 import { Chunk, newChunkId } from './chunk.js';
 import { ConfigError } from '../base/errors.js';
 import { FilesystemStorage } from './storage/filesystem.js';
@@ -31,26 +31,6 @@ interface RunningInput {
 interface RunningOutput {
   instance: string;
   plugin: OutputInstance;
-}
-
-/**
- * An output with processors: each chunk goes through them just before this output flushes it, so
- * other outputs of the same records see them unchanged. The stored chunk is never modified (a retry
- * processes the original again); a chunk the processors empty counts as delivered.
- */
-export function withProcessors(output: OutputInstance, processors: readonly RunningFilter[]): OutputInstance {
-  if (processors.length === 0) return output;
-  // Every member of OutputInstance must pass through here.
-  const wrapped: OutputInstance = {
-    ...(output.signalsReady === undefined ? {} : { signalsReady: output.signalsReady }),
-    flush: async (chunk) => {
-      const processed = processChunk(processors, chunk);
-      return processed === null ? 'ok' : output.flush(processed);
-    },
-  };
-  if (output.start !== undefined) wrapped.start = () => output.start?.() ?? Promise.resolve();
-  if (output.stop !== undefined) wrapped.stop = (graceful) => output.stop?.(graceful) ?? Promise.resolve();
-  return wrapped;
 }
 
 /**
@@ -138,18 +118,18 @@ export class Agent {
     for (const spec of pipeline.outputs) {
       const context = pluginContext('output', spec);
       const { telemetry } = context;
-      const created = spec.definition.create({
+      const plugin = spec.definition.create({
         ...context,
         notifyReady: () => this.engine.promoteRetries(spec.instance),
         ...(spec.upstream === undefined ? {} : { upstream: spec.upstream }),
       });
-      const plugin = withProcessors(created, processorsOf('output', spec.processors));
       this.engine.addOutput({
         instance: spec.instance,
         route: spec.route,
         retryLimit: spec.retryLimit,
         concurrency: Math.max(1, spec.workers),
         plugin,
+        processors: processorsOf('output', spec.processors),
         telemetry,
         totalLimitBytes: (spec.config['storage.total_limit_size'] as number | null) ?? null,
       });
@@ -284,6 +264,11 @@ export class Agent {
 
   input(instance: string): InputInstance | undefined {
     return this.inputs.find((input) => input.instance === instance)?.plugin;
+  }
+
+  /** The output plugin itself, as its create() made it (with every member of its own, processors or not). */
+  output(instance: string): OutputInstance | undefined {
+    return this.outputs.find((output) => output.instance === instance)?.plugin;
   }
 
   private createDiskStorage(logRoot: LogRoot): FilesystemStorage | null {

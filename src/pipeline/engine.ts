@@ -10,6 +10,7 @@ import { countEvents } from '../codec/event.js';
 import type { Telemetry } from '../base/telemetry.js';
 import type { RetryLimit } from '../config/common-keys.js';
 import type { FlushResult, InputInstance, OutputInstance } from './contracts.js';
+import { processChunk, type RunningFilter } from './filter-chain.js';
 
 
 /** A memory chunk a stopped engine gives to its successor (hot reload) instead of losing it. */
@@ -50,6 +51,8 @@ export interface OutputRegistration {
   /** How many chunks may be in flight at once for this output. */
   concurrency: number;
   plugin: OutputInstance;
+  /** The output's processors, run on each chunk in its flush task (see processChunk). */
+  processors?: readonly RunningFilter[];
   telemetry: Telemetry;
   /** `storage.total_limit_size`: most bytes of filesystem chunks queued here; the oldest go beyond it. */
   totalLimitBytes?: number | null;
@@ -437,7 +440,9 @@ export class Engine {
     track.runningTasks++;
     let result: FlushResult;
     try {
-      result = await output.plugin.flush(view);
+      // A chunk the processors empty counts as delivered.
+      const processed = processChunk(output.processors ?? [], view);
+      result = processed === null ? 'ok' : await output.plugin.flush(processed);
     } catch (error) {
       // A plugin that throws is a bug in the plugin; treat it as a retryable failure so no data goes.
       output.telemetry.logger.error(`flush failed unexpectedly: ${errorMessage(error)}`);
