@@ -10,6 +10,8 @@ import type { FlushResult } from './contracts.js';
 import { processChunk } from './filter-chain.js';
 import { BufferLimits } from './buffer-limits.js';
 import { OutageNarration, type Backlog } from './outage.js';
+import { HeldChunks, type StorageReport } from './held-chunks.js';
+import { queueTask, startQueued } from './output-queue.js';
 import type { ChunkTracking, EngineSettings, InputRegistration, InputState, OutputRegistration, OutputState, Task } from './engine-state.js';
 
 export type { EngineSettings, InputRegistration, OutputRegistration } from './engine-state.js';
@@ -34,7 +36,7 @@ export interface EngineStopResult {
 export class Engine {
   private readonly inputs = new Map<string, InputState>();
   private readonly outputs: OutputState[] = [];
-  private readonly tracking = new Map<Chunk, ChunkTracking>();
+  private readonly tracking = new HeldChunks();
   private readonly warnedUnroutedTags = new Set<string>();
   private readonly limits: BufferLimits;
   private flushTimer: TimerHandle | null = null;
@@ -42,7 +44,6 @@ export class Engine {
   private stopping = false;
   /** After stop(): late results of flushes still running are ignored, and nothing is retried. */
   private stopped = false;
-  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly settings: EngineSettings,
@@ -128,44 +129,26 @@ export class Engine {
 
   /** Chunks and bytes still held, for tests and the storage metrics. */
   bufferedChunks(): { chunks: number; bytes: number } {
-    let bytes = 0;
-    for (const chunk of this.tracking.keys()) bytes += chunk.sizeBytes;
-    return { chunks: this.tracking.size, bytes };
+    return this.tracking.totals();
   }
 
-  /** Counts for `/api/v1/storage`. */
-  storageReport(): { chunks: number; memChunks: number; fsChunks: number; fsChunksUp: number; fsChunksDown: number } {
-    let memChunks = 0;
-    let fsChunks = 0;
-    let fsChunksUp = 0;
-    for (const [chunk, track] of this.tracking) {
-      if (track.input.storage.kind === 'memory') memChunks++;
-      else {
-        fsChunks++;
-        if (chunk.inMemory) fsChunksUp++;
-      }
-    }
-    return { chunks: this.tracking.size, memChunks, fsChunks, fsChunksUp, fsChunksDown: fsChunks - fsChunksUp };
+  storageReport(): StorageReport {
+    return this.tracking.storageReport();
   }
 
-  /** Chunks whose bytes are in memory right now (open ones included), for storage.max_chunks_up checks. */
   chunksInMemory(): number {
-    let count = 0;
-    for (const chunk of this.tracking.keys()) if (chunk.inMemory) count++;
-    return count;
+    return this.tracking.inMemory();
   }
 
-  /** Resolves when no chunk is held any more. */
   whenIdle(): Promise<void> {
-    if (this.tracking.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.tracking.whenIdle();
   }
 
   /**
    * Shutdown as Fluent Bit does it: inputs stop, everything buffered is flushed, retries are made
    * short, and whatever is still undelivered after `Grace` seconds is reported as lost.
+   * `afterInputsStopped` runs once no input sends more, before the open chunks are flushed.
    */
-  /** `afterInputsStopped` runs once no input sends more, before the open chunks are flushed. */
   async stop(options: { handOver?: boolean; graceSeconds?: number; afterInputsStopped?: () => void } = {}): Promise<EngineStopResult> {
     this.stopping = true;
     this.flushTimer?.cancel();
@@ -282,51 +265,8 @@ export class Engine {
 
   private enqueue(task: Task): void {
     if (this.stopped || task.state === 'done') return;
-    task.output.waiting.delete(task);
-    task.retryTimer = null;
-    task.state = 'queued';
-    const queue = task.output.queue;
-    if (task.output.ordered) {
-      // Task ids grow with dispatch order: a retried chunk goes back in front of the later ones.
-      let index = queue.length;
-      while (index > 0 && (queue[index - 1] as Task).id > task.id) index--;
-      queue.splice(index, 0, task);
-    } else {
-      queue.push(task);
-    }
-    this.pump(task.output);
-  }
-
-  private pump(output: OutputState): void {
-    // In order: nothing passes a chunk that waits for its retry (workers > 1 promise no order).
-    if (output.ordered && output.waiting.size > 0) {
-      this.countHeldBack(output);
-      return;
-    }
-    while (output.running < output.concurrency && output.queue.length > 0) {
-      const task = output.queue.shift() as Task;
-      output.running++;
-      output.flying.add(task);
-      task.state = 'running';
-      void this.runTask(task).finally(() => {
-        output.running--;
-        output.flying.delete(task);
-        this.pump(output);
-      });
-    }
-  }
-
-  /**
-   * A chunk held back by a failing output could not go at its turn: it counts as one output error, as
-   * its own failed flush would have without the order promise, so the health check (HC_Errors_Count)
-   * sees an outage at the rate chunks arrive rather than at the rate of the oldest chunk's retries.
-   */
-  private countHeldBack(output: OutputState): void {
-    for (const task of output.queue) {
-      if (task.heldBack || task.attempts > 0) continue;
-      task.heldBack = true;
-      output.telemetry.count('fluentbit_output_errors_total');
-    }
+    queueTask(task);
+    startQueued(task.output, (next) => this.runTask(next));
   }
 
   private async runTask(task: Task): Promise<void> {
@@ -375,6 +315,7 @@ export class Engine {
     }
     this.scheduleRetry(task);
   }
+
 
   private completeOk(task: Task): void {
     const { output, chunk } = task;
@@ -470,11 +411,7 @@ export class Engine {
     if (track.runningTasks === 0) chunk.recycle();
     // storage.max_chunks_up is shared by all inputs, so any release may let any of them resume.
     for (const input of this.inputs.values()) this.limits.check(input, this.stopping);
-    if (this.tracking.size === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    this.tracking.settleIdle();
   }
 
   /** Writes appended records to the input's storage; a failing disk keeps them in memory instead. */
