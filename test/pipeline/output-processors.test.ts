@@ -98,11 +98,6 @@ describe('a websocket_server output with processors', () => {
       file,
       [
         'pipeline:',
-        '  inputs:',
-        '    - name: tcp',
-        '      listen: 127.0.0.1',
-        '      port: 0',
-        '      tag: app',
         '  outputs:',
         '    - name: websocket_server',
         '      match: "*"',
@@ -114,7 +109,7 @@ describe('a websocket_server output with processors', () => {
         '            record: processed yes',
       ].join('\n') + '\n',
     );
-    const running = await launchAgent(['-c', file, '-f', '0.2']);
+    const running = await launchAgent(['-c', file, '-i', 'tcp', '-p', 'listen=127.0.0.1', '-p', 'port=0', '-t', 'app', '-f', '0.2']);
     try {
       const held = running.agent.output('websocket_server.0') as (OutputInstance & { listeningPort?(): number | null; clientCount?(): number }) | undefined;
       assert.equal(typeof held?.listeningPort, 'function', 'listeningPort is a member of the object the agent holds');
