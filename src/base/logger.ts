@@ -87,7 +87,18 @@ export interface RepeatLimit {
   windowMs: number;
 }
 
-export const defaultRepeatLimit: Readonly<RepeatLimit> = { burst: 5, windowMs: 10_000 };
+/**
+ * The named repeat policies. `flood` holds every info, warn and error line unless it names another
+ * (a peer that retries a refused request a thousand times). `perRecord` is for a line code could write
+ * for every record or event (a value of the wrong type, a record that keeps its tag): once a minute,
+ * then the summary. An episode that is told as state changes (an outage) is a LogEpisode.
+ */
+export const repeatPolicies = {
+  flood: { burst: 5, windowMs: 10_000 },
+  perRecord: { burst: 1, windowMs: 60_000 },
+} as const satisfies Record<string, Readonly<RepeatLimit>>;
+
+export const defaultRepeatLimit: Readonly<RepeatLimit> = repeatPolicies.flood;
 
 /** Most distinct messages tracked at once; past it, new messages are printed untracked (memory stays bounded). */
 const MAX_TRACKED_MESSAGES = 1000;
@@ -104,6 +115,7 @@ export function repeatKey(message: string): string {
 }
 
 interface Repeats {
+  limit: Readonly<RepeatLimit>;
   /** Lines with this key in the current window: printed ones and suppressed ones. */
   count: number;
   suppressed: number;
@@ -136,27 +148,27 @@ export class LogRoot {
   }
 
   /**
-   * Writes one line, unless the same message (by repeatKey) from the same scope has already been
-   * written `burst` times in this window: then it is counted, and summarised when the window closes.
-   * Debug and trace lines, asked for with -v, are never held back.
+   * Writes one line, unless the same message (by repeatKey, or the caller's `key`) from the same scope
+   * has already been written `burst` times in this window: then it is counted, and summarised when the
+   * window closes. Debug and trace lines, asked for with -v, are never held back.
    */
-  write(level: MessageLevel, scope: string, message: string): void {
+  write(level: MessageLevel, scope: string, message: string, limit: Readonly<RepeatLimit> = this.repeatLimit, key = repeatKey(message)): void {
     if (level === 'debug' || level === 'trace') {
       this.sink.write(formatLogLine(level, scope, message, this.now()));
       return;
     }
-    const key = `${level} ${scope} ${repeatKey(message)}`;
-    let repeats = this.repeats.get(key);
+    const fullKey = `${level} ${scope} ${key}`;
+    let repeats = this.repeats.get(fullKey);
     if (repeats === undefined && this.repeats.size < MAX_TRACKED_MESSAGES) {
-      repeats = { count: 0, suppressed: 0, level, scope, last: message, timer: null };
-      this.repeats.set(key, repeats);
+      repeats = { limit, count: 0, suppressed: 0, level, scope, last: message, timer: null };
+      this.repeats.set(fullKey, repeats);
       // The window starts at the first line; when it closes, the count starts over.
       const entry = repeats;
-      const timer = setTimeout(() => this.closeWindow(key, entry), this.repeatLimit.windowMs);
+      const timer = setTimeout(() => this.closeWindow(fullKey, entry), limit.windowMs);
       timer.unref();
       repeats.timer = timer;
     }
-    if (repeats !== undefined && ++repeats.count > this.repeatLimit.burst) {
+    if (repeats !== undefined && ++repeats.count > repeats.limit.burst) {
       if (repeats.suppressed++ === 0 && this.windowsWithSummary++ === 0) process.on('exit', this.flushOnExit);
       repeats.last = message;
       return;
@@ -177,11 +189,80 @@ export class LogRoot {
     if (repeats.timer !== null) clearTimeout(repeats.timer);
     if (repeats.suppressed === 0) return;
     if (--this.windowsWithSummary === 0) process.off('exit', this.flushOnExit);
-    const seconds = Math.round(this.repeatLimit.windowMs / 100) / 10;
+    const seconds = Math.round(repeats.limit.windowMs / 100) / 10;
     const summary = `${repeats.last} (… repeated ${repeats.suppressed} more ${repeats.suppressed === 1 ? 'time' : 'times'} in the last ${seconds} s)`;
     this.sink.write(formatLogLine(repeats.level, repeats.scope, summary, this.now()));
   }
 }
+
+/**
+ * An episode (an outage, a run of failures) told as a few state changes instead of a line per event:
+ * `begin()` is true for the event that opens it, `firstOf(kind)` once per kind of event within it, and
+ * `reminderDue()` at gaps that double from `firstReminderMs`, for a "still failing" line.
+ */
+export class LogEpisode {
+  private startedMs: number | null = null;
+  private readonly seenKinds = new Set<string>();
+  private nextReminderMs = 0;
+  private reminderGapMs: number;
+
+  constructor(
+    private readonly nowMs: () => number,
+    private readonly firstReminderMs = 60_000,
+  ) {
+    this.reminderGapMs = firstReminderMs;
+  }
+
+  /** When the episode began, or null outside one. */
+  get sinceMs(): number | null {
+    return this.startedMs;
+  }
+
+  /** Opens the episode unless one is under way; true when this call opened it. */
+  begin(): boolean {
+    if (this.startedMs !== null) return false;
+    this.startedMs = this.nowMs();
+    this.restartReminders();
+    return true;
+  }
+
+  /** The next reminder comes `firstReminderMs` from now again (the episode flared up anew). */
+  restartReminders(): void {
+    this.reminderGapMs = this.firstReminderMs;
+    this.nextReminderMs = this.nowMs() + this.reminderGapMs;
+  }
+
+  /** True the first time this kind of event happens in the episode. */
+  firstOf(kind: string): boolean {
+    if (this.seenKinds.has(kind)) return false;
+    this.seenKinds.add(kind);
+    return true;
+  }
+
+  /** True when a reminder is due; the gap to the next one doubles. */
+  reminderDue(): boolean {
+    const now = this.nowMs();
+    if (now < this.nextReminderMs) return false;
+    this.reminderGapMs *= 2;
+    this.nextReminderMs = now + this.reminderGapMs;
+    return true;
+  }
+
+  /** Closes the episode; returns when it began, or null if none was under way. */
+  end(): number | null {
+    const since = this.startedMs;
+    this.startedMs = null;
+    this.seenKinds.clear();
+    return since;
+  }
+}
+
+export interface RepeatingLine {
+  log(message: string): void;
+}
+
+/** Tells the keys of repeating lines apart; repeatKey turns every digit into `#`, so no message has such a key. */
+let nextRepeatingLine = 0;
 
 export class Logger {
   constructor(
@@ -197,6 +278,20 @@ export class Logger {
   log(level: MessageLevel, message: string): void {
     if (!this.enabled(level)) return;
     this.root.write(level, this.scope, message);
+  }
+
+  /**
+   * A line this code may have to write again and again (for every record, say), held back by `limit`:
+   * all messages given to the returned line count as one, whatever values they carry, so a flood of
+   * distinct tags or keys still makes one summary. It needs no timer of its own, so nothing to stop.
+   */
+  repeating(level: MessageLevel, limit: Readonly<RepeatLimit> = repeatPolicies.perRecord): RepeatingLine {
+    const key = `line ${nextRepeatingLine++}`;
+    return {
+      log: (message) => {
+        if (this.enabled(level)) this.root.write(level, this.scope, message, limit, key);
+      },
+    };
   }
 
   error(message: string): void {

@@ -5,7 +5,7 @@ import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js
 import { WsbitError, errorMessage } from '../base/errors.js';
 import type { LogRoot } from '../base/logger.js';
 import { MetricsRegistry } from '../base/metrics.js';
-import { routeMatches, type RouteRule } from './router.js';
+import { FilterChain, type RunningFilter } from './filter-chain.js';
 import { Chunk, newChunkId } from './chunk.js';
 import { ConfigError } from '../base/errors.js';
 import { FilesystemStorage } from './storage/filesystem.js';
@@ -28,73 +28,9 @@ interface RunningInput {
   plugin: InputInstance;
 }
 
-export interface RunningFilter {
-  instance: string;
-  route: RouteRule;
-  plugin: FilterInstance;
-  telemetry: Telemetry;
-  /** The input instance of the filter's own emitter, whose records this filter does not see again. */
-  emitterInstance: string | null;
-}
-
-/**
- * How deep records emitted by one filter's emitter may cause another emitter to emit, within one
- * ingest. Each filter skips its own emitter's records, so one rewrite_tag cannot loop; two that
- * re-tag each other's output could, and this stops them (the records stay under their last tag).
- */
-const maxEmitterDepth = 8;
-
 interface RunningOutput {
   instance: string;
   plugin: OutputInstance;
-}
-
-/**
- * Runs the filters from index `first` on that match `tag`, in order; a filter that throws passes its
- * records on unchanged. `inputInstance` is null on an output's path, where records have left their input.
- */
-function runFilters(
-  filters: readonly RunningFilter[],
-  first: number,
-  events: { events: Buffer; records: number },
-  tag: string,
-  inputInstance: string | null,
-): { events: Buffer; records: number } {
-  let current = events;
-  for (let index = first; index < filters.length; index++) {
-    const filter = filters[index] as RunningFilter;
-    if (current.records === 0) break;
-    if ((filter.emitterInstance !== null && filter.emitterInstance === inputInstance) || !routeMatches(filter.route, tag)) continue;
-    try {
-      current = filter.plugin.filter(current.events, current.records, tag, inputInstance ?? undefined);
-    } catch (error) {
-      // A filter bug must not lose records: pass them on unfiltered and say so.
-      filter.telemetry.logger.error(`filter failed, records passed on unfiltered: ${errorMessage(error)}`);
-    }
-  }
-  return current;
-}
-
-/**
- * An output with processors: each chunk goes through them just before this output flushes it, so
- * other outputs of the same records see them unchanged. The stored chunk is never modified (a retry
- * processes the original again); a chunk the processors empty counts as delivered.
- */
-export function withProcessors(output: OutputInstance, processors: readonly RunningFilter[]): OutputInstance {
-  if (processors.length === 0) return output;
-  // Every member of OutputInstance must pass through here.
-  const wrapped: OutputInstance = {
-    ...(output.signalsReady === undefined ? {} : { signalsReady: output.signalsReady }),
-    flush: async (chunk) => {
-      const processed = runFilters(processors, 0, { events: chunk.data, records: chunk.records }, chunk.tag, null);
-      if (processed.events === chunk.data) return output.flush(chunk);
-      if (processed.records === 0) return 'ok';
-      return output.flush({ id: chunk.id, tag: chunk.tag, inputInstance: chunk.inputInstance, data: processed.events, records: processed.records });
-    },
-  };
-  if (output.start !== undefined) wrapped.start = () => output.start?.() ?? Promise.resolve();
-  if (output.stop !== undefined) wrapped.stop = (graceful) => output.stop?.(graceful) ?? Promise.resolve();
-  return wrapped;
 }
 
 /**
@@ -106,13 +42,11 @@ export class Agent {
   readonly metrics: MetricsRegistry;
   private readonly inputs: RunningInput[] = [];
   private readonly outputs: RunningOutput[] = [];
-  private readonly filters: RunningFilter[] = [];
+  private readonly filters = new FilterChain();
   private readonly inputProcessors: RunningFilter[][] = [];
   private readonly diskStorage: FilesystemStorage | null;
   private readonly handedOver: HandedOverChunk[] = [];
   private started = false;
-  /** Emitters currently emitting, nested: see maxEmitterDepth. */
-  private emitterDepth = 0;
 
   constructor(
     readonly pipeline: PipelineDescription,
@@ -184,25 +118,25 @@ export class Agent {
     for (const spec of pipeline.outputs) {
       const context = pluginContext('output', spec);
       const { telemetry } = context;
-      const created = spec.definition.create({
+      const plugin = spec.definition.create({
         ...context,
         notifyReady: () => this.engine.promoteRetries(spec.instance),
         ...(spec.upstream === undefined ? {} : { upstream: spec.upstream }),
       });
-      const plugin = withProcessors(created, processorsOf('output', spec.processors));
       this.engine.addOutput({
         instance: spec.instance,
         route: spec.route,
         retryLimit: spec.retryLimit,
         concurrency: Math.max(1, spec.workers),
         plugin,
+        processors: processorsOf('output', spec.processors),
         telemetry,
         totalLimitBytes: (spec.config['storage.total_limit_size'] as number | null) ?? null,
       });
       this.outputs.push({ instance: spec.instance, plugin });
     }
 
-    for (const spec of pipeline.filters) createFilter(spec, { kind: 'shared', filters: this.filters });
+    for (const spec of pipeline.filters) createFilter(spec, { kind: 'shared', filters: this.filters.shared });
 
     for (const spec of pipeline.inputs) {
       const context = pluginContext('input', spec);
@@ -253,16 +187,8 @@ export class Agent {
     return this.engine.stop({ ...options, afterInputsStopped: () => this.stopFilters() });
   }
 
-  /** Filters that hold records back hand them over now that no input sends more. */
   private stopFilters(): void {
-    // An input's processors first: what they release still passes the shared filters.
-    for (const filter of [...this.inputProcessors.flat(), ...this.filters]) {
-      try {
-        filter.plugin.stop?.();
-      } catch (error) {
-        filter.telemetry.logger.error(`error while stopping: ${errorMessage(error)}`);
-      }
-    }
+    this.filters.stop(this.inputProcessors.flat());
   }
 
   /** Chunks a previous pipeline could not deliver before a reload: routed again by their tag once started. */
@@ -317,15 +243,8 @@ export class Agent {
     this.inputs.push({ instance, plugin });
     return {
       instance,
-      ready: () => !paused && this.emitterDepth < maxEmitterDepth,
-      emit: (events, records, tag) => {
-        this.emitterDepth++;
-        try {
-          this.ingest(instance, tag, events, records, []);
-        } finally {
-          this.emitterDepth--;
-        }
-      },
+      ready: () => !paused && this.filters.mayReenter(),
+      emit: (events, records, tag) => this.filters.reenter(() => this.ingest(instance, tag, events, records, [])),
     };
   }
 
@@ -337,19 +256,19 @@ export class Agent {
     this.runPath(processors, 0, inputInstance, tag, events, records);
   }
 
-  /**
-   * Runs records along an input's path from position `first`: through `processors` (the input's own,
-   * or null for records already on the shared route), then the shared filters, then into the engine.
-   */
+  /** Runs records along an input's path from position `first` (see FilterChain.runPath), then into the engine. */
   private runPath(processors: readonly RunningFilter[] | null, first: number, inputInstance: string, tag: string, events: Buffer, records: number): void {
-    let current = { events, records };
-    if (processors !== null) current = runFilters(processors, first, current, tag, inputInstance);
-    current = runFilters(this.filters, processors === null ? first : 0, current, tag, inputInstance);
-    this.engine.append(inputInstance, tag, current.events, current.records);
+    const filtered = this.filters.runPath(processors, first, inputInstance, tag, { events, records });
+    this.engine.append(inputInstance, tag, filtered.events, filtered.records);
   }
 
   input(instance: string): InputInstance | undefined {
     return this.inputs.find((input) => input.instance === instance)?.plugin;
+  }
+
+  /** The output plugin itself, as its create() made it (with every member of its own, processors or not). */
+  output(instance: string): OutputInstance | undefined {
+    return this.outputs.find((output) => output.instance === instance)?.plugin;
   }
 
   private createDiskStorage(logRoot: LogRoot): FilesystemStorage | null {

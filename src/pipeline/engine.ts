@@ -2,15 +2,19 @@ import { retryWaitSeconds } from '../base/backoff.js';
 import { Chunk, chunkBytesLimit, newChunkId, type ChunkView } from './chunk.js';
 import type { Clock, TimerHandle } from '../base/clock.js';
 import { errorMessage } from '../base/errors.js';
-import { formatLogTimestamp, type Logger, type MessageLevel } from '../base/logger.js';
+import type { Logger, MessageLevel } from '../base/logger.js';
 import type { MetricName } from '../base/metrics.js';
-import { routeMatches, type RouteRule } from './router.js';
-import type { ChunkStorage } from './storage/types.js';
-import { countEvents } from '../codec/event.js';
+import { routeMatches } from './router.js';
 import type { Telemetry } from '../base/telemetry.js';
-import type { RetryLimit } from '../config/common-keys.js';
-import type { FlushResult, InputInstance, OutputInstance } from './contracts.js';
+import type { FlushResult } from './contracts.js';
+import { processChunk } from './filter-chain.js';
+import { BufferLimits } from './buffer-limits.js';
+import { OutageNarration, type Backlog } from './outage.js';
+import { HeldChunks, type StorageReport } from './held-chunks.js';
+import { queueTask, startQueued } from './output-queue.js';
+import type { ChunkTracking, EngineSettings, InputRegistration, InputState, OutputRegistration, OutputState, Task } from './engine-state.js';
 
+export type { EngineSettings, InputRegistration, OutputRegistration } from './engine-state.js';
 
 /** A memory chunk a stopped engine gives to its successor (hot reload) instead of losing it. */
 export interface HandedOverChunk {
@@ -24,94 +28,6 @@ export interface EngineStopResult {
   handedOver: HandedOverChunk[];
 }
 
-export interface EngineSettings {
-  flushSeconds: number;
-  graceSeconds: number;
-  schedulerBaseSeconds: number;
-  schedulerCapSeconds: number;
-  /** `storage.max_chunks_up`: sealed filesystem chunks kept in memory; the rest are read back when flushed. */
-  maxChunksUp?: number;
-}
-
-export interface InputRegistration {
-  instance: string;
-  memBufLimitBytes: number;
-  storage: ChunkStorage;
-  plugin: InputInstance;
-  telemetry: Telemetry;
-  /** `storage.pause_on_chunks_overlimit`: pause while storage.max_chunks_up chunks are in memory. */
-  pauseOnChunksOverlimit?: boolean;
-}
-
-export interface OutputRegistration {
-  instance: string;
-  route: RouteRule;
-  retryLimit: RetryLimit;
-  /** How many chunks may be in flight at once for this output. */
-  concurrency: number;
-  plugin: OutputInstance;
-  telemetry: Telemetry;
-  /** `storage.total_limit_size`: most bytes of filesystem chunks queued here; the oldest go beyond it. */
-  totalLimitBytes?: number | null;
-}
-
-interface InputState extends InputRegistration {
-  openChunks: Map<string, Chunk>;
-  bufferedBytes: number;
-  paused: boolean;
-}
-
-type TaskState = 'queued' | 'running' | 'waiting' | 'done';
-
-interface Task {
-  id: number;
-  chunk: Chunk;
-  output: OutputState;
-  attempts: number;
-  state: TaskState;
-  retryTimer: TimerHandle | null;
-  /** Held back behind a chunk that waits for its retry (ordered outputs), and counted as an output error once. */
-  heldBack: boolean;
-}
-
-interface OutputState extends OutputRegistration {
-  id: number;
-  queue: Task[];
-  running: number;
-  /** The tasks being flushed now (`running` of them), for the backlog figures. */
-  flying: Set<Task>;
-  waiting: Set<Task>;
-  /** Unfinished tasks of filesystem chunks, oldest first, for storage.total_limit_size. */
-  diskTasks: Task[];
-  /**
-   * One chunk at a time (workers 0 or 1): the README promises delivery in order, so a chunk waiting
-   * for its retry holds back every later chunk of this output, and the queue is kept oldest first.
-   */
-  ordered: boolean;
-  /** For outputs that signal readiness: the outage being reported as state changes, if any. */
-  outage: OutageState | null;
-}
-
-interface OutageState {
-  sinceMs: number;
-  /** When the next "still failing" line may be written; the gap doubles each time. */
-  nextReminderMs: number;
-  reminderGapMs: number;
-  /** Set by the first delivery after the failures: from then on, what was caught up is counted. */
-  deliveringSinceMs: number | null;
-  deliveredChunks: number;
-  deliveredRecords: number;
-}
-
-/** The first "still failing" reminder of an outage; later ones come at doubling gaps. */
-const firstOutageReminderMs = 60_000;
-
-interface ChunkTracking {
-  input: InputState;
-  pendingTasks: number;
-  runningTasks: number;
-}
-
 /**
  * The engine: inputs append records into one open chunk per (input, tag); every `Flush` seconds the
  * open chunks are sealed and routed by `Match` to one task per output. Outputs answer ok, retry or
@@ -120,23 +36,23 @@ interface ChunkTracking {
 export class Engine {
   private readonly inputs = new Map<string, InputState>();
   private readonly outputs: OutputState[] = [];
-  private readonly tracking = new Map<Chunk, ChunkTracking>();
+  private readonly tracking = new HeldChunks();
   private readonly warnedUnroutedTags = new Set<string>();
-  /** Sealed filesystem chunks whose bytes are in memory. */
-  private readonly diskChunksUp = new Set<Chunk>();
+  private readonly limits: BufferLimits;
   private flushTimer: TimerHandle | null = null;
   private nextTaskId = 0;
   private stopping = false;
   /** After stop(): late results of flushes still running are ignored, and nothing is retried. */
   private stopped = false;
-  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly settings: EngineSettings,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    this.limits = new BufferLimits(settings.maxChunksUp ?? Infinity, logger);
+  }
 
   addInput(registration: InputRegistration): void {
     this.inputs.set(registration.instance, { ...registration, openChunks: new Map(), bufferedBytes: 0, paused: false });
@@ -152,7 +68,7 @@ export class Engine {
       waiting: new Set(),
       diskTasks: [],
       ordered: registration.concurrency <= 1,
-      outage: null,
+      outage: new OutageNarration(registration.instance, this.logger, () => this.clock.nowMs()),
     });
   }
 
@@ -169,12 +85,12 @@ export class Engine {
     }
     chunk.append(events, records);
     this.persist(input, chunk, events);
-    if (input.storage.countsAgainstMemoryLimit) input.bufferedBytes += events.length;
+    this.limits.appended(input, events.length);
     if (chunk.sizeBytes >= chunkBytesLimit) {
       input.openChunks.delete(tag);
       this.dispatch(chunk);
     }
-    this.checkMemoryLimit(input);
+    this.limits.check(input, this.stopping);
   }
 
   /**
@@ -213,44 +129,26 @@ export class Engine {
 
   /** Chunks and bytes still held, for tests and the storage metrics. */
   bufferedChunks(): { chunks: number; bytes: number } {
-    let bytes = 0;
-    for (const chunk of this.tracking.keys()) bytes += chunk.sizeBytes;
-    return { chunks: this.tracking.size, bytes };
+    return this.tracking.totals();
   }
 
-  /** Counts for `/api/v1/storage`. */
-  storageReport(): { chunks: number; memChunks: number; fsChunks: number; fsChunksUp: number; fsChunksDown: number } {
-    let memChunks = 0;
-    let fsChunks = 0;
-    let fsChunksUp = 0;
-    for (const [chunk, track] of this.tracking) {
-      if (track.input.storage.kind === 'memory') memChunks++;
-      else {
-        fsChunks++;
-        if (chunk.inMemory) fsChunksUp++;
-      }
-    }
-    return { chunks: this.tracking.size, memChunks, fsChunks, fsChunksUp, fsChunksDown: fsChunks - fsChunksUp };
+  storageReport(): StorageReport {
+    return this.tracking.storageReport();
   }
 
-  /** Chunks whose bytes are in memory right now (open ones included), for storage.max_chunks_up checks. */
   chunksInMemory(): number {
-    let count = 0;
-    for (const chunk of this.tracking.keys()) if (chunk.inMemory) count++;
-    return count;
+    return this.tracking.inMemory();
   }
 
-  /** Resolves when no chunk is held any more. */
   whenIdle(): Promise<void> {
-    if (this.tracking.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.tracking.whenIdle();
   }
 
   /**
    * Shutdown as Fluent Bit does it: inputs stop, everything buffered is flushed, retries are made
    * short, and whatever is still undelivered after `Grace` seconds is reported as lost.
+   * `afterInputsStopped` runs once no input sends more, before the open chunks are flushed.
    */
-  /** `afterInputsStopped` runs once no input sends more, before the open chunks are flushed. */
   async stop(options: { handOver?: boolean; graceSeconds?: number; afterInputsStopped?: () => void } = {}): Promise<EngineStopResult> {
     this.stopping = true;
     this.flushTimer?.cancel();
@@ -341,10 +239,7 @@ export class Engine {
     chunk.seal();
     track.input.storage.seal(chunk);
     const onDisk = track.input.storage.kind === 'filesystem';
-    if (onDisk && chunk.inMemory) {
-      if (this.diskChunksUp.size < (this.settings.maxChunksUp ?? Infinity)) this.diskChunksUp.add(chunk);
-      else chunk.dropMemory();
-    }
+    if (onDisk) this.limits.sealedOnDisk(chunk);
     const targets = this.outputs.filter((output) => routeMatches(output.route, chunk.tag));
     if (targets.length === 0) {
       if (!this.warnedUnroutedTags.has(chunk.tag)) {
@@ -363,58 +258,15 @@ export class Engine {
     }
     for (const output of targets) {
       const task: Task = { id: this.nextTaskId++, chunk, output, attempts: 0, state: 'queued', retryTimer: null, heldBack: false };
-      if (onDisk) this.admitDiskTask(output, task);
+      if (onDisk) this.limits.admitDiskTask(output, task, (oldest) => this.completeTask(oldest));
       this.enqueue(task);
     }
   }
 
   private enqueue(task: Task): void {
     if (this.stopped || task.state === 'done') return;
-    task.output.waiting.delete(task);
-    task.retryTimer = null;
-    task.state = 'queued';
-    const queue = task.output.queue;
-    if (task.output.ordered) {
-      // Task ids grow with dispatch order: a retried chunk goes back in front of the later ones.
-      let index = queue.length;
-      while (index > 0 && (queue[index - 1] as Task).id > task.id) index--;
-      queue.splice(index, 0, task);
-    } else {
-      queue.push(task);
-    }
-    this.pump(task.output);
-  }
-
-  private pump(output: OutputState): void {
-    // In order: nothing passes a chunk that waits for its retry (workers > 1 promise no order).
-    if (output.ordered && output.waiting.size > 0) {
-      this.countHeldBack(output);
-      return;
-    }
-    while (output.running < output.concurrency && output.queue.length > 0) {
-      const task = output.queue.shift() as Task;
-      output.running++;
-      output.flying.add(task);
-      task.state = 'running';
-      void this.runTask(task).finally(() => {
-        output.running--;
-        output.flying.delete(task);
-        this.pump(output);
-      });
-    }
-  }
-
-  /**
-   * A chunk held back by a failing output could not go at its turn: it counts as one output error, as
-   * its own failed flush would have without the order promise, so the health check (HC_Errors_Count)
-   * sees an outage at the rate chunks arrive rather than at the rate of the oldest chunk's retries.
-   */
-  private countHeldBack(output: OutputState): void {
-    for (const task of output.queue) {
-      if (task.heldBack || task.attempts > 0) continue;
-      task.heldBack = true;
-      output.telemetry.count('fluentbit_output_errors_total');
-    }
+    queueTask(task);
+    startQueued(task.output, (next) => this.runTask(next));
   }
 
   private async runTask(task: Task): Promise<void> {
@@ -423,7 +275,7 @@ export class Engine {
     if (track === undefined) return;
     let view: ChunkView;
     try {
-      view = { id: chunk.id, tag: chunk.tag, inputInstance: chunk.inputInstance, data: this.chunkBytes(chunk, track), records: chunk.records };
+      view = { id: chunk.id, tag: chunk.tag, inputInstance: chunk.inputInstance, data: this.limits.chunkBytes(chunk, track), records: chunk.records };
     } catch (error) {
       this.report(
         output.telemetry,
@@ -437,7 +289,9 @@ export class Engine {
     track.runningTasks++;
     let result: FlushResult;
     try {
-      result = await output.plugin.flush(view);
+      // A chunk the processors empty counts as delivered.
+      const processed = processChunk(output.processors ?? [], view);
+      result = processed === null ? 'ok' : await output.plugin.flush(processed);
     } catch (error) {
       // A plugin that throws is a bug in the plugin; treat it as a retryable failure so no data goes.
       output.telemetry.logger.error(`flush failed unexpectedly: ${errorMessage(error)}`);
@@ -446,7 +300,7 @@ export class Engine {
       track.runningTasks--;
     }
     if (task.state === 'done' || this.stopped) return;
-    this.settleMemory(chunk, track);
+    this.limits.settle(chunk, track);
     if (result === 'ok') return this.completeOk(task);
     if (result === 'error') {
       output.telemetry.count('fluentbit_output_errors_total');
@@ -462,6 +316,7 @@ export class Engine {
     this.scheduleRetry(task);
   }
 
+
   private completeOk(task: Task): void {
     const { output, chunk } = task;
     output.telemetry.count('fluentbit_output_proc_records_total', chunk.records);
@@ -473,7 +328,7 @@ export class Engine {
       );
     }
     this.completeTask(task);
-    if (output.outage !== null) this.reportDelivery(task, output.outage);
+    if (output.outage.active) output.outage.delivered(chunk.records, this.backlog(output, task));
   }
 
   /**
@@ -485,7 +340,7 @@ export class Engine {
   }
 
   /** Chunks and records this output still has to deliver besides `current`: queued, waiting, or being sent. */
-  private backlog(output: OutputState, current: Task): { chunks: number; records: number } {
+  private backlog(output: OutputState, current: Task): Backlog {
     let chunks = 0;
     let records = 0;
     for (const tasks of [output.queue, output.waiting, output.flying]) {
@@ -496,54 +351,6 @@ export class Engine {
       }
     }
     return { chunks, records };
-  }
-
-  private reportFailure(task: Task, waitSeconds: number): void {
-    const { output } = task;
-    const now = this.clock.nowMs();
-    // The failed chunk waits too.
-    const others = this.backlog(output, task);
-    const chunks = others.chunks + 1;
-    const records = others.records + task.chunk.records;
-    const wait = `${chunks} chunk${chunks === 1 ? '' : 's'} (${records} record${records === 1 ? '' : 's'}) wait`;
-    // True whichever comes first: the output's own reconnect (notifyReady) or the engine's timer.
-    const next = `the next attempt as soon as the output is back, at the latest in ${waitSeconds} s`;
-    let outage = output.outage;
-    if (outage === null || outage.deliveringSinceMs !== null) {
-      const again = outage !== null;
-      outage ??= { sinceMs: now, nextReminderMs: 0, reminderGapMs: firstOutageReminderMs, deliveredChunks: 0, deliveredRecords: 0, deliveringSinceMs: null };
-      outage.deliveringSinceMs = null;
-      outage.reminderGapMs = firstOutageReminderMs;
-      outage.nextReminderMs = now + outage.reminderGapMs;
-      output.outage = outage;
-      this.logger.warn(`[engine] output ${output.instance} cannot deliver${again ? ' again' : ''}: ${wait}; ${next}`);
-      return;
-    }
-    if (now < outage.nextReminderMs) return;
-    outage.reminderGapMs *= 2;
-    outage.nextReminderMs = now + outage.reminderGapMs;
-    this.logger.warn(
-      `[engine] output ${output.instance} still cannot deliver, since ${formatLogTimestamp(new Date(outage.sinceMs))} (${seconds(now - outage.sinceMs)} s): ${wait}; ${next}`,
-    );
-  }
-
-  private reportDelivery(task: Task, outage: OutageState): void {
-    const { output, chunk } = task;
-    const now = this.clock.nowMs();
-    const { chunks, records } = this.backlog(output, task);
-    if (outage.deliveringSinceMs === null) {
-      outage.deliveringSinceMs = now;
-      this.logger.info(
-        `[engine] output ${output.instance} delivers again after ${seconds(now - outage.sinceMs)} s (failing since ${formatLogTimestamp(new Date(outage.sinceMs))}); ${chunks} more chunk${chunks === 1 ? '' : 's'} (${records} record${records === 1 ? '' : 's'}) to catch up`,
-      );
-    }
-    outage.deliveredChunks++;
-    outage.deliveredRecords += chunk.records;
-    if (chunks > 0) return;
-    output.outage = null;
-    this.logger.info(
-      `[engine] output ${output.instance} caught up: delivered ${outage.deliveredChunks} chunk${outage.deliveredChunks === 1 ? '' : 's'} (${outage.deliveredRecords} record${outage.deliveredRecords === 1 ? '' : 's'}) in ${seconds(now - outage.deliveringSinceMs)} s after an outage of ${seconds(outage.deliveringSinceMs - outage.sinceMs)} s`,
-    );
   }
 
   private scheduleRetry(task: Task): void {
@@ -574,7 +381,11 @@ export class Engine {
     );
     task.state = 'waiting';
     output.waiting.add(task);
-    if (quiet) this.reportFailure(task, waitSeconds);
+    if (quiet) {
+      // The failed chunk waits too.
+      const others = this.backlog(output, task);
+      output.outage.failed({ chunks: others.chunks + 1, records: others.records + chunk.records }, waitSeconds);
+    }
     task.retryTimer = this.clock.setTimeout(() => this.enqueue(task), waitSeconds * 1000);
   }
 
@@ -590,22 +401,17 @@ export class Engine {
 
   private release(chunk: Chunk, track: ChunkTracking): void {
     this.tracking.delete(chunk);
-    this.diskChunksUp.delete(chunk);
+    this.limits.released(chunk, track);
     try {
       track.input.storage.release(chunk);
     } catch (error) {
       this.logger.error(`[storage] cannot remove chunk '${chunk.id}': ${errorMessage(error)}`);
     }
-    if (track.input.storage.countsAgainstMemoryLimit) track.input.bufferedBytes -= chunk.sizeBytes;
     // A chunk dropped (storage.total_limit_size) while an output still flushes it keeps its bytes.
     if (track.runningTasks === 0) chunk.recycle();
     // storage.max_chunks_up is shared by all inputs, so any release may let any of them resume.
-    for (const input of this.inputs.values()) this.checkMemoryLimit(input);
-    if (this.tracking.size === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    for (const input of this.inputs.values()) this.limits.check(input, this.stopping);
+    this.tracking.settleIdle();
   }
 
   /** Writes appended records to the input's storage; a failing disk keeps them in memory instead. */
@@ -617,78 +423,9 @@ export class Engine {
     }
   }
 
-  /** The chunk's bytes, read back from disk when storage.max_chunks_up sent them out of memory. */
-  private chunkBytes(chunk: Chunk, track: ChunkTracking): Buffer {
-    if (!chunk.inMemory) {
-      const data = track.input.storage.read(chunk);
-      chunk.restore(data, countEvents(data));
-      this.diskChunksUp.add(chunk);
-    }
-    return chunk.data;
-  }
-
-  /** After a flush, a filesystem chunk still waiting for other outputs or a retry leaves memory if over the limit. */
-  private settleMemory(chunk: Chunk, track: ChunkTracking): void {
-    if (track.input.storage.kind !== 'filesystem' || track.runningTasks > 0) return;
-    if (this.diskChunksUp.size > (this.settings.maxChunksUp ?? Infinity)) {
-      this.diskChunksUp.delete(chunk);
-      chunk.dropMemory();
-    }
-  }
-
-  /**
-   * storage.total_limit_size: queueing this chunk for the output may not take the output's
-   * filesystem backlog over the limit, so the oldest waiting chunks are dropped, with a warning.
-   */
-  private admitDiskTask(output: OutputState, task: Task): void {
-    const limit = output.totalLimitBytes ?? null;
-    output.diskTasks.push(task);
-    if (limit === null) return;
-    let queuedBytes = output.diskTasks.reduce((sum, queued) => sum + queued.chunk.sizeBytes, 0);
-    for (const oldest of [...output.diskTasks]) {
-      if (queuedBytes <= limit || oldest === task) break;
-      if (oldest.state === 'running') continue;
-      queuedBytes -= oldest.chunk.sizeBytes;
-      oldest.retryTimer?.cancel();
-      output.queue = output.queue.filter((queued) => queued !== oldest);
-      this.report(
-        output.telemetry,
-        'warn',
-        `[engine] storage.total_limit_size (${limit} bytes) reached for ${output.instance}: oldest chunk '${oldest.chunk.id}' with ${oldest.chunk.records} records dropped`,
-        'fluentbit_output_dropped_records_total',
-        oldest.chunk.records,
-      );
-      this.completeTask(oldest);
-    }
-  }
-
-  /** Mem_Buf_Limit for memory chunks, storage.max_chunks_up with pause_on_chunks_overlimit for disk ones. */
   /** Engine events are logged in the engine's own scope, as Fluent Bit does, and counted per instance. */
   private report(telemetry: Telemetry, level: MessageLevel, message: string, metric: MetricName, delta = 1): void {
     this.logger.log(level, message);
     telemetry.count(metric, delta);
   }
-
-  private checkMemoryLimit(input: InputState): void {
-    const limit = input.memBufLimitBytes;
-    const overMemory = limit > 0 && input.bufferedBytes >= limit;
-    const overChunks = input.pauseOnChunksOverlimit === true && this.diskChunksUp.size >= (this.settings.maxChunksUp ?? Infinity);
-    if (!input.paused && (overMemory || overChunks)) {
-      input.paused = true;
-      const reason = overMemory
-        ? `mem buf overlimit - buffered ${input.bufferedBytes}B reached limit ${limit}B`
-        : `storage.max_chunks_up ${this.settings.maxChunksUp} reached`;
-      this.report(input.telemetry, 'warn', `[input] ${input.instance} paused (${reason})`, 'fluentbit_input_paused_total');
-      input.plugin.pause();
-    } else if (input.paused && !overMemory && !overChunks && !this.stopping) {
-      input.paused = false;
-      this.logger.info(`[input] ${input.instance} resume (${limit > 0 ? 'mem buf overlimit' : 'chunks overlimit'})`);
-      input.plugin.resume();
-    }
-  }
-}
-
-/** Milliseconds as seconds with one decimal, for log lines. */
-function seconds(ms: number): string {
-  return (ms / 1000).toFixed(1);
 }

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LogRoot, quoteUntrusted, repeatKey } from '../../src/base/logger.js';
+import { LogEpisode, LogRoot, quoteUntrusted, repeatKey, repeatPolicies } from '../../src/base/logger.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 function capture(repeatLimit = { burst: 3, windowMs: 300 }): { root: LogRoot; lines: string[] } {
@@ -58,6 +58,45 @@ test('debug and trace lines are never held back; flushRepeats writes open summar
   assert.match(lines[6] ?? '', /\[error\] \[engine\] chunk 4 failed \(… repeated 4 more times in the last 60 s\)\n$/);
   root.flushRepeats();
   assert.equal(lines.length, 7, 'each summary is written once');
+});
+
+test('a repeating line: all its messages are one, written once per window and summarised in the same words', async () => {
+  const { root, lines } = capture();
+  const logger = root.scoped('filter:type_converter:type_converter.0');
+  const failed = logger.repeating('error', { burst: 1, windowMs: 300 });
+  const other = logger.repeating('error', { burst: 1, windowMs: 300 });
+  for (const key of ['a', 'b', 'c']) failed.log(`failed to convert. key=${key}`);
+  other.log('failed to convert. key=a');
+  assert.equal(lines.length, 2, 'each repeating line has a window of its own');
+  assert.match(lines[0] ?? '', /\[error\] \[filter:type_converter:type_converter\.0\] failed to convert\. key=a\n$/);
+  await waitFor(() => lines.length === 3, 'the summary', 5000);
+  assert.match(lines[2] ?? '', /\] failed to convert\. key=c \(… repeated 2 more times in the last 0\.3 s\)\n$/);
+  assert.deepEqual(repeatPolicies.perRecord, { burst: 1, windowMs: 60_000 });
+  root.level = 'off';
+  failed.log('failed to convert. key=d');
+  assert.equal(lines.length, 3, 'a disabled level writes nothing');
+});
+
+test('LogEpisode: opened once, each kind of event first once, reminders at doubling gaps, closed by end()', () => {
+  let now = 0;
+  const episode = new LogEpisode(() => now, 60_000);
+  assert.equal(episode.sinceMs, null);
+  assert.equal(episode.begin(), true);
+  assert.equal(episode.begin(), false);
+  assert.equal(episode.firstOf('ECONNREFUSED'), true);
+  assert.equal(episode.firstOf('ECONNREFUSED'), false);
+  assert.equal(episode.firstOf('ETIMEDOUT'), true);
+  const reminders: number[] = [];
+  for (now = 0; now <= 600_000; now += 1000) if (episode.reminderDue()) reminders.push(now / 1000);
+  assert.deepEqual(reminders, [60, 180, 420]);
+  now = 700_000;
+  episode.restartReminders();
+  assert.equal(episode.reminderDue(), false);
+  now = 760_000;
+  assert.equal(episode.reminderDue(), true);
+  assert.equal(episode.end(), 0);
+  assert.equal(episode.sinceMs, null);
+  assert.equal(episode.firstOf('ECONNREFUSED'), true, 'a new episode starts with nothing seen');
 });
 
 test('quoteUntrusted: cut to a few hundred characters, every control character escaped, the full size said', () => {

@@ -4,7 +4,6 @@ import { mapEntries, strRange, writeMap, type MapEntry } from '../../codec/msgpa
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
-import { RepeatedLog } from './repeated-log.js';
 
 const schema = [
   { key: 'operation', type: 'enum', values: ['nest', 'lift'], default: null, description: 'nest: move the keys that match Wildcard into a map under Nest_under; lift: move the keys of the map under Nested_under up to the top level.' },
@@ -66,7 +65,7 @@ export const nestFilter = defineFilter({
     }
     const addPrefix = config.add_prefix === null ? null : Buffer.from(config.add_prefix, 'utf8');
     const removePrefix = config.remove_prefix === null ? null : Buffer.from(config.remove_prefix, 'utf8');
-    const notAMap = new RepeatedLog(context.logger, context.clock, 'info');
+    const notAMap = context.logger.repeating('info');
     const rewriter = new EventRewriter();
     const scratch = new MsgpackWriter(1024);
     const keyWriter = new MsgpackWriter(256);

@@ -7,7 +7,6 @@ import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineFilter, type FilterEmitter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
-import { RepeatedLog } from './repeated-log.js';
 import { splitQuoted } from './rule-args.js';
 import { parseTagTemplate, renderTag, type TagPart } from './tag-template.js';
 
@@ -109,11 +108,11 @@ export const rewriteTagFilter = defineFilter({
       memBufLimitBytes: config.emitter_mem_buf_limit,
       storageType: config['emitter_storage.type'],
     });
-    const notEmitted = new RepeatedLog(context.logger, context.clock, 'warn');
+    const notEmitted = context.logger.repeating('warn');
     const badTag = {
-      unwritable: new RepeatedLog(context.logger, context.clock, 'warn'),
-      empty: new RepeatedLog(context.logger, context.clock, 'warn'),
-      long: new RepeatedLog(context.logger, context.clock, 'warn'),
+      unwritable: context.logger.repeating('warn'),
+      empty: context.logger.repeating('warn'),
+      long: context.logger.repeating('warn'),
     };
     const rewriter = new EventRewriter();
 

@@ -8,7 +8,6 @@ import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
-import { RepeatedLog } from './repeated-log.js';
 import { splitQuoted } from './rule-args.js';
 
 type ValueType = 'int' | 'uint' | 'float' | 'hex' | 'string' | 'bool';
@@ -147,7 +146,7 @@ export const typeConverterFilter = defineFilter({
     if (conversions.length === 0) {
       throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(`${instance}: no rules: set int_key, uint_key, float_key or str_key`));
     }
-    const failed = new RepeatedLog(context.logger, context.clock, 'error');
+    const failed = context.logger.repeating('error');
     const rewriter = new EventRewriter();
     const valueWriter = new MsgpackWriter(64);
 

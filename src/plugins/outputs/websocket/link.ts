@@ -1,7 +1,7 @@
 import { ReconnectBackoff } from '../../../base/backoff.js';
 import type { Clock, TimerHandle } from '../../../base/clock.js';
 import { WsbitError, errorMessage } from '../../../base/errors.js';
-import { formatLogTimestamp } from '../../../base/logger.js';
+import { formatLogTimestamp, LogEpisode } from '../../../base/logger.js';
 import type { Telemetry } from '../../../base/telemetry.js';
 import { CloseCode, type DataOpcode } from '../../../websocket/frame.js';
 import { WebSocketClientConnection, type WebSocketConnectionOptions } from '../../../websocket/connection.js';
@@ -54,6 +54,9 @@ interface ConnectFailure {
   quiet: boolean;
 }
 
+/** The outage's event kind for a handshake that succeeds (the other kinds are error codes). */
+const upAgain = 'handshake succeeded';
+
 export class WebSocketLink {
   private state: LinkState = { kind: 'down' };
   private readonly backoff = new ReconnectBackoff(500, longBackoffMaxMs);
@@ -61,12 +64,11 @@ export class WebSocketLink {
   /**
    * The outage: from the first failure until a chunk is delivered again. Within it each kind of failure
    * (error code) is logged once at warn, then at debug, so a long outage or a server that misbehaves on
-   * every connection costs a few lines, not one per attempt (issue 12).
+   * every connection costs a few lines, not one per attempt (issue 12). The first handshake that
+   * succeeds in it is news too, once: a server that fails every connection right after says so once.
    */
-  private outageStartedMs: number | null = null;
+  private readonly outage = new LogEpisode(() => this.clock.nowMs());
   private failedAttempts = 0;
-  private readonly loggedFailureCodes = new Set<string>();
-  private loggedUpAgain = false;
   private lastFailure: ConnectFailure | null = null;
   private readonly target: string;
 
@@ -231,13 +233,12 @@ export class WebSocketLink {
     }
     const up: Extract<LinkState, { kind: 'up' }> = { kind: 'up', connection, flushes: 0, idleTimer: null, pingTimer: null };
     this.state = up;
-    const outageStartedMs = this.outageStartedMs;
+    const outageStartedMs = this.outage.sinceMs;
     if (outageStartedMs === null) {
       this.telemetry.event('info', `handshake with ${this.target} succeeded, connection up`, 'wsbit_output_connections_total');
     } else {
       // In an outage only the first handshake is news; a server that fails every connection says so once.
-      const level = this.loggedUpAgain || this.balanced ? 'debug' : 'info';
-      this.loggedUpAgain = true;
+      const level = !this.outage.firstOf(upAgain) || this.balanced ? 'debug' : 'info';
       const downMs = this.clock.nowMs() - outageStartedMs;
       this.telemetry.event(
         level,
@@ -271,9 +272,8 @@ export class WebSocketLink {
       return;
     }
     this.options.onLost?.(reason.message);
-    this.outageStartedMs ??= this.clock.nowMs();
-    const repeated = this.loggedFailureCodes.has(reason.code);
-    this.loggedFailureCodes.add(reason.code);
+    this.outage.begin();
+    const repeated = !this.outage.firstOf(reason.code);
     this.telemetry.event(
       repeated || this.balanced ? 'debug' : 'warn',
       `connection to ${this.target} down: ${reason.message}${repeated ? '' : this.outageNote()}`,
@@ -283,18 +283,15 @@ export class WebSocketLink {
 
   /** Appended to the first warning of each kind in an outage, since the same failure again goes to debug. */
   private outageNote(): string {
-    const since = this.outageStartedMs;
+    const since = this.outage.sinceMs;
     const down = since === null ? '' : `; down since ${formatLogTimestamp(new Date(since))}`;
     return `${down}; the same failure again in this outage is logged at debug level`;
   }
 
   /** The first delivery after failures ends the outage: the next failure is news again. */
   private endOutage(): void {
-    if (this.outageStartedMs === null) return;
-    this.outageStartedMs = null;
+    if (this.outage.end() === null) return;
     this.failedAttempts = 0;
-    this.loggedFailureCodes.clear();
-    this.loggedUpAgain = false;
   }
 
   private armIdleTimer(up: Extract<LinkState, { kind: 'up' }>): void {
@@ -329,8 +326,8 @@ export class WebSocketLink {
       state.connection.destroy();
       if (this.state.kind === 'up') this.state = { kind: 'down' };
     }
-    this.outageStartedMs ??= this.clock.nowMs();
-    const inShortOutage = this.clock.nowMs() - this.outageStartedMs < shortOutageMs;
+    this.outage.begin();
+    const inShortOutage = this.clock.nowMs() - (this.outage.sinceMs as number) < shortOutageMs;
     const delayMs = inShortOutage ? this.shortBackoff.nextDelayMs() : this.backoff.nextDelayMs();
     const timer = this.clock.setTimeout(() => void this.reconnect(), delayMs);
     this.state = { kind: 'waiting', timer };
@@ -341,12 +338,11 @@ export class WebSocketLink {
       this.telemetry.logger.debug(`reconnecting to ${this.target}: ${next}`);
       return;
     }
-    const repeated = this.loggedFailureCodes.has(failure.code);
-    if (failure.quiet || repeated) {
+    // A quiet failure is not news, so the same failure, not quiet, is still logged once.
+    if (failure.quiet || !this.outage.firstOf(failure.code)) {
       this.telemetry.logger.debug(`${failure.message}; ${next} (attempt ${this.failedAttempts} of this outage)`);
       return;
     }
-    this.loggedFailureCodes.add(failure.code);
     this.telemetry.logger.log(
       this.balanced ? 'debug' : 'warn',
       `${failure.message}; ${next}, then at most every ${shortBackoffMaxMs / 1000} s (${longBackoffMaxMs / 1000} s once down for ${shortOutageMs / 1000} s)${this.outageNote()}`,
