@@ -6,7 +6,7 @@ import { fetch } from 'undici';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
-import { tagFromPath } from '../../src/plugins/inputs/http.js';
+import { tagFromPath } from '../../src/plugins/inputs/http/ingest.js';
 
 const httpArgs = (...props: string[]): string[] => [
   '-i', 'http', '-p', 'listen=127.0.0.1', '-p', 'port=0', ...props.flatMap((p) => ['-p', p]), '-o', 'capture', '-m', '*', '-f', '0.05',

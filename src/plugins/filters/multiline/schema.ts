@@ -1,0 +1,24 @@
+import { multilineParserKey } from '../../../multiline/builtins.js';
+
+/** The keys of the multiline filter (Fluent Bit's `filter_multiline`), in the order `-h` and the README show them. */
+export const multilineFilterSchema = [
+  multilineParserKey,
+  { key: 'multiline.key_content', type: 'string', default: null, description: 'Key holding the text to join (e.g. log); overrides the parsers\' own key_content. Required with mode partial_message.' },
+  {
+    key: 'mode',
+    type: 'enum',
+    values: ['parser', 'partial_message'],
+    default: 'parser',
+    description: 'parser: join lines with multiline.parser. partial_message: join the pieces of a line that a log driver split (partial_message, partial_id, partial_last keys).',
+  },
+  {
+    key: 'buffer',
+    type: 'bool',
+    default: true,
+    description: 'Keep open groups across emits and release them when complete or after flush_ms, so records that arrive one at a time (forward, tcp) are joined. Off: groups are joined within one emit only.',
+  },
+  { key: 'flush_ms', type: 'int', default: 2000, description: 'Milliseconds an open group waits for its next line before it is emitted as it is (at least 500).' },
+  { key: 'emitter_name', type: 'string', default: null, description: 'Accepted for compatibility: wsbit passes joined records straight to the filters after this one, without an emitter input.' },
+  { key: 'emitter_storage.type', type: 'enum', values: ['memory', 'filesystem'], default: 'memory', description: 'Accepted for compatibility: joined records are buffered as records of the input they came from.' },
+  { key: 'emitter_mem_buf_limit', type: 'size', default: '10M', description: 'Accepted for compatibility: joined records count against the Mem_Buf_Limit of the input they came from.' },
+] as const;

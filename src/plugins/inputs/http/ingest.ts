@@ -1,0 +1,159 @@
+/**
+ * A complete request body of the http input, turned into records and emitted: decompressed, read by
+ * its Content-Type, tagged by its path (or tag_key) and timed by `?time=` when given.
+ */
+import type http from 'node:http';
+import zlib from 'node:zlib';
+import { errorMessage } from '../../../base/errors.js';
+import { quoteUntrusted } from '../../../base/logger.js';
+import { eventTimeFromSeconds, eventTimeNow, type EventTime } from '../../../base/record.js';
+import { writeEvent } from '../../../codec/event.js';
+import { findEntry, mapEntries, readStr, rewriteMap } from '../../../codec/msgpack-map.js';
+import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
+import type { InputContext } from '../../../pipeline/contracts.js';
+import type { HttpInputOptions } from './options.js';
+import { formFields, formRecord, jsonRecords, parsedRecords, type PayloadResult } from './payload.js';
+
+/** A 400/413 answer with its text, as Fluent Bit's `send_response` writes them. */
+export class RequestRejected extends Error {
+  constructor(
+    readonly status: 400 | 413,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The tag of a request, Fluentd style: `/foo/bar` → `foo.bar`, `/` → the input's tag. Characters
+ * other than letters, digits, `_` and `.` become `_` (Fluent Bit's `sanitize_tag`).
+ */
+export function tagFromPath(url: string): string | null {
+  const pathPart = url.split('?')[0] ?? '';
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathPart);
+  } catch {
+    decoded = pathPart;
+  }
+  const tag = decoded
+    .split('/')
+    .filter((segment) => segment !== '')
+    .join('.')
+    .replace(/[^A-Za-z0-9_.]/g, '_');
+  return tag === '' ? null : tag;
+}
+
+function sanitizeTag(tag: string): string {
+  return tag.replace(/[^A-Za-z0-9_.]/g, '_');
+}
+
+/** Fluentd's `?time=<seconds>` sets the time of every record of the request. */
+function requestTime(url: string): EventTime {
+  const query = url.includes('?') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)) : null;
+  const text = query?.get('time');
+  if (text === null || text === undefined || text === '') return eventTimeNow();
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new RequestRejected(400, `error: invalid time parameter '${text}': expected seconds since the epoch\n`);
+  return eventTimeFromSeconds(seconds);
+}
+
+/** The first X-Forwarded-For entry, else the peer's address. */
+function remoteAddress(req: http.IncomingMessage): string {
+  const forwarded = req.headers['x-forwarded-for'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+  return first !== undefined && first !== '' ? first : (req.socket.remoteAddress ?? '');
+}
+
+/** Emits the records of complete request bodies; the writers are reused from one request to the next. */
+export class RequestIngester {
+  private readonly writer = new MsgpackWriter(64 * 1024);
+  private readonly rewritten = new MsgpackWriter(1024);
+
+  constructor(
+    private readonly options: HttpInputOptions,
+    private readonly context: Pick<InputContext<unknown>, 'tag' | 'telemetry' | 'emit'>,
+  ) {}
+
+  /** Emits the records of `raw` (the body as received); throws RequestRejected for a 400 or 413. */
+  ingest(req: http.IncomingMessage, raw: Buffer): void {
+    const body = this.decodeBody(req, raw);
+    const pathTag = tagFromPath(req.url ?? '/') ?? this.context.tag;
+    const now = requestTime(req.url ?? '/');
+    const result = this.payload(req, body);
+    if (!result.ok) throw new RequestRejected(400, `${result.reason}\n`);
+    const { tagKey, remoteAddrKey } = this.options;
+    const address = remoteAddrKey !== null ? remoteAddress(req) : null;
+    const { writer, rewritten } = this;
+    // Records go out in order, one emit per run of records with the same tag.
+    let runTag: string | null = null;
+    let runRecords = 0;
+    const flush = (): void => {
+      if (runTag !== null && runRecords > 0) this.context.emit(writer.view(), runRecords, runTag);
+      writer.reset();
+      runRecords = 0;
+    };
+    writer.reset();
+    for (const record of result.records) {
+      let tag = pathTag;
+      let recordBody = record.body;
+      const entries = tagKey !== null || address !== null ? mapEntries(recordBody) : null;
+      if (tagKey !== null && entries !== null) {
+        const entry = findEntry(recordBody, entries, tagKey);
+        const value = entry === undefined ? null : readStr(recordBody, entry.valueStart, entry.end);
+        if (value !== null && value !== '') tag = sanitizeTag(value);
+      }
+      if (address !== null && remoteAddrKey !== null && entries !== null) {
+        rewritten.reset();
+        rewriteMap(rewritten, recordBody, entries, {
+          suffix: [
+            (w) => {
+              w.str(remoteAddrKey);
+              w.str(address);
+            },
+          ],
+        });
+        recordBody = rewritten.bytes();
+      }
+      if (tag !== runTag) {
+        flush();
+        runTag = tag;
+      }
+      const time = record.time ?? now;
+      writeEvent(writer, time.sec, time.nsec, null, recordBody);
+      runRecords++;
+    }
+    flush();
+  }
+
+  private decodeBody(req: http.IncomingMessage, raw: Buffer): Buffer {
+    const maxBytes = this.options.maxBodyBytes;
+    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    try {
+      if (encoding === 'gzip' || encoding === 'x-gzip') return zlib.gunzipSync(raw, { maxOutputLength: maxBytes });
+      if (encoding === 'deflate') return zlib.inflateSync(raw, { maxOutputLength: maxBytes });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new RequestRejected(413, `error: payload exceeds buffer_max_size (${maxBytes} bytes) once decompressed\n`);
+      throw new RequestRejected(400, `error: ${encoding} decompression failed: ${errorMessage(error)}\n`);
+    }
+    if (encoding !== 'identity' && encoding !== '') throw new RequestRejected(400, `error: unsupported Content-Encoding '${encoding}' (gzip and deflate are)\n`);
+    return raw;
+  }
+
+  private payload(req: http.IncomingMessage, body: Buffer): PayloadResult {
+    const logger = this.context.telemetry.logger;
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    if (contentType === 'application/json') return jsonRecords(body);
+    if (contentType === 'application/x-www-form-urlencoded') {
+      const form = formFields(body);
+      for (const key of form.rawKeys) logger.warn(`invalid percent-encoding for field ${quoteUntrusted(key)}, keeping raw value`);
+      // Fluentd's form: json=<record or array>, e.g. curl -d 'json={"action":"login"}'.
+      const json = form.fields.find(([key]) => key === 'json');
+      return json === undefined ? formRecord(form) : jsonRecords(Buffer.from(json[1], 'utf8'));
+    }
+    const parser = this.options.parser;
+    if (parser !== null) return parsedRecords(body, parser, (message) => logger.warn(message));
+    if (contentType === '') return { ok: false, reason: "error: header 'Content-Type' is not set" };
+    return { ok: false, reason: `error: invalid 'Content-Type' ${contentType}: send application/json or application/x-www-form-urlencoded` };
+  }
+}

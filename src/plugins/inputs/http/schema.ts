@@ -1,0 +1,28 @@
+/** The keys of the http input (Fluent Bit's `in_http`), in the order `-h` and the README show them. */
+export const httpInputSchema = [
+  { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
+  { key: 'port', type: 'int', default: 9880, description: 'TCP port to listen on.' },
+  { key: 'tag_key', type: 'string', default: null, description: 'Take the tag of each record from this key when it holds a string, instead of from the URI path.' },
+  { key: 'add_remote_addr', type: 'bool', default: false, description: "Add the client's address to each record (the first X-Forwarded-For entry if present)." },
+  { key: 'remote_addr_key', type: 'string', default: 'REMOTE_ADDR', description: 'Key under which add_remote_addr stores the address.' },
+  { key: 'buffer_max_size', type: 'size', default: '4M', description: 'Largest request body accepted (after decompression); larger ones get 413.' },
+  { key: 'buffer_chunk_size', type: 'size', default: '512K', description: 'Accepted for compatibility; wsbit reads bodies as they stream in.' },
+  { key: 'successful_response_code', type: 'int', default: 201, description: 'Status code of a successful request: 200, 201 or 204.' },
+  { key: 'success_header', type: 'header', multiple: true, description: "A header added to successful responses, e.g. 'X-Custom value'." },
+  { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) for bodies that are neither JSON nor a form (e.g. text/plain): each line becomes a record.' },
+  { key: 'max_connections', type: 'int', default: 1000, description: 'Most client connections at once; requests on further ones get HTTP 503 and a close (0 = no limit).' },
+  { key: 'header_timeout', type: 'time', default: '10s', description: 'Close a connection with HTTP 408 when the request headers are not complete after this long (0 = no limit).' },
+  {
+    key: 'body_idle_timeout',
+    type: 'time',
+    default: '10s',
+    description: 'Refuse a request with HTTP 408 and close it when its body makes no progress for this long (0 = no limit). Not counted while the input is paused.',
+  },
+  {
+    key: 'buffer_total_limit',
+    type: 'size',
+    default: '16M',
+    description:
+      'Most request body bytes held at once across all connections. Beyond it the request holding the most gets HTTP 503 (Retry-After) and is closed, so small requests are still served (0 = no limit).',
+  },
+] as const;

@@ -1,0 +1,251 @@
+/**
+ * The http input's server: admits connections up to max_connections, streams request bodies into
+ * pooled blocks under a shared budget, and refuses (with a logged, counted reason) what is too big,
+ * too slow or too many.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import { BufferPool } from '../../../base/buffer-pool.js';
+import { errorMessage } from '../../../base/errors.js';
+import { boundPort, closeServer, hostPort, listenOn } from '../../../base/listen.js';
+import { quoteUntrusted } from '../../../base/logger.js';
+import type { InputContext, InputInstance } from '../../../pipeline/contracts.js';
+import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from './body.js';
+import { RequestIngester, RequestRejected } from './ingest.js';
+import { REQUEST_TIMEOUT_MS, type HttpInputOptions } from './options.js';
+
+/** A request whose body is streaming in. */
+interface PendingRequest {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  body: BodyCollector;
+  idleTimer: NodeJS.Timeout | null;
+  /** Answered already (refused); later data is ignored. */
+  done: boolean;
+}
+
+/** How long a refused client is told to wait before it tries again. */
+const RETRY_AFTER_SECONDS = 5;
+
+const REJECTED_METRIC = 'wsbit_input_rejected_records_total';
+
+type ServerContext = Pick<InputContext<unknown>, 'instance' | 'tag' | 'telemetry' | 'emit'>;
+
+export class HttpInputServer implements InputInstance {
+  private readonly active = new Set<http.IncomingMessage>();
+  private readonly sockets = new Set<net.Socket>();
+  /** Sockets accepted beyond max_connections: their request gets a 503 and the socket is closed. */
+  private readonly overLimit = new WeakSet<net.Socket>();
+  /** Sockets whose request headers are in and whose body is being read: Node's timeout on them is requestTimeout, not the header one. */
+  private readonly readingBody = new WeakSet<net.Socket>();
+  private admitted = 0;
+  private readonly budget: PendingBudget<PendingRequest>;
+  private readonly blocks: BufferPool;
+  private readonly ingester: RequestIngester;
+  private paused = false;
+  private server: http.Server | null = null;
+
+  constructor(
+    private readonly options: HttpInputOptions,
+    private readonly context: ServerContext,
+  ) {
+    this.budget = new PendingBudget<PendingRequest>(options.totalBodyLimitBytes);
+    // Enough idle blocks to refill the whole budget: after a burst, up to buffer_total_limit stays allocated for reuse.
+    this.blocks = new BufferPool(options.totalBodyLimitBytes > 0 ? Math.ceil(options.totalBodyLimitBytes / BODY_BLOCK_BYTES) : 64, BODY_BLOCK_BYTES);
+    this.ingester = new RequestIngester(options, context);
+  }
+
+  async start(): Promise<void> {
+    const { headerTimeoutMs } = this.options;
+    const listening = http.createServer(
+      {
+        // 0 turns Node's header timer off.
+        headersTimeout: headerTimeoutMs,
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        // Node checks these timers only this often (30 s by default), which would stretch a short header_timeout.
+        connectionsCheckingInterval: headerTimeoutMs > 0 ? Math.max(100, Math.min(1000, Math.floor(headerTimeoutMs / 2))) : 30_000,
+      },
+      (req, res) => this.handleRequest(req, res),
+    );
+    listening.on('connection', (socket: net.Socket) => this.admit(socket));
+    // Node's own answers (408 after header_timeout, 431, 400), now logged and counted too.
+    listening.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => this.clientError(error, socket));
+    const { listen, port } = this.options;
+    const { instance, telemetry } = this.context;
+    const bound = await listenOn(listening, { host: listen, port }, { code: 'WSBIT_INPUT_LISTEN', instance }, telemetry.logger);
+    this.server = listening;
+    telemetry.logger.info(`listening on ${hostPort(listen, bound)}`);
+  }
+
+  pause(): void {
+    // Bodies stop being read, so clients feel TCP backpressure; nothing is refused.
+    this.paused = true;
+    for (const req of this.active) req.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const req of this.active) req.resume();
+  }
+
+  async stop(): Promise<void> {
+    const closing = this.server;
+    this.server = null;
+    await closeServer(closing, this.sockets);
+  }
+
+  listeningPort(): number | null {
+    return boundPort(this.server);
+  }
+
+  private admit(socket: net.Socket): void {
+    this.sockets.add(socket);
+    const { maxConnections } = this.options;
+    if (maxConnections > 0 && this.admitted >= maxConnections) {
+      this.overLimit.add(socket);
+    } else {
+      this.admitted++;
+      socket.once('close', () => this.admitted--);
+    }
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  private clientError(error: NodeJS.ErrnoException, socket: net.Socket): void {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const reason =
+      status !== 408
+        ? `bad HTTP request: ${error.message}`
+        : this.readingBody.has(socket)
+          ? `request not complete after ${REQUEST_TIMEOUT_MS / 1000} s`
+          : `headers not complete after ${this.options.headerTimeoutSeconds} s (header_timeout)`;
+    this.context.telemetry.event('warn', `request from ${socket.remoteAddress ?? ''} refused: ${reason} (HTTP ${status})`, REJECTED_METRIC);
+    if (socket.bytesWritten === 0) socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.destroy();
+  }
+
+  private reply(res: http.ServerResponse, status: number, text: string, close = false): void {
+    if (res.headersSent || res.destroyed) return;
+    const headers: Record<string, string | number> = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) };
+    if (close) headers['Connection'] = 'close';
+    if (status === 503) headers['Retry-After'] = RETRY_AFTER_SECONDS;
+    res.writeHead(status, headers);
+    res.end(text);
+  }
+
+  /** Refuses a request before its body is read; true when it was refused. */
+  private refuseEarly(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const { telemetry } = this.context;
+    const { maxConnections, maxBodyBytes } = this.options;
+    if (this.overLimit.has(req.socket)) {
+      telemetry.event('warn', `request from ${req.socket.remoteAddress ?? ''} refused: max_connections (${maxConnections}) reached (HTTP 503)`, REJECTED_METRIC);
+      this.reply(res, 503, `error: too many connections: max_connections is ${maxConnections}\n`, true);
+      return true;
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      telemetry.event('warn', `request to ${quoteUntrusted(req.url ?? '/')} from ${req.socket.remoteAddress ?? ''} refused: invalid HTTP method ${quoteUntrusted(req.method ?? '')}`, REJECTED_METRIC);
+      this.reply(res, 400, 'error: invalid HTTP method: POST records to /tag/path\n');
+      return true;
+    }
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (declared > maxBodyBytes) {
+      telemetry.event('warn', `request from ${req.socket.remoteAddress ?? ''} refused: Content-Length ${declared} exceeds buffer_max_size (${maxBodyBytes})`, REJECTED_METRIC);
+      this.reply(res, 413, `error: payload too large: ${declared} bytes, buffer_max_size is ${maxBodyBytes}\n`, true);
+      return true;
+    }
+    return false;
+  }
+
+  private handleRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.refuseEarly(req, res)) return;
+    const state: PendingRequest = { req, res, body: new BodyCollector(this.blocks), idleTimer: null, done: false };
+    this.active.add(req);
+    this.readingBody.add(req.socket);
+    this.budget.open(state);
+    this.touch(state);
+    req.on('data', (data: Buffer) => this.bodyData(state, data));
+    if (this.paused) req.pause();
+    const finished = (): void => {
+      if (state.idleTimer !== null) clearTimeout(state.idleTimer);
+      state.idleTimer = null;
+      this.budget.close(state);
+      state.body.release();
+      this.active.delete(req);
+      this.readingBody.delete(req.socket);
+    };
+    req.on('end', () => {
+      if (state.done) return;
+      state.done = true;
+      const body = state.body.concat();
+      finished();
+      this.answer(req, res, body);
+    });
+    req.on('error', finished);
+    req.on('close', finished);
+  }
+
+  private bodyData(state: PendingRequest, data: Buffer): void {
+    if (state.done) return;
+    const { maxBodyBytes } = this.options;
+    if (state.body.bytes + data.length > maxBodyBytes) {
+      this.abandon(state, 413, `body exceeds buffer_max_size (${maxBodyBytes})`, `error: payload too large: more than buffer_max_size (${maxBodyBytes} bytes)\n`);
+      return;
+    }
+    for (const evicted of this.budget.add(state, data)) {
+      this.abandon(
+        evicted,
+        503,
+        `bodies in flight reached buffer_total_limit (${this.options.totalBodyLimitBytes} bytes); this one held ${evicted.body.reservedBytes} bytes`,
+        `error: server busy: request bodies in flight reached buffer_total_limit, retry later\n`,
+      );
+    }
+    this.touch(state);
+  }
+
+  /** Emits the records of a complete body and answers with successful_response_code, or with why not. */
+  private answer(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): void {
+    try {
+      this.ingester.ingest(req, body);
+      res.writeHead(this.options.successStatus, this.options.successHeaders);
+      res.end();
+    } catch (error) {
+      const rejected = error instanceof RequestRejected ? error : new RequestRejected(400, `error: unable to process records: ${errorMessage(error)}\n`);
+      this.context.telemetry.event('warn', `request to ${quoteUntrusted(req.url ?? '/')} from ${req.socket.remoteAddress ?? ''} refused: ${rejected.message.trim()}`, REJECTED_METRIC);
+      this.reply(res, rejected.status, rejected.message);
+    }
+  }
+
+  /** Drops a request whose body is still coming: its memory is released and the connection closed. */
+  private abandon(state: PendingRequest, status: 408 | 413 | 503, reason: string, text: string): void {
+    if (state.done) return;
+    state.done = true;
+    if (state.idleTimer !== null) clearTimeout(state.idleTimer);
+    state.idleTimer = null;
+    this.budget.close(state);
+    state.body.release();
+    this.active.delete(state.req);
+    // Stop reading the rest of the body: it would only be thrown away, and churn the heap meanwhile.
+    state.req.pause();
+    this.context.telemetry.event('warn', `request from ${state.req.socket.remoteAddress ?? ''} refused: ${reason} (HTTP ${status})`, REJECTED_METRIC);
+    this.reply(state.res, status, text, true);
+  }
+
+  /** Restarts the no-progress timer of a body; while the input is paused, waiting is ours, not the client's. */
+  private touch(state: PendingRequest): void {
+    const { bodyIdleTimeoutMs, bodyIdleTimeoutSeconds } = this.options;
+    if (bodyIdleTimeoutMs <= 0 || state.done) return;
+    if (state.idleTimer !== null) {
+      state.idleTimer.refresh();
+      return;
+    }
+    state.idleTimer = setTimeout(() => {
+      if (this.paused) return state.idleTimer?.refresh();
+      this.abandon(state, 408, `no body data for ${bodyIdleTimeoutSeconds} s (body_idle_timeout)`, `error: request timeout: no body data for ${bodyIdleTimeoutSeconds} s\n`);
+    }, bodyIdleTimeoutMs);
+    state.idleTimer.unref();
+  }
+}

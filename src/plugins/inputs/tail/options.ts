@@ -1,0 +1,85 @@
+import { ConfigError } from '../../../base/errors.js';
+import type { Logger } from '../../../base/logger.js';
+import type { ResolvedConfig } from '../../../config/schema.js';
+import type { MultilineParserDefinition } from '../../../multiline/types.js';
+import type { Parser } from '../../../parsers/types.js';
+import type { ParserRegistry } from '../../../pipeline/parser-registry.js';
+import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../../regex/onigmo.js';
+import { OffsetsDb } from './offsets-db.js';
+import { patternRegExp } from './paths.js';
+import type { LongLinePolicy } from './tail-file.js';
+import type { tailInputSchema } from './schema.js';
+
+export type TailInputConfig = ResolvedConfig<typeof tailInputSchema>;
+
+/** What the tail input runs with, checked and derived from its configuration. */
+export interface TailInputOptions {
+  /** Glob patterns of the files to follow (at least one). */
+  patterns: readonly string[];
+  excludes: readonly RegExp[];
+  refreshIntervalSeconds: number;
+  /** For lines, when no multiline parser is set. */
+  parser: Parser | null;
+  /** `multiline.parser`, resolved; empty when lines are records of their own. */
+  multilineParsers: readonly MultilineParserDefinition[];
+  tagRegex: TranslatedRegex | null;
+  /** The offsets file, opened (Fluent Bit's tail_config.c opens its db while reading the configuration too). */
+  db: OffsetsDb | null;
+  dbPath: string | null;
+  /** Key of the line when it is not parsed. */
+  key: string;
+  pathKey: string | null;
+  offsetKey: string | null;
+  readFromHead: boolean;
+  rotateWaitMs: number;
+  /** 0 follows all files. */
+  ignoreOlderMs: number;
+  readChunkBytes: number;
+  maxLineBytes: number;
+  longLines: LongLinePolicy;
+  skipEmptyLines: boolean;
+  inotifyWatcher: boolean;
+}
+
+/** Checks the tail keys and resolves its parsers; warns about keys that multiline.parser makes moot. */
+export function tailInputOptions(config: TailInputConfig, instance: string, parsers: ParserRegistry, logger: Logger): TailInputOptions {
+  const patterns = config.path ?? [];
+  if (patterns.length === 0) throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: 'path' is required (e.g. path /var/log/*.log)`);
+  if (config.refresh_interval <= 0) throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: refresh_interval must be greater than 0`);
+  const multilineNames = config['multiline.parser'].flat();
+  const parser = config.parser === null || multilineNames.length > 0 ? null : parsers.require(config.parser, instance);
+  if (config.parser !== null && multilineNames.length > 0) logger.warn(`'parser ${config.parser}' is ignored: multiline.parser is set`);
+  if (config.offset_key !== null && multilineNames.length > 0) logger.warn(`'offset_key' is ignored with multiline.parser (a joined record has no single offset); path_key is added`);
+  const excludes = (config.exclude_path ?? []).map((pattern) => patternRegExp(pattern, true));
+  let tagRegex: TranslatedRegex | null = null;
+  if (config.tag_regex !== null) {
+    try {
+      tagRegex = translateOnigmo(config.tag_regex);
+    } catch (error) {
+      if (error instanceof RegexTranslationError) throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: tag_regex: ${error.message}`);
+      throw error;
+    }
+  }
+  const db = config.db === null ? null : OffsetsDb.open(config.db, config['db.sync'], instance);
+  return {
+    patterns,
+    excludes,
+    refreshIntervalSeconds: config.refresh_interval,
+    parser,
+    multilineParsers: multilineNames.map((name) => parsers.requireMultiline(name, instance)),
+    tagRegex,
+    db,
+    dbPath: config.db,
+    key: config.key,
+    pathKey: config.path_key,
+    offsetKey: config.offset_key,
+    readFromHead: config.read_from_head,
+    rotateWaitMs: config.rotate_wait * 1000,
+    ignoreOlderMs: config.ignore_older * 1000,
+    readChunkBytes: Math.max(1, config.buffer_chunk_size),
+    maxLineBytes: Math.max(1, config.buffer_max_size),
+    longLines: config.skip_long_lines ? 'skip' : 'abandon',
+    skipEmptyLines: config.skip_empty_lines,
+    inotifyWatcher: config.inotify_watcher,
+  };
+}

@@ -1,0 +1,23 @@
+import { netClientKeys, tlsClientKeys } from '../../../config/common-keys.js';
+import { withShownDefaults } from '../../../config/schema.js';
+import { upstreamKey } from '../../../upstream/config.js';
+import { formatKeys } from '../format-keys.js';
+
+/** The keys of the websocket output (Fluent Bit's `out_websocket` and wsbit's own), in the order `-h` and the README show them. */
+export const websocketOutputSchema = [
+  // websocketOutputOptions fills these in when they are not given; help says what it picks.
+  ...withShownDefaults(netClientKeys, { host: '127.0.0.1', port: '80 (443 with tls on)' }),
+  ...tlsClientKeys,
+  { key: 'uri', type: 'string', default: '/', description: 'Path (and query) of the WebSocket endpoint; a leading / is added if missing. A path in the service URI wins.' },
+  ...formatKeys('msgpack'),
+  { key: 'header', type: 'header', multiple: true, description: "An HTTP header sent with the upgrade request, as 'Name value' (e.g. 'Authorization Bearer abc')." },
+  { key: 'subprotocol', type: 'string', default: null, description: 'Sec-WebSocket-Protocol to request; the server must accept it.' },
+  { key: 'ping_interval', type: 'time', default: '10s', description: 'Send a keepalive ping this often while connected, to notice a dead server between flushes (0 = off).' },
+  { key: 'ping_timeout', type: 'time', default: '10s', description: 'Drop the connection when a keepalive ping gets no pong within this time.' },
+  { key: 'confirm_delivery', type: 'bool', default: true, description: 'Count a chunk as delivered only when the pong for a ping sent after it returns, which proves the server read it. Off: delivered once written to the socket, as Fluent Bit does.' },
+  { key: 'confirm_timeout', type: 'time', default: '30s', description: 'How long to wait for that pong before the chunk is retried on a new connection.' },
+  { key: 'handshake_timeout', type: 'time', default: '10s', description: 'How long to wait for the HTTP 101 response to the upgrade request.' },
+  { key: 'control_frame_limit', type: 'int', default: 100, description: 'Most pings, and pongs answering none of ours, the server may send in one second; more drops the connection as hostile and its chunks go to the next one (0 = no limit).' },
+  upstreamKey,
+  { key: 'write_stall_timeout', type: 'time', default: '30s', description: 'Drop the connection when more than 64 KiB we sent stays unread by the server this long; its chunks go to the next connection (0 = never).' },
+] as const;
