@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseClassicConfigText, type ConfigDocument, type ConfigSection } from '../config/classic.js';
-import { readConfigFile } from '../config/read-file.js';
+import { readConfigFile } from './read-file.js';
 import { isYamlConfig, parseYamlConfigText } from '../config/yaml.js';
 import { buildPipeline, type PipelineSource, type PluginSection } from './builder.js';
 import type { PipelineDescription } from '../pipeline/description.js';

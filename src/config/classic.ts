@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, originText, type ConfigOrigin } from '../base/errors.js';
-import { readConfigFile } from './read-file.js';
+import { readConfigFile } from '../app/read-file.js';
 import { asciiLower, configMessage, type ConfigEntry } from './schema.js';
 
 export type SectionKind =

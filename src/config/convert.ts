@@ -9,7 +9,7 @@ import type { Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { ConfigError } from '../base/errors.js';
 import { splitQuoted } from '../plugins/filters/rule-args.js';
 import { parseClassicConfigText, type ConfigSection } from './classic.js';
-import { readConfigFile } from './read-file.js';
+import { readConfigFile } from '../app/read-file.js';
 import { yamlLibrary } from './yaml.js';
 import { configMessage, type ConfigEntry } from './schema.js';
 

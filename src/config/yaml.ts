@@ -12,7 +12,7 @@ import type * as Yaml from 'yaml';
 import type { Node, Pair, YAMLMap } from 'yaml';
 import { ConfigError, originText, type ConfigOrigin } from '../base/errors.js';
 import { fileIdentity, finishDocument, MAX_FILES, type ClassicParseOptions, type ConfigDocument, type ConfigSection, type ParsedParts, type SectionKind } from './classic.js';
-import { readConfigFile } from './read-file.js';
+import { readConfigFile } from '../app/read-file.js';
 import type { NamedUpstream } from '../upstream/config.js';
 import { asciiLower, configMessage, type ConfigEntry } from './schema.js';
 
