@@ -8,7 +8,7 @@ import { defineFilter, type FilterEmitter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
 import { RepeatedLog } from './repeated-log.js';
-import { splitQuoted } from './rule-args.js';
+import { splitQuoted } from '../../config/words.js';
 import { parseTagTemplate, renderTag, type TagPart } from './tag-template.js';
 
 /**

@@ -9,7 +9,7 @@ import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
 import { RepeatedLog } from './repeated-log.js';
-import { splitQuoted } from './rule-args.js';
+import { splitQuoted } from '../../config/words.js';
 
 type ValueType = 'int' | 'uint' | 'float' | 'hex' | 'string' | 'bool';
 
