@@ -27,18 +27,18 @@ export interface PipelineSections {
 }
 
 /** A plugin section with the plugin it names, looked up case-insensitively. */
-interface PluginSection {
+interface PluginOfSection {
   kind: 'input' | 'filter' | 'output';
   plugin: string;
   section: ConfigSection;
-  processors: PluginSection[] | undefined;
+  processors: PluginOfSection[] | undefined;
 }
 
 /** Where a section was written, for messages; command-line sections are named by their plugin alone. */
 const fileOrigin = (section: ConfigSection): ConfigSection['origin'] | undefined => (isCommandLine(section.origin) ? undefined : section.origin);
 
 /** A section must name its plugin; the check covers every section before any is resolved. */
-function pluginSection(section: ConfigSection): PluginSection {
+function pluginSection(section: ConfigSection): PluginOfSection {
   const kind = section.kind;
   if (kind !== 'input' && kind !== 'output' && kind !== 'filter') throw new Error(`internal: a ${kind} section is not a plugin`);
   const nameEntry = section.entries.find((entry) => entry.key === 'name');
@@ -48,7 +48,7 @@ function pluginSection(section: ConfigSection): PluginSection {
   return { kind, plugin: nameEntry.value.toLowerCase(), section, processors: section.processors?.map((processor) => pluginSection(processor)) };
 }
 
-function unknownPlugin(plugin: PluginSection, registry: PluginRegistry, role: string = plugin.kind): ConfigError {
+function unknownPlugin(plugin: PluginOfSection, registry: PluginRegistry, role: string = plugin.kind): ConfigError {
   const available = registry.names(plugin.kind);
   const reason = `unknown ${role} plugin '${plugin.plugin}'. Available ${role}s: ${available.join(', ')}`;
   const origin = fileOrigin(plugin.section);
@@ -126,7 +126,7 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
    * (`dummy.0.content_modifier.0`) so its logs and metrics are told apart from a shared filter's, and
    * with no Match it applies to every record on that path.
    */
-  const processorSpecs = (owner: PluginSection, ownerInstance: string): FilterSpec[] | undefined => {
+  const processorSpecs = (owner: PluginOfSection, ownerInstance: string): FilterSpec[] | undefined => {
     if (owner.processors === undefined || owner.processors.length === 0) return undefined;
     const counters = new Map<string, number>();
     return owner.processors.map((processor) => {
