@@ -4,7 +4,8 @@
 // - each top-level folder of src/ is a floor, and imports only floors below it (or its own);
 // - no import cycle between files (type-only imports count: they tie the files' meaning together);
 // - no source file over 600 lines;
-// - only src/app reads configuration files (the main file, includes, parsers and upstream files).
+// - only src/app reads configuration files (the main file, includes, parsers and upstream files), and
+//   the text-to-meaning floors below the pipeline touch no file system at all.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -27,6 +28,9 @@ const maxLines = 600;
 /** Modules that read configuration files; only the loader's floor may import them. */
 const configReaders = ['src/app/read-file.ts'];
 const configReaderFloors = new Set(['app']);
+/** Floors that turn text or bytes into meaning: what they read is handed to them. */
+const noFileSystemFolders = new Set(['config', 'parsers', 'multiline', 'upstream', 'regex', 'codec']);
+const fileSystemModule = /^(node:)?fs(\/promises)?$/;
 
 const root = resolve(process.argv[2] ?? '.');
 const srcDir = join(root, 'src');
@@ -58,6 +62,9 @@ for (const file of files) {
   const targets = new Set();
   for (const match of text.matchAll(importPattern)) {
     const specifier = match[1] ?? match[2];
+    if (fileSystemModule.test(specifier) && noFileSystemFolders.has(folder)) {
+      problems.push(`${name(file)} imports ${specifier}: src/${folder} reads no file (src/app reads them and hands over the text)`);
+    }
     if (!specifier.startsWith('.')) continue;
     const target = resolve(dirname(file), specifier.replace(/\.js$/, '.ts'));
     targets.add(target);

@@ -6,38 +6,53 @@ import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from '../
 import { pluginSchema } from '../pipeline/plugin-schema.js';
 import type { PluginDefinition } from '../pipeline/contracts.js';
 import { serviceSchema, type RetryLimit } from '../config/common-keys.js';
+import { isCommandLine, type ConfigSection } from '../config/document.js';
 import { configMessage, resolveConfig, type ConfigEntry } from '../config/schema.js';
-import type { ServiceUri } from '../config/service-uri.js';
-import { readUpstreamFile, upstreamFromSections, type NamedUpstream, type UpstreamSource } from '../upstream/config.js';
+import { ParserRegistry } from '../pipeline/parser-registry.js';
+import { upstreamFromSections, type NamedUpstream, type UpstreamSource } from '../upstream/config.js';
+import { readUpstreamFile } from './config-files.js';
 
 /**
- * One `[INPUT]`/`[OUTPUT]`/`[FILTER]` section as the CLI or a config file gave it: the plugin name,
- * its raw entries in order, and for `-o websocket://host:port/path` the parsed service URI.
+ * What a pipeline is built from, in Fluent Bit's order: the command line's sections first, then the
+ * files'. Every section names its plugin with a `name` entry, as in a file.
  */
-export interface PluginSection {
-  kind: 'input' | 'output' | 'filter';
-  plugin: string;
-  entries: ConfigEntry[];
-  origin?: ConfigOrigin;
-  serviceUri?: ServiceUri;
-  /** YAML's `processors.logs`: filter sections run on this input's or output's path only. */
-  processors?: PluginSection[];
-  /** The directory of the configuration file this section is in; relative `upstream` paths start there. */
+export interface PipelineSections {
+  serviceEntries: ConfigEntry[];
+  /** `input`, `filter` and `output` sections; others are not the builder's. */
+  sections: ConfigSection[];
+  /** YAML's `upstream_servers`, which an output's `upstream` may name. */
+  upstreamServers?: NamedUpstream[];
+  /** The main configuration file's directory: relative `upstream` files of its sections start there. */
   configDir?: string;
 }
 
-/** Everything a pipeline is built from, in Fluent Bit's order: CLI sections first, then the file's. */
-export interface PipelineSource {
-  serviceEntries: ConfigEntry[];
-  sections: PluginSection[];
-  /** YAML's `upstream_servers`, which an output's `upstream` may name. */
-  upstreams?: NamedUpstream[];
+/** A plugin section with the plugin it names, looked up case-insensitively. */
+interface PluginOfSection {
+  kind: 'input' | 'filter' | 'output';
+  plugin: string;
+  section: ConfigSection;
+  processors: PluginOfSection[] | undefined;
 }
 
-function unknownPlugin(section: PluginSection, registry: PluginRegistry, role: string = section.kind): ConfigError {
-  const available = registry.names(section.kind);
-  const reason = `unknown ${role} plugin '${section.plugin}'. Available ${role}s: ${available.join(', ')}`;
-  return new ConfigError('WSBIT_CONFIG_UNKNOWN_PLUGIN', configMessage(reason, section.origin), section.origin);
+/** Where a section was written, for messages; command-line sections are named by their plugin alone. */
+const fileOrigin = (section: ConfigSection): ConfigSection['origin'] | undefined => (isCommandLine(section.origin) ? undefined : section.origin);
+
+/** A section must name its plugin; the check covers every section before any is resolved. */
+function pluginSection(section: ConfigSection): PluginOfSection {
+  const kind = section.kind;
+  if (kind !== 'input' && kind !== 'output' && kind !== 'filter') throw new Error(`internal: a ${kind} section is not a plugin`);
+  const nameEntry = section.entries.find((entry) => entry.key === 'name');
+  if (nameEntry === undefined || nameEntry.value === '') {
+    throw new ConfigError('WSBIT_CONFIG_NO_NAME', configMessage(`[${section.header}] section has no 'Name' key naming its plugin`, section.origin), section.origin);
+  }
+  return { kind, plugin: nameEntry.value.toLowerCase(), section, processors: section.processors?.map((processor) => pluginSection(processor)) };
+}
+
+function unknownPlugin(plugin: PluginOfSection, registry: PluginRegistry, role: string = plugin.kind): ConfigError {
+  const available = registry.names(plugin.kind);
+  const reason = `unknown ${role} plugin '${plugin.plugin}'. Available ${role}s: ${available.join(', ')}`;
+  const origin = fileOrigin(plugin.section);
+  return new ConfigError('WSBIT_CONFIG_UNKNOWN_PLUGIN', configMessage(reason, origin), origin);
 }
 
 /**
@@ -45,7 +60,7 @@ function unknownPlugin(section: PluginSection, registry: PluginRegistry, role: s
  * `-p host=...` or `-p port=...` overrides them, as in Fluent Bit. The URI path is different: it
  * wins over a `uri` property, so it is applied after resolution.
  */
-function entriesWithServiceUri(section: PluginSection, definition: PluginDefinition): ConfigEntry[] {
+function entriesWithServiceUri(section: ConfigSection, definition: PluginDefinition): ConfigEntry[] {
   const uri = section.serviceUri;
   if (uri === undefined || uri.host === undefined) return section.entries;
   const keys = definition.serviceUriKeys;
@@ -67,12 +82,13 @@ function entriesWithServiceUri(section: PluginSection, definition: PluginDefinit
  * the main file's directory; 5.1.1 itself reads every value as a path). Its nodes are checked here, so
  * `-D` catches a missing file or a bad node; the output fills in its default port later.
  */
-function resolveUpstream(reference: string, section: PluginSection, named: readonly NamedUpstream[], instance: string): UpstreamSource {
-  const origin = section.entries.filter((entry) => entry.key === 'upstream').at(-1)?.origin ?? section.origin;
+function resolveUpstream(reference: string, section: ConfigSection, sections: PipelineSections, instance: string): UpstreamSource {
+  const origin = section.entries.filter((entry) => entry.key === 'upstream').at(-1)?.origin ?? fileOrigin(section);
+  const named = sections.upstreamServers ?? [];
   let source: UpstreamSource | undefined = named.find((upstream) => upstream.name === reference);
   if (source === undefined) {
     try {
-      source = readUpstreamFile(reference, section.configDir);
+      source = readUpstreamFile(reference, fileOrigin(section) === undefined ? undefined : sections.configDir);
     } catch (error) {
       const names = named.length === 0 ? '' : ` names none of upstream_servers (${named.map((upstream) => upstream.name).join(', ')}) and is read as a file path`;
       const reason = `${instance}: upstream '${reference}'${names}: ${errorMessage(error)}`;
@@ -87,7 +103,9 @@ function resolveUpstream(reference: string, section: PluginSection, named: reado
 /** `exactOptionalPropertyTypes`-safe: the key only when there are processors. */
 const optionalProcessors = (specs: FilterSpec[] | undefined): { processors?: FilterSpec[] } => (specs === undefined ? {} : { processors: specs });
 
-export function buildPipeline(source: PipelineSource, registry: PluginRegistry): PipelineDescription {
+/** The typed pipeline of `source`, its parsers registry (loaded by the caller) included. */
+export function buildPipeline(source: PipelineSections, registry: PluginRegistry, parsers: ParserRegistry = new ParserRegistry()): PipelineDescription {
+  const plugins = source.sections.map(pluginSection);
   const warnings: string[] = [];
   const serviceResult = resolveConfig(serviceSchema, source.serviceEntries, { instance: 'service', kind: 'service' });
   warnings.push(...serviceResult.warnings);
@@ -108,16 +126,16 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
    * (`dummy.0.content_modifier.0`) so its logs and metrics are told apart from a shared filter's, and
    * with no Match it applies to every record on that path.
    */
-  const processorSpecs = (owner: PluginSection, ownerInstance: string): FilterSpec[] | undefined => {
+  const processorSpecs = (owner: PluginOfSection, ownerInstance: string): FilterSpec[] | undefined => {
     if (owner.processors === undefined || owner.processors.length === 0) return undefined;
     const counters = new Map<string, number>();
-    return owner.processors.map((section) => {
-      const definition = registry.filter(section.plugin);
-      if (definition === undefined || section.kind !== 'filter') throw unknownPlugin(section, registry, 'processor');
+    return owner.processors.map((processor) => {
+      const definition = registry.filter(processor.plugin);
+      if (definition === undefined || processor.kind !== 'filter') throw unknownPlugin(processor, registry, 'processor');
       const index = counters.get(definition.name) ?? 0;
       counters.set(definition.name, index + 1);
       const defaultInstance = `${ownerInstance}.${definition.name}.${index}`;
-      const resolved = resolveConfig(pluginSchema(definition), section.entries, { instance: defaultInstance, kind: 'filter' });
+      const resolved = resolveConfig(pluginSchema(definition), processor.section.entries, { instance: defaultInstance, kind: 'filter' });
       warnings.push(...resolved.warnings);
       const config = resolved.config as Record<string, unknown>;
       const alias = config['alias'];
@@ -128,9 +146,10 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
     });
   };
 
-  for (const section of source.sections) {
-    const definition = registry.get(section.kind, section.plugin);
-    if (definition === undefined) throw unknownPlugin(section, registry);
+  for (const plugin of plugins) {
+    const { section } = plugin;
+    const definition = registry.get(plugin.kind, plugin.plugin);
+    if (definition === undefined) throw unknownPlugin(plugin, registry);
     const counterKey = `${definition.kind}:${definition.name}`;
     const index = instanceCounters.get(counterKey) ?? 0;
     instanceCounters.set(counterKey, index + 1);
@@ -149,7 +168,7 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
     // Names are unique per kind, as in Fluent Bit: `-i websocket -o websocket` gives an input and an
     // output both named websocket.0 (logs and metrics tell them apart by kind).
     if (usedNames.has(`${definition.kind}:${instance}`)) {
-      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(`${instance}: alias '${instance}' is used by another plugin instance`, section.origin));
+      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(`${instance}: alias '${instance}' is used by another plugin instance`, fileOrigin(section)));
     }
     usedNames.add(`${definition.kind}:${instance}`);
     const logLevel = (config['log_level'] as LogLevel | null) ?? null;
@@ -163,7 +182,7 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
         memBufLimitBytes: config['mem_buf_limit'] as number,
         storageType: config['storage.type'] as 'memory' | 'filesystem',
         config,
-        ...optionalProcessors(processorSpecs(section, instance)),
+        ...optionalProcessors(processorSpecs(plugin, instance)),
       });
     } else if (definition.kind === 'filter') {
       filters.push({ definition, instance, route: routeRule(config, instance), logLevel, config });
@@ -177,8 +196,8 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
         workers: config['workers'] as number,
         logLevel,
         config,
-        ...optionalProcessors(processorSpecs(section, instance)),
-        ...(typeof config['upstream'] === 'string' ? { upstream: resolveUpstream(config['upstream'], section, source.upstreams ?? [], instance) } : {}),
+        ...optionalProcessors(processorSpecs(plugin, instance)),
+        ...(typeof config['upstream'] === 'string' ? { upstream: resolveUpstream(config['upstream'], section, source, instance) } : {}),
       });
     }
   }
@@ -203,5 +222,5 @@ export function buildPipeline(source: PipelineSource, registry: PluginRegistry):
       warnings.push(`[router] NO match for ${filter.instance} filter instance: it applies to no records (set Match or Match_Regex)`);
     }
   }
-  return { service: serviceResult.config, inputs, filters, outputs, warnings };
+  return { service: serviceResult.config, inputs, filters, outputs, parsers, warnings };
 }

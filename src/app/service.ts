@@ -5,24 +5,32 @@ import { LogRoot, fileSink, stderrSink, type LogLevel, type Logger } from '../ba
 import { MetricsRegistry } from '../base/metrics.js';
 import { HealthCheck } from '../monitoring/health.js';
 import { MonitoringServer } from '../monitoring/server.js';
+import type { PipelineDescription } from '../pipeline/description.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { CommandLine } from '../cli/args.js';
-import { loadConfiguration, type LoadedConfiguration } from './loader.js';
+import { loadPipeline, type LoadRequest } from './loader.js';
 import { takeStartupSignal } from './startup-signals.js';
-import type { CliIo } from '../cli/main.js';
 
-function effectiveLogLevel(commandLine: CommandLine, configured: LogLevel): LogLevel {
-  if (commandLine.quiet) return 'off';
-  if (commandLine.verbosity >= 2) return 'trace';
-  if (commandLine.verbosity === 1) return 'debug';
+/** What to load (again on every reload), and how loudly to log and whether only to check. */
+export interface ServiceRequest extends LoadRequest {
+  /** `-v` once: debug; twice: trace. */
+  verbosity: number;
+  quiet: boolean;
+  /** `-D`: load and validate, then stop. */
+  dryRun: boolean;
+}
+
+function effectiveLogLevel(request: ServiceRequest, configured: LogLevel): LogLevel {
+  if (request.quiet) return 'off';
+  if (request.verbosity >= 2) return 'trace';
+  if (request.verbosity === 1) return 'debug';
   const fromEnv = process.env['FLB_LOG_LEVEL'] ?? process.env['WSBIT_LOG_LEVEL'];
   if (fromEnv !== undefined && ['off', 'error', 'warn', 'info', 'debug', 'trace'].includes(fromEnv)) return fromEnv as LogLevel;
   return configured;
 }
 
-function applyLogging(logRoot: LogRoot, commandLine: CommandLine, loaded: LoadedConfiguration): void {
-  const { service } = loaded.pipeline;
-  logRoot.level = effectiveLogLevel(commandLine, service.log_level);
+function applyLogging(logRoot: LogRoot, request: ServiceRequest, loaded: PipelineDescription): void {
+  const { service } = loaded;
+  logRoot.level = effectiveLogLevel(request, service.log_level);
   logRoot.sink = service.log_file === null ? stderrSink : fileSink(service.log_file);
   const logger = logRoot.scoped('');
   for (const warning of loaded.warnings) logger.warn(warning);
@@ -36,7 +44,7 @@ function applyLogging(logRoot: LogRoot, commandLine: CommandLine, loaded: Loaded
  */
 class Service {
   private agent: Agent;
-  private loaded: LoadedConfiguration;
+  private loaded: PipelineDescription;
   private readonly metrics = new MetricsRegistry();
   private readonly startedAtMs = Date.now();
   private monitoring: MonitoringServer | null = null;
@@ -45,11 +53,11 @@ class Service {
   private readonly logger: Logger;
 
   constructor(
-    private readonly commandLine: CommandLine,
+    private readonly request: ServiceRequest,
     private readonly registry: PluginRegistry,
     private readonly version: string,
     private readonly logRoot: LogRoot,
-    loaded: LoadedConfiguration,
+    loaded: PipelineDescription,
   ) {
     this.loaded = loaded;
     this.logger = logRoot.scoped('engine');
@@ -59,7 +67,7 @@ class Service {
   async start(): Promise<void> {
     this.logRoot.scoped('').info(`[wsbit] version=${this.version}, pid=${process.pid}`);
     await this.agent.start();
-    const { service } = this.loaded.pipeline;
+    const { service } = this.loaded;
     if (service.health_check) {
       this.health = new HealthCheck(this.metrics, {
         errorsCount: service.hc_errors_count,
@@ -74,7 +82,7 @@ class Service {
         startedAtMs: this.startedAtMs,
         metrics: () => this.metrics,
         storage: () => {
-          const current = this.loaded.pipeline.service;
+          const current = this.loaded.service;
           return current['storage.path'] === null || !current['storage.metrics'] ? null : this.agent.engine.storageReport();
         },
         health: this.health,
@@ -87,7 +95,7 @@ class Service {
   }
 
   get hotReloadEnabled(): boolean {
-    return this.loaded.pipeline.service.hot_reload;
+    return this.loaded.service.hot_reload;
   }
 
   /** Returns true when the new configuration is running, false when the old one was kept. */
@@ -106,18 +114,18 @@ class Service {
     return 0;
   }
 
-  private createAgent(loaded: LoadedConfiguration, handedOver: HandedOverChunk[] = []): Agent {
-    const agent = new Agent(loaded.pipeline, { logRoot: this.logRoot, parsers: loaded.parsers, metrics: this.metrics, dryRun: this.commandLine.dryRun });
+  private createAgent(loaded: PipelineDescription, handedOver: HandedOverChunk[] = []): Agent {
+    const agent = new Agent(loaded, { logRoot: this.logRoot, metrics: this.metrics, dryRun: this.request.dryRun });
     agent.adoptHandedOver(handedOver);
     return agent;
   }
 
   private async doReload(reason: string): Promise<boolean> {
     this.logger.info(`[reload] reloading the configuration (${reason})`);
-    let next: LoadedConfiguration;
+    let next: PipelineDescription;
     let nextAgent: Agent;
     try {
-      next = loadConfiguration(this.commandLine, this.registry);
+      next = loadPipeline(this.request, this.registry);
       // Building the agent validates every plugin's settings before anything is stopped.
       nextAgent = this.createAgent(next);
     } catch (error) {
@@ -126,7 +134,7 @@ class Service {
     }
     const { handedOver } = await this.agent.stop({ handOver: true });
     nextAgent.adoptHandedOver(handedOver);
-    applyLogging(this.logRoot, this.commandLine, next);
+    applyLogging(this.logRoot, this.request, next);
     try {
       await nextAgent.start();
     } catch (error) {
@@ -146,21 +154,21 @@ class Service {
 
 /** Starts the service and resolves with the exit code when it has stopped. */
 export async function runService(
-  commandLine: CommandLine,
+  request: ServiceRequest,
   registry: PluginRegistry,
   version: string,
-  io: CliIo,
+  stdout: (text: string) => void,
   fail: (error: unknown) => number,
 ): Promise<number> {
   const logRoot = new LogRoot({ level: 'info', sink: stderrSink });
   let service: Service;
   try {
-    const loaded = loadConfiguration(commandLine, registry);
-    applyLogging(logRoot, commandLine, loaded);
-    service = new Service(commandLine, registry, version, logRoot, loaded);
-    if (commandLine.dryRun) {
+    const loaded = loadPipeline(request, registry);
+    applyLogging(logRoot, request, loaded);
+    service = new Service(request, registry, version, logRoot, loaded);
+    if (request.dryRun) {
       takeStartupSignal();
-      io.stdout('configuration test is successful\n');
+      stdout('configuration test is successful\n');
       return 0;
     }
   } catch (error) {

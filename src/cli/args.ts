@@ -1,26 +1,28 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../base/errors.js';
-import type { ConfigEntry } from '../config/schema.js';
+import { commandLineOrigin, type ConfigSection } from '../config/document.js';
 import { asciiLower } from '../config/schema.js';
-import type { PluginSection } from '../app/builder.js';
 import { parseServiceUri } from '../config/service-uri.js';
+import type { ServiceRequest } from '../app/service.js';
 
-export interface CommandLine {
-  sections: PluginSection[];
-  serviceEntries: ConfigEntry[];
-  configFile: string | null;
+/** The plugin a `-h` or `-J` follows. */
+export interface PluginChoice {
+  kind: 'input' | 'output' | 'filter';
+  plugin: string;
+}
+
+/** What the command line asks for: a service to run (the load request and how to log), or a one-off. */
+export interface CommandLine extends ServiceRequest {
   /** `--convert FILE.conf`: print the file as YAML and exit. */
   convertFile: string | null;
-  verbosity: number;
-  quiet: boolean;
-  dryRun: boolean;
   showVersion: boolean;
   /** `-J`: help as JSON (the schemas), for tools. */
   jsonHelp: boolean;
   /** `-h` after a plugin shows that plugin's help; otherwise the main help. */
-  help: { kind: 'main' } | { kind: 'plugin'; section: PluginSection } | null;
-  warnings: string[];
+  help: { kind: 'main' } | { kind: 'plugin'; plugin: PluginChoice } | null;
 }
+
+const SECTION_HEADERS = { input: 'INPUT', output: 'OUTPUT', filter: 'FILTER' } as const;
 
 function cliError(message: string): ConfigError {
   return new ConfigError('WSBIT_CLI_USAGE', message);
@@ -45,15 +47,20 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     help: null,
     warnings: [],
   };
-  const origin = (flag: string) => ({ file: 'command line', line: 0, flag });
-  const last = (): PluginSection | undefined => result.sections[result.sections.length - 1];
-  const openSection = (kind: PluginSection['kind'], argument: string): void => {
+  const origin = commandLineOrigin;
+  /** The sections `-i`, `-o` and `-F` opened, with the plugin each names; `sections` holds the same. */
+  const opened: Array<PluginChoice & { section: ConfigSection }> = [];
+  const lastOpened = (): (PluginChoice & { section: ConfigSection }) | undefined => opened[opened.length - 1];
+  const last = (): ConfigSection | undefined => lastOpened()?.section;
+  const openSection = (kind: PluginChoice['kind'], flag: string, argument: string): void => {
     const uri = parseServiceUri(argument);
-    const section: PluginSection = { kind, plugin: uri.plugin, entries: [] };
+    // Written as a file writes it: the plugin is the section's `name`, which the builder reads.
+    const section: ConfigSection = { kind, header: SECTION_HEADERS[kind], origin: origin(flag), entries: [{ key: 'name', value: uri.plugin, origin: origin(flag) }], groups: [] };
     if (uri.host !== undefined || uri.uri !== undefined) section.serviceUri = uri;
     result.sections.push(section);
+    opened.push({ kind, plugin: uri.plugin, section });
   };
-  const requireSection = (flag: string, value: string): PluginSection => {
+  const requireSection = (flag: string, value: string): ConfigSection => {
     const section = last();
     if (section === undefined) throw cliError(`${flag} '${value}' must come after the -i, -o or -F it applies to`);
     return section;
@@ -89,9 +96,9 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 
   program.on('option:config', (file: string) => (result.configFile = file));
   program.on('option:convert', (file: string) => (result.convertFile = file));
-  program.on('option:input', (name: string) => openSection('input', name));
-  program.on('option:output', (name: string) => openSection('output', name));
-  program.on('option:filter', (name: string) => openSection('filter', name));
+  program.on('option:input', (name: string) => openSection('input', '-i', name));
+  program.on('option:output', (name: string) => openSection('output', '-o', name));
+  program.on('option:filter', (name: string) => openSection('filter', '-F', name));
   program.on('option:prop', (pair: string) => {
     const section = requireSection('-p', pair);
     const equals = pair.indexOf('=');
@@ -106,7 +113,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     const section = requireSection('-m', pattern);
     if (section.kind === 'input') {
       // Fluent Bit silently ignores -m after an input; wsbit says so.
-      result.warnings.push(`-m '${pattern}' follows input '${section.plugin}' and is ignored: Match belongs to outputs`);
+      result.warnings.push(`-m '${pattern}' follows input '${lastOpened()?.plugin ?? ''}' and is ignored: Match belongs to outputs`);
       return;
     }
     section.entries.push({ key: 'match', value: pattern, origin: origin('-m') });
@@ -120,19 +127,19 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   program.on('option:quiet', () => (result.quiet = true));
   program.on('option:dry-run', () => (result.dryRun = true));
   program.on('option:version', () => (result.showVersion = true));
+  const helpFor = (): CommandLine['help'] => {
+    const plugin = lastOpened();
+    return plugin === undefined ? { kind: 'main' } : { kind: 'plugin', plugin: { kind: plugin.kind, plugin: plugin.plugin } };
+  };
   program.on('option:help-json', () => {
     result.jsonHelp = true;
-    const section = last();
-    result.help = section === undefined ? { kind: 'main' } : { kind: 'plugin', section };
+    result.help = helpFor();
   });
   program.on('option:http', () => result.serviceEntries.push({ key: 'http_server', value: 'on', origin: origin('-H') }));
   program.on('option:http_listen', (address: string) => result.serviceEntries.push({ key: 'http_listen', value: address, origin: origin('-L') }));
   program.on('option:http_port', (port: string) => result.serviceEntries.push({ key: 'http_port', value: port, origin: origin('-P') }));
   program.on('option:enable-hot-reload', () => result.serviceEntries.push({ key: 'hot_reload', value: 'on', origin: origin('-Y') }));
-  program.on('option:help', () => {
-    const section = last();
-    result.help = section === undefined ? { kind: 'main' } : { kind: 'plugin', section };
-  });
+  program.on('option:help', () => (result.help = helpFor()));
 
   try {
     program.parse([...argv], { from: 'user' });

@@ -2,7 +2,7 @@ import { commonKeysByKind, pluginSchema } from '../pipeline/plugin-schema.js';
 import { describeSchema, renderSchemaTable, type ParamSpec, type ParamType, type SchemaRow } from '../config/schema.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { PluginDefinition } from '../pipeline/contracts.js';
-import type { PluginSection } from '../app/builder.js';
+import type { PluginChoice } from './args.js';
 
 export const cliFlags: Array<[string, string]> = [
   ['-c, --config=FILE', 'specify an optional configuration file'],
@@ -127,7 +127,7 @@ export function pluginHelpJson(definition: PluginDefinition): unknown {
 }
 
 /** `-J`: every plugin (or the one after -i/-o/-F) in Fluent Bit's JSON help shape. */
-export function helpAsJson(registry: PluginRegistry, version: string, section: PluginSection | null): unknown {
+export function helpAsJson(registry: PluginRegistry, version: string, section: PluginChoice | null): unknown {
   if (section !== null) {
     const definition = registry.get(section.kind, section.plugin);
     return definition === undefined ? { error: `unknown ${section.kind} plugin '${section.plugin}'` } : pluginHelpJson(definition);

@@ -1,4 +1,4 @@
-import { convertClassicToYaml } from '../config/convert.js';
+import { convertConfigFile } from '../app/config-files.js';
 import { errorMessage } from '../base/errors.js';
 import { formatLogLine } from '../base/logger.js';
 import { defaultRegistry, type PluginRegistry } from '../plugins/registry.js';
@@ -39,12 +39,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo, regis
     return 0;
   }
   if (commandLine.jsonHelp) {
-    io.stdout(`${JSON.stringify(helpAsJson(registry, version, commandLine.help?.kind === 'plugin' ? commandLine.help.section : null), null, 2)}\n`);
+    io.stdout(`${JSON.stringify(helpAsJson(registry, version, commandLine.help?.kind === 'plugin' ? commandLine.help.plugin : null), null, 2)}\n`);
     return 0;
   }
   if (commandLine.convertFile !== null) {
     try {
-      io.stdout(convertClassicToYaml(commandLine.convertFile));
+      io.stdout(convertConfigFile(commandLine.convertFile));
       return 0;
     } catch (error) {
       return fail(error);
@@ -55,11 +55,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo, regis
       io.stdout(mainHelp(registry, version));
       return 0;
     }
-    const { section } = commandLine.help;
-    const definition = registry.get(section.kind, section.plugin);
-    if (definition === undefined) return fail(`unknown ${section.kind} plugin '${section.plugin}'`);
+    const { plugin } = commandLine.help;
+    const definition = registry.get(plugin.kind, plugin.plugin);
+    if (definition === undefined) return fail(`unknown ${plugin.kind} plugin '${plugin.plugin}'`);
     io.stdout(pluginHelp(definition));
     return 0;
   }
-  return runService(commandLine, registry, version, io, fail);
+  return runService(commandLine, registry, version, io.stdout, fail);
 }

@@ -6,58 +6,13 @@
  * Every error is a `ConfigError` whose message reads `[config] error in FILE:LINE: reason`, with
  * the physical line number (blank and comment lines counted).
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, originText, type ConfigOrigin } from '../base/errors.js';
-import { readConfigFile } from './read-file.js';
-import { asciiLower, configMessage, type ConfigEntry } from './schema.js';
-
-export type SectionKind =
-  | 'service' | 'input' | 'filter' | 'output' | 'custom' | 'parser' | 'multiline_parser' | 'plugins' | 'upstream_servers' | 'node';
-
-/** An indented `[NAME]` line inside a section; its keys are indented twice. */
-export interface ConfigGroup {
-  name: string;
-  origin: ConfigOrigin;
-  entries: ConfigEntry[];
-}
-
-export interface ConfigSection {
-  kind: SectionKind;
-  /** The name between the brackets, as written (`SERV`, `OUTPUT`). */
-  header: string;
-  origin: ConfigOrigin;
-  /** Keys lower-cased, values trimmed and with `${VAR}` substituted; repeats kept in order. */
-  entries: ConfigEntry[];
-  groups: ConfigGroup[];
-  /** YAML only: the `processors.logs` of an input or output, each a section of kind `filter`. */
-  processors?: ConfigSection[];
-}
-
-export interface ConfigDocument {
-  /** In file order, includes in place; all `[SERVICE]` sections merged into the first one. */
-  sections: ConfigSection[];
-  /** The `@SET` variables. */
-  variables: Map<string, string>;
-  warnings: string[];
-  /** Every file read, main file first. */
-  files: string[];
-}
-
-export interface ClassicParseOptions {
-  /** Where `${VAR}` looks after `@SET` variables; defaults to `process.env`. */
-  env?: NodeJS.ProcessEnv;
-  /** Allow `[PARSER]` and `[MULTILINE_PARSER]`, for `Parsers_File` files. */
-  allowParsers?: boolean;
-  /** `${HOSTNAME}` when the environment has none; defaults to `os.hostname()`. */
-  hostname?: string;
-  /** Leave `${VAR}` in values as written (the `--convert` tool keeps them for the YAML it prints). */
-  keepVariables?: boolean;
-}
-
-/** Fluent Bit stops at 1000 files (`FLB_CF_FILE_NUM_LIMIT`), which also ends include cycles via globs. */
-export const MAX_FILES = 1000;
+import { ConfigError, type ConfigOrigin } from '../base/errors.js';
+import {
+  finishDocument, MAX_FILES, noFiles,
+  type ConfigDocument, type ConfigFileReader, type ConfigGroup, type ConfigSection, type ParseOptions, type RawSet, type SectionKind,
+} from './document.js';
+import { asciiLower, configMessage } from './schema.js';
 
 /**
  * `get_section_type` compares `strncasecmp(name, keyword, strlen(name))`, so a header matches the
@@ -90,12 +45,8 @@ function includeError(origin: ConfigOrigin, reason: string): ConfigError {
   return new ConfigError('WSBIT_CONFIG_INCLUDE', configMessage(reason, origin), origin);
 }
 
-export interface RawSet {
-  key: string;
-  value: string;
-}
-
 interface ParseState {
+  reader: ConfigFileReader;
   /** Directory of the main file: relative `@INCLUDE` paths fall back to it, globs always use it. */
   rootDir: string;
   allowParsers: boolean;
@@ -134,54 +85,11 @@ function checkIndent(line: string, indent: string, indentLine: number, origin: C
   throw syntaxError(origin, `invalid indentation level: extra indentation level found (${describeIndent(indent, indentLine)}${hint})`);
 }
 
-function globRegExp(part: string): RegExp {
-  const source = [...part].map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
-  return new RegExp(`^${source}$`);
-}
-
-/**
- * The files matching an absolute pattern whose components may hold `*` and `?` (as glob(3); no
- * `[...]` classes). Hidden names match only a component that starts with `.`. Fluent Bit asks for
- * `GLOB_NOSORT`; wsbit sorts, so the include order does not depend on the file system.
- */
-function globFiles(pattern: string): string[] {
-  const root = path.parse(pattern).root;
-  const parts = pattern.slice(root.length).split('/').filter((part) => part !== '');
-  let candidates = [root];
-  for (const part of parts) {
-    const next: string[] = [];
-    for (const dir of candidates) {
-      if (!/[*?]/.test(part)) {
-        next.push(path.join(dir, part));
-        continue;
-      }
-      const matcher = globRegExp(part);
-      let names: string[];
-      try {
-        names = fs.readdirSync(dir);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        if (matcher.test(name) && (part.startsWith('.') || !name.startsWith('.'))) next.push(path.join(dir, name));
-      }
-    }
-    candidates = next;
-  }
-  return candidates.filter((file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() === true).sort();
-}
-
-/** `dev:ino` when the file exists, else its absolute path. */
-export function fileIdentity(file: string): string {
-  const stat = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
-  return stat === undefined ? `path:${path.resolve(file)}` : `${stat.dev}:${stat.ino}`;
-}
-
 /** Reads and parses one included file (`includedFrom` is the `@INCLUDE` line). */
 function readIncluded(state: ParseState, file: string, includedFrom: ConfigOrigin, spec: string): void {
   let text: string;
   try {
-    text = readConfigFile(file, '@INCLUDE file', includedFrom);
+    text = state.reader.readText(file, '@INCLUDE file', includedFrom);
   } catch (error) {
     if (error instanceof ConfigError && error.code === 'WSBIT_CONFIG_TOO_LARGE') throw includeError(includedFrom, error.message);
     const code = (error as { cause?: NodeJS.ErrnoException }).cause?.code;
@@ -199,13 +107,13 @@ function readIncluded(state: ParseState, file: string, includedFrom: ConfigOrigi
 function include(state: ParseState, spec: string, origin: ConfigOrigin): void {
   if (spec.includes('*')) {
     const pattern = path.isAbsolute(spec) ? spec : path.join(state.rootDir, spec);
-    const matches = globFiles(pattern);
+    const matches = state.reader.glob(pattern);
     if (matches.length === 0) throw includeError(origin, `@INCLUDE '${spec}': glob: [${pattern}] no match`);
     for (const file of matches) readIncluded(state, file, origin, file);
     return;
   }
   let file = spec;
-  if (!fs.existsSync(file) && !path.isAbsolute(file)) file = path.join(state.rootDir, spec);
+  if (!state.reader.exists(file) && !path.isAbsolute(file)) file = path.join(state.rootDir, spec);
   readIncluded(state, file, origin, spec);
 }
 
@@ -229,7 +137,7 @@ const PARSERS_IN_MAIN =
   "They belong to the 'parsers_file' configuration files.";
 
 function parseFile(state: ParseState, file: string, text: string, includedFrom?: ConfigOrigin): void {
-  const identity = fileIdentity(file);
+  const identity = state.reader.identity(file);
   if (state.seen.has(identity)) {
     const origin = includedFrom ?? { file, line: 1 };
     throw includeError(origin, `Read twice. path=${file} (the file is already part of this configuration; an include loop?)`);
@@ -324,94 +232,12 @@ function parseFile(state: ParseState, file: string, text: string, includedFrom?:
   }
 }
 
-/**
- * `${VAR}` and `${VAR:-default}` in a value (`flb_env_var_translate`): `lookup` gives `@SET`
- * variables, then the environment. An unset variable becomes empty and is reported through
- * `onUnset`; the default of `:-` also replaces an empty value. One pass, no recursion.
- */
-export function expandVariables(value: string, lookup: (name: string) => string | undefined, onUnset: (name: string) => void): string {
-  let out = '';
-  let from = 0;
-  for (;;) {
-    const start = value.indexOf('${', from);
-    if (start < 0) break;
-    const end = value.indexOf('}', start + 2);
-    if (end < 0) break;
-    const inner = value.slice(start + 2, end);
-    out += value.slice(from, start);
-    from = end + 1;
-    if (inner === '') {
-      out += '${}';
-      continue;
-    }
-    const dash = inner.indexOf(':-');
-    const name = dash < 0 ? inner : inner.slice(0, dash);
-    const found = lookup(name);
-    if (dash >= 0) out += found !== undefined && found !== '' ? found : inner.slice(dash + 2);
-    else if (found !== undefined) out += found;
-    else onUnset(name);
-  }
-  return out + value.slice(from);
-}
-
-/** What a front end hands to `finishDocument`: sections in file order, raw variables, warnings, files read. */
-export type ParsedParts = Pick<ParseState, 'sections' | 'sets' | 'warnings' | 'files'>;
-
-/**
- * Substitutes variables in every value and merges the service sections. Shared by the classic and
- * YAML front ends, so `${VAR}` means the same in both.
- */
-export function finishDocument(state: ParsedParts, options: ClassicParseOptions): ConfigDocument {
-  const env = options.env ?? process.env;
-  // All `@SET`s run before any value is used, so their position does not matter; the last wins.
-  const variables = new Map(state.sets.map((set): [string, string] => [set.key, set.value]));
-  const lookup = (name: string): string | undefined => {
-    const set = variables.get(name);
-    if (set !== undefined) return set;
-    const fromEnv = env[name];
-    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-    // Fluent Bit presets HOSTNAME only when the environment has no HOSTNAME at all (`env_preset`).
-    if (name === 'HOSTNAME' && fromEnv === undefined) return options.hostname ?? os.hostname();
-    return undefined;
-  };
-  const substitute = (entry: ConfigEntry): void => {
-    entry.value = expandVariables(entry.value, lookup, (name) => {
-      const at = entry.origin === undefined ? '' : ` (${originText(entry.origin)})`;
-      state.warnings.push(`[env] variable \${${name}} is used but not set${at}`);
-    });
-  };
-
-  const sections: ConfigSection[] = [];
-  let service: ConfigSection | undefined;
-  for (const section of state.sections) {
-    if (section.entries.length === 0 && section.groups.length === 0) {
-      state.warnings.push(`[config] warning in ${originText(section.origin)}: section [${section.header}] did not have keys`);
-    }
-    if (options.keepVariables !== true) {
-      section.entries.forEach(substitute);
-      section.groups.forEach((group) => group.entries.forEach(substitute));
-      section.processors?.forEach((processor) => processor.entries.forEach(substitute));
-    }
-    // Fluent Bit merges every [SERVICE] into one; later values come later and so win.
-    if (section.kind === 'service' && service !== undefined) {
-      service.entries.push(...section.entries);
-      service.groups.push(...section.groups);
-      continue;
-    }
-    if (section.kind === 'service') service = section;
-    sections.push(section);
-  }
-  return { sections, variables, warnings: state.warnings, files: state.files };
-}
-
-function newState(file: string, options: ClassicParseOptions): ParseState {
-  let absolute = path.resolve(file);
-  try {
-    absolute = fs.realpathSync(file);
-  } catch {
-    // Text parsed for a file that does not exist: resolve includes next to where it would be.
-  }
+function newState(file: string, options: ParseOptions): ParseState {
+  const reader = options.reader ?? noFiles;
+  // Text parsed for a file that does not exist resolves includes next to where it would be.
+  const absolute = reader.realPath(file) ?? path.resolve(file);
   return {
+    reader,
     rootDir: path.dirname(absolute),
     allowParsers: options.allowParsers === true,
     sections: [],
@@ -422,13 +248,9 @@ function newState(file: string, options: ClassicParseOptions): ParseState {
   };
 }
 
-/** Parses `text` as if it were the file `file` (includes resolve next to it). */
-export function parseClassicConfigText(text: string, file: string, options: ClassicParseOptions = {}): ConfigDocument {
+/** Parses `text` as if it were the file `file` (includes resolve next to it, read by `options.reader`). */
+export function parseClassicConfigText(text: string, file: string, options: ParseOptions = {}): ConfigDocument {
   const state = newState(file, options);
   parseFile(state, file, text);
   return finishDocument(state, options);
-}
-
-export function parseClassicConfig(file: string, options: ClassicParseOptions = {}): ConfigDocument {
-  return parseClassicConfigText(readConfigFile(file), file, options);
 }

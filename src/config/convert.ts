@@ -7,9 +7,8 @@
  */
 import type { Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { ConfigError } from '../base/errors.js';
-import { splitQuoted } from '../plugins/filters/rule-args.js';
-import { parseClassicConfigText, type ConfigSection } from './classic.js';
-import { readConfigFile } from './read-file.js';
+import { parseClassicConfigText } from './classic.js';
+import type { ConfigSection } from './document.js';
 import { yamlLibrary } from './yaml.js';
 import { configMessage, type ConfigEntry } from './schema.js';
 
@@ -92,17 +91,12 @@ class YamlWriter {
       const origin = section.groups[0]?.origin ?? section.origin;
       throw new ConfigError('WSBIT_CONVERT_UNSUPPORTED', configMessage(`[${section.header}] has indented groups, which have no YAML form`, origin), origin);
     }
-    let entries = section.entries;
+    const entries = [...section.entries];
     const rules: Node[] = [];
-    if (section.kind === 'multiline_parser') {
-      // Fluent Bit's YAML writes each `rule "state" "regex" "next"` as a map.
-      entries = entries.filter((entry) => {
-        const words = entry.key === 'rule' ? splitQuoted(entry.value, 3) : null;
-        if (words === null || words.length !== 3) return true;
-        const [state, regex, next] = words;
-        rules.push(this.document.createNode({ state, regex, next_state: next }));
-        return false;
-      });
+    for (const rule of section.rules ?? []) {
+      // Fluent Bit's YAML writes each `rule "state" "regex" "next"` as a map, which needs all three.
+      if (rule.nextState !== null) rules.push(this.document.createNode({ state: rule.state, regex: rule.regex, next_state: rule.nextState }));
+      else entries.push({ key: 'rule', value: [rule.state, rule.regex].map((word) => `"${word.replace(/"/g, '\\"')}"`).join(' '), origin: rule.origin });
     }
     const map = this.entriesMap(entries);
     if (rules.length > 0) map.items.push(this.document.createPair('rules', this.seq(rules)));
@@ -122,8 +116,8 @@ class YamlWriter {
   }
 }
 
-/** The YAML for the classic file `file` (`text` if given, else read from disk). */
-export function convertClassicToYaml(file: string, text: string = readConfigFile(file)): string {
+/** The YAML for `text`, the classic file `file`. */
+export function convertClassicToYaml(file: string, text: string): string {
   const lines = text.split('\n');
   const comments = commentsByLine(lines);
   // The comment block that opens the file opens the YAML, rather than sitting on the first section.

@@ -5,6 +5,7 @@
  * Fluent Bit reads most numbers with `atoi`/`atof`, which silently turn garbage into 0 (`port abc`
  * becomes port 0). wsbit accepts the same well-formed spellings and rejects the rest.
  */
+import { splitTokens } from './words.js';
 
 const BOOL_WORDS: ReadonlyMap<string, boolean> = new Map([
   ['true', true],
@@ -76,32 +77,13 @@ export interface HeaderPair {
 }
 
 /**
- * Fluent Bit's SLIST_1 (`flb_slist_split_tokens(list, str, 1)`): the first space-separated token is
- * the name, the rest of the line (leading spaces skipped) the value, verbatim. Only the name may be
- * double-quoted (`\"` inside is unescaped). With no value the name doubles as the value, as
- * out_websocket sends `X-Only: X-Only` for `Header X-Only`.
+ * Fluent Bit's SLIST_1 (`flb_slist_split_tokens(list, str, 1)`): the first token is the name (it may
+ * be double-quoted), the rest of the line the value, verbatim. With no value the name doubles as the
+ * value, as out_websocket sends `X-Only: X-Only` for `Header X-Only`.
  */
 export function splitHeader(raw: string): HeaderPair | undefined {
-  let p = 0;
-  while (raw[p] === ' ') p++;
-  let name: string;
-  let end: number;
-  if (raw[p] === '"') {
-    const start = ++p;
-    while (p < raw.length && (raw[p] !== '"' || raw[p - 1] === '\\')) p++;
-    // An unterminated quote takes the rest of the line as the name, not unescaped (Fluent Bit).
-    name = p < raw.length ? raw.slice(start, p).replace(/\\"/g, '"') : raw.slice(start);
-    end = p;
-  } else {
-    const start = p;
-    while (p < raw.length && raw[p] !== ' ') p++;
-    name = raw.slice(start, p);
-    end = p;
-  }
-  if (name === '') return undefined;
-  p = end + 1;
-  while (raw[p] === ' ') p++;
-  const value = p < raw.length ? raw.slice(p) : name;
+  const [name, value = name] = splitTokens(raw, 1);
+  if (name === undefined || name === '' || value === undefined) return undefined;
   return { name, value };
 }
 

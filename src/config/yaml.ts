@@ -11,9 +11,10 @@ import * as path from 'node:path';
 import type * as Yaml from 'yaml';
 import type { Node, Pair, YAMLMap } from 'yaml';
 import { ConfigError, originText, type ConfigOrigin } from '../base/errors.js';
-import { fileIdentity, finishDocument, MAX_FILES, type ClassicParseOptions, type ConfigDocument, type ConfigSection, type ParsedParts, type SectionKind } from './classic.js';
-import { readConfigFile } from './read-file.js';
-import type { NamedUpstream } from '../upstream/config.js';
+import {
+  finishDocument, MAX_FILES, noFiles,
+  type ConfigDocument, type ConfigFileReader, type ConfigSection, type MultilineRuleText, type ParsedParts, type ParseOptions, type SectionKind, type UpstreamServersEntry,
+} from './document.js';
 import { asciiLower, configMessage, type ConfigEntry } from './schema.js';
 
 let yamlModule: typeof Yaml | undefined;
@@ -32,11 +33,6 @@ const isMap = (node: unknown): node is YAMLMap => yamlLibrary().isMap(node);
 const isSeq = (node: unknown): node is Yaml.YAMLSeq => yamlLibrary().isSeq(node);
 const isScalar = (node: unknown): node is Yaml.Scalar => yamlLibrary().isScalar(node);
 const isAlias = (node: unknown): node is Yaml.Alias => yamlLibrary().isAlias(node);
-
-export interface YamlConfigDocument extends ConfigDocument {
-  /** `upstream_servers`, which an output names with `upstream: NAME`. */
-  upstreams: NamedUpstream[];
-}
 
 /** Fluent Bit's top-level YAML sections; `customs` is accepted and kept like classic `[CUSTOM]`. */
 const TOP_LEVEL_SECTIONS = ['env', 'includes', 'service', 'parsers', 'multiline_parsers', 'pipeline', 'upstream_servers', 'plugins', 'customs'] as const;
@@ -57,8 +53,9 @@ export function isYamlConfig(file: string, text: string): boolean {
 }
 
 interface YamlState extends ParsedParts {
+  reader: ConfigFileReader;
   seen: Set<string>;
-  upstreams: NamedUpstream[];
+  upstreamServers: UpstreamServersEntry[];
 }
 
 /** Positions and errors of one file. */
@@ -153,8 +150,8 @@ function newSection(kind: SectionKind, header: string, origin: ConfigOrigin): Co
   return { kind, header, origin, entries: [], groups: [] };
 }
 
-/** Fluent Bit's YAML multiline rules are maps; the classic `rule "state" "regex" "next"` line is what the parser registry reads. */
-function multilineRule(yaml: YamlFile, node: Node): ConfigEntry {
+/** Fluent Bit's YAML multiline rules are maps of `state`, `regex` and `next_state`. */
+function multilineRule(yaml: YamlFile, node: Node): MultilineRuleText {
   const map = expectMap(yaml, node, 'a multiline rule');
   const field = (name: string): string => {
     const pair = map.items.find((item) => asciiLower(scalarText(yaml, item.key, 'a key')) === name);
@@ -162,8 +159,7 @@ function multilineRule(yaml: YamlFile, node: Node): ConfigEntry {
     if (text === '') throw yaml.error('WSBIT_CONFIG_SYNTAX', node, `a multiline rule needs 'state', 'regex' and 'next_state'; '${name}' is missing`);
     return text;
   };
-  const quote = (text: string): string => `"${text.replace(/"/g, '\\"')}"`;
-  return { key: 'rule', value: [field('state'), field('regex'), field('next_state')].map(quote).join(' '), origin: yaml.origin(node) };
+  return { state: field('state'), regex: field('regex'), nextState: field('next_state'), origin: yaml.origin(node) };
 }
 
 function processors(yaml: YamlFile, node: unknown, owner: string): ConfigSection[] {
@@ -200,7 +196,7 @@ function pluginSection(yaml: YamlFile, kind: SectionKind, header: string, node: 
       continue;
     }
     if (lower === 'rules' && kind === 'multiline_parser') {
-      section.entries.push(...expectList(yaml, pair.value, "'rules'", key.origin).map((rule) => multilineRule(yaml, rule)));
+      section.rules = [...(section.rules ?? []), ...expectList(yaml, pair.value, "'rules'", key.origin).map((rule) => multilineRule(yaml, rule))];
       continue;
     }
     section.entries.push(...valueEntries(yaml, lower, pair.value, key.origin));
@@ -227,7 +223,7 @@ function pipeline(yaml: YamlFile, node: unknown, origin: ConfigOrigin): void {
 /**
  * `upstream_servers`: a list of `{ name, nodes: [ {name, host, port, tls, ...}, ... ] }`, read into the
  * `[UPSTREAM]` and `[NODE]` sections an upstream file holds, so one reader (`upstreamFromSections`)
- * validates both. The pipeline checks the nodes when an output names the entry.
+ * validates both. The loader checks the nodes when an output names the entry.
  */
 function upstreamServers(yaml: YamlFile, node: unknown, origin: ConfigOrigin): void {
   for (const item of expectList(yaml, node, "'upstream_servers'", origin)) {
@@ -253,13 +249,13 @@ function upstreamServers(yaml: YamlFile, node: unknown, origin: ConfigOrigin): v
     }
     const name = head.entries.filter((entry) => entry.key === 'name').at(-1)?.value ?? '';
     if (name === '') throw yaml.error('WSBIT_CONFIG_UPSTREAM', item, "each item of 'upstream_servers' needs a 'name'");
-    const twin = yaml.state.upstreams.find((upstream) => upstream.name === name);
+    const twin = yaml.state.upstreamServers.find((upstream) => upstream.name === name);
     if (twin !== undefined) {
       throw yaml.error('WSBIT_CONFIG_UPSTREAM', item, `upstream_servers '${name}' is already defined at ${originText(twin.origin)}`);
     }
     // Among the document's sections too, so `${VAR}`s in them are substituted like any other value.
     yaml.state.sections.push(...sections);
-    yaml.state.upstreams.push({ name, origin: at, from: `upstream_servers '${name}' (${originText(at)})`, sections });
+    yaml.state.upstreamServers.push({ name, origin: at, sections });
   }
 }
 
@@ -272,7 +268,7 @@ function includes(yaml: YamlFile, node: unknown, origin: ConfigOrigin): void {
     const file = path.isAbsolute(spec) ? spec : path.join(path.dirname(yaml.file), spec);
     let text: string;
     try {
-      text = readConfigFile(file, 'included file', at);
+      text = yaml.state.reader.readText(file, 'included file', at);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new ConfigError('WSBIT_CONFIG_INCLUDE', configMessage(`include '${spec}': ${reason}`, at), at, { cause: error });
@@ -328,7 +324,7 @@ function topLevel(yaml: YamlFile, pair: Pair): void {
 }
 
 function parseYamlFile(state: YamlState, file: string, text: string, includedFrom?: ConfigOrigin): void {
-  const identity = fileIdentity(file);
+  const identity = state.reader.identity(file);
   const start = includedFrom ?? { file, line: 1, column: 1 };
   if (state.seen.has(identity)) {
     throw new ConfigError('WSBIT_CONFIG_INCLUDE', configMessage(`Read twice. path=${file} (the file is already part of this configuration; an include loop?)`, start), start);
@@ -342,13 +338,9 @@ function parseYamlFile(state: YamlState, file: string, text: string, includedFro
   for (const pair of expectMap(yaml, root, 'a YAML configuration file').items) topLevel(yaml, pair);
 }
 
-/** Parses `text` as the YAML file `file` (includes resolve next to it). */
-export function parseYamlConfigText(text: string, file: string, options: ClassicParseOptions = {}): YamlConfigDocument {
-  const state: YamlState = { sections: [], sets: [], warnings: [], files: [], seen: new Set(), upstreams: [] };
+/** Parses `text` as the YAML file `file` (includes resolve next to it, read by `options.reader`). */
+export function parseYamlConfigText(text: string, file: string, options: ParseOptions = {}): ConfigDocument {
+  const state: YamlState = { reader: options.reader ?? noFiles, sections: [], sets: [], warnings: [], files: [], seen: new Set(), upstreamServers: [] };
   parseYamlFile(state, file, text);
-  return { ...finishDocument(state, options), upstreams: state.upstreams };
-}
-
-export function parseYamlConfig(file: string, options: ClassicParseOptions = {}): YamlConfigDocument {
-  return parseYamlConfigText(readConfigFile(file), file, options);
+  return finishDocument(state, options);
 }

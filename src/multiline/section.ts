@@ -8,11 +8,13 @@
  *         rule          "start_state"  "/([a-zA-Z]+ \d+ \d+\:\d+\:\d+)(.*)/"  "cont"
  *         rule          "cont"         "/^\s+at.*\/"                          "cont"
  *
- * A front end other than the classic format (YAML's `multiline_parsers`) passes each rule either the
- * same way, a `rule` entry holding `"from_states" "/regex/" "to_state"` (quotes escaped as `\"`), or
- * as a group named `rules` with `state`, `regex` and `next_state` entries (YAML's `rules:` list items).
+ * The configuration document carries the rules already split (`section.rules`, from classic `rule`
+ * lines and YAML `rules:` items alike); a `rule` entry still here (a section built by hand, or one of
+ * the wrong shape) is split the classic way, and a group named `rules` with `state`, `regex` and
+ * `next_state` entries is one rule too.
  */
-import type { ConfigSection } from '../config/classic.js';
+import type { ConfigSection } from '../config/document.js';
+import { splitTokens } from '../config/words.js';
 import { parseBool } from '../config/units.js';
 import { ConfigError, type ConfigOrigin } from '../base/errors.js';
 import { compileRules, MultilineRuleError, type RawRule } from './rules.js';
@@ -31,34 +33,6 @@ function sectionError(origin: ConfigOrigin, reason: string): ConfigError {
   return new ConfigError('WSBIT_CONFIG_BAD_PARSER', `[config] error in ${origin.file}:${origin.line}: [multiline_parser] ${reason}`, origin);
 }
 
-/** flb_slist_split_tokens: words separated by spaces; "double quoted" words may hold spaces and \". */
-export function splitRuleTokens(text: string): string[] {
-  const tokens: string[] = [];
-  let i = 0;
-  while (i < text.length) {
-    while (i < text.length && /\s/.test(text[i] as string)) i++;
-    if (i >= text.length) break;
-    let token = '';
-    if (text[i] === '"') {
-      i++;
-      while (i < text.length && text[i] !== '"') {
-        if (text[i] === '\\' && text[i + 1] === '"') {
-          token += '"';
-          i += 2;
-          continue;
-        }
-        token += text[i];
-        i++;
-      }
-      i++;
-    } else {
-      while (i < text.length && !/\s/.test(text[i] as string)) token += text[i++];
-    }
-    tokens.push(token);
-  }
-  return tokens;
-}
-
 /** Reads one section; throws a ConfigError naming file, line and key for anything Fluent Bit refuses. */
 export function multilineSection(section: ConfigSection, warnings: string[]): MultilineSection {
   const values = new Map<string, { value: string; origin: ConfigOrigin }>();
@@ -70,7 +44,7 @@ export function multilineSection(section: ConfigSection, warnings: string[]): Mu
       continue;
     }
     if (entry.key === 'rule') {
-      const tokens = splitRuleTokens(entry.value);
+      const tokens = splitTokens(entry.value, 0, 'blanks');
       if (tokens.length < 2 || tokens.length > 3) {
         throw sectionError(origin, `invalid rule '${entry.value}': expected "from_state" "/regex/" "to_state"`);
       }
@@ -79,6 +53,7 @@ export function multilineSection(section: ConfigSection, warnings: string[]): Mu
     }
     if (!values.has(entry.key) && entry.value !== '') values.set(entry.key, { value: entry.value, origin });
   }
+  for (const rule of section.rules ?? []) rules.push({ from: rule.state, regex: rule.regex, to: rule.nextState, origin: rule.origin });
   for (const group of section.groups) {
     if (group.name.toLowerCase() !== 'rules' && group.name.toLowerCase() !== 'rule') continue;
     const field = (key: string): string | null => group.entries.find((entry) => entry.key.toLowerCase() === key)?.value ?? null;

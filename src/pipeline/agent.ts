@@ -11,14 +11,11 @@ import { ConfigError } from '../base/errors.js';
 import { FilesystemStorage } from './storage/filesystem.js';
 import { memoryStorage, type ChunkStorage } from './storage/types.js';
 import { Telemetry } from '../base/telemetry.js';
-import { ParserRegistry } from './parser-registry.js';
 
 export interface AgentOptions {
   logRoot: LogRoot;
   clock?: Clock;
   metrics?: MetricsRegistry;
-  /** Parsers from `Parsers_File`; plugins with a `parser` key look theirs up here. */
-  parsers?: ParserRegistry;
   /** `-D`: check that storage.path could be created, but create nothing. */
   dryRun?: boolean;
 }
@@ -56,7 +53,7 @@ export class Agent {
     const clock = options.clock ?? systemClock;
     this.metrics = options.metrics ?? new MetricsRegistry();
     const logRoot = options.logRoot;
-    const parsers = options.parsers ?? new ParserRegistry();
+    const { parsers } = pipeline;
     this.engine = new Engine(
       {
         flushSeconds: service.flush,

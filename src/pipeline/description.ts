@@ -1,11 +1,12 @@
 /**
- * The complete, typed description of one pipeline: what the builder makes from the command line and
- * the configuration files, and the one thing the agent runs.
+ * The complete, typed description of one pipeline: what the loader makes from the command line and
+ * the configuration files (parsers and upstreams resolved), and the one thing the agent runs.
  */
 import type { LogLevel } from '../base/logger.js';
 import type { RetryLimit, serviceSchema } from '../config/common-keys.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { UpstreamSource } from '../upstream/config.js';
+import type { ParserRegistry } from './parser-registry.js';
 import type { FilterPluginDefinition, InputPluginDefinition, OutputPluginDefinition } from './contracts.js';
 import type { RouteRule } from './router.js';
 
@@ -52,5 +53,8 @@ export interface PipelineDescription {
   /** In configuration order, which is the order they run in. */
   filters: FilterSpec[];
   outputs: OutputSpec[];
+  /** Every `Parsers_File` (and `-R`) parser and the configuration's inline ones. */
+  parsers: ParserRegistry;
+  /** What loading found to say, in order: the command line's, the files', the builder's. */
   warnings: string[];
 }

@@ -1,11 +1,9 @@
 /**
- * Parsers by name, loaded from `Parsers_File` files (`-R`): classic-format files of `[PARSER]`
- * sections, read as `flb_parser_load_parser_definitions` reads them. wsbit ships Fluent Bit's common
- * ones in `conf/parsers.conf`.
+ * Parsers by name, made from the `[PARSER]` and `[MULTILINE_PARSER]` sections of `Parsers_File` files
+ * (`-R`) and YAML `parsers:`, read as `flb_parser_load_parser_definitions` reads them. The loader
+ * (src/app) reads the files; wsbit ships Fluent Bit's common parsers in `conf/parsers.conf`.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { parseClassicConfig, type ConfigSection } from '../config/classic.js';
+import type { ConfigSection } from '../config/document.js';
 import { parseBool } from '../config/units.js';
 import { ConfigError, WsbitError, type ConfigOrigin } from '../base/errors.js';
 import { parseTypes } from '../parsers/fields.js';
@@ -175,18 +173,6 @@ export function parserDefinition(section: ConfigSection, warnings: string[]): Pa
 }
 
 /**
- * Loads every `[PARSER]` and `[MULTILINE_PARSER]` of a parsers file into `registry`. Returns the
- * warnings for the caller to log.
- */
-export function loadParsersFile(file: string, registry: ParserRegistry, options: { env?: NodeJS.ProcessEnv } = {}): string[] {
-  if (!fs.existsSync(file)) {
-    throw new ConfigError('WSBIT_CONFIG_PARSERS_FILE', `[config] parsers file '${file}' does not exist`);
-  }
-  const document = parseClassicConfig(file, { allowParsers: true, ...(options.env === undefined ? {} : { env: options.env }) });
-  return [...document.warnings, ...registerParserSections(document.sections, registry)];
-}
-
-/**
  * Registers the `[PARSER]` and `[MULTILINE_PARSER]` sections among `sections`, whichever front end
  * produced them (a parsers file, or a YAML file's `parsers`/`multiline_parsers`). Other kinds are
  * ignored. Returns the warnings for the caller to log.
@@ -210,16 +196,4 @@ export function registerParserSections(sections: readonly ConfigSection[], regis
     registry.add(parser, section.origin);
   }
   return warnings;
-}
-
-/**
- * Where a `Parsers_File` value points. A file named in a config file is looked up next to that file
- * first (so `conf/tail-to-stdout.conf` finds `conf/parsers.conf` from any working directory), then
- * as given; `-R` paths are taken as given, relative to the working directory.
- */
-export function resolveParsersFile(value: string, configDir: string | null): string {
-  if (path.isAbsolute(value) || configDir === null) return value;
-  const besideConfig = path.join(configDir, value);
-  // When neither exists, the error names the path next to the config file, where it was expected.
-  return fs.existsSync(besideConfig) || !fs.existsSync(value) ? besideConfig : value;
 }

@@ -10,12 +10,11 @@
  *         port       43000
  *         tls        off
  *
- * Read with the classic parser, so `@INCLUDE`, `@SET` and `${VAR}` work and errors name FILE:LINE.
- * Other front ends (YAML's `upstream_servers`) build the same sections and call
- * `upstreamFromSections`.
+ * The loader (src/app) reads the file with the classic parser, so `@INCLUDE`, `@SET` and `${VAR}` work
+ * and errors name FILE:LINE; YAML's `upstream_servers` gives the same sections. This module only
+ * turns sections into nodes.
  */
-import path from 'node:path';
-import { parseClassicConfig, type ConfigSection } from '../config/classic.js';
+import type { ConfigSection } from '../config/document.js';
 import { tlsClientKeys } from '../config/common-keys.js';
 import { configMessage, resolveConfig, type HeaderPair, type ParamSpec } from '../config/schema.js';
 import { ConfigError, type ConfigOrigin } from '../base/errors.js';
@@ -137,28 +136,6 @@ export interface NamedUpstream extends UpstreamSource {
 }
 
 /**
- * Reads an upstream file. A relative path is taken from `baseDir`: the directory of the main
- * configuration file, as Fluent Bit does (`flb_upstream_ha_from_file` prefixes `conf_path`), or the
- * working directory for the command line.
- */
-export function readUpstreamFile(file: string, baseDir = process.cwd()): UpstreamSource {
-  const absolute = path.resolve(baseDir, file);
-  try {
-    return { from: absolute, sections: parseClassicConfig(absolute).sections };
-  } catch (error) {
-    // Say which key led here: "could not open configuration file" alone reads like the main file.
-    if (error instanceof ConfigError && !error.message.includes('upstream')) {
-      throw new ConfigError(error.code, `upstream file: ${error.message}`, error.origin, { cause: error });
-    }
-    throw error;
-  }
-}
-
-export function loadUpstreamFile(file: string, defaultPort: number, baseDir = process.cwd()): UpstreamDefinition {
-  return upstreamFromSections(readUpstreamFile(file, baseDir).sections, defaultPort);
-}
-
-/**
  * The path a request to `node` asks for: the node's own `uri`, else the output's, with a leading `/`
  * added as Fluent Bit adds it (`uri something` requests `/something`).
  */
@@ -168,10 +145,9 @@ export function nodeUri(node: UpstreamNode, outputUri: string): string {
 }
 
 /**
- * The nodes an output sends to: those of its resolved `upstream` (`source`, from the pipeline), or of
- * its `upstream` file when it was built without one (a plugin created directly), or else one node
- * made of its own `host`, `port` and `tls*` keys (named `host:port`). `port` is the output's port or
- * its default, which also fills in nodes without a port.
+ * The nodes an output sends to: those of its resolved `upstream` (`source`, which the loader read),
+ * or else one node made of its own `host`, `port` and `tls*` keys (named `host:port`). `port` is the
+ * output's port or its default, which also fills in nodes without a port.
  */
 export function outputNodes(
   instance: string,
@@ -183,7 +159,10 @@ export function outputNodes(
     throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${instance}: invalid value '${port}' for 'port': expected 1 to 65535`);
   }
   if (source !== undefined) return upstreamFromSections(source.sections, port).nodes;
-  if (config.upstream !== null) return loadUpstreamFile(config.upstream, port).nodes;
+  if (config.upstream !== null) {
+    // Only the loader reads files: a plugin made without it has no way to its upstream file.
+    throw new ConfigError('WSBIT_CONFIG_UPSTREAM', `${instance}: upstream '${config.upstream}' was not resolved; build the pipeline with the loader`);
+  }
   const host = config.host ?? '127.0.0.1';
   return [{ name: `${host}:${port}`, host, port, uri: null, headers: [], sharedKey: null, selfHostname: null, tls: tlsSettings(config) }];
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildPipeline, type PluginSection } from '../../src/app/builder.js';
+import { buildPipeline } from '../../src/app/builder.js';
+import { pluginSection } from '../helpers/sections.js';
 import { parseCommandLine } from '../../src/cli/args.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
 
@@ -74,10 +75,6 @@ test('an input and an output may share a name, as in Fluent Bit (-i websocket -o
 });
 
 test('an unknown filter names the available ones', () => {
-  const sections: PluginSection[] = [
-    { kind: 'input', plugin: 'dummy', entries: [] },
-    { kind: 'filter', plugin: 'nope', entries: [] },
-    { kind: 'output', plugin: 'null', entries: [] },
-  ];
+  const sections = [pluginSection('input', 'dummy'), pluginSection('filter', 'nope'), pluginSection('output', 'null')];
   assert.throws(() => buildPipeline({ serviceEntries: [], sections }, registry), /unknown filter plugin 'nope'. Available filters: /);
 });

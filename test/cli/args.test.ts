@@ -6,12 +6,14 @@ test('-p, -t and -m apply to the plugin given last, in order', () => {
   const line = parseCommandLine(['-i', 'dummy', '-p', 'Rate=5', '-t', 'app', '-o', 'stdout', '-m', 'app*', '-p', 'format = json_lines ']);
   assert.equal(line.sections.length, 2);
   const [input, output] = line.sections;
-  assert.equal(input?.plugin, 'dummy');
+  // The plugin is the section's `name`, as in a file.
   assert.deepEqual(input?.entries.map((e) => [e.key, e.value]), [
+    ['name', 'dummy'],
     ['rate', '5'],
     ['tag', 'app'],
   ]);
   assert.deepEqual(output?.entries.map((e) => [e.key, e.value]), [
+    ['name', 'stdout'],
     ['match', 'app*'],
     ['format', 'json_lines'],
   ]);
@@ -19,7 +21,7 @@ test('-p, -t and -m apply to the plugin given last, in order', () => {
 
 test('a value may contain = signs; only the first splits', () => {
   const line = parseCommandLine(['-i', 'dummy', '-p', 'dummy={"a":"b=c"}']);
-  assert.deepEqual(line.sections[0]?.entries[0], { key: 'dummy', value: '{"a":"b=c"}', origin: { file: 'command line', line: 0, flag: '-p' } });
+  assert.deepEqual(line.sections[0]?.entries[1], { key: 'dummy', value: '{"a":"b=c"}', origin: { file: 'command line', line: 0, flag: '-p' } });
 });
 
 test('service URIs give host, port and path', () => {
@@ -29,7 +31,7 @@ test('service URIs give host, port and path', () => {
 
 test('-m after an input is ignored with a warning, as Fluent Bit ignores it', () => {
   const line = parseCommandLine(['-i', 'cpu', '-m', '*']);
-  assert.equal(line.sections[0]?.entries.length, 0);
+  assert.deepEqual(line.sections[0]?.entries.map((e) => e.key), ['name']);
   assert.match(line.warnings[0] ?? '', /ignored/);
 });
 
@@ -55,7 +57,7 @@ test('-h alone asks for the main help; after a plugin, for that plugin', () => {
   assert.deepEqual(parseCommandLine(['-h']).help, { kind: 'main' });
   const help = parseCommandLine(['-o', 'websocket', '-h']).help;
   assert.equal(help?.kind, 'plugin');
-  assert.equal(help?.kind === 'plugin' ? help.section.plugin : '', 'websocket');
+  assert.equal(help?.kind === 'plugin' ? help.plugin.plugin : '', 'websocket');
 });
 
 test('an unknown flag is a usage error', () => {

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { helpAsJson, pluginHelp, pluginHelpJson } from '../../src/cli/help.js';
 import { buildPipeline } from '../../src/app/builder.js';
+import { pluginSection } from '../helpers/sections.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
 import type { PluginDefinition } from '../../src/pipeline/contracts.js';
 import { fluentBitFixtures } from '../helpers/paths.js';
@@ -113,10 +114,10 @@ test('what help shows as the retry_limit default is what the pipeline uses', () 
     {
       serviceEntries: [],
       sections: [
-        { kind: 'input', plugin: 'dummy', entries: [] },
-        { kind: 'output', plugin: 'websocket', entries: [{ key: 'match', value: '*' }] },
-        { kind: 'output', plugin: 'stdout', entries: [{ key: 'match', value: '*' }] },
-        { kind: 'output', plugin: 'websocket', entries: [{ key: 'match', value: '*' }, { key: 'retry_limit', value: '3' }] },
+        pluginSection('input', 'dummy'),
+        pluginSection('output', 'websocket', [{ key: 'match', value: '*' }]),
+        pluginSection('output', 'stdout', [{ key: 'match', value: '*' }]),
+        pluginSection('output', 'websocket', [{ key: 'match', value: '*' }, { key: 'retry_limit', value: '3' }]),
       ],
     },
     registry,

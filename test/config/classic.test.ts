@@ -4,20 +4,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../../src/base/errors.js';
-import {
-  expandVariables,
-  parseClassicConfig,
-  parseClassicConfigText,
-  type ClassicParseOptions,
-  type ConfigDocument,
-  type ConfigSection,
-} from '../../src/config/classic.js';
+import { parseClassicConfigText } from '../../src/config/classic.js';
+import { expandVariables, type ConfigDocument, type ConfigSection, type ParseOptions } from '../../src/config/document.js';
+import { parseClassicFile as parseClassicConfig } from '../../src/app/config-files.js';
 
 const FIXTURES = path.resolve(process.cwd(), 'test/config/fixtures');
 const fixture = (name: string): string => path.join(FIXTURES, name);
 const FILE = '/virtual/wsbit.conf';
 
-function parse(lines: readonly string[], options: ClassicParseOptions = {}): ConfigDocument {
+function parse(lines: readonly string[], options: ParseOptions = {}): ConfigDocument {
   return parseClassicConfigText(lines.join('\n'), FILE, { env: {}, hostname: 'testhost', ...options });
 }
 
@@ -39,7 +34,7 @@ function throwsAt(run: () => unknown, code: string, file: string, line: number, 
   });
 }
 
-const syntaxAt = (lines: readonly string[], line: number, reason: string, options?: ClassicParseOptions): void =>
+const syntaxAt = (lines: readonly string[], line: number, reason: string, options?: ParseOptions): void =>
   throwsAt(() => parse(lines, options), 'WSBIT_CONFIG_SYNTAX', FILE, line, reason);
 
 describe('classic .conf: lines, sections and keys', () => {

@@ -5,9 +5,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { parseCommandLine } from '../../src/cli/args.js';
-import { loadConfiguration } from '../../src/app/loader.js';
+import { loadPipeline } from '../../src/app/loader.js';
+import { convertConfigFile } from '../../src/app/config-files.js';
+import { configFileReader } from '../../src/app/read-file.js';
 import { main } from '../../src/cli/main.js';
-import { convertClassicToYaml } from '../../src/config/convert.js';
 import { parseYamlConfigText } from '../../src/config/yaml.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
 import { confDir } from '../helpers/paths.js';
@@ -17,7 +18,10 @@ const registry = defaultRegistry();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsbit-convert-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const load = (file: string) => loadConfiguration(parseCommandLine(['-c', file]), registry);
+const load = (file: string) => {
+  const pipeline = loadPipeline(parseCommandLine(['-c', file]), registry);
+  return { pipeline, parsers: pipeline.parsers };
+};
 const examples = fs.readdirSync(confDir).filter((name) => name.endsWith('.conf') && !name.startsWith('parsers'));
 
 describe('wsbit --convert', () => {
@@ -29,7 +33,7 @@ describe('wsbit --convert', () => {
     it(`conf/${name}: classic → --convert → YAML gives the same pipeline and parsers`, () => {
       const classicFile = path.join(dir, name);
       const yamlFile = path.join(dir, `${name}.converted.yaml`);
-      fs.writeFileSync(yamlFile, convertClassicToYaml(classicFile));
+      fs.writeFileSync(yamlFile, convertConfigFile(classicFile));
       const classic = load(classicFile);
       const yaml = load(yamlFile);
       assert.deepEqual(comparablePipeline(yaml.pipeline), comparablePipeline(classic.pipeline));
@@ -49,7 +53,7 @@ describe('wsbit --convert', () => {
   }
 
   it('conf/parsers.conf converts to parsers: with the same parsers as conf/parsers.yaml', () => {
-    const converted = parse(convertClassicToYaml(path.join(confDir, 'parsers.conf'))) as { parsers: Array<{ name: string }> };
+    const converted = parse(convertConfigFile(path.join(confDir, 'parsers.conf'))) as { parsers: Array<{ name: string }> };
     const shipped = parse(fs.readFileSync(path.join(confDir, 'parsers.yaml'), 'utf8')) as { parsers: Array<{ name: string }> };
     assert.deepEqual(converted, shipped);
     assert.ok(converted.parsers.some((parser) => parser.name === 'nginx'));
@@ -80,7 +84,7 @@ describe('wsbit --convert', () => {
       '    Rule "cont" "/^\\s+/" "cont"',
       '',
     ].join('\n'));
-    const text = convertClassicToYaml(file);
+    const text = convertConfigFile(file);
     assert.deepEqual(parse(text, { schema: 'failsafe' }), {
       env: { RATE: '4' },
       includes: ['outputs.yaml'],
@@ -96,18 +100,18 @@ describe('wsbit --convert', () => {
     });
     assert.match(text, /# the service\nservice:/);
     assert.match(text, /# a sample record\n\s+dummy:/);
-    // The YAML reads back to the same entries, multiline rules in the classic form the parser registry reads.
-    fs.writeFileSync(path.join(dir, 'outputs.yaml'), convertClassicToYaml(path.join(dir, 'outputs.conf')));
-    const back = parseYamlConfigText(text, path.join(dir, 'features.yaml'), { env: {} });
-    const rules = back.sections.find((section) => section.kind === 'multiline_parser')?.entries.filter((entry) => entry.key === 'rule');
-    assert.deepEqual(rules?.map((rule) => rule.value), ['"start_state" "/^\\d+ start/" "cont"', '"cont" "/^\\s+/" "cont"']);
+    // The YAML reads back to the same entries, and to the same structured multiline rules.
+    fs.writeFileSync(path.join(dir, 'outputs.yaml'), convertConfigFile(path.join(dir, 'outputs.conf')));
+    const back = parseYamlConfigText(text, path.join(dir, 'features.yaml'), { env: {}, reader: configFileReader });
+    const rules = back.sections.find((section) => section.kind === 'multiline_parser')?.rules;
+    assert.deepEqual(rules?.map((rule) => [rule.state, rule.regex, rule.nextState]), [['start_state', '/^\\d+ start/', 'cont'], ['cont', '/^\\s+/', 'cont']]);
     assert.deepEqual(back.sections.map((section) => section.kind), ['output', 'service', 'multiline_parser', 'input', 'filter']);
     assert.equal(back.sections[1]?.entries[0]?.value, '4');
     assert.doesNotMatch(text, /^# \[convert\]/m);
 
     // An @INCLUDE after a section moves to the top in YAML; the converter says so.
     fs.writeFileSync(file, '[INPUT]\n    Name dummy\n@INCLUDE outputs.conf\n');
-    assert.match(convertClassicToYaml(file), /^# \[convert\] .*features\.conf:3: @INCLUDE outputs\.conf comes after a section/m);
+    assert.match(convertConfigFile(file), /^# \[convert\] .*features\.conf:3: @INCLUDE outputs\.conf comes after a section/m);
   });
 
   it('is a CLI flag that prints to stdout, and a bad file is an error naming it', async () => {

@@ -1,5 +1,5 @@
 import { parseCommandLine } from '../../src/cli/args.js';
-import { loadConfiguration } from '../../src/app/loader.js';
+import { loadPipeline } from '../../src/app/loader.js';
 import { Agent } from '../../src/pipeline/agent.js';
 import type { ChunkView } from '../../src/pipeline/chunk.js';
 import type { EngineStopResult } from '../../src/pipeline/engine.js';
@@ -49,7 +49,7 @@ export async function launchAgent(argv: string[], options: InProcessOptions = {}
   if (registry.output('capture') === undefined) registry.register(captureOutput(store) as never);
   const commandLine = parseCommandLine(argv);
   for (const [key, value] of Object.entries(options.service ?? {})) commandLine.serviceEntries.push({ key, value });
-  const { pipeline, parsers } = loadConfiguration(commandLine, registry);
+  const pipeline = loadPipeline(commandLine, registry);
   const lines: string[] = [];
   const echo = process.env['WSBIT_TEST_LOG'] === '1';
   const logRoot = new LogRoot({
@@ -61,7 +61,7 @@ export async function launchAgent(argv: string[], options: InProcessOptions = {}
       },
     },
   });
-  const agent = new Agent(pipeline, { logRoot, parsers });
+  const agent = new Agent(pipeline, { logRoot });
   await agent.start();
   let stopped: Promise<EngineStopResult> | undefined;
   const logs = (): string => lines.join('');

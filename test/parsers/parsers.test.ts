@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { decode } from '@msgpack/msgpack';
-import { ParserRegistry, loadParsersFile } from '../../src/pipeline/parser-registry.js';
+import { ParserRegistry } from '../../src/pipeline/parser-registry.js';
+import { loadParsersFile } from '../../src/app/config-files.js';
 import type { Parser } from '../../src/parsers/types.js';
 import { tempDir } from '../helpers/temp.js';
 

@@ -8,7 +8,7 @@ import { grepFilter } from '../../src/plugins/filters/grep.js';
 import { modifyFilter } from '../../src/plugins/filters/modify.js';
 import { parseRecordAccessor, resolveAccessor } from '../../src/plugins/filters/record-accessor.js';
 import { recordModifierFilter } from '../../src/plugins/filters/record-modifier.js';
-import { splitKeyValue, splitQuoted } from '../../src/plugins/filters/rule-args.js';
+import { splitKeyValue, splitQuoted } from '../../src/config/words.js';
 import type { FilterPluginDefinition } from '../../src/pipeline/contracts.js';
 import { bodiesOf, eventsOf, makeFilter, msgpackOf, run } from './filters-support.js';
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ConfigSection } from '../../src/config/classic.js';
+import type { ConfigSection } from '../../src/config/document.js';
 import { decode as decodeMsgpack } from '@msgpack/msgpack';
 import { MultilineEngine, type MultilineRecord } from '../../src/multiline/engine.js';
-import { splitRuleTokens } from '../../src/multiline/section.js';
+import { splitTokens } from '../../src/config/words.js';
 import { ParserRegistry, registerParserSections } from '../../src/pipeline/parser-registry.js';
 
 const origin = { file: 'parsers.yaml', line: 3 };
@@ -43,7 +43,7 @@ test('registerParserSections registers [MULTILINE_PARSER] sections from any fron
 });
 
 test('endswith and equal parsers, negate, and a rule whose quotes hold spaces and \\"', () => {
-  assert.deepEqual(splitRuleTokens('"start_state, other"   "/say \\"hi\\" +/"  cont'), ['start_state, other', '/say "hi" +/', 'cont']);
+  assert.deepEqual(splitTokens('"start_state, other"   "/say \\"hi\\" +/"  cont', 0, 'blanks'), ['start_state, other', '/say "hi" +/', 'cont']);
   const registry = new ParserRegistry();
   registerParserSections([
     section([['name', 'backslash'], ['type', 'endswith'], ['match_string', '\\']]),

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseClassicConfigText, type ConfigSection } from '../../src/config/classic.js';
+import { parseClassicConfigText } from '../../src/config/classic.js';
+import type { ConfigSection } from '../../src/config/document.js';
+import { loadUpstreamFile } from '../../src/app/config-files.js';
 import { ConfigError } from '../../src/base/errors.js';
-import { loadUpstreamFile, upstreamFromSections } from '../../src/upstream/config.js';
+import { upstreamFromSections } from '../../src/upstream/config.js';
 import { tempDir } from './support.js';
 
 const FILE = '/virtual/upstream.conf';

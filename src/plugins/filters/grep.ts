@@ -6,7 +6,8 @@ import { RegexTranslationError, translateOnigmo } from '../../regex/onigmo.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
 import { readStr } from '../../codec/msgpack-map.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
-import { configOrder, splitFirstWord } from './rule-args.js';
+import { configOrder } from './rule-args.js';
+import { splitFirstWord } from '../../config/words.js';
 
 interface GrepRule {
   order: number;

@@ -4,7 +4,8 @@ import { RegexTranslationError, translateOnigmo } from '../../regex/onigmo.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
 import { encodeStr, keyEquals, mapEntries, readStr, strEquals, stringEntry, strRange, withKey, type MapEntry, type ValueRange } from '../../codec/msgpack-map.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
-import { configOrder, splitQuoted } from './rule-args.js';
+import { configOrder } from './rule-args.js';
+import { splitQuoted } from '../../config/words.js';
 
 type RuleKind =
   | 'set' | 'add' | 'remove' | 'remove_wildcard' | 'remove_regex' | 'move_to_start' | 'move_to_end'

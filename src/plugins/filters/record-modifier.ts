@@ -4,7 +4,7 @@ import { ConfigError } from '../../base/errors.js';
 import { defineFilter } from '../../pipeline/contracts.js';
 import { mapEntries, stringEntry, strRange, type MapEntry } from '../../codec/msgpack-map.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
-import { splitKeyValue } from './rule-args.js';
+import { splitKeyValue } from '../../config/words.js';
 
 const schema = [
   {

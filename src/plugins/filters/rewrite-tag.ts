@@ -7,7 +7,7 @@ import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineFilter, type FilterEmitter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
-import { splitQuoted } from './rule-args.js';
+import { splitQuoted } from '../../config/words.js';
 import { parseTagTemplate, renderTag, type TagPart } from './tag-template.js';
 
 /**

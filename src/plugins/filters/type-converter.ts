@@ -8,7 +8,7 @@ import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
-import { splitQuoted } from './rule-args.js';
+import { splitQuoted } from '../../config/words.js';
 
 type ValueType = 'int' | 'uint' | 'float' | 'hex' | 'string' | 'bool';
 

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ConfigError, type ConfigOrigin } from '../base/errors.js';
+import type { ConfigFileReader } from '../config/document.js';
 
 /**
  * The largest configuration, include or parsers file wsbit reads. Real configurations are a few
@@ -42,3 +44,58 @@ export function readConfigFile(file: string, what = 'configuration file', origin
     throw new ConfigError('WSBIT_CONFIG_NOT_FOUND', `could not open ${what} ${file}: cannot read it (${code ?? 'error'})`, origin, { cause: error });
   }
 }
+
+function globRegExp(part: string): RegExp {
+  const source = [...part].map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
+  return new RegExp(`^${source}$`);
+}
+
+/**
+ * The files matching an absolute pattern whose components may hold `*` and `?` (as glob(3); no
+ * `[...]` classes). Hidden names match only a component that starts with `.`. Fluent Bit asks for
+ * `GLOB_NOSORT`; wsbit sorts, so the include order does not depend on the file system.
+ */
+function globFiles(pattern: string): string[] {
+  const root = path.parse(pattern).root;
+  const parts = pattern.slice(root.length).split('/').filter((part) => part !== '');
+  let candidates = [root];
+  for (const part of parts) {
+    const next: string[] = [];
+    for (const dir of candidates) {
+      if (!/[*?]/.test(part)) {
+        next.push(path.join(dir, part));
+        continue;
+      }
+      const matcher = globRegExp(part);
+      let names: string[];
+      try {
+        names = fs.readdirSync(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        if (matcher.test(name) && (part.startsWith('.') || !name.startsWith('.'))) next.push(path.join(dir, name));
+      }
+    }
+    candidates = next;
+  }
+  return candidates.filter((file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() === true).sort();
+}
+
+/** The file system as the configuration front ends see it (includes, globs, `Read twice`). */
+export const configFileReader: ConfigFileReader = {
+  readText: readConfigFile,
+  exists: (file) => fs.existsSync(file),
+  glob: globFiles,
+  identity(file) {
+    const stat = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
+    return stat === undefined ? `path:${path.resolve(file)}` : `${stat.dev}:${stat.ino}`;
+  },
+  realPath(file) {
+    try {
+      return fs.realpathSync(file);
+    } catch {
+      return undefined;
+    }
+  },
+};
