@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { hostAllowed, hostPolicy, type HostPolicy } from '../base/host-check.js';
 import { closeServer, hostPort, listenOn } from '../base/listen.js';
 import type { Logger } from '../base/logger.js';
-import { logSafe } from '../websocket/access.js';
+import { logSafe } from '../websocket/admission.js';
 import type { MetricsRegistry } from '../base/metrics.js';
 import type { HealthCheck } from './health.js';
 import { renderMetricsJson, renderPrometheus } from './prometheus.js';

@@ -33,7 +33,7 @@ import { ConfigError, WsbitError, errorMessage } from '../../base/errors.js';
 import { hostAllowed, hostPolicy } from '../../base/host-check.js';
 import { eventTimeNow } from '../../base/record.js';
 import { TimeFormatError } from '../../parsers/time-format.js';
-import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/access.js';
+import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/admission.js';
 import { defineInput } from '../../pipeline/contracts.js';
 import { PayloadDecoder, payloadFormats } from './websocket/decode.js';
 import { recordTimeReader, type RecordTimeReader } from './websocket/record-time.js';

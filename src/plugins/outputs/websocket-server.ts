@@ -18,7 +18,7 @@ import type { TimerHandle } from '../../base/clock.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { defineOutput, type OutputContext, type OutputInstance } from '../../pipeline/contracts.js';
 import type { ResolvedConfig } from '../../config/schema.js';
-import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/access.js';
+import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/admission.js';
 import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
 import { encodeMessages, type MessageShape } from './websocket-server/encode.js';
 import { reportRejectedRecords } from './rejected.js';
