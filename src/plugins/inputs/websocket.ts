@@ -30,10 +30,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { tlsServerKeys } from '../../config/common-keys.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { ConfigError, WsbitError, errorMessage } from '../../base/errors.js';
-import { hostAllowed, hostPolicy } from '../../base/host-check.js';
+import { hostPolicy } from '../../base/host-check.js';
 import { eventTimeNow } from '../../base/record.js';
 import { TimeFormatError } from '../../parsers/time-format.js';
-import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/admission.js';
+import { screenUpgrade, type UpgradeGate } from '../../websocket/admission.js';
 import { defineInput } from '../../pipeline/contracts.js';
 import { PayloadDecoder, payloadFormats } from './websocket/decode.js';
 import { recordTimeReader, type RecordTimeReader } from './websocket/record-time.js';
@@ -151,36 +151,18 @@ export const websocketInput = defineInput({
     let paused = false;
     let stopping = false;
 
-    // With a token, the token is the guard (a rebinding page cannot know it), so agents may use any name.
-    const hosts = config.token === null ? hostPolicy(config.listen, config.allowed_hosts) : null;
-
-    const refuseUpgrade = (socket: Duplex, remote: string, status: number, reason: string, headers?: Record<string, string>): void => {
-      telemetry.event('warn', `refused client ${remote}: ${reason} (HTTP ${status})`, 'wsbit_input_refused_connections_total');
-      rejectUpgrade(socket, status, reason, headers);
+    const gate: UpgradeGate = {
+      subject: 'the input',
+      hosts: config.token === null ? hostPolicy(config.listen, config.allowed_hosts) : null,
+      path,
+      allowedOrigins: config.allowed_origins,
+      token: config.token,
+      capacity: { key: 'max_connections', max: config.max_connections },
     };
 
     const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-      socket.on('error', (error) => logger.debug(`upgrade socket: ${error.message}`));
-      // Only the peer address is logged: the request URL may carry the token.
-      const remote = hostPort(request.socket.remoteAddress ?? 'unknown', request.socket.remotePort ?? 0);
-      const url = requestUrl(request);
-      if (url === null) return refuseUpgrade(socket, remote, 400, 'malformed request target');
-      if (stopping) return refuseUpgrade(socket, remote, 503, 'the input is shutting down');
-      if (hosts !== null && !hostAllowed(request.headers.host, hosts)) {
-        return refuseUpgrade(socket, remote, 403, `Host ${logSafe(request.headers.host ?? '')} is not a name of this server (see allowed_hosts)`);
-      }
-      if (path !== null && url.pathname !== path) return refuseUpgrade(socket, remote, 404, `path ${logSafe(url.pathname)} is not ${path}`);
-      const origin = request.headers.origin;
-      if (!originAllowed(origin, request.headers.host, config.allowed_origins)) {
-        return refuseUpgrade(socket, remote, 403, `origin ${logSafe(origin ?? '')} is not in allowed_origins`);
-      }
-      if (config.token !== null && !tokenMatches(presentedToken(request, url), config.token)) {
-        return refuseUpgrade(socket, remote, 401, 'missing or wrong token', { 'WWW-Authenticate': 'Bearer realm="wsbit"' });
-      }
-      if (config.max_connections > 0 && connections.size >= config.max_connections) {
-        return refuseUpgrade(socket, remote, 503, `max_connections (${config.max_connections}) reached`, { 'Retry-After': '5' });
-      }
-      wss.handleUpgrade(request, socket, head, (ws) => accept(ws, socket, remote));
+      const admitted = screenUpgrade(request, socket, gate, { stopping, connected: connections.size }, telemetry, 'wsbit_input_refused_connections_total');
+      if (admitted !== null) wss.handleUpgrade(request, socket, head, (ws) => accept(ws, socket, admitted.remote));
     };
 
     const accept = (ws: WebSocket, socket: Duplex, remote: string): void => {

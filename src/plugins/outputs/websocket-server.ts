@@ -13,12 +13,12 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { ConfigError, errorMessage } from '../../base/errors.js';
-import { hostAllowed, hostPolicy } from '../../base/host-check.js';
+import { hostPolicy } from '../../base/host-check.js';
 import type { TimerHandle } from '../../base/clock.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { defineOutput, type OutputContext, type OutputInstance } from '../../pipeline/contracts.js';
 import type { ResolvedConfig } from '../../config/schema.js';
-import { logSafe, originAllowed, presentedToken, rejectUpgrade, requestUrl, tokenMatches } from '../../websocket/admission.js';
+import { hostRefusal, peerAddress, requestUrl, screenUpgrade, tokenAccepted, type UpgradeGate } from '../../websocket/admission.js';
 import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
 import { encodeMessages, type MessageShape } from './websocket-server/encode.js';
 import { reportRejectedRecords } from './rejected.js';
@@ -123,38 +123,19 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
   let pingTimer: TimerHandle | null = null;
   let stopping = false;
 
-  const authorized = (request: IncomingMessage, url: URL): boolean =>
-    config.token === null || tokenMatches(presentedToken(request, url), config.token);
-  // With a token, the token is the guard (a rebinding page cannot know it), so agents may use any name.
-  const hosts = config.token === null ? hostPolicy(config.host, config.allowed_hosts) : null;
-  const hostRefusal = (request: IncomingMessage): string | null =>
-    hosts === null || hostAllowed(request.headers.host, hosts) ? null : `Host ${logSafe(request.headers.host ?? '')} is not a name of this server (see allowed_hosts)`;
-
-  const refuse = (socket: Duplex, remote: string, status: number, reason: string, headers?: Record<string, string>): void => {
-    telemetry.event('warn', `refused client ${remote}: ${reason} (HTTP ${status})`, 'wsbit_output_broadcast_rejected_clients_total');
-    rejectUpgrade(socket, status, reason, headers);
+  const gate: UpgradeGate = {
+    subject: 'the server',
+    hosts: config.token === null ? hostPolicy(config.host, config.allowed_hosts) : null,
+    path: null,
+    allowedOrigins: config.allowed_origins,
+    token: config.token,
+    capacity: { key: 'max_clients', max: config.max_clients },
   };
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    // Until ws takes the socket, a reset by the peer must not become an uncaught 'error'.
-    socket.on('error', (error) => logger.debug(`upgrade socket: ${error.message}`));
-    // Only the peer address is logged: the request URL may carry the token.
-    const remote = hostPort(request.socket.remoteAddress ?? 'unknown', request.socket.remotePort ?? 0);
-    const url = requestUrl(request);
-    if (url === null) return refuse(socket, remote, 400, 'malformed request target');
-    if (stopping) return refuse(socket, remote, 503, 'the server is shutting down');
-    const badHost = hostRefusal(request);
-    if (badHost !== null) return refuse(socket, remote, 403, badHost);
-    const origin = request.headers.origin;
-    if (!originAllowed(origin, request.headers.host, config.allowed_origins)) {
-      return refuse(socket, remote, 403, `origin ${logSafe(origin ?? '')} is not in allowed_origins`);
-    }
-    if (!authorized(request, url)) {
-      return refuse(socket, remote, 401, 'missing or wrong token', { 'WWW-Authenticate': 'Bearer realm="wsbit"' });
-    }
-    if (config.max_clients > 0 && broadcaster.size >= config.max_clients) {
-      return refuse(socket, remote, 503, `max_clients (${config.max_clients}) reached`, { 'Retry-After': '5' });
-    }
+    const admitted = screenUpgrade(request, socket, gate, { stopping, connected: broadcaster.size }, telemetry, 'wsbit_output_broadcast_rejected_clients_total');
+    if (admitted === null) return;
+    const { url, remote } = admitted;
     const patterns = url.searchParams
       .getAll('match')
       .flatMap((value) => value.split(','))
@@ -178,10 +159,9 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, text, 'Method not allowed\n', { Allow: 'GET, HEAD' });
     const url = requestUrl(request);
     if (url === null) return send(response, 400, text, 'Bad request\n');
-    const badHost = hostRefusal(request);
+    const badHost = hostRefusal(request, gate.hosts, 'allowed_hosts');
     if (badHost !== null) {
-      const remote = hostPort(request.socket.remoteAddress ?? 'unknown', request.socket.remotePort ?? 0);
-      telemetry.event('warn', `refused request from ${remote}: ${badHost} (HTTP 403)`, 'wsbit_output_broadcast_rejected_clients_total');
+      telemetry.event('warn', `refused request from ${peerAddress(request)}: ${badHost} (HTTP 403)`, 'wsbit_output_broadcast_rejected_clients_total');
       return send(response, 403, text, `${badHost}\n`);
     }
     if (!config.live_page) {
@@ -199,7 +179,7 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
       case MSGPACK_ASSET_PATH:
         return send(response, 200, 'text/javascript; charset=utf-8', await msgpackBrowserBundle(), { 'Cache-Control': 'public, max-age=86400' });
       case STATUS_PATH: {
-        if (!authorized(request, url)) return send(response, 401, text, 'Missing or wrong token\n', { 'WWW-Authenticate': 'Bearer realm="wsbit"' });
+        if (!tokenAccepted(request, url, config.token)) return send(response, 401, text, 'Missing or wrong token\n', { 'WWW-Authenticate': 'Bearer realm="wsbit"' });
         const status = { clients: broadcaster.size, max_clients: config.max_clients, use_msgpack: config.use_msgpack, add_tag: config.add_tag, add_time: config.add_time };
         return send(response, 200, 'application/json', `${JSON.stringify(status)}\n`, { 'Cache-Control': 'no-store' });
       }
