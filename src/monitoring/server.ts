@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { hostAllowed, hostPolicy, type HostPolicy } from '../base/host-check.js';
-import { closeServer, hostPort, listenOn } from '../base/listen.js';
+import { hostPolicy, type HostPolicy } from '../base/host-check.js';
+import { closeServer, listenOn } from '../base/listen.js';
 import type { Logger } from '../base/logger.js';
-import { logSafe } from '../websocket/access.js';
+import { hostRefusal, peerAddress } from '../websocket/admission.js';
 import type { MetricsRegistry } from '../base/metrics.js';
 import type { HealthCheck } from './health.js';
 import { renderMetricsJson, renderPrometheus } from './prometheus.js';
@@ -62,10 +62,9 @@ export class MonitoringServer {
 
   private route(request: IncomingMessage, response: ServerResponse): void {
     // No token guards these endpoints (reload among them), so the Host check always applies.
-    if (!hostAllowed(request.headers.host, this.hosts)) {
-      const remote = hostPort(request.socket.remoteAddress ?? 'unknown', request.socket.remotePort ?? 0);
-      const reason = `Host ${logSafe(request.headers.host ?? '')} is not a name of this server (see http_allowed_hosts)`;
-      this.logger?.warn(`refused request from ${remote}: ${reason} (HTTP 403)`);
+    const reason = hostRefusal(request, this.hosts, 'http_allowed_hosts');
+    if (reason !== null) {
+      this.logger?.warn(`refused request from ${peerAddress(request)}: ${reason} (HTTP 403)`);
       return this.send(response, 403, 'text/plain', `${reason}\n`);
     }
     const path = (request.url ?? '/').split('?')[0];

@@ -11,58 +11,17 @@
  * exactly once per object, whatever the cause (a failed open() and a local close() included); listen for it
  * before calling open(), since bytes that arrive with the 101 can end the connection before open() returns.
  */
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import { tlsConnectOptions, type TlsSettings } from '../base/tls.js';
-import { BufferPool } from '../base/buffer-pool.js';
+import type { Socket } from 'node:net';
 import { WsbitError, errorMessage } from '../base/errors.js';
-import { CloseCode, encodeCloseFrame, encodeFrame, encodePing, encodePong, type DataOpcode } from './frame.js';
-import {
-  HandshakeResponseParser,
-  createHandshakeRequest,
-  validateHandshakeResponse,
-  type HttpHeader,
-} from './handshake.js';
+import { dial, type WebSocketConnectionOptions } from './dial.js';
+import { CloseCode, encodeCloseFrame, encodePing, type DataOpcode } from './frame.js';
+import { HandshakeResponseParser, createHandshakeRequest, validateHandshakeResponse } from './handshake.js';
+import { ControlFrameBudget, PendingPings } from './pings.js';
 import { FrameReader, type ReaderEvent } from './reader.js';
+import { WebSocketSender, connectionLost } from './sender.js';
 
-export interface WebSocketConnectionOptions {
-  host: string;
-  port: number;
-  uri: string;
-  /** `null` or absent: plain TCP. The `tls*` keys, as every output that opens its own sockets reads them. */
-  tls?: TlsSettings | null;
-  headers: readonly HttpHeader[];
-  subprotocol?: string;
-  /** TCP connect plus TLS handshake, as Fluent Bit's `net.connect_timeout`. */
-  connectTimeoutMs: number;
-  /** From the upgrade request written to a complete 101 response. */
-  handshakeTimeoutMs: number;
-  /** Longest a single write may take to reach the socket; 0 = no limit (Fluent Bit's `net.io_timeout`). */
-  ioTimeoutMs: number;
-  /** How long close() waits for the server's Close before dropping the socket; default 1000. */
-  closeTimeoutMs?: number;
-  sourceAddress?: string;
-  keepaliveHeader: boolean;
-  /** Idle time before the first TCP keepalive probe; default 30000. */
-  tcpKeepaliveInitialDelayMs?: number;
-  /** Largest message accepted from the server (they are ignored anyway); default 16 MiB. */
-  maxMessageBytes?: number;
-  /**
-   * Most control frames the server may send per second that we did not ask for (its pings, and pongs that
-   * answer none of our pings) before the connection is dropped as hostile; 0 = no limit. Default 100: real
-   * servers ping every few seconds at most.
-   */
-  maxControlFramesPerSecond?: number;
-  /**
-   * Drop the connection when our unsent bytes stay above WRITE_BACKLOG_BOUND_BYTES this long (a server that
-   * does not read); 0 = never. Default 30000.
-   */
-  writeStallTimeoutMs?: number;
-}
+export type { WebSocketConnectionOptions } from './dial.js';
 
 /** The server closed the WebSocket with a Close frame (RFC 6455 §5.5.1). */
 export class WebSocketClosedError extends WsbitError {
@@ -89,17 +48,12 @@ interface Deferred {
   reject: (error: WsbitError) => void;
 }
 
-interface PendingPing extends Deferred {
-  payload: Buffer;
-  timer: NodeJS.Timeout;
-}
-
 type ConnectionState =
   | { kind: 'idle' }
-  | { kind: 'connecting'; socket: Socket; opening: Deferred; timer: NodeJS.Timeout; tcpConnected: boolean; handshake: { request: Buffer; key: string } }
-  | { kind: 'handshaking'; socket: Socket; opening: Deferred; timer: NodeJS.Timeout; parser: HandshakeResponseParser; key: string }
-  | { kind: 'open'; socket: Socket; reader: FrameReader; pings: PendingPing[] }
-  | { kind: 'closing'; socket: Socket; reader: FrameReader; pings: PendingPing[]; timer: NodeJS.Timeout; reason: WsbitError }
+  | { kind: 'connecting'; socket: Socket; sender: WebSocketSender; opening: Deferred; timer: NodeJS.Timeout; tcpConnected: boolean; handshake: { request: Buffer; key: string } }
+  | { kind: 'handshaking'; socket: Socket; sender: WebSocketSender; opening: Deferred; timer: NodeJS.Timeout; parser: HandshakeResponseParser; key: string }
+  | { kind: 'open'; socket: Socket; sender: WebSocketSender; reader: FrameReader; pings: PendingPings }
+  | { kind: 'closing'; socket: Socket; sender: WebSocketSender; reader: FrameReader; pings: PendingPings; timer: NodeJS.Timeout; reason: WsbitError }
   | { kind: 'closed'; reason: WsbitError };
 
 export type ConnectionStateKind = ConnectionState['kind'];
@@ -108,48 +62,30 @@ const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND = 100;
 const DEFAULT_WRITE_STALL_TIMEOUT_MS = 30_000;
 /**
- * Unsent bytes above which pongs are coalesced (RFC 6455 §5.5.3 allows answering only the latest ping) and
- * the write-stall clock runs. Above the socket's 16 KiB high-water mark, so crossing it always arms 'drain'.
- */
-const WRITE_BACKLOG_BOUND_BYTES = 64 * 1024;
-/**
  * Frames handled before the socket is paused until the next turn of the event loop: a server that floods
  * frames cannot starve timers and signal handlers (a SIGTERM is still honoured within Grace), and the
  * pause pushes back on it through TCP instead of growing our buffers.
  */
 const FRAMES_PER_BATCH = 512;
-/** Bytes of our own ping payloads: random per ping, so a server cannot answer pings it never read. */
-const PING_PAYLOAD_BYTES = 8;
-
-function lost(reason: WsbitError): WsbitError {
-  if (reason.code === 'WSBIT_CONNECTION_LOST') return reason;
-  return new WsbitError('WSBIT_CONNECTION_LOST', `connection is down: ${reason.message}`, { cause: reason });
-}
 
 export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionEvents> {
   readonly #options: WebSocketConnectionOptions;
   readonly #target: string;
   #state: ConnectionState = { kind: 'idle' };
   #messagesReceived = 0;
-  /** The latest server ping not yet answered because the write buffer is full; answered on 'drain'. */
-  #deferredPong: Buffer | undefined;
-  #pongsCoalesced = 0;
-  #writeStallTimer: NodeJS.Timeout | undefined;
-  /** Unasked-for control frames in the current one-second window. */
-  #controlWindowStartMs = 0;
-  #controlFramesInWindow = 0;
+  /** The sender of the states above, kept once the connection is down for its counters. */
+  #sender: WebSocketSender | null = null;
+  readonly #unaskedControlFrames: ControlFrameBudget;
   /** Frames handled in this turn of the event loop, and whether the reset is scheduled. */
   #batchFrames = 0;
   #batchResetScheduled = false;
-  #pendingWrites = new Set<(error: WsbitError) => void>();
-  /** Large data frames; one is written while the next may be built. */
-  readonly #framePool = new BufferPool(2);
   #lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(options: WebSocketConnectionOptions) {
     super();
     this.#options = options;
     this.#target = `${options.host}:${options.port}`;
+    this.#unaskedControlFrames = new ControlFrameBudget(options.maxControlFramesPerSecond ?? DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND);
   }
 
   get state(): ConnectionStateKind {
@@ -167,7 +103,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
 
   /** Server pings left unanswered because a later ping was answered instead (§5.5.3), while we could not write. */
   get pongsCoalesced(): number {
-    return this.#pongsCoalesced;
+    return this.#sender?.pongsCoalesced ?? 0;
   }
 
   /** Connect (TCP, then TLS if enabled) and perform the opening handshake. Callable once. */
@@ -180,11 +116,18 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
       const opening: Deferred = { resolve, reject };
       let handshake: { request: Buffer; key: string };
       let socket: Socket;
+      let sender: WebSocketSender;
       try {
         // Built first, so that a bad uri or header fails without opening a TCP connection.
         const { host, port, tls, uri, headers, subprotocol, keepaliveHeader } = this.#options;
         handshake = createHandshakeRequest({ host, port, tls: tls !== undefined && tls !== null, uri, headers, keepaliveHeader, subprotocol });
-        socket = this.#connect();
+        socket = dial(this.#options);
+        sender = this.#sender = new WebSocketSender(socket, {
+          target: this.#target,
+          ioTimeoutMs: this.#options.ioTimeoutMs,
+          writeStallTimeoutMs: this.#options.writeStallTimeoutMs ?? DEFAULT_WRITE_STALL_TIMEOUT_MS,
+          onFatal: (reason) => this.#goDown(reason),
+        });
       } catch (error) {
         reject(this.#goDown(error instanceof WsbitError ? error : new WsbitError('WSBIT_CONNECT_FAILED', `cannot connect to ${this.#target}: ${errorMessage(error)}`, { cause: error })));
         return;
@@ -192,7 +135,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
       const timer = setTimeout(() => {
         this.#goDown(new WsbitError('WSBIT_CONNECT_TIMEOUT', `connect to ${this.#target} timed out after ${this.#options.connectTimeoutMs} ms`));
       }, this.#options.connectTimeoutMs);
-      this.#state = { kind: 'connecting', socket, opening, timer, tcpConnected: false, handshake };
+      this.#state = { kind: 'connecting', socket, sender, opening, timer, tcpConnected: false, handshake };
       this.#attach(socket);
     });
   }
@@ -201,7 +144,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   send(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const state = this.#state;
     if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
-    return this.#write(state.socket, encodeFrame(opcode, payload, { mask: true, pool: this.#framePool }));
+    return state.sender.sendData(opcode, payload);
   }
 
   /**
@@ -213,9 +156,8 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   sendAndConfirm(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], timeoutMs: number): Promise<void> {
     const state = this.#state;
     if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
-    const frame = encodeFrame(opcode, payload, { mask: true, pool: this.#framePool });
     state.socket.cork();
-    const written = this.#write(state.socket, frame);
+    const written = state.sender.sendData(opcode, payload);
     const confirmed = this.#sendPing(state, timeoutMs);
     state.socket.uncork();
     return Promise.all([written, confirmed]).then(() => undefined);
@@ -253,7 +195,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
         }
         const down = new WsbitError('WSBIT_CONNECTION_CLOSED', `connection to ${this.#target} closed by wsbit (code ${code})`);
         const timer = setTimeout(() => this.#goDown(down), this.#options.closeTimeoutMs ?? 1000);
-        this.#state = { kind: 'closing', socket: state.socket, reader: state.reader, pings: state.pings, timer, reason: down };
+        this.#state = { kind: 'closing', socket: state.socket, sender: state.sender, reader: state.reader, pings: state.pings, timer, reason: down };
         // §5.5.1: after sending Close we send no more data frames; send()/ping() reject from here on.
         state.socket.write(frame);
         return this.#whenDown();
@@ -265,20 +207,6 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   destroy(reason?: WsbitError): void {
     if (this.#state.kind === 'closed') return;
     this.#goDown(reason ?? new WsbitError('WSBIT_CONNECTION_CLOSED', `connection to ${this.#target} destroyed by wsbit`));
-  }
-
-  #connect(): Socket {
-    const { host, port, tls, sourceAddress } = this.#options;
-    // Node merges connect options over its defaults, so an explicit `undefined` would erase a default
-    // (tls.checkServerIdentity, for one): only keys with values are passed. tls.connect also accepts the
-    // net.connect options such as localAddress, though its typings omit them.
-    const tcp = { host, port, ...(sourceAddress !== undefined ? { localAddress: sourceAddress } : {}) };
-    if (tls === undefined || tls === null) return netConnect(tcp);
-    return tlsConnect({
-      ...tcp,
-      ...tlsConnectOptions(tls, host),
-      ALPNProtocols: ['http/1.1'],
-    });
   }
 
   #attach(socket: Socket): void {
@@ -298,7 +226,10 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
       });
     }
     socket.on('data', (chunk: Buffer) => this.#onData(socket, chunk));
-    socket.on('drain', () => this.#onDrain(socket));
+    socket.on('drain', () => {
+      const state = this.#state;
+      if (state.kind === 'open' || state.kind === 'closing') state.sender.onDrain(state.kind === 'open');
+    });
     socket.on('end', () => this.#onSocketEnd(new WsbitError('WSBIT_CONNECTION_LOST', this.#endMessage('closed the TCP connection'))));
     // Never removed: a late error on a socket we already gave up must not become an uncaught exception.
     socket.on('error', (error: Error) => this.#onSocketError(error));
@@ -319,8 +250,8 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     const timer = setTimeout(() => {
       this.#goDown(new WsbitError('WSBIT_HANDSHAKE_TIMEOUT', `no WebSocket handshake response from ${this.#target} within ${this.#options.handshakeTimeoutMs} ms`));
     }, this.#options.handshakeTimeoutMs);
-    const { socket, opening, handshake } = state;
-    this.#state = { kind: 'handshaking', socket, opening, timer, parser: new HandshakeResponseParser(), key: handshake.key };
+    const { socket, sender, opening, handshake } = state;
+    this.#state = { kind: 'handshaking', socket, sender, opening, timer, parser: new HandshakeResponseParser(), key: handshake.key };
     socket.write(handshake.request);
   }
 
@@ -354,53 +285,15 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     if (this.#batchFrames >= FRAMES_PER_BATCH) socket.pause();
   }
 
-  #onDrain(socket: Socket): void {
-    if (this.#writeStallTimer !== undefined) {
-      clearTimeout(this.#writeStallTimer);
-      this.#writeStallTimer = undefined;
-    }
-    const pong = this.#deferredPong;
-    this.#deferredPong = undefined;
-    if (pong !== undefined && this.#state.kind === 'open') {
-      socket.write(encodePong(pong, true));
-      this.#watchBacklog(socket);
-    }
-  }
-
-  /**
-   * Called after every write: while our unsent bytes stay above the bound, a server that does not read
-   * gets `writeStallTimeoutMs` before it is dropped ('drain' stops the clock).
-   */
-  #watchBacklog(socket: Socket): void {
-    const stallMs = this.#options.writeStallTimeoutMs ?? DEFAULT_WRITE_STALL_TIMEOUT_MS;
-    if (stallMs <= 0 || this.#writeStallTimer !== undefined || socket.writableLength <= WRITE_BACKLOG_BOUND_BYTES) return;
-    this.#writeStallTimer = setTimeout(() => {
-      this.#writeStallTimer = undefined;
-      const unsent = socket.writableLength;
-      if (unsent <= WRITE_BACKLOG_BOUND_BYTES) return;
-      this.#goDown(
-        new WsbitError('WSBIT_WRITE_STALLED', `${this.#target} has not read what we sent for ${stallMs} ms (${unsent} bytes unsent); dropping the connection`),
-      );
-    }, stallMs);
-  }
-
   /**
    * Counts a control frame we did not ask for; true (and the connection is failed) once the server sends
    * more in one second than maxControlFramesPerSecond allows.
    */
   #controlFlood(): boolean {
-    const limit = this.#options.maxControlFramesPerSecond ?? DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND;
-    if (limit <= 0) return false;
-    const nowMs = performance.now();
-    if (nowMs - this.#controlWindowStartMs >= 1000) {
-      this.#controlWindowStartMs = nowMs;
-      this.#controlFramesInWindow = 0;
-    }
-    this.#controlFramesInWindow++;
-    if (this.#controlFramesInWindow <= limit) return false;
+    if (!this.#unaskedControlFrames.exceeded()) return false;
     const error = new WsbitError(
       'WSBIT_WS_CONTROL_FLOOD',
-      `${this.#target} sent more than ${limit} pings or unsolicited pongs within one second; dropping the connection`,
+      `${this.#target} sent more than ${this.#unaskedControlFrames.perSecond} pings or unsolicited pongs within one second; dropping the connection`,
     );
     const state = this.#state;
     this.#goDown(error, state.kind === 'open' ? encodeCloseFrame(CloseCode.PolicyViolation, 'control frame flood', true) : undefined);
@@ -422,7 +315,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     }
     clearTimeout(state.timer);
     const reader = new FrameReader({ role: 'client', maxMessageBytes: this.#options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES });
-    const open: ConnectionState = { kind: 'open', socket: state.socket, reader, pings: [] };
+    const open: ConnectionState = { kind: 'open', socket: state.socket, sender: state.sender, reader, pings: new PendingPings() };
     this.#state = open;
     state.opening.resolve();
     // A server may send its first frames in the same packet as the 101; they belong to the frame reader.
@@ -453,23 +346,12 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
       case 'ping': {
         if (this.#controlFlood()) return;
         // §5.5.2: answer with a Pong carrying the same payload, unless we already sent our Close (§5.5.1).
-        if (state.kind !== 'open') return;
-        const socket = state.socket;
-        if (socket.writableLength > WRITE_BACKLOG_BOUND_BYTES) {
-          // §5.5.3: only the latest ping needs an answer; it goes out on 'drain'. A copy, so the read
-          // buffer it came in is not kept alive.
-          if (this.#deferredPong !== undefined) this.#pongsCoalesced++;
-          this.#deferredPong = Buffer.from(event.data);
-          this.#watchBacklog(socket);
-          return;
-        }
-        socket.write(encodePong(event.data, true));
-        this.#watchBacklog(socket);
+        if (state.kind === 'open') state.sender.pong(event.data);
         return;
       }
       case 'pong':
         // A pong that answers none of our pings proves nothing; a stream of them is a hostile server.
-        if (!this.#onPong(state.pings, event.data)) this.#controlFlood();
+        if (!state.pings.settle(event.data)) this.#controlFlood();
         return;
       case 'close':
         if (state.kind === 'closing') {
@@ -484,72 +366,13 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   }
 
   #sendPing(state: Extract<ConnectionState, { kind: 'open' }>, timeoutMs: number): Promise<void> {
-    // Unpredictable, so only a server that read this ping (and so everything before it) can answer it.
-    const payload = randomBytes(PING_PAYLOAD_BYTES);
-    const confirmed = new Promise<void>((resolve, reject) => {
-      const pending: PendingPing = {
-        payload,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          const index = state.pings.indexOf(pending);
-          if (index >= 0) state.pings.splice(index, 1);
-          const error = new WsbitError('WSBIT_PING_TIMEOUT', `no pong from ${this.#target} within ${timeoutMs} ms`);
-          reject(error);
-          this.#goDown(error);
-        }, timeoutMs),
-      };
-      state.pings.push(pending);
-    });
-    state.socket.write(encodePing(payload, true));
-    this.#watchBacklog(state.socket);
+    const { payload, confirmed } = state.pings.add(
+      timeoutMs,
+      () => new WsbitError('WSBIT_PING_TIMEOUT', `no pong from ${this.#target} within ${timeoutMs} ms`),
+      (error) => this.#goDown(error),
+    );
+    state.sender.sendControl(encodePing(payload, true));
     return confirmed;
-  }
-
-  /**
-   * A pong answers the ping with the same payload. §5.5.3 lets a server answer only the latest of several
-   * pings, and a pong for ping N proves everything before ping N was read too, so it settles every earlier
-   * ping as well. Unknown pongs are unsolicited heartbeats (§5.5.3): they confirm nothing. False for those.
-   */
-  #onPong(pings: PendingPing[], payload: Buffer): boolean {
-    const index = pings.findIndex((ping) => ping.payload.equals(payload));
-    if (index < 0) return false;
-    for (const ping of pings.splice(0, index + 1)) {
-      clearTimeout(ping.timer);
-      ping.resolve();
-    }
-    return true;
-  }
-
-  #write(socket: Socket, data: Buffer): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const ioTimeoutMs = this.#options.ioTimeoutMs;
-      const fail = (error: WsbitError): void => {
-        settle();
-        reject(lost(error));
-      };
-      const timer =
-        ioTimeoutMs > 0
-          ? setTimeout(() => this.#goDown(new WsbitError('WSBIT_IO_TIMEOUT', `write to ${this.#target} did not complete within ${ioTimeoutMs} ms`)), ioTimeoutMs)
-          : undefined;
-      const settle = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        this.#pendingWrites.delete(fail);
-      };
-      this.#pendingWrites.add(fail);
-      socket.write(data, (error) => {
-        // The socket is done with the bytes, whether written or not: a pooled frame may be reused.
-        this.#framePool.give(data);
-        if (error === undefined || error === null) {
-          settle();
-          resolve();
-        } else {
-          const state = this.#state;
-          fail(state.kind === 'closed' ? state.reason : new WsbitError('WSBIT_CONNECTION_LOST', `write to ${this.#target} failed: ${error.message}`, { cause: error }));
-        }
-      });
-      this.#watchBacklog(socket);
-    });
   }
 
   #onSocketError(error: Error): void {
@@ -585,7 +408,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   }
 
   #notOpen(state: ConnectionState): WsbitError {
-    if (state.kind === 'closed' || state.kind === 'closing') return lost(state.reason);
+    if (state.kind === 'closed' || state.kind === 'closing') return connectionLost(state.reason);
     return new WsbitError('WSBIT_NOT_OPEN', `connection to ${this.#target} is ${state.kind}, not open`);
   }
 
@@ -605,18 +428,10 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     const state = this.#state;
     if (state.kind === 'closed') return state.reason;
     this.#state = { kind: 'closed', reason };
-    if (this.#writeStallTimer !== undefined) clearTimeout(this.#writeStallTimer);
-    this.#writeStallTimer = undefined;
-    this.#deferredPong = undefined;
     if (state.kind !== 'idle') {
       if (state.kind !== 'open') clearTimeout(state.timer);
       if (state.kind === 'connecting' || state.kind === 'handshaking') state.opening.reject(reason);
-      if (state.kind === 'open' || state.kind === 'closing') {
-        for (const ping of state.pings.splice(0)) {
-          clearTimeout(ping.timer);
-          ping.reject(lost(reason));
-        }
-      }
+      if (state.kind === 'open' || state.kind === 'closing') state.pings.rejectAll(connectionLost(reason));
       const socket = state.socket;
       if (finalBytes !== undefined && !socket.destroyed) {
         // RFC 6455 §7.1.1: the client should let the server close TCP first; destroy only if it does not.
@@ -627,7 +442,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
         socket.destroy();
       }
     }
-    for (const fail of [...this.#pendingWrites]) fail(reason);
+    this.#sender?.fail(reason);
     this.emit('down', reason);
     return reason;
   }

@@ -20,6 +20,10 @@ test('npm pack gives a package that installs and runs from a clean directory', {
   const files = tarball.files.map((file) => file.path);
   assert.ok(files.includes('bin/wsbit'));
   assert.ok(files.includes('dist/src/cli/run.js'));
+  // The live page is not TypeScript: the build copies its parts next to the module that serves them.
+  for (const part of ['index.html', 'style.css', 'script.js']) {
+    assert.ok(files.includes(`dist/src/plugins/outputs/websocket-server/live-page/${part}`), `the live page's ${part} is packed`);
+  }
   assert.ok(files.some((file) => file.startsWith('conf/')));
   assert.ok(!files.some((file) => file.startsWith('dist/test/') || file.startsWith('src/')), 'no tests or TypeScript sources');
   // The license the package declares, and every document the README links to.

@@ -1,0 +1,186 @@
+/**
+ * The clients of the `websocket` input: what each message becomes, and when its pong is sent.
+ *
+ * Fluent Bit sends msgpack inside TEXT frames, with a fixed mask and no close frame (SPEC §1.7). A
+ * strict server fails such a frame with 1007 because msgpack is not UTF-8, so ws runs with
+ * `skipUTF8Validation` and the decoder checks UTF-8 itself where it matters: for JSON.
+ *
+ * Delivery confirmation: the websocket output sends a ping after each data frame and counts the chunk
+ * as delivered when the pong comes back (SPEC part A, 6). The pong must therefore mean "the records are
+ * in the engine, and on disk with storage.type filesystem". How that holds:
+ * 1. ws parses the frames of one socket in order, and emits each frame's event ('message', 'ping')
+ *    before it parses the next frame (synchronously, or deferred with the parser stopped until the
+ *    event has run);
+ * 2. a message is handled synchronously: decode, then `emit`, which appends to the chunk and, for
+ *    filesystem storage, writes the bytes with writeSync before it returns;
+ * 3. ws's automatic pong is off (`autoPong: false`), and the pong is sent from our 'ping' handler,
+ *    and only when every message received before that ping has been handled (`handled === received`);
+ *    otherwise it waits in `pendingPongs` until they are. Point 3 does not rely on point 2: should the
+ *    handling ever become asynchronous, the pong still waits for it.
+ * A message refused as undecodable (1007) or over a limit (1008: a record nested deeper than
+ * MAX_NESTING_DEPTH) closes the connection, and its pings get no pong, so the sender keeps the chunk.
+ */
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { errorMessage } from '../../../base/errors.js';
+import { eventTimeNow } from '../../../base/record.js';
+import type { Telemetry } from '../../../base/telemetry.js';
+import type { PayloadDecoder } from './decode.js';
+
+/** Time a client gets to answer our close frame at shutdown. */
+const CLOSE_TIMEOUT_MS = 2000;
+/** Dead peers (a power cut at the agent) are found by TCP keepalive, not by pings: Fluent Bit never answers pings. */
+const TCP_KEEPALIVE_MS = 60_000;
+
+interface Connection {
+  ws: WebSocket;
+  remote: string;
+  /** Messages ws has emitted, and how many of them have been fully handled (emitted or refused). */
+  received: number;
+  handled: number;
+  /** Pings whose pong waits for earlier messages; in practice always empty (see the header comment). */
+  pendingPongs: Buffer[];
+  /** A message was refused and the connection is closing: nothing more is ingested or ponged. */
+  refused: boolean;
+  warnedUntimed: boolean;
+}
+
+export interface InputConnectionsOptions {
+  decoder: PayloadDecoder;
+  /** For the warning about records whose date key holds no time. */
+  timeKey: string | null;
+  maxMessageBytes: number;
+  telemetry: Telemetry;
+  /** The engine's emit: records in, under their own tag when they carry one. */
+  emit: (events: Buffer, records: number, tag?: string) => void;
+}
+
+export class InputConnections {
+  readonly #connections = new Set<Connection>();
+  readonly #options: InputConnectionsOptions;
+  #paused = false;
+  #stopping = false;
+
+  constructor(options: InputConnectionsOptions) {
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /** Set by closeAll(): nothing more is ingested or ponged, and the gate refuses upgrades. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** Takes over an upgraded connection. */
+  accept(ws: WebSocket, socket: Duplex, remote: string): void {
+    const { telemetry } = this.#options;
+    const { logger } = telemetry;
+    const connection: Connection = { ws, remote, received: 0, handled: 0, pendingPongs: [], refused: false, warnedUntimed: false };
+    this.#connections.add(connection);
+    (socket as Socket).setKeepAlive?.(true, TCP_KEEPALIVE_MS);
+    telemetry.count('wsbit_input_connections_total');
+    telemetry.gauge('wsbit_input_connected', this.#connections.size);
+    logger.debug(`client ${remote} connected`);
+    if (this.#paused) ws.pause();
+    ws.on('message', (data: Buffer) => {
+      connection.received++;
+      try {
+        if (!connection.refused && !this.#stopping) this.#ingest(connection, data);
+      } catch (error) {
+        // A bug here must cost this message, not the process.
+        this.#refuse(connection, 1011, `failed to process a message: ${errorMessage(error)}`);
+      } finally {
+        connection.handled++;
+        this.#sendPendingPongs(connection);
+      }
+    });
+    ws.on('ping', (data: Buffer) => {
+      if (connection.refused || this.#stopping) return;
+      if (connection.handled === connection.received && connection.pendingPongs.length === 0) ws.pong(data);
+      else connection.pendingPongs.push(data);
+    });
+    ws.on('error', (error: Error & { code?: string }) => {
+      // ws closes the connection itself: 1009 for a message over maxPayload, 1002 for protocol errors.
+      const oversize = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      const reason = oversize
+        ? `a message exceeds max_message_size (${this.#options.maxMessageBytes} bytes), closing with 1009`
+        : `protocol error, closing: ${error.message}`;
+      telemetry.event('warn', `client ${remote}: ${reason}`, 'wsbit_input_rejected_records_total');
+    });
+    ws.on('close', (code: number) => {
+      this.#connections.delete(connection);
+      telemetry.gauge('wsbit_input_connected', this.#connections.size);
+      logger.debug(`client ${remote} disconnected (${code})`);
+    });
+  }
+
+  /** Frames stop being read, so senders feel TCP backpressure and their pongs wait; nothing is refused. */
+  pause(): void {
+    this.#paused = true;
+    for (const connection of this.#connections) connection.ws.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    for (const connection of this.#connections) connection.ws.resume();
+  }
+
+  /** Closes every client with 1001; one that does not answer within CLOSE_TIMEOUT_MS is cut off. */
+  async closeAll(): Promise<void> {
+    this.#stopping = true;
+    const closing = [...this.#connections].map(
+      (connection) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => connection.ws.terminate(), CLOSE_TIMEOUT_MS);
+          connection.ws.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          connection.ws.resume();
+          connection.ws.close(1001, 'wsbit shutting down');
+        }),
+    );
+    await Promise.all(closing);
+  }
+
+  #ingest(connection: Connection, data: Buffer): void {
+    const { decoder, telemetry, timeKey } = this.#options;
+    const now = eventTimeNow();
+    const result = decoder.decode(data, now);
+    if (!result.ok) {
+      this.#refuse(connection, result.closeCode, result.reason);
+      return;
+    }
+    for (const batch of result.batches) this.#options.emit(batch.events, batch.records, batch.tag ?? undefined);
+    telemetry.count('wsbit_input_messages_total');
+    if (result.untimed > 0 && !connection.warnedUntimed) {
+      connection.warnedUntimed = true;
+      telemetry.logger.warn(
+        `client ${connection.remote}: ${result.untimed} records have a '${timeKey ?? ''}' key that is not a time; they get the reception time and keep the key (shown once per connection)`,
+      );
+    }
+  }
+
+  #refuse(connection: Connection, code: number, reason: string): void {
+    connection.refused = true;
+    connection.pendingPongs = [];
+    this.#options.telemetry.event(
+      'warn',
+      `message from ${connection.remote} rejected, closing the connection with ${code}: ${reason}`,
+      'wsbit_input_rejected_records_total',
+    );
+    // The close reason must fit a control frame (123 bytes).
+    connection.ws.close(code, Buffer.from(reason, 'utf8').subarray(0, 120).toString('utf8').replace(/\uFFFD$/, ''));
+  }
+
+  #sendPendingPongs(connection: Connection): void {
+    if (connection.handled !== connection.received || connection.pendingPongs.length === 0) return;
+    const pongs = connection.pendingPongs;
+    connection.pendingPongs = [];
+    for (const data of pongs) connection.ws.pong(data);
+  }
+}

@@ -1,0 +1,346 @@
+(function () {
+  'use strict';
+  var MAX_ROWS = 2000;
+  // Containers that fit in this many characters stay on one line; larger ones get a line per entry.
+  var WIDTH = 110;
+  // Every id is in the page this script ships with.
+  var el = function (/** @type {string} */ id) { return /** @type {HTMLElement} */ (document.getElementById(id)); };
+  var scroller = el('scroller'), list = el('list'), empty = el('empty'), filterBox = /** @type {HTMLInputElement} */ (el('filter'));
+  var pauseButton = el('pause'), clearButton = el('clear'), jump = el('jump'), dot = el('dot'), statusText = el('status');
+
+  // The token may come in the page URL once; keep it for this tab and take it out of the address bar.
+  var params = new URLSearchParams(location.search);
+  var token = params.get('token') || sessionStorage.getItem('wsbit.token') || '';
+  if (params.has('token')) {
+    sessionStorage.setItem('wsbit.token', token);
+    params.delete('token');
+    var rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+  }
+  if (params.get('filter')) filterBox.value = /** @type {string} */ (params.get('filter'));
+  var serverMatch = params.getAll('match');
+
+  var entries = new WeakMap();
+  var queue = [], pending = [], paused = false, visible = 0, unseen = 0, scheduled = false;
+  var arrivals = 0, lastArrivals = 0, socket = null, retryMs = 1000, mode = '';
+
+  function socketUrl() {
+    var query = new URLSearchParams();
+    serverMatch.forEach(function (m) { query.append('match', m); });
+    if (token) query.set('token', token);
+    var q = query.toString();
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/' + (q ? '?' + q : '');
+  }
+
+  function setStatus(state, text) {
+    dot.className = 'dot ' + state;
+    statusText.textContent = text;
+  }
+
+  function describeLive() {
+    return 'live' + (mode ? ' · ' + mode : '') + (serverMatch.length ? ' · match ' + serverMatch.join(', ') : '');
+  }
+
+  function connect() {
+    setStatus('connecting', 'connecting…');
+    var opened = false;
+    socket = new WebSocket(socketUrl());
+    socket.binaryType = 'arraybuffer';
+    socket.onopen = function () {
+      opened = true;
+      retryMs = 1000;
+      setStatus('live', describeLive());
+      refreshClients();
+    };
+    socket.onmessage = function (event) { receive(event.data); };
+    socket.onclose = function (event) {
+      var why = !opened ? 'cannot connect' + (token ? '' : ' (if the server has a token, open this page with ?token=…)')
+        : event.code === 1001 ? 'server stopped' : event.code === 1013 ? 'dropped: this page fell behind' : 'disconnected';
+      setStatus('down', why + ' · retrying in ' + Math.round(retryMs / 1000) + ' s');
+      el('clients').textContent = '–';
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 15000);
+    };
+  }
+
+  function decode(data) {
+    var kind = typeof data === 'string' ? 'json' : 'msgpack';
+    if (mode !== kind) { mode = kind; setStatus('live', describeLive()); }
+    if (kind === 'json') return JSON.parse(data);
+    if (!window.MessagePack) throw new Error('the msgpack decoder did not load');
+    return window.MessagePack.decode(new Uint8Array(data));
+  }
+
+  // A message is [tag, time, record] with the tag and the time each optional: the record is last,
+  // a string before it is the tag and a number the time.
+  function receive(data) {
+    arrivals++;
+    /** @type {{ tag: string | null, time: number | null, record: unknown, error: string | null, received: number, compact: string, search: string }} */
+    var entry = { tag: null, time: null, record: null, error: null, received: Date.now(), compact: '', search: '' };
+    try {
+      var message = decode(data);
+      if (Array.isArray(message) && message.length > 0) {
+        entry.record = message[message.length - 1];
+        for (var i = 0; i < message.length - 1; i++) {
+          if (typeof message[i] === 'string') entry.tag = message[i];
+          else if (typeof message[i] === 'number' || typeof message[i] === 'bigint') entry.time = Number(message[i]);
+        }
+      } else {
+        entry.record = message;
+      }
+    } catch (error) {
+      entry.error = String(error && /** @type {Error} */ (error).message || error);
+      entry.record = typeof data === 'string' ? data : '<' + data.byteLength + ' bytes>';
+    }
+    entry.compact = stringify(entry.record);
+    entry.search = ((entry.tag || '') + ' ' + entry.compact).toLowerCase();
+    if (paused) {
+      pending.push(entry);
+      if (pending.length > MAX_ROWS) pending.shift();
+      pauseButton.textContent = 'Resume (' + pending.length.toLocaleString() + ' new)';
+      return;
+    }
+    enqueue(entry);
+  }
+
+  function stringify(value) {
+    try {
+      var text = JSON.stringify(value, function (key, v) {
+        if (typeof v === 'bigint') return v.toString();
+        if (v instanceof Uint8Array) return '<' + v.length + ' bytes>';
+        return v;
+      });
+      return text === undefined ? String(value) : text;
+    } catch (error) {
+      return String(value);
+    }
+  }
+
+  function enqueue(entry) {
+    queue.push(entry);
+    if (scheduled) return;
+    scheduled = true;
+    // Rows are added in batches: at thousands of records per second, one layout per frame keeps up.
+    if (document.hidden) setTimeout(drain, 250); else requestAnimationFrame(drain);
+  }
+
+  function nearBottom() { return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48; }
+
+  function drain() {
+    scheduled = false;
+    if (queue.length === 0) return;
+    var batch = queue.length > MAX_ROWS ? queue.slice(queue.length - MAX_ROWS) : queue;
+    queue = [];
+    var stick = nearBottom();
+    var fragment = document.createDocumentFragment();
+    var filter = currentFilter();
+    batch.forEach(function (entry) {
+      var row = makeRow(entry);
+      if (matches(entry, filter)) visible++; else row.hidden = true;
+      fragment.appendChild(row);
+    });
+    list.appendChild(fragment);
+    while (list.children.length > MAX_ROWS) {
+      var oldest = /** @type {HTMLElement} */ (list.firstElementChild);
+      if (!oldest.hidden) visible--;
+      oldest.remove();
+    }
+    if (stick) { scroller.scrollTop = scroller.scrollHeight; unseen = 0; }
+    else unseen += batch.length;
+    jump.hidden = stick || unseen === 0;
+    jump.textContent = '↓ ' + unseen.toLocaleString() + ' newer';
+    counts();
+  }
+
+  function pad(n, width) { var s = String(n); while (s.length < (width || 2)) s = '0' + s; return s; }
+  function clock(date, millis) {
+    return pad(date.getHours()) + ':' + pad(date.getMinutes()) + ':' + pad(date.getSeconds()) + (millis ? '.' + pad(date.getMilliseconds(), 3) : '');
+  }
+  function hue(text) {
+    var h = 0;
+    for (var i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) >>> 0;
+    return (h * 47) % 360;
+  }
+  function span(cls, text) {
+    var s = document.createElement('span');
+    s.className = cls;
+    s.textContent = text;
+    return s;
+  }
+
+  // Errors and warnings get a coloured edge, from the level keys log records commonly carry.
+  function levelOf(record) {
+    if (record === null || typeof record !== 'object') return null;
+    var value = record.level || record.severity || record.log_level || record.loglevel;
+    if (typeof value !== 'string') return null;
+    value = value.toLowerCase();
+    if (/^(err|fatal|crit|alert|emerg|panic)/.test(value)) return 'error';
+    return /^warn/.test(value) ? 'warn' : null;
+  }
+
+  function makeRow(entry) {
+    var row = document.createElement('div');
+    row.className = 'row fresh';
+    entries.set(row, entry);
+    var level = levelOf(entry.record);
+    if (level !== null) row.classList.add('lvl-' + level);
+    if (entry.tag !== null) row.dataset.tag = entry.tag;
+    var time = document.createElement('time');
+    if (entry.time !== null) {
+      var at = new Date(entry.time * 1000);
+      time.className = 'time';
+      time.textContent = clock(at, false);
+      time.dateTime = at.toISOString();
+      time.title = at.toString() + ' (record time ' + entry.time + ')';
+    } else {
+      var got = new Date(entry.received);
+      time.className = 'time arrival';
+      time.textContent = clock(got, true);
+      time.title = 'Arrival time: the server sends no record time (add_time is off)';
+    }
+    var tag = span(entry.tag === null ? 'tag none' : 'tag', entry.tag === null ? '—' : entry.tag);
+    if (entry.tag !== null) { tag.title = entry.tag; tag.style.setProperty('--hue', String(hue(entry.tag))); }
+    var rec = document.createElement('pre');
+    rec.className = 'rec';
+    if (entry.error !== null) {
+      rec.appendChild(span('j-err', entry.error + ': '));
+      rec.appendChild(span('j-str', String(entry.record)));
+    } else {
+      build(entry.record, 0, rec);
+    }
+    row.appendChild(time);
+    row.appendChild(tag);
+    row.appendChild(rec);
+    return row;
+  }
+
+  // Pretty JSON as spans: a container that fits in WIDTH stays on one line, a larger one gets a line
+  // per entry, so small nested objects and arrays stay compact inside a long record.
+  function inline(value) {
+    if (value === null || value === undefined) return 'null';
+    if (typeof value === 'string') return JSON.stringify(value);
+    if (typeof value !== 'object') return String(value);
+    if (value instanceof Uint8Array) return '<' + value.length + ' bytes>';
+    if (Array.isArray(value)) return '[' + value.map(inline).join(', ') + ']';
+    var keys = Object.keys(value);
+    if (keys.length === 0) return '{}';
+    return '{ ' + keys.map(function (k) { return JSON.stringify(k) + ': ' + inline(value[k]); }).join(', ') + ' }';
+  }
+
+  function build(value, indent, out) {
+    if (value === null || value === undefined) { out.appendChild(span('j-lit', 'null')); return; }
+    var type = typeof value;
+    if (type === 'string') { out.appendChild(span('j-str', JSON.stringify(value))); return; }
+    if (type === 'number' || type === 'bigint') { out.appendChild(span('j-num', String(value))); return; }
+    if (type === 'boolean') { out.appendChild(span('j-lit', String(value))); return; }
+    if (value instanceof Uint8Array) { out.appendChild(span('j-lit', '<' + value.length + ' bytes>')); return; }
+    var isArray = Array.isArray(value);
+    var keys = isArray ? [] : Object.keys(value);
+    var count = isArray ? value.length : keys.length;
+    var fits = indent + inline(value).length <= WIDTH;
+    var edge = isArray ? '' : ' ';
+    out.appendChild(span('j-p', isArray ? '[' : '{'));
+    if (count > 0) {
+      var newline = '\n' + ' '.repeat(indent + 2);
+      for (var i = 0; i < count; i++) {
+        if (i > 0) out.appendChild(span('j-p', ','));
+        out.appendChild(document.createTextNode(!fits ? newline : i === 0 ? edge : ' '));
+        if (!isArray) {
+          out.appendChild(span('j-key', JSON.stringify(keys[i])));
+          out.appendChild(span('j-p', ': '));
+        }
+        build(isArray ? value[i] : value[keys[i]], indent + 2, out);
+      }
+      out.appendChild(document.createTextNode(fits ? edge : '\n' + ' '.repeat(indent)));
+    }
+    out.appendChild(span('j-p', isArray ? ']' : '}'));
+  }
+
+  // The engine's Match rules: * matches any run of characters (dots too), everything else is literal.
+  function wildcard(pattern, tag) {
+    var p = 0, t = 0, starP = -1, starT = 0;
+    while (t < tag.length) {
+      if (p < pattern.length && pattern[p] === '*') { starP = p++; starT = t; }
+      else if (p < pattern.length && pattern[p] === tag[t]) { p++; t++; }
+      else if (starP >= 0) { p = starP + 1; t = ++starT; }
+      else return false;
+    }
+    while (p < pattern.length && pattern[p] === '*') p++;
+    return p === pattern.length;
+  }
+
+  function currentFilter() { return filterBox.value.trim(); }
+
+  // With a * the filter is a tag pattern; otherwise it is text looked for in the tag and the record.
+  function matches(entry, filter) {
+    if (filter === '') return true;
+    if (filter.indexOf('*') >= 0) return entry.tag !== null && wildcard(filter, entry.tag);
+    return entry.search.indexOf(filter.toLowerCase()) >= 0;
+  }
+
+  function applyFilter() {
+    var filter = currentFilter();
+    visible = 0;
+    for (var row = /** @type {HTMLElement | null} */ (list.firstElementChild); row !== null; row = /** @type {HTMLElement | null} */ (row.nextElementSibling)) {
+      row.hidden = !matches(entries.get(row), filter);
+      if (!row.hidden) visible++;
+    }
+    counts();
+    scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  function counts() {
+    var rows = list.children.length;
+    var filtering = currentFilter() !== '';
+    el('rows').textContent = rows.toLocaleString();
+    el('shown').textContent = visible.toLocaleString();
+    el('total').textContent = rows.toLocaleString();
+    el('rows-stat').hidden = filtering;
+    el('shown-stat').hidden = !filtering;
+    if (rows > 0) {
+      empty.hidden = !(filtering && visible === 0);
+      empty.textContent = 'No records match the filter.';
+    }
+  }
+
+  function refreshClients() {
+    /** @type {Record<string, string>} */
+    var headers = token ? { Authorization: 'Bearer ' + token } : {};
+    fetch('/status', { headers: headers, cache: 'no-store' })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (status) {
+        el('clients').textContent = status ? String(status.clients) : '–';
+        el('clients-label').textContent = status && status.clients === 1 ? 'client' : 'clients';
+      })
+      .catch(function () { el('clients').textContent = '–'; });
+  }
+
+  setInterval(function () {
+    el('rate').textContent = (arrivals - lastArrivals).toLocaleString();
+    lastArrivals = arrivals;
+  }, 1000);
+  setInterval(function () { if (socket && socket.readyState === 1) refreshClients(); }, 2000);
+
+  filterBox.addEventListener('input', applyFilter);
+  pauseButton.addEventListener('click', function () {
+    paused = !paused;
+    pauseButton.classList.toggle('on', paused);
+    pauseButton.textContent = paused ? 'Resume' : 'Pause';
+    if (!paused) { var held = pending; pending = []; held.forEach(enqueue); }
+  });
+  clearButton.addEventListener('click', function () {
+    list.replaceChildren();
+    visible = 0; unseen = 0; jump.hidden = true;
+    empty.hidden = false;
+    empty.textContent = 'Cleared. Waiting for new records…';
+    counts();
+  });
+  jump.addEventListener('click', function () { scroller.scrollTop = scroller.scrollHeight; unseen = 0; jump.hidden = true; });
+  scroller.addEventListener('scroll', function () { if (nearBottom()) { unseen = 0; jump.hidden = true; } });
+  document.addEventListener('keydown', function (event) {
+    if (event.key === '/' && document.activeElement !== filterBox) { event.preventDefault(); filterBox.focus(); }
+    else if (event.key === 'Escape' && document.activeElement === filterBox) { filterBox.value = ''; applyFilter(); }
+  });
+  el('endpoint').textContent = location.host;
+  connect();
+})();

@@ -1,0 +1,34 @@
+import type { ResolvedConfig } from '../../../config/schema.js';
+import { admissionKeys, serverPortKey } from '../../websocket-server-keys.js';
+
+export const websocketServerSchema = [
+  {
+    key: 'host',
+    type: 'string',
+    default: '127.0.0.1',
+    description: "Address to listen on. The default keeps the stream on this machine; 0.0.0.0 (fluent-plugin-websocket's default) opens it to the network.",
+  },
+  serverPortKey,
+  { key: 'use_msgpack', type: 'bool', default: false, description: 'Send each record as one msgpack binary frame instead of one JSON text frame.' },
+  { key: 'add_time', type: 'bool', default: false, description: 'Include the record time (integer seconds) in each message.' },
+  { key: 'add_tag', type: 'bool', default: true, description: 'Include the tag in each message.' },
+  { key: 'buffered_messages', type: 'int', default: 0, description: 'Send each new client the newest N messages (that match its filter) first; 0 = none.' },
+  {
+    key: 'max_client_buffer',
+    type: 'size',
+    default: '8M',
+    description: 'Close a client with code 1013 once this much data is waiting to be sent to it, so a slow reader never holds back the others (0 = no limit).',
+  },
+  { key: 'max_clients', type: 'int', default: 100, description: 'Most clients connected at once; further upgrade requests get HTTP 503 (0 = no limit).' },
+  ...admissionKeys({
+    token: 'Require clients to send Authorization: Bearer <token> or ?token=<token>; others get HTTP 401. The token is never logged.',
+    allowed_origins:
+      'Web page origins (e.g. https://dash.example:3000) allowed to connect, or *. The live page and clients that send no Origin header are always allowed.',
+    allowed_hosts:
+      'Without a token, requests (page, /status, upgrade) must name this server in Host: a loopback address, localhost, the listen address (any IP address and the machine name when listening on 0.0.0.0), or a name listed here (* = any). Others get HTTP 403; this stops DNS rebinding.',
+  }),
+  { key: 'ping_interval', type: 'time', default: '30s', description: 'Ping every client this often and drop those that did not answer the previous ping (0 = never).' },
+  { key: 'live_page', type: 'bool', default: true, description: 'Serve a live view of the records at GET / on the same port.' },
+] as const;
+
+export type WebSocketServerConfig = ResolvedConfig<typeof websocketServerSchema>;

@@ -1,0 +1,58 @@
+/**
+ * What the two WebSocket servers (the `websocket` input and the `websocket_server` output) share in their
+ * configuration: the port, the keys the admission gate reads (websocket/admission.ts), and the way a bad
+ * value is reported. Each plugin keeps its own descriptions, which say what the key guards there.
+ */
+import { ConfigError } from '../base/errors.js';
+import { hostPolicy } from '../base/host-check.js';
+import type { UpgradeGate } from '../websocket/admission.js';
+
+export const serverPortKey = {
+  key: 'port',
+  type: 'int',
+  default: 8080,
+  description: 'TCP port to listen on (0 picks a free port, logged at start-up).',
+} as const;
+
+export interface AdmissionKeyDescriptions {
+  token: string;
+  allowed_origins: string;
+  allowed_hosts: string;
+}
+
+/** token, allowed_origins and allowed_hosts, in the order both servers list them. */
+export function admissionKeys(descriptions: AdmissionKeyDescriptions) {
+  return [
+    { key: 'token', type: 'string', default: null, description: descriptions.token },
+    { key: 'allowed_origins', type: 'list', default: null, description: descriptions.allowed_origins },
+    { key: 'allowed_hosts', type: 'list', default: null, description: descriptions.allowed_hosts },
+  ] as const;
+}
+
+/** The resolved keys of admissionKeys(). */
+export interface AdmissionConfig {
+  token: string | null;
+  allowed_origins: string[] | null;
+  allowed_hosts: string[] | null;
+}
+
+/** A key whose value the schema accepted but the plugin cannot use. */
+export function badValue(instance: string, key: string, value: unknown, expected: string): ConfigError {
+  return new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${instance}: invalid value '${String(value)}' for '${key}': expected ${expected}`);
+}
+
+/** The admission gate of a server listening on `listen`, from its keys. */
+export function admissionGate(
+  config: AdmissionConfig,
+  server: { subject: string; listen: string; path: string | null; capacity: { key: string; max: number } },
+): UpgradeGate {
+  return {
+    subject: server.subject,
+    // With a token, the token is the guard (a rebinding page cannot know it), so agents may use any name.
+    hosts: config.token === null ? hostPolicy(server.listen, config.allowed_hosts) : null,
+    path: server.path,
+    allowedOrigins: config.allowed_origins,
+    token: config.token,
+    capacity: server.capacity,
+  };
+}

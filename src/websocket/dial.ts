@@ -1,0 +1,57 @@
+/**
+ * What a client connection is told, and the socket it starts from: TCP, or TLS over it, not yet connected.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { tlsConnectOptions, type TlsSettings } from '../base/tls.js';
+import type { HttpHeader } from './handshake.js';
+
+export interface WebSocketConnectionOptions {
+  host: string;
+  port: number;
+  uri: string;
+  /** `null` or absent: plain TCP. The `tls*` keys, as every output that opens its own sockets reads them. */
+  tls?: TlsSettings | null;
+  headers: readonly HttpHeader[];
+  subprotocol?: string;
+  /** TCP connect plus TLS handshake, as Fluent Bit's `net.connect_timeout`. */
+  connectTimeoutMs: number;
+  /** From the upgrade request written to a complete 101 response. */
+  handshakeTimeoutMs: number;
+  /** Longest a single write may take to reach the socket; 0 = no limit (Fluent Bit's `net.io_timeout`). */
+  ioTimeoutMs: number;
+  /** How long close() waits for the server's Close before dropping the socket; default 1000. */
+  closeTimeoutMs?: number;
+  sourceAddress?: string;
+  keepaliveHeader: boolean;
+  /** Idle time before the first TCP keepalive probe; default 30000. */
+  tcpKeepaliveInitialDelayMs?: number;
+  /** Largest message accepted from the server (they are ignored anyway); default 16 MiB. */
+  maxMessageBytes?: number;
+  /**
+   * Most control frames the server may send per second that we did not ask for (its pings, and pongs that
+   * answer none of our pings) before the connection is dropped as hostile; 0 = no limit. Default 100: real
+   * servers ping every few seconds at most.
+   */
+  maxControlFramesPerSecond?: number;
+  /**
+   * Drop the connection when our unsent bytes stay above WRITE_BACKLOG_BOUND_BYTES this long (a server that
+   * does not read); 0 = never. Default 30000.
+   */
+  writeStallTimeoutMs?: number;
+}
+
+/** Starts the TCP connection (and the TLS handshake over it when `tls` is set); the caller listens for 'connect'. */
+export function dial(options: WebSocketConnectionOptions): Socket {
+  const { host, port, tls, sourceAddress } = options;
+  // Node merges connect options over its defaults, so an explicit `undefined` would erase a default
+  // (tls.checkServerIdentity, for one): only keys with values are passed. tls.connect also accepts the
+  // net.connect options such as localAddress, though its typings omit them.
+  const tcp = { host, port, ...(sourceAddress !== undefined ? { localAddress: sourceAddress } : {}) };
+  if (tls === undefined || tls === null) return netConnect(tcp);
+  return tlsConnect({
+    ...tcp,
+    ...tlsConnectOptions(tls, host),
+    ALPNProtocols: ['http/1.1'],
+  });
+}

@@ -1,0 +1,166 @@
+/**
+ * The writing half of one client connection: frames out, with the bounds that keep a server that does not
+ * read from growing our memory (as `ws` and undici keep a Sender apart from the connection).
+ *
+ * - A data frame is a promise that settles when the socket is done with its bytes, bounded by
+ *   `ioTimeoutMs` (Fluent Bit's `net.io_timeout`); every pending one is rejected when the connection ends.
+ * - While our unsent bytes stay above WRITE_BACKLOG_BOUND_BYTES for `writeStallTimeoutMs`, the connection
+ *   is dropped ('drain' stops the clock).
+ * - Pongs are not queued behind a full buffer: RFC 6455 §5.5.3 lets an endpoint answer only the latest
+ *   ping, so one waits for 'drain' and a newer ping replaces it.
+ *
+ * The sender never decides the connection's state: it reports fatal write problems through `onFatal`.
+ */
+import type { Socket } from 'node:net';
+import { BufferPool } from '../base/buffer-pool.js';
+import { WsbitError } from '../base/errors.js';
+import { encodeFrame, encodePong, type DataOpcode } from './frame.js';
+
+export interface WebSocketSenderOptions {
+  /** `host:port`, for error messages. */
+  target: string;
+  /** Longest a single write may take to reach the socket; 0 = no limit. */
+  ioTimeoutMs: number;
+  /** How long unsent bytes may stay above the bound before the connection is dropped; 0 = never. */
+  writeStallTimeoutMs: number;
+  /** Drops the connection; the connection answers by calling fail(). */
+  onFatal: (reason: WsbitError) => void;
+}
+
+/**
+ * Unsent bytes above which pongs are coalesced and the write-stall clock runs. Above the socket's 16 KiB
+ * high-water mark, so crossing it always arms 'drain'.
+ */
+export const WRITE_BACKLOG_BOUND_BYTES = 64 * 1024;
+
+/** A connection that ended, as the promises of its pending writes see it. */
+export function connectionLost(reason: WsbitError): WsbitError {
+  if (reason.code === 'WSBIT_CONNECTION_LOST') return reason;
+  return new WsbitError('WSBIT_CONNECTION_LOST', `connection is down: ${reason.message}`, { cause: reason });
+}
+
+export class WebSocketSender {
+  readonly #socket: Socket;
+  readonly #options: WebSocketSenderOptions;
+  /** Large data frames; one is written while the next may be built. */
+  readonly #framePool = new BufferPool(2);
+  #pendingWrites = new Set<(error: WsbitError) => void>();
+  #writeStallTimer: NodeJS.Timeout | undefined;
+  /** The latest server ping not yet answered because the write buffer is full; answered on 'drain'. */
+  #deferredPong: Buffer | undefined;
+  #pongsCoalesced = 0;
+  /** Why the connection ended, once fail() was called. */
+  #failure: WsbitError | undefined;
+
+  constructor(socket: Socket, options: WebSocketSenderOptions) {
+    this.#socket = socket;
+    this.#options = options;
+  }
+
+  /** Server pings left unanswered because a later ping was answered instead (§5.5.3). */
+  get pongsCoalesced(): number {
+    return this.#pongsCoalesced;
+  }
+
+  /** Bytes the socket has not sent yet, ours and the frames' alike. */
+  get unsentBytes(): number {
+    return this.#socket.writableLength;
+  }
+
+  /** One masked, unfragmented data frame. Resolves once the frame is handed to the socket, not when it is read. */
+  sendData(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const frame = encodeFrame(opcode, payload, { mask: true, pool: this.#framePool });
+    return new Promise<void>((resolve, reject) => {
+      const ioTimeoutMs = this.#options.ioTimeoutMs;
+      const fail = (error: WsbitError): void => {
+        settle();
+        reject(connectionLost(error));
+      };
+      const timer =
+        ioTimeoutMs > 0
+          ? setTimeout(
+              () => this.#options.onFatal(new WsbitError('WSBIT_IO_TIMEOUT', `write to ${this.#options.target} did not complete within ${ioTimeoutMs} ms`)),
+              ioTimeoutMs,
+            )
+          : undefined;
+      const settle = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.#pendingWrites.delete(fail);
+      };
+      this.#pendingWrites.add(fail);
+      this.#socket.write(frame, (error) => {
+        // The socket is done with the bytes, whether written or not: a pooled frame may be reused.
+        this.#framePool.give(frame);
+        if (error === undefined || error === null) {
+          settle();
+          resolve();
+        } else {
+          fail(
+            this.#failure ??
+              new WsbitError('WSBIT_CONNECTION_LOST', `write to ${this.#options.target} failed: ${error.message}`, { cause: error }),
+          );
+        }
+      });
+      this.#watchBacklog();
+    });
+  }
+
+  /** A control frame (ping, close) or the handshake request: written at once, not awaited. */
+  sendControl(bytes: Buffer): void {
+    this.#socket.write(bytes);
+    this.#watchBacklog();
+  }
+
+  /** §5.5.2: a Pong with the ping's payload; while our buffer is full, only the latest ping is answered (§5.5.3). */
+  pong(pingPayload: Buffer): void {
+    if (this.#socket.writableLength > WRITE_BACKLOG_BOUND_BYTES) {
+      // A copy, so the read buffer the ping came in is not kept alive.
+      if (this.#deferredPong !== undefined) this.#pongsCoalesced++;
+      this.#deferredPong = Buffer.from(pingPayload);
+      this.#watchBacklog();
+      return;
+    }
+    this.sendControl(encodePong(pingPayload, true));
+  }
+
+  /** The socket's 'drain': the stall clock stops, and a deferred pong goes out if the connection may still send one. */
+  onDrain(mayPong: boolean): void {
+    if (this.#writeStallTimer !== undefined) {
+      clearTimeout(this.#writeStallTimer);
+      this.#writeStallTimer = undefined;
+    }
+    const pong = this.#deferredPong;
+    this.#deferredPong = undefined;
+    if (pong !== undefined && mayPong) this.sendControl(encodePong(pong, true));
+  }
+
+  /** The connection ended: timers stop, and every pending data frame is rejected with `reason`. */
+  fail(reason: WsbitError): void {
+    this.#failure ??= reason;
+    if (this.#writeStallTimer !== undefined) clearTimeout(this.#writeStallTimer);
+    this.#writeStallTimer = undefined;
+    this.#deferredPong = undefined;
+    for (const fail of [...this.#pendingWrites]) fail(reason);
+  }
+
+  /**
+   * Called after every write: while our unsent bytes stay above the bound, a server that does not read
+   * gets `writeStallTimeoutMs` before it is dropped ('drain' stops the clock).
+   */
+  #watchBacklog(): void {
+    const stallMs = this.#options.writeStallTimeoutMs;
+    const socket = this.#socket;
+    if (stallMs <= 0 || this.#writeStallTimer !== undefined || socket.writableLength <= WRITE_BACKLOG_BOUND_BYTES) return;
+    this.#writeStallTimer = setTimeout(() => {
+      this.#writeStallTimer = undefined;
+      const unsent = socket.writableLength;
+      if (unsent <= WRITE_BACKLOG_BOUND_BYTES) return;
+      this.#options.onFatal(
+        new WsbitError(
+          'WSBIT_WRITE_STALLED',
+          `${this.#options.target} has not read what we sent for ${stallMs} ms (${unsent} bytes unsent); dropping the connection`,
+        ),
+      );
+    }, stallMs);
+  }
+}
