@@ -4,16 +4,9 @@ import { closeServer, listenOn } from '../base/listen.js';
 import type { Logger } from '../base/logger.js';
 import { hostRefusal, peerAddress } from '../websocket/admission.js';
 import type { MetricsRegistry } from '../base/metrics.js';
+import type { StorageReport } from '../pipeline/held-chunks.js';
 import type { HealthCheck } from './health.js';
 import { renderMetricsJson, renderPrometheus } from './prometheus.js';
-
-export interface StorageReport {
-  chunks: number;
-  memChunks: number;
-  fsChunks: number;
-  fsChunksUp: number;
-  fsChunksDown: number;
-}
 
 export interface MonitoringSources {
   version: string;
