@@ -17,7 +17,8 @@
  * MAX_NESTING_DEPTH.
  */
 import { eventTooDeep, forEachEvent, isGroupMarker, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
-import { ByteSink, writeJsonString } from './json.js';
+import { ByteSink } from './byte-sink.js';
+import { writeJsonString } from './json-string.js';
 import { formatF, int64ToString, readFloat, uint64ToString } from './print.js';
 
 export interface GelfOptions {

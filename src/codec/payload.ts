@@ -1,7 +1,8 @@
 import type { BufferPool } from '../base/buffer-pool.js';
 import { eventTooDeep, forEachEvent, isGroupMarker, type RejectedRecord } from './event.js';
 import { chunkToGelf, type GelfOptions } from './gelf.js';
-import { chunkToJson, type DateFormat } from './json.js';
+import { chunkToJson } from './json.js';
+import type { DateFormat } from './json-numbers.js';
 
 export const outputFormats = ['msgpack', 'json', 'json_lines', 'json_stream', 'gelf'] as const;
 export type OutputFormat = (typeof outputFormats)[number];

@@ -1,6 +1,6 @@
 import { parseBool } from '../../config/units.js';
 import { outputFormats, type OutputFormat, type PayloadOptions } from '../../codec/payload.js';
-import { parseDateFormat } from '../../codec/json.js';
+import { parseDateFormat } from '../../codec/json-numbers.js';
 import type { ServiceSettings } from '../../pipeline/contracts.js';
 
 /** The payload keys shared by every output that encodes chunks (stdout, websocket), declared once. */

@@ -5,7 +5,9 @@
  * `add_time`.
  */
 import { eventTooDeep, forEachEvent, isGroupMarker, type EventView, type RejectedRecord } from '../../../codec/event.js';
-import { ByteSink, writeJsonString, writeMsgpackValueAsJson } from '../../../codec/json.js';
+import { ByteSink } from '../../../codec/byte-sink.js';
+import { writeMsgpackValueAsJson } from '../../../codec/json.js';
+import { writeJsonString } from '../../../codec/json-string.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { WsbitError } from '../../../base/errors.js';
 
