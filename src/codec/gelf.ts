@@ -16,7 +16,7 @@
  * out, reports it in `rejected`, and encodes the rest (SPEC Part A, 7); so does a record nested deeper than
  * MAX_NESTING_DEPTH.
  */
-import { eventTooDeep, forEachEvent, isGroupMarker, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
+import { forEachDeliverableRecord, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
 import { ByteSink } from './byte-sink.js';
 import { writeJsonString } from './json-string.js';
 import { formatF, int64ToString, readFloat, uint64ToString } from './print.js';
@@ -272,19 +272,12 @@ export function chunkToGelf(chunk: Buffer, options: Partial<GelfOptions> = {}): 
   const encoder = new GelfEncoder({ ...defaultGelfOptions, ...options });
   const out = encoder.out;
   const rejected: GelfResult['rejected'] = [];
-  let index = 0;
-  forEachEvent(chunk, (ev) => {
-    if (isGroupMarker(ev)) return;
+  forEachDeliverableRecord(chunk, rejected, (ev) => {
     const mark = out.pos;
-    // flatten recurses: a record past the nesting limit is left out before it is walked.
-    const reason = eventTooDeep(chunk, ev) ?? encoder.record(chunk, ev);
-    if (reason === null) {
-      out.byte(0x0a);
-    } else {
-      out.pos = mark;
-      rejected.push({ index, reason });
-    }
-    index++;
+    const reason = encoder.record(chunk, ev);
+    if (reason === null) out.byte(0x0a);
+    else out.pos = mark;
+    return reason;
   });
   return { payload: Buffer.from(out.bytes()), rejected };
 }

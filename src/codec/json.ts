@@ -9,7 +9,7 @@
  */
 import type { BufferPool } from '../base/buffer-pool.js';
 import { WsbitError } from '../base/errors.js';
-import { CODEC_MALFORMED, eventTooDeep, forEachEvent, isGroupMarker, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
+import { CODEC_MALFORMED, forEachDeliverableRecord, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
 import { ByteSink } from './byte-sink.js';
 import { JsonDateField, writeDouble, type DateFormat } from './json-numbers.js';
 import { writeQuotedJsonString } from './json-string.js';
@@ -37,7 +37,7 @@ const QUADRATIC_DEDUP_MAX = 24;
 const INTERNAL_KEY = Buffer.from('__internal__');
 const INTERNAL_PREFIX = Buffer.from('"__internal__":{"log_metadata":');
 
-/** skipValue with the common scalar types inlined (the chunk was validated by forEachEvent). */
+/** skipValue with the common scalar types inlined (readEventAt has validated the record). */
 function skipScalar(src: Buffer, p: number): number {
   const b = src[p]!;
   if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) return p + 1;
@@ -293,20 +293,13 @@ export function chunkToJson(chunk: Buffer, options: JsonOptions, pool?: BufferPo
   const isArray = options.format === 'json';
   const isLines = options.format === 'json_lines';
   if (isArray) out.byte(0x5b);
-  let written = 0;
-  let index = 0;
-  forEachEvent(chunk, (ev) => {
-    if (isGroupMarker(ev)) return;
-    const tooDeep = eventTooDeep(chunk, ev);
-    if (tooDeep !== null) {
-      rejected.push({ index: index++, reason: tooDeep });
-      return;
-    }
-    index++;
-    if (isArray && written > 0) out.byte(0x2c);
+  let first = true;
+  forEachDeliverableRecord(chunk, rejected, (ev) => {
+    if (isArray && !first) out.byte(0x2c);
+    first = false;
     encoder.record(chunk, ev, date);
     if (isLines) out.byte(0x0a);
-    written++;
+    return null;
   });
   if (isArray) out.byte(0x5d);
   return out.bytes();

@@ -7,13 +7,13 @@
  * "k2"=>v2}`, arrays `[1, 2]`, strings quoted with their raw bytes, bin/ext bytes as `\xNN`, floats `%f`.
  */
 import { WsbitError } from '../base/errors.js';
-import { CODEC_MALFORMED, eventTooDeep, forEachEvent, isGroupMarker, skipValue, type RejectedRecord } from './event.js';
+import { CODEC_MALFORMED, forEachDeliverableRecord, skipValue, type RejectedRecord } from './event.js';
 import { MAX_NESTING_DEPTH } from './limits.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 
 /**
  * A backstop for the encoders that recurse: records are checked against MAX_NESTING_DEPTH before they
- * are encoded (eventTooDeep), and the JSON encoder writes metadata two levels down (`__internal__`,
+ * are encoded (forEachDeliverableRecord), and the JSON encoder writes metadata two levels down (`__internal__`,
  * `log_metadata`), so nothing that passed the check comes near this.
  */
 export const MAX_PRINT_DEPTH = MAX_NESTING_DEPTH + 2;
@@ -286,17 +286,9 @@ function printContainer(out: MsgpackWriter, buf: Buffer, pos: number, count: num
 export function printChunkBytes(chunk: Buffer, tag: string, rejected: RejectedRecord[] = []): Buffer {
   const out = new MsgpackWriter(chunk.length * 2 + 64);
   const tagBytes = Buffer.from(tag, 'utf8');
-  let index = 0;
-  let record = 0;
-  forEachEvent(chunk, (ev) => {
-    if (isGroupMarker(ev)) return;
-    const tooDeep = eventTooDeep(chunk, ev);
-    if (tooDeep !== null) {
-      rejected.push({ index: record++, reason: tooDeep });
-      return;
-    }
-    record++;
-    ascii(out, `[${index++}] `);
+  let printed = 0;
+  forEachDeliverableRecord(chunk, rejected, (ev) => {
+    ascii(out, `[${printed++}] `);
     out.raw(tagBytes);
     // `%d.%09lu` with the seconds cast to int32_t, as stdout.c does.
     ascii(out, `: [[${ev.sec | 0}.${String(ev.nsec).padStart(9, '0')}, `);
@@ -305,6 +297,7 @@ export function printChunkBytes(chunk: Buffer, tag: string, rejected: RejectedRe
     ascii(out, '], ');
     printValue(out, chunk, ev.bodyStart, 0);
     ascii(out, ']\n');
+    return null;
   });
   return out.bytes();
 }

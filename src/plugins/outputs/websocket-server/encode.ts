@@ -4,7 +4,7 @@
  * tag is present only with `add_tag` and the time (integer seconds, Ruby's `time.to_i`) only with
  * `add_time`.
  */
-import { eventTooDeep, forEachEvent, isGroupMarker, type EventView, type RejectedRecord } from '../../../codec/event.js';
+import { forEachDeliverableRecord, type RecordWriter, type RejectedRecord } from '../../../codec/event.js';
 import { ByteSink } from '../../../codec/byte-sink.js';
 import { writeMsgpackValueAsJson } from '../../../codec/json.js';
 import { writeJsonString } from '../../../codec/json-string.js';
@@ -34,17 +34,9 @@ export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape):
   const ends: number[] = [];
   const rejected: RejectedRecord[] = [];
   let error: WsbitError | null = null;
-  const encodeAll = (encodeOne: (ev: EventView) => number): void => {
-    let index = 0;
+  const encodeAll = (write: RecordWriter): void => {
     try {
-      forEachEvent(chunk, (ev) => {
-        // Group markers frame OTLP groups; they are not records (see isGroupMarker).
-        if (isGroupMarker(ev)) return;
-        const tooDeep = eventTooDeep(chunk, ev);
-        if (tooDeep === null) ends.push(encodeOne(ev));
-        else rejected.push({ index, reason: tooDeep });
-        index++;
-      });
+      forEachDeliverableRecord(chunk, rejected, write);
     } catch (caught) {
       if (!(caught instanceof WsbitError)) throw caught;
       error = caught;
@@ -62,7 +54,8 @@ export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape):
       if (shape.addTime) writer.int(ev.sec);
       // The body is already msgpack: copy its bytes as they are.
       writer.raw(chunk, ev.bodyStart, ev.bodyEnd);
-      return writer.length;
+      ends.push(writer.length);
+      return null;
     });
     // The writer belongs to this flush alone, so a view of its buffer stays valid.
     bytes = writer.view();
@@ -79,7 +72,8 @@ export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape):
       }
       writeMsgpackValueAsJson(sink, chunk, ev.bodyStart, options);
       sink.byte(0x5d);
-      return sink.pos;
+      ends.push(sink.pos);
+      return null;
     });
     bytes = sink.bytes();
   }
