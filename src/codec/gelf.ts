@@ -18,7 +18,7 @@
  */
 import { forEachDeliverableRecord, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
 import { ByteSink } from './byte-sink.js';
-import { writeJsonString } from './json-string.js';
+import { writeQuotedJsonString } from './json-string.js';
 import { formatF, int64ToString, readFloat, uint64ToString } from './print.js';
 
 export interface GelfOptions {
@@ -141,9 +141,7 @@ class GelfEncoder {
   /** `flb_msgpack_gelf_value`: quoted values are escaped; unquoted ones (inside arrays) are copied raw. */
   private text(quote: boolean, s: Bytes): void {
     if (!quote) return this.out.raw(s.buf, s.start, s.end);
-    this.out.byte(0x22);
-    writeJsonString(this.out, s.buf, s.start, s.end, true);
-    this.out.byte(0x22);
+    writeQuotedJsonString(this.out, s.buf, s.start, s.end, true);
   }
 
   /** Scalars shared by the top level and `flb_msgpack_gelf_flatten`; false when `pos` holds a container. */

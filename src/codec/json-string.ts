@@ -74,7 +74,7 @@ function validUtf8Length(s: Uint8Array, i: number, maxLength: number): number {
  * each invalid byte becomes U+FFFD. (Fluent Bit's SIMD loop can read past a string's end in rare layouts;
  * that memory-dependent behaviour is not reproduced.)
  */
-export function writeJsonString(sink: ByteSink, src: Uint8Array, start: number, end: number, escapeUnicode: boolean): void {
+function writeJsonString(sink: ByteSink, src: Uint8Array, start: number, end: number, escapeUnicode: boolean): void {
   sink.ensure((end - start) * 6);
   const out = sink.buf;
   let p = sink.pos;

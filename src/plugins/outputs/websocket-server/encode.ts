@@ -7,7 +7,7 @@
 import { forEachDeliverableRecord, type RecordWriter, type RejectedRecord } from '../../../codec/event.js';
 import { ByteSink } from '../../../codec/byte-sink.js';
 import { writeMsgpackValueAsJson } from '../../../codec/json.js';
-import { writeJsonString } from '../../../codec/json-string.js';
+import { writeQuotedJsonString } from '../../../codec/json-string.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { WsbitError } from '../../../base/errors.js';
 
@@ -93,9 +93,8 @@ function jsonPrefix(tag: string, shape: MessageShape): Buffer {
   sink.byte(0x5b);
   if (shape.addTag) {
     const raw = Buffer.from(tag, 'utf8');
-    sink.byte(0x22);
-    writeJsonString(sink, raw, 0, raw.length, shape.escapeUnicode);
-    sink.ascii('",');
+    writeQuotedJsonString(sink, raw, 0, raw.length, shape.escapeUnicode);
+    sink.byte(0x2c);
   }
   return Buffer.from(sink.bytes());
 }
