@@ -19,7 +19,7 @@
 import { forEachDeliverableRecord, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
 import { ByteSink } from './byte-sink.js';
 import { writeQuotedJsonString } from './json-string.js';
-import { formatF, int64ToString, readFloat, uint64ToString } from './print.js';
+import { formatF, int64ToString, readFloat, uint64ToString } from './c-printf.js';
 
 export interface GelfOptions {
   shortMessageKey: string;

@@ -6,7 +6,7 @@
  */
 import { ByteSink } from './byte-sink.js';
 import { writeQuotedJsonString } from './json-string.js';
-import { formatG } from './print.js';
+import { formatG } from './c-printf.js';
 
 export type DateFormat = 'double' | 'epoch' | 'epoch_ms' | 'iso8601' | 'java_sql_timestamp';
 

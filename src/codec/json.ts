@@ -9,11 +9,12 @@
  */
 import type { BufferPool } from '../base/buffer-pool.js';
 import { WsbitError } from '../base/errors.js';
-import { CODEC_MALFORMED, forEachDeliverableRecord, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
 import { ByteSink } from './byte-sink.js';
+import { int64ToString, readFloat, uint64ToString } from './c-printf.js';
+import { CODEC_MALFORMED, forEachDeliverableRecord, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
 import { JsonDateField, writeDouble, type DateFormat } from './json-numbers.js';
 import { writeQuotedJsonString } from './json-string.js';
-import { MAX_PRINT_DEPTH, int64ToString, readFloat, uint64ToString } from './print.js';
+import { MAX_PRINT_DEPTH } from './limits.js';
 
 export type JsonFormat = 'json' | 'json_lines' | 'json_stream';
 

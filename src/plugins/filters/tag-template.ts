@@ -5,7 +5,7 @@
  */
 import { ByteSink } from '../../codec/byte-sink.js';
 import { writeMsgpackValueAsJson } from '../../codec/json.js';
-import { formatF, readFloat } from '../../codec/print.js';
+import { formatF, readFloat } from '../../codec/c-printf.js';
 import { readInteger, readStr, type ValueRange } from '../../codec/msgpack-map.js';
 import { parseRecordAccessor, type RecordAccessor } from './record-accessor.js';
 
