@@ -1,3 +1,7 @@
+/**
+ * The bytes an output sends for a chunk in one of Fluent Bit's payload formats (`format msgpack`, `json`,
+ * `json_lines`, `json_stream`, `gelf`), with the records it had to leave out.
+ */
 import type { BufferPool } from '../base/buffer-pool.js';
 import { forEachDeliverableRecord, forEachEvent, isGroupMarker, type RejectedRecord } from './event.js';
 import { chunkToGelf, type GelfOptions } from './gelf.js';
