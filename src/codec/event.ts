@@ -424,3 +424,36 @@ export function countEvents(chunk: Uint8Array): number {
 export function isGroupMarker(ev: EventView): boolean {
   return ev.sec === -1 || ev.sec === -2 || ev.sec === 0xffffffff || ev.sec === 0xfffffffe;
 }
+
+/**
+ * Writes one record of a chunk into an encoder's output: returns null once it is written, or why it
+ * cannot be, after undoing whatever it wrote of it. `index` counts the chunk's records (group markers
+ * are not records).
+ */
+export type RecordWriter = (event: EventView, index: number) => string | null;
+
+/**
+ * The per-record loop of every output encoder: skips group markers, leaves out a record nested deeper
+ * than MAX_NESTING_DEPTH before it is walked (the encoders recurse), and hands every other record to
+ * `write`. Each record left out, by the depth check or by `write`, is appended to `rejected`, so a
+ * poison record costs only itself; outputs report them with reportRejectedRecords once the rest has
+ * been delivered. Returns the number of records written. A malformed chunk throws
+ * `WSBIT_CODEC_MALFORMED`, as forEachEvent does, after the records before the bad event were written.
+ */
+export function forEachDeliverableRecord(chunk: Uint8Array, rejected: RejectedRecord[], write: RecordWriter): number {
+  const end = chunk.length;
+  let pos = 0;
+  let eventIndex = 0;
+  let recordIndex = 0;
+  let written = 0;
+  while (pos < end) {
+    const ev = readEventAt(chunk, pos, eventIndex++, end);
+    pos = ev.end;
+    if (isGroupMarker(ev)) continue;
+    const reason = eventTooDeep(chunk, ev) ?? write(ev, recordIndex);
+    if (reason === null) written++;
+    else rejected.push({ index: recordIndex, reason });
+    recordIndex++;
+  }
+  return written;
+}

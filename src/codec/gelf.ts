@@ -16,9 +16,10 @@
  * out, reports it in `rejected`, and encodes the rest (SPEC Part A, 7); so does a record nested deeper than
  * MAX_NESTING_DEPTH.
  */
-import { eventTooDeep, forEachEvent, isGroupMarker, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
-import { ByteSink, writeJsonString } from './json.js';
-import { formatF, int64ToString, readFloat, uint64ToString } from './print.js';
+import { forEachDeliverableRecord, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
+import { ByteSink } from './byte-sink.js';
+import { writeQuotedJsonString } from './json-string.js';
+import { formatF, int64ToString, readFloat, uint64ToString } from './c-printf.js';
 
 export interface GelfOptions {
   shortMessageKey: string;
@@ -140,9 +141,7 @@ class GelfEncoder {
   /** `flb_msgpack_gelf_value`: quoted values are escaped; unquoted ones (inside arrays) are copied raw. */
   private text(quote: boolean, s: Bytes): void {
     if (!quote) return this.out.raw(s.buf, s.start, s.end);
-    this.out.byte(0x22);
-    writeJsonString(this.out, s.buf, s.start, s.end, true);
-    this.out.byte(0x22);
+    writeQuotedJsonString(this.out, s.buf, s.start, s.end, true);
   }
 
   /** Scalars shared by the top level and `flb_msgpack_gelf_flatten`; false when `pos` holds a container. */
@@ -271,19 +270,12 @@ export function chunkToGelf(chunk: Buffer, options: Partial<GelfOptions> = {}): 
   const encoder = new GelfEncoder({ ...defaultGelfOptions, ...options });
   const out = encoder.out;
   const rejected: GelfResult['rejected'] = [];
-  let index = 0;
-  forEachEvent(chunk, (ev) => {
-    if (isGroupMarker(ev)) return;
+  forEachDeliverableRecord(chunk, rejected, (ev) => {
     const mark = out.pos;
-    // flatten recurses: a record past the nesting limit is left out before it is walked.
-    const reason = eventTooDeep(chunk, ev) ?? encoder.record(chunk, ev);
-    if (reason === null) {
-      out.byte(0x0a);
-    } else {
-      out.pos = mark;
-      rejected.push({ index, reason });
-    }
-    index++;
+    const reason = encoder.record(chunk, ev);
+    if (reason === null) out.byte(0x0a);
+    else out.pos = mark;
+    return reason;
   });
   return { payload: Buffer.from(out.bytes()), rejected };
 }

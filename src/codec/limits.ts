@@ -9,3 +9,10 @@
  * here; real logs nest a handful of levels; and 64 recursive calls are nothing to the stack.
  */
 export const MAX_NESTING_DEPTH = 64;
+
+/**
+ * A backstop for the encoders that recurse: records are checked against MAX_NESTING_DEPTH before they
+ * are encoded (forEachDeliverableRecord), and the JSON encoder writes metadata two levels down
+ * (`__internal__`, `log_metadata`), so nothing that passed the check comes near this.
+ */
+export const MAX_PRINT_DEPTH = MAX_NESTING_DEPTH + 2;

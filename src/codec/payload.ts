@@ -1,7 +1,12 @@
+/**
+ * The bytes an output sends for a chunk in one of Fluent Bit's payload formats (`format msgpack`, `json`,
+ * `json_lines`, `json_stream`, `gelf`), with the records it had to leave out.
+ */
 import type { BufferPool } from '../base/buffer-pool.js';
-import { eventTooDeep, forEachEvent, isGroupMarker, type RejectedRecord } from './event.js';
+import { forEachDeliverableRecord, forEachEvent, isGroupMarker, type RejectedRecord } from './event.js';
 import { chunkToGelf, type GelfOptions } from './gelf.js';
-import { chunkToJson, type DateFormat } from './json.js';
+import { chunkToJson } from './json.js';
+import type { DateFormat } from './json-numbers.js';
 
 export const outputFormats = ['msgpack', 'json', 'json_lines', 'json_stream', 'gelf'] as const;
 export type OutputFormat = (typeof outputFormats)[number];
@@ -61,14 +66,23 @@ export function encodePayload(chunk: Buffer, options: PayloadOptions, pool?: Buf
  */
 function withoutTooDeep(chunk: Buffer): { payload: Buffer; rejected: RejectedRecord[] } {
   const rejected: RejectedRecord[] = [];
-  const kept: Array<[number, number]> = [];
-  let index = 0;
-  forEachEvent(chunk, (ev) => {
-    const reason = isGroupMarker(ev) ? null : eventTooDeep(chunk, ev);
-    if (reason !== null) rejected.push({ index, reason });
-    else kept.push([ev.start, ev.end]);
-    if (!isGroupMarker(ev)) index++;
-  });
+  forEachDeliverableRecord(chunk, rejected, keepAsItIs);
   if (rejected.length === 0) return { payload: chunk, rejected };
-  return { payload: Buffer.concat(kept.map(([start, end]) => chunk.subarray(start, end))), rejected };
+  return { payload: withoutRecords(chunk, rejected), rejected };
+}
+
+const keepAsItIs = (): null => null;
+
+/** A copy of the chunk without the `rejected` records (in index order); group markers stay. */
+function withoutRecords(chunk: Buffer, rejected: readonly RejectedRecord[]): Buffer {
+  const kept: Buffer[] = [];
+  let next = 0;
+  let recordIndex = 0;
+  forEachEvent(chunk, (ev) => {
+    const isRecord = !isGroupMarker(ev);
+    if (isRecord && rejected[next]?.index === recordIndex) next++;
+    else kept.push(chunk.subarray(ev.start, ev.end));
+    if (isRecord) recordIndex++;
+  });
+  return Buffer.concat(kept);
 }

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chunkToJson, parseDateFormat, type DateFormat, type JsonFormat } from '../../src/codec/json.js';
+import { chunkToJson, type JsonFormat } from '../../src/codec/json.js';
+import { parseDateFormat, type DateFormat } from '../../src/codec/json-numbers.js';
 import { countEvents } from '../../src/codec/event.js';
 import { chunkOf, fixture, fixtureNames, NSEC, SEC } from './support.js';
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chunkToJson, dateFormatAliases, formatDouble, parseDateFormat, type JsonOptions } from '../../src/codec/json.js';
+import { chunkToJson, type JsonOptions } from '../../src/codec/json.js';
+import { dateFormatAliases, formatDouble, parseDateFormat } from '../../src/codec/json-numbers.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { chunkOf, hex, type TestEvent } from './support.js';
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatF, formatG, printChunk, printChunkBytes } from '../../src/codec/print.js';
+import { formatF, formatG } from '../../src/codec/c-printf.js';
+import { printChunk, printChunkBytes } from '../../src/codec/print.js';
 import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { chunkOf, fixture, hex } from './support.js';
 

@@ -3,8 +3,9 @@
  * `flb_ra_translate` in `src/flb_record_accessor.c`): text with `$TAG`, `$TAG[n]`, regex captures
  * `$0`..`$9` and record keys `$key['sub'][0]`, read the same way and filled from a record.
  */
-import { ByteSink, writeMsgpackValueAsJson } from '../../codec/json.js';
-import { formatF, readFloat } from '../../codec/print.js';
+import { ByteSink } from '../../codec/byte-sink.js';
+import { writeMsgpackValueAsJson } from '../../codec/json.js';
+import { formatF, readFloat } from '../../codec/c-printf.js';
 import { readInteger, readStr, type ValueRange } from '../../codec/msgpack-map.js';
 import { parseRecordAccessor, type RecordAccessor } from './record-accessor.js';
 

@@ -1,8 +1,8 @@
 import { ConfigError } from '../../base/errors.js';
 import { configMessage, ParseFailure } from '../../config/schema.js';
 import { atof, boolPrefix, strtoInteger } from '../../codec/c-numbers.js';
-import { readFloat } from '../../codec/print.js';
-import { formatDouble } from '../../codec/json.js';
+import { readFloat } from '../../codec/c-printf.js';
+import { formatDouble } from '../../codec/json-numbers.js';
 import { mapEntries, readInteger, strRange, type MapEntry, type ValueRange } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineFilter } from '../../pipeline/contracts.js';

@@ -1,6 +1,10 @@
+/**
+ * The configuration keys of every output that encodes chunks in Fluent Bit's payload formats (`format`,
+ * `json_date_key`, `json_date_format`, the `gelf_*_key`s), and the PayloadOptions they make.
+ */
 import { parseBool } from '../../config/units.js';
 import { outputFormats, type OutputFormat, type PayloadOptions } from '../../codec/payload.js';
-import { parseDateFormat } from '../../codec/json.js';
+import { dateFormatAliases, dateFormats, parseDateFormat } from '../../codec/json-numbers.js';
 import type { ServiceSettings } from '../../pipeline/contracts.js';
 
 /** The payload keys shared by every output that encodes chunks (stdout, websocket), declared once. */
@@ -16,8 +20,8 @@ export function formatKeys(defaultFormat: OutputFormat) {
     {
       key: 'json_date_format',
       type: 'enum',
-      values: ['double', 'epoch', 'epoch_ms', 'iso8601', 'java_sql_timestamp'],
-      aliases: { epoch_millis: 'epoch_ms', epoch_milliseconds: 'epoch_ms' },
+      values: dateFormats,
+      aliases: dateFormatAliases,
       default: 'double',
       description: 'Timestamp format in JSON formats.',
     },

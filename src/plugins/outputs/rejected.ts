@@ -1,3 +1,4 @@
+/** How an output reports the records its encoder left out of a chunk (see forEachDeliverableRecord). */
 import type { RejectedRecord } from '../../codec/event.js';
 import type { ChunkView } from '../../pipeline/chunk.js';
 import { quoteUntrusted } from '../../base/logger.js';

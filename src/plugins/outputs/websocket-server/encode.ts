@@ -4,8 +4,10 @@
  * tag is present only with `add_tag` and the time (integer seconds, Ruby's `time.to_i`) only with
  * `add_time`.
  */
-import { eventTooDeep, forEachEvent, isGroupMarker, type EventView, type RejectedRecord } from '../../../codec/event.js';
-import { ByteSink, writeJsonString, writeMsgpackValueAsJson } from '../../../codec/json.js';
+import { forEachDeliverableRecord, type RecordWriter, type RejectedRecord } from '../../../codec/event.js';
+import { ByteSink } from '../../../codec/byte-sink.js';
+import { writeMsgpackValueAsJson } from '../../../codec/json.js';
+import { writeQuotedJsonString } from '../../../codec/json-string.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { WsbitError } from '../../../base/errors.js';
 
@@ -32,17 +34,9 @@ export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape):
   const ends: number[] = [];
   const rejected: RejectedRecord[] = [];
   let error: WsbitError | null = null;
-  const encodeAll = (encodeOne: (ev: EventView) => number): void => {
-    let index = 0;
+  const encodeAll = (write: RecordWriter): void => {
     try {
-      forEachEvent(chunk, (ev) => {
-        // Group markers frame OTLP groups; they are not records (see isGroupMarker).
-        if (isGroupMarker(ev)) return;
-        const tooDeep = eventTooDeep(chunk, ev);
-        if (tooDeep === null) ends.push(encodeOne(ev));
-        else rejected.push({ index, reason: tooDeep });
-        index++;
-      });
+      forEachDeliverableRecord(chunk, rejected, write);
     } catch (caught) {
       if (!(caught instanceof WsbitError)) throw caught;
       error = caught;
@@ -60,7 +54,8 @@ export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape):
       if (shape.addTime) writer.int(ev.sec);
       // The body is already msgpack: copy its bytes as they are.
       writer.raw(chunk, ev.bodyStart, ev.bodyEnd);
-      return writer.length;
+      ends.push(writer.length);
+      return null;
     });
     // The writer belongs to this flush alone, so a view of its buffer stays valid.
     bytes = writer.view();
@@ -77,7 +72,8 @@ export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape):
       }
       writeMsgpackValueAsJson(sink, chunk, ev.bodyStart, options);
       sink.byte(0x5d);
-      return sink.pos;
+      ends.push(sink.pos);
+      return null;
     });
     bytes = sink.bytes();
   }
@@ -97,9 +93,8 @@ function jsonPrefix(tag: string, shape: MessageShape): Buffer {
   sink.byte(0x5b);
   if (shape.addTag) {
     const raw = Buffer.from(tag, 'utf8');
-    sink.byte(0x22);
-    writeJsonString(sink, raw, 0, raw.length, shape.escapeUnicode);
-    sink.ascii('",');
+    writeQuotedJsonString(sink, raw, 0, raw.length, shape.escapeUnicode);
+    sink.byte(0x2c);
   }
   return Buffer.from(sink.bytes());
 }
