@@ -1,5 +1,6 @@
 (function () {
   'use strict';
+  /** @typedef {{ tag: string | null, time: number | null, record: unknown, error: string | null, received: number, compact: string, search: string }} Entry */
   var MAX_ROWS = 2000;
   // Containers that fit in this many characters stay on one line; larger ones get a line per entry.
   var WIDTH = 110;
@@ -20,9 +21,16 @@
   if (params.get('filter')) filterBox.value = /** @type {string} */ (params.get('filter'));
   var serverMatch = params.getAll('match');
 
+  /** @type {WeakMap<Element, Entry>} */
   var entries = new WeakMap();
-  var queue = [], pending = [], paused = false, visible = 0, unseen = 0, scheduled = false;
-  var arrivals = 0, lastArrivals = 0, socket = null, retryMs = 1000, mode = '';
+  /** @type {Entry[]} */
+  var queue = [];
+  /** @type {Entry[]} */
+  var pending = [];
+  var paused = false, visible = 0, unseen = 0, scheduled = false;
+  /** @type {WebSocket | null} */
+  var socket = null;
+  var arrivals = 0, lastArrivals = 0, retryMs = 1000, mode = '';
 
   function socketUrl() {
     var query = new URLSearchParams();
@@ -32,6 +40,7 @@
     return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/' + (q ? '?' + q : '');
   }
 
+  /** @param {string} state @param {string} text */
   function setStatus(state, text) {
     dot.className = 'dot ' + state;
     statusText.textContent = text;
@@ -44,16 +53,17 @@
   function connect() {
     setStatus('connecting', 'connecting…');
     var opened = false;
-    socket = new WebSocket(socketUrl());
-    socket.binaryType = 'arraybuffer';
-    socket.onopen = function () {
+    var opening = new WebSocket(socketUrl());
+    socket = opening;
+    opening.binaryType = 'arraybuffer';
+    opening.onopen = function () {
       opened = true;
       retryMs = 1000;
       setStatus('live', describeLive());
       refreshClients();
     };
-    socket.onmessage = function (event) { receive(event.data); };
-    socket.onclose = function (event) {
+    opening.onmessage = function (event) { receive(event.data); };
+    opening.onclose = function (event) {
       var why = !opened ? 'cannot connect' + (token ? '' : ' (if the server has a token, open this page with ?token=…)')
         : event.code === 1001 ? 'server stopped' : event.code === 1013 ? 'dropped: this page fell behind' : 'disconnected';
       setStatus('down', why + ' · retrying in ' + Math.round(retryMs / 1000) + ' s');
@@ -63,19 +73,21 @@
     };
   }
 
+  /** @param {string | ArrayBuffer} data @returns {unknown} */
   function decode(data) {
     var kind = typeof data === 'string' ? 'json' : 'msgpack';
     if (mode !== kind) { mode = kind; setStatus('live', describeLive()); }
-    if (kind === 'json') return JSON.parse(data);
+    if (typeof data === 'string') return JSON.parse(data);
     if (!window.MessagePack) throw new Error('the msgpack decoder did not load');
     return window.MessagePack.decode(new Uint8Array(data));
   }
 
   // A message is [tag, time, record] with the tag and the time each optional: the record is last,
   // a string before it is the tag and a number the time.
+  /** @param {string | ArrayBuffer} data */
   function receive(data) {
     arrivals++;
-    /** @type {{ tag: string | null, time: number | null, record: unknown, error: string | null, received: number, compact: string, search: string }} */
+    /** @type {Entry} */
     var entry = { tag: null, time: null, record: null, error: null, received: Date.now(), compact: '', search: '' };
     try {
       var message = decode(data);
@@ -103,6 +115,7 @@
     enqueue(entry);
   }
 
+  /** @param {unknown} value */
   function stringify(value) {
     try {
       var text = JSON.stringify(value, function (key, v) {
@@ -116,6 +129,7 @@
     }
   }
 
+  /** @param {Entry} entry */
   function enqueue(entry) {
     queue.push(entry);
     if (scheduled) return;
@@ -152,15 +166,19 @@
     counts();
   }
 
+  /** @param {number} n @param {number} [width] */
   function pad(n, width) { var s = String(n); while (s.length < (width || 2)) s = '0' + s; return s; }
+  /** @param {Date} date @param {boolean} millis */
   function clock(date, millis) {
     return pad(date.getHours()) + ':' + pad(date.getMinutes()) + ':' + pad(date.getSeconds()) + (millis ? '.' + pad(date.getMilliseconds(), 3) : '');
   }
+  /** @param {string} text */
   function hue(text) {
     var h = 0;
     for (var i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) >>> 0;
     return (h * 47) % 360;
   }
+  /** @param {string} cls @param {string} text */
   function span(cls, text) {
     var s = document.createElement('span');
     s.className = cls;
@@ -169,15 +187,18 @@
   }
 
   // Errors and warnings get a coloured edge, from the level keys log records commonly carry.
+  /** @param {unknown} record */
   function levelOf(record) {
     if (record === null || typeof record !== 'object') return null;
-    var value = record.level || record.severity || record.log_level || record.loglevel;
+    var fields = /** @type {Record<string, unknown>} */ (record);
+    var value = fields.level || fields.severity || fields.log_level || fields.loglevel;
     if (typeof value !== 'string') return null;
-    value = value.toLowerCase();
-    if (/^(err|fatal|crit|alert|emerg|panic)/.test(value)) return 'error';
-    return /^warn/.test(value) ? 'warn' : null;
+    var level = value.toLowerCase();
+    if (/^(err|fatal|crit|alert|emerg|panic)/.test(level)) return 'error';
+    return /^warn/.test(level) ? 'warn' : null;
   }
 
+  /** @param {Entry} entry */
   function makeRow(entry) {
     var row = document.createElement('div');
     row.className = 'row fresh';
@@ -216,17 +237,20 @@
 
   // Pretty JSON as spans: a container that fits in WIDTH stays on one line, a larger one gets a line
   // per entry, so small nested objects and arrays stay compact inside a long record.
+  /** @param {unknown} value @returns {string} */
   function inline(value) {
     if (value === null || value === undefined) return 'null';
     if (typeof value === 'string') return JSON.stringify(value);
     if (typeof value !== 'object') return String(value);
     if (value instanceof Uint8Array) return '<' + value.length + ' bytes>';
     if (Array.isArray(value)) return '[' + value.map(inline).join(', ') + ']';
-    var keys = Object.keys(value);
+    var fields = /** @type {Record<string, unknown>} */ (value);
+    var keys = Object.keys(fields);
     if (keys.length === 0) return '{}';
-    return '{ ' + keys.map(function (k) { return JSON.stringify(k) + ': ' + inline(value[k]); }).join(', ') + ' }';
+    return '{ ' + keys.map(function (k) { return JSON.stringify(k) + ': ' + inline(fields[k]); }).join(', ') + ' }';
   }
 
+  /** @param {unknown} value @param {number} indent @param {HTMLElement} out @returns {void} */
   function build(value, indent, out) {
     if (value === null || value === undefined) { out.appendChild(span('j-lit', 'null')); return; }
     var type = typeof value;
@@ -234,9 +258,11 @@
     if (type === 'number' || type === 'bigint') { out.appendChild(span('j-num', String(value))); return; }
     if (type === 'boolean') { out.appendChild(span('j-lit', String(value))); return; }
     if (value instanceof Uint8Array) { out.appendChild(span('j-lit', '<' + value.length + ' bytes>')); return; }
+    // What is left is an array or a map; an array's items are looked up by index the same way.
+    var items = /** @type {Record<string, unknown>} */ (value);
     var isArray = Array.isArray(value);
-    var keys = isArray ? [] : Object.keys(value);
-    var count = isArray ? value.length : keys.length;
+    var keys = isArray ? [] : Object.keys(items);
+    var count = isArray ? /** @type {unknown[]} */ (value).length : keys.length;
     var fits = indent + inline(value).length <= WIDTH;
     var edge = isArray ? '' : ' ';
     out.appendChild(span('j-p', isArray ? '[' : '{'));
@@ -249,7 +275,7 @@
           out.appendChild(span('j-key', JSON.stringify(keys[i])));
           out.appendChild(span('j-p', ': '));
         }
-        build(isArray ? value[i] : value[keys[i]], indent + 2, out);
+        build(isArray ? items[i] : items[/** @type {string} */ (keys[i])], indent + 2, out);
       }
       out.appendChild(document.createTextNode(fits ? edge : '\n' + ' '.repeat(indent)));
     }
@@ -257,6 +283,7 @@
   }
 
   // The engine's Match rules: * matches any run of characters (dots too), everything else is literal.
+  /** @param {string} pattern @param {string} tag */
   function wildcard(pattern, tag) {
     var p = 0, t = 0, starP = -1, starT = 0;
     while (t < tag.length) {
@@ -272,6 +299,7 @@
   function currentFilter() { return filterBox.value.trim(); }
 
   // With a * the filter is a tag pattern; otherwise it is text looked for in the tag and the record.
+  /** @param {Entry} entry @param {string} filter */
   function matches(entry, filter) {
     if (filter === '') return true;
     if (filter.indexOf('*') >= 0) return entry.tag !== null && wildcard(filter, entry.tag);
@@ -282,7 +310,7 @@
     var filter = currentFilter();
     visible = 0;
     for (var row = /** @type {HTMLElement | null} */ (list.firstElementChild); row !== null; row = /** @type {HTMLElement | null} */ (row.nextElementSibling)) {
-      row.hidden = !matches(entries.get(row), filter);
+      row.hidden = !matches(/** @type {Entry} */ (entries.get(row)), filter);
       if (!row.hidden) visible++;
     }
     counts();
