@@ -7,7 +7,7 @@ import { pluginSchema } from '../pipeline/plugin-schema.js';
 import type { PluginDefinition } from '../pipeline/contracts.js';
 import { serviceSchema, type RetryLimit } from '../config/common-keys.js';
 import { isCommandLine, type ConfigSection } from '../config/document.js';
-import { configMessage, resolveConfig, type ConfigEntry } from '../config/schema.js';
+import { configMessage, resolveConfig, throwCollected, type ConfigEntry } from '../config/schema.js';
 import { ParserRegistry } from '../pipeline/parser-registry.js';
 import { upstreamFromSections, type NamedUpstream, type UpstreamSource } from '../upstream/config.js';
 import { readUpstreamFile } from './config-files.js';
@@ -105,9 +105,22 @@ const optionalProcessors = (specs: FilterSpec[] | undefined): { processors?: Fil
 
 /** The typed pipeline of `source`, its parsers registry (loaded by the caller) included. */
 export function buildPipeline(source: PipelineSections, registry: PluginRegistry, parsers: ParserRegistry = new ParserRegistry()): PipelineDescription {
-  const plugins = source.sections.map(pluginSection);
+  // Every section is resolved even after an error, so that one run reports all of a file's errors.
+  const errors: ConfigError[] = [];
+  const collect = (error: unknown): void => {
+    if (!(error instanceof ConfigError)) throw error;
+    errors.push(error);
+  };
+  const plugins: PluginOfSection[] = [];
+  for (const section of source.sections) {
+    try {
+      plugins.push(pluginSection(section));
+    } catch (error) {
+      collect(error);
+    }
+  }
   const warnings: string[] = [];
-  const serviceResult = resolveConfig(serviceSchema, source.serviceEntries, { instance: 'service', kind: 'service' });
+  const serviceResult = resolveConfig(serviceSchema, source.serviceEntries, { instance: 'service', kind: 'service', errors });
   warnings.push(...serviceResult.warnings);
   if (serviceResult.config.daemon) warnings.push('service: daemon mode is not supported; wsbit stays in the foreground (use systemd or a container)');
   if (serviceResult.config.plugins_file !== null) warnings.push(`service: plugins_file '${serviceResult.config.plugins_file}' is ignored: wsbit loads no external plugins`);
@@ -132,10 +145,11 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
     return owner.processors.map((processor) => {
       const definition = registry.filter(processor.plugin);
       if (definition === undefined || processor.kind !== 'filter') throw unknownPlugin(processor, registry, 'processor');
+      // The processor's own errors are collected; the caller collects what this throws.
       const index = counters.get(definition.name) ?? 0;
       counters.set(definition.name, index + 1);
       const defaultInstance = `${ownerInstance}.${definition.name}.${index}`;
-      const resolved = resolveConfig(pluginSchema(definition), processor.section.entries, { instance: defaultInstance, kind: 'filter' });
+      const resolved = resolveConfig(pluginSchema(definition), processor.section.entries, { instance: defaultInstance, kind: 'filter', errors });
       warnings.push(...resolved.warnings);
       const config = resolved.config as Record<string, unknown>;
       const alias = config['alias'];
@@ -146,7 +160,7 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
     });
   };
 
-  for (const plugin of plugins) {
+  const addPlugin = (plugin: PluginOfSection): void => {
     const { section } = plugin;
     const definition = registry.get(plugin.kind, plugin.plugin);
     if (definition === undefined) throw unknownPlugin(plugin, registry);
@@ -154,10 +168,15 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
     const index = instanceCounters.get(counterKey) ?? 0;
     instanceCounters.set(counterKey, index + 1);
     const defaultInstance = `${definition.name}.${index}`;
+    const before = errors.length;
     const resolved = resolveConfig(pluginSchema(definition), entriesWithServiceUri(section, definition), {
       instance: defaultInstance,
       kind: definition.kind,
+      errors,
     });
+    // What follows reads the resolved values: with a bad one among them, its own checks would only
+    // add errors that follow from the first.
+    if (errors.length > before) return;
     warnings.push(...resolved.warnings);
     const config = resolved.config as Record<string, unknown>;
     if (section.serviceUri?.uri !== undefined && definition.serviceUriKeys?.path !== undefined) {
@@ -200,6 +219,13 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
         ...(typeof config['upstream'] === 'string' ? { upstream: resolveUpstream(config['upstream'], section, source, instance) } : {}),
       });
     }
+  };
+  for (const plugin of plugins) {
+    try {
+      addPlugin(plugin);
+    } catch (error) {
+      collect(error);
+    }
   }
 
   // Fluent Bit (flb_router_io_set): with exactly one input and one output, an output with no
@@ -215,8 +241,11 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
       }
     }
   }
-  if (inputs.length === 0) throw new ConfigError('WSBIT_CONFIG_NO_INPUT', '[config] no input plugin is configured: give -i NAME or an [INPUT] section');
-  if (outputs.length === 0) throw new ConfigError('WSBIT_CONFIG_NO_OUTPUT', '[config] no output plugin is configured: give -o NAME or an [OUTPUT] section');
+  // A section that failed above still counts as configured: the reader is told about it, not that none is there.
+  const configured = (kind: string): boolean => source.sections.some((section) => section.kind === kind);
+  if (!configured('input')) errors.push(new ConfigError('WSBIT_CONFIG_NO_INPUT', '[config] no input plugin is configured: give -i NAME or an [INPUT] section'));
+  if (!configured('output')) errors.push(new ConfigError('WSBIT_CONFIG_NO_OUTPUT', '[config] no output plugin is configured: give -o NAME or an [OUTPUT] section'));
+  throwCollected(errors);
   for (const filter of filters) {
     if (filter.route.match === null && filter.route.matchRegex === null) {
       warnings.push(`[router] NO match for ${filter.instance} filter instance: it applies to no records (set Match or Match_Regex)`);

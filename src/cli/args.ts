@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../base/errors.js';
-import { commandLineOrigin, type ConfigSection } from '../config/document.js';
+import { commandLineOrigin, isCommandLine, type CommandLineOrigin, type ConfigSection } from '../config/document.js';
 import { asciiLower } from '../config/schema.js';
 import { parseServiceUri } from '../config/service-uri.js';
 import type { ServiceRequest } from '../app/service.js';
@@ -55,11 +55,15 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   const openSection = (kind: PluginChoice['kind'], flag: string, argument: string): void => {
     const uri = parseServiceUri(argument);
     // Written as a file writes it: the plugin is the section's `name`, which the builder reads.
-    const section: ConfigSection = { kind, header: SECTION_HEADERS[kind], origin: origin(flag), entries: [{ key: 'name', value: uri.plugin, origin: origin(flag) }], groups: [] };
+    const text = `${flag} ${argument}`;
+    const section: ConfigSection = { kind, header: SECTION_HEADERS[kind], origin: origin(flag, text), entries: [{ key: 'name', value: uri.plugin, origin: origin(flag, text) }], groups: [] };
     if (uri.host !== undefined || uri.uri !== undefined) section.serviceUri = uri;
     result.sections.push(section);
     opened.push({ kind, plugin: uri.plugin, section });
   };
+  /** `-o websocket -p port=abc`: what an error about this entry quotes. */
+  const entryOrigin = (section: ConfigSection, flag: string, value: string): CommandLineOrigin =>
+    origin(flag, `${isCommandLine(section.origin) ? `${section.origin.text} ` : ''}${flag} ${value}`);
   const requireSection = (flag: string, value: string): ConfigSection => {
     const section = last();
     if (section === undefined) throw cliError(`${flag} '${value}' must come after the -i, -o or -F it applies to`);
@@ -104,10 +108,11 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     const equals = pair.indexOf('=');
     if (equals <= 0) throw cliError(`-p '${pair}' is not a property: expected key=value`);
     // Fluent Bit lower-cases the key and trims the value.
-    section.entries.push({ key: asciiLower(pair.slice(0, equals).trim()), value: pair.slice(equals + 1).trim(), origin: origin('-p') });
+    section.entries.push({ key: asciiLower(pair.slice(0, equals).trim()), value: pair.slice(equals + 1).trim(), origin: entryOrigin(section, '-p', pair) });
   });
   program.on('option:tag', (tag: string) => {
-    requireSection('-t', tag).entries.push({ key: 'tag', value: tag, origin: origin('-t') });
+    const section = requireSection('-t', tag);
+    section.entries.push({ key: 'tag', value: tag, origin: entryOrigin(section, '-t', tag) });
   });
   program.on('option:match', (pattern: string) => {
     const section = requireSection('-m', pattern);
@@ -116,13 +121,13 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       result.warnings.push(`-m '${pattern}' follows input '${lastOpened()?.plugin ?? ''}' and is ignored: Match belongs to outputs`);
       return;
     }
-    section.entries.push({ key: 'match', value: pattern, origin: origin('-m') });
+    section.entries.push({ key: 'match', value: pattern, origin: entryOrigin(section, '-m', pattern) });
   });
-  program.on('option:flush', (seconds: string) => result.serviceEntries.push({ key: 'flush', value: seconds, origin: origin('-f') }));
-  program.on('option:log_file', (file: string) => result.serviceEntries.push({ key: 'log_file', value: file, origin: origin('-l') }));
+  program.on('option:flush', (seconds: string) => result.serviceEntries.push({ key: 'flush', value: seconds, origin: origin('-f', `-f ${seconds}`) }));
+  program.on('option:log_file', (file: string) => result.serviceEntries.push({ key: 'log_file', value: file, origin: origin('-l', `-l ${file}`) }));
   // Fluent Bit's -R adds a Parsers_File; it may be given more than once.
-  program.on('option:parser', (file: string) => result.serviceEntries.push({ key: 'parsers_file', value: file, origin: origin('-R') }));
-  program.on('option:storage_path', (dir: string) => result.serviceEntries.push({ key: 'storage.path', value: dir, origin: origin('-b') }));
+  program.on('option:parser', (file: string) => result.serviceEntries.push({ key: 'parsers_file', value: file, origin: origin('-R', `-R ${file}`) }));
+  program.on('option:storage_path', (dir: string) => result.serviceEntries.push({ key: 'storage.path', value: dir, origin: origin('-b', `-b ${dir}`) }));
   program.on('option:verbose', () => result.verbosity++);
   program.on('option:quiet', () => (result.quiet = true));
   program.on('option:dry-run', () => (result.dryRun = true));
@@ -136,8 +141,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     result.help = helpFor();
   });
   program.on('option:http', () => result.serviceEntries.push({ key: 'http_server', value: 'on', origin: origin('-H') }));
-  program.on('option:http_listen', (address: string) => result.serviceEntries.push({ key: 'http_listen', value: address, origin: origin('-L') }));
-  program.on('option:http_port', (port: string) => result.serviceEntries.push({ key: 'http_port', value: port, origin: origin('-P') }));
+  program.on('option:http_listen', (address: string) => result.serviceEntries.push({ key: 'http_listen', value: address, origin: origin('-L', `-L ${address}`) }));
+  program.on('option:http_port', (port: string) => result.serviceEntries.push({ key: 'http_port', value: port, origin: origin('-P', `-P ${port}`) }));
   program.on('option:enable-hot-reload', () => result.serviceEntries.push({ key: 'hot_reload', value: 'on', origin: origin('-Y') }));
   program.on('option:help', () => (result.help = helpFor()));
 

@@ -69,7 +69,7 @@ export const filterCommonKeys = [
 /** `upstream_net[]` in `flb_upstream.c`: the keys of every network client output. */
 export const netClientKeys = [
   { key: 'host', type: 'string', default: null, description: 'Host name or IP address of the server.' },
-  { key: 'port', type: 'int', default: null, description: 'TCP port of the server.' },
+  { key: 'port', type: 'int', default: null, min: 1, max: 65535, description: 'TCP port of the server.' },
   { key: 'ipv6', type: 'bool', default: false, description: 'The host is an IPv6 address.' },
   { key: 'net.keepalive', type: 'bool', default: true, description: 'Reuse connections between flushes.' },
   { key: 'net.keepalive_idle_timeout', type: 'time', default: '30s', description: 'Close a kept-alive connection after it has been idle this long.' },
@@ -128,7 +128,7 @@ export const serviceSchema = [
   { key: 'plugins_file', type: 'string', default: null, description: 'Accepted for compatibility; wsbit loads no external plugins (set: a warning).' },
   { key: 'http_server', type: 'bool', default: false, description: 'Serve metrics and health checks over HTTP.' },
   { key: 'http_listen', type: 'string', default: '0.0.0.0', description: 'Address of the HTTP server.' },
-  { key: 'http_port', type: 'int', default: 2020, description: 'TCP port of the HTTP server.' },
+  { key: 'http_port', type: 'int', default: 2020, min: 0, max: 65535, description: 'TCP port of the HTTP server.' },
   {
     key: 'http_allowed_hosts',
     type: 'list',

@@ -48,16 +48,7 @@ export interface ConfigSection {
   serviceUri?: ServiceUri;
 }
 
-/** Where the command line's sections and entries come from: `-i`, `-p` and so on are written here. */
-export interface CommandLineOrigin extends ConfigOrigin {
-  file: 'command line';
-  line: 0;
-  flag: string;
-}
-
-export const commandLineOrigin = (flag: string): CommandLineOrigin => ({ file: 'command line', line: 0, flag });
-
-export const isCommandLine = (origin: ConfigOrigin): origin is CommandLineOrigin => 'flag' in origin && origin.file === 'command line';
+export { commandLineOrigin, isCommandLine, originLabel, type CommandLineOrigin } from './origin.js';
 
 /** YAML's `upstream_servers` entry: its `[UPSTREAM]`-like head section and one `node` section per node. */
 export interface UpstreamServersEntry {

@@ -9,7 +9,8 @@
  *     ] as const satisfies readonly ParamSpec[];
  *     type Config = ResolvedConfig<typeof schema>;  // { format: 'msgpack' | 'json'; header: HeaderPair[] }
  */
-import { ConfigError, originText, type ConfigOrigin } from '../base/errors.js';
+import { ConfigError, type ConfigOrigin } from '../base/errors.js';
+import { originLabel } from './origin.js';
 import {
   BOOL_WORDS_TEXT,
   parseBool,
@@ -56,6 +57,9 @@ export interface ParamSpec {
    * `port`: 80, or 443 with tls on); the key itself still resolves to `default`.
    */
   readonly shownDefault?: string;
+  /** `int`: the smallest and largest value allowed (`port`: 1 to 65535), checked where the value is written. */
+  readonly min?: number;
+  readonly max?: number;
 }
 
 /** A raw `key value` pair in config order; keys may repeat. */
@@ -100,6 +104,11 @@ export interface ResolveContext {
   /** Named in every message: `websocket.0`, or `service`. */
   instance: string;
   kind: ConfigKind;
+  /**
+   * Collects the errors instead of throwing the first, so a file's every error is reported at once;
+   * a bad key then resolves to its default.
+   */
+  errors?: ConfigError[];
 }
 
 export interface ResolveResult<Schema extends readonly ParamSpec[]> {
@@ -112,7 +121,54 @@ export interface ResolveResult<Schema extends readonly ParamSpec[]> {
 
 /** `[config] error in FILE:LINE: reason`, the form Fluent Bit uses for file errors (`FILE:LINE:COLUMN` for YAML). */
 export function configMessage(reason: string, origin?: ConfigOrigin): string {
-  return origin === undefined ? `[config] ${reason}` : `[config] error in ${originText(origin)}: ${reason}`;
+  return origin === undefined ? `[config] ${reason}` : `[config] error in ${originLabel(origin)}: ${reason}`;
+}
+
+/** At most this many errors are listed; the rest are counted. */
+export const MAX_LISTED_ERRORS = 20;
+
+/** Several configuration errors as one: `errors` holds each, the message lists them. */
+export class ConfigErrorList extends ConfigError {
+  constructor(readonly errors: readonly ConfigError[]) {
+    super('WSBIT_CONFIG_ERRORS', listMessage(errors), errors[0]?.origin);
+  }
+}
+
+/** One error as a line of the list: `FILE:LINE: reason`, without the `[config] error in` lead. */
+function listLine(error: ConfigError): string {
+  const lead = error.origin === undefined ? '[config] ' : `[config] error in ${originLabel(error.origin)}: `;
+  const reason = error.message.startsWith(lead) ? error.message.slice(lead.length) : error.message.replace(/^\[config\] /, '');
+  return error.origin === undefined ? reason : `${originLabel(error.origin)}: ${reason}`;
+}
+
+/** `[config] N errors in FILE:` then one indented line each, up to MAX_LISTED_ERRORS, then `… and N more`. */
+function listMessage(errors: readonly ConfigError[]): string {
+  const files = [...new Set(errors.flatMap((error) => (error.origin === undefined || error.origin.line === 0 ? [] : [error.origin.file])))];
+  const fromCommandLine = errors.some((error) => error.origin?.file === 'command line');
+  const places = [...files, ...(fromCommandLine ? ['the command line'] : [])];
+  const head = places.length === 0 ? `[config] ${errors.length} errors:` : `[config] ${errors.length} errors in ${places.join(' and ')}:`;
+  const lines = errors.slice(0, MAX_LISTED_ERRORS).map((error) => `  ${listLine(error)}`);
+  if (errors.length > MAX_LISTED_ERRORS) lines.push(`  … and ${errors.length - MAX_LISTED_ERRORS} more`);
+  return [head, ...lines].join('\n');
+}
+
+/** Throws what `errors` collected: the one error as it is, several as a ConfigErrorList. */
+export function throwCollected(errors: readonly ConfigError[]): void {
+  const [first] = errors;
+  if (first === undefined) return;
+  if (errors.length === 1) throw first;
+  // In the order they are written: the command line first, then each file line by line (files in the
+  // order their first error came), and errors that belong nowhere last.
+  const files = [...new Set(errors.map((error) => error.origin?.file))];
+  const rank = (error: ConfigError): number[] => {
+    const { origin } = error;
+    return origin === undefined ? [files.length + 1, 0, 0] : [origin.line === 0 ? -1 : files.indexOf(origin.file), origin.line, origin.column ?? 0];
+  };
+  const sorted = [...errors].sort((a, b) => {
+    const [x, y] = [rank(a), rank(b)];
+    return (x[0] ?? 0) - (y[0] ?? 0) || (x[1] ?? 0) - (y[1] ?? 0) || (x[2] ?? 0) - (y[2] ?? 0);
+  });
+  throw new ConfigErrorList(sorted);
 }
 
 /** `tolower` on ASCII only, as Fluent Bit does for classic keys. */
@@ -165,6 +221,14 @@ export function parseParamValue(spec: ParamSpec, raw: string): unknown {
       return alias !== undefined ? alias[1] : new ParseFailure(`one of ${enumWords(spec).join(', ')}`);
     }
   }
+}
+
+/** What was expected, when a number lies outside the key's `min`..`max`; null when it fits. */
+function outOfRange(spec: ParamSpec, value: unknown): string | null {
+  if (typeof value !== 'number' || (spec.min === undefined && spec.max === undefined)) return null;
+  if ((spec.min === undefined || value >= spec.min) && (spec.max === undefined || value <= spec.max)) return null;
+  if (spec.min !== undefined && spec.max !== undefined) return `${spec.min} to ${spec.max}`;
+  return spec.min !== undefined ? `at least ${spec.min}` : `at most ${spec.max}`;
 }
 
 /** The value a key has when the user does not set it. */
@@ -227,7 +291,7 @@ function suggestion(key: string, keys: readonly string[]): string {
 }
 
 function where(origin: ConfigOrigin | undefined): string {
-  return origin === undefined ? '' : ` (${originText(origin)})`;
+  return origin === undefined ? '' : ` (${originLabel(origin)})`;
 }
 
 /**
@@ -252,6 +316,10 @@ export function resolveConfig<const Schema extends readonly ParamSpec[]>(
   const lastRaw = new Map<string, string>();
   const warnings: string[] = [];
   const { instance } = context;
+  const fail = (error: ConfigError): void => {
+    if (context.errors === undefined) throw error;
+    context.errors.push(error);
+  };
 
   for (const entry of entries) {
     const key = asciiLower(entry.key);
@@ -266,13 +334,16 @@ export function resolveConfig<const Schema extends readonly ParamSpec[]>(
       const reason =
         `${instance}: unknown configuration property '${key}'${suggestion(key, keys)}. ` +
         `The following properties are allowed: ${keys.join(', ')}`;
-      throw new ConfigError('WSBIT_CONFIG_UNKNOWN_KEY', configMessage(reason, entry.origin), entry.origin);
+      fail(new ConfigError('WSBIT_CONFIG_UNKNOWN_KEY', configMessage(reason, entry.origin), entry.origin));
+      continue;
     }
     if (entry.value === '') continue;
     const value = parseParamValue(spec, entry.value);
-    if (value instanceof ParseFailure) {
-      const reason = `${instance}: invalid value '${entry.value}' for '${key}': expected ${value.expected}`;
-      throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(reason, entry.origin), entry.origin);
+    const expected = value instanceof ParseFailure ? value.expected : outOfRange(spec, value);
+    if (expected !== null) {
+      const reason = `${instance}: invalid value '${entry.value}' for '${key}': expected ${expected}`;
+      fail(new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(reason, entry.origin), entry.origin));
+      continue;
     }
     if (spec.multiple === true) {
       const list = values.get(key);

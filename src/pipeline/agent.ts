@@ -1,6 +1,6 @@
 import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from './description.js';
 import type { EmitterOptions, FilterContext, FilterEmitter, FilterInstance, InputInstance, OutputInstance, ServiceSettings } from './contracts.js';
-import { systemClock, type Clock } from '../base/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../base/clock.js';
 import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js';
 import { WsbitError, errorMessage } from '../base/errors.js';
 import type { LogRoot } from '../base/logger.js';
@@ -23,11 +23,55 @@ export interface AgentOptions {
 interface RunningInput {
   instance: string;
   plugin: InputInstance;
+  /** The plugin's stop(), run once: the agent may stop an input before the engine's own stop reaches it. */
+  stop: () => Promise<void>;
+  /** The `listen` address of an input that listens (its port comes from the plugin once started). */
+  listen: string | null;
 }
 
 interface RunningOutput {
   instance: string;
   plugin: OutputInstance;
+  stop: (graceful: boolean) => Promise<void>;
+  /** `host` and `port` of an output that sends to one peer: where a loop back into this process shows. */
+  target: { host: string; port: number } | null;
+}
+
+/** Runs `fn` the first time only; later calls get the first call's promise. */
+function once<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  let done: Promise<void> | null = null;
+  return (...args) => (done ??= fn(...args));
+}
+
+/** The input as the engine sees it: the plugin's members, with a stop() that runs once. */
+function inputView(plugin: InputInstance, stop: () => Promise<void>): InputInstance {
+  const view: InputInstance = { start: () => plugin.start(), pause: () => plugin.pause(), resume: () => plugin.resume(), stop };
+  if (plugin.listeningPort !== undefined) view.listeningPort = () => plugin.listeningPort?.() ?? null;
+  return view;
+}
+
+/** The output as the engine sees it: the plugin's members, with a stop() that runs once. */
+function outputView(plugin: OutputInstance, stop: (graceful: boolean) => Promise<void>): OutputInstance {
+  return {
+    ...(plugin.start === undefined ? {} : { start: () => plugin.start?.() ?? Promise.resolve() }),
+    flush: (chunk) => plugin.flush(chunk),
+    get signalsReady() {
+      return plugin.signalsReady;
+    },
+    stop,
+  };
+}
+
+const loopbackHosts = new Set(['localhost', '::1', '[::1]']);
+const anyAddress = new Set(['0.0.0.0', '::', '[::]', '']);
+
+/** True when an output aimed at `target` reaches a socket that listens on `listen`:`port` in this process. */
+function reaches(target: { host: string; port: number }, listen: string | null, port: number | null): boolean {
+  if (port === null || port !== target.port) return false;
+  const host = target.host.toLowerCase();
+  const local = loopbackHosts.has(host) || host.startsWith('127.');
+  if (listen === null || anyAddress.has(listen)) return local;
+  return host === listen.toLowerCase() || (local && (listen.startsWith('127.') || loopbackHosts.has(listen)));
 }
 
 /**
@@ -44,6 +88,7 @@ export class Agent {
   private readonly diskStorage: FilesystemStorage | null;
   private readonly handedOver: HandedOverChunk[] = [];
   private started = false;
+  private readonly clock: Clock;
 
   constructor(
     readonly pipeline: PipelineDescription,
@@ -51,6 +96,7 @@ export class Agent {
   ) {
     const { service } = pipeline;
     const clock = options.clock ?? systemClock;
+    this.clock = clock;
     this.metrics = options.metrics ?? new MetricsRegistry();
     const logRoot = options.logRoot;
     const { parsers } = pipeline;
@@ -120,17 +166,20 @@ export class Agent {
         notifyReady: () => this.engine.promoteRetries(spec.instance),
         ...(spec.upstream === undefined ? {} : { upstream: spec.upstream }),
       });
+      const stop = once((graceful: boolean) => plugin.stop?.(graceful) ?? Promise.resolve());
+      const { host, port } = spec.config;
+      const target = spec.upstream === undefined && typeof host === 'string' && typeof port === 'number' ? { host, port } : null;
       this.engine.addOutput({
         instance: spec.instance,
         route: spec.route,
         retryLimit: spec.retryLimit,
         concurrency: Math.max(1, spec.workers),
-        plugin,
+        plugin: outputView(plugin, stop),
         processors: processorsOf('output', spec.processors),
         telemetry,
         totalLimitBytes: (spec.config['storage.total_limit_size'] as number | null) ?? null,
       });
-      this.outputs.push({ instance: spec.instance, plugin });
+      this.outputs.push({ instance: spec.instance, plugin, stop, target });
     }
 
     for (const spec of pipeline.filters) createFilter(spec, { kind: 'shared', filters: this.filters.shared });
@@ -147,15 +196,17 @@ export class Agent {
         tag: spec.tag,
         emit: (events, records, tag) => this.ingest(spec.instance, tag ?? spec.tag, events, records, processors),
       });
+      const stop = once(() => plugin.stop());
       this.engine.addInput({
         instance: spec.instance,
         memBufLimitBytes: spec.memBufLimitBytes,
         storage,
-        plugin,
+        plugin: inputView(plugin, stop),
         telemetry,
         pauseOnChunksOverlimit: spec.config['storage.pause_on_chunks_overlimit'] === true,
       });
-      this.inputs.push({ instance: spec.instance, plugin });
+      const { listen } = spec.config;
+      this.inputs.push({ instance: spec.instance, plugin, stop, listen: typeof listen === 'string' ? listen : null });
     }
   }
 
@@ -178,10 +229,41 @@ export class Agent {
    */
   async stop(options: { handOver?: boolean } = {}): Promise<EngineStopResult> {
     if (!this.started) {
-      for (const input of this.inputs) await input.plugin.stop().catch(() => undefined);
-      for (const output of this.outputs) await output.plugin.stop?.(false).catch(() => undefined);
+      for (const input of this.inputs) await input.stop().catch(() => undefined);
+      for (const output of this.outputs) await output.stop(false).catch(() => undefined);
     }
-    return this.engine.stop({ ...options, afterInputsStopped: () => this.stopFilters() });
+    const graceSeconds = this.started ? await this.unwindLoops() : this.pipeline.service.grace;
+    return this.engine.stop({ ...options, graceSeconds, afterInputsStopped: () => this.stopFilters() });
+  }
+
+  /**
+   * A pipeline that sends into itself (the quick start: websocket output → websocket input of the
+   * same process) stops in the order its records flow. Stopping every input first, as the engine
+   * does, would close the listener under records still on their way to it: the output would report
+   * its own process as an outage, fail the flush, and leave the records on disk for the next start.
+   * So the inputs that do not listen stop first, everything they produced goes round while the
+   * listeners still take it, the outputs that loop back close their connections, and only then does
+   * the engine stop the rest. Returns the Grace that is left for the engine.
+   */
+  private async unwindLoops(): Promise<number> {
+    const grace = this.pipeline.service.grace;
+    const listeners = this.inputs.filter((input) => (input.plugin.listeningPort?.() ?? null) !== null);
+    const loops = this.outputs.filter(({ target }) => target !== null && listeners.some((input) => reaches(target, input.listen, input.plugin.listeningPort?.() ?? null)));
+    if (loops.length === 0) return grace;
+    const startedMs = this.clock.nowMs();
+    for (const input of this.inputs) {
+      if (!listeners.includes(input)) await input.stop().catch(() => undefined);
+    }
+    this.engine.flushOpenChunks();
+    let timer: TimerHandle | null = null;
+    const idle = await Promise.race([
+      this.engine.whenIdle().then(() => true),
+      new Promise<boolean>((resolve) => (timer = this.clock.setTimeout(() => resolve(false), grace * 1000))),
+    ]);
+    (timer as TimerHandle | null)?.cancel();
+    // Not idle: Grace ran out, and the engine's stop settles what is left as at any stop.
+    if (idle) for (const output of loops) await output.stop(true).catch(() => undefined);
+    return Math.max(0, grace - (this.clock.nowMs() - startedMs) / 1000);
   }
 
   private stopFilters(): void {
@@ -237,7 +319,7 @@ export class Agent {
       plugin,
       telemetry: new Telemetry(instance, logRoot.scoped(`input:emitter:${instance}`), this.metrics),
     });
-    this.inputs.push({ instance, plugin });
+    this.inputs.push({ instance, plugin, stop: plugin.stop, listen: null });
     return {
       instance,
       ready: () => !paused && this.filters.mayReenter(),
@@ -328,7 +410,7 @@ export class Agent {
         plugin,
         telemetry: new Telemetry(instance, this.options.logRoot.scoped(`input:storage_backlog:${instance}`), this.metrics),
       });
-      this.inputs.push({ instance, plugin });
+      this.inputs.push({ instance, plugin, stop: plugin.stop, listen: null });
     }
     return instance;
   }

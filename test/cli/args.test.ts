@@ -21,7 +21,7 @@ test('-p, -t and -m apply to the plugin given last, in order', () => {
 
 test('a value may contain = signs; only the first splits', () => {
   const line = parseCommandLine(['-i', 'dummy', '-p', 'dummy={"a":"b=c"}']);
-  assert.deepEqual(line.sections[0]?.entries[1], { key: 'dummy', value: '{"a":"b=c"}', origin: { file: 'command line', line: 0, flag: '-p' } });
+  assert.deepEqual(line.sections[0]?.entries[1], { key: 'dummy', value: '{"a":"b=c"}', origin: { file: 'command line', line: 0, flag: '-p', text: '-i dummy -p dummy={"a":"b=c"}' } });
 });
 
 test('service URIs give host, port and path', () => {

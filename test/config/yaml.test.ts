@@ -247,7 +247,8 @@ describe('the YAML front end', () => {
     assertFails('bad-type.yaml', MINIMAL_PIPELINE.replace('    - name: dummy', '    - name: dummy\n      rate: often'), 'WSBIT_CONFIG_BAD_VALUE', 4, 7, /dummy\.0: invalid value 'often' for 'rate': expected an integer/);
     assertFails('bad-enum.yaml', MINIMAL_PIPELINE.replace('match: "*"', 'match: "*"\n      format: xml'), 'WSBIT_CONFIG_BAD_VALUE', 7, 7, /invalid value 'xml' for 'format': expected one of .*json_lines/);
     assertFails('unknown-key.yaml', MINIMAL_PIPELINE.replace('    - name: dummy', '    - name: dummy\n      rat: 1'), 'WSBIT_CONFIG_UNKNOWN_KEY', 4, 7, /'rat' \(did you mean 'rate'\?\)\. The following properties are allowed/);
-    assertFails('no-name.yaml', 'pipeline:\n  inputs:\n    - tag: x\n', 'WSBIT_CONFIG_NO_NAME', 3, 7, /\[pipeline\.inputs\] section has no 'Name' key/);
+    // With an output, so that the missing name is the file's one error (without, "no output" is listed too).
+    assertFails('no-name.yaml', 'pipeline:\n  inputs:\n    - tag: x\n  outputs:\n    - name: stdout\n      match: "*"\n', 'WSBIT_CONFIG_NO_NAME', 3, 7, /\[pipeline\.inputs\] section has no 'Name' key/);
     assertFails('alias.yaml', 'service:\n  flush: &one 1\n  grace: *one\n', 'WSBIT_CONFIG_SYNTAX', 3, 10, /'grace' must be a single value, but this is an alias \(\*one\)/);
     // Nesting deep enough to exhaust the parser's stack is an error on line 2 (the column depends on the stack size), not a crash.
     const deep = write('deep.yaml', `service:\n  flush: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`);

@@ -100,7 +100,7 @@ test('the quick start (conf/quickstart.conf on free ports): records make the rou
   const conf = readFileSync(path.join(confDir, 'quickstart.conf'), 'utf8')
     .replaceAll('8090', String(ports.input))
     .replaceAll('8091', String(ports.page))
-    .replace('/tmp/wsbit-quickstart-storage', path.join(dir, 'storage'));
+    .replace('.wsbit/quickstart', path.join(dir, 'storage'));
   assert.notEqual(ports.input, ports.page);
   const file = path.join(dir, 'quickstart.conf');
   writeFileSync(file, conf);

@@ -73,6 +73,9 @@ export class FilesystemStorage implements ChunkStorage {
     } catch (error) {
       throw new WsbitError('WSBIT_STORAGE_PATH', `[storage] cannot create storage.path '${options.rootPath}': ${errorMessage(error)}`, { cause: error });
     }
+    // A relative storage.path is taken from the working directory, as Fluent Bit takes it: say
+    // where that is, so a user knows what the next start will replay and what to delete.
+    if (options.dryRun !== true) options.logger.info(`storage.path is ${path.resolve(options.rootPath)}`);
   }
 
   append(chunk: Chunk, data: Buffer): void {

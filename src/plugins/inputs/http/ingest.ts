@@ -12,7 +12,7 @@ import { findEntry, mapEntries, readStr, rewriteMap } from '../../../codec/msgpa
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import type { InputContext } from '../../../pipeline/contracts.js';
 import type { HttpInputOptions } from './options.js';
-import { formFields, formRecord, jsonRecords, parsedRecords, type PayloadResult } from './payload.js';
+import { formBytes, formFields, formRecord, jsonRecords, msgpackRecords, parsedRecords, startsLikeJson, type PayloadResult } from './payload.js';
 
 /** A 400/413 answer with its text, as Fluent Bit's `send_response` writes them. */
 export class RequestRejected extends Error {
@@ -145,11 +145,20 @@ export class RequestIngester {
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     if (contentType === 'application/json') return jsonRecords(body);
     if (contentType === 'application/x-www-form-urlencoded') {
+      // curl -d sends this type whatever the body is: a JSON object or array is taken as JSON.
+      const json = startsLikeJson(body) ? jsonRecords(body) : null;
+      if (json?.ok === true) return json;
       const form = formFields(body);
+      // Neither JSON nor a form: the JSON error says more than "no key=value pairs".
+      if (json !== null && form.fields.length === 0) return json;
+      // Fluentd's form fields: json=<record or array>, e.g. curl -d 'json={"action":"login"}', and
+      // msgpack=<percent-encoded map or array of maps>, whose bytes are no text to decode.
+      const jsonField = form.fields.find(([key]) => key === 'json');
+      if (jsonField !== undefined) return jsonRecords(Buffer.from(jsonField[1], 'utf8'));
+      const msgpackField = form.rawValues.get('msgpack');
+      if (msgpackField !== undefined) return msgpackRecords(formBytes(msgpackField));
       for (const key of form.rawKeys) logger.warn(`invalid percent-encoding for field ${quoteUntrusted(key)}, keeping raw value`);
-      // Fluentd's form: json=<record or array>, e.g. curl -d 'json={"action":"login"}'.
-      const json = form.fields.find(([key]) => key === 'json');
-      return json === undefined ? formRecord(form) : jsonRecords(Buffer.from(json[1], 'utf8'));
+      return formRecord(form);
     }
     const parser = this.options.parser;
     if (parser !== null) return parsedRecords(body, parser, (message) => logger.warn(message));

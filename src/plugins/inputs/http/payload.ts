@@ -66,12 +66,30 @@ export interface FormFields {
   fields: Array<[string, string]>;
   /** Keys whose value was not valid percent-encoding and was kept raw. */
   rawKeys: string[];
+  /** Each key's first value as sent, still percent-encoded: `msgpack=` carries bytes that are not text. */
+  rawValues: Map<string, string>;
+}
+
+/** `%XX` and `+` decoded to bytes, for a binary field (`msgpack=`); a broken escape stays as sent. */
+export function formBytes(raw: string): Buffer {
+  const bytes: number[] = [];
+  const text = Buffer.from(raw, 'utf8');
+  for (let i = 0; i < text.length; i++) {
+    const byte = text[i]!;
+    const hex = byte === 0x25 ? text.subarray(i + 1, i + 3).toString('latin1') : '';
+    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(Number.parseInt(hex, 16));
+      i += 2;
+    } else bytes.push(byte === 0x2b ? 0x20 : byte);
+  }
+  return Buffer.from(bytes);
 }
 
 /** `a=1&b=2` as Fluent Bit's `parse_payload_urlencoded` splits it: pairs without '=' are skipped, both sides trimmed. */
 export function formFields(body: Uint8Array): FormFields {
   const fields: Array<[string, string]> = [];
   const rawKeys: string[] = [];
+  const rawValues = new Map<string, string>();
   for (let pair of Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8').split('&')) {
     if (pair.startsWith('\n')) pair = pair.slice(1);
     const equals = pair.indexOf('=');
@@ -81,13 +99,49 @@ export function formFields(body: Uint8Array): FormFields {
     const value = formDecode(raw);
     if (value === null) rawKeys.push(key);
     fields.push([key, value ?? raw]);
+    if (!rawValues.has(key)) rawValues.set(key, raw);
   }
-  return { fields, rawKeys };
+  return { fields, rawKeys, rawValues };
+}
+
+/**
+ * True when a body starts like a JSON object or array: curl's `-d '{"action":"login"}'` labels such a
+ * body application/x-www-form-urlencoded, so a form that starts so is tried as JSON first.
+ */
+export function startsLikeJson(body: Uint8Array): boolean {
+  const first = body[skipJsonWhitespace(body, 0)];
+  return first === 0x7b || first === 0x5b;
+}
+
+/** Fluentd's form field `msgpack=`: one map, or an array of maps, as msgpack bytes. */
+export function msgpackRecords(bytes: Uint8Array): PayloadResult {
+  let end: number;
+  try {
+    end = skipValue(bytes, 0);
+  } catch (error) {
+    return { ok: false, reason: `error: invalid msgpack in the form field 'msgpack': ${error instanceof Error ? error.message : String(error)}` };
+  }
+  if (end !== bytes.length) return { ok: false, reason: `error: ${bytes.length - end} bytes after the msgpack value in the form field 'msgpack'` };
+  if (mapCount(bytes, 0, end) >= 0) return { ok: true, records: [{ body: bytes, time: null }] };
+  const header = arrayHeader(bytes, 0, end);
+  if (header === null) return { ok: false, reason: "error: the form field 'msgpack' is not a record: send a map or an array of maps" };
+  const records: PayloadRecord[] = [];
+  let pos = header.size;
+  for (let i = 0; i < header.count; i++) {
+    const next = skipValue(bytes, pos, end);
+    if (mapCount(bytes, pos, next) < 0) return { ok: false, reason: `error: element ${i} of the msgpack array is not a map` };
+    records.push({ body: bytes.subarray(pos, next), time: null });
+    pos = next;
+  }
+  if (records.length === 0) return { ok: false, reason: 'error: no records in the payload (an empty array)' };
+  return { ok: true, records };
 }
 
 /** Form fields as one record: `{"key": "value", ...}`, every value a string. */
 export function formRecord(form: FormFields): PayloadResult {
-  if (form.fields.length === 0) return { ok: false, reason: 'error: no key=value pairs in the form payload' };
+  if (form.fields.length === 0) {
+    return { ok: false, reason: 'error: no key=value pairs in the form payload (for JSON, send a JSON object or array, or Content-Type: application/json)' };
+  }
   const writer = new MsgpackWriter(256);
   writer.mapHeader(form.fields.length);
   for (const [key, value] of form.fields) {

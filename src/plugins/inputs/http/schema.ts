@@ -1,7 +1,7 @@
 /** The keys of the http input (Fluent Bit's `in_http`), in the order `-h` and the README show them. */
 export const httpInputSchema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
-  { key: 'port', type: 'int', default: 9880, description: 'TCP port to listen on.' },
+  { key: 'port', type: 'int', default: 9880, min: 0, max: 65535, description: 'TCP port to listen on.' },
   { key: 'tag_key', type: 'string', default: null, description: 'Take the tag of each record from this key when it holds a string, instead of from the URI path.' },
   { key: 'add_remote_addr', type: 'bool', default: false, description: "Add the client's address to each record (the first X-Forwarded-For entry if present)." },
   { key: 'remote_addr_key', type: 'string', default: 'REMOTE_ADDR', description: 'Key under which add_remote_addr stores the address.' },
