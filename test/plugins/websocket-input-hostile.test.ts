@@ -3,8 +3,7 @@
  * log line, is counted, never takes the process down, and leaves the other connections working.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { test } from 'node:test';
 import { fetch } from 'undici';
 import { WebSocket } from 'ws';
 import { waitFor } from '../helpers/wait.js';
+import { TEST_CERT_PEM, TEST_KEY_PEM } from '../websocket/tls-fixture.js';
 import { openClient, startInput, type InputHarness } from './websocket-input-support.js';
 
 /** A healthy neighbour: sends one record and waits for its pong, which proves it was taken in. */
@@ -129,10 +129,8 @@ test('tls: wss with the configured certificate; a plain ws client cannot talk to
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const cert = path.join(dir, 'server.crt.pem');
   const key = path.join(dir, 'server.key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-days', '2', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
+  writeFileSync(cert, TEST_CERT_PEM);
+  writeFileSync(key, TEST_KEY_PEM);
   const input = await startInput(t, ['tls=on', `tls.crt_file=${cert}`, `tls.key_file=${key}`]);
   assert.match(input.logs(), /listening on 127\.0\.0\.1:\d+, wss:\/\/127\.0\.0\.1:\d+\//);
   const secure = new WebSocket(`wss://127.0.0.1:${input.port}/`, { ca: [readFileSync(cert)] });

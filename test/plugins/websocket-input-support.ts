@@ -5,19 +5,18 @@
  * that the conf/ end-to-end suite runs as documented.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
+import { launchChromium } from '../helpers/browser.js';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { artifactPath, fluentBitFixtures } from '../helpers/paths.js';
 import type { RunningAgent } from '../helpers/spawn.js';
 import { waitFor } from '../helpers/wait.js';
 
 export const INPUT = 'websocket.0';
-export const CHROMIUM = '/usr/bin/chromium';
 
 /** Fluent Bit 5.1.1's recordings (test/fixtures/fluent-bit). */
 export function fluentBitFixture(name: 'msgpack.two_records.bin' | 'handshake_request.bin'): Buffer {
@@ -122,16 +121,12 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Loads a websocket_server live page in headless Chromium and waits until it shows `minRows` records
- * whose text matches `text`; returns their tags. Skipped (null) when Chromium is not installed.
+ * Loads a websocket_server live page in headless Chromium (test/helpers/browser.ts) and waits until it
+ * shows `minRows` records whose text matches `text`; returns their tags.
  */
-export async function livePageRows(url: string, minRows: number, text: RegExp, screenshot?: string): Promise<string[] | null> {
-  if (!existsSync(CHROMIUM)) return null;
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+export async function livePageRows(url: string, minRows: number, text: RegExp, screenshot?: string): Promise<string[]> {
+  const launched = await launchChromium();
+  const browser = launched.browser;
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
     const problems: string[] = [];
@@ -151,7 +146,7 @@ export async function livePageRows(url: string, minRows: number, text: RegExp, s
     assert.deepEqual(problems, []);
     return tags;
   } finally {
-    await browser.close();
+    await launched.close();
   }
 }
 
@@ -190,7 +185,7 @@ export async function quickstartScenario(agent: RunningAgent, ports = { input: 8
   assert.doesNotMatch(agent.stderr(), /\[error\]/);
   assert.equal((agent.stderr().match(/handshake with ws:\/\/127\.0\.0\.1:\d+\/ingest succeeded/g) ?? []).length, 1);
   const tags = await livePageRows(`http://127.0.0.1:${ports.page}/`, 2, /hello over WebSocket/, screenshot);
-  if (tags !== null) assert.ok(tags.every((tag) => tag === 'received.demo'), `tags on the page: ${tags.join(', ')}`);
+  assert.ok(tags.every((tag) => tag === 'received.demo'), `tags on the page: ${tags.join(', ')}`);
 }
 
 /**

@@ -1,13 +1,12 @@
 /**
  * Fault scenarios, counting records sent against records received. Numbered records go into a tcp
- * input; a `ws` server (and, for a second opinion, Debian's python3-websockets) decodes every message
+ * input; a `ws` server (and, for a second opinion, one built on websocket-driver) decodes every message
  * and counts them by seq. Each test prints its figures with t.diagnostic.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { join } from 'node:path';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, it, type TestContext } from 'node:test';
-import { repoRoot } from '../helpers/paths.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
 
@@ -179,27 +178,19 @@ describe('fault scenarios (ws server)', () => {
   });
 });
 
-/** Debian's python3 (with python3-websockets), or any python3 that can import websockets. */
-function findPython(): string | null {
-  for (const candidate of ['/usr/bin/python3', 'python3']) {
-    const probe = spawnSync(candidate, ['-c', 'import websockets'], { stdio: 'ignore' });
-    if (probe.status === 0) return candidate;
-  }
-  return null;
-}
-
-/** The Python counting server in test/plugins/fixtures, as a child process. */
-class PythonServer {
+/** test/plugins/fixtures/ws-count-server.ts (websocket-driver), as a child process. */
+class DriverServer {
   port = 0;
   readonly seqs = new Map<number, number>();
   records = 0;
   handshakes = 0;
+  /** Protocol errors the driver found in what wsbit sent. */
+  readonly errors: string[] = [];
   private child: ChildProcessWithoutNullStreams | null = null;
 
-  constructor(private readonly python: string) {}
-
   async start(): Promise<void> {
-    const child = spawn(this.python, ['-u', join(repoRoot, 'test', 'plugins', 'fixtures', 'ws_count_server.py'), String(this.port)]);
+    const script = fileURLToPath(new URL('fixtures/ws-count-server.js', import.meta.url));
+    const child = spawn(process.execPath, [script, String(this.port)]);
     this.child = child;
     let pending = '';
     let listening = false;
@@ -219,11 +210,13 @@ class PythonServer {
             this.records++;
             this.seqs.set(seq, (this.seqs.get(seq) ?? 0) + 1);
           }
+        } else if (word === 'error') {
+          this.errors.push(rest.join(' '));
         }
       }
     });
-    child.stderr.on('data', (data: Buffer) => process.stderr.write(`[python] ${data.toString()}`));
-    await waitFor(() => listening, 'the python server to listen', 10_000);
+    child.stderr.on('data', (data: Buffer) => process.stderr.write(`[websocket-driver] ${data.toString()}`));
+    await waitFor(() => listening, 'the websocket-driver server to listen', 10_000);
   }
 
   /** SIGTERM: the server sends Close 1001 to its clients and exits, as a service restart does. */
@@ -243,13 +236,9 @@ class PythonServer {
   }
 }
 
-describe('fault scenarios (python3-websockets server, a second opinion)', () => {
-  const python = findPython();
-
+describe('fault scenarios (websocket-driver server, a second opinion)', () => {
   it('the server restarts twice while about 300 records/s flow: 0 lost', async (t) => {
-    // .ci/run installs Debian's python3-websockets; a machine without it fails here rather than skipping.
-    assert.ok(python !== null, 'python3 with the websockets module is required: apt-get install -y python3-websockets');
-    const peer = new PythonServer(python);
+    const peer = new DriverServer();
     await peer.start();
     try {
       agent = await startTestAgent(tcpToWebsocket(peer.port, ['-p', 'format=json_lines']));
@@ -264,13 +253,14 @@ describe('fault scenarios (python3-websockets server, a second opinion)', () => 
       await feeder.done;
       const sent = feeder.sent;
       try {
-        await waitFor(() => peer.lost(sent) === 0, `all ${sent} records at the python server`, 20_000, 50);
+        await waitFor(() => peer.lost(sent) === 0, `all ${sent} records at the websocket-driver server`, 20_000, 50);
       } finally {
         t.diagnostic(
-          `python restart twice (${restartsMs} ms for both): sent ${sent}, received ${peer.seqs.size} distinct (${peer.records} in all), lost ${peer.lost(sent)}, duplicates ${peer.records - peer.seqs.size}, handshakes ${peer.handshakes}`,
+          `websocket-driver restart twice (${restartsMs} ms for both): sent ${sent}, received ${peer.seqs.size} distinct (${peer.records} in all), lost ${peer.lost(sent)}, duplicates ${peer.records - peer.seqs.size}, handshakes ${peer.handshakes}`,
         );
       }
       assert.equal(peer.lost(sent), 0);
+      assert.deepEqual(peer.errors, [], 'the driver found nothing wrong in the frames');
       assert.ok(peer.handshakes >= 2, 'a new handshake after the restarts');
       assert.match(agent.logs(), /connection to ws:\/\/127\.0\.0\.1:\d+\/ down: server closed the WebSocket \(code 1001/);
     } finally {

@@ -1,11 +1,11 @@
 /**
- * The websocket output over TLS, against `ws` on an https server, with certificates this test makes
- * with openssl: verified by default, a clean failure with the wrong CA, and port 443 when `tls on`.
+ * The websocket output over TLS, against `ws` on an https server, with the self-signed certificates of
+ * test/websocket/tls-fixture.ts: verified by default, a clean failure with the wrong CA, and port 443
+ * when `tls on`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { waitFor } from '../helpers/wait.js';
+import { OTHER_CA_CERT_PEM, TEST_CERT_PEM, TEST_KEY_PEM } from '../websocket/tls-fixture.js';
 import { decodeRecords, startTestAgent, type RunningTestAgent } from './websocket-output-support.js';
 
 let dir = '';
@@ -22,20 +23,18 @@ let keyFile = '';
 /** Another self-signed certificate: the wrong CA. */
 let otherCaFile = '';
 
-function selfSigned(name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt.pem`);
-  const key = join(dir, `${name}.key.pem`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-days', '2', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
-  return { cert, key };
+function pemFile(name: string, pem: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, pem);
+  return file;
 }
 
 before(() => {
+  // wsbit reads them from files, as a user's configuration names them.
   dir = mkdtempSync(join(tmpdir(), 'wsbit-wss-'));
-  ({ cert: certFile, key: keyFile } = selfSigned('server'));
-  otherCaFile = selfSigned('other').cert;
+  certFile = pemFile('server.crt.pem', TEST_CERT_PEM);
+  keyFile = pemFile('server.key.pem', TEST_KEY_PEM);
+  otherCaFile = pemFile('other.crt.pem', OTHER_CA_CERT_PEM);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

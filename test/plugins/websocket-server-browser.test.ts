@@ -1,27 +1,27 @@
 /**
- * The live page in a real browser: Debian's Chromium driven by playwright-core. Screenshots are saved
- * for a person to look at when WSBIT_TEST_ARTIFACTS names a directory (test/helpers/paths.ts).
+ * The live page in a real browser: the Chromium that @sparticuz/chromium ships (or WSBIT_CHROMIUM),
+ * driven by playwright-core. Screenshots are saved for a person to look at when WSBIT_TEST_ARTIFACTS
+ * names a directory (test/helpers/paths.ts).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium, type LaunchedBrowser } from '../helpers/browser.js';
 import { artifactPath } from '../helpers/paths.js';
 import { waitFor } from '../helpers/wait.js';
 import { startServer, stopAllServers, type ServerHarness, type TestRecord } from './websocket-server-support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-
-let browser: Browser | undefined;
+let launched: LaunchedBrowser | undefined;
+let launchError: unknown;
 const pages: Page[] = [];
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) return;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  // A failed launch fails the first test with its reason, and every other test for want of a browser.
+  try {
+    launched = await launchChromium();
+  } catch (error) {
+    launchError = error;
+  }
 });
 
 afterEach(async () => {
@@ -30,13 +30,13 @@ afterEach(async () => {
 });
 
 after(async () => {
-  await browser?.close();
+  await launched?.close();
 });
 
 /** Opens the page and fails the test on any script error or CSP violation it reports. */
 async function openPage(server: ServerHarness, query = '', colorScheme: 'light' | 'dark' = 'light'): Promise<{ page: Page; problems: string[] }> {
-  assert.ok(browser !== undefined);
-  const page = await browser.newPage({ viewport: { width: 1280, height: 760 }, colorScheme });
+  assert.ok(launched !== undefined, `no browser: ${String(launchError)}`);
+  const page = await launched.browser.newPage({ viewport: { width: 1280, height: 760 }, colorScheme });
   pages.push(page);
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
@@ -97,8 +97,11 @@ const textIs = (page: Page, selector: string, text: string): Promise<void> =>
   until(`${selector} to read '${text}'`, async () => (await page.locator(selector).innerText()).trim() === text);
 
 describe('websocket_server live page in Chromium', () => {
-  // .ci/run installs Debian's chromium; a machine without it fails here rather than skipping.
-  it('has Chromium to drive', () => assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required: apt-get install -y chromium`));
+  it('has Chromium to drive', (t) => {
+    assert.equal(launchError, undefined, `the browser did not start: ${String(launchError)}`);
+    assert.ok(launched !== undefined);
+    t.diagnostic(`Chromium ${launched.browser.version()} at ${launched.executable}`);
+  });
 
   it('shows JSON records as they arrive, newest at the bottom, and the filter hides the others', async () => {
     const server = await startServer({ add_time: true });

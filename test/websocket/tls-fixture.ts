@@ -20,3 +20,20 @@ cHnqGkIVe3O7+pS3CG7JGUw3/fChRANCAAT+/JC8+L2SFKdv8CKLEZPPb7e5kFU0
 jrUuEZJ0VCAS8JOMCUksLDF9EkSfk/OBHOjW9GUrZ6y0lz/iqYttfScz
 -----END PRIVATE KEY-----
 `;
+
+/**
+ * Another self-signed certificate, also for CN=localhost (DNS:localhost, IP:127.0.0.1), P-256, valid
+ * 2026-2126: the wrong CA for TEST_CERT_PEM, so that only the trust anchor differs. Its key was not kept.
+ */
+export const OTHER_CA_CERT_PEM = `-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIUZ61N1drmpw71NbD938A8Hcik6/owCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwNTA3MTYwMFoYDzIxMjYxMTEx
+MDcxNjAwWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQAgrpnzpIgRoxIEDslziRw8p1UOEGcHfBc4QQXLI1SqdlW8DlyYZti
+87oP+eoCzJGat22AFpSHHBPr7bub4JFVo28wbTAdBgNVHQ4EFgQUx8n5j813uqe8
+r+sJ4Nyza6y3RIIwHwYDVR0jBBgwFoAUx8n5j813uqe8r+sJ4Nyza6y3RIIwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDSAAwRQIhAOnsymUeZl4fInS5qszlSh8gl429mtDwzOmqfhxMLz2uAiAz
+4vm+eBaPd2MJSgYhSSW0FT91V7zR2lPO6Th15oc7qA==
+-----END CERTIFICATE-----
+`;
