@@ -143,7 +143,10 @@ test('404: the uri key and the path used are named', async (t) => {
   send(agent.tcpPort(), 1, 3);
   await agent.waitForLog(/\[error\] \[output:websocket:websocket\.0\] ws:\/\/127\.0\.0\.1:\d+\/logs refused the connection: HTTP 404 Not Found; no WebSocket endpoint at path "\/logs": set the uri key \(or the path of the websocket:\/\/ URL\) to the path the server serves/);
   assert.equal(agent.agent.metrics.get('wsbit_output_refused', 'websocket.0'), 1);
-  await agent.stop();
+  // A refused chunk is not lost at shutdown without a word: the line says why.
+  const { undeliveredRecords } = await agent.stop();
+  assert.equal(undeliveredRecords, 3);
+  assert.match(agent.logs(), /\[error\] \[engine\] 3 records \(1 chunk\) were not delivered within Grace=\d+s and are lost: output websocket\.0: connecting to ws:\/\/127\.0\.0\.1:\d+\/logs failed: server rejected the WebSocket upgrade: HTTP 404 Not Found/);
   assert.equal(agent.agent.metrics.get('wsbit_output_refused', 'websocket.0'), 0, 'a stopped output no longer holds health down');
 });
 
