@@ -347,7 +347,7 @@ export class WebSocketLink {
       this.refusedAttempts = 1;
       this.telemetry.gauge('wsbit_output_refused', 1);
       logger.error(
-        `${this.target} refused the connection: ${refusal.answer}; ${refusal.hint}. Records wait and are retried at the reconnect backoff (${next}), but only a change of configuration helps; /api/v1/health reports unhealthy until a handshake succeeds`,
+        `${this.target} refused the connection: ${refusal.answer}; ${refusal.hint}. Records wait and are retried at the reconnect backoff (${next}), but the answer will not change until the configuration or the server does; /api/v1/health reports unhealthy until a handshake succeeds`,
       );
       return;
     }
