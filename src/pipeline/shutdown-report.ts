@@ -50,7 +50,7 @@ export class ShutdownReport {
       );
     }
     if (this.kept.chunks > 0) {
-      logger.warn(`[engine] ${amount(this.kept)} ${within} (${why(this.kept)}); they stay on disk in storage.path for the next start`);
+      logger.info(`[engine] ${amount(this.kept)} ${within} (${why(this.kept)}); they stay on disk in storage.path for the next start`);
     }
   }
 }

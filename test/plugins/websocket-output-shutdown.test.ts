@@ -122,7 +122,7 @@ describe('SIGTERM', () => {
       await sleep(300);
       assert.equal(await agent.stop('SIGTERM'), 0);
       const stderr = agent.stderr();
-      assert.match(stderr, /\[ warn\] \[engine\] 7 records \(1 chunk\) were not delivered within Grace=1s \(output websocket\.0: connecting to ws:\/\/127\.0\.0\.1:\d+\/ failed: .*ECONNREFUSED.*\); they stay on disk in storage\.path for the next start\n/);
+      assert.match(stderr, /\[ info\] \[engine\] 7 records \(1 chunk\) were not delivered within Grace=1s \(output websocket\.0: connecting to ws:\/\/127\.0\.0\.1:\d+\/ failed: .*ECONNREFUSED.*\); they stay on disk in storage\.path for the next start\n/);
       assert.doesNotMatch(stderr, /are lost/);
       assert.doesNotMatch(stderr, /retry in \d+ seconds/);
     } finally {
