@@ -198,7 +198,8 @@ export class LogRoot {
 /**
  * An episode (an outage, a run of failures) told as a few state changes instead of a line per event:
  * `begin()` is true for the event that opens it, `firstOf(kind)` once per kind of event within it, and
- * `reminderDue()` at gaps that double from `firstReminderMs`, for a "still failing" line.
+ * `reminderDue()` at gaps that double from `firstReminderMs` up to `maxReminderMs`, for a "still
+ * failing" line. An episode that must never go quiet for long (a refusal nobody fixes) sets the cap.
  */
 export class LogEpisode {
   private startedMs: number | null = null;
@@ -209,6 +210,7 @@ export class LogEpisode {
   constructor(
     private readonly nowMs: () => number,
     private readonly firstReminderMs = 60_000,
+    private readonly maxReminderMs = Infinity,
   ) {
     this.reminderGapMs = firstReminderMs;
   }
@@ -239,11 +241,11 @@ export class LogEpisode {
     return true;
   }
 
-  /** True when a reminder is due; the gap to the next one doubles. */
+  /** True when a reminder is due; the gap to the next one doubles, up to `maxReminderMs`. */
   reminderDue(): boolean {
     const now = this.nowMs();
     if (now < this.nextReminderMs) return false;
-    this.reminderGapMs *= 2;
+    this.reminderGapMs = Math.min(this.reminderGapMs * 2, this.maxReminderMs);
     this.nextReminderMs = now + this.reminderGapMs;
     return true;
   }

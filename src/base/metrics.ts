@@ -32,6 +32,7 @@ export const metricDefinitions = {
   wsbit_output_frames_total: { kind: 'counter', help: 'Data frames written.' },
   wsbit_output_ping_acks_total: { kind: 'counter', help: 'Delivery confirmations (pong after data) received.' },
   wsbit_output_connected: { kind: 'gauge', help: 'Connected WebSocket clients or connections.' },
+  wsbit_output_refused: { kind: 'gauge', help: 'Whether the server refuses the upgrade for good (1: HTTP 401, 403 or 404, or an untrusted TLS certificate) until a handshake succeeds; /api/v1/health is unhealthy meanwhile.' },
   wsbit_output_broadcast_discarded_records_total: { kind: 'counter', help: 'Records websocket_server broadcast to no client (none connected, or none whose filter matched).' },
   wsbit_output_broadcast_slow_clients_total: { kind: 'counter', help: 'websocket_server clients closed (1013) because their unsent data passed max_client_buffer.' },
   wsbit_output_broadcast_rejected_clients_total: { kind: 'counter', help: 'websocket_server upgrade requests refused before the handshake (token, origin, max_clients).' },

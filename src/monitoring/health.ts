@@ -13,6 +13,11 @@ export interface HealthSettings {
  * Fluent Bit's health check: at the end of every period the output error and retry-failure
  * counters are compared with the previous period's; the agent is unhealthy while either grew by
  * more than its threshold, and healthy again after a calm period.
+ *
+ * Beyond Fluent Bit: an output whose server refuses it for good (`wsbit_output_refused`, set by the
+ * websocket output on a 401, 403 or 404 or an untrusted certificate) makes the agent unhealthy at
+ * once and for as long as it lasts. Such an output retries forever at a slow rhythm, so its error
+ * count may never pass HC_Errors_Count in a period, and nothing else would show it.
  */
 export class HealthCheck {
   private previous = { errors: 0, retryFailures: 0 };
@@ -46,7 +51,12 @@ export class HealthCheck {
   }
 
   get isHealthy(): boolean {
-    return this.healthy;
+    return this.healthy && !this.refused();
+  }
+
+  /** Read live on every request: the refusal ends with the handshake that succeeds, not at a period's end. */
+  private refused(): boolean {
+    return this.metrics.snapshot().some(({ metric, value }) => metric === 'wsbit_output_refused' && value > 0);
   }
 
   private totals(): { errors: number; retryFailures: number } {

@@ -71,6 +71,11 @@ export interface OutputInstance {
    * since its retry timers are only a fallback.
    */
   readonly signalsReady?: boolean;
+  /**
+   * Why the last delivery failed, in one phrase (a refused connection, a reset), or null. The engine
+   * quotes it when it reports records that Grace left undelivered, since a flush answers only `retry`.
+   */
+  failureReason?(): string | null;
   /** Called once at shutdown after the last flush; `graceful` is false when Grace ran out. */
   stop?(graceful: boolean): Promise<void>;
 }

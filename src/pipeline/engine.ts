@@ -11,6 +11,7 @@ import { processChunk } from './filter-chain.js';
 import { BufferLimits } from './buffer-limits.js';
 import { OutageNarration, type Backlog } from './outage.js';
 import { HeldChunks, type StorageReport } from './held-chunks.js';
+import { ShutdownReport, type UndeliveredBy } from './shutdown-report.js';
 import { queueTask, startQueued } from './output-queue.js';
 import type { ChunkTracking, EngineSettings, InputRegistration, InputState, OutputRegistration, OutputState, Task } from './engine-state.js';
 
@@ -177,7 +178,7 @@ export class Engine {
     (graceTimer as TimerHandle | null)?.cancel();
     const handedOver: HandedOverChunk[] = [];
     let undeliveredRecords = 0;
-    if (!graceful) undeliveredRecords = this.abandonAll(options.handOver === true ? handedOver : null);
+    if (!graceful) undeliveredRecords = this.abandonAll(options.handOver === true ? handedOver : null, graceMs / 1000);
     this.stopped = true;
     for (const output of this.outputs) {
       try {
@@ -192,24 +193,31 @@ export class Engine {
   /**
    * Grace ran out. Filesystem chunks stay in storage.path, where the next start finds them. Memory
    * chunks are handed over to the caller (a hot reload gives them to the next pipeline), or, at a
-   * real shutdown, lost and reported.
+   * real shutdown, lost. Either fate is told in one line with the outputs' reasons (ShutdownReport).
    */
-  private abandonAll(handOver: HandedOverChunk[] | null): number {
-    let lost = 0;
-    let kept = 0;
+  private abandonAll(handOver: HandedOverChunk[] | null, graceSeconds: number): number {
+    const report = new ShutdownReport(graceSeconds);
     for (const [chunk, track] of [...this.tracking]) {
-      const keptElsewhere = track.input.storage.kind === 'filesystem' || (handOver !== null && chunk.inMemory);
+      const onDisk = track.input.storage.kind === 'filesystem';
+      const keptElsewhere = onDisk || (handOver !== null && chunk.inMemory);
+      const by: UndeliveredBy[] = [];
       for (const output of this.outputs) {
+        let holds = false;
+        let inFlight = false;
         for (const task of [...output.waiting, ...output.queue]) {
           if (task.chunk !== chunk || task.state === 'done') continue;
+          holds = true;
           task.retryTimer?.cancel();
           task.state = 'done';
           if (!keptElsewhere) output.telemetry.count('fluentbit_output_dropped_records_total', chunk.records);
         }
+        // A chunk still being flushed is undelivered too; its late result is ignored once the engine has stopped.
+        for (const task of output.flying) if (task.chunk === chunk) inFlight = true;
+        if (holds || inFlight) by.push({ instance: output.instance, reason: output.plugin.failureReason?.() ?? null, inFlight: inFlight && !holds });
       }
       this.tracking.delete(chunk);
-      if (track.input.storage.kind === 'filesystem') {
-        kept += chunk.records;
+      if (onDisk) {
+        report.add(chunk.records, track.input.instance, true, by);
         track.input.storage.seal(chunk);
         continue;
       }
@@ -218,19 +226,16 @@ export class Engine {
         this.release(chunk, track);
         continue;
       }
-      lost += chunk.records;
-      this.logger.error(
-        `chunk '${chunk.id}' (${chunk.records} records, input=${track.input.instance}) was not delivered within Grace=${this.settings.graceSeconds}s and is lost`,
-      );
+      report.add(chunk.records, track.input.instance, false, by);
       this.release(chunk, track);
     }
-    if (kept > 0) this.logger.info(`[storage] ${kept} undelivered records stay in storage.path for the next start`);
+    report.write(this.logger);
     for (const output of this.outputs) {
       output.queue = [];
       output.waiting.clear();
       output.diskTasks = [];
     }
-    return lost;
+    return report.lostRecords;
   }
 
   private dispatch(chunk: Chunk): void {
@@ -375,8 +380,9 @@ export class Engine {
       ? 1
       : retryWaitSeconds(task.attempts, this.settings.schedulerBaseSeconds, this.settings.schedulerCapSeconds, this.random);
     const quiet = this.quietRetries(output);
+    // At shutdown a retry line has no news: if Grace runs out, one line says what is lost and why.
     this.logger.log(
-      quiet ? 'debug' : 'warn',
+      quiet || this.stopping ? 'debug' : 'warn',
       `[engine] failed to flush chunk '${chunk.id}', retry ${quiet ? 'when the output is back, at the latest in' : 'in'} ${waitSeconds} seconds: task_id=${task.id}, input=${chunk.inputInstance} > output=${output.instance} (out_id=${output.id})`,
     );
     task.state = 'waiting';

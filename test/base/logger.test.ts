@@ -99,6 +99,15 @@ test('LogEpisode: opened once, each kind of event first once, reminders at doubl
   assert.equal(episode.firstOf('ECONNREFUSED'), true, 'a new episode starts with nothing seen');
 });
 
+test('LogEpisode with maxReminderMs: the gaps double up to the cap, then stay there', () => {
+  let now = 0;
+  const episode = new LogEpisode(() => now, 5_000, 60_000);
+  episode.begin();
+  const reminders: number[] = [];
+  for (now = 0; now <= 300_000; now += 1000) if (episode.reminderDue()) reminders.push(now / 1000);
+  assert.deepEqual(reminders, [5, 15, 35, 75, 135, 195, 255]);
+});
+
 test('quoteUntrusted: cut to a few hundred characters, every control character escaped, the full size said', () => {
   assert.equal(quoteUntrusted('/ingest?x=1'), '"/ingest?x=1"');
   assert.equal(quoteUntrusted('a\nb\r\u001b[31m"\\'), '"a\\nb\\r\\u001b[31m\\"\\\\"');

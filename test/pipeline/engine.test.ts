@@ -232,7 +232,8 @@ test('stop gives up after Grace and reports the lost records', async () => {
   const stopping = h.engine.stop();
   await h.clock.advance(2000);
   assert.deepEqual(await stopping, { undeliveredRecords: 4, handedOver: [] });
-  assert.ok(h.logLines.some((l) => l.includes('not delivered within Grace=2s')));
+  assert.ok(h.logLines.some((l) => l.includes('[engine] 4 records (1 chunk) were not delivered within Grace=2s and are lost: output ws.0 did not deliver them in time')));
+  assert.ok(!h.logLines.some((l) => l.includes('[ warn]') && l.includes('retry in')), 'retries while stopping are not promised at warn level');
   assert.equal(h.metrics.get('fluentbit_output_dropped_records_total', 'ws.0'), 4);
 });
 

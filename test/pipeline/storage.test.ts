@@ -95,7 +95,7 @@ test('chunks left by an earlier run are delivered by the next one, routed by the
   // The output never accepts, so Grace runs out: the chunks must stay on disk, not count as lost.
   assert.deepEqual(await first.stop(), { undeliveredRecords: 0, handedOver: [] });
   assert.ok(chunkFiles(dir).length > 0);
-  assert.ok(first.lines.some((line) => line.includes('[storage] 20 undelivered records stay in storage.path')));
+  assert.ok(first.lines.some((line) => /\[ info\] \[engine\] 20 records \(\d+ chunks?\) were not delivered within Grace=1s \(output capture\.0 did not deliver them in time\); they stay on disk in storage\.path for the next start/.test(line)));
 
   const second = await startAgent(['-b', dir, '-i', 'dummy', '-p', 'samples=0', '-p', 'rate=1', '-t', 'other', '-o', 'capture', '-m', 'kept', '-f', '0.05']);
   await waitFor(() => second.events().length === 20, 'the 20 records from the earlier run');

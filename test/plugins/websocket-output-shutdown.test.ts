@@ -61,7 +61,7 @@ describe('SIGTERM', () => {
     }
   });
 
-  it('with the server down, gives up after Grace and names the undelivered records', async () => {
+  it('with the server down, gives up after Grace in one line: the records lost, why, and how to keep them', async () => {
     const server = await startCountingServer('json_lines');
     const port = server.port;
     await server.close();
@@ -73,8 +73,15 @@ describe('SIGTERM', () => {
       assert.equal(await agent.stop('SIGTERM'), 0);
       const exitMs = Date.now() - signalledAt;
       assert.ok(exitMs < 4000, `exited soon after Grace=1 (took ${exitMs} ms)`);
-      assert.match(agent.stderr(), /\[ warn\] \[output:websocket:websocket\.0\] connecting to ws:\/\/127\.0\.0\.1:\d+\/ failed: cannot connect to 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
-      assert.match(agent.stderr(), /\[error\] \[engine\] 20 records were not delivered before Grace ran out/);
+      const stderr = agent.stderr();
+      assert.match(stderr, /\[ warn\] \[output:websocket:websocket\.0\] connecting to ws:\/\/127\.0\.0\.1:\d+\/ failed: cannot connect to 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+      // Issue 22: one line with the count, the output's last failure, and the storage that would have kept them.
+      assert.match(
+        stderr,
+        /\[error\] \[engine\] 20 records \(1 chunk\) were not delivered within Grace=1s and are lost: output websocket\.0: connecting to ws:\/\/127\.0\.0\.1:\d+\/ failed: cannot connect to 127\.0\.0\.1:\d+: connect ECONNREFUSED [\d.:]+\. To keep undelivered records across restarts, set storage\.path in \[SERVICE\] and storage\.type filesystem on input tcp\.0\n/,
+      );
+      assert.equal(stderr.match(/were not delivered/g)?.length, 1, 'one line, not one per chunk plus a total');
+      assert.doesNotMatch(stderr, /retry in \d+ seconds/, 'no retry promise without a reason while stopping');
     } finally {
       await agent.stop('SIGKILL');
     }
@@ -96,11 +103,30 @@ describe('SIGTERM', () => {
       assert.equal(await agent.stop('SIGTERM'), 0);
       const exitMs = Date.now() - signalledAt;
       assert.ok(exitMs < 5000, `exited ${exitMs} ms after SIGTERM, not after the 30 s handshake timeout`);
-      assert.match(agent.stderr(), /\[error\] \[engine\] 5 records were not delivered before Grace ran out/);
+      assert.match(agent.stderr(), /\[error\] \[engine\] 5 records \(1 chunk\) were not delivered within Grace=1s and are lost: output websocket\.0 had them in flight\. To keep undelivered records/);
     } finally {
       await agent.stop('SIGKILL');
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('with the server down and filesystem storage, says the records stay on disk for the next start', async () => {
+    const server = await startCountingServer('json_lines');
+    const port = server.port;
+    await server.close();
+    const storage = join(dir, 'storage');
+    const agent = spawnAgent(['-c', graceOneConf, '-b', storage, '-i', 'tcp', '-p', 'listen=127.0.0.1', '-p', 'port=0', '-p', 'storage.type=filesystem', '-o', `websocket://127.0.0.1:${port}/`, '-f', '5']);
+    try {
+      await write(await tcpPortOf(agent), records(1, 7));
+      await sleep(300);
+      assert.equal(await agent.stop('SIGTERM'), 0);
+      const stderr = agent.stderr();
+      assert.match(stderr, /\[ info\] \[engine\] 7 records \(1 chunk\) were not delivered within Grace=1s \(output websocket\.0: connecting to ws:\/\/127\.0\.0\.1:\d+\/ failed: .*ECONNREFUSED.*\); they stay on disk in storage\.path for the next start\n/);
+      assert.doesNotMatch(stderr, /are lost/);
+      assert.doesNotMatch(stderr, /retry in \d+ seconds/);
+    } finally {
+      await agent.stop('SIGKILL');
     }
   });
 });

@@ -103,14 +103,15 @@ describe('wss', () => {
     assert.match(agent.logs(), /handshake with wss:\/\/127\.0\.0\.1:\d+\/ succeeded, connection up/);
   });
 
-  it('the wrong CA: a clear log line, retries, no data sent, no crash', async () => {
+  it('the wrong CA: a clear error naming tls.ca_file, retries, no data sent, no crash', async () => {
     peer = await wssPeer();
     agent = await tlsAgent(peer.port, ['-p', `tls.ca_file=${otherCaFile}`]);
     send(agent.tcpPort(), 10);
     const running = agent;
-    const failure = /\[ warn\] \[output:websocket:websocket\.0\] connecting to wss:\/\/127\.0\.0\.1:\d+\/ failed: TLS handshake with 127\.0\.0\.1:\d+ failed: self[- ]signed certificate/;
+    // An untrusted certificate is a refusal no retry changes (issue 22): an error that says what to set.
+    const failure = /\[error\] \[output:websocket:websocket\.0\] wss:\/\/127\.0\.0\.1:\d+\/ refused the connection: TLS verification failed: self[- ]signed certificate; .*set tls\.ca_file/;
     await running.waitFor(() => running.agent.metrics.get('wsbit_output_connection_failures_total', 'websocket.0') >= 2, 'two failed attempts', 10_000);
-    // The same failure again in one outage is news no more: one warning, the retries at debug level.
+    // The attempts that follow within seconds go to debug level; a summarised reminder comes later.
     assert.equal(running.countLines(failure), 1);
     assert.equal(peer.handshakes, 0);
     assert.deepEqual(peer.seqs, []);
@@ -123,7 +124,7 @@ describe('wss', () => {
     agent = await tlsAgent(peer.port, []);
     send(agent.tcpPort(), 1);
     const running = agent;
-    await running.waitForLog(/connecting to wss:\/\/127\.0\.0\.1:\d+\/ failed: TLS handshake with 127\.0\.0\.1:\d+ failed: self[- ]signed certificate/);
+    await running.waitForLog(/\[error\] .*wss:\/\/127\.0\.0\.1:\d+\/ refused the connection: TLS verification failed: self[- ]signed certificate/);
     assert.equal(peer.handshakes, 0);
   });
 
@@ -139,7 +140,7 @@ describe('wss', () => {
     peer = await wssPeer();
     agent = await tlsAgent(peer.port, ['-p', `tls.ca_file=${certFile}`, '-p', 'tls.vhost=example.com']);
     send(agent.tcpPort(), 1);
-    await agent.waitForLog(/connecting to wss:\/\/127\.0\.0\.1:\d+\/ failed: TLS handshake with 127\.0\.0\.1:\d+ failed: .*example\.com/);
+    await agent.waitForLog(/\[error\] .*wss:\/\/127\.0\.0\.1:\d+\/ refused the connection: TLS verification failed: .*example\.com.*set host or tls\.vhost/);
     assert.equal(peer.handshakes, 0);
   });
 });

@@ -51,6 +51,7 @@ export const websocketOutput = defineOutput({
           payloadPool.give(encoded.payload);
         }
       },
+      failureReason: () => delivery.failureReason(),
       stop: (graceful) => delivery.stop(graceful),
     };
   },

@@ -78,6 +78,12 @@ export class WebSocketDelivery {
     return 'retry';
   }
 
+  /** Why delivery last failed: the link's reason, or each node's that has failed (for the shutdown line). */
+  failureReason(): string | null {
+    const reasons = this.links.map((link) => link.failureReason).filter((reason): reason is string => reason !== null);
+    return reasons.length === 0 ? null : reasons.join('; ');
+  }
+
   async stop(graceful: boolean): Promise<void> {
     await Promise.all(this.links.map((link) => link.stop(graceful)));
   }

@@ -5,6 +5,7 @@ import { formatLogTimestamp, LogEpisode } from '../../../base/logger.js';
 import type { Telemetry } from '../../../base/telemetry.js';
 import { CloseCode, type DataOpcode } from '../../../websocket/frame.js';
 import { WebSocketClientConnection, type WebSocketConnectionOptions } from '../../../websocket/connection.js';
+import { permanentRefusal, type Refusal } from './refusal.js';
 
 export interface LinkOptions {
   connection: WebSocketConnectionOptions;
@@ -52,7 +53,16 @@ interface ConnectFailure {
   message: string;
   /** A connect timeout with net.connect_timeout_log_error off: debug only. */
   quiet: boolean;
+  /** The server refused for good (401, 403, 404, an untrusted certificate): logged as an error. */
+  refusal: Refusal | null;
 }
+
+/**
+ * While the server refuses for good, a reminder rides on a reconnect attempt at gaps doubling from
+ * 5 s to at most a minute: the refusal keeps showing in the log without a line per attempt.
+ */
+const firstRefusalReminderMs = 5_000;
+const maxRefusalReminderMs = 60_000;
 
 /** The outage's event kind for a handshake that succeeds (the other kinds are error codes). */
 const upAgain = 'handshake succeeded';
@@ -70,6 +80,12 @@ export class WebSocketLink {
   private readonly outage = new LogEpisode(() => this.clock.nowMs());
   private failedAttempts = 0;
   private lastFailure: ConnectFailure | null = null;
+  /** The refusal under way (from its first answer until a handshake succeeds), and its attempts. */
+  private refused: Refusal | null = null;
+  private refusedAttempts = 0;
+  private readonly refusal = new LogEpisode(() => this.clock.nowMs(), firstRefusalReminderMs, maxRefusalReminderMs);
+  /** Why the last connect or send failed, kept after the outage for the shutdown line about lost records. */
+  private lastProblem: string | null = null;
   private readonly target: string;
 
   constructor(
@@ -95,6 +111,11 @@ export class WebSocketLink {
     return this.state.kind === 'up';
   }
 
+  /** Why the last attempt to connect or to send failed; null when nothing has failed. */
+  get failureReason(): string | null {
+    return this.lastProblem;
+  }
+
   /**
    * Sends one message and resolves once it is delivered (confirmed by a pong when
    * `confirmDelivery`). Rejects when there is no connection or it fails; a reconnect loop is then
@@ -116,6 +137,7 @@ export class WebSocketLink {
         await connection.send(opcode, payload);
       }
     } catch (error) {
+      this.lastProblem = `sending to ${this.target} failed: ${errorMessage(error)}`;
       this.startReconnecting(connection);
       throw error;
     }
@@ -139,6 +161,8 @@ export class WebSocketLink {
   async stop(graceful = true): Promise<void> {
     const state = this.state;
     this.state = { kind: 'stopped' };
+    // The pipeline goes (or is replaced by a reload, whose own link tells its own state): health must not stay red.
+    if (this.refused !== null) this.telemetry.gauge('wsbit_output_refused', 0);
     switch (state.kind) {
       case 'waiting':
         state.timer.cancel();
@@ -213,7 +237,9 @@ export class WebSocketLink {
         code,
         message: `connecting to ${this.target} failed: ${errorMessage(error)}`,
         quiet: code === 'WSBIT_CONNECT_TIMEOUT' && !this.options.connectTimeoutLogError,
+        refusal: permanentRefusal(error, { connection: this.options.connection, node: this.balanced }),
       };
+      this.lastProblem = this.lastFailure.message;
       if (isCurrent()) this.state = { kind: 'down' };
       return null;
     }
@@ -227,22 +253,26 @@ export class WebSocketLink {
     if (early !== undefined) {
       this.telemetry.count('wsbit_output_connection_failures_total');
       this.failedAttempts++;
-      this.lastFailure = { code: early.code, message: `connection to ${this.target} failed right after the handshake: ${early.message}`, quiet: false };
+      this.lastFailure = { code: early.code, message: `connection to ${this.target} failed right after the handshake: ${early.message}`, quiet: false, refusal: null };
+      this.lastProblem = this.lastFailure.message;
       this.state = { kind: 'down' };
       return null;
     }
     const up: Extract<LinkState, { kind: 'up' }> = { kind: 'up', connection, flushes: 0, idleTimer: null, pingTimer: null };
     this.state = up;
     const outageStartedMs = this.outage.sinceMs;
+    const refusalEnded = this.endRefusal();
     if (outageStartedMs === null) {
       this.telemetry.event('info', `handshake with ${this.target} succeeded, connection up`, 'wsbit_output_connections_total');
     } else {
       // In an outage only the first handshake is news; a server that fails every connection says so once.
-      const level = !this.outage.firstOf(upAgain) || this.balanced ? 'debug' : 'info';
+      // The end of a refusal, logged as an error while it lasted, is news even on a node of an upstream.
+      const firstUp = this.outage.firstOf(upAgain);
+      const level = refusalEnded !== '' || (firstUp && !this.balanced) ? 'info' : 'debug';
       const downMs = this.clock.nowMs() - outageStartedMs;
       this.telemetry.event(
         level,
-        `handshake with ${this.target} succeeded, connection up again after ${(downMs / 1000).toFixed(1)} s down (since ${formatLogTimestamp(new Date(outageStartedMs))}, ${this.failedAttempts} failed attempt${this.failedAttempts === 1 ? '' : 's'})`,
+        `handshake with ${this.target} succeeded, connection up again after ${(downMs / 1000).toFixed(1)} s down (since ${formatLogTimestamp(new Date(outageStartedMs))}, ${this.failedAttempts} failed attempt${this.failedAttempts === 1 ? '' : 's'})${refusalEnded}`,
         'wsbit_output_connections_total',
       );
     }
@@ -271,6 +301,7 @@ export class WebSocketLink {
       this.telemetry.event('debug', `connection to ${this.target} down: ${reason.message}`, 'wsbit_output_disconnects_total');
       return;
     }
+    this.lastProblem = `connection to ${this.target} down: ${reason.message}`;
     this.options.onLost?.(reason.message);
     this.outage.begin();
     const repeated = !this.outage.firstOf(reason.code);
@@ -286,6 +317,48 @@ export class WebSocketLink {
     const since = this.outage.sinceMs;
     const down = since === null ? '' : `; down since ${formatLogTimestamp(new Date(since))}`;
     return `${down}; the same failure again in this outage is logged at debug level`;
+  }
+
+  /**
+   * A handshake succeeded: a refusal under way is over (health turns green again). Returns the note
+   * for the "up again" line, or '' when there was none.
+   */
+  private endRefusal(): string {
+    const refused = this.refused;
+    if (refused === null) return '';
+    this.refused = null;
+    this.refusal.end();
+    this.telemetry.gauge('wsbit_output_refused', 0);
+    return `; the server accepts the upgrade again after refusing it ${this.refusedAttempts} time${this.refusedAttempts === 1 ? '' : 's'} (${refused.answer})`;
+  }
+
+  /**
+   * Logs a failed attempt the server refused for good: an error with what to change when the refusal
+   * begins (or changes), then a short reminder with the count at the refusal episode's gaps, the
+   * attempts between them at debug. The same output logs the same lines whether alone or on an upstream.
+   */
+  private reportRefusal(failure: ConnectFailure, refusal: Refusal, delayMs: number): void {
+    const logger = this.telemetry.logger;
+    const next = `next attempt in ${(delayMs / 1000).toFixed(1)} s`;
+    if (this.refused?.code !== refusal.code) {
+      this.refusal.end();
+      this.refusal.begin();
+      this.refused = refusal;
+      this.refusedAttempts = 1;
+      this.telemetry.gauge('wsbit_output_refused', 1);
+      logger.error(
+        `${this.target} refused the connection: ${refusal.answer}; ${refusal.hint}. Records wait and are retried at the reconnect backoff (${next}), but the answer will not change until the configuration or the server does; /api/v1/health reports unhealthy until a handshake succeeds`,
+      );
+      return;
+    }
+    this.refusedAttempts++;
+    this.refused = refusal;
+    if (!this.refusal.reminderDue()) {
+      logger.debug(`${failure.message}; ${next} (refused ${this.refusedAttempts} times)`);
+      return;
+    }
+    const since = formatLogTimestamp(new Date(this.refusal.sinceMs as number));
+    logger.error(`${this.target} still refuses the connection: ${refusal.answer}, ${this.refusedAttempts} attempts since ${since}; ${refusal.hint}`);
   }
 
   /** The first delivery after failures ends the outage: the next failure is news again. */
@@ -338,6 +411,7 @@ export class WebSocketLink {
       this.telemetry.logger.debug(`reconnecting to ${this.target}: ${next}`);
       return;
     }
+    if (failure.refusal !== null) return this.reportRefusal(failure, failure.refusal, delayMs);
     // A quiet failure is not news, so the same failure, not quiet, is still logged once.
     if (failure.quiet || !this.outage.firstOf(failure.code)) {
       this.telemetry.logger.debug(`${failure.message}; ${next} (attempt ${this.failedAttempts} of this outage)`);
