@@ -23,8 +23,6 @@ export interface AgentOptions {
 interface RunningInput {
   instance: string;
   plugin: InputInstance;
-  /** The plugin's stop(), run once: the agent may stop an input before the engine's own stop reaches it. */
-  stop: () => Promise<void>;
   /** The `listen` address of an input that listens (its port comes from the plugin once started). */
   listen: string | null;
 }
@@ -32,34 +30,8 @@ interface RunningInput {
 interface RunningOutput {
   instance: string;
   plugin: OutputInstance;
-  stop: (graceful: boolean) => Promise<void>;
   /** `host` and `port` of an output that sends to one peer: where a loop back into this process shows. */
   target: { host: string; port: number } | null;
-}
-
-/** Runs `fn` the first time only; later calls get the first call's promise. */
-function once<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  let done: Promise<void> | null = null;
-  return (...args) => (done ??= fn(...args));
-}
-
-/** The input as the engine sees it: the plugin's members, with a stop() that runs once. */
-function inputView(plugin: InputInstance, stop: () => Promise<void>): InputInstance {
-  const view: InputInstance = { start: () => plugin.start(), pause: () => plugin.pause(), resume: () => plugin.resume(), stop };
-  if (plugin.listeningPort !== undefined) view.listeningPort = () => plugin.listeningPort?.() ?? null;
-  return view;
-}
-
-/** The output as the engine sees it: the plugin's members, with a stop() that runs once. */
-function outputView(plugin: OutputInstance, stop: (graceful: boolean) => Promise<void>): OutputInstance {
-  return {
-    ...(plugin.start === undefined ? {} : { start: () => plugin.start?.() ?? Promise.resolve() }),
-    flush: (chunk) => plugin.flush(chunk),
-    get signalsReady() {
-      return plugin.signalsReady;
-    },
-    stop,
-  };
 }
 
 const loopbackHosts = new Set(['localhost', '::1', '[::1]']);
@@ -166,7 +138,6 @@ export class Agent {
         notifyReady: () => this.engine.promoteRetries(spec.instance),
         ...(spec.upstream === undefined ? {} : { upstream: spec.upstream }),
       });
-      const stop = once((graceful: boolean) => plugin.stop?.(graceful) ?? Promise.resolve());
       const { host, port } = spec.config;
       const target = spec.upstream === undefined && typeof host === 'string' && typeof port === 'number' ? { host, port } : null;
       this.engine.addOutput({
@@ -174,12 +145,12 @@ export class Agent {
         route: spec.route,
         retryLimit: spec.retryLimit,
         concurrency: Math.max(1, spec.workers),
-        plugin: outputView(plugin, stop),
+        plugin,
         processors: processorsOf('output', spec.processors),
         telemetry,
         totalLimitBytes: (spec.config['storage.total_limit_size'] as number | null) ?? null,
       });
-      this.outputs.push({ instance: spec.instance, plugin, stop, target });
+      this.outputs.push({ instance: spec.instance, plugin, target });
     }
 
     for (const spec of pipeline.filters) createFilter(spec, { kind: 'shared', filters: this.filters.shared });
@@ -196,17 +167,16 @@ export class Agent {
         tag: spec.tag,
         emit: (events, records, tag) => this.ingest(spec.instance, tag ?? spec.tag, events, records, processors),
       });
-      const stop = once(() => plugin.stop());
       this.engine.addInput({
         instance: spec.instance,
         memBufLimitBytes: spec.memBufLimitBytes,
         storage,
-        plugin: inputView(plugin, stop),
+        plugin,
         telemetry,
         pauseOnChunksOverlimit: spec.config['storage.pause_on_chunks_overlimit'] === true,
       });
       const { listen } = spec.config;
-      this.inputs.push({ instance: spec.instance, plugin, stop, listen: typeof listen === 'string' ? listen : null });
+      this.inputs.push({ instance: spec.instance, plugin, listen: typeof listen === 'string' ? listen : null });
     }
   }
 
@@ -229,8 +199,8 @@ export class Agent {
    */
   async stop(options: { handOver?: boolean } = {}): Promise<EngineStopResult> {
     if (!this.started) {
-      for (const input of this.inputs) await input.stop().catch(() => undefined);
-      for (const output of this.outputs) await output.stop(false).catch(() => undefined);
+      for (const input of this.inputs) await this.engine.stopInput(input.instance);
+      for (const output of this.outputs) await this.engine.stopOutput(output.instance, false);
     }
     const graceSeconds = this.started ? await this.unwindLoops() : this.pipeline.service.grace;
     return this.engine.stop({ ...options, graceSeconds, afterInputsStopped: () => this.stopFilters() });
@@ -252,7 +222,7 @@ export class Agent {
     if (loops.length === 0) return grace;
     const startedMs = this.clock.nowMs();
     for (const input of this.inputs) {
-      if (!listeners.includes(input)) await input.stop().catch(() => undefined);
+      if (!listeners.includes(input)) await this.engine.stopInput(input.instance);
     }
     this.engine.flushOpenChunks();
     let timer: TimerHandle | null = null;
@@ -262,7 +232,7 @@ export class Agent {
     ]);
     (timer as TimerHandle | null)?.cancel();
     // Not idle: Grace ran out, and the engine's stop settles what is left as at any stop.
-    if (idle) for (const output of loops) await output.stop(true).catch(() => undefined);
+    if (idle) for (const output of loops) await this.engine.stopOutput(output.instance, true);
     return Math.max(0, grace - (this.clock.nowMs() - startedMs) / 1000);
   }
 
@@ -319,7 +289,7 @@ export class Agent {
       plugin,
       telemetry: new Telemetry(instance, logRoot.scoped(`input:emitter:${instance}`), this.metrics),
     });
-    this.inputs.push({ instance, plugin, stop: plugin.stop, listen: null });
+    this.inputs.push({ instance, plugin, listen: null });
     return {
       instance,
       ready: () => !paused && this.filters.mayReenter(),
@@ -410,7 +380,7 @@ export class Agent {
         plugin,
         telemetry: new Telemetry(instance, this.options.logRoot.scoped(`input:storage_backlog:${instance}`), this.metrics),
       });
-      this.inputs.push({ instance, plugin, stop: plugin.stop, listen: null });
+      this.inputs.push({ instance, plugin, listen: null });
     }
     return instance;
   }

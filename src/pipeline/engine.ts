@@ -37,6 +37,7 @@ export interface EngineStopResult {
 export class Engine {
   private readonly inputs = new Map<string, InputState>();
   private readonly outputs: OutputState[] = [];
+  private readonly stoppedPlugins = new Set<InputState | OutputState>();
   private readonly tracking = new HeldChunks();
   private readonly warnedUnroutedTags = new Set<string>();
   private readonly limits: BufferLimits;
@@ -154,13 +155,7 @@ export class Engine {
     this.stopping = true;
     this.flushTimer?.cancel();
     this.flushTimer = null;
-    for (const input of this.inputs.values()) {
-      try {
-        await input.plugin.stop();
-      } catch (error) {
-        input.telemetry.logger.error(`error while stopping: ${errorMessage(error)}`);
-      }
-    }
+    for (const instance of this.inputs.keys()) await this.stopInput(instance);
     options.afterInputsStopped?.();
     this.flushOpenChunks();
     for (const output of this.outputs) {
@@ -180,14 +175,35 @@ export class Engine {
     let undeliveredRecords = 0;
     if (!graceful) undeliveredRecords = this.abandonAll(options.handOver === true ? handedOver : null, graceMs / 1000);
     this.stopped = true;
-    for (const output of this.outputs) {
-      try {
-        await output.plugin.stop?.(graceful);
-      } catch (error) {
-        output.telemetry.logger.error(`error while stopping: ${errorMessage(error)}`);
-      }
-    }
+    for (const output of this.outputs) await this.stopOutput(output.instance, graceful);
     return { undeliveredRecords, handedOver };
+  }
+
+  /**
+   * Stops one input's plugin, once. The agent stops some plugins before the engine's own stop reaches
+   * them (a pipeline that sends into itself unwinds in the order its records flow, see Agent.stop).
+   */
+  async stopInput(instance: string): Promise<void> {
+    const input = this.inputs.get(instance);
+    if (input === undefined || this.stoppedPlugins.has(input)) return;
+    this.stoppedPlugins.add(input);
+    try {
+      await input.plugin.stop();
+    } catch (error) {
+      input.telemetry.logger.error(`error while stopping: ${errorMessage(error)}`);
+    }
+  }
+
+  /** Stops one output's plugin, once; `graceful` is false when Grace ran out. */
+  async stopOutput(instance: string, graceful: boolean): Promise<void> {
+    const output = this.outputs.find((candidate) => candidate.instance === instance);
+    if (output === undefined || this.stoppedPlugins.has(output)) return;
+    this.stoppedPlugins.add(output);
+    try {
+      await output.plugin.stop?.(graceful);
+    } catch (error) {
+      output.telemetry.logger.error(`error while stopping: ${errorMessage(error)}`);
+    }
   }
 
   /**
