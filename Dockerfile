@@ -1,24 +1,36 @@
-# wsbit container image. Build: docker build -t wsbit .
-# Run:   docker run --rm -p 2020:2020 -e WSBIT_WS_HOST=receiver.example -e WSBIT_WS_PORT=8080 \
-#          -v /var/log:/var/log:ro -v wsbit-data:/var/lib/wsbit wsbit
-# The default command runs deploy/wsbit.conf: it tails /var/log/containers/*.log, buffers chunks and
-# tail offsets in /var/lib/wsbit (a volume, so they survive a new container), ships to
-# ws://$WSBIT_WS_HOST:$WSBIT_WS_PORT/ingest, and serves health and metrics on port 2020.
+# wsbit container image. Build: docker build -t wsbit:0.1.0 .   (the tag is package.json's version;
+# deploy/kubernetes-daemonset.yaml runs wsbit:0.1.0)
+#
+# Both configs ship to the aggregator of conf/aggregator.conf (port 8090, path /ingest): set
+# WSBIT_WS_HOST to its address and WSBIT_TOKEN to its token. Reading the host's container logs needs
+# root (--user 0); the buffer and tail offsets go in the /var/lib/wsbit volume either way.
+#
+# On a plain Docker host, deploy/docker-host.conf tails every container's json-file log:
+#   docker run -d --name wsbit --user 0 -p 2020:2020 -e WSBIT_WS_HOST=receiver.example -e WSBIT_TOKEN=choose-a-secret \
+#     -v /var/lib/docker/containers:/var/lib/docker/containers:ro -v wsbit-data:/var/lib/wsbit wsbit:0.1.0 -c /etc/wsbit/docker-host.conf
+# On a Kubernetes node (deploy/kubernetes-daemonset.yaml runs this on every node), the default
+# command runs deploy/wsbit.conf, which tails /var/log/containers/*.log (symlinks into /var/log/pods):
+#   docker run -d --name wsbit --user 0 -p 2020:2020 -e WSBIT_WS_HOST=receiver.example -e WSBIT_TOKEN=choose-a-secret \
+#     -v /var/log:/var/log:ro -v wsbit-data:/var/lib/wsbit wsbit:0.1.0
+# Both serve health and metrics on port 2020; HEALTHCHECK below asks /api/v1/health.
 
-# Build stage: compile the TypeScript with the dev dependencies.
-FROM node:20-bookworm-slim AS build
+# The base image is pinned to a full Node version, the one the tests run on. A digest would pin the
+# exact bytes, but it can only be read from a registry: to pin one, `docker pull
+# node:20.20.2-bookworm-slim`, read `docker inspect --format '{{index .RepoDigests 0}}'` and append
+# @sha256:... to both FROM lines.
+
+# Build stage: compile src/ only (tsconfig.build.json; no tests or benchmarks) with the dev
+# dependencies, then check the live page's script and copy its files, as `npm run build` does.
+FROM node:20.20.2-bookworm-slim AS build
 WORKDIR /src
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 RUN npm ci --ignore-scripts
 COPY src ./src
-COPY bin ./bin
-COPY scripts ./scripts
-COPY test ./test
-COPY bench ./bench
-RUN npm run build
+COPY scripts/copy-assets.mjs ./scripts/
+RUN node_modules/.bin/tsc -p tsconfig.build.json && node_modules/.bin/tsc -p src/plugins/outputs/websocket-server/live-page/tsconfig.json && node scripts/copy-assets.mjs
 
 # Runtime stage: production dependencies and the compiled code only.
-FROM node:20-bookworm-slim
+FROM node:20.20.2-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /opt/wsbit
 COPY package.json package-lock.json ./
@@ -26,12 +38,14 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist/src ./dist/src
 COPY bin ./bin
 COPY conf ./conf
-COPY deploy/wsbit.conf deploy/parsers.conf /etc/wsbit/
+COPY deploy/wsbit.conf deploy/docker-host.conf deploy/parsers.conf /etc/wsbit/
 # storage.path and the tail offsets live here; the image runs as `node`, which must own it.
 RUN mkdir -p /var/lib/wsbit && chown node:node /var/lib/wsbit
 VOLUME ["/var/lib/wsbit"]
 # The monitoring server (HTTP_Server on) listens here.
 EXPOSE 2020
+# The image has node but no curl or wget: the check is a node one-liner. It follows WSBIT_HTTP_PORT.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 CMD ["node", "-e", "require('node:http').get('http://127.0.0.1:' + (process.env.WSBIT_HTTP_PORT || 2020) + '/api/v1/health', (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
 USER node
 ENTRYPOINT ["node", "/opt/wsbit/bin/wsbit"]
 CMD ["-c", "/etc/wsbit/wsbit.conf"]

@@ -14,7 +14,6 @@ import { httpToBrowserScenario } from '../plugins/websocket-server-support.js';
 import { tcpToWebsocketScenario } from '../plugins/websocket-output-support.js';
 import { agentScenario, aggregatorScenario, quickstartScenario } from '../plugins/websocket-input-support.js';
 import { agentToAggregatorsScenario, aggregatorToForwardScenario, tcpToHttpScenario } from '../upstream/conf-scenarios.js';
-import { decodeEvents } from '../../src/codec/msgpack.js';
 import { readmeCommandChecks, readmeCommands, RUN_IN_CONF_TEST } from './readme-commands.js';
 
 /**
@@ -218,22 +217,16 @@ test('README: three dummy records, one a second, printed; it keeps running until
   }
 });
 
-test("README: CPU usage shipped to a WebSocket server (Fluent Bit's docs example)", async () => {
-  const bodies: unknown[] = [];
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 8080, path: '/something' });
-  wss.on('connection', (ws) => ws.on('message', (data: Buffer) => bodies.push(...decodeEvents(data).map((event) => event.body))));
-  await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
-  });
-  const agent = runReadmeCommand("./bin/wsbit -i cpu -t cpu -o websocket://127.0.0.1:8080/something -m '*'");
+test("README: CPU usage shipped to a WebSocket server (Fluent Bit's docs example), the README's one-line wsbit server", async () => {
+  const server = runReadmeCommand('./bin/wsbit -i websocket -o stdout');
+  const agents: RunningAgent[] = [server];
   try {
-    await waitFor(() => bodies.length >= 1, 'a cpu record at the server', 15_000);
-    assert.equal(typeof (bodies[0] as Record<string, unknown>)['cpu_p'], 'number');
+    await server.waitForOutput('listening on 127.0.0.1:8080');
+    agents.unshift(runReadmeCommand("./bin/wsbit -i cpu -t cpu -o websocket://127.0.0.1:8080/something -m '*'"));
+    await server.waitForOutput(/"cpu_p"=>\d/, 'a cpu record printed by the server', 15_000);
   } finally {
-    await stopCleanly(agent);
-    for (const ws of wss.clients) ws.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    // The client first, so that its last chunk still reaches the server.
+    for (const agent of agents) await stopCleanly(agent);
   }
 });
 
@@ -282,5 +275,54 @@ test('README: aggregator and agent with a chosen token; a line sent to the agent
     assert.match(aggregator.stdout(), /^\{"date":\d+\.\d+,"message":"hello from the agent"\}$/m);
   } finally {
     await stopCleanly(...agents);
+  }
+});
+
+/** The README's raw upgrade with curl, byte for byte what curl sends (curl itself is not a dependency of the tests). */
+function upgradeLikeCurl(port: number, target: string, headers: string[]): { received: () => Buffer; close: () => void } {
+  const chunks: Buffer[] = [];
+  const socket = net.connect(port, '127.0.0.1', () => {
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n${headers.map((header) => `${header}\r\n`).join('')}\r\n`);
+  });
+  socket.on('data', (data: Buffer) => chunks.push(data));
+  socket.on('error', () => undefined);
+  return { received: () => Buffer.concat(chunks), close: () => socket.destroy() };
+}
+
+test("README: fluent-plugin-websocket's example (http input, websocket_server with add_time, buffered_messages and token), driven as its curl lines do", async () => {
+  const postLine = `curl -X POST -d 'json={"action":"login","user":6}' http://127.0.0.1:8888/foo/bar`;
+  const upgradeLine =
+    "curl --include --no-buffer --header 'Connection: Upgrade' --header 'Upgrade: websocket' --header 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' --header 'Sec-WebSocket-Version: 13' 'http://127.0.0.1:8080/?token=MyT0ken'";
+  const readme = readmeCommands(readFileSync(path.join(repoRoot, 'README.md'), 'utf8'));
+  for (const line of [postLine, upgradeLine]) assert.ok(readme.includes(line), `not in the README: ${line}`);
+  const agent = runReadmeCommand('./bin/wsbit -i http://127.0.0.1:8888 -o websocket_server://127.0.0.1:8080 -p add_time=on -p buffered_messages=100 -p token=MyT0ken');
+  try {
+    await agent.waitForOutput('listening on 127.0.0.1:8888');
+    await agent.waitForOutput('listening on 127.0.0.1:8080');
+    // The first curl line: a form post (curl's default content type) with the record in its json field.
+    const posted = await fetch('http://127.0.0.1:8888/foo/bar', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'json={"action":"login","user":6}',
+    });
+    assert.equal(posted.status, 201);
+    // The second: the upgrade with the token in the query; the record posted before it comes as the replay.
+    const headers = [...upgradeLine.matchAll(/--header '([^']+)'/g)].map((match) => match[1] ?? '');
+    const client = upgradeLikeCurl(8080, '/?token=MyT0ken', headers);
+    try {
+      await waitFor(() => /\["foo\.bar",\d+,\{"action":"login","user":6\}\]/.test(client.received().toString('latin1')), 'the replayed record', 15_000);
+      assert.match(client.received().toString('latin1'), /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    } finally {
+      client.close();
+    }
+    const refused = upgradeLikeCurl(8080, '/?token=wrong', headers);
+    try {
+      await waitFor(() => refused.received().length > 0, 'an answer to a wrong token');
+      assert.match(refused.received().toString('latin1'), /^HTTP\/1\.1 401 /);
+    } finally {
+      refused.close();
+    }
+  } finally {
+    await stopCleanly(agent);
   }
 });

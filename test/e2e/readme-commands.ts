@@ -13,6 +13,7 @@ export const readmeCommandChecks: Record<string, string> = {
   'WSBIT_TOKEN=choose-a-secret ./bin/wsbit -c conf/agent.conf': RUN_IN_CONF_TEST,
   'echo \'{"message":"hello from the agent"}\' | nc 127.0.0.1 5170': RUN_IN_CONF_TEST,
   "./bin/wsbit -i dummy -p samples=3 -o stdout -m '*' -f 0.5": RUN_IN_CONF_TEST,
+  './bin/wsbit -i websocket -o stdout': RUN_IN_CONF_TEST,
   "./bin/wsbit -i cpu -t cpu -o websocket://127.0.0.1:8080/something -m '*'": RUN_IN_CONF_TEST,
   './bin/wsbit -i tcp://127.0.0.1:5170 -o stdout -p format=json_lines': RUN_IN_CONF_TEST,
   'echo \'{"key 1": 123456789, "key 2": "abcdefg"}\' | nc 127.0.0.1 5170': RUN_IN_CONF_TEST,
@@ -20,6 +21,11 @@ export const readmeCommandChecks: Record<string, string> = {
   './bin/wsbit -c conf/tcp-to-websocket.conf -D': RUN_IN_CONF_TEST,
   './bin/wsbit -o websocket -h': RUN_IN_CONF_TEST,
   './bin/wsbit -c conf/http-to-browser.conf': 'test/e2e/conf.test.ts (conf/http-to-browser.conf runs as documented)',
+  './bin/wsbit -i http://127.0.0.1:8888 -o websocket_server://127.0.0.1:8080 -p add_time=on -p buffered_messages=100 -p token=MyT0ken': RUN_IN_CONF_TEST,
+  'curl -X POST -d \'json={"action":"login","user":6}\' http://127.0.0.1:8888/foo/bar':
+    'test/e2e/conf.test.ts sends the same form post with fetch (curl is not a dependency of the tests)',
+  "curl --include --no-buffer --header 'Connection: Upgrade' --header 'Upgrade: websocket' --header 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' --header 'Sec-WebSocket-Version: 13' 'http://127.0.0.1:8080/?token=MyT0ken'":
+    'test/e2e/conf.test.ts sends the same upgrade request over a TCP socket (curl is not a dependency of the tests)',
 };
 
 /** The commands of the README's `sh` blocks: every line that is not blank or a comment. */
