@@ -7,7 +7,7 @@
 // as TMPDIR, which must be empty when they finish, and no new /tmp/wsbit* entry may remain (that
 // catches paths written out in full, as the conf/ examples do).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -32,9 +32,8 @@ if (files.length === 0) {
 const systemTmp = tmpdir();
 const wsbitEntries = () => new Set(readdirSync('/tmp').filter((name) => name.startsWith('wsbit')));
 const before = wsbitEntries();
+// Private (0700), as a user's own temp dir may be: tests must cope with that.
 const testTmp = mkdtempSync(join(systemTmp, 'wsbit-test-run-'));
-// Searchable by others: a test runs the container image's command as an unprivileged user.
-chmodSync(testTmp, 0o755);
 
 const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
   stdio: 'inherit',

@@ -1,13 +1,16 @@
 /**
  * The Docker image runs as shipped. Docker itself cannot run here, so the image's default command
- * (ENTRYPOINT + CMD) runs as an unprivileged user, as the image's USER does, with the image's paths
- * mapped into a temp dir: /opt/wsbit is this checkout, /etc/wsbit/wsbit.conf is deploy/wsbit.conf,
- * /var/lib/wsbit is the volume the Dockerfile creates for its user, /var/log is the host's logs.
- * Under root the command runs as `nobody`; under any other user it already runs unprivileged.
+ * (ENTRYPOINT + CMD) runs as an unprivileged user, as the image's USER does, in a temp dir laid out
+ * as the image's files: its WORKDIR holds what the final stage's COPY lines and `npm ci --omit=dev`
+ * put there (this checkout's files and build, its production dependencies), /etc/wsbit holds the
+ * deploy/ configs, /var/lib/wsbit is the volume the Dockerfile creates for its user, /var/log is the
+ * host's logs. Under root the command runs as `nobody`; under any other user it already runs
+ * unprivileged. The copies let `nobody` run it from a checkout only its owner can read.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, copyFileSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, chownSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { repoRoot } from '../helpers/paths.js';
@@ -23,7 +26,7 @@ interface Image {
   volumes: string[];
   env: Record<string, string>;
   runs: string[];
-  /** Image path → checkout path, from the final stage's COPY lines. */
+  /** Image path → checkout path, from the final stage's COPY lines (a build stage's output is in this checkout's build). */
   copies: Array<{ from: string; to: string }>;
   comment: string;
 }
@@ -33,8 +36,12 @@ function readImage(): Image {
   const text = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
   const lines = text.split('\n');
   const comment = lines.filter((line) => line.startsWith('#')).join('\n');
-  const stages = text.split(/^FROM /m);
-  const final = (stages[stages.length - 1] ?? '').split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
+  const stages = text.split(/^FROM /m).slice(1);
+  // A build stage's WORKDIR is where it stands for the checkout: `COPY --from=build /src/dist/src` is dist/src here.
+  const stageWorkdirs = new Map(
+    stages.map((stage) => [/^\S+\s+AS\s+(\S+)/i.exec(stage)?.[1] ?? '', /^WORKDIR\s+(\S+)/m.exec(stage)?.[1] ?? '/'] as const),
+  );
+  const final = (stages[stages.length - 1] ?? '').split('\n').slice(1).filter((line) => line.trim() !== '' && !line.startsWith('#'));
   const image: Image = { user: 'root', workdir: '/', entrypoint: [], cmd: [], volumes: [], env: {}, runs: [], copies: [], comment };
   for (const line of final) {
     const [instruction = '', ...rest] = line.split(/\s+/);
@@ -48,11 +55,18 @@ function readImage(): Image {
     else if (instruction === 'ENV') {
       const [key = '', value = ''] = args.split('=');
       image.env[key] = value;
-    } else if (instruction === 'COPY' && !args.startsWith('--from=')) {
+    } else if (instruction === 'COPY') {
+      const stage = /^--from=(\S+)$/.exec(rest[0] ?? '')?.[1];
+      const operands = stage === undefined ? rest : rest.slice(1);
       // COPY SRC... DEST: with several sources, DEST is a directory that takes each by its name.
-      const sources = rest.slice(0, -1);
-      const to = path.posix.resolve(image.workdir, rest[rest.length - 1] ?? '');
-      for (const from of sources) image.copies.push({ from, to: sources.length > 1 ? path.posix.join(to, path.posix.basename(from)) : to });
+      const sources = operands.slice(0, -1);
+      const to = path.posix.resolve(image.workdir, operands[operands.length - 1] ?? '');
+      for (const source of sources) {
+        const stageWorkdir = stage === undefined ? undefined : stageWorkdirs.get(stage);
+        assert.ok(stage === undefined || stageWorkdir !== undefined, `COPY --from=${stage ?? ''}: no such stage`);
+        const from = stageWorkdir === undefined ? source : path.posix.relative(stageWorkdir, source);
+        image.copies.push({ from, to: sources.length > 1 ? path.posix.join(to, path.posix.basename(source)) : to });
+      }
     }
   }
   return image;
@@ -67,20 +81,61 @@ function unprivilegedUser(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+/** Whether other users may pass through `dir` and every directory above it. */
+function searchableByOthers(dir: string): boolean {
+  for (let current = realpathSync(dir); ; current = path.dirname(current)) {
+    if ((statSync(current).mode & 0o001) === 0) return false;
+    if (current === path.dirname(current)) return true;
+  }
+}
+
+/**
+ * The temp dir that stands for the image's `/`. Another user must reach it: the test runner's own
+ * temp dir or a user's TMPDIR may be private (0700), so it then goes in /tmp, and is removed all the same.
+ */
+function imageRoot(user: { uid: number; gid: number } | undefined): string {
+  if (user === undefined) return tempDir('wsbit-image-');
+  const parent = [tmpdir(), '/tmp'].find(searchableByOthers);
+  assert.ok(parent !== undefined, `neither ${tmpdir()} nor /tmp can be reached by uid ${user.uid}`);
+  const root = tempDir('wsbit-image-', parent);
+  // mkdtemp makes it private; the unprivileged user must reach what is below.
+  chmodSync(root, 0o755);
+  return root;
+}
+
+/** The packages `npm ci --omit=dev` installs: package.json's dependencies and theirs, as installed here. */
+function productionPackages(): string[] {
+  const manifest = (dir: string): { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> } =>
+    JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+  const found = new Set<string>();
+  const queue = Object.keys(manifest(repoRoot).dependencies ?? {});
+  for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+    const dir = path.join(repoRoot, 'node_modules', name);
+    if (found.has(name)) continue;
+    // An optional dependency that is not installed here is not in the image's lock either.
+    if (!existsSync(dir)) continue;
+    found.add(name);
+    const { dependencies = {}, optionalDependencies = {} } = manifest(dir);
+    queue.push(...Object.keys(dependencies), ...Object.keys(optionalDependencies));
+  }
+  return [...found];
+}
+
 interface Mapped {
   root: string;
+  /** Where the image's WORKDIR is, the command's working directory. */
+  workdir: string;
   volume: string;
   logs: string;
   command: string[];
 }
 
-/** Lays out the image's paths under a temp dir and returns its default command with paths mapped. */
+/** Lays out the image's files under a temp dir and returns its default command with paths mapped. */
 function mapImage(image: Image, user: { uid: number; gid: number } | undefined, volumeOwned: boolean): Mapped {
-  const root = tempDir('wsbit-image-');
-  // mkdtemp makes it private; the unprivileged user must reach what is below.
-  chmodSync(root, 0o755);
-  const volume = path.join(root, 'var', 'lib', 'wsbit');
-  const logs = path.join(root, 'var', 'log');
+  const root = imageRoot(user);
+  const inRoot = (file: string): string => path.join(root, file);
+  const volume = inRoot('/var/lib/wsbit');
+  const logs = inRoot('/var/log');
   mkdirSync(path.join(logs, 'containers'), { recursive: true });
   // The Dockerfile's RUN: the volume directory, owned by the image's user.
   mkdirSync(volume, { recursive: true });
@@ -90,37 +145,33 @@ function mapImage(image: Image, user: { uid: number; gid: number } | undefined, 
     // As the image was before: a directory its user cannot write.
     if (user === undefined) chmodSync(volume, 0o555);
   }
-  const imagePath = (file: string): string => {
-    const copy = image.copies.find(({ to }) => file === to || file.startsWith(`${to}/`));
-    if (copy !== undefined && file === copy.to && !copy.from.endsWith('/') && existsSync(path.join(repoRoot, copy.from)) && statSync(path.join(repoRoot, copy.from)).isFile()) {
-      return path.join(repoRoot, copy.from);
-    }
-    if (file.startsWith(`${image.workdir}/`)) return path.join(repoRoot, file.slice(image.workdir.length + 1));
-    if (file.startsWith('/var/lib/wsbit') || file.startsWith('/var/log')) return path.join(root, file);
-    return file;
-  };
+  // The final stage: `npm ci --omit=dev` in the WORKDIR, then the COPY lines.
+  const workdir = inRoot(image.workdir);
+  assert.ok(image.runs.some((run) => /\bnpm ci --omit=dev\b/.test(run)), 'the image installs its production dependencies with npm ci --omit=dev');
+  for (const name of productionPackages()) cpSync(path.join(repoRoot, 'node_modules', name), path.join(workdir, 'node_modules', name), { recursive: true, dereference: true });
+  for (const { from, to } of image.copies) {
+    assert.ok(existsSync(path.join(repoRoot, from)), `COPY ${from}: not in this checkout (npm run build makes dist/)`);
+    cpSync(path.join(repoRoot, from), inRoot(to), { recursive: true, dereference: true });
+  }
   // The image's config, with its paths mapped the same way; its monitoring server on loopback, port 0.
   const configInImage = image.cmd[image.cmd.indexOf('-c') + 1] ?? '';
-  const config = readFileSync(imagePath(configInImage), 'utf8')
-    .replace(/\/var\/lib\/wsbit/g, volume)
-    .replace(/\/var\/log/g, logs)
-    .replace(/^(\s+HTTP_Listen\s+)0\.0\.0\.0$/m, '$1127.0.0.1')
-    .replace(/^(\s+HTTP_Port\s+)2020$/m, '$10');
-  const configFile = path.join(root, 'etc', 'wsbit', 'wsbit.conf');
-  mkdirSync(path.dirname(configFile), { recursive: true });
-  writeFileSync(configFile, config);
-  // Files copied beside the config (the parsers file it names) go beside the mapped config too.
-  for (const copy of image.copies) {
-    if (copy.to !== configInImage && path.posix.dirname(copy.to) === path.posix.dirname(configInImage)) {
-      copyFileSync(path.join(repoRoot, copy.from), path.join(path.dirname(configFile), path.posix.basename(copy.to)));
-    }
-  }
+  const configFile = inRoot(configInImage);
+  const config = readFileSync(configFile, 'utf8');
+  const httpPort = /^(\s+HTTP_Port\s+)\S+$/m;
+  assert.match(config, httpPort, `${configInImage} sets HTTP_Port`);
+  writeFileSync(
+    configFile,
+    config
+      .replace(/\/var\/lib\/wsbit/g, volume)
+      .replace(/\/var\/log/g, logs)
+      .replace(/^(\s+HTTP_Listen\s+)0\.0\.0\.0$/m, '$1127.0.0.1')
+      .replace(httpPort, '$10'),
+  );
   const command = [...image.entrypoint, ...image.cmd].map((arg) => {
     if (arg === 'node') return process.execPath;
-    if (arg === configInImage) return configFile;
-    return imagePath(arg);
+    return arg.startsWith('/') && existsSync(inRoot(arg)) ? inRoot(arg) : arg;
   });
-  return { root, volume, logs, command };
+  return { root, workdir, volume, logs, command };
 }
 
 test('the Dockerfile makes /var/lib/wsbit for its unprivileged user, declares it a volume, and documents a complete docker run', () => {
@@ -160,7 +211,7 @@ test("the image's default command starts as an unprivileged user, ships a log li
 
   const agent: RunningAgent = spawnAgent([], {
     command: mapped.command,
-    cwd: repoRoot,
+    cwd: mapped.workdir,
     env: { ...image.env, WSBIT_WS_HOST: '127.0.0.1', WSBIT_WS_PORT: String(port) },
     ...(user === undefined ? {} : { user }),
   });
@@ -191,7 +242,7 @@ test('without the directory owned by its user, the same command fails with a cle
   const mapped = mapImage(image, user, false);
   const agent = spawnAgent([], {
     command: mapped.command,
-    cwd: repoRoot,
+    cwd: mapped.workdir,
     env: { ...image.env, WSBIT_WS_HOST: '127.0.0.1' },
     ...(user === undefined ? {} : { user }),
   });

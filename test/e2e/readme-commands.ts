@@ -1,7 +1,8 @@
 /**
  * Every command in the README's `sh` code blocks, and where a test runs it. test/e2e/readme.test.ts
- * checks that this list and the README agree; test/e2e/conf.test.ts runs the ones marked for it (they
- * use the examples' fixed ports, so they run in that file, one at a time).
+ * checks that this list and the README agree; test/e2e/conf.test.ts runs the ones marked for it, with
+ * the examples' ports replaced by free ones. The `nc` lines say `-q0`: netcat-openbsd (Debian's nc)
+ * and netcat-traditional then return once the line is sent; without it they wait for the server.
  */
 export const RUN_IN_CONF_TEST = 'run as written by test/e2e/conf.test.ts (README commands)';
 
@@ -11,12 +12,12 @@ export const readmeCommandChecks: Record<string, string> = {
   'npm start': 'test/e2e/conf.test.ts runs conf/quickstart.yaml with npm start',
   'WSBIT_TOKEN=choose-a-secret ./bin/wsbit -c conf/aggregator.conf': RUN_IN_CONF_TEST,
   'WSBIT_TOKEN=choose-a-secret ./bin/wsbit -c conf/agent.conf': RUN_IN_CONF_TEST,
-  'echo \'{"message":"hello from the agent"}\' | nc 127.0.0.1 5170': RUN_IN_CONF_TEST,
+  'echo \'{"message":"hello from the agent"}\' | nc -q0 127.0.0.1 5170': RUN_IN_CONF_TEST,
   "./bin/wsbit -i dummy -p samples=3 -o stdout -m '*' -f 0.5": RUN_IN_CONF_TEST,
-  './bin/wsbit -i websocket -o stdout': RUN_IN_CONF_TEST,
+  './bin/wsbit -i websocket://127.0.0.1:8080 -o stdout': RUN_IN_CONF_TEST,
   "./bin/wsbit -i cpu -t cpu -o websocket://127.0.0.1:8080/something -m '*'": RUN_IN_CONF_TEST,
   './bin/wsbit -i tcp://127.0.0.1:5170 -o stdout -p format=json_lines': RUN_IN_CONF_TEST,
-  'echo \'{"key 1": 123456789, "key 2": "abcdefg"}\' | nc 127.0.0.1 5170': RUN_IN_CONF_TEST,
+  'echo \'{"key 1": 123456789, "key 2": "abcdefg"}\' | nc -q0 127.0.0.1 5170': RUN_IN_CONF_TEST,
   './bin/wsbit -c conf/tcp-to-websocket.conf': 'test/e2e/conf.test.ts (conf/tcp-to-websocket.conf runs as documented)',
   './bin/wsbit -c conf/tcp-to-websocket.conf -D': RUN_IN_CONF_TEST,
   './bin/wsbit -o websocket -h': RUN_IN_CONF_TEST,

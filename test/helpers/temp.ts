@@ -11,9 +11,9 @@ process.on('exit', () => {
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A fresh directory under the system temp dir, removed when this test file has finished. */
-export function tempDir(prefix: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+/** A fresh directory under the system temp dir (or `parent`), removed when this test file has finished. */
+export function tempDir(prefix: string, parent = tmpdir()): string {
+  const dir = mkdtempSync(path.join(parent, prefix));
   made.push(dir);
   return dir;
 }

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
@@ -111,14 +110,7 @@ export function openClient(url: string, headers: Record<string, string> = {}): P
   });
 }
 
-/** A TCP port that was free a moment ago (for processes that must come back on the same port). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../helpers/ports.js';
 
 /**
  * Loads a websocket_server live page in headless Chromium (test/helpers/browser.ts) and waits until it
@@ -158,7 +150,7 @@ function messagesOf(data: RawData): Buffer {
  * conf/quickstart.conf: dummy → websocket output → websocket input → websocket_server with the live
  * page. `ports` are those of the file (a test may run a copy on other ports).
  */
-export async function quickstartScenario(agent: RunningAgent, ports = { input: 8090, page: 8091 }, screenshot?: string): Promise<void> {
+export async function quickstartScenario(agent: RunningAgent, ports: { input: number; page: number }, screenshot?: string): Promise<void> {
   await agent.waitForOutput(`[input:websocket:websocket.0] listening on 127.0.0.1:${ports.input}`);
   await agent.waitForOutput(`live page at http://127.0.0.1:${ports.page}/`, 'the live page URL at info level');
   // A plain WebSocket client of the live page sees the records that made the round trip, tagged by the input.
@@ -190,12 +182,13 @@ export async function quickstartScenario(agent: RunningAgent, ports = { input: 8
 
 /**
  * conf/aggregator.conf alone: a client (standing in for agents) sends msgpack and json_lines with the
- * example's token; the records come out as JSON lines on stdout.
+ * example's token; the records come out as JSON lines on stdout. `port` maps the file's ports to those
+ * of the copy that runs.
  */
-export async function aggregatorScenario(agent: RunningAgent): Promise<void> {
-  await agent.waitForOutput('[input:websocket:websocket.0] listening on 127.0.0.1:8090');
-  await agent.waitForOutput('live page at http://127.0.0.1:8091/');
-  const refused = await openClient('ws://127.0.0.1:8090/ingest').then(
+export async function aggregatorScenario(agent: RunningAgent, port: (examplePort: number) => number): Promise<void> {
+  await agent.waitForOutput(`[input:websocket:websocket.0] listening on 127.0.0.1:${port(8090)}`);
+  await agent.waitForOutput(`live page at http://127.0.0.1:${port(8091)}/`);
+  const refused = await openClient(`ws://127.0.0.1:${port(8090)}/ingest`).then(
     (client) => {
       client.close();
       return 'accepted';
@@ -203,7 +196,7 @@ export async function aggregatorScenario(agent: RunningAgent): Promise<void> {
     (error: Error) => error.message,
   );
   assert.equal(refused, 'refused with HTTP 401');
-  const client = await openClient('ws://127.0.0.1:8090/ingest', { Authorization: 'Bearer wsbit-example-token' });
+  const client = await openClient(`ws://127.0.0.1:${port(8090)}/ingest`, { Authorization: 'Bearer wsbit-example-token' });
   try {
     await client.send('{"date":1700000000.5,"from":"json_lines","n":18446744073709551615}\n');
     await client.ping('1');
@@ -216,12 +209,13 @@ export async function aggregatorScenario(agent: RunningAgent): Promise<void> {
 
 /**
  * conf/agent.conf alone: a `ws` server on the aggregator's port checks the token and receives the
- * agent's heartbeat records as msgpack binary messages.
+ * agent's heartbeat records as msgpack binary messages. `port` maps the file's ports to those of the
+ * copy that runs.
  */
-export async function agentScenario(agent: RunningAgent): Promise<void> {
+export async function agentScenario(agent: RunningAgent, port: (examplePort: number) => number): Promise<void> {
   const authorizations: Array<string | undefined> = [];
   const bodies: unknown[] = [];
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 8090, path: '/ingest' });
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: port(8090), path: '/ingest' });
   wss.on('connection', (ws, request) => {
     authorizations.push(request.headers.authorization);
     ws.on('message', (data, isBinary) => {
@@ -234,7 +228,7 @@ export async function agentScenario(agent: RunningAgent): Promise<void> {
       wss.once('listening', resolve);
       wss.once('error', reject);
     });
-    await agent.waitForOutput('listening on 127.0.0.1:5170');
+    await agent.waitForOutput(`listening on 127.0.0.1:${port(5170)}`);
     await waitFor(() => bodies.length >= 1, 'a heartbeat at the aggregator', 15_000);
     assert.deepEqual(bodies[0], { message: 'agent heartbeat' });
     assert.equal(authorizations[0], 'Bearer wsbit-example-token');

@@ -250,10 +250,14 @@ export function figures(name: string, sent: number, server: CountingServer, extr
 /**
  * conf/tcp-to-websocket.conf as its comments tell users to run it (Fluent Bit's docs test): a `ws`
  * server on 127.0.0.1:8080, the docs record into the tcp input on 5170, one JSON array out.
- * Used by test/e2e/conf.test.ts, which runs every example in conf/.
+ * Used by test/e2e/conf.test.ts, which runs every example in conf/ with `port` mapping the file's
+ * ports to free ones.
  */
-export async function tcpToWebsocketScenario(agent: { waitForOutput(pattern: RegExp | string, what?: string, timeoutMs?: number): Promise<void> }): Promise<void> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 8080 });
+export async function tcpToWebsocketScenario(
+  agent: { waitForOutput(pattern: RegExp | string, what?: string, timeoutMs?: number): Promise<void> },
+  port: (examplePort: number) => number,
+): Promise<void> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: port(8080) });
   const messages: Array<{ text: string; isBinary: boolean }> = [];
   wss.on('connection', (ws) => ws.on('message', (data: Buffer, isBinary: boolean) => messages.push({ text: data.toString(), isBinary })));
   try {
@@ -261,13 +265,13 @@ export async function tcpToWebsocketScenario(agent: { waitForOutput(pattern: Reg
       wss.once('listening', resolve);
       wss.once('error', reject);
     });
-    await agent.waitForOutput('listening on 127.0.0.1:5170');
+    await agent.waitForOutput(`listening on 127.0.0.1:${port(5170)}`);
     await new Promise<void>((resolve, reject) => {
-      const socket = netConnect({ host: '127.0.0.1', port: 5170 }, () => socket.end('{"key 1": 123456789, "key 2": "abcdefg"}\n'));
+      const socket = netConnect({ host: '127.0.0.1', port: port(5170) }, () => socket.end('{"key 1": 123456789, "key 2": "abcdefg"}\n'));
       socket.on('close', () => resolve());
       socket.on('error', reject);
     });
-    await waitFor(() => messages.length > 0, 'a message at 127.0.0.1:8080');
+    await waitFor(() => messages.length > 0, `a message at 127.0.0.1:${port(8080)}`);
     const [message] = messages;
     if (message?.isBinary !== false || !/^\[\{"date":\d+\.\d+,"key 1":123456789,"key 2":"abcdefg"\}\]$/.test(message.text)) {
       throw new Error(`unexpected message at the server: ${JSON.stringify(message)}`);

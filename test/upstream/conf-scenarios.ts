@@ -1,4 +1,7 @@
-/** Scenarios for conf/tcp-to-http.conf, conf/aggregator-to-forward.conf and conf/agent-to-aggregators.conf (run by test/e2e/conf.test.ts). */
+/**
+ * Scenarios for conf/tcp-to-http.conf, conf/aggregator-to-forward.conf and conf/agent-to-aggregators.conf
+ * (run by test/e2e/conf.test.ts). `port` maps a port the files name to the free one of the copy that runs.
+ */
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import WebSocket from 'ws';
@@ -16,11 +19,11 @@ function sendTcp(port: number, text: string): Promise<void> {
   });
 }
 
-export async function tcpToHttpScenario(agent: RunningAgent): Promise<void> {
-  const server = await captureServer(() => ({ status: 204 }), 8095);
+export async function tcpToHttpScenario(agent: RunningAgent, port: (examplePort: number) => number): Promise<void> {
+  const server = await captureServer(() => ({ status: 204 }), port(8095));
   try {
-    await agent.waitForOutput('listening on 127.0.0.1:5170');
-    await sendTcp(5170, '{"message":"hello over http"}\n');
+    await agent.waitForOutput(`listening on 127.0.0.1:${port(5170)}`);
+    await sendTcp(port(5170), '{"message":"hello over http"}\n');
     await waitFor(() => server.accepted.length === 1, 'the POST', 20_000);
     const request = server.accepted[0];
     assert.equal(request?.url, '/ingest');
@@ -32,15 +35,15 @@ export async function tcpToHttpScenario(agent: RunningAgent): Promise<void> {
   }
 }
 
-export async function aggregatorToForwardScenario(agent: RunningAgent): Promise<void> {
+export async function aggregatorToForwardScenario(agent: RunningAgent, port: (examplePort: number) => number): Promise<void> {
   // The two onward nodes of conf/upstream/forward-nodes.conf (Upstream upstream/forward-nodes.conf): wsbit forward inputs.
   const nodes = await Promise.all(
-    [24231, 24232].map((port) => startAgent(['-i', 'forward', '-p', 'listen=127.0.0.1', '-p', `port=${port}`, '-o', 'capture', '-m', '*', '-f', '0.05'])),
+    [24231, 24232].map((node) => startAgent(['-i', 'forward', '-p', 'listen=127.0.0.1', '-p', `port=${port(node)}`, '-o', 'capture', '-m', '*', '-f', '0.05'])),
   );
   try {
-    await agent.waitForOutput('[input:websocket:websocket.0] listening on 127.0.0.1:8090');
-    await agent.waitForOutput("node 'onward-1' (127.0.0.1:24231), node 'onward-2' (127.0.0.1:24232)");
-    const client = new WebSocket('ws://127.0.0.1:8090/ingest', { headers: { Authorization: 'Bearer wsbit-example-token' } });
+    await agent.waitForOutput(`[input:websocket:websocket.0] listening on 127.0.0.1:${port(8090)}`);
+    await agent.waitForOutput(`node 'onward-1' (127.0.0.1:${port(24231)}), node 'onward-2' (127.0.0.1:${port(24232)})`);
+    const client = new WebSocket(`ws://127.0.0.1:${port(8090)}/ingest`, { headers: { Authorization: 'Bearer wsbit-example-token' } });
     await new Promise<void>((resolve, reject) => {
       client.once('open', () => resolve());
       client.once('error', reject);
@@ -61,20 +64,20 @@ export async function aggregatorToForwardScenario(agent: RunningAgent): Promise<
   }
 }
 
-/** conf/agent-to-aggregators.conf and its YAML twin: two `ws` aggregators on 8096 and 8097 share the stream. */
-export async function agentToAggregatorsScenario(agent: RunningAgent): Promise<void> {
-  const aggregators = [8096, 8097].map((port) => {
+/** conf/agent-to-aggregators.conf and its YAML twin: two `ws` aggregators (8096 and 8097 in the files) share the stream. */
+export async function agentToAggregatorsScenario(agent: RunningAgent, port: (examplePort: number) => number): Promise<void> {
+  const aggregators = [8096, 8097].map((node) => {
     const server = new CountingServer('json_lines');
-    server.port = port;
+    server.port = port(node);
     return server;
   });
   try {
     for (const server of aggregators) await server.start();
-    await agent.waitForOutput('listening on 127.0.0.1:5170');
-    await agent.waitForOutput("upstream node 'aggregator-1' (127.0.0.1:8096), node 'aggregator-2' (127.0.0.1:8097)");
+    await agent.waitForOutput(`listening on 127.0.0.1:${port(5170)}`);
+    await agent.waitForOutput(`upstream node 'aggregator-1' (127.0.0.1:${port(8096)}), node 'aggregator-2' (127.0.0.1:${port(8097)})`);
     // Three seconds of records make several chunks, which round robin spreads over both aggregators.
     const sent = 300;
-    const feeder = new TcpFeeder(5170, { count: sent, perSecond: 100 });
+    const feeder = new TcpFeeder(port(5170), { count: sent, perSecond: 100 });
     await feeder.done;
     await feeder.close();
     await waitFor(() => aggregators.reduce((sum, server) => sum + server.unique, 0) === sent, `all ${sent} records at the aggregators`, 30_000);
