@@ -2,8 +2,10 @@
  * A headless Chromium for the live-page tests that needs nothing outside `npm ci`: the one that
  * @sparticuz/chromium ships inside its npm package, or the browser that WSBIT_CHROMIUM names.
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { brotliDecompressSync } from 'node:zlib';
 import packagedChromium from '@sparticuz/chromium';
 import { chromium, type Browser } from 'playwright-core';
 import { tempDir } from './temp.js';
@@ -25,6 +27,33 @@ const offlineFlags = [
 // @sparticuz/chromium's flags are for AWS Lambda; these would weaken the page's security (the tests
 // check that its CSP reports nothing) or are only needed inside Lambda's sandbox.
 const lambdaOnlyFlags = new Set(['--disable-web-security', '--allow-running-insecure-content', '--disable-site-isolation-trials', '--single-process']);
+
+/**
+ * The NSS, NSPR and expat libraries that @sparticuz/chromium ships beside the browser (for Amazon
+ * Linux, `bin/al2023.tar.br`), unpacked into `into`/lib. With them the browser needs nothing from the
+ * system but glibc, where it would otherwise link the system's libnss3, which a bare Debian lacks.
+ * The archive holds regular files only, so a ustar walk is all it takes.
+ */
+function unpackBundledLibraries(into: string): string {
+  const packageEntry = fileURLToPath(import.meta.resolve('@sparticuz/chromium'));
+  const archive = path.join(path.dirname(packageEntry), '..', '..', 'bin', 'al2023.tar.br');
+  const tar = brotliDecompressSync(readFileSync(archive));
+  const text = (start: number, length: number): string => tar.subarray(start, start + length).toString('latin1').replace(/\0[^]*$/, '');
+  const libDir = path.join(into, 'lib');
+  mkdirSync(libDir, { recursive: true });
+  for (let offset = 0; offset + 512 <= tar.length; ) {
+    const name = text(offset, 100);
+    if (name === '') break;
+    const size = Number.parseInt(text(offset + 124, 12).trim(), 8);
+    const type = text(offset + 156, 1);
+    const body = offset + 512;
+    if ((type === '0' || type === '') && name.startsWith('lib/') && !name.includes('..')) {
+      writeFileSync(path.join(into, name), tar.subarray(body, body + size));
+    }
+    offset = body + Math.ceil(size / 512) * 512;
+  }
+  return libDir;
+}
 
 export interface LaunchedBrowser {
   browser: Browser;
@@ -56,7 +85,9 @@ export async function launchChromium(): Promise<LaunchedBrowser> {
     const executable = await unpacking;
     if (path.dirname(executable) !== unpackDir) throw new Error(`@sparticuz/chromium unpacked to ${executable}, not into ${unpackDir}`);
     const args = [...packagedChromium.args.filter((flag) => !lambdaOnlyFlags.has(flag)), ...offlineFlags];
-    const browser = await chromium.launch({ executablePath: executable, headless: true, args });
+    const libDir = unpackBundledLibraries(unpackDir);
+    const libraryPath = [libDir, process.env['LD_LIBRARY_PATH']].filter((part) => part !== undefined && part !== '').join(path.delimiter);
+    const browser = await chromium.launch({ executablePath: executable, headless: true, args, env: { ...process.env, LD_LIBRARY_PATH: libraryPath } });
     return {
       browser,
       executable: `${executable} (@sparticuz/chromium)`,
