@@ -11,6 +11,8 @@ export const serverPortKey = {
   key: 'port',
   type: 'int',
   default: 8080,
+  min: 0,
+  max: 65535,
   description: 'TCP port to listen on (0 picks a free port, logged at start-up).',
 } as const;
 

@@ -105,3 +105,21 @@ test('errors on the command line and in the file are listed together', () => {
   assert.match(lines[1] ?? '', /^ {2}command line: -o stdout -p format=xml: stdout\.0: invalid value 'xml' for 'format'/);
   assert.match(lines[2] ?? '', /both\.conf:3: dummy\.0: invalid value 'often' for 'rate'/);
 });
+
+test('a listening port out of range names its line for every input and server that listens', () => {
+  const cases: Array<[plugin: string, kind: 'INPUT' | 'OUTPUT', port: string]> = [
+    ['tcp', 'INPUT', '70000'],
+    ['forward', 'INPUT', '-1'],
+    ['http', 'INPUT', '65536'],
+    ['websocket', 'INPUT', '99999'],
+    ['websocket_server', 'OUTPUT', '65536'],
+  ];
+  for (const [plugin, kind, port] of cases) {
+    const other = kind === 'INPUT' ? ['[OUTPUT]', '    Name  null', '    Match *'] : ['[INPUT]', '    Name  dummy'];
+    const text = [`[${kind}]`, `    Name  ${plugin}`, ...(kind === 'OUTPUT' ? ['    Match *'] : []), `    Port  ${port}`, ...other, ''].join('\n');
+    const name = `port-${plugin}.conf`;
+    const error = failure([], { name, text });
+    const line = kind === 'OUTPUT' ? 4 : 3;
+    assert.equal(error.message, `[config] error in ${path.join(dir, name)}:${line}: ${plugin}.0: invalid value '${port}' for 'port': expected 0 to 65535`);
+  }
+});

@@ -1,7 +1,7 @@
 /** The keys of the forward input (Fluent Bit's `in_forward`), in the order `-h` and the README show them. */
 export const forwardInputSchema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
-  { key: 'port', type: 'int', default: 24224, description: 'TCP port to listen on.' },
+  { key: 'port', type: 'int', default: 24224, min: 0, max: 65535, description: 'TCP port to listen on.' },
   { key: 'tag', type: 'string', default: null, description: "Tag for every received record, replacing the tag each message carries (ignored when tag_prefix is set)." },
   { key: 'tag_prefix', type: 'string', default: null, description: 'Prefix added to the tag each message carries.' },
   { key: 'unix_path', type: 'string', default: null, description: 'Listen on this Unix socket instead of TCP.' },

@@ -1,7 +1,7 @@
 /** The keys of the tcp input (Fluent Bit's `in_tcp`), in the order `-h` and the README show them. */
 export const tcpInputSchema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
-  { key: 'port', type: 'int', default: 5170, description: 'TCP port to listen on.' },
+  { key: 'port', type: 'int', default: 5170, min: 0, max: 65535, description: 'TCP port to listen on.' },
   { key: 'format', type: 'enum', values: ['json', 'none'], default: 'json', description: 'json: a stream of JSON objects (an array becomes {"msg": [...]}); none: one {"log": line} record per separated line.' },
   { key: 'separator', type: 'string', default: '\\n', description: "Record separator for format none; escape sequences such as \\n and \\r\\n are understood." },
   { key: 'chunk_size', type: 'int', default: 32, description: 'Read buffer growth step, in KB.' },

@@ -23,7 +23,6 @@ export interface WebSocketInputOptions {
 const OFF_WORDS = new Set(['false', 'off', 'no']);
 
 export function websocketInputOptions(config: WebSocketInputConfig, instance: string): WebSocketInputOptions {
-  if (config.port < 0 || config.port > 65535) throw badValue(instance, 'port', config.port, 'a TCP port from 0 to 65535');
   if (config.max_connections < 0) throw badValue(instance, 'max_connections', config.max_connections, 'a number of clients, 0 or more');
   if (config.token === '') throw badValue(instance, 'token', config.token, 'a non-empty token');
   if (config.tls && (config['tls.crt_file'] === null || config['tls.key_file'] === null)) {

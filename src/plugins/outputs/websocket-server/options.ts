@@ -15,7 +15,6 @@ export interface WebSocketServerOptions {
 }
 
 export function websocketServerOptions(config: WebSocketServerConfig, instance: string, service: ServiceSettings): WebSocketServerOptions {
-  if (config.port < 0 || config.port > 65535) throw badValue(instance, 'port', config.port, 'a TCP port from 0 to 65535');
   if (config.buffered_messages < 0) throw badValue(instance, 'buffered_messages', config.buffered_messages, 'a number of messages, 0 or more');
   if (config.max_clients < 0) throw badValue(instance, 'max_clients', config.max_clients, 'a number of clients, 0 or more');
   if (config.token === '') throw badValue(instance, 'token', config.token, 'a non-empty token');
