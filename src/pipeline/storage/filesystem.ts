@@ -319,14 +319,24 @@ export class FilesystemStorage implements ChunkStorage {
     const quarantinePath = path.join(this.options.rootPath, quarantineDirectory);
     mkdirSync(quarantinePath, { recursive: true });
     const origin = path.relative(this.options.rootPath, filePath).split(path.sep).join('-').replace(new RegExp(`\\${legacyCorruptSuffix}$`), '');
-    const stamp = `${String(Date.now()).padStart(15, '0')}-${String(this.quarantineSequence++).padStart(6, '0')}`;
-    const target = path.join(quarantinePath, `${stamp}-${origin}`);
+    // A sequence number rather than a time: arrival order survives restarts within one millisecond.
+    const target = path.join(quarantinePath, `${String(this.nextQuarantineNumber(quarantinePath)).padStart(12, '0')}-${origin}`);
     if (how === 'move') renameSync(filePath, target);
     else copyFileSync(filePath, target);
     this.summary.quarantined++;
     this.summary.quarantinedBytes += statSync(target).size;
     const kept = this.enforceQuarantineLimit(target);
     return kept ? ` (${how === 'move' ? 'moved' : 'copied'} to ${quarantineDirectory}/${path.basename(target)})` : ` (over storage.quarantine_limit: not kept)`;
+  }
+
+  private nextQuarantineNumber(quarantinePath: string): number {
+    if (this.quarantineSequence === 0) {
+      for (const name of readdirSync(quarantinePath)) {
+        const number = Number.parseInt(name, 10);
+        if (Number.isSafeInteger(number)) this.quarantineSequence = Math.max(this.quarantineSequence, number);
+      }
+    }
+    return ++this.quarantineSequence;
   }
 
   /** Drops the oldest quarantined files until the rest fit the limit; false if `newest` went too. */
