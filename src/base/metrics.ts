@@ -45,6 +45,14 @@ export const metricDefinitions = {
   wsbit_output_forward_acks_total: { kind: 'counter', help: 'Acks the forward output received for chunks sent with require_ack_response.' },
   wsbit_storage_chunks: { kind: 'gauge', help: 'Chunks held by the engine.' },
   wsbit_storage_bytes: { kind: 'gauge', help: 'Bytes held in chunks by the engine.' },
+  fluentbit_storage_recovered_chunks_total: { kind: 'counter', help: 'Chunks an earlier run left in storage.path, queued for delivery at start-up.' },
+  fluentbit_storage_recovered_records_total: { kind: 'counter', help: 'Records in the chunks queued for delivery at start-up.' },
+  fluentbit_storage_partial_chunks_total: { kind: 'counter', help: 'Chunks found torn or damaged at start-up and delivered as far as they hold whole records.' },
+  fluentbit_storage_empty_chunks_total: { kind: 'counter', help: 'Chunk files found at start-up holding no records (cut by a crash): removed.' },
+  fluentbit_storage_quarantined_chunks_total: { kind: 'counter', help: 'Chunk files moved or copied to storage.path/quarantine/ at start-up.' },
+  fluentbit_storage_quarantined_bytes_total: { kind: 'counter', help: 'Bytes of the chunk files put in storage.path/quarantine/.' },
+  fluentbit_storage_deleted_chunks_total: { kind: 'counter', help: 'Irrecoverable chunk files deleted (storage.delete_irrecoverable_chunks on) at start-up.' },
+  fluentbit_storage_quarantine_dropped_total: { kind: 'counter', help: 'Quarantined files dropped, oldest first, to stay within storage.quarantine_limit.' },
 } as const;
 
 export type MetricName = keyof typeof metricDefinitions;

@@ -4,11 +4,11 @@ import { systemClock, type Clock, type TimerHandle } from '../base/clock.js';
 import { Engine, type EngineStopResult, type HandedOverChunk } from './engine.js';
 import { WsbitError, errorMessage } from '../base/errors.js';
 import type { LogRoot } from '../base/logger.js';
-import { MetricsRegistry } from '../base/metrics.js';
+import { MetricsRegistry, type MetricName } from '../base/metrics.js';
 import { FilterChain, type RunningFilter } from './filter-chain.js';
 import { Chunk, newChunkId } from './chunk.js';
 import { ConfigError } from '../base/errors.js';
-import { FilesystemStorage } from './storage/filesystem.js';
+import { FilesystemStorage, type RecoverySummary } from './storage/filesystem.js';
 import { memoryStorage, type ChunkStorage } from './storage/types.js';
 import { Telemetry } from '../base/telemetry.js';
 
@@ -339,6 +339,7 @@ export class Agent {
       sync: service['storage.sync'],
       checksum: service['storage.checksum'],
       deleteIrrecoverable: service['storage.delete_irrecoverable_chunks'],
+      quarantineLimitBytes: service['storage.quarantine_limit'],
       logger: logRoot.scoped('storage'),
       dryRun: this.options.dryRun === true,
     });
@@ -351,18 +352,37 @@ export class Agent {
   private adoptBacklog(): void {
     if (this.diskStorage === null) return;
     const backlog = this.diskStorage.loadBacklog();
-    if (backlog.length === 0) return;
-    const logger = this.options.logRoot.scoped('storage');
-    let records = 0;
     for (const found of backlog) {
       const owner = this.pipeline.inputs.find((input) => input.instance === found.inputInstance && input.storageType === 'filesystem');
       const instance = owner?.instance ?? this.backlogInput(this.diskStorage);
       const chunk = Chunk.onDisk(found.id, instance, found.tag, found.records, found.sizeBytes);
       this.diskStorage.adopt(chunk, found.filePath);
       this.engine.adoptBacklog(instance, chunk);
-      records += found.records;
     }
-    logger.info(`${backlog.length} chunks with ${records} records left by an earlier run are queued for delivery`);
+    this.reportRecovery(this.diskStorage.lastRecovery);
+  }
+
+  /** One line per start saying what the scan of storage.path found, and the same in the metrics. */
+  private reportRecovery(summary: RecoverySummary): void {
+    const counts: Array<[MetricName, number]> = [
+      ['fluentbit_storage_recovered_chunks_total', summary.chunks],
+      ['fluentbit_storage_recovered_records_total', summary.records],
+      ['fluentbit_storage_partial_chunks_total', summary.partial],
+      ['fluentbit_storage_empty_chunks_total', summary.empty],
+      ['fluentbit_storage_quarantined_chunks_total', summary.quarantined],
+      ['fluentbit_storage_quarantined_bytes_total', summary.quarantinedBytes],
+      ['fluentbit_storage_deleted_chunks_total', summary.deleted],
+      ['fluentbit_storage_quarantine_dropped_total', summary.evicted],
+    ];
+    for (const [metric, value] of counts) this.metrics.add(metric, 'storage', value);
+    if (counts.every(([, value]) => value === 0)) return;
+    const parts = [`${summary.chunks} chunks with ${summary.records} records left by an earlier run are queued for delivery`];
+    if (summary.partial > 0) parts.push(`${summary.partial} of them torn or damaged (whole records kept)`);
+    if (summary.empty > 0) parts.push(`${summary.empty} files holding no records removed`);
+    if (summary.quarantined > 0) parts.push(`${summary.quarantined} files (${summary.quarantinedBytes} bytes) quarantined`);
+    if (summary.deleted > 0) parts.push(`${summary.deleted} irrecoverable files deleted`);
+    if (summary.evicted > 0) parts.push(`${summary.evicted} old quarantined files dropped (storage.quarantine_limit)`);
+    this.options.logRoot.scoped('storage').info(parts.join('; '));
   }
 
   /**

@@ -65,7 +65,7 @@ function storageDir(): string {
 }
 
 function chunkFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true }).map(String).filter((name) => name.endsWith('.flb'));
+  return readdirSync(dir, { recursive: true }).map(String).filter((name) => name.endsWith('.flb') && !name.startsWith('quarantine'));
 }
 
 const dummyArgs = (dir: string, ...extra: string[]) => [
@@ -124,7 +124,7 @@ test('storage.max_chunks_up keeps only that many chunks in memory; the rest are 
   assert.deepEqual(running.events().map((e) => e.nsec).length, 50);
 });
 
-test('a corrupt chunk file is set aside and logged; the intact ones are delivered', async () => {
+test('a corrupt chunk file is quarantined and logged once; the intact records are delivered', async (t) => {
   const dir = storageDir();
   const inputDir = path.join(dir, 'dummy.0');
   const { mkdirSync } = await import('node:fs');
@@ -134,12 +134,19 @@ test('a corrupt chunk file is set aside and logged; the intact ones are delivere
   const goodWithBadTail = Buffer.concat([good, encodeFrameHeader(events(4, 4), true), events(4, 4).subarray(0, 10)]);
   writeFileSync(path.join(inputDir, '1-1.000000002.flb'), goodWithBadTail);
   const running = await startAgent(['-b', dir, '-i', 'dummy', '-p', 'rate=1', '-p', 'samples=0', '-t', 'x', '-o', 'capture', '-m', 'app.log', '-f', '0.05']);
+  t.after(() => running.stop());
   await waitFor(() => running.events().length === 4, 'the four whole records');
+  await waitFor(() => chunkFiles(dir).length === 0, 'the delivered chunk removed');
   await running.stop();
-  assert.ok(existsSync(path.join(inputDir, '1-1.000000001.flb.corrupt')));
-  assert.ok(running.lines.some((line) => line.includes('irrecoverable chunk') && line.includes('.corrupt')));
-  assert.ok(running.lines.some((line) => /frame 1 torn \(\d+ of \d+ bytes\): 0 whole records kept/.test(line)));
-  assert.equal(readFileSync(path.join(inputDir, '1-1.000000001.flb.corrupt')).length, 8);
+  assert.deepEqual(readdirSync(inputDir), [], 'nothing left beside the live chunks');
+  const quarantined = readdirSync(path.join(dir, 'quarantine'));
+  assert.equal(quarantined.length, 1);
+  assert.match(quarantined[0] ?? '', /-dummy\.0-1-1\.000000001\.flb$/);
+  assert.equal(readFileSync(path.join(dir, 'quarantine', quarantined[0] ?? '')).length, 8);
+  assert.equal(running.lines.filter((line) => line.includes('irrecoverable chunk') && line.includes('moved to quarantine/')).length, 1);
+  assert.equal(running.lines.filter((line) => /frame 1 torn \(\d+ of \d+ bytes\): 0 whole records kept/.test(line)).length, 1, 'the torn-frame warning once, not again when the chunk is read back');
+  assert.equal(running.agent.metrics.get('fluentbit_storage_quarantined_chunks_total', 'storage'), 1);
+  assert.equal(running.agent.metrics.get('fluentbit_storage_recovered_records_total', 'storage'), 4);
 });
 
 test('storage.total_limit_size drops the oldest chunks for that output, counts them, and delivers the newest', async (t) => {

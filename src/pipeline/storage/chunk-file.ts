@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import { WsbitError } from '../../base/errors.js';
 import { forEachEvent } from '../../codec/event.js';
 
 /**
@@ -46,10 +47,41 @@ export interface DecodedChunkFile {
   records: number;
   /** What was left out and why, for the log. Empty when the file was intact. */
   problems: string[];
+  /**
+   * True when bytes that had been written whole were left out (a CRC mismatch, bytes that are not
+   * events): real damage, worth a copy in quarantine. A torn last frame is not damage: it is the
+   * append a crash interrupted, which was never acknowledged.
+   */
+  damaged: boolean;
 }
 
-/** Thrown for a file whose header cannot be read: nothing in it can be trusted. */
-export class UnreadableChunkFileError extends Error {}
+/**
+ * Thrown for a file whose header cannot be read: nothing in it can be trusted. `torn-header` is a
+ * file that is only the start of a header (a crash between creating the file and finishing the
+ * header, as older versions could leave): it holds no records, so removing it loses nothing.
+ * `garbage` is anything else, which may hold records we cannot read and is kept for a human.
+ */
+export class UnreadableChunkFileError extends WsbitError {
+  constructor(
+    readonly kind: 'torn-header' | 'garbage',
+    message: string,
+  ) {
+    super(kind === 'torn-header' ? 'WSBIT_STORAGE_TORN_HEADER' : 'WSBIT_STORAGE_UNREADABLE', message);
+  }
+}
+
+/** True when `file` could be the first bytes of a header this version writes, and no more. */
+function isHeaderPrefix(file: Buffer): boolean {
+  const magicPart = Math.min(file.length, magic.length);
+  if (!file.subarray(0, magicPart).equals(magic.subarray(0, magicPart))) return false;
+  if (file.length > 4 && file[4] !== formatVersion) return false;
+  if (file.length > 5 && ((file[5] as number) & ~flagChecksum) !== 0) return false;
+  if (file.length < 8) return true;
+  const tagLength = file.readUInt16BE(6);
+  if (file.length < 10 + tagLength) return true;
+  const inputLength = file.readUInt16BE(8 + tagLength);
+  return file.length < 10 + tagLength + inputLength;
+}
 
 function countWholeEvents(payload: Buffer): { records: number; wholeBytes: number } {
   let records = 0;
@@ -70,21 +102,21 @@ function countWholeEvents(payload: Buffer): { records: number; wholeBytes: numbe
  * a frame cut short keeps the whole events it holds; bytes that are not events are cut.
  */
 export function decodeChunkFile(file: Buffer): DecodedChunkFile {
-  if (file.length < 10 || !file.subarray(0, 4).equals(magic)) throw new UnreadableChunkFileError('not a wsbit chunk file (bad magic)');
-  if (file[4] !== formatVersion) throw new UnreadableChunkFileError(`unsupported chunk file version ${file[4]}`);
+  if (isHeaderPrefix(file)) throw new UnreadableChunkFileError('torn-header', `header cut short (${file.length} bytes): no records`);
+  if (file.length < 10 || !file.subarray(0, 4).equals(magic)) throw new UnreadableChunkFileError('garbage', 'not a wsbit chunk file (bad magic)');
+  if (file[4] !== formatVersion) throw new UnreadableChunkFileError('garbage', `unsupported chunk file version ${file[4]}`);
   const checksum = ((file[5] as number) & flagChecksum) !== 0;
   const tagLength = file.readUInt16BE(6);
-  if (8 + tagLength + 2 > file.length) throw new UnreadableChunkFileError('header cut short');
   const tag = file.toString('utf8', 8, 8 + tagLength);
   const inputLength = file.readUInt16BE(8 + tagLength);
   let offset = 10 + tagLength + inputLength;
-  if (offset > file.length) throw new UnreadableChunkFileError('header cut short');
   const inputInstance = file.toString('utf8', 10 + tagLength, offset);
 
   const kept: Buffer[] = [];
   const problems: string[] = [];
   let records = 0;
   let frameIndex = 0;
+  let damaged = false;
   while (offset < file.length) {
     if (offset + frameHeaderBytes > file.length) {
       problems.push(`${file.length - offset} trailing bytes of a torn frame header cut`);
@@ -98,6 +130,7 @@ export function decodeChunkFile(file: Buffer): DecodedChunkFile {
     const torn = available < length;
     if (!torn && checksum && crc32(payload) !== expectedCrc) {
       const lost = countWholeEvents(payload).records;
+      damaged = true;
       problems.push(`frame ${frameIndex} failed its CRC32 check: ${lost > 0 ? `about ${lost}` : 'its'} records skipped`);
     } else {
       const whole = countWholeEvents(payload);
@@ -108,11 +141,12 @@ export function decodeChunkFile(file: Buffer): DecodedChunkFile {
         break;
       }
       if (whole.wholeBytes < payload.length) {
+        damaged = true;
         problems.push(`frame ${frameIndex}: ${payload.length - whole.wholeBytes} bytes that are not whole events cut`);
       }
     }
     offset = payloadStart + length;
     frameIndex++;
   }
-  return { tag, inputInstance, events: Buffer.concat(kept), records, problems };
+  return { tag, inputInstance, events: Buffer.concat(kept), records, problems, damaged };
 }
