@@ -6,22 +6,26 @@ import type net from 'node:net';
  */
 export class Connections implements Iterable<net.Socket> {
   private readonly sockets = new Set<net.Socket>();
-  private paused = false;
+  #paused = false;
 
   /** Tracks `socket` until it closes. */
   add(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    if (this.paused) socket.pause();
+    if (this.#paused) socket.pause();
+  }
+
+  get paused(): boolean {
+    return this.#paused;
   }
 
   pause(): void {
-    this.paused = true;
+    this.#paused = true;
     for (const socket of this.sockets) socket.pause();
   }
 
   resume(): void {
-    this.paused = false;
+    this.#paused = false;
     for (const socket of this.sockets) socket.resume();
   }
 
