@@ -13,6 +13,7 @@ import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { startCountingServer, type CountingServer } from '../plugins/websocket-output-support.js';
 import { tempDir } from '../helpers/temp.js';
+import { WebSocket } from 'ws';
 
 const RATE = 2000;
 /** Records per write (tcp) or request (http): 20 every 10 ms is 2,000 records/s. */
@@ -225,5 +226,45 @@ test('a reload that moves the tcp input to another port drains the old one: what
   assert.equal(refused, 'ECONNREFUSED', 'the old port is closed');
   assert.match(agent.stderr(), /closed 1 connection\(s\) after draining them: \d+ record\(s\) read after the listener stopped/);
   assert.match(agent.stderr(), new RegExp(`\\[input:tcp:tcp\\.0\\] listening on 127\\.0\\.0\\.1:${newPort}\\n`));
+  assert.equal(await agent.stop(), 0);
+});
+
+test('the websocket input keeps its clients across reloads: messages before, between and after are delivered on one connection', async (t) => {
+  const sink = await startCountingServer('json_lines');
+  t.after(() => sink.close());
+  const file = path.join(tempDir('wsbit-reload-ws-'), 'wsbit.conf');
+  config(file, sink.port, ['Name websocket', 'Listen 127.0.0.1', 'Port 0', 'Tag app']);
+  const agent = spawnAgent(['-c', file]);
+  t.after(() => agent.stop());
+  await agent.waitForOutput(/\[input:websocket:websocket\.0\] listening on/);
+  const port = lastPort(agent, /\[input:websocket:websocket\.0\] listening on [^\s,]+:(\d+),/g);
+  const client = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await new Promise<void>((resolve, reject) => client.once('open', () => resolve()).once('error', reject));
+  let closed = false;
+  client.on('close', () => (closed = true));
+  let seq = 0;
+  /** Sends 100 records in one message and resolves on the pong that confirms them. */
+  const send = async (): Promise<void> => {
+    const text = Array.from({ length: 100 }, () => line(++seq)).join('');
+    client.send(text);
+    await new Promise<void>((resolve) => {
+      client.once('pong', () => resolve());
+      client.ping();
+    });
+  };
+  await send();
+  for (let reload = 1; reload <= 2; reload++) {
+    agent.child.kill('SIGHUP');
+    await send();
+    await waitFor(() => reloadsDone(agent) === reload, `reload ${reload}`, 20_000);
+  }
+  await send();
+  await waitFor(() => sink.unique >= seq, `${seq} records at the sink (has ${sink.unique})`, 20_000);
+  t.diagnostic(`websocket, 2 reloads: written ${seq}, delivered ${sink.unique} distinct, duplicates ${sink.duplicates}, connection closed ${closed}`);
+  assert.equal(sink.unique, seq);
+  assert.equal(sink.duplicates, 0);
+  assert.equal(closed, false, 'the connection outlives the reloads');
+  assert.match(agent.stderr(), /keeping websocket 127\.0\.0\.1:0 \(1 connections\)/);
+  client.close();
   assert.equal(await agent.stop(), 0);
 });
