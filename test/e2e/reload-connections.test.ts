@@ -3,7 +3,7 @@
  * drains those of an input that changes. The peers count what they wrote successfully (a write
  * callback without error, a 2xx answer) and a `ws` server counts what wsbit delivered, by sequence number.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -71,6 +71,20 @@ async function fiveReloads(agent: RunningAgent): Promise<void> {
   await sleep(400);
 }
 
+/** A counting sink and wsbit with one input of `plugin` on a free port, ready: the input's port is known. */
+async function startPipeline(t: TestContext, plugin: string, extra: string[] = []): Promise<{ sink: CountingServer; file: string; agent: RunningAgent; port: number }> {
+  const sink = await startCountingServer('json_lines');
+  t.after(() => sink.close());
+  const file = path.join(tempDir(`wsbit-reload-${plugin}-`), 'wsbit.conf');
+  config(file, sink.port, [`Name ${plugin}`, 'Listen 127.0.0.1', 'Port 0', ...extra]);
+  const agent = spawnAgent(['-c', file]);
+  t.after(() => agent.stop());
+  const listening = `\\[input:${plugin}:${plugin}\\.0\\] listening on [^\\s,]+:(\\d+)`;
+  // Not the global regex: test() would leave its lastIndex past the match for matchAll.
+  await agent.waitForOutput(new RegExp(listening));
+  return { sink, file, agent, port: lastPort(agent, new RegExp(listening, 'g')) };
+}
+
 function line(seq: number): string {
   return `{"seq":${seq},"pad":"${'x'.repeat(60)}"}\n`;
 }
@@ -81,14 +95,7 @@ function missing(server: CountingServer, written: readonly number[]): number[] {
 }
 
 test('5 hot reloads over tcp at 2,000 records/s: every record written is delivered once, no EPIPE', async (t) => {
-  const sink = await startCountingServer('json_lines');
-  t.after(() => sink.close());
-  const file = path.join(tempDir('wsbit-reload-tcp-'), 'wsbit.conf');
-  config(file, sink.port, ['Name tcp', 'Listen 127.0.0.1', 'Port 0']);
-  const agent = spawnAgent(['-c', file]);
-  t.after(() => agent.stop());
-  await agent.waitForOutput(/\[input:tcp:tcp\.0\] listening on/);
-  const port = lastPort(agent, /\[input:tcp:tcp\.0\] listening on [^\s]+:(\d+)/g);
+  const { sink, agent, port } = await startPipeline(t, 'tcp');
 
   const socket = net.connect({ host: '127.0.0.1', port });
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
@@ -124,14 +131,7 @@ test('5 hot reloads over tcp at 2,000 records/s: every record written is deliver
 });
 
 test('5 hot reloads over http at 2,000 records/s: every 2xx-answered record is delivered once, no broken pipe', async (t) => {
-  const sink = await startCountingServer('json_lines');
-  t.after(() => sink.close());
-  const file = path.join(tempDir('wsbit-reload-http-'), 'wsbit.conf');
-  config(file, sink.port, ['Name http', 'Listen 127.0.0.1', 'Port 0']);
-  const agent = spawnAgent(['-c', file]);
-  t.after(() => agent.stop());
-  await agent.waitForOutput(/\[input:http:http\.0\] listening on/);
-  const port = lastPort(agent, /\[input:http:http\.0\] listening on [^\s]+:(\d+)/g);
+  const { sink, agent, port } = await startPipeline(t, 'http');
 
   const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 4 });
   t.after(() => keepAlive.destroy());
@@ -184,14 +184,7 @@ test('5 hot reloads over http at 2,000 records/s: every 2xx-answered record is d
 });
 
 test('a reload that moves the tcp input to another port drains the old one: what was written there arrives, then it closes', async (t) => {
-  const sink = await startCountingServer('json_lines');
-  t.after(() => sink.close());
-  const file = path.join(tempDir('wsbit-reload-move-'), 'wsbit.conf');
-  config(file, sink.port, ['Name tcp', 'Listen 127.0.0.1', 'Port 0']);
-  const agent = spawnAgent(['-c', file]);
-  t.after(() => agent.stop());
-  await agent.waitForOutput(/\[input:tcp:tcp\.0\] listening on/);
-  const oldPort = lastPort(agent, /\[input:tcp:tcp\.0\] listening on [^\s]+:(\d+)/g);
+  const { sink, file, agent, port: oldPort } = await startPipeline(t, 'tcp');
   const probe = net.createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const newPort = (probe.address() as net.AddressInfo).port;
@@ -230,14 +223,7 @@ test('a reload that moves the tcp input to another port drains the old one: what
 });
 
 test('the websocket input keeps its clients across reloads: messages before, between and after are delivered on one connection', async (t) => {
-  const sink = await startCountingServer('json_lines');
-  t.after(() => sink.close());
-  const file = path.join(tempDir('wsbit-reload-ws-'), 'wsbit.conf');
-  config(file, sink.port, ['Name websocket', 'Listen 127.0.0.1', 'Port 0', 'Tag app']);
-  const agent = spawnAgent(['-c', file]);
-  t.after(() => agent.stop());
-  await agent.waitForOutput(/\[input:websocket:websocket\.0\] listening on/);
-  const port = lastPort(agent, /\[input:websocket:websocket\.0\] listening on [^\s,]+:(\d+),/g);
+  const { sink, agent, port } = await startPipeline(t, 'websocket', ['Tag app']);
   const client = new WebSocket(`ws://127.0.0.1:${port}/`);
   await new Promise<void>((resolve, reject) => client.once('open', () => resolve()).once('error', reject));
   let closed = false;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { boundPort, hostPort, listenOn, type ListenAddress } from '../../base/listen.js';
 import type { InputContext, InputInstance, ListenerHandle } from '../../pipeline/contracts.js';
+import { Adoption } from './adoption.js';
 import { Connections } from './connections.js';
 
 /** What reads one connection for a pipeline. */
@@ -66,7 +67,7 @@ export class SocketInputServer implements InputInstance {
   private connections = new Connections();
   private readonly readers = new Map<net.Socket, ConnectionReader>();
   private server: net.Server | null = null;
-  private adopted: SocketListener | null = null;
+  private readonly adoption = new Adoption(SocketListener);
   private readonly accept = (socket: net.Socket): void => this.attach(socket, Buffer.alloc(0), false);
 
   /** `unixPerm`: the mode given to a Unix socket once it listens (null leaves the umask's). */
@@ -81,9 +82,8 @@ export class SocketInputServer implements InputInstance {
   async start(): Promise<void> {
     const { address, unixPerm } = this;
     const { instance, telemetry } = this.context;
-    const adopted = this.adopted;
+    const adopted = this.adoption.take();
     if (adopted !== null) {
-      this.adopted = null;
       adopted.server.off('connection', adopted.park);
       adopted.server.on('connection', this.accept);
       this.server = adopted.server;
@@ -110,9 +110,7 @@ export class SocketInputServer implements InputInstance {
   }
 
   handOver(): ListenerHandle | null {
-    // Adopted but never started (the new pipeline failed to start): the handle passes on as it came.
-    const unstarted = this.adopted;
-    this.adopted = null;
+    const unstarted = this.adoption.take();
     if (unstarted !== null) return unstarted;
     const server = this.server;
     if (server === null) return null;
@@ -136,9 +134,7 @@ export class SocketInputServer implements InputInstance {
   }
 
   adopt(handle: ListenerHandle): boolean {
-    if (!(handle instanceof SocketListener)) return false;
-    this.adopted = handle;
-    return true;
+    return this.adoption.offer(handle);
   }
 
   pause(): void {
@@ -151,8 +147,7 @@ export class SocketInputServer implements InputInstance {
 
   async stop(): Promise<void> {
     // A handle nobody started (the new pipeline failed before its inputs) still closes.
-    const orphan = this.adopted;
-    this.adopted = null;
+    const orphan = this.adoption.take();
     if (orphan !== null) {
       for (const { socket, carried } of orphan.waiting) this.attach(socket, carried, true);
       orphan.server.off('connection', orphan.park);

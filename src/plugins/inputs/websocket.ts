@@ -10,6 +10,7 @@ import { WebSocketServer } from 'ws';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { screenUpgrade } from '../../websocket/admission.js';
 import { defineInput, type ListenerHandle } from '../../pipeline/contracts.js';
+import { Adoption } from './adoption.js';
 import { InputConnections, type HandedClient } from './websocket/connections.js';
 import { createInputServer } from './websocket/http-server.js';
 import { websocketInputOptions } from './websocket/options.js';
@@ -63,7 +64,7 @@ export const websocketInput = defineInput({
       autoPong: false,
     });
     let server: Server | null = null;
-    let adopted: WebSocketListener | null = null;
+    const adoption = new Adoption(WebSocketListener);
 
     const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
       const load = { stopping: connections.stopping, connected: connections.size };
@@ -73,9 +74,8 @@ export const websocketInput = defineInput({
 
     return {
       async start() {
-        if (adopted !== null) {
-          const handle = adopted;
-          adopted = null;
+        const handle = adoption.take();
+        if (handle !== null) {
           handle.server.off('upgrade', handle.park);
           handle.server.on('upgrade', onUpgrade);
           server = handle.server;
@@ -106,8 +106,7 @@ export const websocketInput = defineInput({
         : {
             listenerAddress: () => hostPort(config.listen, config.port),
             handOver(): ListenerHandle | null {
-              const unstarted = adopted;
-              adopted = null;
+              const unstarted = adoption.take();
               if (unstarted !== null) return unstarted;
               const kept = server;
               if (kept === null) return null;
@@ -118,14 +117,11 @@ export const websocketInput = defineInput({
               return handle;
             },
             adopt(handle: ListenerHandle): boolean {
-              if (!(handle instanceof WebSocketListener)) return false;
-              adopted = handle;
-              return true;
+              return adoption.offer(handle);
             },
           }),
       async stop() {
-        const orphan = adopted;
-        adopted = null;
+        const orphan = adoption.take();
         if (orphan !== null) {
           orphan.server.off('upgrade', orphan.park);
           for (const client of orphan.clients) connections.adopt(client);

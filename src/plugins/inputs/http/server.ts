@@ -10,6 +10,7 @@ import { errorMessage } from '../../../base/errors.js';
 import { boundPort, hostPort, listenOn } from '../../../base/listen.js';
 import { quoteUntrusted } from '../../../base/logger.js';
 import type { InputContext, InputInstance, ListenerHandle } from '../../../pipeline/contracts.js';
+import { Adoption } from '../adoption.js';
 import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from './body.js';
 import { RequestIngester, RequestRejected } from './ingest.js';
 import { REQUEST_TIMEOUT_MS, type HttpInputOptions } from './options.js';
@@ -89,7 +90,7 @@ export class HttpInputServer implements InputInstance {
   private readonly ingester: RequestIngester;
   private paused = false;
   private server: http.Server | null = null;
-  private adopted: HttpListener | null = null;
+  private readonly adoption = new Adoption(HttpListener);
   /** Called when the last request in flight has been answered (stop waits for that). */
   private idleWaiters: Array<() => void> = [];
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.handleRequest(req, res);
@@ -111,9 +112,9 @@ export class HttpInputServer implements InputInstance {
     const { headerTimeoutMs } = this.options;
     const { listen, port } = this.options;
     const { instance, telemetry } = this.context;
-    if (this.adopted !== null) {
-      this.takeOver(this.adopted);
-      this.adopted = null;
+    const adopted = this.adoption.take();
+    if (adopted !== null) {
+      this.takeOver(adopted);
       return;
     }
     const listening = http.createServer({
@@ -145,9 +146,7 @@ export class HttpInputServer implements InputInstance {
   }
 
   handOver(): ListenerHandle | null {
-    // Adopted but never started (the new pipeline failed to start): the handle passes on as it came.
-    const unstarted = this.adopted;
-    this.adopted = null;
+    const unstarted = this.adoption.take();
     if (unstarted !== null) return unstarted;
     const server = this.server;
     if (server === null) return null;
@@ -163,9 +162,7 @@ export class HttpInputServer implements InputInstance {
   }
 
   adopt(handle: ListenerHandle): boolean {
-    if (!(handle instanceof HttpListener)) return false;
-    this.adopted = handle;
-    return true;
+    return this.adoption.offer(handle);
   }
 
   /**
@@ -173,8 +170,7 @@ export class HttpInputServer implements InputInstance {
    * a broken pipe from a stop or a reload. After a hand-over the server and its connections live on.
    */
   async stop(): Promise<void> {
-    const orphan = this.adopted;
-    this.adopted = null;
+    const orphan = this.adoption.take();
     if (orphan !== null) this.takeOver(orphan);
     const closing = this.server;
     this.server = null;
