@@ -126,6 +126,7 @@ test('5 hot reloads over tcp at 2,000 records/s: every record written is deliver
   assert.equal(sink.unique, written.length, 'written = delivered');
   assert.equal(sink.duplicates, 0);
   assert.equal(reloadsDone(agent), 5);
+  assert.doesNotMatch(agent.stderr(), /MaxListenersExceeded/, 'a kept connection does not collect listeners');
   assert.match(agent.stderr(), /\[reload\] keeping tcp 127\.0\.0\.1:0 \(1 connections\)/);
   assert.equal(await agent.stop(), 0);
 });
@@ -180,6 +181,7 @@ test('5 hot reloads over http at 2,000 records/s: every 2xx-answered record is d
   assert.equal(sink.unique, written.length, 'written = delivered');
   assert.equal(sink.duplicates, 0);
   assert.equal(reloadsDone(agent), 5);
+  assert.doesNotMatch(agent.stderr(), /MaxListenersExceeded/, 'a kept connection does not collect listeners');
   assert.equal(await agent.stop(), 0);
 });
 

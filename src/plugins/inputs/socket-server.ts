@@ -64,8 +64,9 @@ class SocketListener implements ListenerHandle {
  * connections to the next pipeline instead.
  */
 export class SocketInputServer implements InputInstance {
-  private connections = new Connections();
-  private readonly readers = new Map<net.Socket, ConnectionReader>();
+  private readonly connections = new Connections();
+  /** Weak: a closed connection's reader goes with it, without one more close listener per reload. */
+  private readonly readers = new WeakMap<net.Socket, ConnectionReader>();
   private server: net.Server | null = null;
   private readonly adoption = new Adoption(SocketListener);
   private readonly accept = (socket: net.Socket): void => this.attach(socket, Buffer.alloc(0), false);
@@ -118,18 +119,19 @@ export class SocketInputServer implements InputInstance {
     server.off('connection', this.accept);
     const handle = new SocketListener(server, this.listenerAddress());
     server.on('connection', handle.park);
-    const kept = new Connections();
-    for (const socket of this.connections) {
+    for (const socket of this.connections.release()) {
       // Paused from here until the next pipeline reads it: what the peer sends meanwhile waits in the kernel.
       socket.pause();
       const carried = this.readers.get(socket)?.detach() ?? null;
       this.readers.delete(socket);
-      if (carried === null) kept.add(socket);
-      else handle.waiting.push({ socket, carried });
+      if (carried !== null) {
+        handle.waiting.push({ socket, carried });
+      } else {
+        // What cannot pass is drained by stop(), like the connections of an input that goes away.
+        this.connections.add(socket);
+        socket.resume();
+      }
     }
-    // What could not pass is drained by stop(), like the connections of an input that goes away.
-    this.connections = kept;
-    for (const socket of kept) socket.resume();
     return handle;
   }
 
@@ -172,7 +174,6 @@ export class SocketInputServer implements InputInstance {
     this.connections.add(socket);
     if (carried.length > 0) socket.unshift(carried);
     this.readers.set(socket, this.handleConnection(socket, adopted));
-    socket.once('close', () => this.readers.delete(socket));
     if (adopted && !this.connections.paused) socket.resume();
   }
 

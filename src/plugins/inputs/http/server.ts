@@ -11,6 +11,7 @@ import { boundPort, hostPort, listenOn } from '../../../base/listen.js';
 import { quoteUntrusted } from '../../../base/logger.js';
 import type { InputContext, InputInstance, ListenerHandle } from '../../../pipeline/contracts.js';
 import { Adoption } from '../adoption.js';
+import { Connections } from '../connections.js';
 import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from './body.js';
 import { RequestIngester, RequestRejected } from './ingest.js';
 import { REQUEST_TIMEOUT_MS, type HttpInputOptions } from './options.js';
@@ -39,10 +40,7 @@ type ServerContext = Pick<InputContext<unknown>, 'instance' | 'tag' | 'telemetry
 class HttpListener implements ListenerHandle {
   readonly requests: Array<{ req: http.IncomingMessage; res: http.ServerResponse }> = [];
   readonly park = {
-    connection: (socket: net.Socket): void => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    },
+    connection: (socket: net.Socket): void => this.sockets.add(socket),
     request: (req: http.IncomingMessage, res: http.ServerResponse): void => {
       req.pause();
       this.requests.push({ req, res });
@@ -55,13 +53,11 @@ class HttpListener implements ListenerHandle {
   constructor(
     readonly server: http.Server,
     readonly address: string,
-    readonly sockets: Set<net.Socket>,
-  ) {
-    for (const socket of sockets) socket.once('close', () => sockets.delete(socket));
-  }
+    readonly sockets: Connections,
+  ) {}
 
   get connections(): number {
-    return this.sockets.size;
+    return [...this.sockets].length;
   }
 
   attach(): void {
@@ -79,7 +75,8 @@ class HttpListener implements ListenerHandle {
 
 export class HttpInputServer implements InputInstance {
   private readonly active = new Set<http.IncomingMessage>();
-  private readonly sockets = new Set<net.Socket>();
+  /** Each open socket with its close listener (removed when the socket passes to the next pipeline). */
+  private readonly sockets = new Map<net.Socket, () => void>();
   /** Sockets accepted beyond max_connections: their request gets a 503 and the socket is closed. */
   private readonly overLimit = new WeakSet<net.Socket>();
   /** Sockets whose request headers are in and whose body is being read: Node's timeout on them is requestTimeout, not the header one. */
@@ -154,10 +151,16 @@ export class HttpInputServer implements InputInstance {
     server.off('request', this.onRequest);
     server.off('connection', this.onConnection);
     server.off('clientError', this.onClientError);
-    const handle = new HttpListener(server, this.listenerAddress(), new Set(this.sockets));
-    handle.attach();
+    const passing = new Connections();
+    for (const [socket, forget] of this.sockets) {
+      socket.off('close', forget);
+      passing.add(socket);
+    }
     // The requests in flight stay: this pipeline answers them before it stops. The sockets do not.
     this.sockets.clear();
+    this.admitted = 0;
+    const handle = new HttpListener(server, this.listenerAddress(), passing);
+    handle.attach();
     return handle;
   }
 
@@ -178,7 +181,7 @@ export class HttpInputServer implements InputInstance {
     const closed = closing === null ? Promise.resolve() : new Promise<void>((resolve) => closing.close(() => resolve()));
     await this.inFlightAnswered();
     if (closing !== null) closing.closeAllConnections();
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets.keys()) socket.destroy();
     await closed;
   }
 
@@ -199,13 +202,14 @@ export class HttpInputServer implements InputInstance {
     this.attachTo(server);
     server.headersTimeout = this.options.headerTimeoutMs;
     this.server = server;
-    for (const socket of handle.sockets) this.admit(socket);
+    const sockets = handle.sockets.release();
+    for (const socket of sockets) this.admit(socket);
     for (const { req, res } of handle.requests) {
       if (req.destroyed) continue;
       this.handleRequest(req, res);
       if (!this.paused) req.resume();
     }
-    this.context.telemetry.logger.info(`listening on ${hostPort(this.options.listen, boundPort(server) ?? this.options.port)} (kept across the reload with ${handle.sockets.size} connections)`);
+    this.context.telemetry.logger.info(`listening on ${hostPort(this.options.listen, boundPort(server) ?? this.options.port)} (kept across the reload with ${sockets.length} connections)`);
   }
 
   private inFlightAnswered(): Promise<void> {
@@ -221,15 +225,16 @@ export class HttpInputServer implements InputInstance {
   }
 
   private admit(socket: net.Socket): void {
-    this.sockets.add(socket);
     const { maxConnections } = this.options;
-    if (maxConnections > 0 && this.admitted >= maxConnections) {
-      this.overLimit.add(socket);
-    } else {
-      this.admitted++;
-      socket.once('close', () => this.admitted--);
-    }
-    socket.on('close', () => this.sockets.delete(socket));
+    const counted = maxConnections <= 0 || this.admitted < maxConnections;
+    if (counted) this.admitted++;
+    else this.overLimit.add(socket);
+    const forget = (): void => {
+      this.sockets.delete(socket);
+      if (counted) this.admitted--;
+    };
+    this.sockets.set(socket, forget);
+    socket.once('close', forget);
   }
 
   private clientError(error: NodeJS.ErrnoException, socket: net.Socket): void {
