@@ -111,11 +111,13 @@ export class SocketInputServer implements InputInstance {
   }
 
   handOver(): ListenerHandle | null {
-    const unstarted = this.adoption.take();
-    if (unstarted !== null) return unstarted;
+    return this.adoption.take() ?? this.detachListener();
+  }
+
+  private detachListener(): SocketListener | null {
     const server = this.server;
-    if (server === null) return null;
     this.server = null;
+    if (server === null) return null;
     server.off('connection', this.accept);
     const handle = new SocketListener(server, this.listenerAddress());
     server.on('connection', handle.park);

@@ -107,9 +107,8 @@ export const websocketInput = defineInput({
             listenerAddress: () => hostPort(config.listen, config.port),
             handOver(): ListenerHandle | null {
               const unstarted = adoption.take();
-              if (unstarted !== null) return unstarted;
               const kept = server;
-              if (kept === null) return null;
+              if (unstarted !== null || kept === null) return unstarted;
               server = null;
               kept.off('upgrade', onUpgrade);
               const handle = new WebSocketListener(kept, hostPort(config.listen, config.port), connections.handOver());

@@ -143,11 +143,14 @@ export class HttpInputServer implements InputInstance {
   }
 
   handOver(): ListenerHandle | null {
-    const unstarted = this.adoption.take();
-    if (unstarted !== null) return unstarted;
+    return this.adoption.take() ?? this.detachListener();
+  }
+
+  /** Takes this pipeline's handlers off the server; sockets accepted and requests received from now on wait in the handle. */
+  private detachListener(): HttpListener | null {
     const server = this.server;
-    if (server === null) return null;
     this.server = null;
+    if (server === null) return null;
     server.off('request', this.onRequest);
     server.off('connection', this.onConnection);
     server.off('clientError', this.onClientError);
