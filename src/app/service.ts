@@ -132,6 +132,10 @@ class Service {
       this.logger.error(`[reload] the new configuration is invalid, the running pipeline is kept: ${errorMessage(error)}`);
       return false;
     }
+    // Listeners the new configuration keeps pass with their connections before the old pipeline
+    // stops, so its stop drains only the inputs that change or go away.
+    const kept = this.agent.handListenersTo(nextAgent);
+    if (kept.length > 0) this.logger.info(`[reload] keeping ${kept.join(', ')}`);
     const { handedOver } = await this.agent.stop({ handOver: true });
     nextAgent.adoptHandedOver(handedOver);
     applyLogging(this.logRoot, this.request, next);
@@ -139,8 +143,9 @@ class Service {
       await nextAgent.start();
     } catch (error) {
       this.logger.error(`[reload] the new pipeline failed to start (${errorMessage(error)}); starting the previous one again`);
-      await nextAgent.stop().catch(() => undefined);
       const previous = this.createAgent(this.loaded, handedOver);
+      nextAgent.handListenersTo(previous);
+      await nextAgent.stop().catch(() => undefined);
       await previous.start();
       this.agent = previous;
       return false;

@@ -25,6 +25,8 @@ interface RunningInput {
   plugin: InputInstance;
   /** The `listen` address of an input that listens (its port comes from the plugin once started). */
   listen: string | null;
+  /** The plugin's name (tcp, http...): a hot reload keeps a listener for an input of the same plugin only. */
+  protocol?: string;
 }
 
 interface RunningOutput {
@@ -176,8 +178,29 @@ export class Agent {
         pauseOnChunksOverlimit: spec.config['storage.pause_on_chunks_overlimit'] === true,
       });
       const { listen } = spec.config;
-      this.inputs.push({ instance: spec.instance, plugin, listen: typeof listen === 'string' ? listen : null });
+      this.inputs.push({ instance: spec.instance, plugin, listen: typeof listen === 'string' ? listen : null, protocol: spec.definition.name });
     }
+  }
+
+  /**
+   * Hot reload, before this pipeline stops and `next` starts: each input that listens passes its
+   * listening socket and open connections to the input of `next` of the same plugin at the same
+   * address, so nothing a sender wrote is lost with a closed socket. Inputs with no such match drain
+   * at stop. Returns a phrase per listener kept, for the log.
+   */
+  handListenersTo(next: Agent): string[] {
+    const kept: string[] = [];
+    for (const input of this.inputs) {
+      const address = input.plugin.listenerAddress?.();
+      if (address === undefined || input.plugin.handOver === undefined) continue;
+      const heir = next.inputs.find((candidate) => candidate.protocol === input.protocol && candidate.plugin.listenerAddress?.() === address);
+      if (heir?.plugin.adopt === undefined) continue;
+      const handle = input.plugin.handOver();
+      if (handle === null) continue;
+      if (!heir.plugin.adopt(handle)) throw new WsbitError('WSBIT_RELOAD_LISTENER', `${heir.instance} cannot adopt the listener of ${input.instance}`);
+      kept.push(`${input.protocol ?? ''} ${handle.address} (${handle.connections} connections)`);
+    }
+    return kept;
   }
 
   async start(): Promise<void> {

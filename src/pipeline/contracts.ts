@@ -47,6 +47,30 @@ export interface InputInstance {
   stop(): Promise<void>;
   /** For inputs that listen: the bound port (useful with `port 0`). */
   listeningPort?(): number | null;
+  /**
+   * For inputs that listen: the configured address (`HOST:PORT`, `unix://PATH`). A hot reload keeps the
+   * listener when the new pipeline has an input of the same plugin at the same address.
+   */
+  listenerAddress?(): string;
+  /**
+   * Hot reload: stops handing what this input reads to its pipeline and gives up its listening socket
+   * and open connections, with the bytes already read that no record holds yet. stop() then leaves
+   * them open (it still answers what is in flight). Null when nothing listens.
+   */
+  handOver?(): ListenerHandle | null;
+  /**
+   * Hot reload, before start(): start() takes over `handle` (from handOver() of an input of the same
+   * plugin and address) instead of listening anew. False when the handle is not of this input's kind.
+   */
+  adopt?(handle: ListenerHandle): boolean;
+}
+
+/** A listener with its connections between two pipelines; only the input kind that made it can use it. */
+export interface ListenerHandle {
+  /** What it listens on, for the log: `HOST:PORT` or `unix://PATH`. */
+  readonly address: string;
+  /** Connections that pass with it. */
+  readonly connections: number;
 }
 
 export type FlushResult = 'ok' | 'retry' | 'error';

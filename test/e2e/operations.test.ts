@@ -167,8 +167,9 @@ test('hot reload under load: SIGHUP swaps the pipeline, 0 records lost; an inval
   await feeder.close();
   const third = new TcpFeeder(tcpPort(), { count: 200, perSecond: 2000, firstSeq: 5001 });
   await third.done;
-  // The reload closes the old tcp listener, so records still in flight in the kernel may never
-  // reach wsbit; what counts is that every record wsbit received is delivered.
+  // The reload keeps the tcp listener and the feeder's connection (issue 21): every record written arrives.
+  const written = 1500 + feeder.sent + 200;
+  await waitFor(() => server.unique === written, `${written} records at the server (has ${server.unique})`, 20_000);
   const received = async (): Promise<number> => {
     const metrics = JSON.parse((await get(httpPort(agent), '/api/v1/metrics')).text) as { input: Record<string, { records: number }> };
     return metrics.input['tcp.0']?.records ?? 0;
@@ -180,9 +181,11 @@ test('hot reload under load: SIGHUP swaps the pipeline, 0 records lost; an inval
     await sleep(50);
   }
   t.diagnostic(
-    `hot reload: wsbit received ${accepted} records (${1500 + feeder.sent + 200} written by the clients), the server got ${server.unique} distinct, duplicates ${server.duplicates}`,
+    `hot reload: wsbit received ${accepted} records (${written} written by the clients), the server got ${server.unique} distinct, duplicates ${server.duplicates}`,
   );
   assert.equal(server.unique, accepted, 'every record wsbit received was delivered');
+  assert.equal(accepted, written, 'wsbit received every record written');
+  assert.equal(server.duplicates, 0);
   assert.ok(server.seqs.has(5200), 'the new pipeline delivers');
   assert.match(agent.stderr(), /\[reload\] done: \d+ buffered records carried over/);
   assert.equal(await agent.stop(), 0);

@@ -34,6 +34,8 @@ export interface InProcessOptions {
   service?: Record<string, string>;
   level?: LogLevel;
   registry?: PluginRegistry;
+  /** Runs between building the agent and starting it (a hot reload hands listeners over here). */
+  beforeStart?: (agent: Agent) => Promise<void>;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function launchAgent(argv: string[], options: InProcessOptions = {}
     },
   });
   const agent = new Agent(pipeline, { logRoot });
+  await options.beforeStart?.(agent);
   await agent.start();
   let stopped: Promise<EngineStopResult> | undefined;
   const logs = (): string => lines.join('');

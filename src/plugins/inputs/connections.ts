@@ -5,27 +5,46 @@ import type net from 'node:net';
  * them, and from the ones that connect while paused, so senders feel TCP backpressure; nothing is refused.
  */
 export class Connections implements Iterable<net.Socket> {
-  private readonly sockets = new Set<net.Socket>();
-  private paused = false;
+  /** Each socket with the listener that forgets it when it closes. */
+  private readonly sockets = new Map<net.Socket, () => void>();
+  #paused = false;
 
   /** Tracks `socket` until it closes. */
   add(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
-    if (this.paused) socket.pause();
+    const forget = (): void => {
+      this.sockets.delete(socket);
+    };
+    this.sockets.set(socket, forget);
+    socket.once('close', forget);
+    if (this.#paused) socket.pause();
+  }
+
+  /**
+   * Stops tracking every socket and returns them (hot reload: they pass to the next pipeline). Their
+   * close listeners go too, so that a connection that outlives many reloads does not collect them.
+   */
+  release(): net.Socket[] {
+    const released = [...this.sockets.keys()];
+    for (const [socket, forget] of this.sockets) socket.off('close', forget);
+    this.sockets.clear();
+    return released;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
   }
 
   pause(): void {
-    this.paused = true;
-    for (const socket of this.sockets) socket.pause();
+    this.#paused = true;
+    for (const socket of this.sockets.keys()) socket.pause();
   }
 
   resume(): void {
-    this.paused = false;
-    for (const socket of this.sockets) socket.resume();
+    this.#paused = false;
+    for (const socket of this.sockets.keys()) socket.resume();
   }
 
   [Symbol.iterator](): Iterator<net.Socket> {
-    return this.sockets.values();
+    return this.sockets.keys();
   }
 }

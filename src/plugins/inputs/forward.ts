@@ -1,9 +1,10 @@
+import type { Socket } from 'node:net';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineInput } from '../../pipeline/contracts.js';
 import { forwardInputOptions } from './forward/options.js';
 import { forwardInputSchema } from './forward/schema.js';
 import { ForwardSession } from './forward/session.js';
-import { SocketInputServer } from './socket-server.js';
+import { EmitCounter, SocketInputServer } from './socket-server.js';
 
 /**
  * Fluent Bit's `forward` input: Fluentd's Forward protocol over TCP or a Unix socket, in all its modes,
@@ -18,6 +19,8 @@ export const forwardInput = defineInput({
   create(context) {
     const options = forwardInputOptions(context.config, context.instance);
     const writer = new MsgpackWriter(64 * 1024);
-    return new SocketInputServer(options.address, options.unixPerm, (socket) => new ForwardSession(socket, options, context, writer), context);
+    const counter = new EmitCounter(context);
+    const connect = (socket: Socket, adopted: boolean): ForwardSession => new ForwardSession(socket, options, counter.context, writer, adopted);
+    return new SocketInputServer(options.address, options.unixPerm, connect, context, counter);
   },
 });

@@ -1,5 +1,5 @@
 import { defineInput } from '../../pipeline/contracts.js';
-import { SocketInputServer } from './socket-server.js';
+import { EmitCounter, SocketInputServer } from './socket-server.js';
 import { tcpInputOptions } from './tcp/options.js';
 import { TcpReceiver } from './tcp/receiver.js';
 import { tcpInputSchema } from './tcp/schema.js';
@@ -13,7 +13,8 @@ export const tcpInput = defineInput({
   serviceUriKeys: { host: 'listen', port: 'port' },
   create(context) {
     const options = tcpInputOptions(context.config, context.instance, context.parsers);
-    const receiver = new TcpReceiver(options, context);
-    return new SocketInputServer({ host: options.listen, port: options.port }, null, (socket) => receiver.connection(socket), context);
+    const counter = new EmitCounter(context);
+    const receiver = new TcpReceiver(options, counter.context);
+    return new SocketInputServer({ host: options.listen, port: options.port }, null, (socket) => receiver.connection(socket), context, counter);
   },
 });

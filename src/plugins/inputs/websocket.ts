@@ -9,11 +9,33 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { screenUpgrade } from '../../websocket/admission.js';
-import { defineInput } from '../../pipeline/contracts.js';
-import { InputConnections } from './websocket/connections.js';
+import { defineInput, type ListenerHandle } from '../../pipeline/contracts.js';
+import { Adoption } from './adoption.js';
+import { InputConnections, type HandedClient } from './websocket/connections.js';
 import { createInputServer } from './websocket/http-server.js';
 import { websocketInputOptions } from './websocket/options.js';
 import { websocketInputSchema } from './websocket/schema.js';
+
+type Upgrade = [request: IncomingMessage, socket: Duplex, head: Buffer];
+
+/** The websocket input's server between two pipelines (hot reload): its clients, paused, and the upgrades that came meanwhile. */
+class WebSocketListener implements ListenerHandle {
+  readonly upgrades: Upgrade[] = [];
+  readonly park = (...upgrade: Upgrade): void => {
+    upgrade[1].on('error', () => undefined);
+    this.upgrades.push(upgrade);
+  };
+
+  constructor(
+    readonly server: Server,
+    readonly address: string,
+    readonly clients: HandedClient[],
+  ) {}
+
+  get connections(): number {
+    return this.clients.length;
+  }
+}
 
 export const websocketInput = defineInput({
   kind: 'input',
@@ -42,6 +64,7 @@ export const websocketInput = defineInput({
       autoPong: false,
     });
     let server: Server | null = null;
+    const adoption = new Adoption(WebSocketListener);
 
     const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
       const load = { stopping: connections.stopping, connected: connections.size };
@@ -51,6 +74,17 @@ export const websocketInput = defineInput({
 
     return {
       async start() {
+        const handle = adoption.take();
+        if (handle !== null) {
+          handle.server.off('upgrade', handle.park);
+          handle.server.on('upgrade', onUpgrade);
+          server = handle.server;
+          for (const client of handle.clients) connections.adopt(client);
+          for (const upgrade of handle.upgrades) onUpgrade(...upgrade);
+          const bound = hostPort(config.listen, boundPort(server) ?? config.port);
+          logger.info(`listening on ${bound}, ws://${bound}${options.path ?? '/'}, format ${config.format} (kept across the reload with ${handle.clients.length} connections)`);
+          return;
+        }
         const listening = createInputServer(config, instance);
         listening.on('upgrade', onUpgrade);
         // A failed TLS handshake or a reset before the upgrade is the client's problem, not ours.
@@ -66,7 +100,33 @@ export const websocketInput = defineInput({
       },
       pause: () => connections.pause(),
       resume: () => connections.resume(),
+      // A TLS listener is not kept: its certificate files are read again by a new one.
+      ...(config.tls
+        ? {}
+        : {
+            listenerAddress: () => hostPort(config.listen, config.port),
+            handOver(): ListenerHandle | null {
+              const unstarted = adoption.take();
+              const kept = server;
+              if (unstarted !== null || kept === null) return unstarted;
+              server = null;
+              kept.off('upgrade', onUpgrade);
+              const handle = new WebSocketListener(kept, hostPort(config.listen, config.port), connections.handOver());
+              kept.on('upgrade', handle.park);
+              return handle;
+            },
+            adopt(handle: ListenerHandle): boolean {
+              return adoption.offer(handle);
+            },
+          }),
       async stop() {
+        const orphan = adoption.take();
+        if (orphan !== null) {
+          orphan.server.off('upgrade', orphan.park);
+          for (const client of orphan.clients) connections.adopt(client);
+          for (const [, socket] of orphan.upgrades) socket.destroy();
+          server = orphan.server;
+        }
         await connections.closeAll();
         wss.close();
         const http = server;

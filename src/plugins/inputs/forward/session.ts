@@ -27,32 +27,57 @@ export class ForwardSession {
   private length = 0;
   private phase: Phase = { name: 'established' };
 
-  /** `writer` is shared by the sessions of one input: a message is decoded and emitted before the next is read. */
+  private readonly onData = (data: Buffer): void => this.receive(data);
+  private readonly onEnd = (): void => {
+    if (this.length > 0 && this.phase.name !== 'closed') {
+      this.telemetry.event('warn', `connection from ${this.peer} closed in the middle of a message (${this.length} bytes dropped)`, 'wsbit_input_rejected_records_total');
+    }
+    this.socket.end();
+  };
+  private readonly onError = (error: Error): void => this.telemetry.logger.debug(`connection error from ${this.peer}: ${error.message}`);
+  private readonly onClose = (): void => {
+    this.phase = { name: 'closed' };
+  };
+
+  /**
+   * `writer` is shared by the sessions of one input: a message is decoded and emitted before the next is read.
+   * `adopted`: the connection comes from the pipeline before a hot reload, past its handshake.
+   */
   constructor(
     private readonly socket: net.Socket,
     private readonly options: ForwardInputOptions,
     private readonly context: SessionContext,
     private readonly writer: MsgpackWriter,
+    adopted = false,
   ) {
     this.telemetry = context.telemetry;
     this.peer = socket.remoteAddress === undefined ? 'unix socket' : `${socket.remoteAddress}:${socket.remotePort ?? 0}`;
     this.buffer = Buffer.allocUnsafe(options.chunkBytes);
-    if (options.handshake !== null) {
+    if (options.handshake !== null && !adopted) {
       const started = startHandshake(options.handshake);
       this.phase = { name: 'awaiting-ping', config: options.handshake, handshake: started.state };
       socket.write(started.helo);
     }
-    socket.on('data', (data: Buffer) => this.receive(data));
-    socket.on('end', () => {
-      if (this.length > 0 && this.phase.name !== 'closed') {
-        this.telemetry.event('warn', `connection from ${this.peer} closed in the middle of a message (${this.length} bytes dropped)`, 'wsbit_input_rejected_records_total');
-      }
-      socket.end();
-    });
-    socket.on('error', (error) => this.telemetry.logger.debug(`connection error from ${this.peer}: ${error.message}`));
-    socket.on('close', () => {
-      this.phase = { name: 'closed' };
-    });
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+  }
+
+  /**
+   * Hot reload: stops reading for this pipeline and returns the bytes of an unfinished message, which
+   * the next pipeline parses first. Null during a handshake, which cannot move: that connection drains.
+   */
+  detach(): Buffer | null {
+    if (this.phase.name !== 'established') return null;
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('error', this.onError);
+    this.socket.off('close', this.onClose);
+    const carried = Buffer.from(this.buffer.subarray(0, this.length));
+    this.length = 0;
+    this.scanner.reset();
+    return carried;
   }
 
   /** A method, so the check is not narrowed away: handleFrame may close the connection. */

@@ -7,9 +7,11 @@ import http from 'node:http';
 import type net from 'node:net';
 import { BufferPool } from '../../../base/buffer-pool.js';
 import { errorMessage } from '../../../base/errors.js';
-import { boundPort, closeServer, hostPort, listenOn } from '../../../base/listen.js';
+import { boundPort, hostPort, listenOn } from '../../../base/listen.js';
 import { quoteUntrusted } from '../../../base/logger.js';
-import type { InputContext, InputInstance } from '../../../pipeline/contracts.js';
+import type { InputContext, InputInstance, ListenerHandle } from '../../../pipeline/contracts.js';
+import { Adoption } from '../adoption.js';
+import { Connections } from '../connections.js';
 import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from './body.js';
 import { RequestIngester, RequestRejected } from './ingest.js';
 import { REQUEST_TIMEOUT_MS, type HttpInputOptions } from './options.js';
@@ -29,11 +31,52 @@ const RETRY_AFTER_SECONDS = 5;
 
 const REJECTED_METRIC = 'wsbit_input_rejected_records_total';
 
-type ServerContext = Pick<InputContext<unknown>, 'instance' | 'tag' | 'telemetry' | 'emit'>;
+type ServerContext = Pick<InputContext<unknown>, 'instance' | 'tag' | 'telemetry' | 'emit'> & Partial<Pick<InputContext<unknown>, 'service'>>;
+
+/**
+ * The http input's server between two pipelines (hot reload): connections accepted meanwhile and
+ * requests whose headers came in wait here, their bodies unread, for the next pipeline.
+ */
+class HttpListener implements ListenerHandle {
+  readonly requests: Array<{ req: http.IncomingMessage; res: http.ServerResponse }> = [];
+  readonly park = {
+    connection: (socket: net.Socket): void => this.sockets.add(socket),
+    request: (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      req.pause();
+      this.requests.push({ req, res });
+    },
+    clientError: (_error: Error, socket: net.Socket): void => {
+      socket.destroy();
+    },
+  };
+
+  constructor(
+    readonly server: http.Server,
+    readonly address: string,
+    readonly sockets: Connections,
+  ) {}
+
+  get connections(): number {
+    return [...this.sockets].length;
+  }
+
+  attach(): void {
+    this.server.on('connection', this.park.connection);
+    this.server.on('request', this.park.request);
+    this.server.on('clientError', this.park.clientError);
+  }
+
+  detach(): void {
+    this.server.off('connection', this.park.connection);
+    this.server.off('request', this.park.request);
+    this.server.off('clientError', this.park.clientError);
+  }
+}
 
 export class HttpInputServer implements InputInstance {
   private readonly active = new Set<http.IncomingMessage>();
-  private readonly sockets = new Set<net.Socket>();
+  /** Each open socket with its close listener (removed when the socket passes to the next pipeline). */
+  private readonly sockets = new Map<net.Socket, () => void>();
   /** Sockets accepted beyond max_connections: their request gets a 503 and the socket is closed. */
   private readonly overLimit = new WeakSet<net.Socket>();
   /** Sockets whose request headers are in and whose body is being read: Node's timeout on them is requestTimeout, not the header one. */
@@ -44,6 +87,13 @@ export class HttpInputServer implements InputInstance {
   private readonly ingester: RequestIngester;
   private paused = false;
   private server: http.Server | null = null;
+  private readonly adoption = new Adoption(HttpListener);
+  /** Called when the last request in flight has been answered (stop waits for that). */
+  private idleWaiters: Array<() => void> = [];
+  private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.handleRequest(req, res);
+  private readonly onConnection = (socket: net.Socket): void => this.admit(socket);
+  // Node's own answers (408 after header_timeout, 431, 400), now logged and counted too.
+  private readonly onClientError = (error: NodeJS.ErrnoException, socket: net.Socket): void => this.clientError(error, socket);
 
   constructor(
     private readonly options: HttpInputOptions,
@@ -57,21 +107,21 @@ export class HttpInputServer implements InputInstance {
 
   async start(): Promise<void> {
     const { headerTimeoutMs } = this.options;
-    const listening = http.createServer(
-      {
-        // 0 turns Node's header timer off.
-        headersTimeout: headerTimeoutMs,
-        requestTimeout: REQUEST_TIMEOUT_MS,
-        // Node checks these timers only this often (30 s by default), which would stretch a short header_timeout.
-        connectionsCheckingInterval: headerTimeoutMs > 0 ? Math.max(100, Math.min(1000, Math.floor(headerTimeoutMs / 2))) : 30_000,
-      },
-      (req, res) => this.handleRequest(req, res),
-    );
-    listening.on('connection', (socket: net.Socket) => this.admit(socket));
-    // Node's own answers (408 after header_timeout, 431, 400), now logged and counted too.
-    listening.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => this.clientError(error, socket));
     const { listen, port } = this.options;
     const { instance, telemetry } = this.context;
+    const adopted = this.adoption.take();
+    if (adopted !== null) {
+      this.takeOver(adopted);
+      return;
+    }
+    const listening = http.createServer({
+      // 0 turns Node's header timer off.
+      headersTimeout: headerTimeoutMs,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      // Node checks these timers only this often (30 s by default), which would stretch a short header_timeout.
+      connectionsCheckingInterval: headerTimeoutMs > 0 ? Math.max(100, Math.min(1000, Math.floor(headerTimeoutMs / 2))) : 30_000,
+    });
+    this.attachTo(listening);
     const bound = await listenOn(listening, { host: listen, port }, { code: 'WSBIT_INPUT_LISTEN', instance }, telemetry.logger);
     this.server = listening;
     telemetry.logger.info(`listening on ${hostPort(listen, bound)}`);
@@ -88,26 +138,106 @@ export class HttpInputServer implements InputInstance {
     for (const req of this.active) req.resume();
   }
 
+  listenerAddress(): string {
+    return hostPort(this.options.listen, this.options.port);
+  }
+
+  handOver(): ListenerHandle | null {
+    return this.adoption.take() ?? this.detachListener();
+  }
+
+  /** Takes this pipeline's handlers off the server; sockets accepted and requests received from now on wait in the handle. */
+  private detachListener(): HttpListener | null {
+    const server = this.server;
+    this.server = null;
+    if (server === null) return null;
+    server.off('request', this.onRequest);
+    server.off('connection', this.onConnection);
+    server.off('clientError', this.onClientError);
+    const passing = new Connections();
+    for (const [socket, forget] of this.sockets) {
+      socket.off('close', forget);
+      passing.add(socket);
+    }
+    // The requests in flight stay: this pipeline answers them before it stops. The sockets do not.
+    this.sockets.clear();
+    this.admitted = 0;
+    const handle = new HttpListener(server, this.listenerAddress(), passing);
+    handle.attach();
+    return handle;
+  }
+
+  adopt(handle: ListenerHandle): boolean {
+    return this.adoption.offer(handle);
+  }
+
+  /**
+   * Answers the requests in flight (within Grace) before it closes what is left, so that no client gets
+   * a broken pipe from a stop or a reload. After a hand-over the server and its connections live on.
+   */
   async stop(): Promise<void> {
+    const orphan = this.adoption.take();
+    if (orphan !== null) this.takeOver(orphan);
     const closing = this.server;
     this.server = null;
-    await closeServer(closing, this.sockets);
+    // Stop accepting first (Node also closes the idle keep-alive connections here).
+    const closed = closing === null ? Promise.resolve() : new Promise<void>((resolve) => closing.close(() => resolve()));
+    await this.inFlightAnswered();
+    if (closing !== null) closing.closeAllConnections();
+    for (const socket of this.sockets.keys()) socket.destroy();
+    await closed;
   }
 
   listeningPort(): number | null {
     return boundPort(this.server);
   }
 
-  private admit(socket: net.Socket): void {
-    this.sockets.add(socket);
-    const { maxConnections } = this.options;
-    if (maxConnections > 0 && this.admitted >= maxConnections) {
-      this.overLimit.add(socket);
-    } else {
-      this.admitted++;
-      socket.once('close', () => this.admitted--);
+  private attachTo(server: http.Server): void {
+    server.on('request', this.onRequest);
+    server.on('connection', this.onConnection);
+    server.on('clientError', this.onClientError);
+  }
+
+  /** Starts on a listener handed over by the previous pipeline: its connections, then its waiting requests. */
+  private takeOver(handle: HttpListener): void {
+    const { server } = handle;
+    handle.detach();
+    this.attachTo(server);
+    server.headersTimeout = this.options.headerTimeoutMs;
+    this.server = server;
+    const sockets = handle.sockets.release();
+    for (const socket of sockets) this.admit(socket);
+    for (const { req, res } of handle.requests) {
+      if (req.destroyed) continue;
+      this.handleRequest(req, res);
+      if (!this.paused) req.resume();
     }
-    socket.on('close', () => this.sockets.delete(socket));
+    this.context.telemetry.logger.info(`listening on ${hostPort(this.options.listen, boundPort(server) ?? this.options.port)} (kept across the reload with ${sockets.length} connections)`);
+  }
+
+  private inFlightAnswered(): Promise<void> {
+    if (this.active.size === 0) return Promise.resolve();
+    const graceMs = (this.context.service?.graceSeconds ?? 5) * 1000;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, graceMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private admit(socket: net.Socket): void {
+    const { maxConnections } = this.options;
+    const counted = maxConnections <= 0 || this.admitted < maxConnections;
+    if (counted) this.admitted++;
+    else this.overLimit.add(socket);
+    const forget = (): void => {
+      this.sockets.delete(socket);
+      if (counted) this.admitted--;
+    };
+    this.sockets.set(socket, forget);
+    socket.once('close', forget);
   }
 
   private clientError(error: NodeJS.ErrnoException, socket: net.Socket): void {
@@ -176,6 +306,7 @@ export class HttpInputServer implements InputInstance {
       state.body.release();
       this.active.delete(req);
       this.readingBody.delete(req.socket);
+      if (this.active.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     };
     req.on('end', () => {
       if (state.done) return;
@@ -228,6 +359,7 @@ export class HttpInputServer implements InputInstance {
     this.budget.close(state);
     state.body.release();
     this.active.delete(state.req);
+    if (this.active.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     // Stop reading the rest of the body: it would only be thrown away, and churn the heap meanwhile.
     state.req.pause();
     this.context.telemetry.event('warn', `request from ${state.req.socket.remoteAddress ?? ''} refused: ${reason} (HTTP ${status})`, REJECTED_METRIC);

@@ -14,6 +14,7 @@ import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import type { InputContext } from '../../../pipeline/contracts.js';
 import { appendJsonStreamEvents, type SkippedBytes } from '../json-stream.js';
 import { writeParsedLine } from '../parsed-line.js';
+import type { ConnectionReader } from '../socket-server.js';
 import type { TcpInputOptions } from './options.js';
 
 /** How far into a read bridgeJson looks for the newline that ends a value the last read left open. */
@@ -31,11 +32,11 @@ export class TcpReceiver {
     this.telemetry = context.telemetry;
   }
 
-  /** Reads `socket` until it ends. */
-  connection(socket: net.Socket): void {
+  /** Reads `socket` until it ends, or until a hot reload detaches it with its unfinished message. */
+  connection(socket: net.Socket): ConnectionReader {
     const { format, separator, bufferLimitBytes } = this.options;
     let pending: Buffer = Buffer.alloc(0);
-    socket.on('data', (data: Buffer) => {
+    const onData = (data: Buffer): void => {
       try {
         const rest = format === 'json' && pending.length > 0 && data.length > JSON_BRIDGE_BYTES ? this.bridgeJson(socket, pending, data) : null;
         pending = rest !== null ? rest : pending.length === 0 ? data : Buffer.concat([pending, data]);
@@ -54,8 +55,8 @@ export class TcpReceiver {
         pending = Buffer.alloc(0);
         socket.destroy();
       }
-    });
-    socket.on('end', () => {
+    };
+    const onEnd = (): void => {
       // A final line without a separator is still a record when the peer closes.
       if (format === 'none' && pending.length > 0) this.consumeLines(Buffer.concat([pending, separator]));
       else if (format === 'json' && skipJsonWhitespace(pending, 0) < pending.length) {
@@ -63,8 +64,21 @@ export class TcpReceiver {
       }
       pending = Buffer.alloc(0);
       socket.end();
-    });
-    socket.on('error', (error) => this.telemetry.logger.debug(`connection error: ${error.message}`));
+    };
+    const onError = (error: Error): void => this.telemetry.logger.debug(`connection error: ${error.message}`);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    return {
+      detach: () => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.off('error', onError);
+        const carried = pending;
+        pending = Buffer.alloc(0);
+        return carried;
+      },
+    };
   }
 
   private rejectMessage(socket: net.Socket, reason: string): void {

@@ -44,6 +44,17 @@ interface Connection {
   /** A message was refused and the connection is closing: nothing more is ingested or ponged. */
   refused: boolean;
   warnedUntimed: boolean;
+  /** Removes this pipeline's listeners from `ws` (hot reload). */
+  detach: () => void;
+}
+
+function ignoreError(): void {}
+
+/** A client between two pipelines (hot reload): paused, past its handshake. */
+export interface HandedClient {
+  ws: WebSocket;
+  remote: string;
+  pendingPongs: Buffer[];
 }
 
 export interface InputConnectionsOptions {
@@ -78,15 +89,43 @@ export class InputConnections {
   /** Takes over an upgraded connection. */
   accept(ws: WebSocket, socket: Duplex, remote: string): void {
     const { telemetry } = this.#options;
-    const { logger } = telemetry;
-    const connection: Connection = { ws, remote, received: 0, handled: 0, pendingPongs: [], refused: false, warnedUntimed: false };
-    this.#connections.add(connection);
     (socket as Socket).setKeepAlive?.(true, TCP_KEEPALIVE_MS);
     telemetry.count('wsbit_input_connections_total');
+    telemetry.logger.debug(`client ${remote} connected`);
+    this.#attach(ws, remote, []);
+  }
+
+  /**
+   * Hot reload: gives up every client, paused, for the next pipeline. ws keeps a frame it has half
+   * read and emits it whole to whoever listens next, so no bytes need to be carried.
+   */
+  handOver(): HandedClient[] {
+    const clients: HandedClient[] = [];
+    for (const connection of this.#connections) {
+      connection.ws.pause();
+      connection.detach();
+      clients.push({ ws: connection.ws, remote: connection.remote, pendingPongs: connection.pendingPongs });
+    }
+    this.#connections.clear();
+    this.#options.telemetry.gauge('wsbit_input_connected', 0);
+    return clients;
+  }
+
+  /** Hot reload: takes a client of the previous pipeline and reads it from where that one stopped. */
+  adopt(client: HandedClient): void {
+    if (client.ws.readyState !== client.ws.OPEN) return;
+    this.#attach(client.ws, client.remote, client.pendingPongs);
+    if (!this.#paused) client.ws.resume();
+  }
+
+  #attach(ws: WebSocket, remote: string, pendingPongs: Buffer[]): void {
+    const { telemetry } = this.#options;
+    const { logger } = telemetry;
+    const connection: Connection = { ws, remote, received: 0, handled: 0, pendingPongs, refused: false, warnedUntimed: false, detach: () => undefined };
+    this.#connections.add(connection);
     telemetry.gauge('wsbit_input_connected', this.#connections.size);
-    logger.debug(`client ${remote} connected`);
     if (this.#paused) ws.pause();
-    ws.on('message', (data: Buffer) => {
+    const onMessage = (data: Buffer): void => {
       connection.received++;
       try {
         if (!connection.refused && !this.#stopping) this.#ingest(connection, data);
@@ -97,25 +136,37 @@ export class InputConnections {
         connection.handled++;
         this.#sendPendingPongs(connection);
       }
-    });
-    ws.on('ping', (data: Buffer) => {
+    };
+    const onPing = (data: Buffer): void => {
       if (connection.refused || this.#stopping) return;
       if (connection.handled === connection.received && connection.pendingPongs.length === 0) ws.pong(data);
       else connection.pendingPongs.push(data);
-    });
-    ws.on('error', (error: Error & { code?: string }) => {
+    };
+    const onError = (error: Error & { code?: string }): void => {
       // ws closes the connection itself: 1009 for a message over maxPayload, 1002 for protocol errors.
       const oversize = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
       const reason = oversize
         ? `a message exceeds max_message_size (${this.#options.maxMessageBytes} bytes), closing with 1009`
         : `protocol error, closing: ${error.message}`;
       telemetry.event('warn', `client ${remote}: ${reason}`, 'wsbit_input_rejected_records_total');
-    });
-    ws.on('close', (code: number) => {
+    };
+    const onClose = (code: number): void => {
       this.#connections.delete(connection);
       telemetry.gauge('wsbit_input_connected', this.#connections.size);
       logger.debug(`client ${remote} disconnected (${code})`);
-    });
+    };
+    ws.on('message', onMessage);
+    ws.on('ping', onPing);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+    connection.detach = () => {
+      ws.off('message', onMessage);
+      ws.off('ping', onPing);
+      // An error between two pipelines must not be unhandled (once per client, however many reloads).
+      if (!ws.listeners('error').includes(ignoreError)) ws.on('error', ignoreError);
+      ws.off('error', onError);
+      ws.off('close', onClose);
+    };
   }
 
   /** Frames stop being read, so senders feel TCP backpressure and their pongs wait; nothing is refused. */
