@@ -5,15 +5,19 @@ import path from 'node:path';
 // Runs every benchmark script in dist/bench (each prints its own tables as it goes), one after the
 // other so they never compete for the two cores. `npm run bench -- NAME` runs only the ones matching
 // NAME; WSBIT_BENCH_QUICK=1 makes every one a smoke run with a tenth of the records. Helpers live in
-// harness.js and lib/, which are not benchmarks.
+// harness.js and lib/, which are not benchmarks. The soak (an hour by default) runs only when named:
+// `npm run bench -- soak`.
 const here = path.join(process.cwd(), 'dist', 'bench');
 const only = process.argv[2];
 /** The issue-8 end-to-end figures first, then the rest by name. */
 const ORDER = ['websocket.js', 'broadcast.js', 'pressure.js'];
+/** Benchmarks too long for a plain `npm run bench`. */
+const LONG = ['soak.js'];
 const rank = (name: string): number => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length);
 const scripts = readdirSync(here)
   .filter((name) => name.endsWith('.js') && !['run.js', 'harness.js'].includes(name))
   .filter((name) => only === undefined || name.includes(only))
+  .filter((name) => !LONG.includes(name) || (only !== undefined && name.includes(only)))
   .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 const started = Date.now();
 const failed: string[] = [];

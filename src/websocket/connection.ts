@@ -73,6 +73,9 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   readonly #target: string;
   #state: ConnectionState = { kind: 'idle' };
   #messagesReceived = 0;
+  /** Control frames that prove nothing about our data: the server's pings, and pongs that answer none of ours. */
+  #strayPings = 0;
+  #strayPongs = 0;
   /** The sender of the states above, kept once the connection is down for its counters. */
   #sender: WebSocketSender | null = null;
   readonly #unaskedControlFrames: ControlFrameBudget;
@@ -99,6 +102,14 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
 
   get messagesReceived(): number {
     return this.#messagesReceived;
+  }
+
+  /**
+   * The server's pings and its pongs that answered none of ours, so far. They keep a connection busy
+   * without confirming anything, so a delivery watchdog names them but never counts them as progress.
+   */
+  get strayControlFrames(): { pings: number; pongs: number } {
+    return { pings: this.#strayPings, pongs: this.#strayPongs };
   }
 
   /** Server pings left unanswered because a later ping was answered instead (§5.5.3), while we could not write. */
@@ -344,6 +355,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
         this.emit('message', event.opcode, event.data);
         return;
       case 'ping': {
+        this.#strayPings++;
         if (this.#controlFlood()) return;
         // §5.5.2: answer with a Pong carrying the same payload, unless we already sent our Close (§5.5.1).
         if (state.kind === 'open') state.sender.pong(event.data);
@@ -351,7 +363,10 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
       }
       case 'pong':
         // A pong that answers none of our pings proves nothing; a stream of them is a hostile server.
-        if (!state.pings.settle(event.data)) this.#controlFlood();
+        if (!state.pings.settle(event.data)) {
+          this.#strayPongs++;
+          this.#controlFlood();
+        }
         return;
       case 'close':
         if (state.kind === 'closing') {

@@ -1,8 +1,10 @@
 /**
  * A record that cannot be encoded costs only itself (issue 12, item 2). A record nested 1,500 levels
  * deep used to be taken (and acknowledged) by forward and the websocket input, and then made its whole
- * chunk undeliverable, dropping every other client's records with it. Now the inputs refuse it at the
- * door, before any ack or pong, and an output that still meets one leaves it out and sends the rest.
+ * chunk undeliverable, dropping every other client's records with it. Now the inputs keep it out at
+ * the door: forward refuses a message with an ack request whole (no ack) and skips the record in one
+ * without; the websocket input skips the record and pongs the rest (issue 21, point 4). An output that
+ * still meets one leaves it out and sends the rest.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -129,41 +131,42 @@ function eventsMessage(first: number, count: number, poisonAt = -1): Buffer {
   return w.bytes();
 }
 
-test('websocket input: a poison message gets no pong and a 1008 close; every good record of every client arrives', async (t) => {
+test('websocket input, two clients each sending poison records: every good record arrives, each message is ponged, both connections stay open', async (t) => {
   const input = await startInput(t);
-  const steady = await openClient(input.url());
-  const poisoner = await openClient(input.url());
+  const clients = [await openClient(input.url()), await openClient(input.url())];
   t.after(() => {
-    steady.close();
-    poisoner.close();
+    for (const client of clients) client.close();
   });
-  let seq = 0;
-  // The steady client sends 5-record messages, each confirmed by a pong, before and after the poison.
-  const sendConfirmed = async (client: typeof steady, messages: number): Promise<void> => {
-    for (let m = 0; m < messages; m++) {
-      await client.send(eventsMessage(seq, 5));
-      seq += 5;
-      await client.ping(`p${seq}`);
+  // As a Fluent Bit sender does: 11-record messages, each followed by the confirmation ping. Every
+  // third message carries one poison record among its 10 good ones.
+  let sentGood = 0;
+  let poisons = 0;
+  for (let round = 0; round < 9; round++) {
+    for (const [index, client] of clients.entries()) {
+      const first = index * 100_000 + round * 100;
+      const poisoned = round % 3 === 1;
+      await client.send(poisoned ? eventsMessage(first, 10, 4) : eventsMessage(first, 10));
+      sentGood += 10;
+      if (poisoned) poisons++;
+      assert.equal(await client.ping(`c${index}r${round}`), `c${index}r${round}`, 'the message is confirmed');
     }
-  };
-  await sendConfirmed(steady, 20);
-  await sendConfirmed(poisoner, 1);
-  // Good records around the poison one in the same message: all or nothing, so none are taken.
-  await poisoner.send(eventsMessage(10_000, 4, 2));
-  const pongBefore = poisoner.pongs.length;
-  poisoner.ws.ping('after-poison');
-  assert.equal(await poisoner.waitForClose(), 1008);
-  assert.match(poisoner.closeReason, /^event 2: record nested deeper than 64 levels$/);
-  assert.equal(poisoner.pongs.length, pongBefore, 'no pong after the poison message');
-  await sendConfirmed(steady, 20);
-  await input.running.waitFor(() => input.events().length === 205, 'the 205 good records');
-  const seqs = input.events().map((event) => (event.body as { seq: number }).seq).sort((a, b) => a - b);
-  assert.deepEqual(seqs, Array.from({ length: 205 }, (_, i) => i));
-  assert.match(input.logs(), /message from 127\.0\.0\.1:\d+ rejected, closing the connection with 1008: event 2: record nested deeper than 64 levels/);
-  assert.equal(input.metric('wsbit_input_rejected_records_total'), 1);
+  }
+  await input.running.waitFor(() => input.events().length >= sentGood, `the ${sentGood} good records`);
+  const received = input.events().map((event) => (event.body as { seq: number }).seq).sort((a, b) => a - b);
+  const expected = clients.flatMap((_, index) => Array.from({ length: 9 * 10 }, (_, i) => index * 100_000 + Math.floor(i / 10) * 100 + (i % 10)));
+  assert.equal(received.length, sentGood, 'good records sent = received');
+  assert.deepEqual(received, expected);
+  for (const client of clients) {
+    assert.equal(client.closeCode, undefined, 'the connection stays open');
+    assert.equal(client.ws.readyState, client.ws.OPEN);
+  }
+  assert.equal(poisons, 6);
+  assert.equal(input.metric('wsbit_input_rejected_records_total'), poisons);
+  // The log's repeat limit may fold the later lines of a burst; the metric counts every one.
+  assert.match(input.logs(), /1 invalid record in a message from 127\.0\.0\.1:\d+ skipped: event 4: record nested deeper than 64 levels/);
 });
 
-test('websocket input: an over-deep JSON record is refused with 1008 too; a record at the limit is taken, in an array as well', async (t) => {
+test('websocket input: an over-deep JSON record is skipped alone, as an object or an array element; records at the limit are taken', async (t) => {
   const input = await startInput(t);
   const atLimit = JSON.stringify(nestedObject(MAX_NESTING_DEPTH - 1));
   const client = await openClient(input.url());
@@ -171,10 +174,19 @@ test('websocket input: an over-deep JSON record is refused with 1008 too; a reco
   await client.send(`${atLimit}\n[${atLimit}]`);
   await client.ping('ok');
   await input.running.waitFor(() => input.events().length === 2, 'the two records at the limit');
-  await client.send(JSON.stringify({ seq: 1, poison: nestedObject(1500) }));
-  assert.equal(await client.waitForClose(), 1008);
-  assert.match(client.closeReason, /^a record nested deeper than 64 levels/);
-  assert.equal(input.events().length, 2);
+  const deep = JSON.stringify({ seq: -1, poison: nestedObject(1500), text: 'a "]}" in a string' });
+  await client.send(`{"seq":1}\n${deep}\n{"seq":2}\n[{"seq":3},${deep},{"seq":4}] {"seq":5}`);
+  assert.equal(await client.ping('after'), 'after', 'the message is confirmed');
+  await input.running.waitFor(() => input.events().length === 7, 'the five good records after the two at the limit');
+  const seqs = input.events().slice(2).map((event) => (event.body as { seq: number }).seq);
+  assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
+  assert.equal(client.closeCode, undefined, 'the connection stays open');
+  assert.equal(input.metric('wsbit_input_rejected_records_total'), 2);
+  assert.match(input.logs(), /2 invalid records in a message from 127\.0\.0\.1:\d+ skipped: a record nested deeper than 64 levels/);
+  // A message that is broken JSON is still refused whole.
+  await client.send('{"seq":6}\n{"seq":');
+  assert.equal(await client.waitForClose(), 1007);
+  assert.equal(input.events().length, 7);
 });
 
 // ---------------------------------------------------------------------------------------------------------

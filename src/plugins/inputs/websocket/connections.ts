@@ -17,8 +17,10 @@
  *    and only when every message received before that ping has been handled (`handled === received`);
  *    otherwise it waits in `pendingPongs` until they are. Point 3 does not rely on point 2: should the
  *    handling ever become asynchronous, the pong still waits for it.
- * A message refused as undecodable (1007) or over a limit (1008: a record nested deeper than
- * MAX_NESTING_DEPTH) closes the connection, and its pings get no pong, so the sender keeps the chunk.
+ * A message refused as undecodable (1007) closes the connection, and its pings get no pong, so the
+ * sender keeps the chunk. A record over a limit (nested deeper than MAX_NESTING_DEPTH) costs only
+ * itself: it is skipped, logged and counted, and the rest of the message is taken and ponged, as the
+ * forward input does for a message without an ack request.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -208,6 +210,14 @@ export class InputConnections {
     }
     for (const batch of result.batches) this.#options.emit(batch.events, batch.records, batch.tag ?? undefined);
     telemetry.count('wsbit_input_messages_total');
+    if (result.rejected > 0) {
+      telemetry.event(
+        'warn',
+        `${result.rejected} invalid ${result.rejected === 1 ? 'record' : 'records'} in a message from ${connection.remote} skipped: ${result.rejectReason ?? ''}`,
+        'wsbit_input_rejected_records_total',
+        result.rejected,
+      );
+    }
     if (result.untimed > 0 && !connection.warnedUntimed) {
       connection.warnedUntimed = true;
       telemetry.logger.warn(

@@ -1,7 +1,10 @@
 /**
- * One WebSocket message → records in Fluent Bit's event layout, all or nothing: a message with one bad
- * record is refused whole, so a client that sends it again (the websocket output retries a chunk that
- * got no pong) never duplicates the good part.
+ * One WebSocket message → records in Fluent Bit's event layout. A message that cannot be decoded is
+ * refused whole (its bytes cannot be trusted past the fault). One record that decodes but breaks our
+ * nesting limit costs only itself: it is skipped and counted in `rejected`, and the good records are
+ * taken and confirmed, as the forward input does for a message without an ack request. Refusing the
+ * message instead would cost a Fluent Bit sender its good records too: it cannot split a chunk, and
+ * gives the whole of it up after its retries.
  *
  * - msgpack: Fluent Bit events `[[EventTime, {metadata}], {body}]` (what the websocket output and Fluent
  *   Bit send) or V1 `[time, {body}]`, concatenated. When every event is V2 and no `tag_key` splits
@@ -32,12 +35,6 @@ export type PayloadFormat = (typeof payloadFormats)[number];
  */
 export const UNDECODABLE_CLOSE_CODE = 1007;
 
-/**
- * The close code for a message that decodes but breaks a limit of ours (a record nested deeper than
- * MAX_NESTING_DEPTH): RFC 6455 §7.4.1 1008, "a message that violates its policy". 1009 is for size.
- */
-export const POLICY_CLOSE_CODE = 1008;
-
 export interface DecodeOptions {
   format: PayloadFormat;
   /** Take each record's tag from this key when it holds a non-empty string. */
@@ -64,6 +61,9 @@ export type DecodeResult =
       records: number;
       /** JSON records whose date key held no readable time: they got the reception time and kept the key. */
       untimed: number;
+      /** Records skipped because they break a limit (nested deeper than MAX_NESTING_DEPTH), and why the first was. */
+      rejected: number;
+      rejectReason: string | null;
     }
   | { ok: false; reason: string; closeCode: number };
 
@@ -90,6 +90,8 @@ export class PayloadDecoder {
   // Batches of the message being decoded: [tag, start offset in `out`, records].
   private batches: Array<{ tag: string | null; start: number; records: number }> = [];
   private untimed = 0;
+  private rejected = 0;
+  private rejectReason: string | null = null;
 
   constructor(private readonly options: DecodeOptions) {
     this.tagKey = options.tagKey === null ? null : Buffer.from(options.tagKey, 'utf8');
@@ -98,7 +100,7 @@ export class PayloadDecoder {
 
   /** `now` is the reception time, for records that carry none. */
   decode(payload: Buffer, now: EventTime): DecodeResult {
-    if (payload.length === 0) return { ok: true, encoding: 'empty', batches: [], records: 0, untimed: 0 };
+    if (payload.length === 0) return { ok: true, encoding: 'empty', batches: [], records: 0, untimed: 0, rejected: 0, rejectReason: null };
     let encoding: 'msgpack' | 'json' | null;
     if (this.options.format === 'auto') encoding = detectEncoding(payload);
     else encoding = this.options.format === 'msgpack' ? 'msgpack' : 'json';
@@ -107,6 +109,8 @@ export class PayloadDecoder {
     }
     this.batches = [];
     this.untimed = 0;
+    this.rejected = 0;
+    this.rejectReason = null;
     this.out.reset();
     try {
       return encoding === 'msgpack' ? this.decodeMsgpack(payload) : this.decodeJson(payload, now);
@@ -129,15 +133,24 @@ export class PayloadDecoder {
     } catch (error) {
       return undecodable(`invalid msgpack events: ${errorMessage(error)}`);
     }
-    // Refused here, before any pong: an output could not encode such a record for anyone downstream.
-    for (const [index, event] of events.entries()) {
+    // Skipped here, never taken: an output could not encode such a record for anyone downstream.
+    const taken = events.filter((event, index) => {
       const tooDeep = eventTooDeep(payload, event);
-      if (tooDeep !== null) return { ok: false, reason: `event ${index}: ${tooDeep}`, closeCode: POLICY_CLOSE_CODE };
+      if (tooDeep !== null) this.reject(`event ${index}: ${tooDeep}`);
+      return tooDeep === null;
+    });
+    if (allV2 && this.tagKey === null && this.rejected === 0) {
+      return {
+        ok: true,
+        encoding: 'msgpack',
+        batches: [{ tag: null, events: keepable(payload), records: events.length }],
+        records: events.length,
+        untimed: 0,
+        rejected: 0,
+        rejectReason: null,
+      };
     }
-    if (allV2 && this.tagKey === null) {
-      return { ok: true, encoding: 'msgpack', batches: [{ tag: null, events: keepable(payload), records: events.length }], records: events.length, untimed: 0 };
-    }
-    for (const event of events) {
+    for (const event of taken) {
       this.startRecord(this.tagOf(payload, event.bodyStart, event.bodyEnd));
       if (event.metaStart === event.metaEnd) {
         // V1 [time, body] becomes V2 with empty metadata, as Fluent Bit's decoder presents it.
@@ -146,7 +159,7 @@ export class PayloadDecoder {
         this.out.raw(payload, event.start, event.end);
       }
     }
-    return this.finish('msgpack', events.length);
+    return this.finish('msgpack', taken.length);
   }
 
   private decodeJson(payload: Buffer, now: EventTime): DecodeResult {
@@ -160,7 +173,14 @@ export class PayloadDecoder {
       const result = scanJsonValue(payload, offset, this.scratch, { eof: true, maxDepth: recordsMaxDepth(payload, offset) });
       if (result.status === 'incomplete') return undecodable('invalid JSON: the message ends inside a value');
       if (result.status === 'error' && result.tooDeep) {
-        return { ok: false, reason: `a record nested deeper than ${MAX_NESTING_DEPTH} levels (${result.message})`, closeCode: POLICY_CLOSE_CODE };
+        // One record (or one element of an array of records) is too deep: the others still count.
+        if (payload[offset] === 0x5b) records += this.jsonArrayRecords(payload, offset, now, (end) => (offset = end));
+        else {
+          this.reject(`a record nested deeper than ${MAX_NESTING_DEPTH} levels (${result.message})`);
+          offset = skipJsonContainer(payload, offset);
+        }
+        offset = skipJsonWhitespace(payload, offset);
+        continue;
       }
       if (result.status === 'error') return undecodable(`invalid JSON: ${result.message}`);
       const value = this.scratch.view();
@@ -183,6 +203,47 @@ export class PayloadDecoder {
       offset = skipJsonWhitespace(payload, result.end);
     }
     return this.finish('json', records);
+  }
+
+  /**
+   * The records of the top-level array at `payload[start]`, one element at a time, so that an element
+   * nested too deep is skipped alone. Returns how many were taken and reports where the array ends
+   * through `setEnd`; broken JSON throws (the message is then undecodable).
+   */
+  private jsonArrayRecords(payload: Buffer, start: number, now: EventTime, setEnd: (end: number) => void): number {
+    let records = 0;
+    let i = skipJsonWhitespace(payload, start + 1);
+    if (payload[i] === 0x5d) {
+      setEnd(i + 1);
+      return 0;
+    }
+    for (let index = 0; ; index++) {
+      this.scratch.reset();
+      const result = scanJsonValue(payload, i, this.scratch, { eof: false, maxDepth: MAX_NESTING_DEPTH });
+      if (result.status === 'incomplete') throw new Error('invalid JSON: the message ends inside a value');
+      if (result.status === 'error' && !result.tooDeep) throw new Error(`invalid JSON: ${result.message}`);
+      if (result.status === 'error') {
+        this.reject(`element ${index} of a JSON array: a record nested deeper than ${MAX_NESTING_DEPTH} levels`);
+        i = skipJsonContainer(payload, i);
+      } else {
+        if (result.kind !== 'object') throw new Error(`invalid record: element ${index} of a JSON array is not an object`);
+        const value = this.scratch.view();
+        this.addJsonRecord(value, 0, value.length, now);
+        records++;
+        i = result.end;
+      }
+      i = skipJsonWhitespace(payload, i);
+      if (payload[i] === 0x2c) i = skipJsonWhitespace(payload, i + 1);
+      else if (payload[i] === 0x5d) {
+        setEnd(i + 1);
+        return records;
+      } else throw new Error(`invalid JSON: expected ',' or ']' at byte ${i}`);
+    }
+  }
+
+  private reject(reason: string): void {
+    this.rejected++;
+    this.rejectReason ??= reason;
   }
 
   /** Appends one event for the map at `buf[start..end)`, timed by its date key. */
@@ -231,8 +292,31 @@ export class PayloadDecoder {
       events: bytes.subarray(batch.start, this.batches[index + 1]?.start ?? bytes.length),
       records: batch.records,
     }));
-    return { ok: true, encoding, batches, records, untimed: this.untimed };
+    return { ok: true, encoding, batches, records, untimed: this.untimed, rejected: this.rejected, rejectReason: this.rejectReason };
   }
+}
+
+/**
+ * The offset just past the object or array at `buf[start]` (after white space), found by matching
+ * brackets outside strings, with no nesting stack: it only skips a value too deep to be scanned.
+ * Throws when the message ends inside it.
+ */
+function skipJsonContainer(buf: Uint8Array, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = skipJsonWhitespace(buf, start); i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      if (depth === 0) return i + 1;
+    }
+  }
+  throw new Error('invalid JSON: the message ends inside a value');
 }
 
 function undecodable(reason: string): DecodeResult {

@@ -38,7 +38,17 @@ export interface LinkOptions {
 type LinkState =
   | { kind: 'down' }
   | { kind: 'connecting'; connection: WebSocketClientConnection; attempt: Promise<WebSocketClientConnection | null> }
-  | { kind: 'up'; connection: WebSocketClientConnection; flushes: number; idleTimer: TimerHandle | null; pingTimer: TimerHandle | null }
+  | {
+      kind: 'up';
+      connection: WebSocketClientConnection;
+      flushes: number;
+      idleTimer: TimerHandle | null;
+      pingTimer: TimerHandle | null;
+      /** The delivery watch: sends waiting for their confirmation, since when nothing has been confirmed, and the stray control frames then. */
+      inFlight: number;
+      waitingSinceMs: number;
+      strayAtWaitStart: { pings: number; pongs: number };
+    }
   | { kind: 'waiting'; timer: TimerHandle }
   | { kind: 'stopped' };
 
@@ -63,6 +73,8 @@ interface ConnectFailure {
  */
 const firstRefusalReminderMs = 5_000;
 const maxRefusalReminderMs = 60_000;
+
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 /** The outage's event kind for a handshake that succeeds (the other kinds are error codes). */
 const upAgain = 'handshake succeeded';
@@ -125,9 +137,13 @@ export class WebSocketLink {
     const connection = await this.connection();
     const up = this.state;
     // An idle close must not fire under a send that takes longer than the idle timeout (a slow server).
-    if (up.kind === 'up' && up.connection === connection) {
-      up.idleTimer?.cancel();
-      up.idleTimer = null;
+    const watched = up.kind === 'up' && up.connection === connection ? up : null;
+    if (watched !== null) {
+      watched.idleTimer?.cancel();
+      watched.idleTimer = null;
+      // Data starts waiting on this connection now: the watch runs from here until a confirmation.
+      if (watched.inFlight === 0) this.restartWatch(watched);
+      watched.inFlight++;
     }
     try {
       if (this.options.confirmDelivery) {
@@ -137,9 +153,15 @@ export class WebSocketLink {
         await connection.send(opcode, payload);
       }
     } catch (error) {
+      if (watched !== null) watched.inFlight--;
       this.lastProblem = `sending to ${this.target} failed: ${errorMessage(error)}`;
       this.startReconnecting(connection);
       throw error;
+    }
+    if (watched !== null) {
+      watched.inFlight--;
+      // Only a confirmed delivery is progress: the chunks still waiting are watched from now.
+      this.restartWatch(watched);
     }
     this.telemetry.count('wsbit_output_frames_total');
     this.endOutage();
@@ -258,7 +280,16 @@ export class WebSocketLink {
       this.state = { kind: 'down' };
       return null;
     }
-    const up: Extract<LinkState, { kind: 'up' }> = { kind: 'up', connection, flushes: 0, idleTimer: null, pingTimer: null };
+    const up: Extract<LinkState, { kind: 'up' }> = {
+      kind: 'up',
+      connection,
+      flushes: 0,
+      idleTimer: null,
+      pingTimer: null,
+      inFlight: 0,
+      waitingSinceMs: this.clock.nowMs(),
+      strayAtWaitStart: connection.strayControlFrames,
+    };
     this.state = up;
     const outageStartedMs = this.outage.sinceMs;
     const refusalEnded = this.endRefusal();
@@ -305,6 +336,19 @@ export class WebSocketLink {
     this.options.onLost?.(reason.message);
     this.outage.begin();
     const repeated = !this.outage.firstOf(reason.code);
+    if (state.inFlight > 0 && reason.code === 'WSBIT_PING_TIMEOUT') {
+      // Data waited and nothing was confirmed: logged every time, even when the same happened on the
+      // last connection, since a server that accepts handshakes and then confirms nothing (however
+      // busy it keeps the connection) would otherwise look up while nothing gets through.
+      const stray = connection.strayControlFrames;
+      const chunks = count(state.inFlight, 'chunk');
+      this.telemetry.event(
+        this.balanced ? 'debug' : 'warn',
+        `connection to ${this.target} delivered nothing for ${Math.round(this.clock.nowMs() - state.waitingSinceMs)} ms while ${chunks} waited (the server sent ${count(stray.pings - state.strayAtWaitStart.pings, 'ping')} and ${count(stray.pongs - state.strayAtWaitStart.pongs, 'pong')} that answered none of ours meanwhile); dropping it: ${reason.message}`,
+        'wsbit_output_disconnects_total',
+      );
+      return;
+    }
     this.telemetry.event(
       repeated || this.balanced ? 'debug' : 'warn',
       `connection to ${this.target} down: ${reason.message}${repeated ? '' : this.outageNote()}`,
@@ -365,6 +409,11 @@ export class WebSocketLink {
   private endOutage(): void {
     if (this.outage.end() === null) return;
     this.failedAttempts = 0;
+  }
+
+  private restartWatch(up: Extract<LinkState, { kind: 'up' }>): void {
+    up.waitingSinceMs = this.clock.nowMs();
+    up.strayAtWaitStart = up.connection.strayControlFrames;
   }
 
   private armIdleTimer(up: Extract<LinkState, { kind: 'up' }>): void {
