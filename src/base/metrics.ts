@@ -43,6 +43,9 @@ export const metricDefinitions = {
   wsbit_output_upstream_node_up: { kind: 'gauge', help: 'Whether an upstream node is taking chunks (1) or marked down (0).' },
   wsbit_output_http_requests_total: { kind: 'counter', help: 'HTTP requests the http output sent, whatever the answer.' },
   wsbit_output_forward_acks_total: { kind: 'counter', help: 'Acks the forward output received for chunks sent with require_ack_response.' },
+  fluentbit_storage_writes_failing: { kind: 'gauge', help: 'Whether chunk writes fail (1: ENOSPC, EDQUOT, EIO): filesystem inputs are paused and acknowledge nothing until a probe write succeeds.' },
+  fluentbit_storage_write_errors_total: { kind: 'counter', help: 'Chunk writes that failed.' },
+  fluentbit_storage_refused_records_total: { kind: 'counter', help: 'Records an input refused (not acknowledged) because chunk writes fail; the sender keeps them.' },
   wsbit_storage_chunks: { kind: 'gauge', help: 'Chunks held by the engine.' },
   wsbit_storage_bytes: { kind: 'gauge', help: 'Bytes held in chunks by the engine.' },
 } as const;
