@@ -13,7 +13,7 @@ import { OutageNarration, type Backlog } from './outage.js';
 import { HeldChunks, type StorageReport } from './held-chunks.js';
 import { ShutdownReport, type UndeliveredBy } from './shutdown-report.js';
 import { queueTask, startQueued } from './output-queue.js';
-import { DEFAULT_DISK_PROBE_SECONDS, DiskWatch, type DiskStateReport } from './disk-watch.js';
+import { DEFAULT_DISK_PROBE_SECONDS, DiskWatch } from './disk-watch.js';
 import type { ChunkTracking, EngineSettings, InputRegistration, InputState, OutputRegistration, OutputState, Task } from './engine-state.js';
 
 export type { EngineSettings, InputRegistration, OutputRegistration } from './engine-state.js';
@@ -125,10 +125,6 @@ export class Engine {
     return false;
   }
 
-  /** The disk's state for /api/v1/storage. */
-  diskState(): DiskStateReport {
-    return this.disk.report();
-  }
 
   /**
    * Takes over chunks an earlier run left on disk: they are routed again by their tag and queued
@@ -170,7 +166,7 @@ export class Engine {
   }
 
   storageReport(): StorageReport {
-    return this.tracking.storageReport();
+    return { ...this.tracking.storageReport(), disk: this.disk.report() };
   }
 
   chunksInMemory(): number {
