@@ -8,6 +8,8 @@ import { Telemetry } from '../../src/base/telemetry.js';
 import { memoryStorage, type ChunkStorage } from '../../src/pipeline/storage/types.js';
 import type { Chunk, ChunkView } from '../../src/pipeline/chunk.js';
 import type { InputInstance } from '../../src/pipeline/contracts.js';
+import { HealthCheck } from '../../src/monitoring/health.js';
+import { MonitoringServer } from '../../src/monitoring/server.js';
 
 /** A filesystem-kind storage whose writes fail with ENOSPC while `full` is set; it keeps what it took. */
 class FlakyDisk implements ChunkStorage {
@@ -167,5 +169,43 @@ test('a chunk whose file missed a write takes no more writes, so its file stays 
   h.engine.promoteRetries('out.0');
   await h.clock.advance(60_000);
   assert.equal(h.received.map((chunk) => chunk.data.toString()).join(''), 'r0;r1;r2;');
+  await h.engine.stop();
+});
+
+test('/api/v1/health is unhealthy and /api/v1/storage shows the failing disk while chunk writes fail, and both recover with the disk', async (t) => {
+  const h = harness();
+  h.engine.start();
+  const health = new HealthCheck(h.metrics, { errorsCount: 5, retryFailureCount: 5, periodSeconds: 60 });
+  const monitoring = new MonitoringServer({ version: 'test', startedAtMs: Date.now(), metrics: () => h.metrics, storage: () => h.engine.storageReport(), health, reload: null });
+  const root = new LogRoot({ level: 'error', sink: { write: () => undefined } });
+  const port = await monitoring.listen('127.0.0.1', 0, root.scoped('http_server'));
+  t.after(() => monitoring.close());
+  const get = async (path: string) => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`);
+    return { status: response.status, text: await response.text() };
+  };
+  type Disk = { writable: boolean; reason: string | null; failing_since: string | null; held_back_records: number };
+  const disk = async (): Promise<Disk> => (JSON.parse((await get('/api/v1/storage')).text) as { storage_layer: { disk: Disk } }).storage_layer.disk;
+
+  assert.equal((await get('/api/v1/health')).status, 200);
+  assert.equal((await disk()).writable, true);
+  h.disk.full = true;
+  assert.equal(h.engine.append('forward.0', 't', record(0), 1), false);
+  assert.equal(h.engine.admit('forward.0', 3), false);
+  assert.equal((await get('/api/v1/health')).status, 500);
+  const failing = await disk();
+  assert.equal(failing.writable, false);
+  assert.match(failing.reason ?? '', /ENOSPC/);
+  assert.equal(failing.held_back_records, 4);
+  assert.match((await get('/api/v1/metrics/prometheus')).text, /fluentbit_storage_writes_failing\{name="storage"\} 1/);
+
+  h.disk.full = false;
+  await h.clock.advance(2000);
+  assert.equal((await get('/api/v1/health')).status, 200);
+  assert.deepEqual(await disk(), { writable: true, reason: null, failing_since: null, held_back_records: 0 });
+  // The held chunk is delivered, so the engine stops at once (its Grace runs on the manual clock).
+  h.setOutputUp(true);
+  h.engine.promoteRetries('out.0');
+  await h.clock.advance(60_000);
   await h.engine.stop();
 });
