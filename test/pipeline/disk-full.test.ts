@@ -7,7 +7,7 @@ import { MetricsRegistry } from '../../src/base/metrics.js';
 import { Telemetry } from '../../src/base/telemetry.js';
 import { memoryStorage, type ChunkStorage } from '../../src/pipeline/storage/types.js';
 import type { Chunk, ChunkView } from '../../src/pipeline/chunk.js';
-import type { InputInstance } from '../../src/pipeline/contracts.js';
+import { countingInput } from '../helpers/counting-input.js';
 import { HealthCheck } from '../../src/monitoring/health.js';
 import { MonitoringServer } from '../../src/monitoring/server.js';
 
@@ -37,21 +37,6 @@ class FlakyDisk implements ChunkStorage {
   }
 }
 
-function counter(): InputInstance & { pauses: number; resumes: number } {
-  return {
-    pauses: 0,
-    resumes: 0,
-    start: async () => undefined,
-    stop: async () => undefined,
-    pause() {
-      this.pauses++;
-    },
-    resume() {
-      this.resumes++;
-    },
-  };
-}
-
 function harness() {
   const clock = new ManualClock(1_700_000_000_000);
   const logLines: string[] = [];
@@ -72,8 +57,8 @@ function harness() {
     root.scoped(''),
     () => 0,
   );
-  const onDisk = counter();
-  const inMemory = counter();
+  const onDisk = countingInput();
+  const inMemory = countingInput();
   engine.addInput({ instance: 'forward.0', memBufLimitBytes: 0, storage: disk, plugin: onDisk, telemetry: new Telemetry('forward.0', root.scoped('input'), metrics) });
   engine.addInput({ instance: 'dummy.0', memBufLimitBytes: 0, storage: memoryStorage, plugin: inMemory, telemetry: new Telemetry('dummy.0', root.scoped('input'), metrics) });
   const received: ChunkView[] = [];
