@@ -179,14 +179,14 @@ test('disk full with kill -9: forward acks, websocket pongs and http 201s are al
   await first.waitForOutput(/\[storage\] cannot write chunk '[^']+': (ENOSPC|.*no space)/i, 'the disk-full error');
   const rssFull = rssKiB(pid);
 
-  // Memory while full: senders keep offering about 23 MB more over http; none of it may stay in memory.
+  // Memory while full: senders keep offering about 46 MB more over http; none of it may stay in memory.
   const big = JSON.stringify(Array.from({ length: 500 }, (_, i) => ({ seq: BASE.http + 900_000 + i, src: 'http', pad: PAD })));
   const statuses = new Map<string, number>();
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 400; i++) {
     const status = await sendHttp(ports.http, big);
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
   }
-  const offeredKiB = (200 * Buffer.byteLength(big)) / 1024;
+  const offeredKiB = (400 * Buffer.byteLength(big)) / 1024;
   const rssAfter = rssKiB(pid);
   assert.deepEqual([...statuses.keys()], ['503+5'], `while the disk is full every request is refused with 503 and Retry-After: ${JSON.stringify([...statuses])}`);
 

@@ -148,6 +148,8 @@ export class HttpInputServer implements InputInstance {
     if (req.method === 'POST' && !this.context.admit(0)) {
       // Chunk writes fail: the body is not read, so the connection closes after the answer.
       telemetry.logger.debug(`request from ${req.socket.remoteAddress ?? ''} refused: chunk writes fail (HTTP 503)`);
+      // The body is not read: it would only be thrown away, so the connection closes once answered.
+      res.once('finish', () => req.socket.destroy());
       this.reply(res, 503, STORAGE_FAILING_TEXT, true);
       return true;
     }
