@@ -70,12 +70,14 @@ export class BufferLimits {
         : overChunks
           ? `storage.max_chunks_up ${this.maxChunksUp} reached`
           : 'chunk writes fail';
+      // The resume line names the limit that paused the input, as Fluent Bit's does.
+      input.pausedBy = overMemory ? 'mem buf overlimit' : overChunks ? 'chunks overlimit' : 'disk writable again';
       this.logger.warn(`[input] ${input.instance} paused (${reason})`);
       input.telemetry.count('fluentbit_input_paused_total');
       input.plugin.pause();
     } else if (input.paused && !overMemory && !overChunks && !diskFailing && !stopping) {
       input.paused = false;
-      this.logger.info(`[input] ${input.instance} resume (${limit > 0 ? 'mem buf overlimit' : input.pauseOnChunksOverlimit === true ? 'chunks overlimit' : 'disk writable'})`);
+      this.logger.info(`[input] ${input.instance} resume (${input.pausedBy ?? 'mem buf overlimit'})`);
       input.plugin.resume();
     }
   }

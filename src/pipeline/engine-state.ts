@@ -53,6 +53,8 @@ export interface InputState extends InputRegistration {
   openChunks: Map<string, Chunk>;
   bufferedBytes: number;
   paused: boolean;
+  /** What paused the input, for its resume line. */
+  pausedBy?: string;
 }
 
 export type TaskState = 'queued' | 'running' | 'waiting' | 'done';
