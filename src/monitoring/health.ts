@@ -12,7 +12,8 @@ export interface HealthSettings {
 /**
  * Fluent Bit's health check: at the end of every period the output error and retry-failure
  * counters are compared with the previous period's; the agent is unhealthy while either grew by
- * more than its threshold, and healthy again after a calm period.
+ * more than its threshold, and healthy again after a calm period. Beyond Fluent Bit, it is unhealthy
+ * too while chunk writes fail (disk full), since its inputs then refuse records.
  *
  * Beyond Fluent Bit: an output whose server refuses it for good (`wsbit_output_refused`, set by the
  * websocket output on a 401, 403 or 404 or an untrusted certificate) makes the agent unhealthy at
@@ -54,9 +55,13 @@ export class HealthCheck {
     return this.healthy && !this.refused();
   }
 
-  /** Read live on every request: the refusal ends with the handshake that succeeds, not at a period's end. */
+  /**
+   * Read live on every request: the refusal ends with the handshake that succeeds, and a failing disk
+   * (`fluentbit_storage_writes_failing`: inputs paused, nothing acknowledged) with the write that
+   * succeeds, not at a period's end.
+   */
   private refused(): boolean {
-    return this.metrics.snapshot().some(({ metric, value }) => metric === 'wsbit_output_refused' && value > 0);
+    return this.metrics.snapshot().some(({ metric, value }) => (metric === 'wsbit_output_refused' || metric === 'fluentbit_storage_writes_failing') && value > 0);
   }
 
   private totals(): { errors: number; retryFailures: number } {

@@ -102,6 +102,17 @@ export class MonitoringServer {
               fs_chunks_up: storage.fsChunksUp,
               fs_chunks_down: storage.fsChunksDown,
             },
+            ...(storage.disk === undefined
+              ? {}
+              : {
+                  // While chunk writes fail, filesystem inputs are paused and acknowledge nothing.
+                  disk: {
+                    writable: storage.disk.writable,
+                    reason: storage.disk.reason,
+                    failing_since: storage.disk.failingSinceMs === null ? null : new Date(storage.disk.failingSinceMs).toISOString(),
+                    held_back_records: storage.disk.heldBackRecords,
+                  },
+                }),
           },
         });
       }

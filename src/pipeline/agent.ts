@@ -74,6 +74,8 @@ export class Agent {
     this.metrics = options.metrics ?? new MetricsRegistry();
     const logRoot = options.logRoot;
     const { parsers } = pipeline;
+    this.diskStorage = this.createDiskStorage(logRoot);
+    const diskStorage = this.diskStorage;
     this.engine = new Engine(
       {
         flushSeconds: service.flush,
@@ -81,6 +83,8 @@ export class Agent {
         schedulerBaseSeconds: service['scheduler.base'],
         schedulerCapSeconds: service['scheduler.cap'],
         maxChunksUp: service['storage.max_chunks_up'],
+        diskProbe: diskStorage === null ? undefined : (bytes) => diskStorage.probe(bytes),
+        storageTelemetry: new Telemetry('storage', logRoot.scoped('storage'), this.metrics),
       },
       clock,
       logRoot.scoped(''),
@@ -91,8 +95,6 @@ export class Agent {
       escapeUnicode: service['json.escape_unicode'],
       convertNanToNull: service['json.convert_nan_to_null'],
     };
-
-    this.diskStorage = this.createDiskStorage(logRoot);
 
     /** What every plugin gets: its name, config, a logger scoped `kind:name:instance`, telemetry, the clock. */
     const pluginContext = (kind: 'input' | 'filter' | 'output', spec: InputSpec | FilterSpec | OutputSpec) => {
@@ -168,6 +170,7 @@ export class Agent {
         parsers,
         tag: spec.tag,
         emit: (events, records, tag) => this.ingest(spec.instance, tag ?? spec.tag, events, records, processors),
+        admit: (records) => this.engine.admit(spec.instance, records),
       });
       this.engine.addInput({
         instance: spec.instance,
@@ -321,17 +324,17 @@ export class Agent {
   }
 
   /** Counts what an input produced, then runs its processors and the shared filters. */
-  private ingest(inputInstance: string, tag: string, events: Buffer, records: number, processors: readonly RunningFilter[]): void {
+  private ingest(inputInstance: string, tag: string, events: Buffer, records: number, processors: readonly RunningFilter[]): boolean {
     // Counted as the input produced them, before filters drop or add any (as Fluent Bit counts).
     this.metrics.add('fluentbit_input_records_total', inputInstance, records);
     this.metrics.add('fluentbit_input_bytes_total', inputInstance, events.length);
-    this.runPath(processors, 0, inputInstance, tag, events, records);
+    return this.runPath(processors, 0, inputInstance, tag, events, records);
   }
 
   /** Runs records along an input's path from position `first` (see FilterChain.runPath), then into the engine. */
-  private runPath(processors: readonly RunningFilter[] | null, first: number, inputInstance: string, tag: string, events: Buffer, records: number): void {
+  private runPath(processors: readonly RunningFilter[] | null, first: number, inputInstance: string, tag: string, events: Buffer, records: number): boolean {
     const filtered = this.filters.runPath(processors, first, inputInstance, tag, { events, records });
-    this.engine.append(inputInstance, tag, filtered.events, filtered.records);
+    return this.engine.append(inputInstance, tag, filtered.events, filtered.records);
   }
 
   input(instance: string): InputInstance | undefined {

@@ -42,7 +42,7 @@ export class BufferLimits {
 
   /** After a flush, a filesystem chunk still waiting for other outputs or a retry leaves memory if over the limit. */
   settle(chunk: Chunk, track: ChunkTracking): void {
-    if (track.input.storage.kind !== 'filesystem' || track.runningTasks > 0) return;
+    if (track.input.storage.kind !== 'filesystem' || track.runningTasks > 0 || track.unstoredRecords > 0) return;
     if (this.diskChunksUp.size > this.maxChunksUp) {
       this.diskChunksUp.delete(chunk);
       chunk.dropMemory();
@@ -55,22 +55,29 @@ export class BufferLimits {
     if (track.input.storage.countsAgainstMemoryLimit) track.input.bufferedBytes -= chunk.sizeBytes;
   }
 
-  /** Mem_Buf_Limit for memory chunks, storage.max_chunks_up with pause_on_chunks_overlimit for disk ones. */
-  check(input: InputState, stopping: boolean): void {
+  /**
+   * Mem_Buf_Limit for memory chunks, storage.max_chunks_up with pause_on_chunks_overlimit for disk
+   * ones, and `diskFailing` (chunk writes fail, see DiskWatch) for filesystem inputs.
+   */
+  check(input: InputState, stopping: boolean, diskFailing = false): void {
     const limit = input.memBufLimitBytes;
     const overMemory = limit > 0 && input.bufferedBytes >= limit;
     const overChunks = input.pauseOnChunksOverlimit === true && this.diskChunksUp.size >= this.maxChunksUp;
-    if (!input.paused && (overMemory || overChunks)) {
+    if (!input.paused && (overMemory || overChunks || diskFailing)) {
       input.paused = true;
       const reason = overMemory
         ? `mem buf overlimit - buffered ${input.bufferedBytes}B reached limit ${limit}B`
-        : `storage.max_chunks_up ${this.maxChunksUp} reached`;
+        : overChunks
+          ? `storage.max_chunks_up ${this.maxChunksUp} reached`
+          : 'chunk writes fail';
+      // The resume line names the limit that paused the input, as Fluent Bit's does.
+      input.pausedBy = overMemory ? 'mem buf overlimit' : overChunks ? 'chunks overlimit' : 'disk writable again';
       this.logger.warn(`[input] ${input.instance} paused (${reason})`);
       input.telemetry.count('fluentbit_input_paused_total');
       input.plugin.pause();
-    } else if (input.paused && !overMemory && !overChunks && !stopping) {
+    } else if (input.paused && !overMemory && !overChunks && !diskFailing && !stopping) {
       input.paused = false;
-      this.logger.info(`[input] ${input.instance} resume (${limit > 0 ? 'mem buf overlimit' : 'chunks overlimit'})`);
+      this.logger.info(`[input] ${input.instance} resume (${input.pausedBy ?? 'mem buf overlimit'})`);
       input.plugin.resume();
     }
   }

@@ -34,8 +34,19 @@ export interface InputContext<Config> extends PluginContext<Config> {
    * Hands records to the engine: `events` holds `records` events in Fluent Bit's layout. The engine
    * copies what it keeps before returning, so an input may pass a view of a buffer it reuses.
    * `tag` overrides the instance tag (e.g. http paths).
+   *
+   * Returns true when the records are stored as the input's storage promises (with `storage.type
+   * filesystem`: written to a chunk file, synced as `storage.sync` says). False when the disk cannot
+   * take them (ENOSPC, EDQUOT, EIO): the engine keeps them in memory only and pauses the input, and
+   * an input that acknowledges (forward ack, http 201, websocket pong) must not acknowledge them.
    */
-  emit(events: Buffer, records: number, tag?: string): void;
+  emit(events: Buffer, records: number, tag?: string): boolean;
+  /**
+   * For inputs whose sender keeps what is not acknowledged: asks before emitting `records` whether
+   * they may be taken now. False while chunk writes fail for this input's storage: the input then
+   * refuses them without emitting (no ack, a 503, no pong), so they cost no memory here.
+   */
+  admit(records: number): boolean;
 }
 
 export interface InputInstance {

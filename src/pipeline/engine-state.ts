@@ -17,6 +17,12 @@ export interface EngineSettings {
   schedulerCapSeconds: number;
   /** `storage.max_chunks_up`: sealed filesystem chunks kept in memory; the rest are read back when flushed. */
   maxChunksUp?: number;
+  /** How often a failing disk is tried again (DiskWatch); DEFAULT_DISK_PROBE_SECONDS without it. */
+  diskProbeSeconds?: number;
+  /** Writes and removes a probe of about `bytes` in storage.path; throws while the disk fails. */
+  diskProbe?: (bytes: number) => void;
+  /** Where the storage's own metrics go (`fluentbit_storage_writes_failing`, write errors). */
+  storageTelemetry?: Telemetry;
 }
 
 export interface InputRegistration {
@@ -47,6 +53,8 @@ export interface InputState extends InputRegistration {
   openChunks: Map<string, Chunk>;
   bufferedBytes: number;
   paused: boolean;
+  /** What paused the input, for its resume line. */
+  pausedBy?: string;
 }
 
 export type TaskState = 'queued' | 'running' | 'waiting' | 'done';
@@ -84,4 +92,6 @@ export interface ChunkTracking {
   input: InputState;
   pendingTasks: number;
   runningTasks: number;
+  /** Records appended while the disk failed: only in memory, so the chunk never leaves memory. */
+  unstoredRecords: number;
 }

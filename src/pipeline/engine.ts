@@ -13,6 +13,7 @@ import { OutageNarration, type Backlog } from './outage.js';
 import { HeldChunks, type StorageReport } from './held-chunks.js';
 import { ShutdownReport, type UndeliveredBy } from './shutdown-report.js';
 import { queueTask, startQueued } from './output-queue.js';
+import { DEFAULT_DISK_PROBE_SECONDS, DiskWatch } from './disk-watch.js';
 import type { ChunkTracking, EngineSettings, InputRegistration, InputState, OutputRegistration, OutputState, Task } from './engine-state.js';
 
 export type { EngineSettings, InputRegistration, OutputRegistration } from './engine-state.js';
@@ -41,6 +42,7 @@ export class Engine {
   private readonly tracking = new HeldChunks();
   private readonly warnedUnroutedTags = new Set<string>();
   private readonly limits: BufferLimits;
+  private readonly disk: DiskWatch;
   private flushTimer: TimerHandle | null = null;
   private nextTaskId = 0;
   private stopping = false;
@@ -54,6 +56,14 @@ export class Engine {
     private readonly random: () => number = Math.random,
   ) {
     this.limits = new BufferLimits(settings.maxChunksUp ?? Infinity, logger);
+    this.disk = new DiskWatch(
+      clock,
+      logger,
+      settings.diskProbeSeconds ?? DEFAULT_DISK_PROBE_SECONDS,
+      (bytes) => settings.diskProbe?.(bytes),
+      () => this.checkAllInputs(),
+      settings.storageTelemetry ?? null,
+    );
   }
 
   addInput(registration: InputRegistration): void {
@@ -74,26 +84,47 @@ export class Engine {
     });
   }
 
-  /** Appends events from an input. Data arriving while the input is paused is still kept, never dropped. */
-  append(inputInstance: string, tag: string, events: Buffer, records: number): void {
+  /**
+   * Appends events from an input. Data arriving while the input is paused is still kept, never
+   * dropped. Returns true when the records are stored as the input's storage promises (for
+   * filesystem storage: written to a chunk file), false when they are kept in memory only because
+   * the disk cannot take them: the input must then not acknowledge them (InputContext.emit).
+   */
+  append(inputInstance: string, tag: string, events: Buffer, records: number): boolean {
     const input = this.inputs.get(inputInstance);
     if (input === undefined) throw new Error(`unknown input instance ${inputInstance}`);
-    if (records === 0) return;
+    if (records === 0) return true;
     let chunk = input.openChunks.get(tag);
     if (chunk === undefined) {
       chunk = new Chunk(newChunkId(this.clock.nowMs()), input.instance, tag);
       input.openChunks.set(tag, chunk);
-      this.tracking.set(chunk, { input, pendingTasks: 0, runningTasks: 0 });
+      this.tracking.set(chunk, { input, pendingTasks: 0, runningTasks: 0, unstoredRecords: 0 });
     }
     chunk.append(events, records);
-    this.persist(input, chunk, events);
+    const stored = this.persist(input, chunk, events, records);
     this.limits.appended(input, events.length);
-    if (chunk.sizeBytes >= chunkBytesLimit) {
+    // A chunk whose file missed a write takes no more writes: its file stays a clean prefix.
+    if (chunk.sizeBytes >= chunkBytesLimit || !stored) {
       input.openChunks.delete(tag);
       this.dispatch(chunk);
     }
-    this.limits.check(input, this.stopping);
+    this.limits.check(input, this.stopping, this.diskBlocks(input));
+    return stored;
   }
+
+  /**
+   * Whether an input that can make its sender keep records (no ack, a 503) may take `records` now.
+   * False while chunk writes fail for its filesystem storage: the records are then counted as held
+   * back, and the input refuses them without emitting.
+   */
+  admit(inputInstance: string, records: number): boolean {
+    const input = this.inputs.get(inputInstance);
+    if (input === undefined || !this.diskBlocks(input)) return true;
+    this.disk.heldBack(records);
+    input.telemetry.count('fluentbit_storage_refused_records_total', records);
+    return false;
+  }
+
 
   /**
    * Takes over chunks an earlier run left on disk: they are routed again by their tag and queued
@@ -102,7 +133,7 @@ export class Engine {
   adoptBacklog(inputInstance: string, chunk: Chunk): void {
     const input = this.inputs.get(inputInstance);
     if (input === undefined) throw new Error(`unknown input instance ${inputInstance}`);
-    this.tracking.set(chunk, { input, pendingTasks: 0, runningTasks: 0 });
+    this.tracking.set(chunk, { input, pendingTasks: 0, runningTasks: 0, unstoredRecords: 0 });
     this.dispatch(chunk);
   }
 
@@ -135,7 +166,7 @@ export class Engine {
   }
 
   storageReport(): StorageReport {
-    return this.tracking.storageReport();
+    return { ...this.tracking.storageReport(), disk: this.disk.report() };
   }
 
   chunksInMemory(): number {
@@ -155,6 +186,7 @@ export class Engine {
     this.stopping = true;
     this.flushTimer?.cancel();
     this.flushTimer = null;
+    this.disk.stop();
     for (const instance of this.inputs.keys()) await this.stopInput(instance);
     options.afterInputsStopped?.();
     this.flushOpenChunks();
@@ -233,7 +265,10 @@ export class Engine {
       }
       this.tracking.delete(chunk);
       if (onDisk) {
-        report.add(chunk.records, track.input.instance, true, by);
+        // Records a failing disk did not take were never acknowledged; those on disk go next run.
+        const unstored = handOver === null ? track.unstoredRecords : 0;
+        if (chunk.records > unstored) report.add(chunk.records - unstored, track.input.instance, true, by);
+        if (unstored > 0) report.add(unstored, track.input.instance, false, by);
         track.input.storage.seal(chunk);
         continue;
       }
@@ -260,7 +295,8 @@ export class Engine {
     chunk.seal();
     track.input.storage.seal(chunk);
     const onDisk = track.input.storage.kind === 'filesystem';
-    if (onDisk) this.limits.sealedOnDisk(chunk);
+    // A chunk whose file misses records keeps them in memory until it is delivered.
+    if (onDisk && track.unstoredRecords === 0) this.limits.sealedOnDisk(chunk);
     const targets = this.outputs.filter((output) => routeMatches(output.route, chunk.tag));
     if (targets.length === 0) {
       if (!this.warnedUnroutedTags.has(chunk.tag)) {
@@ -432,17 +468,41 @@ export class Engine {
     // A chunk dropped (storage.total_limit_size) while an output still flushes it keeps its bytes.
     if (track.runningTasks === 0) chunk.recycle();
     // storage.max_chunks_up is shared by all inputs, so any release may let any of them resume.
-    for (const input of this.inputs.values()) this.limits.check(input, this.stopping);
+    this.checkAllInputs();
     this.tracking.settleIdle();
   }
 
-  /** Writes appended records to the input's storage; a failing disk keeps them in memory instead. */
-  private persist(input: InputState, chunk: Chunk, events: Buffer): void {
+  private checkAllInputs(): void {
+    for (const input of this.inputs.values()) this.limits.check(input, this.stopping, this.diskBlocks(input));
+  }
+
+  /** Chunk writes fail, so a filesystem input is paused and acknowledges nothing. */
+  private diskBlocks(input: InputState): boolean {
+    return this.disk.failing && input.storage.kind === 'filesystem';
+  }
+
+  /**
+   * Writes appended records to the input's storage. When the write fails (ENOSPC, EDQUOT, EIO), or
+   * the disk already fails, the records stay in memory only and the caller is told, so that no input
+   * acknowledges them; filesystem inputs are paused until a probe write succeeds (DiskWatch).
+   */
+  private persist(input: InputState, chunk: Chunk, events: Buffer, records: number): boolean {
+    const track = this.tracking.get(chunk);
+    if (track !== undefined && track.unstoredRecords > 0) return this.unstored(track, records);
+    if (this.diskBlocks(input)) return this.unstored(track, records);
     try {
       input.storage.append(chunk, events);
+      return true;
     } catch (error) {
-      this.logger.error(`[storage] cannot write chunk '${chunk.id}' to disk, its records stay in memory only: ${errorMessage(error)}`);
+      this.disk.failed(error, chunk.id, events.length);
+      return this.unstored(track, records);
     }
+  }
+
+  private unstored(track: ChunkTracking | undefined, records: number): false {
+    if (track !== undefined) track.unstoredRecords += records;
+    this.disk.heldBack(records);
+    return false;
   }
 
   /** Engine events are logged in the engine's own scope, as Fluent Bit does, and counted per instance. */

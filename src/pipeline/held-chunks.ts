@@ -1,5 +1,6 @@
 import type { Chunk } from './chunk.js';
 import type { ChunkTracking } from './engine-state.js';
+import type { DiskStateReport } from './disk-watch.js';
 
 /** Counts for `/api/v1/storage`. */
 export interface StorageReport {
@@ -8,6 +9,8 @@ export interface StorageReport {
   fsChunks: number;
   fsChunksUp: number;
   fsChunksDown: number;
+  /** Whether chunk writes succeed (the engine adds it; DiskWatch). */
+  disk?: DiskStateReport;
 }
 
 /** Every chunk the engine holds, open or sealed, until each output it was routed to is done with it. */

@@ -9,6 +9,7 @@ import { Telemetry } from '../../src/base/telemetry.js';
 import { memoryStorage } from '../../src/pipeline/storage/types.js';
 import { chunkBytesLimit, type ChunkView } from '../../src/pipeline/chunk.js';
 import type { FlushResult, InputInstance, OutputInstance } from '../../src/pipeline/contracts.js';
+import { countingInput } from '../helpers/counting-input.js';
 
 interface Harness {
   engine: Engine;
@@ -37,18 +38,7 @@ function harness(options: { memBufLimitBytes?: number; graceSeconds?: number } =
     root.scoped(''),
     () => 0,
   );
-  const input = {
-    pauses: 0,
-    resumes: 0,
-    start: async () => undefined,
-    stop: async () => undefined,
-    pause() {
-      this.pauses++;
-    },
-    resume() {
-      this.resumes++;
-    },
-  };
+  const input = countingInput();
   engine.addInput({
     instance: 'dummy.0',
     memBufLimitBytes: options.memBufLimitBytes ?? 0,

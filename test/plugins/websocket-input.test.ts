@@ -118,8 +118,9 @@ test('the pong for a ping is sent only once every earlier message is in the engi
   const append = engine.append.bind(engine);
   let appended = 0;
   engine.append = (instance, tag, events, records) => {
-    append(instance, tag, events, records);
+    const stored = append(instance, tag, events, records);
     appended += records;
+    return stored;
   };
   // Checked on the server side at the moment ws is asked to send each pong.
   const checks: string[] = [];

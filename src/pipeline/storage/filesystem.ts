@@ -200,6 +200,22 @@ export class FilesystemStorage implements ChunkStorage {
     return { filePath, fd, size: header.length };
   }
 
+  /**
+   * Whether the disk takes `bytes` again after a failed chunk write: writes them to a probe file,
+   * syncs it and removes it. Throws the write's error (ENOSPC, EDQUOT, EIO) while it does not.
+   */
+  probe(bytes: number): void {
+    const filePath = path.join(this.options.rootPath, '.wsbit-probe');
+    const fd = openSync(filePath, 'w');
+    try {
+      this.writeAll(fd, Buffer.alloc(Math.max(4096, bytes)));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+      rmSync(filePath, { force: true });
+    }
+  }
+
   seal(chunk: Chunk): void {
     const file = this.open.get(chunk);
     if (file === undefined || file.fd === null) return;

@@ -53,6 +53,7 @@ export const websocketInput = defineInput({
       maxMessageBytes: options.maxMessageBytes,
       telemetry,
       emit: (events, records, tag) => context.emit(events, records, tag),
+      admit: (records) => context.admit(records),
     });
     // ws does the handshake, frames and closing; we keep the clients, and send pongs ourselves.
     const wss = new WebSocketServer({

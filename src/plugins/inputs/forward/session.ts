@@ -17,7 +17,7 @@ import { ackMessage, decodeForwardFrame, ForwardProtocolError } from './protocol
 /** Per connection: the handshake phase, then message frames. */
 type Phase = { name: 'awaiting-ping'; config: HandshakeConfig; handshake: HandshakeState } | { name: 'established' } | { name: 'closed' };
 
-export type SessionContext = Pick<InputContext<unknown>, 'tag' | 'telemetry' | 'emit'>;
+export type SessionContext = Pick<InputContext<unknown>, 'tag' | 'telemetry' | 'emit' | 'admit'>;
 
 export class ForwardSession {
   private readonly peer: string;
@@ -157,7 +157,14 @@ export class ForwardSession {
       );
       return;
     }
-    if (message.records > 0) this.context.emit(writer.view(), message.records, this.tagFor(message.tag));
+    const wantsAck = message.chunk !== null;
+    // An ack must mean the records are in a chunk file. While chunk writes fail, a message that asks
+    // for one is refused whole, as Fluent Bit refuses it: no ack, and the connection is closed, so
+    // the client sends it again once it reconnects. A message without an ack request is kept in memory.
+    if (wantsAck && message.records > 0 && !this.context.admit(message.records)) return this.holdBack(message.records, 'chunk writes fail');
+    if (message.records > 0 && !this.context.emit(writer.view(), message.records, this.tagFor(message.tag)) && wantsAck) {
+      return this.holdBack(message.records, 'its records could not be written to a chunk file');
+    }
     if (message.rejected > 0) {
       telemetry.event(
         'warn',
@@ -168,6 +175,15 @@ export class ForwardSession {
     }
     // The ack says the records are in wsbit's buffer, as Fluent Bit acks after appending.
     if (message.chunk !== null) this.socket.write(ackMessage(message.chunk));
+  }
+
+  /** Refuses an acknowledged message the storage could not keep: no ack, and the connection closes. */
+  private holdBack(records: number, reason: string): void {
+    if (this.phase.name === 'closed') return;
+    this.phase = { name: 'closed' };
+    // The engine logs the disk failure once; a line per connection would only repeat it.
+    this.telemetry.logger.debug(`message of ${records} records from ${this.peer} not acknowledged (${reason}): closing the connection so the client sends it again`);
+    this.socket.destroy();
   }
 
   private handlePing(frame: Uint8Array, config: HandshakeConfig, state: HandshakeState): void {

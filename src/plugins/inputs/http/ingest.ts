@@ -15,9 +15,12 @@ import type { HttpInputOptions } from './options.js';
 import { formBytes, formFields, formRecord, jsonRecords, msgpackRecords, parsedRecords, startsLikeJson, type PayloadResult } from './payload.js';
 
 /** A 400/413 answer with its text, as Fluent Bit's `send_response` writes them. */
+/** The answer while chunk writes fail (disk full): nothing of the request is acknowledged. */
+export const STORAGE_FAILING_TEXT = 'error: storage cannot write chunks (disk full?), retry later\n';
+
 export class RequestRejected extends Error {
   constructor(
-    readonly status: 400 | 413,
+    readonly status: 400 | 413 | 503,
     message: string,
   ) {
     super(message);
@@ -72,7 +75,7 @@ export class RequestIngester {
 
   constructor(
     private readonly options: HttpInputOptions,
-    private readonly context: Pick<InputContext<unknown>, 'tag' | 'telemetry' | 'emit'>,
+    private readonly context: Pick<InputContext<unknown>, 'tag' | 'telemetry' | 'emit' | 'admit'>,
   ) {}
 
   /** Emits the records of `raw` (the body as received); throws RequestRejected for a 400 or 413. */
@@ -84,12 +87,16 @@ export class RequestIngester {
     if (!result.ok) throw new RequestRejected(400, `${result.reason}\n`);
     const { tagKey, remoteAddrKey } = this.options;
     const address = remoteAddrKey !== null ? remoteAddress(req) : null;
+    // A 201 must mean the records are in a chunk file: while chunk writes fail, none is taken and
+    // the client is told to retry (503 with Retry-After).
+    if (result.records.length > 0 && !this.context.admit(result.records.length)) throw new RequestRejected(503, STORAGE_FAILING_TEXT);
     const { writer, rewritten } = this;
     // Records go out in order, one emit per run of records with the same tag.
     let runTag: string | null = null;
     let runRecords = 0;
+    let stored = true;
     const flush = (): void => {
-      if (runTag !== null && runRecords > 0) this.context.emit(writer.view(), runRecords, runTag);
+      if (runTag !== null && runRecords > 0 && !this.context.emit(writer.view(), runRecords, runTag)) stored = false;
       writer.reset();
       runRecords = 0;
     };
@@ -124,6 +131,8 @@ export class RequestIngester {
       runRecords++;
     }
     flush();
+    // Some records are in memory only: the client sends the request again (it may duplicate those before).
+    if (!stored) throw new RequestRejected(503, STORAGE_FAILING_TEXT);
   }
 
   private decodeBody(req: http.IncomingMessage, raw: Buffer): Buffer {

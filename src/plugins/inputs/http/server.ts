@@ -13,7 +13,7 @@ import type { InputContext, InputInstance, ListenerHandle } from '../../../pipel
 import { Adoption } from '../adoption.js';
 import { Connections } from '../connections.js';
 import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from './body.js';
-import { RequestIngester, RequestRejected } from './ingest.js';
+import { RequestIngester, RequestRejected, STORAGE_FAILING_TEXT } from './ingest.js';
 import { REQUEST_TIMEOUT_MS, type HttpInputOptions } from './options.js';
 
 /** A request whose body is streaming in. */
@@ -31,7 +31,7 @@ const RETRY_AFTER_SECONDS = 5;
 
 const REJECTED_METRIC = 'wsbit_input_rejected_records_total';
 
-type ServerContext = Pick<InputContext<unknown>, 'instance' | 'tag' | 'telemetry' | 'emit'> & Partial<Pick<InputContext<unknown>, 'service'>>;
+type ServerContext = Pick<InputContext<unknown>, 'instance' | 'tag' | 'telemetry' | 'emit' | 'admit'> & Partial<Pick<InputContext<unknown>, 'service'>>;
 
 /**
  * The http input's server between two pipelines (hot reload): connections accepted meanwhile and
@@ -275,6 +275,14 @@ export class HttpInputServer implements InputInstance {
       this.reply(res, 503, `error: too many connections: max_connections is ${maxConnections}\n`, true);
       return true;
     }
+    if (req.method === 'POST' && !this.context.admit(0)) {
+      // Chunk writes fail: the body is not read, so the connection closes after the answer.
+      telemetry.logger.debug(`request from ${req.socket.remoteAddress ?? ''} refused: chunk writes fail (HTTP 503)`);
+      // The body is not read: it would only be thrown away, so the connection closes once answered.
+      res.once('finish', () => req.socket.destroy());
+      this.reply(res, 503, STORAGE_FAILING_TEXT, true);
+      return true;
+    }
     if (req.method !== 'POST') {
       req.resume();
       telemetry.event('warn', `request to ${quoteUntrusted(req.url ?? '/')} from ${req.socket.remoteAddress ?? ''} refused: invalid HTTP method ${quoteUntrusted(req.method ?? '')}`, REJECTED_METRIC);
@@ -345,6 +353,11 @@ export class HttpInputServer implements InputInstance {
       res.end();
     } catch (error) {
       const rejected = error instanceof RequestRejected ? error : new RequestRejected(400, `error: unable to process records: ${errorMessage(error)}\n`);
+      if (rejected.status === 503) {
+        // The engine logs the disk failure once; a line per request would only repeat it.
+        this.context.telemetry.logger.debug(`request from ${req.socket.remoteAddress ?? ''} refused: ${rejected.message.trim()} (HTTP 503)`);
+        return this.reply(res, 503, rejected.message);
+      }
       this.context.telemetry.event('warn', `request to ${quoteUntrusted(req.url ?? '/')} from ${req.socket.remoteAddress ?? ''} refused: ${rejected.message.trim()}`, REJECTED_METRIC);
       this.reply(res, rejected.status, rejected.message);
     }

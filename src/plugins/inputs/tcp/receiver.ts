@@ -105,6 +105,8 @@ export class TcpReceiver {
       (reason) => this.rejectMessage(socket, reason),
       (skipped) => this.skipMessage(socket, skipped),
     );
+    // tcp sends no ack, so emit's answer changes nothing here: records the disk could not take stay in
+    // memory while the engine pauses the input, which stops reading its sockets.
     if (records > 0) this.context.emit(this.writer.view(), records);
     return consumed;
   }

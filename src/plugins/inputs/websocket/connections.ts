@@ -65,8 +65,13 @@ export interface InputConnectionsOptions {
   timeKey: string | null;
   maxMessageBytes: number;
   telemetry: Telemetry;
-  /** The engine's emit: records in, under their own tag when they carry one. */
-  emit: (events: Buffer, records: number, tag?: string) => void;
+  /**
+   * The engine's emit: records in, under their own tag when they carry one; false when they are not
+   * stored (chunk writes fail), so they must not be confirmed by a pong.
+   */
+  emit: (events: Buffer, records: number, tag?: string) => boolean;
+  /** Whether `records` may be taken now (InputContext.admit); false while chunk writes fail. */
+  admit: (records: number) => boolean;
 }
 
 export class InputConnections {
@@ -208,7 +213,14 @@ export class InputConnections {
       this.#refuse(connection, result.closeCode, result.reason);
       return;
     }
-    for (const batch of result.batches) this.#options.emit(batch.events, batch.records, batch.tag ?? undefined);
+    // A pong confirms every message before it, so one that is not in a chunk file may be followed by
+    // no pong on this connection ever again: it is closed with 1013 (try again later), and the
+    // sender sends what it has not seen confirmed once it reconnects.
+    const records = result.batches.reduce((sum, batch) => sum + batch.records, 0);
+    if (records > 0 && !this.#options.admit(records)) return this.#holdBack(connection, 'chunk writes fail');
+    let stored = true;
+    for (const batch of result.batches) if (!this.#options.emit(batch.events, batch.records, batch.tag ?? undefined)) stored = false;
+    if (!stored) return this.#holdBack(connection, 'records could not be written to a chunk file');
     telemetry.count('wsbit_input_messages_total');
     if (result.rejected > 0) {
       telemetry.event(
@@ -236,6 +248,17 @@ export class InputConnections {
     );
     // The close reason must fit a control frame (123 bytes).
     connection.ws.close(code, Buffer.from(reason, 'utf8').subarray(0, 120).toString('utf8').replace(/\uFFFD$/, ''));
+  }
+
+  /** Nothing more is confirmed on this connection: no pong, and it closes with 1013 (try again later). */
+  #holdBack(connection: Connection, reason: string): void {
+    connection.refused = true;
+    connection.pendingPongs = [];
+    // The engine logs the disk failure once; a line per connection would only repeat it.
+    this.#options.telemetry.logger.debug(`message from ${connection.remote} not confirmed (${reason}): closing with 1013`);
+    // The close handshake needs the peer's close frame, which a paused connection would never read.
+    connection.ws.resume();
+    connection.ws.close(1013, 'storage cannot write, try again later');
   }
 
   #sendPendingPongs(connection: Connection): void {
