@@ -29,9 +29,10 @@ export class EmitCounter<Context extends Pick<InputContext<unknown>, 'emit'>> {
   constructor(context: Context) {
     this.context = {
       ...context,
-      emit: (events: Buffer, records: number, tag?: string) => {
+      // The engine's answer (stored in a chunk file or not) decides whether an input may acknowledge.
+      emit: (events: Buffer, records: number, tag?: string): boolean => {
         this.records += records;
-        context.emit(events, records, tag);
+        return context.emit(events, records, tag);
       },
     };
   }
