@@ -44,6 +44,8 @@ export interface SteadyLoadResult {
 /** Mem_Buf_Limit on the input: the rate is far below what either agent takes, so it never pauses. */
 const MEM_BUF_LIMIT = '10M';
 const FLUSH_SECONDS = 0.2;
+/** What the generated .conf sets, for a table's title. */
+export const STEADY_LOAD_SETTINGS = `Flush ${FLUSH_SECONDS}, Mem_Buf_Limit ${MEM_BUF_LIMIT}`;
 
 export async function steadyLoad(options: SteadyLoadOptions): Promise<SteadyLoadResult> {
   const { agent, minutes, recordsPerSecond, sampleEveryMs } = options;
