@@ -302,15 +302,24 @@ export function formatMs(ms: number): string {
   return ms < 100 ? ms.toFixed(1) : Math.round(ms).toString();
 }
 
-export function printTable(title: string, rows: Array<Record<string, string | number>>): void {
+/** A ratio for a table cell, e.g. `0.87×`. */
+export function formatRatio(value: number): string {
+  return Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a';
+}
+
+/** Rows as a markdown table, the columns padded to line up in a terminal. */
+export function markdownTable(rows: Array<Record<string, string | number>>): string {
   const first = rows[0];
-  if (first === undefined) return;
+  if (first === undefined) return '';
   const headings = Object.keys(first);
   const cells = rows.map((row) => headings.map((h) => String(row[h] ?? '')));
   const widths = headings.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (values: string[]) => `| ${values.map((v, i) => v.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(headings), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+}
+
+export function printTable(title: string, rows: Array<Record<string, string | number>>): void {
+  if (rows.length === 0) return;
   console.log(`\n${title}\n`);
-  console.log(line(headings));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const row of cells) console.log(line(row));
+  console.log(markdownTable(rows));
 }

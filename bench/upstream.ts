@@ -3,7 +3,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type net from 'node:net';
-import { blast, freePorts, jsonRecord, printTable, processStats, quick, scaled, spawnWsbit, stopProcess, waitForPort, waitUntil, type Spawned } from './harness.js';
+import { blast, formatRatio, freePorts, jsonRecord, printTable, processStats, quick, scaled, spawnWsbit, stopProcess, waitForPort, waitUntil, type Spawned } from './harness.js';
 import { fluentBitFromEnv, wsbit, type Agent } from './lib/agents.js';
 
 /**
@@ -45,7 +45,14 @@ async function lineSink(): Promise<{ port: number; lines: () => number; close: (
   };
 }
 
-async function run(agent: Agent, conf: string, tcpPort: number, records: number, delivered: () => number): Promise<Record<string, string | number>> {
+interface Figures {
+  recordsPerSecond: number;
+  cpuPerMillion: number;
+  peakRssMb: number;
+}
+
+/** The agent's row, and its figures for the ratio row. */
+async function run(agent: Agent, conf: string, tcpPort: number, records: number, delivered: () => number): Promise<{ row: Record<string, string | number>; figures: Figures }> {
   const running: Spawned = agent.start(conf);
   try {
     await waitForPort(tcpPort, 20_000, `${agent.name}'s tcp input`, running);
@@ -55,16 +62,34 @@ async function run(agent: Agent, conf: string, tcpPort: number, records: number,
     await waitUntil(() => delivered() >= records, 180_000, () => `${records} records delivered (have ${delivered()})`);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const after = processStats(running.child.pid as number);
-    return {
+    const figures: Figures = { recordsPerSecond: records / seconds, cpuPerMillion: ((after.cpuSeconds - before.cpuSeconds) / records) * 1e6, peakRssMb: after.peakRssMb };
+    const row = {
       agent: agent.name,
       records,
-      'records/s': Math.round(records / seconds),
-      'agent CPU s / 1M records': (((after.cpuSeconds - before.cpuSeconds) / records) * 1e6).toFixed(2),
-      'agent peak RSS MB': after.peakRssMb.toFixed(0),
+      'records/s': Math.round(figures.recordsPerSecond),
+      'agent CPU s / 1M records': figures.cpuPerMillion.toFixed(2),
+      'agent peak RSS MB': figures.peakRssMb.toFixed(0),
     };
+    return { row, figures };
   } finally {
     await stopProcess(running);
   }
+}
+
+/** The agents' rows (their figures left out), with `wsbit ÷ Fluent Bit` after them when both ran. */
+function withRatio(rows: Array<{ row: Record<string, string | number>; figures: Figures }>): Array<Record<string, string | number>> {
+  const table = rows.map(({ row }) => row);
+  const [ours, theirs] = rows.map(({ figures }) => figures);
+  if (ours === undefined || theirs === undefined) return table;
+  table.push({
+    scenario: '',
+    agent: 'wsbit ÷ Fluent Bit',
+    records: '',
+    'records/s': formatRatio(ours.recordsPerSecond / theirs.recordsPerSecond),
+    'agent CPU s / 1M records': formatRatio(ours.cpuPerMillion / theirs.cpuPerMillion),
+    'agent peak RSS MB': formatRatio(ours.peakRssMb / theirs.peakRssMb),
+  });
+  return table;
 }
 
 const agents: Agent[] = [wsbit];
@@ -75,7 +100,7 @@ else console.log(`\nFluent Bit comparison skipped: ${fluentBit.skipped}.`);
 // tcp → http json_lines
 {
   const records = scaled(500_000);
-  const rows: Array<Record<string, string | number>> = [];
+  const rows: Array<{ row: Record<string, string | number>; figures: Figures }> = [];
   for (const agent of agents) {
     const sink = await lineSink();
     const [tcpPort] = (await freePorts(1)) as [number];
@@ -84,16 +109,17 @@ else console.log(`\nFluent Bit comparison skipped: ${fluentBit.skipped}.`);
       '[INPUT]', '    Name tcp', '    Listen 127.0.0.1', `    Port ${tcpPort}`, '    Format json', '    Tag bench',
       '[OUTPUT]', '    Name http', '    Match *', '    Host 127.0.0.1', `    Port ${sink.port}`, '    Format json_lines', '    Retry_Limit no_limits', '',
     ].join('\n'));
-    rows.push({ scenario: 'tcp → http json_lines', ...(await run(agent, conf, tcpPort, records, sink.lines)) });
+    const { row, figures } = await run(agent, conf, tcpPort, records, sink.lines);
+    rows.push({ row: { scenario: 'tcp → http json_lines', ...row }, figures });
     await sink.close();
   }
-  printTable(`tcp → http json_lines (100-byte records; the HTTP sink runs in the bench process${quick ? '; QUICK' : ''})`, rows);
+  printTable(`tcp → http json_lines (100-byte records; the HTTP sink runs in the bench process${quick ? '; QUICK' : ''})`, withRatio(rows));
 }
 
 // agent → 3 aggregators → null, over a forward upstream with acks
 {
   const records = scaled(500_000);
-  const rows: Array<Record<string, string | number>> = [];
+  const rows: Array<{ row: Record<string, string | number>; figures: Figures }> = [];
   for (const agent of agents) {
     const ports = await freePorts(4);
     const [tcpPort, ...aggregatorPorts] = ports as [number, number, number, number];
@@ -108,14 +134,14 @@ else console.log(`\nFluent Bit comparison skipped: ${fluentBit.skipped}.`);
         '[INPUT]', '    Name tcp', '    Listen 127.0.0.1', `    Port ${tcpPort}`, '    Format json', '    Tag bench',
         '[OUTPUT]', '    Name forward', '    Match *', `    Upstream ${upstream}`, '    Require_Ack_Response on', '    Retry_Limit no_limits', '',
       ].join('\n'));
-      const row = await run(agent, conf, tcpPort, records, routed);
+      const { row, figures } = await run(agent, conf, tcpPort, records, routed);
       const shares = aggregators.map((aggregator) => [...aggregator.stderr().matchAll(/with (\d+) records? from/g)].reduce((n, m) => n + Number(m[1]), 0));
-      rows.push({ scenario: 'agent → 3 aggregators → null', ...row, 'records per aggregator': shares.join(' / ') });
+      rows.push({ row: { scenario: 'agent → 3 aggregators → null', ...row, 'records per aggregator': shares.join(' / ') }, figures });
     } finally {
       await Promise.all(aggregators.map((aggregator) => stopProcess(aggregator)));
     }
   }
-  printTable(`agent → 3 aggregators (wsbit forward → null) → over a forward upstream with acks (100-byte records${quick ? '; QUICK' : ''})`, rows);
+  printTable(`agent → 3 aggregators (wsbit forward → null) → over a forward upstream with acks (100-byte records${quick ? '; QUICK' : ''})`, withRatio(rows));
 }
 
 // agent → 3 aggregators → null, over a websocket upstream (each chunk confirmed by a pong)
@@ -133,7 +159,7 @@ else console.log(`\nFluent Bit comparison skipped: ${fluentBit.skipped}.`);
       '[INPUT]', '    Name tcp', '    Listen 127.0.0.1', `    Port ${tcpPort}`, '    Format json', '    Tag bench',
       '[OUTPUT]', '    Name websocket', '    Match *', `    Upstream ${upstream}`, '    Workers 3', '',
     ].join('\n'));
-    const row = await run(wsbit, conf, tcpPort, records, () => shares().reduce((a, b) => a + b, 0));
+    const { row } = await run(wsbit, conf, tcpPort, records, () => shares().reduce((a, b) => a + b, 0));
     printTable(`agent → 3 aggregators (wsbit websocket → null) over a websocket upstream, 3 workers (100-byte records${quick ? '; QUICK' : ''})`, [
       { scenario: 'agent → 3 aggregators → null (websocket)', ...row, 'records per aggregator': shares().join(' / ') },
     ]);

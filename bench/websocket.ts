@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { formatMs, freePort, printTable, processStats, quick, scaled, stopProcess, waitForPort, waitUntil, type Spawned } from './harness.js';
-import { classicConf, fluentBitFromEnv, keysFromEnv, wsbit, type Agent, type InputSpec } from './lib/agents.js';
+import { currentRssMb, formatMs, formatRatio, freePort, markdownTable, printTable, processStats, quick, scaled, sleep, stopProcess, waitForPort, waitUntil, type Spawned } from './harness.js';
+import { agentWanted, classicConf, fluentBitFromEnv, keysFromEnv, wsbit, type Agent, type InputSpec } from './lib/agents.js';
+import { provenance, publish } from './lib/readme.js';
 import { startSink, type Sink } from './lib/sink-client.js';
 import { appendLines, SAMPLE_EVERY, sendForward, sendTcpJson, warmUpForward, warmUpJson, type LineKind } from './lib/senders.js';
 
@@ -11,7 +12,9 @@ import { appendLines, SAMPLE_EVERY, sendForward, sendTcpJson, warmUpForward, war
  * The end-to-end figures of issue 8: records go into an agent through an input (tcp json, forward,
  * tail) and out through the websocket output to a `ws` server in a separate process (lib/sink.ts)
  * that counts them and measures latency. Per run: records/s from the first record sent to the last
- * received, the agent's CPU (user+sys from /proc) per million records, its peak RSS (VmHWM), p50/p99
+ * received, the agent's CPU (user+sys from /proc) per million records, its idle RSS (VmRSS once the
+ * warm-up record has reached the sink and IDLE_SETTLE_MS more have passed, before the clock starts)
+ * and peak RSS (VmHWM, over the whole run), p50/p99
  * latency from send to sink receipt (every 100th record carries its send time), and the CPU of the
  * sink and of the sender (this process), to show neither was the limit. With FLUENT_BIT set, every run
  * is repeated through Fluent Bit with the same .conf, back to back, and a ratio row follows.
@@ -26,11 +29,17 @@ import { appendLines, SAMPLE_EVERY, sendForward, sendTcpJson, warmUpForward, war
  * (100,1000), WSBIT_BENCH_MEM_BUF_LIMIT (default 8M; 0 for none), WSBIT_BENCH_EXTRA / WSBIT_BENCH_INPUT_EXTRA (key=value settings added to wsbit's
  * [OUTPUT] / [INPUT]), WSBIT_BENCH_NODE_ARGS (node flags for wsbit, e.g. --cpu-prof), WSBIT_BENCH_AGENTS
  * (wsbit,fluent-bit: which of them run), WSBIT_BENCH_QUICK.
+ *
+ * At the end it prints the README's summary table (bench/lib/readme.ts; WSBIT_BENCH_README=1 writes it
+ * into the README's `bench:websocket` block, or `bench:websocket-unlimited` with
+ * WSBIT_BENCH_MEM_BUF_LIMIT=0).
  */
 
 interface Scenario {
   id: string;
   title: string;
+  /** The README summary's name for it. */
+  short: string;
   input: InputSpec['name'];
   format: 'json_lines' | 'msgpack';
   /** How the send time looks in what the sink receives. */
@@ -47,16 +56,26 @@ interface Scenario {
 }
 
 const SCENARIOS: Scenario[] = [
-  { id: 'tcp-json_lines', title: 'tcp json → websocket json_lines', input: 'tcp', format: 'json_lines', marker: 'json' },
-  { id: 'tcp-msgpack', title: 'tcp json → websocket msgpack', input: 'tcp', format: 'msgpack', marker: 'msgpack' },
-  { id: 'forward-msgpack', title: 'forward (PackedForward, 1000 entries a message) → websocket msgpack', input: 'forward', format: 'msgpack', marker: 'msgpack' },
+  { id: 'tcp-json_lines', title: 'tcp json → websocket json_lines', short: 'tcp json → websocket json_lines', input: 'tcp', format: 'json_lines', marker: 'json' },
+  { id: 'tcp-msgpack', title: 'tcp json → websocket msgpack', short: 'tcp json → websocket msgpack', input: 'tcp', format: 'msgpack', marker: 'msgpack' },
+  { id: 'forward-msgpack', title: 'forward (PackedForward, 1000 entries a message) → websocket msgpack', short: 'forward → websocket msgpack', input: 'forward', format: 'msgpack', marker: 'msgpack' },
   // Without a parser tail keeps each line whole under "log", so the JSON line arrives escaped.
-  { id: 'tail-json_lines', title: 'tail (JSON lines, no parser) → websocket json_lines', input: 'tail', format: 'json_lines', marker: 'escaped' },
+  { id: 'tail-json_lines', title: 'tail (JSON lines, no parser) → websocket json_lines', short: 'tail (no parser) → websocket json_lines', input: 'tail', format: 'json_lines', marker: 'escaped' },
   // The container-log case: the same JSON lines behind a CRI header, through the cri multiline parser.
-  { id: 'tail-cri-json_lines', title: 'tail (CRI lines, multiline.parser cri) → websocket json_lines', input: 'tail', format: 'json_lines', marker: 'escaped', lines: 'cri', multiline: 'cri' },
+  {
+    id: 'tail-cri-json_lines',
+    title: 'tail (CRI lines, multiline.parser cri) → websocket json_lines',
+    short: 'tail CRI lines, multiline.parser cri → websocket json_lines',
+    input: 'tail',
+    format: 'json_lines',
+    marker: 'escaped',
+    lines: 'cri',
+    multiline: 'cri',
+  },
   {
     id: 'tail-container-fs',
     title: 'tail (container JSON log lines, Parser docker, storage.type filesystem) → websocket json_lines',
+    short: 'tail container logs, Parser docker, filesystem storage → json_lines',
     input: 'tail',
     format: 'json_lines',
     marker: 'json',
@@ -78,6 +97,11 @@ const STALL_MS = quick ? 15_000 : 25_000;
 
 const FLUSH_SECONDS = 0.2;
 /**
+ * Idle RSS is read this long after the warm-up record reached the sink: the agent has started, its
+ * input and output are connected and one chunk has gone through, and nothing else is coming.
+ */
+const IDLE_SETTLE_MS = 1_000;
+/**
  * Both agents get this Mem_Buf_Limit on the input, as Fluent Bit's docs advise for production: at full
  * load the sender outruns any output, and without a limit (the default in both) the difference queues
  * in memory. WSBIT_BENCH_MEM_BUF_LIMIT=0 measures that unlimited case.
@@ -96,6 +120,7 @@ interface RunResult {
   records: number;
   seconds: number;
   cpuSeconds: number;
+  idleRssMb: number;
   peakRssMb: number;
   p50Ms: number;
   p99Ms: number;
@@ -173,8 +198,10 @@ async function runOnce(agent: Agent, scenario: Scenario, recordBytes: number, re
     }
     await waitFor(running, agent.name, () => activeSink.records() >= 1, 20_000, () => 'the warm-up record at the sink');
     const baseline = activeSink.records();
-
     const pid = running.child.pid as number;
+    await sleep(IDLE_SETTLE_MS);
+    const idleRssMb = currentRssMb(pid);
+
     const before = processStats(pid);
     const sinkBefore = activeSink.stats();
     const senderBefore = process.cpuUsage();
@@ -210,6 +237,7 @@ async function runOnce(agent: Agent, scenario: Scenario, recordBytes: number, re
       records: arrived(),
       seconds,
       cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+      idleRssMb,
       peakRssMb: after.peakRssMb,
       p50Ms: report.p50Ms,
       p99Ms: report.p99Ms,
@@ -259,6 +287,7 @@ function row(agentName: string, recordBytes: number, result: RunResult): Record<
     seconds: result.seconds.toFixed(2),
     'records/s': Math.round(result.records / result.seconds).toLocaleString('en'),
     'CPU s / 1M rec': ((result.cpuSeconds / result.records) * 1e6).toFixed(2),
+    'idle RSS MB': result.idleRssMb.toFixed(0),
     'peak RSS MB': result.peakRssMb.toFixed(0),
     'p50 ms': formatMs(result.p50Ms),
     'p99 ms': formatMs(result.p99Ms),
@@ -269,17 +298,17 @@ function row(agentName: string, recordBytes: number, result: RunResult): Record<
 }
 
 function ratioRow(recordBytes: number, ours: RunResult, theirs: RunResult): Record<string, string | number> {
-  const times = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
   return {
     agent: 'wsbit ÷ Fluent Bit',
     'record size': sizeLabel(recordBytes),
     'records received': '',
-    seconds: times(ours.seconds / theirs.seconds),
-    'records/s': times(ours.records / ours.seconds / (theirs.records / theirs.seconds)),
-    'CPU s / 1M rec': times(ours.cpuSeconds / ours.records / (theirs.cpuSeconds / theirs.records)),
-    'peak RSS MB': times(ours.peakRssMb / theirs.peakRssMb),
-    'p50 ms': times(ours.p50Ms / theirs.p50Ms),
-    'p99 ms': times(ours.p99Ms / theirs.p99Ms),
+    seconds: formatRatio(ours.seconds / theirs.seconds),
+    'records/s': formatRatio(ours.records / ours.seconds / (theirs.records / theirs.seconds)),
+    'CPU s / 1M rec': formatRatio(ours.cpuSeconds / ours.records / (theirs.cpuSeconds / theirs.records)),
+    'idle RSS MB': formatRatio(ours.idleRssMb / theirs.idleRssMb),
+    'peak RSS MB': formatRatio(ours.peakRssMb / theirs.peakRssMb),
+    'p50 ms': formatRatio(ours.p50Ms / theirs.p50Ms),
+    'p99 ms': formatRatio(ours.p99Ms / theirs.p99Ms),
     'sink CPU': '',
     'sender CPU': '',
     delivered: '',
@@ -295,19 +324,29 @@ const wanted = process.env['WSBIT_BENCH_SCENARIOS']?.split(',').map((id) => id.t
 const unknown = wanted?.filter((id) => !SCENARIOS.some((scenario) => scenario.id === id)) ?? [];
 if (unknown.length > 0) throw new Error(`WSBIT_BENCH_SCENARIOS: unknown ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
 const sizesFromEnv = process.env['WSBIT_BENCH_SIZES']?.split(',').map(Number);
-const agentsWanted = (process.env['WSBIT_BENCH_AGENTS'] ?? 'wsbit,fluent-bit').split(',').map((name) => name.trim());
-const runWsbit = agentsWanted.includes('wsbit');
+const runWsbit = agentWanted('wsbit');
 const recordsFor = (recordBytes: number): number =>
   recordBytes < 1000 ? Number(process.env['WSBIT_BENCH_RECORDS'] ?? scaled(1_000_000)) : Number(process.env['WSBIT_BENCH_RECORDS_1KB'] ?? scaled(1_000_000));
 
 const fluentBit = fluentBitFromEnv();
+const runFluentBit = 'agent' in fluentBit && agentWanted('fluent-bit');
 if ('skipped' in fluentBit) console.log(`\nFluent Bit comparison skipped: ${fluentBit.skipped}.`);
-else {
+else if (runFluentBit) {
   console.log(
     `\nRunning every scenario through ${fluentBit.version} too (FLUENT_BIT=${process.env['FLUENT_BIT'] ?? ''}). ` +
       'Both agents read the same generated .conf (bench/lib/agents.ts), one after the other.',
   );
 }
+
+/** What each scenario and size gave, for the README summary: null when the agent was not run. */
+interface Measured {
+  scenario: Scenario;
+  recordBytes: number;
+  records: number;
+  ours: RunResult | 'failed' | null;
+  theirs: RunResult | 'failed' | null;
+}
+const measured: Measured[] = [];
 
 let failures = 0;
 for (const scenario of SCENARIOS.filter((candidate) => wanted === undefined || wanted.includes(candidate.id))) {
@@ -315,23 +354,29 @@ for (const scenario of SCENARIOS.filter((candidate) => wanted === undefined || w
   for (const recordBytes of sizesFromEnv ?? scenario.sizes ?? [100, 1000]) {
     const records = recordsFor(recordBytes);
     let ours: RunResult | null = null;
+    const summary: Measured = { scenario, recordBytes, records, ours: null, theirs: null };
+    measured.push(summary);
     if (runWsbit) {
       try {
         ours = await measure(wsbit, scenario, recordBytes, records, runs);
+        summary.ours = ours;
         rows.push(row('wsbit', recordBytes, ours));
       } catch (error) {
         failures++;
+        summary.ours = 'failed';
         rows.push(failedRow('wsbit', recordBytes, error));
         console.error(error);
       }
     }
-    if ('agent' in fluentBit && agentsWanted.includes('fluent-bit')) {
+    if ('agent' in fluentBit && runFluentBit) {
       try {
         const theirs = await measure(fluentBit.agent, scenario, recordBytes, records, runs);
+        summary.theirs = theirs;
         rows.push(row('Fluent Bit', recordBytes, theirs));
         if (ours !== null) rows.push(ratioRow(recordBytes, ours, theirs));
       } catch (error) {
         failures++;
+        summary.theirs = 'failed';
         rows.push(failedRow('Fluent Bit', recordBytes, error));
         console.error(error);
       }
@@ -343,5 +388,54 @@ for (const scenario of SCENARIOS.filter((candidate) => wanted === undefined || w
       `latency: send → sink receipt, every ${SAMPLE_EVERY}th record${scenario.input === 'tail' ? `, writer at most ${TAIL_WINDOW_BYTES / 1024 / 1024} MB ahead of the sink` : ''}`,
     rows,
   );
+}
+
+/** The README's delivered cell: `all`, or the share that arrived and why the rest did not. */
+function deliveredShort(result: RunResult): string {
+  const notes: string[] = [];
+  if (result.resets > 0) notes.push(`${result.resets} drops`);
+  const unupgraded = result.tcpConnections - result.connections;
+  if (unupgraded > 0) notes.push(`${unupgraded} never upgraded`);
+  if (result.corruptMessages > 0) notes.push(`${result.corruptMessages} corrupt`);
+  const share = result.records >= result.sent ? 'all' : `${((result.records / result.sent) * 100).toFixed(1)} %`;
+  return notes.length === 0 ? share : `${share} (${notes.join(', ')})`;
+}
+
+/** The README summary: one row a scenario and size, each cell `wsbit / FB (ratio)` when both ran. */
+function summaryRows(): Array<Record<string, string | number>> {
+  const threeFigures = (value: number): string => Number(value.toPrecision(3)).toLocaleString('en');
+  const figures: Array<{ heading: string; value: (result: RunResult) => number; format: (value: number) => string }> = [
+    { heading: 'records/s', value: (result) => result.records / result.seconds, format: threeFigures },
+    { heading: 'CPU s per 1M records', value: (result) => (result.cpuSeconds / result.records) * 1e6, format: (value) => value.toFixed(2) },
+    { heading: 'idle RSS MB', value: (result) => result.idleRssMb, format: (value) => value.toFixed(0) },
+    { heading: 'peak RSS MB', value: (result) => result.peakRssMb, format: (value) => value.toFixed(0) },
+  ];
+  const both = (heading: string): string => (runFluentBit ? `${heading} wsbit / FB${runWsbit ? ' (ratio)' : ''}` : heading);
+  const cell = (result: RunResult | 'failed' | null, show: (result: RunResult) => string): string[] =>
+    result === null ? [] : [result === 'failed' ? 'failed' : show(result)];
+  return measured.map(({ scenario, recordBytes, ours, theirs }) => {
+    const row: Record<string, string | number> = { scenario: scenario.short, size: sizeLabel(recordBytes) };
+    for (const { heading, value, format } of figures) {
+      const text = [...cell(ours, (result) => format(value(result))), ...cell(theirs, (result) => format(value(result)))].join(' / ');
+      const ratio = typeof ours === 'object' && ours !== null && typeof theirs === 'object' && theirs !== null ? ` (${formatRatio(value(ours) / value(theirs))})` : '';
+      row[both(heading)] = text + ratio;
+    }
+    row[runFluentBit && runWsbit ? 'delivered wsbit / FB' : 'delivered'] = [...cell(ours, deliveredShort), ...cell(theirs, deliveredShort)].join(' / ');
+    return row;
+  });
+}
+
+if (measured.length > 0 && (runWsbit || runFluentBit)) {
+  const sizes = [...new Set(measured.map(({ recordBytes, records }) => `${records.toLocaleString('en')} records of ${sizeLabel(recordBytes)}`))];
+  const facts = [
+    ...('agent' in fluentBit && runFluentBit ? [fluentBit.version] : []),
+    `${sizes.join(' or ')} per run${quick ? ' (QUICK)' : ''}`,
+    runs === 1 ? 'one run each' : `the median of ${runs} runs by records/s`,
+    `Flush ${FLUSH_SECONDS}, delivery confirmation on, ${MEM_BUF_LIMIT === '0' ? 'no Mem_Buf_Limit' : `\`Mem_Buf_Limit ${MEM_BUF_LIMIT}\` on the input`}`,
+    `idle RSS is VmRSS ${IDLE_SETTLE_MS / 1000} s after the warm-up record reached the sink, peak RSS is VmHWM`,
+  ];
+  const legend = runFluentBit && runWsbit ? '\n\nFB is Fluent Bit; ratios are wsbit ÷ FB (below 1 is better for CPU and RSS).' : '';
+  const block = MEM_BUF_LIMIT === '8M' ? 'websocket' : MEM_BUF_LIMIT === '0' ? 'websocket-unlimited' : `websocket-mem-buf-limit-${MEM_BUF_LIMIT}`;
+  publish(block, `${provenance(facts)}${legend}\n\n${markdownTable(summaryRows())}`);
 }
 process.exitCode = failures === 0 ? 0 : 1;

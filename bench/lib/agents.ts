@@ -25,9 +25,11 @@ import { spawnProcess, spawnWsbit, type Spawned } from '../harness.js';
 export interface Agent {
   name: string;
   start(confPath: string): Spawned;
+  /** The agent with command-line arguments instead of a .conf (`-i dummy -o websocket …`, which both take). */
+  run(args: string[]): Spawned;
 }
 
-export const wsbit: Agent = { name: 'wsbit', start: (confPath) => spawnWsbit(['-c', confPath]) };
+export const wsbit: Agent = { name: 'wsbit', start: (confPath) => spawnWsbit(['-c', confPath]), run: spawnWsbit };
 
 /** FLUENT_BIT as an agent, or the reason it cannot be one. */
 export function fluentBitFromEnv(): { agent: Agent; version: string } | { skipped: string } {
@@ -44,7 +46,13 @@ export function fluentBitFromEnv(): { agent: Agent; version: string } | { skippe
     return { skipped: `FLUENT_BIT=${binary} --version failed: ${probe.error?.message ?? `exit status ${probe.status ?? 'none'}`}` };
   }
   const version = `${probe.stdout}${probe.stderr}`.split('\n').find((line) => line.trim() !== '') ?? binary;
-  return { agent: { name: 'Fluent Bit', start: (confPath) => spawnProcess(binary, ['-c', confPath]) }, version: version.trim() };
+  const run = (args: string[]): Spawned => spawnProcess(binary, args);
+  return { agent: { name: 'Fluent Bit', start: (confPath) => run(['-c', confPath]), run }, version: version.trim() };
+}
+
+/** WSBIT_BENCH_AGENTS (default `wsbit,fluent-bit`): whether a benchmark runs this agent at all. */
+export function agentWanted(name: 'wsbit' | 'fluent-bit'): boolean {
+  return (process.env['WSBIT_BENCH_AGENTS'] ?? 'wsbit,fluent-bit').split(',').some((wanted) => wanted.trim() === name);
 }
 
 export type InputSpec =
