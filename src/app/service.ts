@@ -7,7 +7,7 @@ import { HealthCheck } from '../monitoring/health.js';
 import { MonitoringServer } from '../monitoring/server.js';
 import type { PipelineDescription } from '../pipeline/description.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import { loadPipeline, type LoadRequest } from './loader.js';
+import { loadPipeline, loadPlugins, type LoadRequest } from './loader.js';
 import { takeStartupSignal } from './startup-signals.js';
 
 /** What to load (again on every reload), and how loudly to log and whether only to check. */
@@ -125,7 +125,8 @@ class Service {
     let next: PipelineDescription;
     let nextAgent: Agent;
     try {
-      next = loadPipeline(this.request, this.registry);
+      // The code of plugins the new configuration adds is imported here, before anything stops.
+      next = await loadPlugins(loadPipeline(this.request, this.registry), this.registry);
       // Building the agent validates every plugin's settings before anything is stopped.
       nextAgent = this.createAgent(next);
     } catch (error) {
@@ -168,7 +169,7 @@ export async function runService(
   const logRoot = new LogRoot({ level: 'info', sink: stderrSink });
   let service: Service;
   try {
-    const loaded = loadPipeline(request, registry);
+    const loaded = await loadPlugins(loadPipeline(request, registry), registry);
     applyLogging(logRoot, request, loaded);
     service = new Service(request, registry, version, logRoot, loaded);
     if (request.dryRun) {
