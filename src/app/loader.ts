@@ -11,7 +11,7 @@ import { ParserRegistry, registerParserSections } from '../pipeline/parser-regis
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { NamedUpstream } from '../upstream/config.js';
 import { buildPipeline, type PipelineSections } from './builder.js';
-import { loadParsersFile, parseConfigFile, resolveParsersFile } from './config-files.js';
+import { loadParsersFile, parseConfigFile, prepareReaders, resolveParsersFile } from './config-files.js';
 
 /** What the command line asks to load: its own sections and service keys, and the `-c` file. */
 export interface LoadRequest {
@@ -101,4 +101,11 @@ export async function loadPlugins(plan: PipelinePlan, registry: PluginRegistry):
     ),
   ]);
   return { ...plan, inputs, filters, outputs };
+}
+
+/** What a start and a hot reload load: the readers the files need, the pipeline, and its plugins' code. */
+export async function loadRunnablePipeline(request: LoadRequest, registry: PluginRegistry): Promise<PipelineDescription> {
+  const parsersFiles = request.serviceEntries.filter((entry) => entry.key === 'parsers_file').map((entry) => entry.value);
+  await prepareReaders(request.configFile, parsersFiles);
+  return loadPlugins(loadPipeline(request, registry), registry);
 }
