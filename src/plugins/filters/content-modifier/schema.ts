@@ -1,3 +1,4 @@
+/** The `content_modifier` filter's manifest and keys (with the parsers that check their values): what help and validation read without loading its code. */
 import { ParseFailure } from '../../../config/schema.js';
 import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../../regex/onigmo.js';
 import { defineFilterManifest } from '../../../pipeline/contracts.js';

@@ -1,3 +1,4 @@
+/** The `modify` filter's manifest and keys (with the parsers that check their values): what help and validation read without loading its code. */
 import { ParseFailure } from '../../../config/schema.js';
 import { RegexTranslationError, translateOnigmo } from '../../../regex/onigmo.js';
 import { parseRecordAccessor, type RecordAccessor } from '../record-accessor.js';

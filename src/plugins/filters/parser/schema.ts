@@ -1,3 +1,4 @@
+/** The `parser` filter's manifest and keys: what help and validation read without loading its code. */
 import { defineFilterManifest } from '../../../pipeline/contracts.js';
 
 const schema = [

@@ -1,3 +1,4 @@
+/** The `throttle` filter's manifest and keys (with the parsers that check their values): what help and validation read without loading its code. */
 import { ParseFailure } from '../../../config/schema.js';
 import { defineFilterManifest } from '../../../pipeline/contracts.js';
 

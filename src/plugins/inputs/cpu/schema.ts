@@ -1,3 +1,4 @@
+/** The `cpu` input's manifest and keys: what help and validation read without loading its code. */
 import { defineInputManifest } from '../../../pipeline/contracts.js';
 
 const schema = [

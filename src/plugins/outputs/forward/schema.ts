@@ -1,3 +1,4 @@
+/** The `forward` output's manifest and keys: what help and validation read without loading its code. */
 import { netClientKeys, tlsClientKeys } from '../../../config/common-keys.js';
 import { upstreamKey } from '../../../upstream/config.js';
 import { defineOutputManifest } from '../../../pipeline/contracts.js';

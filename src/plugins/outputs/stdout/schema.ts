@@ -1,3 +1,4 @@
+/** The `stdout` output's manifest and keys: what help and validation read without loading its code. */
 import { defineOutputManifest } from '../../../pipeline/contracts.js';
 import { formatKeys } from '../format-keys.js';
 
