@@ -35,21 +35,25 @@ interface Loaded {
   hasPackage(name: string): boolean;
 }
 
-/** Runs wsbit until it has started, then stops it at once; what it loaded. */
-async function modulesLoaded(args: string[], started: RegExp = /\[wsbit\] version=/): Promise<Loaded> {
+/** Runs wsbit until it has started (or, with `started` null, until it exits), then stops it at once; what it loaded. */
+async function modulesLoaded(args: string[], started: RegExp | null = /\[wsbit\] version=/): Promise<Loaded> {
   const dir = tempDir('wsbit-modules-');
   const trace = path.join(dir, 'trace');
   writeFileSync(trace, '');
   const agent = spawnAgent(args, { env: { NODE_OPTIONS: `--import=${traceModule}`, WSBIT_MODULE_TRACE: trace } });
-  try {
-    await agent.waitForOutput(started, 'the agent to start');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  } finally {
-    // A second stop signal exits at once, without waiting for Grace; the trace is written at exit.
-    agent.child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    agent.child.kill('SIGTERM');
-    await agent.waitForExit();
+  if (started === null) {
+    assert.equal(await agent.waitForExit(), 0, agent.stderr());
+  } else {
+    try {
+      await agent.waitForOutput(started, 'the agent to start');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      // A second stop signal exits at once, without waiting for Grace; the trace is written at exit.
+      agent.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      agent.child.kill('SIGTERM');
+      await agent.waitForExit();
+    }
   }
   const files = [...new Set(readFileSync(trace, 'utf8').split('\n').filter((line) => line !== ''))].map((url) => fileURLToPath(url));
   const sources = [...new Set(files.flatMap(sourcesOf))];
@@ -119,4 +123,12 @@ test('a websocket input loads ws; HTTP_Server on loads the monitoring server', a
   assert.ok(loaded.hasPackage('ws'));
   assert.ok(loaded.has('src/monitoring/server.ts'));
   assert.ok(!loaded.hasPackage('undici') && !loaded.hasPackage('yaml'));
+});
+
+test('-h and -J show every plugin from the manifests, loading no plugin code and no package', async () => {
+  for (const args of [['-h'], ['-J'], ['-o', 'http', '-h']]) {
+    const loaded = await modulesLoaded(args, null);
+    assertOnly(loaded, { runtimes: [], packages: [] });
+    assert.ok(loaded.has('src/plugins/outputs/http/schema.ts') && loaded.has('src/plugins/inputs/tail/schema.ts'), 'the manifests are what help reads');
+  }
 });
