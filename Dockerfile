@@ -20,14 +20,15 @@
 # @sha256:... to both FROM lines.
 
 # Build stage: compile src/ only (tsconfig.build.json; no tests or benchmarks) with the dev
-# dependencies, then check the live page's script and copy its files, as `npm run build` does.
+# dependencies, then check the live page's script, copy its files and bundle the agent that
+# bin/wsbit runs (dist/bundle), as `npm run build` does.
 FROM node:20.20.2-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 RUN npm ci --ignore-scripts
 COPY src ./src
-COPY scripts/copy-assets.mjs ./scripts/
-RUN node_modules/.bin/tsc -p tsconfig.build.json && node_modules/.bin/tsc -p src/plugins/outputs/websocket-server/live-page/tsconfig.json && node scripts/copy-assets.mjs
+COPY scripts/copy-assets.mjs scripts/bundle.mjs ./scripts/
+RUN node_modules/.bin/tsc -p tsconfig.build.json && node_modules/.bin/tsc -p src/plugins/outputs/websocket-server/live-page/tsconfig.json && node scripts/copy-assets.mjs && node scripts/bundle.mjs
 
 # Runtime stage: production dependencies and the compiled code only.
 FROM node:20.20.2-bookworm-slim
@@ -35,7 +36,7 @@ ENV NODE_ENV=production
 WORKDIR /opt/wsbit
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
-COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/bundle ./dist/bundle
 COPY bin ./bin
 COPY conf ./conf
 COPY deploy/wsbit.conf deploy/docker-host.conf deploy/parsers.conf /etc/wsbit/

@@ -2,9 +2,9 @@ import { ConfigError, errorMessage, type ConfigOrigin } from '../base/errors.js'
 import { compileMatchRegex, type RouteRule } from '../pipeline/router.js';
 import type { LogLevel } from '../base/logger.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { FilterSpec, InputSpec, OutputSpec, PipelineDescription } from '../pipeline/description.js';
+import type { FilterSpec, InputSpec, OutputSpec, PipelinePlan, PlannedPlugins } from '../pipeline/description.js';
 import { pluginSchema } from '../pipeline/plugin-schema.js';
-import type { PluginDefinition } from '../pipeline/contracts.js';
+import type { PluginManifest } from '../pipeline/contracts.js';
 import { serviceSchema, type RetryLimit } from '../config/common-keys.js';
 import { isCommandLine, type ConfigSection } from '../config/document.js';
 import { configMessage, resolveConfig, throwCollected, type ConfigEntry } from '../config/schema.js';
@@ -60,7 +60,7 @@ function unknownPlugin(plugin: PluginOfSection, registry: PluginRegistry, role: 
  * `-p host=...` or `-p port=...` overrides them, as in Fluent Bit. The URI path is different: it
  * wins over a `uri` property, so it is applied after resolution.
  */
-function entriesWithServiceUri(section: ConfigSection, definition: PluginDefinition): ConfigEntry[] {
+function entriesWithServiceUri(section: ConfigSection, definition: PluginManifest): ConfigEntry[] {
   const uri = section.serviceUri;
   if (uri === undefined || uri.host === undefined) return section.entries;
   const keys = definition.serviceUriKeys;
@@ -100,11 +100,16 @@ function resolveUpstream(reference: string, section: ConfigSection, sections: Pi
   return source;
 }
 
-/** `exactOptionalPropertyTypes`-safe: the key only when there are processors. */
-const optionalProcessors = (specs: FilterSpec[] | undefined): { processors?: FilterSpec[] } => (specs === undefined ? {} : { processors: specs });
+type PlannedFilter = FilterSpec<PlannedPlugins>;
 
-/** The typed pipeline of `source`, its parsers registry (loaded by the caller) included. */
-export function buildPipeline(source: PipelineSections, registry: PluginRegistry, parsers: ParserRegistry = new ParserRegistry()): PipelineDescription {
+/** `exactOptionalPropertyTypes`-safe: the key only when there are processors. */
+const optionalProcessors = (specs: PlannedFilter[] | undefined): { processors?: PlannedFilter[] } => (specs === undefined ? {} : { processors: specs });
+
+/**
+ * The typed pipeline of `source`, its parsers registry (loaded by the caller) included. It is checked
+ * against the plugins' manifests alone: the loader then loads the code of the plugins it names.
+ */
+export function buildPipeline(source: PipelineSections, registry: PluginRegistry, parsers: ParserRegistry = new ParserRegistry()): PipelinePlan {
   // Every section is resolved even after an error, so that one run reports all of a file's errors.
   const errors: ConfigError[] = [];
   const collect = (error: unknown): void => {
@@ -126,9 +131,9 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
   if (serviceResult.config.plugins_file !== null) warnings.push(`service: plugins_file '${serviceResult.config.plugins_file}' is ignored: wsbit loads no external plugins`);
   const instanceCounters = new Map<string, number>();
   const usedNames = new Set<string>();
-  const inputs: InputSpec[] = [];
-  const filters: FilterSpec[] = [];
-  const outputs: OutputSpec[] = [];
+  const inputs: InputSpec<PlannedPlugins>[] = [];
+  const filters: PlannedFilter[] = [];
+  const outputs: OutputSpec<PlannedPlugins>[] = [];
   const routeRule = (config: Record<string, unknown>, instance: string): RouteRule => {
     const matchRegex = config['match_regex'] as string | null;
     return { match: config['match'] as string | null, matchRegex: matchRegex === null ? null : compileMatchRegex(matchRegex, instance) };
@@ -139,7 +144,7 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
    * (`dummy.0.content_modifier.0`) so its logs and metrics are told apart from a shared filter's, and
    * with no Match it applies to every record on that path.
    */
-  const processorSpecs = (owner: PluginOfSection, ownerInstance: string): FilterSpec[] | undefined => {
+  const processorSpecs = (owner: PluginOfSection, ownerInstance: string): PlannedFilter[] | undefined => {
     if (owner.processors === undefined || owner.processors.length === 0) return undefined;
     const counters = new Map<string, number>();
     return owner.processors.map((processor) => {

@@ -9,7 +9,7 @@ import { ConfigError } from '../base/errors.js';
 import { parseClassicConfigText } from '../config/classic.js';
 import { convertClassicToYaml } from '../config/convert.js';
 import type { ConfigDocument, ParseOptions } from '../config/document.js';
-import { isYamlConfig, parseYamlConfigText } from '../config/yaml.js';
+import { isYamlConfig, loadYamlLibrary, parseYamlConfigText } from '../config/yaml.js';
 import { registerParserSections, type ParserRegistry } from '../pipeline/parser-registry.js';
 import { upstreamFromSections, type UpstreamDefinition, type UpstreamSource } from '../upstream/config.js';
 import { configFileReader, readConfigFile } from './read-file.js';
@@ -34,6 +34,24 @@ export function parseConfigFile(file: string, options: FileOptions = {}): Config
   const text = readConfigFile(file);
   const withReader = { ...options, reader: configFileReader };
   return isYamlConfig(file, text) ? parseYamlConfigText(text, file, withReader) : parseClassicConfigText(text, file, withReader);
+}
+
+/**
+ * Before a load: imports the readers its files need that are not loaded yet, the yaml library when
+ * the `-c` file or a `-R` parsers file is YAML. (A YAML file named only from within another, say a
+ * classic file's Parsers_File, still loads: the library is then required on the spot.)
+ */
+export async function prepareReaders(configFile: string | null, parsersFiles: readonly string[]): Promise<void> {
+  const yaml = (file: string): boolean => {
+    if (isYamlConfig(file, '')) return true;
+    try {
+      return isYamlConfig(file, readConfigFile(file));
+    } catch {
+      // The load itself reports a file it cannot read.
+      return false;
+    }
+  };
+  if ((configFile !== null && yaml(configFile)) || parsersFiles.some((file) => isYamlConfig(file, ''))) await loadYamlLibrary();
 }
 
 /** `--convert FILE.conf`: the classic file as YAML. */

@@ -6,12 +6,12 @@ import path from 'node:path';
 import { originText } from '../base/errors.js';
 import type { ConfigDocument, ConfigSection } from '../config/document.js';
 import type { ConfigEntry } from '../config/schema.js';
-import type { PipelineDescription } from '../pipeline/description.js';
+import type { FilterSpec, PipelineDescription, PipelinePlan, PlannedPlugins } from '../pipeline/description.js';
 import { ParserRegistry, registerParserSections } from '../pipeline/parser-registry.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { NamedUpstream } from '../upstream/config.js';
 import { buildPipeline, type PipelineSections } from './builder.js';
-import { loadParsersFile, parseConfigFile, resolveParsersFile } from './config-files.js';
+import { loadParsersFile, parseConfigFile, prepareReaders, resolveParsersFile } from './config-files.js';
 
 /** What the command line asks to load: its own sections and service keys, and the `-c` file. */
 export interface LoadRequest {
@@ -73,12 +73,39 @@ function loadParsers(request: LoadRequest, document: ConfigDocument | null): { p
 /**
  * Everything a start (or a hot reload) reads: the command line, the config file and its includes,
  * the parsers files and the upstream files, validated into a pipeline. Throws a typed error on the
- * first problem.
+ * first problem. loadPlugins then brings in the code of the plugins it names.
  */
-export function loadPipeline(request: LoadRequest, registry: PluginRegistry): PipelineDescription {
+export function loadPipeline(request: LoadRequest, registry: PluginRegistry): PipelinePlan {
   const document = request.configFile === null ? null : parseConfigFile(request.configFile);
   // Parsers are read after the pipeline is built, so a bad plugin section is reported first, as before.
   const built = buildPipeline(pipelineSections(request, document), registry);
   const { parsers, warnings: parserWarnings } = loadParsers(request, document);
   return { ...built, parsers, warnings: [...request.warnings, ...(document?.warnings ?? []), ...built.warnings, ...parserWarnings] };
+}
+
+/**
+ * The pipeline of `plan` with the code of each plugin it names, imported now (once per plugin): an
+ * agent loads only the plugins, and the libraries, that its configuration uses.
+ */
+export async function loadPlugins(plan: PipelinePlan, registry: PluginRegistry): Promise<PipelineDescription> {
+  const filter = async (spec: FilterSpec<PlannedPlugins>): Promise<FilterSpec> => ({ ...spec, definition: await registry.load('filter', spec.definition.name) });
+  const processors = async (specs: FilterSpec<PlannedPlugins>[] | undefined): Promise<{ processors?: FilterSpec[] }> =>
+    specs === undefined ? {} : { processors: await Promise.all(specs.map(filter)) };
+  const [inputs, filters, outputs] = await Promise.all([
+    Promise.all(
+      plan.inputs.map(async ({ processors: planned, ...spec }) => ({ ...spec, definition: await registry.load('input', spec.definition.name), ...(await processors(planned)) })),
+    ),
+    Promise.all(plan.filters.map(filter)),
+    Promise.all(
+      plan.outputs.map(async ({ processors: planned, ...spec }) => ({ ...spec, definition: await registry.load('output', spec.definition.name), ...(await processors(planned)) })),
+    ),
+  ]);
+  return { ...plan, inputs, filters, outputs };
+}
+
+/** What a start and a hot reload load: the readers the files need, the pipeline, and its plugins' code. */
+export async function loadRunnablePipeline(request: LoadRequest, registry: PluginRegistry): Promise<PipelineDescription> {
+  const parsersFiles = request.serviceEntries.filter((entry) => entry.key === 'parsers_file').map((entry) => entry.value);
+  await prepareReaders(request.configFile, parsersFiles);
+  return loadPlugins(loadPipeline(request, registry), registry);
 }

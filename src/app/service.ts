@@ -4,10 +4,10 @@ import { errorMessage } from '../base/errors.js';
 import { LogRoot, fileSink, stderrSink, type LogLevel, type Logger } from '../base/logger.js';
 import { MetricsRegistry } from '../base/metrics.js';
 import { HealthCheck } from '../monitoring/health.js';
-import { MonitoringServer } from '../monitoring/server.js';
+import type { MonitoringServer } from '../monitoring/server.js';
 import type { PipelineDescription } from '../pipeline/description.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import { loadPipeline, type LoadRequest } from './loader.js';
+import { loadRunnablePipeline, type LoadRequest } from './loader.js';
 import { takeStartupSignal } from './startup-signals.js';
 
 /** What to load (again on every reload), and how loudly to log and whether only to check. */
@@ -77,6 +77,8 @@ class Service {
       this.health.start();
     }
     if (service.http_server) {
+      // Imported here: the monitoring server brings node:http, which an agent without it need not load.
+      const { MonitoringServer } = await import('../monitoring/server.js');
       this.monitoring = new MonitoringServer({
         version: this.version,
         startedAtMs: this.startedAtMs,
@@ -125,7 +127,8 @@ class Service {
     let next: PipelineDescription;
     let nextAgent: Agent;
     try {
-      next = loadPipeline(this.request, this.registry);
+      // The code of plugins the new configuration adds is imported here, before anything stops.
+      next = await loadRunnablePipeline(this.request, this.registry);
       // Building the agent validates every plugin's settings before anything is stopped.
       nextAgent = this.createAgent(next);
     } catch (error) {
@@ -168,7 +171,7 @@ export async function runService(
   const logRoot = new LogRoot({ level: 'info', sink: stderrSink });
   let service: Service;
   try {
-    const loaded = loadPipeline(request, registry);
+    const loaded = await loadRunnablePipeline(request, registry);
     applyLogging(logRoot, request, loaded);
     service = new Service(request, registry, version, logRoot, loaded);
     if (request.dryRun) {

@@ -1,7 +1,7 @@
 import { commonKeysByKind, pluginSchema } from '../pipeline/plugin-schema.js';
 import { describeSchema, renderSchemaTable, type ParamSpec, type ParamType, type SchemaRow } from '../config/schema.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { PluginDefinition } from '../pipeline/contracts.js';
+import type { PluginManifest } from '../pipeline/contracts.js';
 import type { PluginChoice } from './args.js';
 
 export const cliFlags: Array<[string, string]> = [
@@ -57,7 +57,7 @@ export function mainHelp(registry: PluginRegistry, version: string): string {
   return lines.join('\n');
 }
 
-export function pluginHelp(definition: PluginDefinition): string {
+export function pluginHelp(definition: PluginManifest): string {
   return `HELP\n${definition.name} ${definition.kind} plugin: ${definition.description}\n\nOPTIONS\n${renderSchemaTable(describeSchema(pluginSchema(definition)), 'text')}`;
 }
 
@@ -93,7 +93,7 @@ function jsonOption(spec: ParamSpec, row: SchemaRow): JsonHelpOption {
  * The keys every plugin of the kind takes are global options; `net.*` and `tls*` keys get groups of
  * their own, which appear (as in Fluent Bit) only for plugins that have such keys.
  */
-export function pluginHelpJson(definition: PluginDefinition): unknown {
+export function pluginHelpJson(definition: PluginManifest): unknown {
   const schema = pluginSchema(definition);
   const rows = describeSchema(schema);
   const common = new Set(commonKeysByKind[definition.kind].map((spec) => spec.key));
@@ -132,7 +132,7 @@ export function helpAsJson(registry: PluginRegistry, version: string, section: P
     const definition = registry.get(section.kind, section.plugin);
     return definition === undefined ? { error: `unknown ${section.kind} plugin '${section.plugin}'` } : pluginHelpJson(definition);
   }
-  const all = (kind: PluginDefinition['kind']) => registry.names(kind).map((name) => pluginHelpJson(registry.get(kind, name) as PluginDefinition));
+  const all = (kind: PluginManifest['kind']) => registry.names(kind).map((name) => pluginHelpJson(registry.get(kind, name) as PluginManifest));
   return {
     // Fluent Bit's header, so its readers find what they expect; the version is wsbit's.
     'fluent-bit': { version, schema_version: '1', os: process.platform },

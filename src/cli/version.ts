@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-/** The package version, read from package.json beside the compiled code (dist/src/cli → root). */
+/** The package version, read from package.json above the compiled code (dist/src/cli or dist/bundle → root). */
 export function packageVersion(): string {
   for (const relative of ['../../../package.json', '../../package.json']) {
     try {

@@ -115,7 +115,11 @@ export interface OutputInstance {
   stop?(graceful: boolean): Promise<void>;
 }
 
-interface PluginDefinitionBase<Schema extends readonly ParamSpec[]> {
+/**
+ * What is known of a plugin without loading its code: help, `-J`, the README tables and validation
+ * read only this, so a manifest and its schema are small modules apart from the plugin's runtime.
+ */
+interface PluginManifestBase<Schema extends readonly ParamSpec[]> {
   name: string;
   description: string;
   schema: Schema;
@@ -123,17 +127,28 @@ interface PluginDefinitionBase<Schema extends readonly ParamSpec[]> {
   serviceUriKeys?: { host: string; port: string; path?: string };
 }
 
-export interface InputPluginDefinition<Schema extends readonly ParamSpec[] = readonly ParamSpec[]>
-  extends PluginDefinitionBase<Schema> {
+export interface InputPluginManifest<Schema extends readonly ParamSpec[] = readonly ParamSpec[]> extends PluginManifestBase<Schema> {
   kind: 'input';
-  create(context: InputContext<ResolvedConfig<Schema>>): InputInstance;
 }
 
-export interface OutputPluginDefinition<Schema extends readonly ParamSpec[] = readonly ParamSpec[]>
-  extends PluginDefinitionBase<Schema> {
+export interface OutputPluginManifest<Schema extends readonly ParamSpec[] = readonly ParamSpec[]> extends PluginManifestBase<Schema> {
   kind: 'output';
   /** Overrides the engine's `Retry_Limit` default of 1 (the websocket output waits forever). */
   defaultRetryLimit?: string;
+}
+
+export interface FilterPluginManifest<Schema extends readonly ParamSpec[] = readonly ParamSpec[]> extends PluginManifestBase<Schema> {
+  kind: 'filter';
+}
+
+export type PluginManifest = InputPluginManifest | OutputPluginManifest | FilterPluginManifest;
+
+/** A plugin with its code: its manifest and what creates its instances. */
+export interface InputPluginDefinition<Schema extends readonly ParamSpec[] = readonly ParamSpec[]> extends InputPluginManifest<Schema> {
+  create(context: InputContext<ResolvedConfig<Schema>>): InputInstance;
+}
+
+export interface OutputPluginDefinition<Schema extends readonly ParamSpec[] = readonly ParamSpec[]> extends OutputPluginManifest<Schema> {
   create(context: OutputContext<ResolvedConfig<Schema>>): OutputInstance;
 }
 
@@ -191,9 +206,7 @@ export interface FilterContext<Config> extends PluginContext<Config> {
   createEmitter?(options: EmitterOptions): FilterEmitter;
 }
 
-export interface FilterPluginDefinition<Schema extends readonly ParamSpec[] = readonly ParamSpec[]>
-  extends PluginDefinitionBase<Schema> {
-  kind: 'filter';
+export interface FilterPluginDefinition<Schema extends readonly ParamSpec[] = readonly ParamSpec[]> extends FilterPluginManifest<Schema> {
   create(context: FilterContext<ResolvedConfig<Schema>>): FilterInstance;
 }
 
@@ -215,4 +228,16 @@ export function defineOutput<const Schema extends readonly ParamSpec[]>(
   definition: OutputPluginDefinition<Schema>,
 ): OutputPluginDefinition<Schema> {
   return definition;
+}
+
+export function defineFilterManifest<const Schema extends readonly ParamSpec[]>(manifest: FilterPluginManifest<Schema>): FilterPluginManifest<Schema> {
+  return manifest;
+}
+
+export function defineInputManifest<const Schema extends readonly ParamSpec[]>(manifest: InputPluginManifest<Schema>): InputPluginManifest<Schema> {
+  return manifest;
+}
+
+export function defineOutputManifest<const Schema extends readonly ParamSpec[]>(manifest: OutputPluginManifest<Schema>): OutputPluginManifest<Schema> {
+  return manifest;
 }

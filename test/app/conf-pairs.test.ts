@@ -12,7 +12,7 @@ import { loadParsersFile, parseConfigFile, resolveParsersFile } from '../../src/
 import { loadPipeline } from '../../src/app/loader.js';
 import { parseCommandLine } from '../../src/cli/args.js';
 import type { ConfigDocument, ConfigSection } from '../../src/config/document.js';
-import type { PipelineDescription } from '../../src/pipeline/description.js';
+import type { PipelinePlan } from '../../src/pipeline/description.js';
 import { ParserRegistry } from '../../src/pipeline/parser-registry.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
 import { upstreamFromSections, type UpstreamSource } from '../../src/upstream/config.js';
@@ -65,7 +65,7 @@ function specView(spec: Spec & Record<string, unknown>): unknown {
  * upstream nodes and parser names. Warnings name files and lines, and `parsers_file` names each
  * twin's own parsers file, so those are left out (the parsers themselves are compared by name).
  */
-function view(pipeline: PipelineDescription): unknown {
+function view(pipeline: PipelinePlan): unknown {
   const view = {
     service: plain({ ...pipeline.service, parsers_file: [] }),
     inputs: pipeline.inputs.map((spec) => specView(spec as unknown as Spec & Record<string, unknown>)),
@@ -78,7 +78,7 @@ function view(pipeline: PipelineDescription): unknown {
   return JSON.parse(JSON.stringify(view)) as unknown;
 }
 
-const load = (argv: string[]): PipelineDescription => loadPipeline(parseCommandLine(argv), registry);
+const load = (argv: string[]): PipelinePlan => loadPipeline(parseCommandLine(argv), registry);
 
 /** The service keys the command line has a flag for, and the flag. */
 const SERVICE_FLAGS: Readonly<Record<string, (value: string, configDir: string) => string[] | null>> = {

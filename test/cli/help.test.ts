@@ -11,7 +11,7 @@ import { helpAsJson, pluginHelp, pluginHelpJson } from '../../src/cli/help.js';
 import { buildPipeline } from '../../src/app/builder.js';
 import { pluginSection } from '../helpers/sections.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
-import type { PluginDefinition } from '../../src/pipeline/contracts.js';
+import type { PluginManifest } from '../../src/pipeline/contracts.js';
 import { fluentBitFixtures } from '../helpers/paths.js';
 
 interface JsonOption {
@@ -28,14 +28,14 @@ interface JsonPlugin {
 }
 
 const registry = defaultRegistry();
-const plugin = (kind: PluginDefinition['kind'], name: string): PluginDefinition => {
+const plugin = (kind: PluginManifest['kind'], name: string): PluginManifest => {
   const definition = registry.get(kind, name);
   assert.ok(definition !== undefined, `${kind} ${name}`);
   return definition;
 };
 const fluentBit = (file: string): JsonPlugin => JSON.parse(readFileSync(path.join(fluentBitFixtures, file), 'utf8')) as JsonPlugin;
 // A round trip through JSON text, as a tool reading `wsbit -J` sees it.
-const ours = (definition: PluginDefinition): JsonPlugin => JSON.parse(JSON.stringify(pluginHelpJson(definition))) as JsonPlugin;
+const ours = (definition: PluginManifest): JsonPlugin => JSON.parse(JSON.stringify(pluginHelpJson(definition))) as JsonPlugin;
 
 /** The type names Fluent Bit's -J uses (flb_config_map types). */
 const fluentBitTypes = new Set(['string', 'integer', 'boolean', 'double', 'time', 'size', 'multiple comma delimited strings', 'space delimited strings (minimum 1)']);

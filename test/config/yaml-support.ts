@@ -1,4 +1,4 @@
-import type { PipelineDescription } from '../../src/pipeline/description.js';
+import type { PipelinePlan } from '../../src/pipeline/description.js';
 import { upstreamFromSections, type UpstreamSource } from '../../src/upstream/config.js';
 
 const isUpstreamSource = (value: unknown): value is UpstreamSource => typeof value === 'object' && value !== null && 'sections' in value && 'from' in value;
@@ -10,7 +10,7 @@ const isUpstreamSource = (value: unknown): value is UpstreamSource => typeof val
  * upstream compared by what it means (its name and nodes), not by where it was written (a file, or
  * YAML's upstream_servers).
  */
-export function comparablePipeline(pipeline: PipelineDescription): unknown {
+export function comparablePipeline(pipeline: PipelinePlan): unknown {
   const strip = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(strip);
     if (value === null || typeof value !== 'object' || value instanceof RegExp || Buffer.isBuffer(value) || value instanceof Uint8Array) return value;

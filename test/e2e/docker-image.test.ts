@@ -37,7 +37,7 @@ function readImage(): Image {
   const lines = text.split('\n');
   const comment = lines.filter((line) => line.startsWith('#')).join('\n');
   const stages = text.split(/^FROM /m).slice(1);
-  // A build stage's WORKDIR is where it stands for the checkout: `COPY --from=build /src/dist/src` is dist/src here.
+  // A build stage's WORKDIR is where it stands for the checkout: `COPY --from=build /src/dist/bundle` is dist/bundle here.
   const stageWorkdirs = new Map(
     stages.map((stage) => [/^\S+\s+AS\s+(\S+)/i.exec(stage)?.[1] ?? '', /^WORKDIR\s+(\S+)/m.exec(stage)?.[1] ?? '/'] as const),
   );

@@ -19,13 +19,15 @@ test('npm pack gives a package that installs and runs from a clean directory', {
   assert.ok(tarball !== undefined);
   const files = tarball.files.map((file) => file.path);
   assert.ok(files.includes('bin/wsbit'));
-  assert.ok(files.includes('dist/src/cli/run.js'));
-  // The live page is not TypeScript: the build copies its parts next to the module that serves them.
+  // bin/wsbit runs the bundled agent; the module-by-module build is for the tests.
+  assert.ok(files.includes('dist/bundle/run.js'));
+  assert.ok(files.includes('dist/bundle/startup-signals.js'));
+  // The live page is not TypeScript: the build copies its parts next to the chunks, which read them.
   for (const part of ['index.html', 'style.css', 'script.js']) {
-    assert.ok(files.includes(`dist/src/plugins/outputs/websocket-server/live-page/${part}`), `the live page's ${part} is packed`);
+    assert.ok(files.includes(`dist/bundle/live-page/${part}`), `the live page's ${part} is packed`);
   }
   assert.ok(files.some((file) => file.startsWith('conf/')));
-  assert.ok(!files.some((file) => file.startsWith('dist/test/') || file.startsWith('src/')), 'no tests or TypeScript sources');
+  assert.ok(!files.some((file) => file.startsWith('dist/test/') || file.startsWith('dist/src/') || file.startsWith('src/')), 'no tests, unbundled build or TypeScript sources');
   // The license the package declares, and every document the README links to.
   assert.ok(files.includes('LICENSE'));
   assert.match(readFileSync('LICENSE', 'utf8'), /Apache License\s+Version 2\.0, January 2004/);
@@ -44,7 +46,7 @@ test('npm pack gives a package that installs and runs from a clean directory', {
   const install = spawnSync(npm, ['install', '--no-audit', '--no-fund', path.join(dir, tarball.filename)], { cwd: app, encoding: 'utf8' });
   assert.equal(install.status, 0, install.stderr);
   assert.doesNotMatch(install.stderr, /install-scripts|prepare/, 'npm warns about no install script');
-  assert.ok(existsSync(path.join(app, 'node_modules', 'wsbit', 'dist', 'src', 'cli', 'run.js')));
+  assert.ok(existsSync(path.join(app, 'node_modules', 'wsbit', 'dist', 'bundle', 'run.js')));
   const version = spawnSync('npx', ['--no-install', 'wsbit', '-V'], { cwd: app, encoding: 'utf8' });
   assert.equal(version.status, 0, version.stderr);
   assert.match(version.stdout, /^wsbit v\d+\.\d+\.\d+\n$/);

@@ -1,5 +1,5 @@
 import { parseCommandLine } from '../../src/cli/args.js';
-import { loadPipeline } from '../../src/app/loader.js';
+import { loadRunnablePipeline } from '../../src/app/loader.js';
 import { Agent } from '../../src/pipeline/agent.js';
 import type { ChunkView } from '../../src/pipeline/chunk.js';
 import type { EngineStopResult } from '../../src/pipeline/engine.js';
@@ -51,7 +51,7 @@ export async function launchAgent(argv: string[], options: InProcessOptions = {}
   if (registry.output('capture') === undefined) registry.register(captureOutput(store) as never);
   const commandLine = parseCommandLine(argv);
   for (const [key, value] of Object.entries(options.service ?? {})) commandLine.serviceEntries.push({ key, value });
-  const pipeline = loadPipeline(commandLine, registry);
+  const pipeline = await loadRunnablePipeline(commandLine, registry);
   const lines: string[] = [];
   const echo = process.env['WSBIT_TEST_LOG'] === '1';
   const logRoot = new LogRoot({

@@ -148,17 +148,19 @@ test('tls: wss with the configured certificate; a plain ws client cannot talk to
 
 test('config errors: tls without files, a bad strptime time_format', async () => {
   const { buildPipeline } = await import('../../src/app/builder.js');
+  const { loadPlugins } = await import('../../src/app/loader.js');
   const { parseCommandLine } = await import('../../src/cli/args.js');
   const { defaultRegistry } = await import('../../src/plugins/registry.js');
   const { Agent } = await import('../../src/pipeline/agent.js');
   const { LogRoot } = await import('../../src/base/logger.js');
-  const create = (props: string[]): unknown => {
+  const create = async (props: string[]): Promise<unknown> => {
     const line = parseCommandLine(['-i', 'websocket', ...props.flatMap((p) => ['-p', p]), '-o', 'null', '-m', '*']);
-    return new Agent(buildPipeline({ serviceEntries: line.serviceEntries, sections: line.sections }, defaultRegistry()), {
+    const registry = defaultRegistry();
+    return new Agent(await loadPlugins(buildPipeline({ serviceEntries: line.serviceEntries, sections: line.sections }, registry), registry), {
       logRoot: new LogRoot({ level: 'off', sink: { write: () => undefined } }),
     });
   };
-  assert.throws(() => create(['tls=on']), /tls on needs tls\.crt_file and tls\.key_file/);
-  assert.throws(() => create(['time_format=%Q']), /invalid value '%Q' for 'time_format'/);
-  assert.throws(() => create(['format=xml']), /format/);
+  await assert.rejects(create(['tls=on']), /tls on needs tls\.crt_file and tls\.key_file/);
+  await assert.rejects(create(['time_format=%Q']), /invalid value '%Q' for 'time_format'/);
+  await assert.rejects(create(['format=xml']), /format/);
 });

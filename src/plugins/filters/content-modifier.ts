@@ -1,45 +1,12 @@
 import { createHash } from 'node:crypto';
 import { decode } from '@msgpack/msgpack';
-import { configMessage, ParseFailure } from '../../config/schema.js';
-import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../regex/onigmo.js';
+import { configMessage } from '../../config/schema.js';
 import { encodeStr, keyEquals, mapEntries, stringEntry, strRange, withKey, type MapEntry } from '../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { ConfigError } from '../../base/errors.js';
 import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter, type RecordVerdict } from './event-rewriter.js';
-
-const ACTIONS = ['insert', 'upsert', 'delete', 'rename', 'hash', 'extract', 'convert'] as const;
-type Action = (typeof ACTIONS)[number];
-const CONVERTED_TYPES = ['string', 'int', 'double', 'boolean'] as const;
-type ConvertedType = (typeof CONVERTED_TYPES)[number];
-
-const schema = [
-  { key: 'action', type: 'enum', values: ACTIONS, default: null, description: 'What to do with the key: insert, upsert, delete, rename, hash, extract or convert.' },
-  { key: 'key', type: 'string', default: null, description: 'The key of the record body to act on (compared exactly).' },
-  { key: 'value', type: 'string', default: null, description: 'The value insert and upsert write, or the new name rename gives the key.' },
-  {
-    key: 'pattern',
-    type: 'string',
-    default: null,
-    parse: (raw: string): TranslatedRegex | ParseFailure => {
-      try {
-        return translateOnigmo(raw);
-      } catch (error) {
-        if (!(error instanceof RegexTranslationError)) throw error;
-        return new ParseFailure(`a regular expression wsbit can run; '${raw}': ${error.message}`);
-      }
-    },
-    description: 'extract: a regular expression whose named groups (?<name>...) become keys.',
-  },
-  { key: 'converted_type', type: 'enum', values: CONVERTED_TYPES, default: null, description: 'convert: the type the value becomes: string, int, double or boolean.' },
-  {
-    key: 'context',
-    type: 'enum',
-    values: ['body'],
-    default: 'body',
-    description: "What part of a log to change. wsbit supports body only (Fluent Bit also has metadata and OpenTelemetry's attributes).",
-  },
-] as const;
+import { ACTIONS, type Action, type ConvertedType, contentModifierManifest } from './content-modifier/schema.js';
 
 const scratch = new MsgpackWriter(64);
 
@@ -106,10 +73,7 @@ function required(instance: string, action: Action, key: string, value: unknown)
  * insert, upsert, extract and convert write the pair again at the end of the body.
  */
 export const contentModifierFilter = defineFilter({
-  kind: 'filter',
-  name: 'content_modifier',
-  description: 'Insert, upsert, delete, rename, hash, extract or convert a key of each record (a processor in Fluent Bit)',
-  schema,
+  ...contentModifierManifest,
   create(context) {
     const { config, instance } = context;
     const action = config.action;

@@ -3,7 +3,7 @@ import { ConfigError } from '../../base/errors.js';
 import { defineFilter } from '../../pipeline/contracts.js';
 import { MultilineFilter } from './multiline/filter.js';
 import { multilineFilterOptions } from './multiline/options.js';
-import { multilineFilterSchema } from './multiline/schema.js';
+import { multilineManifest } from './multiline/schema.js';
 
 /**
  * Fluent Bit's `multiline` filter (`plugins/filter_multiline`): joins the records of one input and tag
@@ -12,10 +12,7 @@ import { multilineFilterSchema } from './multiline/schema.js';
  * shutdown is handed over through the filter context's `emit`, so none is lost.
  */
 export const multilineFilter = defineFilter({
-  kind: 'filter',
-  name: 'multiline',
-  description: 'Concatenate multiline messages',
-  schema: multilineFilterSchema,
+  ...multilineManifest,
   create(context) {
     const emitLater = context.emit;
     if (emitLater === undefined) {

@@ -7,13 +7,7 @@ import type { Parser } from '../../parsers/types.js';
 import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords } from './event-rewriter.js';
 import { parseRecordAccessor, resolveAccessor, type RecordAccessor } from './record-accessor.js';
-
-const schema = [
-  { key: 'key_name', type: 'string', default: null, description: 'Key whose string value is parsed; a value starting with $ is a record accessor such as $kubernetes[\'annotations\'][\'log\'].' },
-  { key: 'parser', type: 'string', multiple: true, description: 'Name of a parser (from Parsers_File) to try; with several, each is tried in order until one parses the value.' },
-  { key: 'preserve_key', type: 'bool', default: false, description: 'Keep the Key_Name field in the parsed record (after the parsed fields).' },
-  { key: 'reserve_data', type: 'bool', default: false, description: 'Keep the record\'s other fields after the parsed ones; otherwise the record is only what the parser made of the value.' },
-] as const;
+import { parserManifest } from './parser/schema.js';
 
 /**
  * Fluent Bit's `parser` filter (`plugins/filter_parser`): parses one string field of each record with
@@ -23,10 +17,7 @@ const schema = [
  * or that no parser reads, passes unchanged, as in Fluent Bit.
  */
 export const parserFilter = defineFilter({
-  kind: 'filter',
-  name: 'parser',
-  description: 'Parse events',
-  schema,
+  ...parserManifest,
   create(context) {
     const { config, instance, telemetry } = context;
     const keyName = config.key_name;

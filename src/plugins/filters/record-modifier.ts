@@ -1,37 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { configMessage, ParseFailure } from '../../config/schema.js';
+import { configMessage } from '../../config/schema.js';
 import { ConfigError } from '../../base/errors.js';
 import { defineFilter } from '../../pipeline/contracts.js';
 import { mapEntries, stringEntry, strRange, type MapEntry } from '../../codec/msgpack-map.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
-import { splitKeyValue } from '../../config/words.js';
-
-const schema = [
-  {
-    key: 'record',
-    type: 'string',
-    multiple: true,
-    parse: (raw: string) => {
-      const pair = splitKeyValue(raw);
-      return pair === null ? new ParseFailure("KEY VALUE, e.g. 'hostname ${HOSTNAME}'") : { key: pair[0], value: pair[1] };
-    },
-    description: 'KEY VALUE: append the string VALUE as KEY to every record (even if KEY is already there).',
-  },
-  {
-    key: 'remove_key',
-    type: 'string',
-    multiple: true,
-    description: 'Remove this key (compared ignoring ASCII case; a trailing * matches any key that starts with the rest).',
-  },
-  {
-    key: 'allowlist_key',
-    type: 'string',
-    multiple: true,
-    description: 'Keep only the keys given by allowlist_key (compared like remove_key); cannot be mixed with remove_key.',
-  },
-  { key: 'whitelist_key', type: 'string', multiple: true, description: 'Alias of allowlist_key.' },
-  { key: 'uuid_key', type: 'string', default: null, description: 'Append a random UUID v4 string under this key to every record.' },
-] as const;
+import { recordModifierManifest } from './record-modifier/schema.js';
 
 interface KeyPattern {
   /** Lower-cased ASCII, UTF-8. */
@@ -65,10 +38,7 @@ function keyMatches(entry: MapEntry, pattern: KeyPattern): boolean {
  * left with no keys at all is dropped, as Fluent Bit drops it.
  */
 export const recordModifierFilter = defineFilter({
-  kind: 'filter',
-  name: 'record_modifier',
-  description: 'Modify records: append, remove or allowlist keys',
-  schema,
+  ...recordModifierManifest,
   create(context) {
     const { config, instance } = context;
     const allowlist = [...config.allowlist_key, ...config.whitelist_key];

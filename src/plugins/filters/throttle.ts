@@ -1,25 +1,9 @@
-import { ParseFailure } from '../../config/schema.js';
 import { defineFilter } from '../../pipeline/contracts.js';
 import { countFilterRecords, EventRewriter } from './event-rewriter.js';
+import { throttleManifest } from './throttle/schema.js';
 
 /** How often the count of records dropped is written to the log at most. */
 const dropReportIntervalMs = 60_000;
-
-/** `parse_duration` in `throttle.c`: a positive number with an optional s, m, h or d. */
-function parseInterval(raw: string): { text: string; seconds: number } | ParseFailure {
-  const match = /^\s*(\d+(?:\.\d*)?|\.\d+)([smhd]?)\s*$/.exec(raw);
-  const value = match === null ? 0 : Number(match[1]);
-  if (match === null || !(value > 0)) return new ParseFailure('a positive number of seconds, optionally with a unit: 1, 1s, 5m, 1h, 1d');
-  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
-  return { text: raw.trim(), seconds: value * unit };
-}
-
-const schema = [
-  { key: 'rate', type: 'double', default: 1, description: 'Average number of records per interval let through, over the window (a value of 1 or less means 1, as in Fluent Bit).' },
-  { key: 'window', type: 'int', default: 5, description: 'Number of intervals the average is taken over (a value of 1 or less means 5, as in Fluent Bit).' },
-  { key: 'interval', type: 'string', default: '1', parse: parseInterval, description: 'Length of one interval: 1, 1s, 5m, 1h, 1d (whole seconds, at least 1).' },
-  { key: 'print_status', type: 'bool', default: false, description: 'Log the limit and the current rate at every interval that records pass.' },
-] as const;
 
 /**
  * Fluent Bit's `throttle` filter (`plugins/filter_throttle`, a sliding window): a ring of `Window`
@@ -30,10 +14,7 @@ const schema = [
  * timer. Dropped records are counted in `fluentbit_filter_drop_records_total` and summarised in the log.
  */
 export const throttleFilter = defineFilter({
-  kind: 'filter',
-  name: 'throttle',
-  description: 'Throttle messages using sliding window algorithm',
-  schema,
+  ...throttleManifest,
   create(context) {
     const { config, clock, logger } = context;
     // As `configure` in throttle.c: out-of-range values fall back to the defaults.

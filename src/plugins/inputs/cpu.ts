@@ -4,12 +4,7 @@ import { eventTimeNow } from '../../base/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { writeEventHeader } from '../../codec/event.js';
 import { defineInput } from '../../pipeline/contracts.js';
-
-const schema = [
-  { key: 'interval_sec', type: 'int', default: 1, description: 'Seconds between samples.' },
-  { key: 'interval_nsec', type: 'int', default: 0, description: 'Nanoseconds added to interval_sec.' },
-  { key: 'proc_stat_path', type: 'string', default: '/proc/stat', description: 'Where to read kernel CPU counters (for tests and containers).' },
-] as const;
+import { cpuManifest } from './cpu/schema.js';
 
 interface CpuTicks {
   name: string;
@@ -37,10 +32,7 @@ export function parseProcStat(text: string): CpuTicks[] {
  * (`cpu_p`, `user_p`, `system_p`) and per core (`cpu0.p_cpu`, `cpu0.p_user`, `cpu0.p_system`, ...).
  */
 export const cpuInput = defineInput({
-  kind: 'input',
-  name: 'cpu',
-  description: 'CPU Usage',
-  schema,
+  ...cpuManifest,
   create(context) {
     const { config, telemetry } = context;
     const writer = new MsgpackWriter();

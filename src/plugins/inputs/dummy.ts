@@ -5,20 +5,7 @@ import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { writeEvent } from '../../codec/event.js';
 import { jsonTextToMsgpack } from '../../codec/json-scan.js';
 import { defineInput } from '../../pipeline/contracts.js';
-
-const schema = [
-  { key: 'dummy', type: 'string', default: '{"message":"dummy"}', description: 'The JSON object to generate as each record.' },
-  { key: 'metadata', type: 'string', default: '{}', description: 'A JSON object to attach to each record as metadata.' },
-  { key: 'rate', type: 'int', default: 1, description: 'Events generated per second.' },
-  { key: 'interval_sec', type: 'int', default: 0, description: 'Seconds between events; with interval_nsec, overrides rate.' },
-  { key: 'interval_nsec', type: 'int', default: 0, description: 'Nanoseconds between events; with interval_sec, overrides rate.' },
-  { key: 'samples', type: 'int', default: 0, description: 'Stop after this many events (0 = never stop).' },
-  { key: 'copies', type: 'int', default: 1, description: 'Records generated per event.' },
-  { key: 'start_time_sec', type: 'int', default: -1, description: 'Timestamp seconds to use instead of the current time (-1 = now).' },
-  { key: 'start_time_nsec', type: 'int', default: -1, description: 'Timestamp nanoseconds to use instead of the current time (-1 = now).' },
-  { key: 'fixed_timestamp', type: 'bool', default: false, description: 'Keep the start time for every record instead of advancing it.' },
-  { key: 'flush_on_startup', type: 'bool', default: false, description: 'Generate the first event immediately instead of after one interval.' },
-] as const;
+import { dummyManifest } from './dummy/schema.js';
 
 function parseJsonObject(text: string, key: string, instance: string): Buffer {
   const parsed = jsonTextToMsgpack(text);
@@ -32,10 +19,7 @@ function parseJsonObject(text: string, key: string, instance: string): Buffer {
 
 /** Fluent Bit's `dummy` input: generates a fixed record at a fixed rate, for tests and demos. */
 export const dummyInput = defineInput({
-  kind: 'input',
-  name: 'dummy',
-  description: 'Generate dummy events',
-  schema,
+  ...dummyManifest,
   create(context) {
     const { config, instance } = context;
     let body: Buffer;

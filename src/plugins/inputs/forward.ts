@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { defineInput } from '../../pipeline/contracts.js';
 import { forwardInputOptions } from './forward/options.js';
-import { forwardInputSchema } from './forward/schema.js';
+import { forwardInputManifest } from './forward/schema.js';
 import { ForwardSession } from './forward/session.js';
 import { EmitCounter, SocketInputServer } from './socket-server.js';
 
@@ -11,11 +11,7 @@ import { EmitCounter, SocketInputServer } from './socket-server.js';
  * with acks and the shared-key handshake. Records are copied from the wire as msgpack bytes.
  */
 export const forwardInput = defineInput({
-  kind: 'input',
-  name: 'forward',
-  description: 'Fluentd in-forward',
-  schema: forwardInputSchema,
-  serviceUriKeys: { host: 'listen', port: 'port' },
+  ...forwardInputManifest,
   create(context) {
     const options = forwardInputOptions(context.config, context.instance);
     const writer = new MsgpackWriter(64 * 1024);

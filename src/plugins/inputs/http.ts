@@ -1,6 +1,6 @@
 import { defineInput } from '../../pipeline/contracts.js';
 import { httpInputOptions } from './http/options.js';
-import { httpInputSchema } from './http/schema.js';
+import { httpInputManifest } from './http/schema.js';
 import { HttpInputServer } from './http/server.js';
 
 /**
@@ -8,11 +8,7 @@ import { HttpInputServer } from './http/server.js';
  * path is the tag. Fluentd's `json=<record>` form field works too, and so does its `?time=` parameter.
  */
 export const httpInput = defineInput({
-  kind: 'input',
-  name: 'http',
-  description: 'HTTP',
-  schema: httpInputSchema,
-  serviceUriKeys: { host: 'listen', port: 'port' },
+  ...httpInputManifest,
   create(context) {
     return new HttpInputServer(httpInputOptions(context.config, context.instance, context.parsers), context);
   },

@@ -4,21 +4,14 @@ import { defineInput } from '../../pipeline/contracts.js';
 import { appendJsonStreamEvents, type SkippedBytes } from './json-stream.js';
 import { quoteUntrusted } from '../../base/logger.js';
 import { writeParsedLine } from './parsed-line.js';
-
-const schema = [
-  { key: 'buffer_size', type: 'size', default: '16000', description: 'Largest pending message, in bytes; a longer one is discarded with a warning.' },
-  { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) applied to each line instead of reading JSON. Lines it cannot parse are logged and dropped.' },
-] as const;
+import { stdinManifest } from './stdin/schema.js';
 
 /**
  * Fluent Bit's `stdin` input: a stream of JSON values. An object becomes a record stamped now; an
  * array `[time, {record}]` (Fluent's event format) keeps its own time; anything else is rejected.
  */
 export const stdinInput = defineInput({
-  kind: 'input',
-  name: 'stdin',
-  description: 'Standard Input',
-  schema,
+  ...stdinManifest,
   create(context) {
     const { telemetry } = context;
     // An unknown parser fails start-up, naming the known ones.

@@ -1,6 +1,6 @@
 import { defineInput } from '../../pipeline/contracts.js';
 import { tailInputOptions } from './tail/options.js';
-import { tailInputSchema } from './tail/schema.js';
+import { tailManifest } from './tail/schema.js';
 import { TailWatcher } from './tail/watcher.js';
 
 /**
@@ -8,10 +8,7 @@ import { TailWatcher } from './tail/watcher.js';
  * rename and by truncation, with offsets kept in `db` across restarts.
  */
 export const tailInput = defineInput({
-  kind: 'input',
-  name: 'tail',
-  description: 'Tail files',
-  schema: tailInputSchema,
+  ...tailManifest,
   create(context) {
     return new TailWatcher(tailInputOptions(context.config, context.instance, context.parsers, context.telemetry.logger), context);
   },

@@ -2,15 +2,11 @@ import { defineInput } from '../../pipeline/contracts.js';
 import { EmitCounter, SocketInputServer } from './socket-server.js';
 import { tcpInputOptions } from './tcp/options.js';
 import { TcpReceiver } from './tcp/receiver.js';
-import { tcpInputSchema } from './tcp/schema.js';
+import { tcpManifest } from './tcp/schema.js';
 
 /** Fluent Bit's `tcp` input: JSON or plain lines over TCP, timestamped on reception. */
 export const tcpInput = defineInput({
-  kind: 'input',
-  name: 'tcp',
-  description: 'TCP',
-  schema: tcpInputSchema,
-  serviceUriKeys: { host: 'listen', port: 'port' },
+  ...tcpManifest,
   create(context) {
     const options = tcpInputOptions(context.config, context.instance, context.parsers);
     const counter = new EmitCounter(context);

@@ -14,7 +14,7 @@ import { Adoption } from './adoption.js';
 import { InputConnections, type HandedClient } from './websocket/connections.js';
 import { createInputServer } from './websocket/http-server.js';
 import { websocketInputOptions } from './websocket/options.js';
-import { websocketInputSchema } from './websocket/schema.js';
+import { websocketInputManifest } from './websocket/schema.js';
 
 type Upgrade = [request: IncomingMessage, socket: Duplex, head: Buffer];
 
@@ -38,11 +38,7 @@ class WebSocketListener implements ListenerHandle {
 }
 
 export const websocketInput = defineInput({
-  kind: 'input',
-  name: 'websocket',
-  description: 'WebSocket server that receives what the websocket output sends (wsbit or Fluent Bit)',
-  schema: websocketInputSchema,
-  serviceUriKeys: { host: 'listen', port: 'port', path: 'path' },
+  ...websocketInputManifest,
   create(context) {
     const { config, telemetry, instance } = context;
     const { logger } = telemetry;

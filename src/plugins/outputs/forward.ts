@@ -1,30 +1,11 @@
 import crypto from 'node:crypto';
-import { netClientKeys, tlsClientKeys } from '../../config/common-keys.js';
 import { ConfigError, errorMessage } from '../../base/errors.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
-import { outputNodes, upstreamKey } from '../../upstream/config.js';
+import { outputNodes } from '../../upstream/config.js';
 import { defineOutput } from '../../pipeline/contracts.js';
 import { ForwardConnection } from './forward/connection.js';
-import { encodeForwardMessage, forwardModes } from './forward/encode.js';
-
-const schema = [
-  ...netClientKeys,
-  ...tlsClientKeys,
-  { key: 'tag', type: 'string', default: null, description: "Tag sent with every message instead of the chunk's own." },
-  { key: 'time_as_integer', type: 'bool', default: false, description: 'Send whole seconds instead of EventTime (for Fluentd v0.12).' },
-  { key: 'retain_metadata_in_forward_mode', type: 'bool', default: false, description: "Send Fluent Bit's [[time, metadata], record] entries, keeping each record's metadata (Fluent Bit and wsbit read them, Fluentd does not)." },
-  { key: 'send_options', type: 'bool', default: false, description: 'Always send the options map (size, fluent_signal).' },
-  { key: 'require_ack_response', type: 'bool', default: false, description: "Send a chunk id with each message and count it delivered only when the server's ack arrives (at-least-once)." },
-  { key: 'ack_timeout', type: 'time', default: '30s', description: 'Longest wait for an ack (and for the HELO and PONG of the handshake) before the chunk is retried.' },
-  { key: 'compress', type: 'enum', values: ['gzip'], default: null, description: "'gzip': send CompressedPackedForward messages." },
-  { key: 'forward_mode', type: 'enum', values: forwardModes, default: 'forward', description: 'Message layout without compression: forward (an array of entries, as Fluent Bit sends) or packed_forward (entries in one bin).' },
-  { key: 'shared_key', type: 'string', default: null, description: 'Shared key for the secure forward handshake (HELO, PING, PONG).' },
-  { key: 'empty_shared_key', type: 'bool', default: false, description: 'Run the handshake with an empty shared key.' },
-  { key: 'self_hostname', type: 'string', default: 'localhost', description: 'Host name this client gives in the handshake.' },
-  { key: 'username', type: 'string', default: '', description: 'User name, when the server asks for one in the handshake.' },
-  { key: 'password', type: 'string', default: '', description: 'Password of username.' },
-  upstreamKey,
-] as const;
+import { encodeForwardMessage } from './forward/encode.js';
+import { forwardOutputManifest } from './forward/schema.js';
 
 interface NodeTarget {
   idle: ForwardConnection[];
@@ -36,11 +17,7 @@ interface NodeTarget {
  * between flushes (one per chunk in flight) and read all the time, so a closed one is noticed.
  */
 export const forwardOutput = defineOutput({
-  kind: 'output',
-  name: 'forward',
-  description: 'Forward (Fluentd protocol)',
-  schema,
-  serviceUriKeys: { host: 'host', port: 'port' },
+  ...forwardOutputManifest,
   create(context) {
     const { config, telemetry } = context;
     const port = config.port ?? 24224;

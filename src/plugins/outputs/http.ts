@@ -6,7 +6,7 @@ import { errorMessage } from '../../base/errors.js';
 import { defineOutput } from '../../pipeline/contracts.js';
 import { HttpDelivery } from './http/delivery.js';
 import { httpOutputOptions } from './http/options.js';
-import { httpOutputSchema } from './http/schema.js';
+import { httpOutputManifest } from './http/schema.js';
 
 const gzip = promisify(zlib.gzip);
 
@@ -16,11 +16,7 @@ const gzip = promisify(zlib.gzip);
  * same format. Keep-alive connections are pooled per node (undici `Pool`, bounded).
  */
 export const httpOutput = defineOutput({
-  kind: 'output',
-  name: 'http',
-  description: 'HTTP Output',
-  schema: httpOutputSchema,
-  serviceUriKeys: { host: 'host', port: 'port', path: 'uri' },
+  ...httpOutputManifest,
   create(context) {
     const { telemetry } = context;
     const options = httpOutputOptions(context.config, context);

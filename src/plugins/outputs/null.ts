@@ -1,11 +1,9 @@
 import { defineOutput } from '../../pipeline/contracts.js';
+import { nullManifest } from './null/schema.js';
 
 /** Fluent Bit's `null` output: accepts and discards every chunk (for benchmarks and tests). */
 export const nullOutput = defineOutput({
-  kind: 'output',
-  name: 'null',
-  description: 'Throws away events',
-  schema: [],
+  ...nullManifest,
   create() {
     return { flush: async () => 'ok' };
   },

@@ -3,14 +3,12 @@ import { encodePayload } from '../../codec/payload.js';
 import type { RejectedRecord } from '../../codec/event.js';
 import { reportRejectedRecords } from './rejected.js';
 import { defineOutput } from '../../pipeline/contracts.js';
-import { formatKeys, payloadOptions } from './format-keys.js';
+import { payloadOptions } from './format-keys.js';
+import { stdoutManifest } from './stdout/schema.js';
 
 /** Fluent Bit's `stdout` output: prints each chunk, in its msgpack print style or a JSON format. */
 export const stdoutOutput = defineOutput({
-  kind: 'output',
-  name: 'stdout',
-  description: 'Prints events to STDOUT',
-  schema: formatKeys('msgpack'),
+  ...stdoutManifest,
   create(context) {
     const options = payloadOptions(context.config, context.service);
     const write = (text: string | Buffer): Promise<void> =>

@@ -19,7 +19,7 @@ import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
 import { encodeMessages } from './websocket-server/encode.js';
 import { websocketServerOptions } from './websocket-server/options.js';
 import { pageHandler } from './websocket-server/pages.js';
-import { websocketServerSchema, type WebSocketServerConfig } from './websocket-server/schema.js';
+import { type WebSocketServerConfig, websocketServerManifest } from './websocket-server/schema.js';
 import { reportRejectedRecords } from './rejected.js';
 
 export type { WebSocketServerConfig } from './websocket-server/schema.js';
@@ -125,10 +125,6 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
 }
 
 export const websocketServerOutput = defineOutput({
-  kind: 'output',
-  name: 'websocket_server',
-  description: 'Broadcasts records to WebSocket clients, with a live page',
-  schema: websocketServerSchema,
-  serviceUriKeys: { host: 'host', port: 'port' },
+  ...websocketServerManifest,
   create: createWebSocketServerOutput,
 });

@@ -6,20 +6,14 @@ import { defineOutput } from '../../pipeline/contracts.js';
 import { reportRejectedRecords } from './rejected.js';
 import { WebSocketDelivery } from './websocket/delivery.js';
 import { websocketOutputOptions } from './websocket/options.js';
-import { websocketOutputSchema } from './websocket/schema.js';
+import { websocketOutputManifest } from './websocket/schema.js';
 
 /**
  * The WebSocket client output: Fluent Bit's `websocket` keys and payloads, with the defects listed
  * in SPEC part A fixed. One message per chunk, binary for msgpack and text for JSON formats.
  */
 export const websocketOutput = defineOutput({
-  kind: 'output',
-  name: 'websocket',
-  description: 'Websocket',
-  schema: websocketOutputSchema,
-  serviceUriKeys: { host: 'host', port: 'port', path: 'uri' },
-  // Its failures are connection failures: wait for the server rather than drop data (SPEC part A).
-  defaultRetryLimit: 'no_limits',
+  ...websocketOutputManifest,
   create(context) {
     const { telemetry } = context;
     const options = websocketOutputOptions(context.config, context);

@@ -1,4 +1,5 @@
 import { multilineParserKey } from '../../../multiline/builtins.js';
+import { defineFilterManifest } from '../../../pipeline/contracts.js';
 
 /** The keys of the multiline filter (Fluent Bit's `filter_multiline`), in the order `-h` and the README show them. */
 export const multilineFilterSchema = [
@@ -22,3 +23,10 @@ export const multilineFilterSchema = [
   { key: 'emitter_storage.type', type: 'enum', values: ['memory', 'filesystem'], default: 'memory', description: 'Accepted for compatibility: joined records are buffered as records of the input they came from.' },
   { key: 'emitter_mem_buf_limit', type: 'size', default: '10M', description: 'Accepted for compatibility: joined records count against the Mem_Buf_Limit of the input they came from.' },
 ] as const;
+
+export const multilineManifest = defineFilterManifest({
+  kind: 'filter',
+  name: 'multiline',
+  description: 'Concatenate multiline messages',
+  schema: multilineFilterSchema,
+});

@@ -1,3 +1,4 @@
+import { defineInputManifest } from '../../../pipeline/contracts.js';
 /** The keys of the forward input (Fluent Bit's `in_forward`), in the order `-h` and the README show them. */
 export const forwardInputSchema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
@@ -13,3 +14,11 @@ export const forwardInputSchema = [
   { key: 'buffer_chunk_size', type: 'size', default: '1024000', description: 'Step by which the receive buffer of a connection grows.' },
   { key: 'buffer_max_size', type: 'size', default: '6144000', description: 'Largest message a connection may send; a client that exceeds it is disconnected.' },
 ] as const;
+
+export const forwardInputManifest = defineInputManifest({
+  kind: 'input',
+  name: 'forward',
+  description: 'Fluentd in-forward',
+  schema: forwardInputSchema,
+  serviceUriKeys: { host: 'listen', port: 'port' },
+});

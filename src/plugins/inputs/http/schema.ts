@@ -1,3 +1,4 @@
+import { defineInputManifest } from '../../../pipeline/contracts.js';
 /** The keys of the http input (Fluent Bit's `in_http`), in the order `-h` and the README show them. */
 export const httpInputSchema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
@@ -26,3 +27,11 @@ export const httpInputSchema = [
       'Most request body bytes held at once across all connections. Beyond it the request holding the most gets HTTP 503 (Retry-After) and is closed, so small requests are still served (0 = no limit).',
   },
 ] as const;
+
+export const httpInputManifest = defineInputManifest({
+  kind: 'input',
+  name: 'http',
+  description: 'HTTP',
+  schema: httpInputSchema,
+  serviceUriKeys: { host: 'listen', port: 'port' },
+});

@@ -1,4 +1,5 @@
 import { multilineParserKey } from '../../../multiline/builtins.js';
+import { defineInputManifest } from '../../../pipeline/contracts.js';
 
 /** The keys of the tail input (Fluent Bit's `in_tail`), in the order `-h` and the README show them. */
 export const tailInputSchema = [
@@ -24,3 +25,10 @@ export const tailInputSchema = [
   { key: 'db.journal_mode', type: 'string', default: 'WAL', description: 'Accepted for compatibility (SQLite journal mode); no effect.' },
   { key: 'inotify_watcher', type: 'bool', default: true, description: 'Use file change notifications; when off, files are only checked every second.' },
 ] as const;
+
+export const tailManifest = defineInputManifest({
+  kind: 'input',
+  name: 'tail',
+  description: 'Tail files',
+  schema: tailInputSchema,
+});

@@ -1,3 +1,4 @@
+import { defineInputManifest } from '../../../pipeline/contracts.js';
 /** The keys of the tcp input (Fluent Bit's `in_tcp`), in the order `-h` and the README show them. */
 export const tcpInputSchema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
@@ -8,3 +9,11 @@ export const tcpInputSchema = [
   { key: 'buffer_size', type: 'int', default: null, description: "Largest pending message per connection, in KB (default: chunk_size). A connection that exceeds it is closed." },
   { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) that turns each line into a record; implies format none. Lines it cannot parse are logged and dropped.' },
 ] as const;
+
+export const tcpManifest = defineInputManifest({
+  kind: 'input',
+  name: 'tcp',
+  description: 'TCP',
+  schema: tcpInputSchema,
+  serviceUriKeys: { host: 'listen', port: 'port' },
+});

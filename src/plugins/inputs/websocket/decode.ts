@@ -23,9 +23,7 @@ import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import { errorMessage } from '../../../base/errors.js';
 import type { EventTime } from '../../../base/record.js';
 import type { RecordTimeReader } from './record-time.js';
-
-export const payloadFormats = ['auto', 'msgpack', 'json', 'json_lines', 'json_stream'] as const;
-export type PayloadFormat = (typeof payloadFormats)[number];
+import type { PayloadFormat } from './schema.js';
 
 /**
  * The close code for a message that cannot be decoded, whatever the reason (invalid UTF-8 in JSON,

@@ -1,7 +1,10 @@
 import { tlsServerKeys } from '../../../config/common-keys.js';
 import type { ResolvedConfig } from '../../../config/schema.js';
 import { admissionKeys, serverPortKey } from '../../websocket-server-keys.js';
-import { payloadFormats } from './decode.js';
+import { defineInputManifest } from '../../../pipeline/contracts.js';
+
+const payloadFormats = ['auto', 'msgpack', 'json', 'json_lines', 'json_stream'] as const;
+export type PayloadFormat = (typeof payloadFormats)[number];
 
 export const websocketInputSchema = [
   { key: 'listen', type: 'string', default: '127.0.0.1', description: 'Address to listen on; 0.0.0.0 takes agents from other machines (set a token).' },
@@ -43,3 +46,11 @@ export const websocketInputSchema = [
 ] as const;
 
 export type WebSocketInputConfig = ResolvedConfig<typeof websocketInputSchema>;
+
+export const websocketInputManifest = defineInputManifest({
+  kind: 'input',
+  name: 'websocket',
+  description: 'WebSocket server that receives what the websocket output sends (wsbit or Fluent Bit)',
+  schema: websocketInputSchema,
+  serviceUriKeys: { host: 'listen', port: 'port', path: 'path' },
+});

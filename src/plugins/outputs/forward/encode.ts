@@ -14,11 +14,9 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { forEachEvent, isGroupMarker } from '../../../codec/event.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
+import type { ForwardMode } from './schema.js';
 
 const gzip = promisify(zlib.gzip);
-
-export const forwardModes = ['forward', 'packed_forward'] as const;
-export type ForwardMode = (typeof forwardModes)[number];
 
 export interface ForwardEncodeOptions {
   tag: string;

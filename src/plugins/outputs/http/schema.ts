@@ -1,6 +1,7 @@
 import { netClientKeys, tlsClientKeys } from '../../../config/common-keys.js';
 import { upstreamKey } from '../../../upstream/config.js';
 import { formatKeys } from '../format-keys.js';
+import { defineOutputManifest } from '../../../pipeline/contracts.js';
 
 /** The keys of the http output (Fluent Bit's `out_http`), in the order `-h` and the README show them. */
 export const httpOutputSchema = [
@@ -18,3 +19,11 @@ export const httpOutputSchema = [
   { key: 'net.max_worker_connections', type: 'int', default: 0, description: 'Most connections kept open to each node (0: one per worker, at least 2).' },
   upstreamKey,
 ] as const;
+
+export const httpOutputManifest = defineOutputManifest({
+  kind: 'output',
+  name: 'http',
+  description: 'HTTP Output',
+  schema: httpOutputSchema,
+  serviceUriKeys: { host: 'host', port: 'port', path: 'uri' },
+});

@@ -2,8 +2,8 @@
  * The live page `websocket_server` serves at `GET /`: one self-contained HTML document that connects
  * back to the same port and shows records as they arrive. Its parts are real files in live-page/
  * (index.html, style.css, and script.js, type-checked against the DOM by live-page/tsconfig.json); the
- * build copies them next to this module, and the page inlines the style and the script, so one response
- * carries the whole page.
+ * build copies them next to this module (and next to the bundle's chunks, one of which this module
+ * becomes), and the page inlines the style and the script, so one response carries the whole page.
  *
  * The page builds every row with `textContent`, never HTML from a record, and its Content-Security-Policy
  * allows only its own inline script and style (by hash) plus the msgpack decoder from this server.

@@ -1,5 +1,6 @@
 import type { ResolvedConfig } from '../../../config/schema.js';
 import { admissionKeys, serverPortKey } from '../../websocket-server-keys.js';
+import { defineOutputManifest } from '../../../pipeline/contracts.js';
 
 export const websocketServerSchema = [
   {
@@ -32,3 +33,11 @@ export const websocketServerSchema = [
 ] as const;
 
 export type WebSocketServerConfig = ResolvedConfig<typeof websocketServerSchema>;
+
+export const websocketServerManifest = defineOutputManifest({
+  kind: 'output',
+  name: 'websocket_server',
+  description: 'Broadcasts records to WebSocket clients, with a live page',
+  schema: websocketServerSchema,
+  serviceUriKeys: { host: 'host', port: 'port' },
+});

@@ -2,6 +2,7 @@ import { netClientKeys, tlsClientKeys } from '../../../config/common-keys.js';
 import { withShownDefaults } from '../../../config/schema.js';
 import { upstreamKey } from '../../../upstream/config.js';
 import { formatKeys } from '../format-keys.js';
+import { defineOutputManifest } from '../../../pipeline/contracts.js';
 
 /** The keys of the websocket output (Fluent Bit's `out_websocket` and wsbit's own), in the order `-h` and the README show them. */
 export const websocketOutputSchema = [
@@ -21,3 +22,13 @@ export const websocketOutputSchema = [
   upstreamKey,
   { key: 'write_stall_timeout', type: 'time', default: '30s', description: 'Drop the connection when more than 64 KiB we sent stays unread by the server this long; its chunks go to the next connection (0 = never).' },
 ] as const;
+
+export const websocketOutputManifest = defineOutputManifest({
+  kind: 'output',
+  name: 'websocket',
+  description: 'Websocket',
+  schema: websocketOutputSchema,
+  serviceUriKeys: { host: 'host', port: 'port', path: 'uri' },
+  // Its failures are connection failures: wait for the server rather than drop data (SPEC part A).
+  defaultRetryLimit: 'no_limits',
+});

@@ -1,0 +1,34 @@
+/** The `forward` output's manifest and keys: what help and validation read without loading its code. */
+import { netClientKeys, tlsClientKeys } from '../../../config/common-keys.js';
+import { upstreamKey } from '../../../upstream/config.js';
+import { defineOutputManifest } from '../../../pipeline/contracts.js';
+
+const forwardModes = ['forward', 'packed_forward'] as const;
+export type ForwardMode = (typeof forwardModes)[number];
+
+const schema = [
+  ...netClientKeys,
+  ...tlsClientKeys,
+  { key: 'tag', type: 'string', default: null, description: "Tag sent with every message instead of the chunk's own." },
+  { key: 'time_as_integer', type: 'bool', default: false, description: 'Send whole seconds instead of EventTime (for Fluentd v0.12).' },
+  { key: 'retain_metadata_in_forward_mode', type: 'bool', default: false, description: "Send Fluent Bit's [[time, metadata], record] entries, keeping each record's metadata (Fluent Bit and wsbit read them, Fluentd does not)." },
+  { key: 'send_options', type: 'bool', default: false, description: 'Always send the options map (size, fluent_signal).' },
+  { key: 'require_ack_response', type: 'bool', default: false, description: "Send a chunk id with each message and count it delivered only when the server's ack arrives (at-least-once)." },
+  { key: 'ack_timeout', type: 'time', default: '30s', description: 'Longest wait for an ack (and for the HELO and PONG of the handshake) before the chunk is retried.' },
+  { key: 'compress', type: 'enum', values: ['gzip'], default: null, description: "'gzip': send CompressedPackedForward messages." },
+  { key: 'forward_mode', type: 'enum', values: forwardModes, default: 'forward', description: 'Message layout without compression: forward (an array of entries, as Fluent Bit sends) or packed_forward (entries in one bin).' },
+  { key: 'shared_key', type: 'string', default: null, description: 'Shared key for the secure forward handshake (HELO, PING, PONG).' },
+  { key: 'empty_shared_key', type: 'bool', default: false, description: 'Run the handshake with an empty shared key.' },
+  { key: 'self_hostname', type: 'string', default: 'localhost', description: 'Host name this client gives in the handshake.' },
+  { key: 'username', type: 'string', default: '', description: 'User name, when the server asks for one in the handshake.' },
+  { key: 'password', type: 'string', default: '', description: 'Password of username.' },
+  upstreamKey,
+] as const;
+
+export const forwardOutputManifest = defineOutputManifest({
+  kind: 'output',
+  name: 'forward',
+  description: 'Forward (Fluentd protocol)',
+  schema,
+  serviceUriKeys: { host: 'host', port: 'port' },
+});
