@@ -129,7 +129,7 @@ describe('websocket_server beyond the plugin', () => {
   });
 
   it('closes a client that never reads with 1013 while a normal client receives every record', async () => {
-    const server = await startServer({ max_client_buffer: '256K' });
+    const server = await startServer({ max_client_buffer: '256K', slow_client_grace: 1 });
     const normal = await wsClient(server.url());
     const stalled = await rawClient(server.port);
     await waitFor(() => server.output.clientCount() === 2, 'both clients');

@@ -29,6 +29,8 @@ export interface WebSocketServerOutput extends OutputInstance {
   /** The bound port once started (useful with `port 0`), else null. */
   listeningPort(): number | null;
   clientCount(): number;
+  /** The largest number of bytes any client has yet to receive (its queue and socket buffer). */
+  largestBacklog(): number;
 }
 
 /** Time a client gets to answer our close frame at shutdown, and a slow client to read its backlog. */
@@ -51,6 +53,7 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
   const broadcaster = new Broadcaster({
     binary: config.use_msgpack,
     maxClientBufferBytes: config.max_client_buffer,
+    slowClientGraceMs: config.slow_client_grace * 1000,
     replayMessages: config.buffered_messages,
     slowCloseGraceMs: CLOSE_TIMEOUT_MS,
     clock: context.clock,
@@ -96,6 +99,9 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
         telemetry.event('error', `chunk '${chunk.id}' is malformed after ${messages.length} records: ${error.message}`, 'wsbit_output_rejected_records_total', lost);
       }
       if (messages.length > 0 && broadcaster.broadcast(chunk.tag, messages) === 0) discarded(messages.length);
+      // A client over max_client_buffer holds the next chunk in the engine until it drains or is
+      // closed (slow_client_grace at most), so a burst never piles up in the clients' queues.
+      await broadcaster.room();
       // A broadcast is fire-and-forget, as in the plugin: there is nothing to retry.
       return 'ok';
 
@@ -121,6 +127,8 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     clientCount() {
       return broadcaster.size;
     },
+
+    largestBacklog: () => broadcaster.largestBacklog(),
   };
 }
 

@@ -2,17 +2,24 @@
  * The connected clients of `websocket_server` and what each one is sent: per-client tag filters, the
  * replay of recent messages to newcomers, slow-client protection and the ping that finds dead peers.
  *
- * A broadcast never waits for a client. Messages are queued on each socket at once; a client whose
- * queue passes `max_client_buffer` is closed (1013, "try again later"), so one slow reader costs at
- * most its own buffer and never delays the others or the engine.
+ * Each client has a queue of frames not yet handed to its socket, written in slices of at most
+ * SLICE_BYTES as the socket drains, so a burst never lands in a socket buffer at once and a client is
+ * judged by what it fails to read, not by the size of one flush. A client whose backlog (queue plus
+ * socket buffer) passes `max_client_buffer` is given `slow_client_grace` to get back under it; one that
+ * stays over is closed (1013, "try again later") and its queue dropped (logged and counted).
  *
- * Frames are built once per flush and written to each client's socket in one write. `ws.send` would
- * frame every message again for every client (a million calls a second for 100 clients at 10,000
- * records/s); one buffer per flush makes the cost per client one write. This shares the socket with ws,
- * which is safe because: ws keeps handling the handshake, pings, pongs and close; with permessage-deflate
- * off it writes each of its frames synchronously and whole, so frames never interleave mid-frame; we
- * write only while ws says OPEN, so nothing follows its close frame; and `ws.bufferedAmount` reads the
- * socket's queue, so it counts our bytes too.
+ * While a client is over the limit, the next flush waits (`room()`) until it drains or is closed: the
+ * records stay in the engine's chunks (bounded by its own limits) instead of in our queues, so healthy
+ * clients lose nothing in a burst, a client that stopped reading holds the broadcast for at most the
+ * grace, and a client's queue never holds more than `max_client_buffer` plus one flush.
+ *
+ * Frames are built once per flush and shared by every client's queue. `ws.send` would frame every
+ * message again for every client (a million calls a second for 100 clients at 10,000 records/s). This
+ * shares the socket with ws, which is safe because: ws keeps handling the handshake, pings, pongs and
+ * close; with permessage-deflate off it writes each of its frames synchronously and whole, and our
+ * slices end on frame boundaries, so frames never interleave mid-frame; we write only while ws says
+ * OPEN, so nothing follows its close frame; and `ws.bufferedAmount` reads the socket's queue, so it
+ * counts our bytes too.
  */
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
@@ -28,11 +35,13 @@ export const CLOSE_TRY_AGAIN_LATER = 1013;
 export interface BroadcasterOptions {
   /** msgpack messages go out as binary frames, JSON as text frames. */
   binary: boolean;
-  /** Unsent bytes a client may have queued before it is closed; 0 = no limit. */
+  /** Unsent bytes a client may have behind it (queue and socket); 0 = no limit. */
   maxClientBufferBytes: number;
+  /** How long a client may stay over maxClientBufferBytes before it is closed. */
+  slowClientGraceMs: number;
   /** How many of the newest messages a new client is sent first; 0 = none. */
   replayMessages: number;
-  /** How long a closed slow client gets to read its backlog and the close frame before it is cut off. */
+  /** How long a closed slow client gets to read what its socket holds and the close frame before it is cut off. */
   slowCloseGraceMs: number;
   clock: Clock;
   telemetry: Telemetry;
@@ -45,7 +54,17 @@ export interface ClientOptions {
   patterns: readonly string[];
 }
 
+/** Whole frames, at most SLICE_BYTES unless one frame is larger, shared by every client's queue. */
+interface Slice {
+  readonly data: Buffer;
+  readonly records: number;
+}
+
+/** Bytes handed to a socket per write: small enough that a burst reaches it as it drains. */
+const SLICE_BYTES = 256 * 1024;
+
 interface Client {
+  readonly id: number;
   readonly ws: WebSocket;
   /** The upgraded socket, shared with ws: batches of whole frames are written to it directly. */
   readonly socket: Duplex;
@@ -54,6 +73,15 @@ interface Client {
   /** Cleared when a ping is sent, set again by the pong. */
   alive: boolean;
   closeTimer: TimerHandle | null;
+  /** Slices not yet written to the socket, from `head` on. */
+  queue: Slice[];
+  head: number;
+  queuedBytes: number;
+  queuedRecords: number;
+  sentBytes: number;
+  sentRecords: number;
+  /** Runs while the backlog is over max_client_buffer; closes the client when it fires. */
+  graceTimer: TimerHandle | null;
 }
 
 /** The newest `capacity` messages with their tags, oldest first; copies, so no flush buffer is pinned. */
@@ -93,6 +121,10 @@ export class Broadcaster {
   private readonly leaving = new Set<Client>();
   private readonly replay: ReplayRing;
   private readonly opcode: number;
+  /** Clients whose backlog is over max_client_buffer; a flush waits while there is one. */
+  private readonly overLimit = new Set<Client>();
+  private roomWaiters: Array<() => void> = [];
+  private nextId = 1;
 
   constructor(private readonly options: BroadcasterOptions) {
     this.replay = new ReplayRing(Math.max(0, options.replayMessages));
@@ -113,26 +145,46 @@ export class Broadcaster {
 
   /** Takes over an upgraded connection: sends it the replay, then every broadcast it matches. */
   add(ws: WebSocket, socket: Duplex, options: ClientOptions): void {
-    const client: Client = { ws, socket, remote: options.remote, patterns: options.patterns, alive: true, closeTimer: null };
+    const client: Client = {
+      id: this.nextId++,
+      ws,
+      socket,
+      remote: options.remote,
+      patterns: options.patterns,
+      alive: true,
+      closeTimer: null,
+      queue: [],
+      head: 0,
+      queuedBytes: 0,
+      queuedRecords: 0,
+      sentBytes: 0,
+      sentRecords: 0,
+      graceTimer: null,
+    };
     const { telemetry } = this.options;
     this.clients.add(client);
     telemetry.gauge('wsbit_output_connected', this.clients.size);
     const filter = client.patterns.length > 0 ? ` with match ${client.patterns.join(',')}` : '';
-    telemetry.event('info', `client ${client.remote} connected${filter} (${this.describeCount()})`, 'wsbit_output_connections_total');
+    telemetry.event('info', `client ${describe(client)} connected${filter} (${this.describeCount()})`, 'wsbit_output_connections_total');
 
     ws.on('pong', () => {
       client.alive = true;
     });
-    ws.on('error', (error) => telemetry.logger.debug(`client ${client.remote}: ${error.message}`));
+    ws.on('error', (error) => telemetry.logger.debug(`client ${describe(client)}: ${error.message}`));
+    socket.on('drain', () => {
+      this.pump(client);
+      this.checkLimit(client);
+    });
     ws.on('close', (code) => {
       client.closeTimer?.cancel();
+      this.release(client);
       this.leaving.delete(client);
       if (this.clients.delete(client)) telemetry.gauge('wsbit_output_connected', this.clients.size);
-      telemetry.event('info', `client ${client.remote} disconnected (code ${code}; ${this.describeCount()})`, 'wsbit_output_disconnects_total');
+      telemetry.event('info', `client ${describe(client)} disconnected (code ${code}; ${this.describeCount()})`, 'wsbit_output_disconnects_total');
     });
 
-    const backlog = this.replay.select((tag) => matches(client, tag));
-    if (backlog.length > 0) this.send(client, this.frames(backlog));
+    const recent = this.replay.select((tag) => matches(client, tag));
+    if (recent.length > 0) this.send(client, this.frames(recent));
   }
 
   /**
@@ -141,7 +193,7 @@ export class Broadcaster {
    */
   broadcast(tag: string, messages: readonly Buffer[]): number {
     let reached = 0;
-    let batch: Buffer | null = null;
+    let batch: Slice[] | null = null;
     for (const client of this.clients) {
       if (!matches(client, tag)) continue;
       batch ??= this.frames(messages);
@@ -152,11 +204,29 @@ export class Broadcaster {
     return reached;
   }
 
+  /**
+   * Resolves once no client is over max_client_buffer (at once when none is): the caller's next flush
+   * waits here, so a burst stays in the engine rather than in the queues. A client over the limit gets
+   * back under it or is closed within slow_client_grace, so the wait is bounded.
+   */
+  room(): Promise<void> {
+    if (this.overLimit.size === 0) return Promise.resolve();
+    this.options.telemetry.count('wsbit_output_broadcast_waits_total');
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /** The largest backlog (queue and socket buffer) of any client, in bytes. */
+  largestBacklog(): number {
+    let largest = 0;
+    for (const client of this.clients) largest = Math.max(largest, backlog(client));
+    return largest;
+  }
+
   /** One ping round: a client that did not answer the previous ping is cut off. */
   heartbeat(intervalSeconds: number): void {
     for (const client of [...this.clients]) {
       if (!client.alive) {
-        this.options.telemetry.logger.info(`client ${client.remote} did not answer a ping within ${intervalSeconds}s; dropping it`);
+        this.options.telemetry.logger.info(`client ${describe(client)} did not answer a ping within ${intervalSeconds}s; dropping it`);
         this.forget(client);
         client.ws.terminate();
         continue;
@@ -182,19 +252,42 @@ export class Broadcaster {
     });
     await Promise.race([Promise.all(closing), timedOut]);
     cancelTimeout();
-    for (const client of [...this.clients, ...this.leaving]) client.ws.terminate();
+    for (const client of [...this.clients, ...this.leaving]) {
+      client.ws.terminate();
+      this.release(client);
+    }
     this.clients.clear();
     this.leaving.clear();
     this.options.telemetry.gauge('wsbit_output_connected', 0);
   }
 
-  /** Every message as an unmasked, unfragmented data frame (a server's, RFC 6455 5.1), in one buffer. */
-  private frames(messages: readonly Buffer[]): Buffer {
-    let total = 0;
-    for (const message of messages) total += frameHeaderLength(message.length, false) + message.length;
+  /**
+   * Every message as an unmasked, unfragmented data frame (a server's, RFC 6455 5.1), in slices of
+   * whole frames.
+   */
+  private frames(messages: readonly Buffer[]): Slice[] {
+    const slices: Slice[] = [];
+    let first = 0;
+    while (first < messages.length) {
+      let total = 0;
+      let end = first;
+      while (end < messages.length) {
+        const size = frameHeaderLength(messages[end]!.length, false) + messages[end]!.length;
+        if (end > first && total + size > SLICE_BYTES) break;
+        total += size;
+        end++;
+      }
+      slices.push({ data: this.frameRange(messages, first, end, total), records: end - first });
+      first = end;
+    }
+    return slices;
+  }
+
+  private frameRange(messages: readonly Buffer[], first: number, end: number, total: number): Buffer {
     const out = Buffer.allocUnsafe(total);
     let at = 0;
-    for (const message of messages) {
+    for (let i = first; i < end; i++) {
+      const message = messages[i]!;
       const length = message.length;
       out[at] = this.opcode;
       // 5.2: a 7-bit length, or 126 and 16 bits, or 127 and 64 bits, always the shortest that fits.
@@ -217,30 +310,88 @@ export class Broadcaster {
     return out;
   }
 
-  /** Queues a batch of frames on one client; false when it is closing or was closed for falling behind. */
-  private send(client: Client, batch: Buffer): boolean {
+  /** Queues slices on one client and writes what its socket takes; false when it is closing. */
+  private send(client: Client, slices: readonly Slice[]): boolean {
     // Once ws has left OPEN it may have written its close frame: nothing may follow it.
     if (client.ws.readyState !== client.ws.OPEN || !client.socket.writable) return false;
-    client.socket.write(batch);
-    const limit = this.options.maxClientBufferBytes;
-    if (limit > 0 && client.ws.bufferedAmount > limit) {
-      this.dropSlow(client);
-      return false;
+    for (const slice of slices) {
+      client.queue.push(slice);
+      client.queuedBytes += slice.data.length;
+      client.queuedRecords += slice.records;
     }
+    this.pump(client);
+    this.checkLimit(client);
     return true;
   }
 
+  /** Writes queued slices until the socket asks to wait; 'drain' calls again. */
+  private pump(client: Client): void {
+    const { socket, ws } = client;
+    while (client.head < client.queue.length && !socket.writableNeedDrain) {
+      if (ws.readyState !== ws.OPEN || !socket.writable) return;
+      const slice = client.queue[client.head]!;
+      client.queue[client.head++] = undefined as unknown as Slice;
+      client.queuedBytes -= slice.data.length;
+      client.queuedRecords -= slice.records;
+      client.sentBytes += slice.data.length;
+      client.sentRecords += slice.records;
+      socket.write(slice.data);
+    }
+    if (client.head === client.queue.length) {
+      client.queue = [];
+      client.head = 0;
+    } else if (client.head > 1024) {
+      client.queue = client.queue.slice(client.head);
+      client.head = 0;
+    }
+  }
+
+  /** Starts the grace when a client goes over max_client_buffer, ends it when it gets back under. */
+  private checkLimit(client: Client): void {
+    const limit = this.options.maxClientBufferBytes;
+    if (limit <= 0 || !this.clients.has(client)) return;
+    const behind = backlog(client);
+    if (behind > limit) {
+      if (client.graceTimer !== null) return;
+      this.overLimit.add(client);
+      this.options.telemetry.logger.debug(`client ${describe(client)} is ${behind} bytes behind (max_client_buffer ${limit}); waiting for it to drain`);
+      client.graceTimer = this.options.clock.setTimeout(() => this.dropSlow(client), this.options.slowClientGraceMs);
+    } else if (client.graceTimer !== null) {
+      this.release(client);
+    }
+  }
+
+  /** Ends a client's grace, and wakes the waiting flush when no client is over the limit any more. */
+  private release(client: Client): void {
+    client.graceTimer?.cancel();
+    client.graceTimer = null;
+    this.overLimit.delete(client);
+    if (this.overLimit.size > 0 || this.roomWaiters.length === 0) return;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   private dropSlow(client: Client): void {
-    const { telemetry, slowCloseGraceMs } = this.options;
-    const unsent = client.ws.bufferedAmount;
-    this.forget(client);
+    const { telemetry, slowCloseGraceMs, maxClientBufferBytes, slowClientGraceMs } = this.options;
+    client.graceTimer = null;
+    const behind = backlog(client);
+    const unsent = client.queuedRecords;
     telemetry.event(
       'warn',
-      `client ${client.remote} fell behind (${unsent} bytes unsent, max_client_buffer ${this.options.maxClientBufferBytes}); closing it with 1013`,
+      `client ${describe(client)} fell behind: ${behind} bytes unsent (${unsent} records queued, more in the socket) after ${slowClientGraceMs / 1000}s over max_client_buffer ${maxClientBufferBytes}; ` +
+        `it was sent ${client.sentRecords} records (${client.sentBytes} bytes); closing it with 1013`,
       'wsbit_output_broadcast_slow_clients_total',
     );
-    // The close frame waits behind the backlog: a client that is merely slow still reads 1013, one
-    // that has stopped reading is cut off after the grace period, which frees its buffer.
+    if (unsent > 0) telemetry.count('wsbit_output_broadcast_unsent_records_total', unsent);
+    client.queue = [];
+    client.head = 0;
+    client.queuedBytes = 0;
+    client.queuedRecords = 0;
+    this.forget(client);
+    this.release(client);
+    // The close frame waits behind what the socket holds: a client that is merely slow still reads
+    // 1013, one that has stopped reading is cut off after the grace period, which frees its buffer.
     client.ws.close(CLOSE_TRY_AGAIN_LATER, 'client too slow');
     client.closeTimer = this.options.clock.setTimeout(() => client.ws.terminate(), slowCloseGraceMs);
   }
@@ -255,6 +406,15 @@ export class Broadcaster {
   private describeCount(): string {
     return `${this.clients.size} client${this.clients.size === 1 ? '' : 's'}`;
   }
+}
+
+/** Bytes a client has yet to receive: its queue and what its socket (and ws) hold. */
+function backlog(client: Client): number {
+  return client.queuedBytes + client.ws.bufferedAmount;
+}
+
+function describe(client: Client): string {
+  return `${client.remote} (#${client.id})`;
 }
 
 function matches(client: Client, tag: string): boolean {

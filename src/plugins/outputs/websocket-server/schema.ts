@@ -18,7 +18,14 @@ export const websocketServerSchema = [
     key: 'max_client_buffer',
     type: 'size',
     default: '8M',
-    description: 'Close a client with code 1013 once this much data is waiting to be sent to it, so a slow reader never holds back the others (0 = no limit).',
+    description:
+      'Most data that may wait to be sent to one client. A client over it holds the next flush (the records wait in the engine) until it reads its way back under; one that stays over for slow_client_grace is closed with code 1013 (0 = no limit).',
+  },
+  {
+    key: 'slow_client_grace',
+    type: 'time',
+    default: '10s',
+    description: 'How long a client may stay over max_client_buffer without reading its way back under before it is closed with 1013; this also bounds how long it can hold the broadcast.',
   },
   { key: 'max_clients', type: 'int', default: 100, description: 'Most clients connected at once; further upgrade requests get HTTP 503 (0 = no limit).' },
   ...admissionKeys({
