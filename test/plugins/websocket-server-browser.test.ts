@@ -160,6 +160,17 @@ describe('websocket_server live page in Chromium', () => {
     assert.deepEqual(problems, []);
   });
 
+  it('passes a record filter (?user=6) from the page address to the server and shows it', async () => {
+    const server = await startServer({ add_tag: true });
+    const { page, problems } = await openPage(server, '?user=6&filter=app');
+    await page.waitForSelector('#status:has-text("live · where user=6")');
+    await produce(server);
+    await rowsAre(page, 2);
+    assert.deepEqual(await visibleTags(page), ['app.login', 'app.login']);
+    assert.equal(await page.locator('#filter').inputValue(), 'app');
+    assert.deepEqual(problems, []);
+  });
+
   it('passes ?token= and ?match= from the page address to the server, then hides the token', async () => {
     const token = 'page-token-123';
     const server = await startServer({ token, add_tag: true });

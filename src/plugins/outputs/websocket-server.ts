@@ -14,11 +14,12 @@ import { WebSocketServer } from 'ws';
 import type { TimerHandle } from '../../base/clock.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { defineOutput, type OutputContext, type OutputInstance } from '../../pipeline/contracts.js';
-import { screenUpgrade } from '../../websocket/admission.js';
+import { rejectUpgrade, screenUpgrade } from '../../websocket/admission.js';
 import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
 import { encodeMessages } from './websocket-server/encode.js';
 import { websocketServerOptions } from './websocket-server/options.js';
 import { pageHandler } from './websocket-server/pages.js';
+import { recordFilterFromQuery } from './websocket-server/record-filter.js';
 import { type WebSocketServerConfig, websocketServerManifest } from './websocket-server/schema.js';
 import { reportRejectedRecords } from './rejected.js';
 
@@ -70,7 +71,13 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     const admitted = screenUpgrade(request, socket, gate, { stopping, connected: broadcaster.size }, telemetry, 'wsbit_output_broadcast_rejected_clients_total');
     if (admitted === null) return;
     const patterns = matchPatterns(admitted.url);
-    wss.handleUpgrade(request, socket, head, (ws) => broadcaster.add(ws, socket, { remote: admitted.remote, patterns }));
+    const filter = recordFilterFromQuery(admitted.url);
+    if (typeof filter === 'string') {
+      telemetry.event('warn', `refused client ${admitted.remote}: ${filter} (HTTP 400)`, 'wsbit_output_broadcast_rejected_clients_total');
+      rejectUpgrade(socket, 400, filter);
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => broadcaster.add(ws, socket, { remote: admitted.remote, patterns, filter }));
   };
 
   return {
@@ -92,13 +99,13 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
         discarded(chunk.records);
         return 'ok';
       }
-      const { messages, error, rejected } = encodeMessages(chunk.data, chunk.tag, shape);
+      const { messages, error, rejected, bodies } = encodeMessages(chunk.data, chunk.tag, shape);
       reportRejectedRecords(telemetry, chunk, rejected);
       if (error !== null) {
         const lost = Math.max(0, chunk.records - messages.length - rejected.length);
         telemetry.event('error', `chunk '${chunk.id}' is malformed after ${messages.length} records: ${error.message}`, 'wsbit_output_rejected_records_total', lost);
       }
-      if (messages.length > 0 && broadcaster.broadcast(chunk.tag, messages) === 0) discarded(messages.length);
+      if (messages.length > 0 && broadcaster.broadcast({ tag: chunk.tag, messages, chunk: chunk.data, bodies }) === 0) discarded(messages.length);
       // A client over max_client_buffer holds the next chunk in the engine until it drains or is
       // closed (slow_client_grace at most), so a burst never piles up in the clients' queues.
       await broadcaster.room();

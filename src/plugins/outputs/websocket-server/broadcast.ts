@@ -27,6 +27,7 @@ import type { Clock, TimerHandle } from '../../../base/clock.js';
 import { frameHeaderLength } from '../../../websocket/frame.js';
 import { wildcardMatches } from '../../../pipeline/router.js';
 import type { Telemetry } from '../../../base/telemetry.js';
+import { recordMatches, type RecordFilter } from './record-filter.js';
 
 /** RFC 6455 7.4.1 and the IANA registry: 1001 going away, 1013 try again later. */
 export const CLOSE_GOING_AWAY = 1001;
@@ -52,6 +53,18 @@ export interface ClientOptions {
   remote: string;
   /** `?match=` tag patterns (Match rules); empty means every tag. */
   patterns: readonly string[];
+  /** Record filter from the other query parameters; null = every record. */
+  filter: RecordFilter | null;
+}
+
+/** One flush's records as the broadcast sees them: encoded messages and, for record filters, the records. */
+export interface Broadcast {
+  tag: string;
+  messages: readonly Buffer[];
+  /** The chunk the records lie in. */
+  chunk: Buffer;
+  /** Each message's record in `chunk`: start and end, two numbers per message. */
+  bodies: readonly number[];
 }
 
 /** Whole frames, at most SLICE_BYTES unless one frame is larger, shared by every client's queue. */
@@ -70,6 +83,7 @@ interface Client {
   readonly socket: Duplex;
   readonly remote: string;
   readonly patterns: readonly string[];
+  readonly filter: RecordFilter | null;
   /** Cleared when a ping is sent, set again by the pong. */
   alive: boolean;
   closeTimer: TimerHandle | null;
@@ -84,32 +98,39 @@ interface Client {
   graceTimer: TimerHandle | null;
 }
 
-/** The newest `capacity` messages with their tags, oldest first; copies, so no flush buffer is pinned. */
+interface ReplayEntry {
+  tag: string;
+  data: Buffer;
+  /** The record (msgpack map), for record filters. */
+  body: Buffer;
+}
+
+/** The newest `capacity` messages with their tags and records, oldest first; copies, so no flush buffer is pinned. */
 class ReplayRing {
-  private readonly entries: Array<{ tag: string; data: Buffer } | undefined>;
+  private readonly entries: Array<ReplayEntry | undefined>;
   private next = 0;
   private count = 0;
 
   constructor(readonly capacity: number) {
-    this.entries = new Array<{ tag: string; data: Buffer } | undefined>(capacity);
+    this.entries = new Array<ReplayEntry | undefined>(capacity);
   }
 
-  push(tag: string, messages: readonly Buffer[]): void {
+  push({ tag, messages, chunk, bodies }: Broadcast): void {
     if (this.capacity === 0) return;
     for (let i = Math.max(0, messages.length - this.capacity); i < messages.length; i++) {
-      this.entries[this.next] = { tag, data: Buffer.from(messages[i]!) };
+      this.entries[this.next] = { tag, data: Buffer.from(messages[i]!), body: Buffer.from(chunk.subarray(bodies[2 * i]!, bodies[2 * i + 1]!)) };
       this.next = (this.next + 1) % this.capacity;
       this.count = Math.min(this.count + 1, this.capacity);
     }
   }
 
-  /** Messages whose tag passes `keep`, oldest first. */
-  select(keep: (tag: string) => boolean): Buffer[] {
+  /** Messages whose tag and record pass `keep`, oldest first. */
+  select(keep: (tag: string, body: Buffer) => boolean): Buffer[] {
     const out: Buffer[] = [];
     const first = (this.next - this.count + this.capacity) % this.capacity;
     for (let i = 0; i < this.count; i++) {
       const entry = this.entries[(first + i) % this.capacity];
-      if (entry !== undefined && keep(entry.tag)) out.push(entry.data);
+      if (entry !== undefined && keep(entry.tag, entry.body)) out.push(entry.data);
     }
     return out;
   }
@@ -151,6 +172,7 @@ export class Broadcaster {
       socket,
       remote: options.remote,
       patterns: options.patterns,
+      filter: options.filter,
       alive: true,
       closeTimer: null,
       queue: [],
@@ -164,7 +186,8 @@ export class Broadcaster {
     const { telemetry } = this.options;
     this.clients.add(client);
     telemetry.gauge('wsbit_output_connected', this.clients.size);
-    const filter = client.patterns.length > 0 ? ` with match ${client.patterns.join(',')}` : '';
+    const conditions = [client.patterns.length > 0 ? `match ${client.patterns.join(',')}` : '', client.filter !== null ? `filter ${client.filter.text}` : ''].filter((part) => part !== '');
+    const filter = conditions.length > 0 ? ` with ${conditions.join(', ')}` : '';
     telemetry.event('info', `client ${describe(client)} connected${filter} (${this.describeCount()})`, 'wsbit_output_connections_total');
 
     ws.on('pong', () => {
@@ -183,24 +206,41 @@ export class Broadcaster {
       telemetry.event('info', `client ${describe(client)} disconnected (code ${code}; ${this.describeCount()})`, 'wsbit_output_disconnects_total');
     });
 
-    const recent = this.replay.select((tag) => matches(client, tag));
+    const recent = this.replay.select((tag, body) => matches(client, tag) && (client.filter === null || recordMatches(client.filter, body, 0, body.length)));
     if (recent.length > 0) this.send(client, this.frames(recent));
   }
 
   /**
-   * Queues `messages` (all of one chunk, so of one tag) on every client whose filter takes the tag;
-   * returns how many clients that was. Also keeps them for the replay.
+   * Queues a flush's messages (all of one chunk, so of one tag) on every client whose filters take the
+   * tag, each client with a record filter getting only its records; returns how many clients the tag
+   * reached. Also keeps them for the replay.
    */
-  broadcast(tag: string, messages: readonly Buffer[]): number {
+  broadcast(flush: Broadcast): number {
+    const { tag, messages } = flush;
     let reached = 0;
+    let frames = 0;
     let batch: Slice[] | null = null;
+    // Clients with the same record filter share its frames.
+    const filtered = new Map<string, Slice[]>();
     for (const client of this.clients) {
       if (!matches(client, tag)) continue;
-      batch ??= this.frames(messages);
-      if (this.send(client, batch)) reached++;
+      let slices: Slice[];
+      if (client.filter === null) slices = batch ??= this.frames(messages);
+      else {
+        let shared = filtered.get(client.filter.text);
+        if (shared === undefined) {
+          shared = this.frames(selectRecords(client.filter, flush));
+          filtered.set(client.filter.text, shared);
+        }
+        slices = shared;
+      }
+      if (this.send(client, slices)) {
+        reached++;
+        for (const slice of slices) frames += slice.records;
+      }
     }
-    if (reached > 0) this.options.telemetry.count('wsbit_output_frames_total', reached * messages.length);
-    this.replay.push(tag, messages);
+    if (frames > 0) this.options.telemetry.count('wsbit_output_frames_total', frames);
+    this.replay.push(flush);
     return reached;
   }
 
@@ -415,6 +455,13 @@ function backlog(client: Client): number {
 
 function describe(client: Client): string {
   return `${client.remote} (#${client.id})`;
+}
+
+/** The messages whose records pass `filter`. */
+function selectRecords(filter: RecordFilter, { messages, chunk, bodies }: Broadcast): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < messages.length; i++) if (recordMatches(filter, chunk, bodies[2 * i]!, bodies[2 * i + 1]!)) out.push(messages[i]!);
+  return out;
 }
 
 function matches(client: Client, tag: string): boolean {

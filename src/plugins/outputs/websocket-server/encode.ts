@@ -28,10 +28,13 @@ export interface EncodedChunk {
   error: WsbitError | null;
   /** Records left out because they nest deeper than MAX_NESTING_DEPTH; the others are sent. */
   rejected: RejectedRecord[];
+  /** Where each message's record (a msgpack map) lies in the chunk: start and end, two numbers per message. */
+  bodies: number[];
 }
 
 export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape): EncodedChunk {
   const ends: number[] = [];
+  const bodies: number[] = [];
   const rejected: RejectedRecord[] = [];
   let error: WsbitError | null = null;
   const encodeAll = (write: RecordWriter): void => {
@@ -55,6 +58,7 @@ export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape):
       // The body is already msgpack: copy its bytes as they are.
       writer.raw(chunk, ev.bodyStart, ev.bodyEnd);
       ends.push(writer.length);
+      bodies.push(ev.bodyStart, ev.bodyEnd);
       return null;
     });
     // The writer belongs to this flush alone, so a view of its buffer stays valid.
@@ -73,6 +77,7 @@ export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape):
       writeMsgpackValueAsJson(sink, chunk, ev.bodyStart, options);
       sink.byte(0x5d);
       ends.push(sink.pos);
+      bodies.push(ev.bodyStart, ev.bodyEnd);
       return null;
     });
     bytes = sink.bytes();
@@ -84,7 +89,7 @@ export function encodeMessages(chunk: Buffer, tag: string, shape: MessageShape):
     messages.push(bytes.subarray(start, end));
     start = end;
   }
-  return { messages, error, rejected };
+  return { messages, error, rejected, bodies };
 }
 
 /** `[` or `["<tag>",`: the same for every record of a chunk, since a chunk has one tag. */

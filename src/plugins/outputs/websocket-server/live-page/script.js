@@ -20,6 +20,12 @@
   }
   if (params.get('filter')) filterBox.value = /** @type {string} */ (params.get('filter'));
   var serverMatch = params.getAll('match');
+  // Every other parameter but the page's own `filter` box is the server's record filter (?user=6).
+  /** @type {Array<[string, string]>} */
+  var recordFilter = [];
+  params.forEach(function (value, name) {
+    if (['token', 'match', 'filter', 'last_received'].indexOf(name) < 0) recordFilter.push([name, value]);
+  });
 
   /** @type {WeakMap<Element, Entry>} */
   var entries = new WeakMap();
@@ -35,6 +41,7 @@
   function socketUrl() {
     var query = new URLSearchParams();
     serverMatch.forEach(function (m) { query.append('match', m); });
+    recordFilter.forEach(function (pair) { query.append(pair[0], pair[1]); });
     if (token) query.set('token', token);
     var q = query.toString();
     return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/' + (q ? '?' + q : '');
@@ -47,7 +54,8 @@
   }
 
   function describeLive() {
-    return 'live' + (mode ? ' · ' + mode : '') + (serverMatch.length ? ' · match ' + serverMatch.join(', ') : '');
+    return 'live' + (mode ? ' · ' + mode : '') + (serverMatch.length ? ' · match ' + serverMatch.join(', ') : '') +
+      (recordFilter.length ? ' · where ' + recordFilter.map(function (pair) { return pair[0] + '=' + pair[1]; }).join(', ') : '');
   }
 
   function connect() {
