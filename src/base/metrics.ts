@@ -37,6 +37,7 @@ export const metricDefinitions = {
   wsbit_output_broadcast_slow_clients_total: { kind: 'counter', help: 'websocket_server clients closed (1013) because their unsent data stayed over max_client_buffer for slow_client_grace.' },
   wsbit_output_broadcast_unsent_records_total: { kind: 'counter', help: 'Records queued for a websocket_server client that were never written because it was closed as too slow.' },
   wsbit_output_broadcast_waits_total: { kind: 'counter', help: 'websocket_server flushes that waited for a client over max_client_buffer to drain or be closed.' },
+  wsbit_output_broadcast_resume_gaps_total: { kind: 'counter', help: 'websocket_server clients that resumed (?last_received) after records no longer buffered, and were told how many they missed.' },
   wsbit_output_broadcast_rejected_clients_total: { kind: 'counter', help: 'websocket_server upgrade requests refused before the handshake (token, origin, max_clients).' },
   wsbit_output_upstream_connections_total: { kind: 'counter', help: 'Connections opened to an upstream node (name="OUTPUT/NODE").' },
   wsbit_output_upstream_chunks_total: { kind: 'counter', help: 'Chunks delivered through an upstream node.' },

@@ -66,7 +66,7 @@ describe('websocket_server record filter', () => {
   });
 
   it('refuses too many, too long or malformed filter parameters with HTTP 400', async () => {
-    const server = await startServer();
+    const server = await startServer({ message_id_key: 'id' });
     const many = Array.from({ length: 9 }, (_, i) => `f${i}=1`).join('&');
     for (const query of [many, `${'k'.repeat(257)}=1`, `user=${'v'.repeat(1025)}`, `${encodeURIComponent('$a[b]')}=1`]) {
       const refused = await expectRefused(server.url(`/?${query}`));

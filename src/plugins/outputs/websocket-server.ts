@@ -48,6 +48,15 @@ function matchPatterns(url: URL): string[] {
     .filter((pattern) => pattern !== '');
 }
 
+/** `?last_received=ID`: a message id to resume after, null when absent, a string saying why when refused. */
+function lastReceivedFromQuery(url: URL, idsOn: boolean): number | null | string {
+  const value = url.searchParams.get('last_received');
+  if (value === null) return null;
+  if (!idsOn) return 'last_received needs message_id_key on the server';
+  if (!/^\d{1,15}$/.test(value)) return 'last_received must be a message id (a whole number)';
+  return Number(value);
+}
+
 export function createWebSocketServerOutput(context: OutputContext<WebSocketServerConfig>): WebSocketServerOutput {
   const { config, instance, telemetry, logger } = context;
   const { gate, shape } = websocketServerOptions(config, instance, context.service);
@@ -72,12 +81,14 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     if (admitted === null) return;
     const patterns = matchPatterns(admitted.url);
     const filter = recordFilterFromQuery(admitted.url);
-    if (typeof filter === 'string') {
-      telemetry.event('warn', `refused client ${admitted.remote}: ${filter} (HTTP 400)`, 'wsbit_output_broadcast_rejected_clients_total');
-      rejectUpgrade(socket, 400, filter);
+    const lastReceived = lastReceivedFromQuery(admitted.url, shape.idKey !== null);
+    if (typeof filter === 'string' || typeof lastReceived === 'string') {
+      const refusal = typeof filter === 'string' ? filter : String(lastReceived);
+      telemetry.event('warn', `refused client ${admitted.remote}: ${refusal} (HTTP 400)`, 'wsbit_output_broadcast_rejected_clients_total');
+      rejectUpgrade(socket, 400, refusal);
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => broadcaster.add(ws, socket, { remote: admitted.remote, patterns, filter }));
+    wss.handleUpgrade(request, socket, head, (ws) => broadcaster.add(ws, socket, { remote: admitted.remote, patterns, filter, lastReceived }));
   };
 
   return {
@@ -96,16 +107,19 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     async flush(chunk) {
       // With nobody to send to and no replay to keep, skip the encoding altogether.
       if (!broadcaster.wants(chunk.tag)) {
+        // The ids still count these records, so a client that resumes learns it missed them.
+        if (shape.idKey !== null) broadcaster.takeIds(chunk.records);
         discarded(chunk.records);
         return 'ok';
       }
-      const { messages, error, rejected, bodies } = encodeMessages(chunk.data, chunk.tag, shape);
+      const firstId = shape.idKey === null ? null : broadcaster.takeIds(chunk.records);
+      const { messages, error, rejected, bodies } = encodeMessages(chunk.data, chunk.tag, shape, firstId ?? 0);
       reportRejectedRecords(telemetry, chunk, rejected);
       if (error !== null) {
         const lost = Math.max(0, chunk.records - messages.length - rejected.length);
         telemetry.event('error', `chunk '${chunk.id}' is malformed after ${messages.length} records: ${error.message}`, 'wsbit_output_rejected_records_total', lost);
       }
-      if (messages.length > 0 && broadcaster.broadcast({ tag: chunk.tag, messages, chunk: chunk.data, bodies }) === 0) discarded(messages.length);
+      if (messages.length > 0 && broadcaster.broadcast({ tag: chunk.tag, messages, chunk: chunk.data, bodies, firstId }) === 0) discarded(messages.length);
       // A client over max_client_buffer holds the next chunk in the engine until it drains or is
       // closed (slow_client_grace at most), so a burst never piles up in the clients' queues.
       await broadcaster.room();

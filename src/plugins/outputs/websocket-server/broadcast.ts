@@ -28,6 +28,7 @@ import { frameHeaderLength } from '../../../websocket/frame.js';
 import { wildcardMatches } from '../../../pipeline/router.js';
 import type { Telemetry } from '../../../base/telemetry.js';
 import { recordMatches, type RecordFilter } from './record-filter.js';
+import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 
 /** RFC 6455 7.4.1 and the IANA registry: 1001 going away, 1013 try again later. */
 export const CLOSE_GOING_AWAY = 1001;
@@ -55,6 +56,8 @@ export interface ClientOptions {
   patterns: readonly string[];
   /** Record filter from the other query parameters; null = every record. */
   filter: RecordFilter | null;
+  /** `?last_received=ID`: resume after this message id (needs message ids); null = the newest N. */
+  lastReceived: number | null;
 }
 
 /** One flush's records as the broadcast sees them: encoded messages and, for record filters, the records. */
@@ -65,6 +68,8 @@ export interface Broadcast {
   chunk: Buffer;
   /** Each message's record in `chunk`: start and end, two numbers per message. */
   bodies: readonly number[];
+  /** The first message's id (the next ones count up), when the server gives ids. */
+  firstId: number | null;
 }
 
 /** Whole frames, at most SLICE_BYTES unless one frame is larger, shared by every client's queue. */
@@ -99,6 +104,8 @@ interface Client {
 }
 
 interface ReplayEntry {
+  /** Its message id, or 0 without ids. */
+  id: number;
   tag: string;
   data: Buffer;
   /** The record (msgpack map), for record filters. */
@@ -115,22 +122,28 @@ class ReplayRing {
     this.entries = new Array<ReplayEntry | undefined>(capacity);
   }
 
-  push({ tag, messages, chunk, bodies }: Broadcast): void {
+  push({ tag, messages, chunk, bodies, firstId }: Broadcast): void {
     if (this.capacity === 0) return;
     for (let i = Math.max(0, messages.length - this.capacity); i < messages.length; i++) {
-      this.entries[this.next] = { tag, data: Buffer.from(messages[i]!), body: Buffer.from(chunk.subarray(bodies[2 * i]!, bodies[2 * i + 1]!)) };
+      this.entries[this.next] = { id: firstId === null ? 0 : firstId + i, tag, data: Buffer.from(messages[i]!), body: Buffer.from(chunk.subarray(bodies[2 * i]!, bodies[2 * i + 1]!)) };
       this.next = (this.next + 1) % this.capacity;
       this.count = Math.min(this.count + 1, this.capacity);
     }
   }
 
-  /** Messages whose tag and record pass `keep`, oldest first. */
-  select(keep: (tag: string, body: Buffer) => boolean): Buffer[] {
+  /** The oldest message's id, or null when the ring is empty. */
+  oldestId(): number | null {
+    if (this.count === 0) return null;
+    return this.entries[(this.next - this.count + this.capacity) % this.capacity]?.id ?? null;
+  }
+
+  /** Messages whose id and tag and record pass `keep`, oldest first. */
+  select(keep: (tag: string, body: Buffer, id: number) => boolean): Buffer[] {
     const out: Buffer[] = [];
     const first = (this.next - this.count + this.capacity) % this.capacity;
     for (let i = 0; i < this.count; i++) {
       const entry = this.entries[(first + i) % this.capacity];
-      if (entry !== undefined && keep(entry.tag, entry.body)) out.push(entry.data);
+      if (entry !== undefined && keep(entry.tag, entry.body, entry.id)) out.push(entry.data);
     }
     return out;
   }
@@ -146,11 +159,20 @@ export class Broadcaster {
   private readonly overLimit = new Set<Client>();
   private roomWaiters: Array<() => void> = [];
   private nextId = 1;
+  /** The id the next broadcast message gets (message_id_key): from 1, up by one per record, for the server's life. */
+  private nextMessageId = 1;
 
   constructor(private readonly options: BroadcasterOptions) {
     this.replay = new ReplayRing(Math.max(0, options.replayMessages));
     // RFC 6455 5.2: FIN set, no RSV bits, opcode 0x1 text or 0x2 binary.
     this.opcode = options.binary ? 0x82 : 0x81;
+  }
+
+  /** Reserves `count` message ids and returns the first. */
+  takeIds(count: number): number {
+    const first = this.nextMessageId;
+    this.nextMessageId += count;
+    return first;
   }
 
   get size(): number {
@@ -206,7 +228,16 @@ export class Broadcaster {
       telemetry.event('info', `client ${describe(client)} disconnected (code ${code}; ${this.describeCount()})`, 'wsbit_output_disconnects_total');
     });
 
-    const recent = this.replay.select((tag, body) => matches(client, tag) && (client.filter === null || recordMatches(client.filter, body, 0, body.length)));
+    // An id never issued (the client saw an earlier life of the server) resumes from the whole buffer.
+    const after = options.lastReceived !== null && options.lastReceived < this.nextMessageId ? options.lastReceived : -1;
+    const recent = this.replay.select(
+      (tag, body, id) => id > after && matches(client, tag) && (client.filter === null || recordMatches(client.filter, body, 0, body.length)),
+    );
+    const gap = options.lastReceived === null ? null : this.gapAfter(options.lastReceived);
+    if (gap !== null) {
+      telemetry.event('info', `client ${describe(client)} resumed after id ${options.lastReceived}: ${gap.missed ?? 'an unknown number of'} records no longer buffered`, 'wsbit_output_broadcast_resume_gaps_total');
+      recent.unshift(this.controlMessage(gap.missed, gap.firstId));
+    }
     if (recent.length > 0) this.send(client, this.frames(recent));
   }
 
@@ -348,6 +379,31 @@ export class Broadcaster {
       at += length;
     }
     return out;
+  }
+
+  /**
+   * What a client resuming after `lastReceived` cannot be given: null when the buffer still holds every
+   * record after it; else how many records are gone (null when unknown: an id never issued, as after a
+   * restart) and the id of the first record it will get.
+   */
+  private gapAfter(lastReceived: number): { missed: number | null; firstId: number } | null {
+    const firstId = this.replay.oldestId() ?? this.nextMessageId;
+    if (lastReceived >= this.nextMessageId) return { missed: null, firstId };
+    const missed = firstId - lastReceived - 1;
+    return missed > 0 ? { missed, firstId } : null;
+  }
+
+  /** `{"missed":N,"first_id":F}` in the clients' format: a map where records come as arrays. */
+  private controlMessage(missed: number | null, firstId: number): Buffer {
+    if (!this.options.binary) return Buffer.from(JSON.stringify({ missed, first_id: firstId }));
+    const writer = new MsgpackWriter(32);
+    writer.mapHeader(2);
+    writer.str('missed');
+    if (missed === null) writer.nil();
+    else writer.uint(missed);
+    writer.str('first_id');
+    writer.uint(firstId);
+    return writer.bytes();
   }
 
   /** Queues slices on one client and writes what its socket takes; false when it is closing. */

@@ -15,6 +15,13 @@ export const websocketServerSchema = [
   { key: 'add_tag', type: 'bool', default: true, description: 'Include the tag in each message.' },
   { key: 'buffered_messages', type: 'int', default: 0, description: 'Send each new client the newest N messages (that match its filter) first; 0 = none.' },
   {
+    key: 'message_id_key',
+    type: 'string',
+    default: '',
+    description:
+      'Put an integer id under this key in every record (1, 2, 3… over the server\'s life), so a client can resume with ?last_received=ID: it gets the buffered records after ID, then the live ones. If some are no longer buffered, it first gets {"missed":N,"first_id":F} (a JSON object, or a msgpack map with use_msgpack). Empty = no ids.',
+  },
+  {
     key: 'max_client_buffer',
     type: 'size',
     default: '8M',
