@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Page, WebSocketRoute } from 'playwright-core';
 import { launchChromium, type LaunchedBrowser } from '../helpers/browser.js';
 import { artifactPath } from '../helpers/paths.js';
 import { waitFor } from '../helpers/wait.js';
@@ -158,6 +158,48 @@ describe('websocket_server live page in Chromium', () => {
     await page.locator('#filter').blur();
     await page.screenshot({ path: artifactPath('websocket-server-live-dark.png'), animations: 'disabled' });
     assert.deepEqual(problems, []);
+  });
+
+  it('passes a record filter (?user=6) from the page address to the server and shows it', async () => {
+    const server = await startServer({ add_tag: true });
+    const { page, problems } = await openPage(server, '?user=6&filter=app');
+    await page.waitForSelector('#status:has-text("live · where user=6")');
+    await produce(server);
+    await rowsAre(page, 2);
+    assert.deepEqual(await visibleTags(page), ['app.login', 'app.login']);
+    assert.equal(await page.locator('#filter').inputValue(), 'app');
+    assert.deepEqual(problems, []);
+  });
+
+  it('resumes after a reconnect with last_received (message_id_key): what passed meanwhile shows once, nothing twice', async () => {
+    assert.ok(launched !== undefined, `no browser: ${String(launchError)}`);
+    const server = await startServer({ message_id_key: 'id', buffered_messages: 50 });
+    const page = await launched.browser.newPage();
+    pages.push(page);
+    // Playwright stands between the page and the server, so the test can cut the connection.
+    const routes: Array<{ page: WebSocketRoute; server: WebSocketRoute }> = [];
+    await page.routeWebSocket(/.*/, (route) => {
+      routes.push({ page: route, server: route.connectToServer() });
+    });
+    await page.goto(server.httpUrl('/'));
+    await waitFor(() => server.output.clientCount() === 1, 'the page to connect');
+    await page.waitForSelector('#status:has-text("live")');
+    await server.flush('app', [{ body: '{"n":1}' }, { body: '{"n":2}' }]);
+    await rowsAre(page, 2);
+    // The page learns message_id_key from /status, which it reads every 2 s while connected.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const first = routes[0]!;
+    await first.page.close({ code: 4000, reason: 'cut by the test' });
+    await first.server.close();
+    await waitFor(() => server.output.clientCount() === 0, 'the connection to go');
+    await server.flush('app', [{ body: '{"n":3}' }, { body: '{"n":4}' }]);
+    await waitFor(() => server.output.clientCount() === 1, 'the page to reconnect', 10_000);
+    assert.match(routes[1]!.page.url(), /[?&]last_received=2(&|$)/);
+    await server.flush('app', [{ body: '{"n":5}' }]);
+    await rowsAre(page, 5);
+    const texts = await page.locator('#list .row .rec').allInnerTexts();
+    const ns = texts.map((text) => Number(/"n": ?(\d+)/.exec(text)?.[1])).sort();
+    assert.deepEqual(ns, [1, 2, 3, 4, 5]);
   });
 
   it('passes ?token= and ?match= from the page address to the server, then hides the token', async () => {

@@ -129,7 +129,7 @@ describe('websocket_server beyond the plugin', () => {
   });
 
   it('closes a client that never reads with 1013 while a normal client receives every record', async () => {
-    const server = await startServer({ max_client_buffer: '256K' });
+    const server = await startServer({ max_client_buffer: '256K', slow_client_grace: 1 });
     const normal = await wsClient(server.url());
     const stalled = await rawClient(server.port);
     await waitFor(() => server.output.clientCount() === 2, 'both clients');
@@ -189,7 +189,7 @@ describe('websocket_server beyond the plugin', () => {
     const status = await fetch(server.httpUrl('/status'));
     assert.equal(status.status, 401);
     const authorized = await fetch(server.httpUrl('/status'), { headers: { Authorization: `Bearer ${token}` } });
-    assert.deepEqual(await authorized.json(), { clients: 3, max_clients: 100, use_msgpack: false, add_tag: true, add_time: false });
+    assert.deepEqual(await authorized.json(), { clients: 3, max_clients: 100, use_msgpack: false, add_tag: true, add_time: false, message_id_key: null });
     await server.stop();
     const log = server.logLines.join('');
     assert.ok(log.includes('refused client 127.0.0.1:'), log);

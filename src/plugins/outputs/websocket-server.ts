@@ -14,11 +14,12 @@ import { WebSocketServer } from 'ws';
 import type { TimerHandle } from '../../base/clock.js';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { defineOutput, type OutputContext, type OutputInstance } from '../../pipeline/contracts.js';
-import { screenUpgrade } from '../../websocket/admission.js';
+import { rejectUpgrade, screenUpgrade } from '../../websocket/admission.js';
 import { Broadcaster, CLOSE_GOING_AWAY } from './websocket-server/broadcast.js';
 import { encodeMessages } from './websocket-server/encode.js';
 import { websocketServerOptions } from './websocket-server/options.js';
 import { pageHandler } from './websocket-server/pages.js';
+import { recordFilterFromQuery } from './websocket-server/record-filter.js';
 import { type WebSocketServerConfig, websocketServerManifest } from './websocket-server/schema.js';
 import { reportRejectedRecords } from './rejected.js';
 
@@ -29,6 +30,8 @@ export interface WebSocketServerOutput extends OutputInstance {
   /** The bound port once started (useful with `port 0`), else null. */
   listeningPort(): number | null;
   clientCount(): number;
+  /** The largest number of bytes any client has yet to receive (its queue and socket buffer). */
+  largestBacklog(): number;
 }
 
 /** Time a client gets to answer our close frame at shutdown, and a slow client to read its backlog. */
@@ -45,12 +48,22 @@ function matchPatterns(url: URL): string[] {
     .filter((pattern) => pattern !== '');
 }
 
+/** `?last_received=ID`: a message id to resume after, null when absent, a string saying why when refused. */
+function lastReceivedFromQuery(url: URL, idsOn: boolean): number | null | string {
+  const value = url.searchParams.get('last_received');
+  if (value === null) return null;
+  if (!idsOn) return 'last_received needs message_id_key on the server';
+  if (!/^\d{1,15}$/.test(value)) return 'last_received must be a message id (a whole number)';
+  return Number(value);
+}
+
 export function createWebSocketServerOutput(context: OutputContext<WebSocketServerConfig>): WebSocketServerOutput {
   const { config, instance, telemetry, logger } = context;
   const { gate, shape } = websocketServerOptions(config, instance, context.service);
   const broadcaster = new Broadcaster({
     binary: config.use_msgpack,
     maxClientBufferBytes: config.max_client_buffer,
+    slowClientGraceMs: config.slow_client_grace * 1000,
     replayMessages: config.buffered_messages,
     slowCloseGraceMs: CLOSE_TIMEOUT_MS,
     clock: context.clock,
@@ -67,7 +80,15 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     const admitted = screenUpgrade(request, socket, gate, { stopping, connected: broadcaster.size }, telemetry, 'wsbit_output_broadcast_rejected_clients_total');
     if (admitted === null) return;
     const patterns = matchPatterns(admitted.url);
-    wss.handleUpgrade(request, socket, head, (ws) => broadcaster.add(ws, socket, { remote: admitted.remote, patterns }));
+    const filter = recordFilterFromQuery(admitted.url);
+    const lastReceived = lastReceivedFromQuery(admitted.url, shape.idKey !== null);
+    if (typeof filter === 'string' || typeof lastReceived === 'string') {
+      const refusal = typeof filter === 'string' ? filter : String(lastReceived);
+      telemetry.event('warn', `refused client ${admitted.remote}: ${refusal} (HTTP 400)`, 'wsbit_output_broadcast_rejected_clients_total');
+      rejectUpgrade(socket, 400, refusal);
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => broadcaster.add(ws, socket, { remote: admitted.remote, patterns, filter, lastReceived }));
   };
 
   return {
@@ -86,16 +107,22 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     async flush(chunk) {
       // With nobody to send to and no replay to keep, skip the encoding altogether.
       if (!broadcaster.wants(chunk.tag)) {
+        // The ids still count these records, so a client that resumes learns it missed them.
+        if (shape.idKey !== null) broadcaster.takeIds(chunk.records);
         discarded(chunk.records);
         return 'ok';
       }
-      const { messages, error, rejected } = encodeMessages(chunk.data, chunk.tag, shape);
+      const firstId = shape.idKey === null ? null : broadcaster.takeIds(chunk.records);
+      const { messages, error, rejected, bodies } = encodeMessages(chunk.data, chunk.tag, shape, firstId ?? 0);
       reportRejectedRecords(telemetry, chunk, rejected);
       if (error !== null) {
         const lost = Math.max(0, chunk.records - messages.length - rejected.length);
         telemetry.event('error', `chunk '${chunk.id}' is malformed after ${messages.length} records: ${error.message}`, 'wsbit_output_rejected_records_total', lost);
       }
-      if (messages.length > 0 && broadcaster.broadcast(chunk.tag, messages) === 0) discarded(messages.length);
+      if (messages.length > 0 && broadcaster.broadcast({ tag: chunk.tag, messages, chunk: chunk.data, bodies, firstId }) === 0) discarded(messages.length);
+      // A client over max_client_buffer holds the next chunk in the engine until it drains or is
+      // closed (slow_client_grace at most), so a burst never piles up in the clients' queues.
+      await broadcaster.room();
       // A broadcast is fire-and-forget, as in the plugin: there is nothing to retry.
       return 'ok';
 
@@ -121,6 +148,8 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     clientCount() {
       return broadcaster.size;
     },
+
+    largestBacklog: () => broadcaster.largestBacklog(),
   };
 }
 

@@ -26,6 +26,7 @@ export function websocketServerOptions(config: WebSocketServerConfig, instance: 
       useMsgpack: config.use_msgpack,
       escapeUnicode: service.escapeUnicode,
       convertNanToNull: service.convertNanToNull,
+      idKey: config.message_id_key === '' ? null : config.message_id_key,
     },
   };
 }

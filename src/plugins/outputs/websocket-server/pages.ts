@@ -80,7 +80,7 @@ async function answer({ config, gate, telemetry, clientCount }: PageContext, req
       return send(response, 200, 'text/javascript; charset=utf-8', await msgpackBrowserBundle(), { 'Cache-Control': 'public, max-age=86400' });
     case STATUS_PATH: {
       if (!tokenAccepted(request, url, config.token)) return send(response, 401, text, 'Missing or wrong token\n', { 'WWW-Authenticate': 'Bearer realm="wsbit"' });
-      const status = { clients: clientCount(), max_clients: config.max_clients, use_msgpack: config.use_msgpack, add_tag: config.add_tag, add_time: config.add_time };
+      const status = { clients: clientCount(), max_clients: config.max_clients, use_msgpack: config.use_msgpack, add_tag: config.add_tag, add_time: config.add_time, message_id_key: config.message_id_key === '' ? null : config.message_id_key };
       return send(response, 200, 'application/json', `${JSON.stringify(status)}\n`, { 'Cache-Control': 'no-store' });
     }
     default:

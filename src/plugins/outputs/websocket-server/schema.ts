@@ -15,10 +15,24 @@ export const websocketServerSchema = [
   { key: 'add_tag', type: 'bool', default: true, description: 'Include the tag in each message.' },
   { key: 'buffered_messages', type: 'int', default: 0, description: 'Send each new client the newest N messages (that match its filter) first; 0 = none.' },
   {
+    key: 'message_id_key',
+    type: 'string',
+    default: '',
+    description:
+      'Put an integer id under this key in every record (1, 2, 3… over the server\'s life), so a client can resume with ?last_received=ID: it gets the buffered records after ID, then the live ones. If some are no longer buffered, it first gets {"missed":N,"first_id":F} (a JSON object, or a msgpack map with use_msgpack). Empty = no ids.',
+  },
+  {
     key: 'max_client_buffer',
     type: 'size',
     default: '8M',
-    description: 'Close a client with code 1013 once this much data is waiting to be sent to it, so a slow reader never holds back the others (0 = no limit).',
+    description:
+      'Most data that may wait to be sent to one client. A client over it holds the next flush (the records wait in the engine) until it reads its way back under; one that stays over for slow_client_grace is closed with code 1013 (0 = no limit).',
+  },
+  {
+    key: 'slow_client_grace',
+    type: 'time',
+    default: '10s',
+    description: 'How long a client may stay over max_client_buffer without reading its way back under before it is closed with 1013; this also bounds how long it can hold the broadcast.',
   },
   { key: 'max_clients', type: 'int', default: 100, description: 'Most clients connected at once; further upgrade requests get HTTP 503 (0 = no limit).' },
   ...admissionKeys({

@@ -20,6 +20,12 @@
   }
   if (params.get('filter')) filterBox.value = /** @type {string} */ (params.get('filter'));
   var serverMatch = params.getAll('match');
+  // Every other parameter but the page's own `filter` box is the server's record filter (?user=6).
+  /** @type {Array<[string, string]>} */
+  var recordFilter = [];
+  params.forEach(function (value, name) {
+    if (['token', 'match', 'filter', 'last_received'].indexOf(name) < 0) recordFilter.push([name, value]);
+  });
 
   /** @type {WeakMap<Element, Entry>} */
   var entries = new WeakMap();
@@ -31,10 +37,19 @@
   /** @type {WebSocket | null} */
   var socket = null;
   var arrivals = 0, lastArrivals = 0, retryMs = 1000, mode = '';
+  /** The server's message_id_key (from /status) and the last record received, to resume after a reconnect. */
+  /** @type {string | null} */
+  var idKey = null;
+  /** @type {unknown} */
+  var lastRecord = null;
 
   function socketUrl() {
     var query = new URLSearchParams();
     serverMatch.forEach(function (m) { query.append('match', m); });
+    recordFilter.forEach(function (pair) { query.append(pair[0], pair[1]); });
+    // After a reconnect, resume after the last record seen (the server's message_id_key).
+    var lastId = idKey && lastRecord && typeof lastRecord === 'object' ? /** @type {Record<string, unknown>} */ (lastRecord)[idKey] : undefined;
+    if (typeof lastId === 'number' || typeof lastId === 'bigint') query.set('last_received', String(lastId));
     if (token) query.set('token', token);
     var q = query.toString();
     return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/' + (q ? '?' + q : '');
@@ -47,7 +62,8 @@
   }
 
   function describeLive() {
-    return 'live' + (mode ? ' · ' + mode : '') + (serverMatch.length ? ' · match ' + serverMatch.join(', ') : '');
+    return 'live' + (mode ? ' · ' + mode : '') + (serverMatch.length ? ' · match ' + serverMatch.join(', ') : '') +
+      (recordFilter.length ? ' · where ' + recordFilter.map(function (pair) { return pair[0] + '=' + pair[1]; }).join(', ') : '');
   }
 
   function connect() {
@@ -97,8 +113,11 @@
           if (typeof message[i] === 'string') entry.tag = message[i];
           else if (typeof message[i] === 'number' || typeof message[i] === 'bigint') entry.time = Number(message[i]);
         }
+        lastRecord = entry.record;
       } else {
+        // {"missed": N, "first_id": F}: records the server no longer had when this page resumed.
         entry.record = message;
+        if (message && typeof message === 'object' && 'missed' in message) entry.tag = 'wsbit: missed records';
       }
     } catch (error) {
       entry.error = String(error && /** @type {Error} */ (error).message || error);
@@ -338,6 +357,7 @@
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (status) {
         el('clients').textContent = status ? String(status.clients) : '–';
+        if (status && typeof status.message_id_key === 'string') idKey = status.message_id_key;
         el('clients-label').textContent = status && status.clients === 1 ? 'client' : 'clients';
       })
       .catch(function () { el('clients').textContent = '–'; });
