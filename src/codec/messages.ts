@@ -26,7 +26,7 @@ export interface EncodedMessages extends EncodedPayload {
  * line formats write it, and the lines are cut apart: `json`, `json_lines` and `json_stream` all send one
  * JSON object per message (JSON escapes every newline inside a string, so a 0x0a byte only ends a
  * record), `gelf` one GELF object, `msgpack` one event exactly as the chunk holds it (group markers are
- * not records and are not sent).
+ * not records and are not sent); the text formats one line (a csv header is a message of its own).
  */
 export function encodeMessages(chunk: Buffer, payload: PayloadOptions, options: MessageOptions, pool?: BufferPool): EncodedMessages {
   if (options.mode === 'chunk') {
@@ -41,6 +41,20 @@ export function encodeMessages(chunk: Buffer, payload: PayloadOptions, options: 
       forEachEvent(bytes, (ev) => {
         if (!isGroupMarker(ev)) messages.push(bytes.subarray(ev.start, ev.end));
       });
+      return { ...encoded, messages };
+    }
+    case 'plain':
+    case 'csv':
+    case 'ltsv':
+    case 'template': {
+      // A csv field or a raw string may hold a newline: the encoder says where each line ends.
+      const encoded = encodePayload(chunk, payload, pool);
+      const messages: Buffer[] = [];
+      let start = 0;
+      for (const end of encoded.lineEnds ?? []) {
+        messages.push(encoded.payload.subarray(start, options.newline ? end : end - 1));
+        start = end;
+      }
       return { ...encoded, messages };
     }
     case 'gelf': {
