@@ -214,8 +214,10 @@ class TextWriter {
   private quoted(buf: Buffer, start: number, end: number): void {
     const out = this.out;
     out.byte(QUOTE);
+    // Bounded loops, not indexOf: that would search the rest of the chunk for every field.
     let from = start;
-    for (let at = buf.indexOf(QUOTE, start); at >= 0 && at < end; at = buf.indexOf(QUOTE, at + 1)) {
+    for (let at = start; at < end; at++) {
+      if (buf[at] !== QUOTE) continue;
       out.raw(buf, from, at + 1);
       out.byte(QUOTE);
       from = at + 1;
@@ -229,8 +231,7 @@ class TextWriter {
       const c = buf[i]!;
       if (c === QUOTE || c === 0x0a || c === 0x0d) return true;
     }
-    const at = buf.indexOf(this.csvDelimiter, start);
-    return at >= 0 && at + this.csvDelimiter.length <= end;
+    return buf.subarray(start, end).includes(this.csvDelimiter);
   }
 
   /**

@@ -183,7 +183,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     const state = this.#state;
     if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
     state.socket.cork();
-    const pending = messages.map((message) => state.sender.sendData(opcode, message));
+    const pending = [state.sender.sendDataMessages(opcode, messages)];
     if (confirmTimeoutMs !== null) pending.push(this.#sendPing(state, confirmTimeoutMs));
     state.socket.uncork();
     return Promise.all(pending).then(() => undefined);
