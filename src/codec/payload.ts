@@ -1,24 +1,31 @@
 /**
  * The bytes an output sends for a chunk in one of Fluent Bit's payload formats (`format msgpack`, `json`,
- * `json_lines`, `json_stream`, `gelf`), with the records it had to leave out.
+ * `json_lines`, `json_stream`, `gelf`; and out_file's `plain`, `csv`, `ltsv`, `template` for the
+ * websocket output), with the records it had to leave out.
  */
 import type { BufferPool } from '../base/buffer-pool.js';
 import { forEachDeliverableRecord, forEachEvent, isGroupMarker, type RejectedRecord } from './event.js';
 import { chunkToGelf, type GelfOptions } from './gelf.js';
 import { chunkToJson } from './json.js';
 import type { DateFormat } from './json-numbers.js';
+import { chunkToText, defaultTextOptions, textFormats, type TextFormat, type TextOptions } from './text.js';
 
 export const outputFormats = ['msgpack', 'json', 'json_lines', 'json_stream', 'gelf'] as const;
 export type OutputFormat = (typeof outputFormats)[number];
+/** Every format, Fluent Bit's file output's text formats included (the websocket output takes them all). */
+export const payloadFormats = [...outputFormats, ...textFormats] as const;
+export type PayloadFormat = OutputFormat | TextFormat;
 
-export interface PayloadOptions {
-  format: OutputFormat;
+export interface PayloadOptions<Format extends PayloadFormat = PayloadFormat> {
+  format: Format;
   /** `null` leaves the date key out (`json_date_key false`). */
   dateKey: string | null;
   dateFormat: DateFormat;
   escapeUnicode: boolean;
   convertNanToNull: boolean;
   gelf: GelfOptions;
+  /** The text formats' keys (template, delimiters, csv header); Fluent Bit's defaults when absent. */
+  text?: TextOptions;
 }
 
 export interface EncodedPayload {
@@ -30,6 +37,8 @@ export interface EncodedPayload {
   rejected: RejectedRecord[];
   /** Whether the payload is UTF-8 text (a text frame) or binary (msgpack, a binary frame). */
   isText: boolean;
+  /** Text formats: where each record's line ends (after its newline), for one message per record. */
+  lineEnds?: number[];
 }
 
 /**
@@ -40,6 +49,13 @@ export function encodePayload(chunk: Buffer, options: PayloadOptions, pool?: Buf
   switch (options.format) {
     case 'msgpack':
       return { ...withoutTooDeep(chunk), isText: false };
+    case 'plain':
+    case 'csv':
+    case 'ltsv':
+    case 'template': {
+      const text = { ...defaultTextOptions, ...options.text, escapeUnicode: options.escapeUnicode, convertNanToNull: options.convertNanToNull };
+      return { ...chunkToText(chunk, options.format, text, pool), isText: true };
+    }
     case 'gelf': {
       const { payload, rejected } = chunkToGelf(chunk, options.gelf);
       return { payload, rejected, isText: true };

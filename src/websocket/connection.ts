@@ -174,6 +174,21 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     return Promise.all([written, confirmed]).then(() => undefined);
   }
 
+  /**
+   * Writes several data frames, one message each, then (with a `confirmTimeoutMs`) one ping after the
+   * last: its pong proves the server read them all, as sendAndConfirm's does for one. For an output that
+   * sends one message per record and confirms the chunk as a whole.
+   */
+  sendMessages(opcode: DataOpcode, messages: readonly Uint8Array[], confirmTimeoutMs: number | null): Promise<void> {
+    const state = this.#state;
+    if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
+    state.socket.cork();
+    const pending = [state.sender.sendDataMessages(opcode, messages)];
+    if (confirmTimeoutMs !== null) pending.push(this.#sendPing(state, confirmTimeoutMs));
+    state.socket.uncork();
+    return Promise.all(pending).then(() => undefined);
+  }
+
   /** A keepalive ping: resolves on its pong; on timeout rejects with WSBIT_PING_TIMEOUT and drops the connection. */
   ping(timeoutMs: number): Promise<void> {
     const state = this.#state;

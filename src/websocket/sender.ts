@@ -69,7 +69,24 @@ export class WebSocketSender {
 
   /** One masked, unfragmented data frame. Resolves once the frame is handed to the socket, not when it is read. */
   sendData(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    const frame = encodeFrame(opcode, payload, { mask: true, pool: this.#framePool });
+    return this.#write(encodeFrame(opcode, payload, { mask: true, pool: this.#framePool }));
+  }
+
+  /**
+   * Several messages, one masked unfragmented frame each, in one socket write that settles as sendData's
+   * does: one promise and one timer for a chunk's records (`message_mode record`), not one per record.
+   */
+  sendDataMessages(opcode: DataOpcode, messages: readonly Uint8Array[]): Promise<void> {
+    let length = 0;
+    const frames = messages.map((message) => {
+      const frame = encodeFrame(opcode, message, { mask: true });
+      length += frame.length;
+      return frame;
+    });
+    return this.#write(Buffer.concat(frames, length));
+  }
+
+  #write(frame: Buffer): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const ioTimeoutMs = this.#options.ioTimeoutMs;
       const fail = (error: WsbitError): void => {

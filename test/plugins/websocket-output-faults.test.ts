@@ -58,6 +58,22 @@ describe('fault scenarios (ws server)', () => {
     assert.match(agent.logs(), /\[ warn\] \[output:websocket:websocket\.0\] connection to ws:\/\/127\.0\.0\.1:\d+\/ down: /);
   });
 
+  it('message_mode record: the server restarts while about 300 records/s flow, one record per message: 0 lost', async (t) => {
+    server = await startCountingServer('json_lines');
+    const peer = server;
+    agent = await startTestAgent(tcpToWebsocket(peer.port, ['-p', 'format=json_lines', '-p', 'message_mode=record', '-p', 'message_newline=on']));
+    feeder = new TcpFeeder(agent.tcpPort(), { count: 900, perSecond: 300 });
+    await waitFor(() => peer.records > 200, 'records flowing');
+    await peer.restart(100);
+    await feeder.done;
+    await waitForAll(t, 'message_mode record, restart once', feeder.sent, peer, agent);
+    const messages = peer.messagesPerConnection.reduce((sum, n) => sum + n, 0);
+    t.diagnostic(`${messages} messages for ${peer.records} records`);
+    assert.equal(peer.lost(feeder.sent), 0);
+    assert.equal(messages, peer.records, 'one record per message');
+    assert.ok(peer.handshakes >= 2, 'a new handshake after the restart');
+  });
+
   it('the server is down 15 s while records arrive: 0 lost, and the flow resumes within 4 s of its return', async (t) => {
     server = await startCountingServer('msgpack');
     const peer = server;

@@ -1,6 +1,6 @@
 import { BufferPool } from '../../base/buffer-pool.js';
 import { errorMessage } from '../../base/errors.js';
-import { encodePayload } from '../../codec/payload.js';
+import { encodeMessages } from '../../codec/messages.js';
 import { Opcode } from '../../websocket/frame.js';
 import { defineOutput } from '../../pipeline/contracts.js';
 import { reportRejectedRecords } from './rejected.js';
@@ -10,7 +10,8 @@ import { websocketOutputManifest } from './websocket/schema.js';
 
 /**
  * The WebSocket client output: Fluent Bit's `websocket` keys and payloads, with the defects listed
- * in SPEC part A fixed. One message per chunk, binary for msgpack and text for JSON formats.
+ * in SPEC part A fixed. One message per chunk (or per record, `message_mode record`), binary for msgpack
+ * and text for the others.
  */
 export const websocketOutput = defineOutput({
   ...websocketOutputManifest,
@@ -23,12 +24,12 @@ export const websocketOutput = defineOutput({
       // The link's reconnect loop calls notifyReady() the moment a handshake succeeds again.
       signalsReady: true,
       async start() {
-        telemetry.logger.info(`target ${delivery.description}, format ${options.payload.format}, confirm_delivery ${options.confirmDelivery ? 'on' : 'off'}`);
+        telemetry.logger.info(`target ${delivery.description}, format ${options.payload.format}, message_mode ${options.messages.mode}, confirm_delivery ${options.confirmDelivery ? 'on' : 'off'}`);
       },
       async flush(chunk) {
         let encoded;
         try {
-          encoded = encodePayload(chunk.data, options.payload, payloadPool);
+          encoded = encodeMessages(chunk.data, options.payload, options.messages, payloadPool);
         } catch (error) {
           // A chunk that cannot be read is not going to become readable on a retry.
           telemetry.logger.error(`[out_ws] error formatting ${options.payload.format} payload for chunk '${chunk.id}': ${errorMessage(error)}`);
@@ -36,7 +37,7 @@ export const websocketOutput = defineOutput({
         }
         try {
           const opcode = encoded.isText ? Opcode.Text : Opcode.Binary;
-          const result = encoded.payload.length === 0 ? 'ok' : await delivery.deliver(opcode, encoded.payload, chunk.records - encoded.rejected.length, chunk.id);
+          const result = encoded.messages.length === 0 ? 'ok' : await delivery.deliver(opcode, encoded.messages, chunk.records - encoded.rejected.length, chunk.id);
           // Reported once the rest is delivered: a retried chunk would otherwise count them on every attempt.
           if (result === 'ok') reportRejectedRecords(telemetry, chunk, encoded.rejected);
           return result;

@@ -47,13 +47,13 @@ export class WebSocketDelivery {
     return this.balancer === null ? `${this.links[0]?.description}` : `upstream ${this.balancer.description}`;
   }
 
-  /** Sends one message on one node; with an upstream, a node that fails is marked down and the next one tried at once. */
-  async deliver(opcode: DataOpcode, payload: Buffer, records: number, chunkId: string): Promise<FlushResult> {
+  /** Sends a chunk's messages on one node; with an upstream, a node that fails is marked down and the next one tried at once. */
+  async deliver(opcode: DataOpcode, messages: readonly Buffer[], records: number, chunkId: string): Promise<FlushResult> {
     const { telemetry } = this.context;
     const { balancer, failedWhileOpen } = this;
     if (balancer === null) {
       try {
-        await (this.single as WebSocketLink).send(opcode, payload);
+        await (this.single as WebSocketLink).send(opcode, messages);
         return 'ok';
       } catch (error) {
         telemetry.logger.debug(`chunk '${chunkId}' not delivered: ${errorMessage(error)}`);
@@ -62,7 +62,7 @@ export class WebSocketDelivery {
     }
     for (const entry of balancer.candidates()) {
       try {
-        await entry.target.send(opcode, payload);
+        await entry.target.send(opcode, messages);
         balancer.delivered(entry, records);
         failedWhileOpen.delete(entry.node);
         return 'ok';

@@ -129,11 +129,11 @@ export class WebSocketLink {
   }
 
   /**
-   * Sends one message and resolves once it is delivered (confirmed by a pong when
-   * `confirmDelivery`). Rejects when there is no connection or it fails; a reconnect loop is then
-   * running, and `onReady` will be called when it succeeds.
+   * Sends a chunk's messages (one, or one per record) and resolves once they are delivered (confirmed by
+   * one pong after the last when `confirmDelivery`). Rejects when there is no connection or it fails; a
+   * reconnect loop is then running, and `onReady` will be called when it succeeds.
    */
-  async send(opcode: DataOpcode, payload: Buffer): Promise<void> {
+  async send(opcode: DataOpcode, messages: readonly Buffer[]): Promise<void> {
     const connection = await this.connection();
     const up = this.state;
     // An idle close must not fire under a send that takes longer than the idle timeout (a slow server).
@@ -146,12 +146,13 @@ export class WebSocketLink {
       watched.inFlight++;
     }
     try {
-      if (this.options.confirmDelivery) {
-        await connection.sendAndConfirm(opcode, payload, this.options.confirmTimeoutMs);
-        this.telemetry.count('wsbit_output_ping_acks_total');
+      if (messages.length === 1) {
+        if (this.options.confirmDelivery) await connection.sendAndConfirm(opcode, messages[0] as Buffer, this.options.confirmTimeoutMs);
+        else await connection.send(opcode, messages[0] as Buffer);
       } else {
-        await connection.send(opcode, payload);
+        await connection.sendMessages(opcode, messages, this.options.confirmDelivery ? this.options.confirmTimeoutMs : null);
       }
+      if (this.options.confirmDelivery) this.telemetry.count('wsbit_output_ping_acks_total');
     } catch (error) {
       if (watched !== null) watched.inFlight--;
       this.lastProblem = `sending to ${this.target} failed: ${errorMessage(error)}`;
@@ -163,7 +164,7 @@ export class WebSocketLink {
       // Only a confirmed delivery is progress: the chunks still waiting are watched from now.
       this.restartWatch(watched);
     }
-    this.telemetry.count('wsbit_output_frames_total');
+    this.telemetry.count('wsbit_output_frames_total', messages.length);
     this.endOutage();
     if (up.kind !== 'up' || up.connection !== connection) return;
     up.flushes++;

@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from '../../../config/schema.js';
+import type { MessageOptions } from '../../../codec/messages.js';
 import type { PayloadOptions } from '../../../codec/payload.js';
 import type { OutputContext } from '../../../pipeline/contracts.js';
 import { nodeUri, outputNodes, type UpstreamNode } from '../../../upstream/config.js';
@@ -18,6 +19,8 @@ export interface WebSocketOutputOptions {
   /** An upstream is set: a balancer picks the node for each chunk. */
   balanced: boolean;
   payload: PayloadOptions;
+  /** One message per chunk or per record. */
+  messages: MessageOptions;
   confirmDelivery: boolean;
   /** The settings of the link to `node`. */
   linkOptions(node: UpstreamNode): NodeLinkOptions;
@@ -30,6 +33,7 @@ export function websocketOutputOptions(config: WebSocketOutputConfig, context: P
     nodes: outputNodes(context.instance, config, port, context.upstream),
     balanced: context.upstream !== undefined || config.upstream !== null,
     payload: payloadOptions(config, context.service),
+    messages: { mode: config.message_mode, newline: config.message_newline },
     confirmDelivery: config.confirm_delivery,
     linkOptions: (node) => ({
       connection: {

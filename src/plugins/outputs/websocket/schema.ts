@@ -1,7 +1,9 @@
 import { netClientKeys, tlsClientKeys } from '../../../config/common-keys.js';
 import { withShownDefaults } from '../../../config/schema.js';
 import { upstreamKey } from '../../../upstream/config.js';
-import { formatKeys } from '../format-keys.js';
+import { formatKeys, textFormatKeys } from '../format-keys.js';
+import { payloadFormats } from '../../../codec/payload.js';
+import { messageModes } from '../../../codec/messages.js';
 import { defineOutputManifest } from '../../../pipeline/contracts.js';
 
 /** The keys of the websocket output (Fluent Bit's `out_websocket` and wsbit's own), in the order `-h` and the README show them. */
@@ -10,7 +12,16 @@ export const websocketOutputSchema = [
   ...withShownDefaults(netClientKeys, { host: '127.0.0.1', port: '80 (443 with tls on)' }),
   ...tlsClientKeys,
   { key: 'uri', type: 'string', default: '/', description: 'Path (and query) of the WebSocket endpoint; a leading / is added if missing. A path in the service URI wins.' },
-  ...formatKeys('msgpack'),
+  ...formatKeys('msgpack', payloadFormats),
+  ...textFormatKeys,
+  {
+    key: 'message_mode',
+    type: 'enum',
+    values: messageModes,
+    default: 'chunk',
+    description: "'chunk': one message per flushed chunk, as Fluent Bit does. 'record': one message per record (json, json_lines, json_stream: one JSON object; gelf: one GELF object; msgpack: one event; plain, csv, ltsv, template: one line, and the csv header its own message); confirm_delivery still confirms the chunk, with one ping after its last message.",
+  },
+  { key: 'message_newline', type: 'bool', default: false, description: 'With message_mode record, end each message of a line format (json_lines, json_stream, gelf, plain, csv, ltsv, template) with its newline.' },
   { key: 'header', type: 'header', multiple: true, description: "An HTTP header sent with the upgrade request, as 'Name value' (e.g. 'Authorization Bearer abc')." },
   { key: 'subprotocol', type: 'string', default: null, description: 'Sec-WebSocket-Protocol to request; the server must accept it.' },
   { key: 'ping_interval', type: 'time', default: '10s', description: 'Send a keepalive ping this often while connected, to notice a dead server between flushes (0 = off).' },
