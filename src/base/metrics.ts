@@ -39,6 +39,7 @@ export const metricDefinitions = {
   wsbit_output_broadcast_waits_total: { kind: 'counter', help: 'websocket_server flushes that waited for a client over max_client_buffer to drain or be closed.' },
   wsbit_output_broadcast_resume_gaps_total: { kind: 'counter', help: 'websocket_server clients that resumed (?last_received) after records no longer buffered, and were told how many they missed.' },
   wsbit_output_broadcast_rejected_clients_total: { kind: 'counter', help: 'websocket_server upgrade requests refused before the handshake (token, origin, max_clients).' },
+  wsbit_tls_handshake_failures_total: { kind: 'counter', help: 'TLS handshakes that failed on a server (websocket input, websocket_server): no or a bad client certificate, no common version or cipher, not TLS at all.' },
   wsbit_output_upstream_connections_total: { kind: 'counter', help: 'Connections opened to an upstream node (name="OUTPUT/NODE").' },
   wsbit_output_upstream_chunks_total: { kind: 'counter', help: 'Chunks delivered through an upstream node.' },
   wsbit_output_upstream_records_total: { kind: 'counter', help: 'Records delivered through an upstream node.' },

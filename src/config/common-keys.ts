@@ -96,7 +96,7 @@ export const tlsClientKeys = [
   { key: 'tls.ciphers', type: 'string', default: null, description: 'Allowed cipher suites, in OpenSSL syntax.' },
 ] as const satisfies readonly ParamSpec[];
 
-/** TLS for inputs that listen (`tls_configmap`, server side): the certificate and key this server presents. */
+/** TLS for servers (the websocket input and websocket_server; plugins/tls-server.ts): the certificate this server presents, and client certificates. */
 export const tlsServerKeys = [
   { key: 'tls', type: 'bool', default: false, description: 'Accept TLS connections only (wss://); needs tls.crt_file and tls.key_file.' },
   { key: 'tls.crt_file', type: 'string', default: null, description: 'Certificate chain (PEM) this server presents.' },
@@ -105,6 +105,8 @@ export const tlsServerKeys = [
   { key: 'tls.min_version', type: 'enum', values: ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], default: null, description: 'Lowest TLS version to accept.' },
   { key: 'tls.max_version', type: 'enum', values: ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], default: null, description: 'Highest TLS version to accept.' },
   { key: 'tls.ciphers', type: 'string', default: null, description: 'Allowed cipher suites, in OpenSSL syntax.' },
+  { key: 'tls.ca_file', type: 'string', default: null, description: "CA certificates (PEM) that sign the clients' certificates, for tls.verify_client." },
+  { key: 'tls.verify_client', type: 'bool', default: false, description: 'Require a client certificate signed by tls.ca_file; the handshake fails for clients without one.' },
 ] as const satisfies readonly ParamSpec[];
 
 /** `Flush` is a double read with `atof`; Fluent Bit aborts with `invalid flush value` when <= 0. */

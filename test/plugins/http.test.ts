@@ -148,6 +148,42 @@ test("Fluentd's ?time= sets the record time", async (t) => {
   assert.deepEqual([tagged(running)[0]?.sec, tagged(running)[0]?.nsec], [1_700_000_000, 500_000_000]);
 });
 
+test("Fluentd's time= form field sets the record time: json=, msgpack= and a plain form; it wins over ?time=", async (t) => {
+  const { running, url } = await httpAgent(t);
+  const post = (path: string, body: string): Promise<number> => fetch(url(path), { method: 'POST', headers: form, body }).then((r) => r.status);
+  assert.equal(await post('/j', 'json=[{"n":1},{"n":2}]&time=1700000000.25'), 201);
+  // {"n":3} as msgpack bytes, percent-encoded; time before the data field.
+  assert.equal(await post('/m', 'time=1700000001&msgpack=%81%a1n%03'), 201);
+  assert.equal(await post('/f', 'n=4&time=1700000002.5'), 201);
+  assert.equal(await post('/q?time=1600000000', 'json={"n":5}&time=1700000003'), 201);
+  await waitFor(() => tagged(running).length === 5, 'five records');
+  assert.deepEqual(
+    tagged(running).map((e) => [e.tag, e.body, e.sec, e.nsec]),
+    [
+      ['j', { n: 1 }, 1_700_000_000, 250_000_000],
+      ['j', { n: 2 }, 1_700_000_000, 250_000_000],
+      ['m', { n: 3 }, 1_700_000_001, 0],
+      // A plain form keeps every field, as Fluent Bit does, time included.
+      ['f', { n: '4', time: '1700000002.5' }, 1_700_000_002, 500_000_000],
+      ['q', { n: 5 }, 1_700_000_003, 0],
+    ],
+  );
+});
+
+test('an invalid time= form field is a 400 that names it, and nothing is ingested', async (t) => {
+  const { running, url } = await httpAgent(t);
+  for (const body of ['json={"n":1}&time=yesterday', 'json={"n":1}&time=-5', 'n=1&time=1e99']) {
+    const response = await fetch(url('/bad'), { method: 'POST', headers: form, body });
+    assert.equal(response.status, 400, body);
+    assert.match(await response.text(), /^error: invalid time form field '.+': expected seconds since the epoch/);
+  }
+  // Still alive and stamping on reception without the field.
+  assert.equal((await fetch(url('/ok'), { method: 'POST', headers: form, body: 'json={"n":2}' })).status, 201);
+  await waitFor(() => tagged(running).length === 1, 'the good record');
+  assert.deepEqual(tagged(running).map((e) => e.body), [{ n: 2 }]);
+  assert.ok(Math.abs((tagged(running)[0]?.sec ?? 0) - Date.now() / 1000) < 5);
+});
+
 test('parser: a text body is parsed line by line; a line the parser cannot read refuses the body', async (t) => {
   const { running, url } = await httpAgentWith(t, ['-R', 'conf/parsers.conf', ...httpArgs('parser=apache2')]);
   const lines = [

@@ -8,7 +8,9 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { Page, WebSocketRoute } from 'playwright-core';
 import { launchChromium, type LaunchedBrowser } from '../helpers/browser.js';
 import { artifactPath } from '../helpers/paths.js';
+import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
+import { writeTestPki } from '../websocket/tls-ca-fixture.js';
 import { startServer, stopAllServers, type ServerHarness, type TestRecord } from './websocket-server-support.js';
 
 let launched: LaunchedBrowser | undefined;
@@ -157,6 +159,30 @@ describe('websocket_server live page in Chromium', () => {
     await textIs(page, '#clients', '1');
     await page.locator('#filter').blur();
     await page.screenshot({ path: artifactPath('websocket-server-live-dark.png'), animations: 'disabled' });
+    assert.deepEqual(problems, []);
+  });
+
+  it('over https with tls on: the page loads and streams over wss (the test CA is not trusted, so certificate errors are ignored)', async (t) => {
+    assert.ok(launched !== undefined, `no browser: ${String(launchError)}`);
+    const pki = writeTestPki(tempDir('wsbit-live-tls-'));
+    const server = await startServer({ tls: true, 'tls.crt_file': pki.serverCert, 'tls.key_file': pki.serverKey });
+    const context = await launched.browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 760 } });
+    t.after(() => context.close());
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    const sockets: string[] = [];
+    page.on('websocket', (socket) => sockets.push(socket.url()));
+    assert.match(server.httpUrl('/'), /^https:/);
+    await page.goto(server.httpUrl('/'));
+    await waitFor(() => server.output.clientCount() === 1, 'the page to connect over wss');
+    await page.waitForSelector('#status:has-text("live")');
+    const records = await produce(server);
+    await rowsAre(page, records);
+    assert.deepEqual(sockets.map((url) => url.replace(/:\d+/, ':PORT')), ['wss://127.0.0.1:PORT/']);
     assert.deepEqual(problems, []);
   });
 

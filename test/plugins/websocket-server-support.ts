@@ -47,9 +47,9 @@ export interface ServerHarness {
   port: number;
   logLines: string[];
   metrics: MetricsRegistry;
-  /** ws://127.0.0.1:PORT + path. */
+  /** ws://127.0.0.1:PORT + path (wss with tls on). */
   url(path?: string): string;
-  /** http://127.0.0.1:PORT + path. */
+  /** http://127.0.0.1:PORT + path (https with tls on). */
   httpUrl(path?: string): string;
   flush(tag: string, records: readonly TestRecord[]): Promise<void>;
   stop(): Promise<void>;
@@ -92,8 +92,8 @@ export async function startServer(settings: Record<string, string | number | boo
     port,
     logLines,
     metrics,
-    url: (path = '/') => `ws://127.0.0.1:${port}${path}`,
-    httpUrl: (path = '/') => `http://127.0.0.1:${port}${path}`,
+    url: (path = '/') => `${config.tls ? 'wss' : 'ws'}://127.0.0.1:${port}${path}`,
+    httpUrl: (path = '/') => `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}${path}`,
     async flush(tag, records) {
       const result = await output.flush(chunkOf(tag, records));
       if (result !== 'ok') throw new Error(`flush returned ${result}`);

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { screenUpgrade } from '../../websocket/admission.js';
+import { countTlsFailures } from '../tls-server.js';
 import { defineInput, type ListenerHandle } from '../../pipeline/contracts.js';
 import { Adoption } from './adoption.js';
 import { InputConnections, type HandedClient } from './websocket/connections.js';
@@ -84,8 +85,7 @@ export const websocketInput = defineInput({
         }
         const listening = createInputServer(config, instance);
         listening.on('upgrade', onUpgrade);
-        // A failed TLS handshake or a reset before the upgrade is the client's problem, not ours.
-        listening.on('tlsClientError', (error: Error) => logger.debug(`TLS handshake failed: ${error.message}`));
+        countTlsFailures(listening, telemetry, 'wsbit_tls_handshake_failures_total');
         listening.on('clientError', (error: Error, socket: Duplex) => {
           logger.debug(`bad HTTP request: ${error.message}`);
           socket.destroy();

@@ -8,7 +8,7 @@
  * `ws` does the WebSocket protocol; the admission gate decides who may upgrade, websocket-server/pages.ts
  * serves the page, and websocket-server/broadcast.ts keeps the clients.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { TimerHandle } from '../../base/clock.js';
@@ -22,6 +22,7 @@ import { pageHandler } from './websocket-server/pages.js';
 import { recordFilterFromQuery } from './websocket-server/record-filter.js';
 import { type WebSocketServerConfig, websocketServerManifest } from './websocket-server/schema.js';
 import { reportRejectedRecords } from './rejected.js';
+import { countTlsFailures, createTlsCapableServer } from '../tls-server.js';
 
 export type { WebSocketServerConfig } from './websocket-server/schema.js';
 
@@ -93,12 +94,13 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
 
   return {
     async start() {
-      const http = createServer(pageHandler({ config, gate, telemetry, clientCount: () => broadcaster.size }));
+      const http = createTlsCapableServer(config, instance, 'WSBIT_OUTPUT_TLS', pageHandler({ config, gate, telemetry, clientCount: () => broadcaster.size }));
+      countTlsFailures(http, telemetry, 'wsbit_tls_handshake_failures_total');
       http.on('upgrade', onUpgrade);
       const port = await listenOn(http, { host: config.host, port: config.port }, { code: 'WSBIT_OUTPUT_LISTEN', instance }, logger);
       server = http;
       const bound = hostPort(config.host, port);
-      logger.info(`listening on ${bound}${config.live_page ? `, live page at http://${bound}/` : ''}`);
+      logger.info(`listening on ${bound}${config.tls ? ' (TLS: wss)' : ''}${config.live_page ? `, live page at ${config.tls ? 'https' : 'http'}://${bound}/` : ''}`);
       if (config.ping_interval > 0) {
         pingTimer = context.clock.setInterval(() => broadcaster.heartbeat(config.ping_interval), config.ping_interval * 1000);
       }

@@ -1,6 +1,6 @@
 /**
  * A complete request body of the http input, turned into records and emitted: decompressed, read by
- * its Content-Type, tagged by its path (or tag_key) and timed by `?time=` when given.
+ * its Content-Type, tagged by its path (or tag_key) and timed by `?time=` or a `time=` form field when given.
  */
 import type http from 'node:http';
 import zlib from 'node:zlib';
@@ -12,7 +12,7 @@ import { findEntry, mapEntries, readStr, rewriteMap } from '../../../codec/msgpa
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import type { InputContext } from '../../../pipeline/contracts.js';
 import type { HttpInputOptions } from './options.js';
-import { formBytes, formFields, formRecord, jsonRecords, msgpackRecords, parsedRecords, startsLikeJson, type PayloadResult } from './payload.js';
+import { formBytes, formFields, formRecord, jsonRecords, msgpackRecords, parsedRecords, startsLikeJson, type FormFields, type PayloadResult } from './payload.js';
 
 /** A 400/413 answer with its text, as Fluent Bit's `send_response` writes them. */
 /** The answer while chunk writes fail (disk full): nothing of the request is acknowledged. */
@@ -51,14 +51,41 @@ function sanitizeTag(tag: string): string {
   return tag.replace(/[^A-Za-z0-9_.]/g, '_');
 }
 
+/**
+ * Seconds since the epoch (`1700000000` or `1700000000.5`) from fluentd's `time` parameter. Fluentd
+ * reads it with Ruby's `to_f`, so a typo quietly becomes "now"; here it is a 400 that names the value,
+ * so the client learns its records would carry the wrong time.
+ */
+function timeParameter(text: string, where: string): EventTime {
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 0xffffffff) {
+    throw new RequestRejected(400, `error: invalid time ${where} '${quoteValue(text)}': expected seconds since the epoch\n`);
+  }
+  return eventTimeFromSeconds(seconds);
+}
+
+/** A value of the client's, cut short for a 400 answer. */
+function quoteValue(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
+}
+
 /** Fluentd's `?time=<seconds>` sets the time of every record of the request. */
 function requestTime(url: string): EventTime {
   const query = url.includes('?') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)) : null;
   const text = query?.get('time');
   if (text === null || text === undefined || text === '') return eventTimeNow();
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds < 0) throw new RequestRejected(400, `error: invalid time parameter '${text}': expected seconds since the epoch\n`);
-  return eventTimeFromSeconds(seconds);
+  return timeParameter(text, 'parameter');
+}
+
+/**
+ * Fluentd's `time=` form field: as fluentd merges the form over the query, it wins over `?time=`.
+ * In a plain key=value form the field also stays in the record, as Fluent Bit keeps every field.
+ */
+function withFormTime(result: PayloadResult, form: FormFields): PayloadResult {
+  const text = form.fields.find(([key]) => key === 'time')?.[1];
+  if (!result.ok || text === undefined || text === '') return result;
+  const time = timeParameter(text, 'form field');
+  return { ok: true, records: result.records.map((record) => ({ body: record.body, time })) };
 }
 
 /** The first X-Forwarded-For entry, else the peer's address. */
@@ -163,11 +190,11 @@ export class RequestIngester {
       // Fluentd's form fields: json=<record or array>, e.g. curl -d 'json={"action":"login"}', and
       // msgpack=<percent-encoded map or array of maps>, whose bytes are no text to decode.
       const jsonField = form.fields.find(([key]) => key === 'json');
-      if (jsonField !== undefined) return jsonRecords(Buffer.from(jsonField[1], 'utf8'));
+      if (jsonField !== undefined) return withFormTime(jsonRecords(Buffer.from(jsonField[1], 'utf8')), form);
       const msgpackField = form.rawValues.get('msgpack');
-      if (msgpackField !== undefined) return msgpackRecords(formBytes(msgpackField));
+      if (msgpackField !== undefined) return withFormTime(msgpackRecords(formBytes(msgpackField)), form);
       for (const key of form.rawKeys) logger.warn(`invalid percent-encoding for field ${quoteUntrusted(key)}, keeping raw value`);
-      return formRecord(form);
+      return withFormTime(formRecord(form), form);
     }
     const parser = this.options.parser;
     if (parser !== null) return parsedRecords(body, parser, (message) => logger.warn(message));

@@ -9,6 +9,7 @@ import { admissionGate, badValue } from '../../websocket-server-keys.js';
 import { PayloadDecoder } from './decode.js';
 import { recordTimeReader, type RecordTimeReader } from './record-time.js';
 import type { WebSocketInputConfig } from './schema.js';
+import { checkTlsServerKeys } from '../../tls-server.js';
 
 export interface WebSocketInputOptions {
   gate: UpgradeGate;
@@ -25,9 +26,7 @@ const OFF_WORDS = new Set(['false', 'off', 'no']);
 export function websocketInputOptions(config: WebSocketInputConfig, instance: string): WebSocketInputOptions {
   if (config.max_connections < 0) throw badValue(instance, 'max_connections', config.max_connections, 'a number of clients, 0 or more');
   if (config.token === '') throw badValue(instance, 'token', config.token, 'a non-empty token');
-  if (config.tls && (config['tls.crt_file'] === null || config['tls.key_file'] === null)) {
-    throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${instance}: tls on needs tls.crt_file and tls.key_file`);
-  }
+  checkTlsServerKeys(config, instance);
   const path = config.path === null ? null : config.path.startsWith('/') ? config.path : `/${config.path}`;
   let time: RecordTimeReader;
   try {

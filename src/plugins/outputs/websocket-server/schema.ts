@@ -1,3 +1,4 @@
+import { tlsServerKeys } from '../../../config/common-keys.js';
 import type { ResolvedConfig } from '../../../config/schema.js';
 import { admissionKeys, serverPortKey } from '../../websocket-server-keys.js';
 import { defineOutputManifest } from '../../../pipeline/contracts.js';
@@ -44,6 +45,7 @@ export const websocketServerSchema = [
   }),
   { key: 'ping_interval', type: 'time', default: '30s', description: 'Ping every client this often and drop those that did not answer the previous ping (0 = never).' },
   { key: 'live_page', type: 'bool', default: true, description: 'Serve a live view of the records at GET / on the same port.' },
+  ...tlsServerKeys,
 ] as const;
 
 export type WebSocketServerConfig = ResolvedConfig<typeof websocketServerSchema>;
