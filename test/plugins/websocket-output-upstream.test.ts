@@ -74,6 +74,8 @@ test('a node that refuses is marked down and its chunks go to the others at once
   await feeder.done;
   await agent.waitFor(() => server.unique === sent, `all ${sent} records at the node that is up`, 30_000);
   await agent.waitForLog(/\[upstream\] node 'node-1' \(127\.0\.0\.1:\d+\) is down: .*1 other node up/);
+  // A node's records count once the server confirms the chunk (its pong), a moment after the server has them.
+  await agent.waitFor(() => nodeMetrics(agent)['node-2']?.['upstream_records'] === sent, `${sent} records counted on node-2`, 10_000);
   const rows = nodeMetrics(agent);
   assert.equal(rows['node-1']?.['upstream_node_up'], 0);
   assert.ok((rows['node-1']?.['upstream_failures'] ?? 0) >= 1);
