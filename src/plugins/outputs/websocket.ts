@@ -1,8 +1,8 @@
-import { BufferPool } from '../../base/buffer-pool.js';
 import { errorMessage } from '../../base/errors.js';
 import { encodePayload } from '../../codec/payload.js';
 import { Opcode } from '../../websocket/frame.js';
 import { defineOutput } from '../../pipeline/contracts.js';
+import { outputBufferPool } from './buffer-pools.js';
 import { reportRejectedRecords } from './rejected.js';
 import { WebSocketDelivery } from './websocket/delivery.js';
 import { websocketOutputOptions } from './websocket/options.js';
@@ -24,7 +24,7 @@ export const websocketOutput = defineOutput({
     const { telemetry } = context;
     const options = websocketOutputOptions(context.config, context);
     const delivery = new WebSocketDelivery(options, context);
-    const payloadPool = new BufferPool(2);
+    const payloadPool = outputBufferPool(context.config);
     return {
       // The link's reconnect loop calls notifyReady() the moment a handshake succeeds again.
       signalsReady: true,
