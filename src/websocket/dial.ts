@@ -3,6 +3,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { BufferPool } from '../base/buffer-pool.js';
 import { tlsConnectOptions, type TlsSettings } from '../base/tls.js';
 import type { HttpHeader } from './handshake.js';
 
@@ -39,6 +40,8 @@ export interface WebSocketConnectionOptions {
    * does not read); 0 = never. Default 30000.
    */
   writeStallTimeoutMs?: number;
+  /** Where large frame buffers come from: one pool for all connections of an output (see WebSocketSender). */
+  framePool?: BufferPool;
 }
 
 /** Starts the TCP connection (and the TLS handshake over it when `tls` is set); the caller listens for 'connect'. */

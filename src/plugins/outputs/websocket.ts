@@ -42,12 +42,15 @@ export const websocketOutput = defineOutput({
         }
         try {
           const opcode = encoded.isText ? Opcode.Text : Opcode.Binary;
-          const result = encoded.payload.length === 0 ? 'ok' : await delivery.deliver(opcode, encoded.payload, chunk.records - encoded.rejected.length, chunk.id);
+          // JSON is a copy made for this flush, so it may be masked where it lies; msgpack is the chunk itself.
+          const ownsPayload = encoded.payload.buffer !== chunk.data.buffer;
+          const records = chunk.records - encoded.rejected.length;
+          const result = encoded.payload.length === 0 ? 'ok' : await delivery.deliver(opcode, encoded.payload, records, chunk.id, ownsPayload);
           // Reported once the rest is delivered: a retried chunk would otherwise count them on every attempt.
           if (result === 'ok') reportRejectedRecords(telemetry, chunk, encoded.rejected);
           return result;
         } finally {
-          // The frame holds a masked copy, so the text can serve the next chunk.
+          // The socket is done with the text (or a masked copy of it), so it can serve the next chunk.
           payloadPool.give(encoded.payload);
         }
       },

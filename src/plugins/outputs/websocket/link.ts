@@ -131,9 +131,10 @@ export class WebSocketLink {
   /**
    * Sends one message and resolves once it is delivered (confirmed by a pong when
    * `confirmDelivery`). Rejects when there is no connection or it fails; a reconnect loop is then
-   * running, and `onReady` will be called when it succeeds.
+   * running, and `onReady` will be called when it succeeds. `ownsPayload`: the payload is the caller's
+   * private copy and is not sent again, so it may be masked in place.
    */
-  async send(opcode: DataOpcode, payload: Buffer): Promise<void> {
+  async send(opcode: DataOpcode, payload: Buffer, ownsPayload = false): Promise<void> {
     const connection = await this.connection();
     const up = this.state;
     // An idle close must not fire under a send that takes longer than the idle timeout (a slow server).
@@ -147,10 +148,10 @@ export class WebSocketLink {
     }
     try {
       if (this.options.confirmDelivery) {
-        await connection.sendAndConfirm(opcode, payload, this.options.confirmTimeoutMs);
+        await connection.sendAndConfirm(opcode, payload, this.options.confirmTimeoutMs, ownsPayload);
         this.telemetry.count('wsbit_output_ping_acks_total');
       } else {
-        await connection.send(opcode, payload);
+        await connection.send(opcode, payload, ownsPayload);
       }
     } catch (error) {
       if (watched !== null) watched.inFlight--;
