@@ -8,21 +8,43 @@ export class BufferPool {
   readonly #free: Buffer[] = [];
   /** The memory this pool handed out: give() ignores anything else, such as a view of a chunk. */
   readonly #owned = new WeakSet<ArrayBufferLike>();
+  #keep: number;
 
   /**
    * @param keep how many idle buffers to hold on to (one per send that may be in flight at once)
    * @param minBytes requests below this size are not pooled: small buffers are cheap and die young
+   * @param maxBytes buffers above this size are not kept once given back: one odd, large chunk must
+   *   not hold its memory for the life of the agent
    */
   constructor(
-    private readonly keep: number,
+    keep: number,
     private readonly minBytes = 64 * 1024,
-  ) {}
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
+  ) {
+    this.#keep = Math.max(0, Math.floor(keep));
+  }
+
+  /** How many idle buffers the pool holds on to at most. */
+  get keep(): number {
+    return this.#keep;
+  }
+
+  /** Changes the bound; idle buffers beyond it are let go at once (the smaller ones first). */
+  set keep(keep: number) {
+    this.#keep = Math.max(0, Math.floor(keep));
+    if (this.#free.length <= this.#keep) return;
+    this.#free.sort((a, b) => b.length - a.length);
+    this.#free.length = this.#keep;
+  }
 
   /** A buffer of at least `bytes` bytes, with undefined contents. Hand it back with give() when done. */
   take(bytes: number): Buffer {
     if (bytes < this.minBytes) return Buffer.allocUnsafe(bytes);
     const index = this.#free.findIndex((buffer) => buffer.length >= bytes);
     if (index >= 0) return this.#free.splice(index, 1)[0]!;
+    // Every idle buffer is too small. This larger one takes a place among them when it comes back,
+    // so the smallest makes room now rather than stay alive beside it until then.
+    if (this.#free.length >= this.#keep && this.#free.length > 0) this.#dropSmallest();
     // Room to spare, so that the next chunk, a little larger, still fits.
     const buffer = Buffer.allocUnsafeSlow(bytes + (bytes >> 3));
     this.#owned.add(buffer.buffer);
@@ -44,8 +66,9 @@ export class BufferPool {
   give(bytes: Uint8Array): void {
     if (!this.#owned.has(bytes.buffer)) return;
     const buffer = Buffer.from(bytes.buffer);
+    if (buffer.length > this.maxBytes || this.#keep === 0) return;
     if (this.#free.some((free) => free.buffer === buffer.buffer)) return;
-    if (this.#free.length < this.keep) {
+    if (this.#free.length < this.#keep) {
       this.#free.push(buffer);
       return;
     }
@@ -55,8 +78,21 @@ export class BufferPool {
     if (this.#free[smallest]!.length < buffer.length) this.#free[smallest] = buffer;
   }
 
+  #dropSmallest(): void {
+    let smallest = 0;
+    for (let i = 1; i < this.#free.length; i++) if (this.#free[i]!.length < this.#free[smallest]!.length) smallest = i;
+    this.#free.splice(smallest, 1);
+  }
+
   /** Idle buffers, for tests. */
   get idle(): number {
     return this.#free.length;
+  }
+
+  /** Bytes held by idle buffers, for tests. */
+  get idleBytes(): number {
+    let bytes = 0;
+    for (const buffer of this.#free) bytes += buffer.length;
+    return bytes;
   }
 }

@@ -11,11 +11,41 @@ import { BufferPool } from '../base/buffer-pool.js';
 /** Fluent Bit considers a chunk full around this size (FLB_INPUT_CHUNK_FS_MAX_SIZE). */
 export const chunkBytesLimit = 2_048_000;
 
+/** The most idle chunk buffers kept, for inputs without a Mem_Buf_Limit: a second of a busy input. */
+const MAX_IDLE_CHUNK_BUFFERS = 4;
+
 /**
  * Buffers of delivered chunks, for the next ones: a busy input fills a 2 MB chunk every few
  * milliseconds, and fresh buffers that live until delivery pile up in V8 until a full collection.
+ * Only buffers that hold a full chunk are kept: the smaller ones a chunk grows through on its way
+ * there would sit idle (a new chunk starts in the largest idle buffer), megabytes of them at peak
+ * load. A buffer grown past twice the chunk limit (one huge append) is not kept either.
  */
-const chunkBuffers = new BufferPool(4);
+const chunkBuffers = new BufferPool(MAX_IDLE_CHUNK_BUFFERS, chunkBytesLimit, 2 * chunkBytesLimit);
+
+/**
+ * How many idle chunk buffers are worth keeping for inputs with these memory limits (0: none): no
+ * more than their Mem_Buf_Limit can fill, since an input paused at its limit needs no new chunk
+ * until one is delivered, and never more than MAX_IDLE_CHUNK_BUFFERS.
+ */
+export function idleChunkBuffersFor(memBufLimits: Iterable<number>): number {
+  let buffers = 0;
+  for (const limit of memBufLimits) {
+    buffers += limit > 0 ? Math.ceil(limit / chunkBytesLimit) : MAX_IDLE_CHUNK_BUFFERS;
+    if (buffers >= MAX_IDLE_CHUNK_BUFFERS) return MAX_IDLE_CHUNK_BUFFERS;
+  }
+  return Math.max(1, buffers);
+}
+
+/** Bounds the idle chunk buffers by the inputs' memory limits (see idleChunkBuffersFor). */
+export function sizeChunkBuffers(memBufLimits: Iterable<number>): void {
+  chunkBuffers.keep = idleChunkBuffersFor(memBufLimits);
+}
+
+/** The idle chunk buffers and their bound, for tests. */
+export function chunkBufferStats(): { keep: number; idle: number; idleBytes: number } {
+  return { keep: chunkBuffers.keep, idle: chunkBuffers.idle, idleBytes: chunkBuffers.idleBytes };
+}
 
 /** The smallest buffer of a chunk; it doubles as records arrive. */
 const MIN_CAPACITY_BYTES = 4096;
@@ -134,7 +164,7 @@ export class Chunk {
   /** Puts bytes read back from disk in memory again; the file is the truth, so sizes follow it. */
   restore(data: Buffer, records: number): void {
     // Copied into a recycled buffer: `data` then dies young, while the chunk may wait for its outputs.
-    const buffer = chunkBuffers.take(data.length);
+    const buffer = chunkBuffers.takeIdle(data.length) ?? chunkBuffers.take(data.length);
     data.copy(buffer);
     this.sealedData = buffer.subarray(0, data.length);
     this.sizeBytes = data.length;

@@ -1,5 +1,5 @@
 import { retryWaitSeconds } from '../base/backoff.js';
-import { Chunk, chunkBytesLimit, newChunkId, type ChunkView } from './chunk.js';
+import { Chunk, chunkBytesLimit, newChunkId, sizeChunkBuffers, type ChunkView } from './chunk.js';
 import type { Clock, TimerHandle } from '../base/clock.js';
 import { errorMessage } from '../base/errors.js';
 import type { Logger, MessageLevel } from '../base/logger.js';
@@ -68,6 +68,8 @@ export class Engine {
 
   addInput(registration: InputRegistration): void {
     this.inputs.set(registration.instance, { ...registration, openChunks: new Map(), bufferedBytes: 0, paused: false });
+    // Filesystem chunks are bounded by storage.max_chunks_up rather than Mem_Buf_Limit: no limit here.
+    sizeChunkBuffers([...this.inputs.values()].map((input) => (input.storage.countsAgainstMemoryLimit ? input.memBufLimitBytes : 0)));
   }
 
   addOutput(registration: OutputRegistration): void {

@@ -138,6 +138,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
           ioTimeoutMs: this.#options.ioTimeoutMs,
           writeStallTimeoutMs: this.#options.writeStallTimeoutMs ?? DEFAULT_WRITE_STALL_TIMEOUT_MS,
           onFatal: (reason) => this.#goDown(reason),
+          ...(this.#options.framePool !== undefined ? { framePool: this.#options.framePool } : {}),
         });
       } catch (error) {
         reject(this.#goDown(error instanceof WsbitError ? error : new WsbitError('WSBIT_CONNECT_FAILED', `cannot connect to ${this.#target}: ${errorMessage(error)}`, { cause: error })));
@@ -151,11 +152,14 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     });
   }
 
-  /** Write one unfragmented data frame. Resolves once the frame is handed to the socket, not when it is read. */
-  send(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  /**
+   * Write one unfragmented data frame. Resolves once the frame is handed to the socket, not when it is read.
+   * `ownsPayload`: the payload is the caller's private copy, which may be masked in place (WebSocketSender.sendData).
+   */
+  send(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], ownsPayload = false): Promise<void> {
     const state = this.#state;
     if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
-    return state.sender.sendData(opcode, payload);
+    return state.sender.sendData(opcode, payload, ownsPayload);
   }
 
   /**
@@ -164,11 +168,11 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
    * Rejects with WSBIT_CONNECTION_LOST if the connection ends first, or WSBIT_PING_TIMEOUT (and the connection
    * is dropped) if no pong comes within `timeoutMs`, counted from this call, so it covers writing the frame too.
    */
-  sendAndConfirm(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], timeoutMs: number): Promise<void> {
+  sendAndConfirm(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], timeoutMs: number, ownsPayload = false): Promise<void> {
     const state = this.#state;
     if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
     state.socket.cork();
-    const written = state.sender.sendData(opcode, payload);
+    const written = state.sender.sendData(opcode, payload, ownsPayload);
     const confirmed = this.#sendPing(state, timeoutMs);
     state.socket.uncork();
     return Promise.all([written, confirmed]).then(() => undefined);

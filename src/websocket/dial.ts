@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { connect as netConnect, type Socket } from 'node:net';
 import type * as Tls from 'node:tls';
+import type { BufferPool } from '../base/buffer-pool.js';
 import { tlsConnectOptions, type TlsSettings } from '../base/tls.js';
 import type { HttpHeader } from './handshake.js';
 
@@ -40,6 +41,8 @@ export interface WebSocketConnectionOptions {
    * does not read); 0 = never. Default 30000.
    */
   writeStallTimeoutMs?: number;
+  /** Where large frame buffers come from: one pool for all connections of an output (see WebSocketSender). */
+  framePool?: BufferPool;
 }
 
 // Required on the first TLS connection rather than imported: node:tls adds about 0.4 MB to an agent

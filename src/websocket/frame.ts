@@ -1,9 +1,11 @@
 /**
- * RFC 6455 frame encoding: pure functions that never touch their input.
+ * RFC 6455 frame encoding: pure functions that never touch their input, except maskDataFrameInPlace.
  *
  * Fluent Bit masks the chunk buffer in place with the constant key 12 34 56 78 (SPEC §1.7), which corrupts
- * a chunk shared with other outputs and sends plaintext under MASK=1 on a retry. Here masking always writes
- * into a new buffer, and every frame gets a fresh random key (RFC 6455 §5.3, SPEC Part A points 3 and 4).
+ * a chunk shared with other outputs and sends plaintext under MASK=1 on a retry. Here a chunk's bytes are
+ * masked into a new buffer, and every frame gets a fresh random key (RFC 6455 §5.3, SPEC Part A points 3
+ * and 4). Only a payload that is already a private copy made for this one frame (JSON text encoded from a
+ * chunk) is masked where it lies: a retry encodes the chunk again.
  */
 import { randomFillSync } from 'node:crypto';
 import { WsbitError } from '../base/errors.js';
@@ -148,28 +150,8 @@ export function encodeFrame(opcode: Opcode, payload: Uint8Array | readonly Uint8
   const headerLength = frameHeaderLength(payloadLength, key !== undefined);
   const frameLength = headerLength + payloadLength;
   const frame = options.pool === undefined ? Buffer.allocUnsafe(frameLength) : options.pool.take(frameLength).subarray(0, frameLength);
-  // §5.2 byte 0: FIN, RSV1-3 (0: no extensions are ever negotiated), opcode.
-  frame[0] = (fin ? 0x80 : 0) | opcode;
-  const maskBit = key !== undefined ? 0x80 : 0;
-  let offset = 2;
-  // §5.2 payload length: 7 bits, or 126 + 16-bit, or 127 + 64-bit (big-endian, most significant bit 0).
-  // The minimal encoding is used, as §5.2 requires.
-  if (payloadLength < 126) {
-    frame[1] = maskBit | payloadLength;
-  } else if (payloadLength <= 0xffff) {
-    frame[1] = maskBit | 126;
-    frame.writeUInt16BE(payloadLength, 2);
-    offset = 4;
-  } else {
-    frame[1] = maskBit | 127;
-    frame.writeUInt32BE(Math.floor(payloadLength / 0x1_0000_0000), 2);
-    frame.writeUInt32BE(payloadLength >>> 0, 6);
-    offset = 10;
-  }
-
+  let offset = writeFrameHeader(frame, opcode, fin, payloadLength, key);
   if (key !== undefined) {
-    frame.set(key, offset);
-    offset += 4;
     let keyOffset = 0;
     for (const part of parts) {
       applyMask(part, key, frame, offset, keyOffset);
@@ -183,6 +165,48 @@ export function encodeFrame(opcode: Opcode, payload: Uint8Array | readonly Uint8
     }
   }
   return frame;
+}
+
+/**
+ * A masked, final data frame whose payload is masked where it lies: masks `payload` and returns the header
+ * to write before it. Header then payload are the bytes encodeFrame() gives for the same key, without a
+ * frame-sized copy of a message that may be megabytes. Only for a payload the caller owns and reads no
+ * more, made for this one frame (JSON encoded from a chunk); never a chunk's own bytes (SPEC Part A point 4).
+ */
+export function maskDataFrameInPlace(opcode: DataOpcode, payload: Uint8Array, maskKey?: Uint8Array): Buffer {
+  const key = maskKey ?? nextMaskKey();
+  if (key.length !== 4) throw new WsbitError('WSBIT_WS_BAD_MASK_KEY', 'a masking key is exactly 4 bytes');
+  const header = Buffer.allocUnsafe(frameHeaderLength(payload.length, true));
+  writeFrameHeader(header, opcode, true, payload.length, key);
+  applyMask(payload, key, payload);
+  return header;
+}
+
+/** Writes the header (§5.2) at the start of `target`; returns its length. */
+function writeFrameHeader(target: Buffer, opcode: Opcode, fin: boolean, payloadLength: number, key: Uint8Array | undefined): number {
+  // §5.2 byte 0: FIN, RSV1-3 (0: no extensions are ever negotiated), opcode.
+  target[0] = (fin ? 0x80 : 0) | opcode;
+  const maskBit = key !== undefined ? 0x80 : 0;
+  let offset = 2;
+  // §5.2 payload length: 7 bits, or 126 + 16-bit, or 127 + 64-bit (big-endian, most significant bit 0).
+  // The minimal encoding is used, as §5.2 requires.
+  if (payloadLength < 126) {
+    target[1] = maskBit | payloadLength;
+  } else if (payloadLength <= 0xffff) {
+    target[1] = maskBit | 126;
+    target.writeUInt16BE(payloadLength, 2);
+    offset = 4;
+  } else {
+    target[1] = maskBit | 127;
+    target.writeUInt32BE(Math.floor(payloadLength / 0x1_0000_0000), 2);
+    target.writeUInt32BE(payloadLength >>> 0, 6);
+    offset = 10;
+  }
+  if (key !== undefined) {
+    target.set(key, offset);
+    offset += 4;
+  }
+  return offset;
 }
 
 function controlPayload(payload: Uint8Array | string): Uint8Array {

@@ -14,7 +14,7 @@
 import type { Socket } from 'node:net';
 import { BufferPool } from '../base/buffer-pool.js';
 import { WsbitError } from '../base/errors.js';
-import { encodeFrame, encodePong, type DataOpcode } from './frame.js';
+import { encodeFrame, encodePong, maskDataFrameInPlace, type DataOpcode } from './frame.js';
 
 export interface WebSocketSenderOptions {
   /** `host:port`, for error messages. */
@@ -25,6 +25,11 @@ export interface WebSocketSenderOptions {
   writeStallTimeoutMs: number;
   /** Drops the connection; the connection answers by calling fail(). */
   onFatal: (reason: WsbitError) => void;
+  /**
+   * Where large frame buffers come from, shared by the connections of one output and sized to the frames
+   * it may send at once. By default the sender has its own, for one frame at a time.
+   */
+  framePool?: BufferPool;
 }
 
 /**
@@ -42,8 +47,8 @@ export function connectionLost(reason: WsbitError): WsbitError {
 export class WebSocketSender {
   readonly #socket: Socket;
   readonly #options: WebSocketSenderOptions;
-  /** Large data frames; one is written while the next may be built. */
-  readonly #framePool = new BufferPool(2);
+  /** Large data frames, given back once the socket is done with them. */
+  readonly #framePool: BufferPool;
   #pendingWrites = new Set<(error: WsbitError) => void>();
   #writeStallTimer: NodeJS.Timeout | undefined;
   /** The latest server ping not yet answered because the write buffer is full; answered on 'drain'. */
@@ -55,6 +60,7 @@ export class WebSocketSender {
   constructor(socket: Socket, options: WebSocketSenderOptions) {
     this.#socket = socket;
     this.#options = options;
+    this.#framePool = options.framePool ?? new BufferPool(1);
   }
 
   /** Server pings left unanswered because a later ping was answered instead (§5.5.3). */
@@ -67,9 +73,17 @@ export class WebSocketSender {
     return this.#socket.writableLength;
   }
 
-  /** One masked, unfragmented data frame. Resolves once the frame is handed to the socket, not when it is read. */
-  sendData(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    return this.#write(encodeFrame(opcode, payload, { mask: true, pool: this.#framePool }));
+  /**
+   * One masked, unfragmented data frame. Resolves once the frame is handed to the socket, not when it is read.
+   * With `ownsPayload` the payload is the caller's private copy for this frame (JSON encoded from a chunk,
+   * never a chunk's bytes): it is masked where it lies and written after the header, and must not be read
+   * again. That saves a copy as large as the message.
+   */
+  sendData(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], ownsPayload = false): Promise<void> {
+    const inPlace = ownsPayload && payload instanceof Uint8Array;
+    const frame = inPlace ? payload : encodeFrame(opcode, payload, { mask: true, pool: this.#framePool });
+    const header = inPlace ? maskDataFrameInPlace(opcode, payload) : null;
+    return this.#write(frame, header);
   }
 
   /**
@@ -83,10 +97,11 @@ export class WebSocketSender {
       length += frame.length;
       return frame;
     });
-    return this.#write(Buffer.concat(frames, length));
+    return this.#write(Buffer.concat(frames, length), null);
   }
 
-  #write(frame: Buffer): Promise<void> {
+  /** Writes `frame` (after `header`, in one writev, when the payload was masked in place). */
+  #write(frame: Uint8Array, header: Uint8Array | null): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const ioTimeoutMs = this.#options.ioTimeoutMs;
       const fail = (error: WsbitError): void => {
@@ -105,6 +120,11 @@ export class WebSocketSender {
         this.#pendingWrites.delete(fail);
       };
       this.#pendingWrites.add(fail);
+      // Corked, the header and the payload leave in one writev, as one write would.
+      if (header !== null) {
+        this.#socket.cork();
+        this.#socket.write(header);
+      }
       this.#socket.write(frame, (error) => {
         // The socket is done with the bytes, whether written or not: a pooled frame may be reused.
         this.#framePool.give(frame);
@@ -118,6 +138,7 @@ export class WebSocketSender {
           );
         }
       });
+      if (header !== null) this.#socket.uncork();
       this.#watchBacklog();
     });
   }

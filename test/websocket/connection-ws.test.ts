@@ -70,6 +70,25 @@ describe('WebSocketClientConnection against ws', () => {
     await connection.close();
   });
 
+  it('sends a payload it may mask in place byte-exact, confirmed or not, between frames masked into a copy', async () => {
+    peer = await startWsServer();
+    const hashes: string[] = [];
+    peer.wss.on('connection', (ws) => ws.on('message', (data) => hashes.push(sha256(toBuffer(data)))));
+    const connection = connectionTo(peer.port);
+    trackDown(connection);
+    await connection.open();
+    const texts = [Buffer.from('x'.repeat(3 * 1024 * 1024 + 1)), Buffer.from('{"a":1}\n'), randomBytes(70_000)];
+    const expected = texts.map(sha256);
+    await connection.sendAndConfirm(Opcode.Text, texts[0] as Buffer, 10_000, true);
+    assert.notEqual(sha256(texts[0] as Buffer), expected[0], 'the private payload was masked where it lies');
+    await connection.send(Opcode.Text, texts[1] as Buffer, true);
+    const shared = randomBytes(100_000);
+    await connection.send(Opcode.Binary, shared);
+    await connection.sendAndConfirm(Opcode.Binary, texts[2] as Buffer, 10_000, true);
+    assert.deepEqual(hashes, [expected[0], expected[1], sha256(shared), expected[2]]);
+    await connection.close();
+  });
+
   it('answers a server ping with a pong carrying the same payload', async () => {
     peer = await startWsServer();
     const connection = connectionTo(peer.port);

@@ -9,6 +9,7 @@ import {
   encodePong,
   frameHeaderLength,
   isValidCloseCode,
+  maskDataFrameInPlace,
 } from '../../src/websocket/frame.js';
 import { WsbitError } from '../../src/base/errors.js';
 
@@ -119,6 +120,26 @@ describe('encodeFrame: masking', () => {
     for (let i = 0; i < payload.length; i++) {
       if (body[i] !== ((payload[i] as number) ^ (KEY[i & 3] as number))) assert.fail(`byte ${i} masked wrongly`);
     }
+  });
+});
+
+describe('maskDataFrameInPlace: a private payload masked where it lies', () => {
+  it('gives, header then payload, the bytes encodeFrame gives, at every length encoding', () => {
+    for (const length of [0, 5, 125, 126, 65_535, 65_536, 100_003]) {
+      const payload = Buffer.alloc(length);
+      for (let i = 0; i < length; i++) payload[i] = (i * 13) & 0xff;
+      const expected = encodeFrame(Opcode.Text, payload, { mask: true, maskKey: KEY });
+      const header = maskDataFrameInPlace(Opcode.Text, payload, KEY);
+      assert.deepEqual(Buffer.concat([header, payload]), expected, `payload of ${length} bytes`);
+    }
+  });
+
+  it('uses a fresh mask for every frame and refuses a key that is not 4 bytes', () => {
+    const first = maskDataFrameInPlace(Opcode.Binary, Buffer.alloc(200_000));
+    const second = maskDataFrameInPlace(Opcode.Binary, Buffer.alloc(200_000));
+    assert.equal(first.length, 14);
+    assert.notDeepEqual(first.subarray(10), second.subarray(10));
+    assert.throws(() => maskDataFrameInPlace(Opcode.Text, hello, Uint8Array.of(1, 2, 3)), (error: unknown) => error instanceof WsbitError && error.code === 'WSBIT_WS_BAD_MASK_KEY');
   });
 });
 

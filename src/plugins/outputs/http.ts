@@ -1,9 +1,9 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { encodePayload } from '../../codec/payload.js';
-import { BufferPool } from '../../base/buffer-pool.js';
 import { errorMessage } from '../../base/errors.js';
 import { defineOutput } from '../../pipeline/contracts.js';
+import { outputBufferPool } from './buffer-pools.js';
 import { HttpDelivery } from './http/delivery.js';
 import { httpOutputOptions } from './http/options.js';
 import { httpOutputManifest } from './http/schema.js';
@@ -22,7 +22,7 @@ export const httpOutput = defineOutput({
     const options = httpOutputOptions(context.config, context);
     const delivery = new HttpDelivery(options, context);
     const { format } = options.payload;
-    const payloadPool = new BufferPool(2);
+    const payloadPool = outputBufferPool(context.config);
     return {
       async start() {
         const connections = options.connectionsPerNode;

@@ -1,8 +1,8 @@
-import { BufferPool } from '../../base/buffer-pool.js';
 import { errorMessage } from '../../base/errors.js';
 import { encodeMessages } from '../../codec/messages.js';
 import { Opcode } from '../../websocket/frame.js';
 import { defineOutput } from '../../pipeline/contracts.js';
+import { outputBufferPool } from './buffer-pools.js';
 import { reportRejectedRecords } from './rejected.js';
 import { WebSocketDelivery } from './websocket/delivery.js';
 import { websocketOutputOptions } from './websocket/options.js';
@@ -19,7 +19,7 @@ export const websocketOutput = defineOutput({
     const { telemetry } = context;
     const options = websocketOutputOptions(context.config, context);
     const delivery = new WebSocketDelivery(options, context);
-    const payloadPool = new BufferPool(2);
+    const payloadPool = outputBufferPool(context.config);
     return {
       // The link's reconnect loop calls notifyReady() the moment a handshake succeeds again.
       signalsReady: true,
@@ -37,12 +37,15 @@ export const websocketOutput = defineOutput({
         }
         try {
           const opcode = encoded.isText ? Opcode.Text : Opcode.Binary;
-          const result = encoded.messages.length === 0 ? 'ok' : await delivery.deliver(opcode, encoded.messages, chunk.records - encoded.rejected.length, chunk.id);
+          // JSON is a copy made for this flush, so it may be masked where it lies; msgpack is the chunk itself.
+          const ownsPayload = encoded.payload.buffer !== chunk.data.buffer;
+          const records = chunk.records - encoded.rejected.length;
+          const result = encoded.messages.length === 0 ? 'ok' : await delivery.deliver(opcode, encoded.messages, records, chunk.id, ownsPayload);
           // Reported once the rest is delivered: a retried chunk would otherwise count them on every attempt.
           if (result === 'ok') reportRejectedRecords(telemetry, chunk, encoded.rejected);
           return result;
         } finally {
-          // The frame holds a masked copy, so the text can serve the next chunk.
+          // The socket is done with the text (or a masked copy of it), so it can serve the next chunk.
           payloadPool.give(encoded.payload);
         }
       },

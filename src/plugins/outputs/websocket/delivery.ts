@@ -47,13 +47,17 @@ export class WebSocketDelivery {
     return this.balancer === null ? `${this.links[0]?.description}` : `upstream ${this.balancer.description}`;
   }
 
-  /** Sends a chunk's messages on one node; with an upstream, a node that fails is marked down and the next one tried at once. */
-  async deliver(opcode: DataOpcode, messages: readonly Buffer[], records: number, chunkId: string): Promise<FlushResult> {
+  /**
+   * Sends a chunk's messages on one node; with an upstream, a node that fails is marked down and the next one tried at once.
+   * `ownsPayload`: the messages are the caller's private copy, which one node may mask in place; with an upstream the
+   * next node needs the same bytes, so they are masked into a copy.
+   */
+  async deliver(opcode: DataOpcode, messages: readonly Buffer[], records: number, chunkId: string, ownsPayload = false): Promise<FlushResult> {
     const { telemetry } = this.context;
     const { balancer, failedWhileOpen } = this;
     if (balancer === null) {
       try {
-        await (this.single as WebSocketLink).send(opcode, messages);
+        await (this.single as WebSocketLink).send(opcode, messages, ownsPayload);
         return 'ok';
       } catch (error) {
         telemetry.logger.debug(`chunk '${chunkId}' not delivered: ${errorMessage(error)}`);

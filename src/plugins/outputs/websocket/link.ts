@@ -131,9 +131,10 @@ export class WebSocketLink {
   /**
    * Sends a chunk's messages (one, or one per record) and resolves once they are delivered (confirmed by
    * one pong after the last when `confirmDelivery`). Rejects when there is no connection or it fails; a
-   * reconnect loop is then running, and `onReady` will be called when it succeeds.
+   * reconnect loop is then running, and `onReady` will be called when it succeeds. `ownsPayload`: the
+   * messages are the caller's private copy and are not sent again, so one message may be masked in place.
    */
-  async send(opcode: DataOpcode, messages: readonly Buffer[]): Promise<void> {
+  async send(opcode: DataOpcode, messages: readonly Buffer[], ownsPayload = false): Promise<void> {
     const connection = await this.connection();
     const up = this.state;
     // An idle close must not fire under a send that takes longer than the idle timeout (a slow server).
@@ -147,8 +148,8 @@ export class WebSocketLink {
     }
     try {
       if (messages.length === 1) {
-        if (this.options.confirmDelivery) await connection.sendAndConfirm(opcode, messages[0] as Buffer, this.options.confirmTimeoutMs);
-        else await connection.send(opcode, messages[0] as Buffer);
+        if (this.options.confirmDelivery) await connection.sendAndConfirm(opcode, messages[0] as Buffer, this.options.confirmTimeoutMs, ownsPayload);
+        else await connection.send(opcode, messages[0] as Buffer, ownsPayload);
       } else {
         await connection.sendMessages(opcode, messages, this.options.confirmDelivery ? this.options.confirmTimeoutMs : null);
       }

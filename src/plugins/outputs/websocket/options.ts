@@ -3,6 +3,7 @@ import type { MessageOptions } from '../../../codec/messages.js';
 import type { PayloadOptions } from '../../../codec/payload.js';
 import type { OutputContext } from '../../../pipeline/contracts.js';
 import { nodeUri, outputNodes, type UpstreamNode } from '../../../upstream/config.js';
+import { outputBufferPool } from '../buffer-pools.js';
 import { payloadOptions } from '../format-keys.js';
 import type { LinkOptions } from './link.js';
 import type { websocketOutputSchema } from './schema.js';
@@ -29,6 +30,8 @@ export interface WebSocketOutputOptions {
 export function websocketOutputOptions(config: WebSocketOutputConfig, context: Pick<OutputContext<unknown>, 'instance' | 'upstream' | 'service'>): WebSocketOutputOptions {
   // Fluent Bit keeps port 80 with TLS on, a known trap; wsbit uses 443 (SPEC part A).
   const port = config.port ?? (config.tls ? 443 : 80);
+  // Shared by the output's connections: a reconnect keeps the buffers, and an upstream's nodes share them.
+  const framePool = outputBufferPool(config);
   return {
     nodes: outputNodes(context.instance, config, port, context.upstream),
     balanced: context.upstream !== undefined || config.upstream !== null,
@@ -50,6 +53,7 @@ export function websocketOutputOptions(config: WebSocketOutputConfig, context: P
         keepaliveHeader: config['net.keepalive'],
         maxControlFramesPerSecond: Math.max(0, config.control_frame_limit),
         writeStallTimeoutMs: config.write_stall_timeout * 1000,
+        framePool,
       },
       idleTimeoutMs: Math.max(1, config['net.keepalive_idle_timeout']) * 1000,
       keepalive: config['net.keepalive'],
