@@ -93,8 +93,12 @@ export class MsgpackWriter {
       this.buf[p++] = value >>> 8;
       this.buf[p++] = value & 0xff;
     } else if (value < TWO_32) {
-      this.buf[p] = 0xce;
-      this.buf.writeUInt32BE(value, p + 1);
+      const b = this.buf;
+      b[p] = 0xce;
+      b[p + 1] = value >>> 24;
+      b[p + 2] = value >>> 16;
+      b[p + 3] = value >>> 8;
+      b[p + 4] = value;
       p += 5;
     } else {
       if (value >= 18446744073709551616) throw new RangeError(`uint out of range: ${value}`);
