@@ -264,8 +264,7 @@ class JsonEncoder {
     out.byte(0x7b);
     let comma = false;
     if (date !== null && !this.hasKey(chunk, entries, count, date.key) && !(internal && INTERNAL_KEY.equals(date.key))) {
-      out.raw(date.keyJson);
-      date.writeValue(out, ev.sec, ev.nsec);
+      date.writeField(out, ev.sec, ev.nsec);
       comma = true;
     }
     if (internal) {
