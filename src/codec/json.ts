@@ -15,6 +15,7 @@ import { CODEC_MALFORMED, forEachDeliverableRecord, mapHeaderSize, skipValue, ty
 import { JsonDateField, writeDouble, type DateFormat } from './json-numbers.js';
 import { writeQuotedJsonString } from './json-string.js';
 import { MAX_PRINT_DEPTH } from './limits.js';
+import { releaseWordViews } from './word-copy.js';
 
 export type JsonFormat = 'json' | 'json_lines' | 'json_stream';
 
@@ -302,6 +303,7 @@ export function chunkToJson(chunk: Buffer, options: JsonOptions, pool?: BufferPo
     return null;
   });
   if (isArray) out.byte(0x5d);
+  releaseWordViews(); // the chunk (up to 2 MB) need not stay reachable until the next one is encoded
   return out.bytes();
 }
 
