@@ -166,18 +166,18 @@ export function writeQuotedJsonString(out: ByteSink, src: Uint8Array, start: num
   const b = out.buf;
   let p = out.pos;
   b[p++] = 0x22;
+  let i = start;
   // Keys and short values: a plain byte loop, without the word loop's set-up.
   if (end - start < WORD_COPY_MIN_BYTES) {
-    let i = start;
     while (i < end && PLAIN[src[i]!] === 1) b[p++] = src[i++]!;
     if (i === end) {
       b[p++] = 0x22;
       out.pos = p;
       return;
     }
-    start = i;
   }
   out.pos = p;
-  writeJsonString(out, src, start, end, escapeUnicode);
+  // The ensure above covers the worst case, so writeJsonString writes into the same buffer.
+  writeJsonString(out, src, i, end, escapeUnicode);
   b[out.pos++] = 0x22;
 }
