@@ -72,3 +72,20 @@ test('a copy that starts and ends inside the buffer, across many words, stops at
     assert.equal(copyPlainJsonText(text, start, 301, out, 0), 301 - start);
   }
 });
+
+test('a long plain run (past the word-by-word part, copied natively) stops at the first special byte', () => {
+  for (const stopAt of [250, 255, 256, 257, 258, 259, 260, 700, 999, -1]) {
+    for (const stop of [0x0a, 0x22, 0x5c, 0x7f, 0xc3]) {
+      for (let shift = 0; shift < 4; shift++) {
+        const src = source(1000, 0x78, stop, stopAt, shift, 'buffer');
+        const out = new Uint8Array(1010).fill(0xee);
+        const p = copyPlainJsonText(src, 0, 1000, out, 1 + shift);
+        const expected = stopAt < 0 ? 1000 : stopAt;
+        assert.equal(p - 1 - shift, expected, `stop 0x${stop.toString(16)}@${stopAt} shift ${shift}`);
+        assert.ok(out.subarray(1 + shift, p).every((c) => c === 0x78));
+        assert.equal(out[p], 0xee);
+      }
+    }
+  }
+  releaseWordViews();
+});
