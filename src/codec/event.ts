@@ -124,6 +124,7 @@ export function walkValues(buf: Uint8Array, end: number, walk: ValueWalk): boole
   let pos = walk.pos;
   let pending = walk.pending;
   let valid = true;
+  let containers = 0;
   while (pending > 0 && pos < end) {
     const b = buf[pos]!;
     if (b <= 0x7f || b >= 0xe0) {
@@ -131,9 +132,11 @@ export function walkValues(buf: Uint8Array, end: number, walk: ValueWalk): boole
     } else if (b <= 0x8f) {
       pending += (b & 0x0f) * 2;
       pos += 1;
+      containers++;
     } else if (b <= 0x9f) {
       pending += b & 0x0f;
       pos += 1;
+      containers++;
     } else if (b <= 0xbf) {
       pos += 1 + (b & 0x1f);
     } else {
@@ -157,6 +160,7 @@ export function walkValues(buf: Uint8Array, end: number, walk: ValueWalk): boole
         } else {
           pending += kind === 2 ? n : n * 2; // array, map
           pos += 1 + width;
+          containers++;
         }
       }
     }
@@ -164,8 +168,16 @@ export function walkValues(buf: Uint8Array, end: number, walk: ValueWalk): boole
   }
   walk.pos = pos;
   walk.pending = pending;
+  containersWalked += containers;
   return valid;
 }
+
+/**
+ * Maps and arrays that walkValues has entered since this was last set to 0. A value that holds no more
+ * than MAX_NESTING_DEPTH of them cannot nest deeper than that, so forEachDeliverableRecord skips the
+ * depth walk (nestingExceeds) for nearly every record.
+ */
+let containersWalked = 0;
 
 /*
  * Sizes of the 0xc0..0xdf types: > 0 fixed total size, 0 invalid (0xc1), < 0 variable: -(kind << 3 | width),
@@ -447,10 +459,12 @@ export function forEachDeliverableRecord(chunk: Uint8Array, rejected: RejectedRe
   let recordIndex = 0;
   let written = 0;
   while (pos < end) {
+    containersWalked = 0;
     const ev = readEventAt(chunk, pos, eventIndex++, end);
     pos = ev.end;
     if (isGroupMarker(ev)) continue;
-    const reason = eventTooDeep(chunk, ev) ?? write(ev, recordIndex);
+    // readEventAt has walked the metadata and the body (and nothing else that holds a container).
+    const reason = (containersWalked > MAX_NESTING_DEPTH ? eventTooDeep(chunk, ev) : null) ?? write(ev, recordIndex);
     if (reason === null) written++;
     else rejected.push({ index: recordIndex, reason });
     recordIndex++;

@@ -58,11 +58,12 @@ export class JsonDateField {
   /** The key's bytes, to find a body key of the same name (which hides the date). */
   readonly key: Buffer;
   /** `"<key>":`, escaped. */
-  readonly keyJson: Buffer;
+  private readonly keyJson: Buffer;
   private readonly format: DateFormat;
-  // Records read in one go share their time, so the last value is kept formatted.
-  private readonly lastValue = Buffer.allocUnsafe(DATE_CACHE_BYTES);
-  private lastValueLength = 0;
+  // Records read in one go share their time, so the last field is kept formatted, key and all, and
+  // written with one byte loop.
+  private readonly lastField: Buffer;
+  private lastFieldLength = 0;
   private lastSec = Number.NaN;
   private lastNsec = Number.NaN;
 
@@ -72,21 +73,29 @@ export class JsonDateField {
     writeQuotedJsonString(sink, this.key, 0, this.key.length, escapeUnicode);
     sink.byte(0x3a);
     this.keyJson = Buffer.from(sink.bytes());
+    this.lastField = Buffer.allocUnsafe(this.keyJson.length + DATE_CACHE_BYTES);
     this.format = format;
   }
 
-  writeValue(out: ByteSink, sec: number, nsec: number): void {
+  /** Writes `"<key>":<value>`. */
+  writeField(out: ByteSink, sec: number, nsec: number): void {
+    const length = this.lastFieldLength;
     if (sec === this.lastSec && nsec === this.lastNsec) {
-      out.raw(this.lastValue, 0, this.lastValueLength);
+      out.ensure(length);
+      const b = out.buf;
+      const field = this.lastField;
+      let p = out.pos;
+      for (let i = 0; i < length; i++) b[p++] = field[i]!;
+      out.pos = p;
       return;
     }
     const from = out.pos;
+    out.raw(this.keyJson);
     if (this.format === 'double') writeDateDouble(out, sec, nsec); // flb_time_to_double
     else out.ascii(dateValue(sec, nsec, this.format));
-    const length = out.pos - from;
-    if (length <= DATE_CACHE_BYTES) {
-      out.buf.copy(this.lastValue, 0, from, out.pos);
-      this.lastValueLength = length;
+    if (out.pos - from <= this.lastField.length) {
+      out.buf.copy(this.lastField, 0, from, out.pos);
+      this.lastFieldLength = out.pos - from;
       this.lastSec = sec;
       this.lastNsec = nsec;
     }

@@ -15,6 +15,7 @@
 import { WsbitError } from '../base/errors.js';
 import { MAX_NESTING_DEPTH } from './limits.js';
 import { MsgpackWriter } from './msgpack-writer.js';
+import { copyUnquotedJsonText } from './word-copy.js';
 
 export type JsonKind = 'object' | 'array' | 'string' | 'number' | 'bool' | 'null';
 
@@ -42,6 +43,12 @@ export const DEFAULT_MAX_DEPTH = MAX_NESTING_DEPTH;
 export function recordsMaxDepth(buf: Uint8Array, offset: number): number {
   return buf[skipJsonWhitespace(buf, offset)] === 0x5b ? MAX_NESTING_DEPTH + 1 : MAX_NESTING_DEPTH;
 }
+
+/**
+ * Past this many bytes a string's closing quote is looked for with native searches (see scanString): a
+ * Buffer search and copy cost about 150 ns before they start, the word copy about 0.5 ns a byte.
+ */
+const LONG_STRING_BYTES = 127;
 
 // Sentinels returned by the helpers below; the error text lives in `errorMessage`/`errorOffset`.
 const INCOMPLETE = -1;
@@ -217,30 +224,49 @@ function scanLiteral(buf: Uint8Array, i: number, end: number, word: Uint8Array, 
 /** Scans the string whose opening quote is at `i`; returns the offset after the closing quote. */
 function scanString(buf: Uint8Array, i: number, end: number, writer: MsgpackWriter): number {
   const start = i + 1;
+  // Fast path: most strings have no escapes, so their bytes are the msgpack body as they are. They are
+  // copied while the closing quote is looked for, behind a header guessed from the length so far.
+  writer.ensure(Math.min(end - start, LONG_STRING_BYTES) + 2);
+  const out = writer.buf;
+  const header = writer.pos;
+  let p = header + 1;
   let j = start;
-  // Fast path: most strings have no escapes, so their bytes are the msgpack body as they are. Short ones are
-  // checked here; long ones with native searches (a JS byte loop costs about 1 ns per byte).
-  const stop = Math.min(end, start + 32);
-  for (;;) {
-    if (j >= stop) break;
+  const shortEnd = Math.min(end, start + 32);
+  while (j < shortEnd) {
     const c = buf[j]!;
     if (c === 0x22) {
-      writer.strUtf8(buf, start, j);
+      out[header] = 0xa0 | (j - start); // fixstr
+      writer.pos = p;
       return j + 1;
     }
     if (c === 0x5c) break;
+    out[p++] = c;
     j++;
   }
-  if (j >= end) return INCOMPLETE;
-  if (j === stop) {
-    const quote = buf.indexOf(0x22, j);
-    if (quote < 0 || quote >= end) return INCOMPLETE;
-    const backslash = buf.subarray(j, quote).indexOf(0x5c);
-    if (backslash < 0) {
-      writer.strUtf8(buf, start, quote);
-      return quote + 1;
+  if (j === shortEnd) {
+    if (j >= end) return INCOMPLETE;
+    // At least 32 bytes: a str8 (2-byte header), copied a word at a time up to LONG_STRING_BYTES.
+    const copyEnd = Math.min(end, start + LONG_STRING_BYTES);
+    p = copyUnquotedJsonText(buf, start, copyEnd, out, header + 2);
+    j = start + p - header - 2;
+    if (j < copyEnd && buf[j] === 0x22) {
+      out[header] = 0xd9;
+      out[header + 1] = j - start;
+      writer.pos = p;
+      return j + 1;
     }
-    j += backslash;
+    if (j === copyEnd) {
+      if (j >= end) return INCOMPLETE;
+      // Longer still: from here a native search and one copy cost less than the word loop would.
+      const quote = buf.indexOf(0x22, j);
+      if (quote < 0 || quote >= end) return INCOMPLETE;
+      const backslash = buf.subarray(j, quote).indexOf(0x5c);
+      if (backslash < 0) {
+        writer.strUtf8(buf, start, quote);
+        return quote + 1;
+      }
+      j += backslash;
+    }
   }
   // Find the closing quote, then unescape: the result is never longer than the raw span.
   let close = j;
@@ -252,7 +278,6 @@ function scanString(buf: Uint8Array, i: number, end: number, writer: MsgpackWrit
   }
   const rawLength = close - start;
   writer.ensure(5 + rawLength);
-  const header = writer.length;
   writer.strHeader(rawLength);
   const bodyStart = writer.length;
   writer.raw(buf, start, j);

@@ -4,6 +4,7 @@
  * default), `flb_utils_write_str_raw` with it off.
  */
 import type { ByteSink } from './byte-sink.js';
+import { copyPlainJsonText, WORD_COPY_MIN_BYTES } from './word-copy.js';
 
 /** Escapes for bytes below 0x80 (`json_escape_table`); undefined = copy as is. `/` is not escaped. */
 const ESCAPE: Array<Uint8Array | undefined> = [];
@@ -80,19 +81,15 @@ function writeJsonString(sink: ByteSink, src: Uint8Array, start: number, end: nu
   let p = sink.pos;
   let i = start;
   while (i < end) {
-    // Runs of plain ASCII are the common case: find the run, then copy it in one go.
-    let j = i;
-    while (j < end && PLAIN[src[j]!] === 1) j++;
-    if (j > i) {
-      if (j - i > 32 && isBuffer(src)) {
-        src.copy(out, p, i, j); // a memcpy; set(subarray) would allocate a view first
-        p += j - i;
-      } else {
-        for (let k = i; k < j; k++) out[p++] = src[k]!;
-      }
-      i = j;
-      if (i >= end) break;
+    // Runs of plain ASCII are the common case: copied a word at a time while they last.
+    if (end - i >= WORD_COPY_MIN_BYTES) {
+      const to = copyPlainJsonText(src, i, end, out, p);
+      i += to - p;
+      p = to;
+    } else {
+      while (i < end && PLAIN[src[i]!] === 1) out[p++] = src[i++]!;
     }
+    if (i >= end) break;
     const c = src[i]!;
     if (c < 0x80) {
       const seq = ESCAPE[c]!;
@@ -104,10 +101,6 @@ function writeJsonString(sink: ByteSink, src: Uint8Array, start: number, end: nu
     }
   }
   sink.pos = p;
-}
-
-function isBuffer(bytes: Uint8Array): bytes is Buffer {
-  return bytes.constructor !== Uint8Array && Buffer.isBuffer(bytes);
 }
 
 /** Input offset reached by the last escapeNonAscii/copyNonAscii call (they return the output offset). */
@@ -166,8 +159,6 @@ function escapeNonAscii(out: Buffer, p: number, src: Uint8Array, i: number, end:
   consumedTo = i + count;
   return p;
 }
-/** Up to this many leading bytes of a string are copied byte by byte (see writeQuotedJsonString). */
-const SHORT_STRING_BYTES = 96;
 
 /** Writes `"<escaped bytes>"` for the string `src[start, end)`, as writeJsonString escapes it. */
 export function writeQuotedJsonString(out: ByteSink, src: Uint8Array, start: number, end: number, escapeUnicode: boolean): void {
@@ -175,12 +166,18 @@ export function writeQuotedJsonString(out: ByteSink, src: Uint8Array, start: num
   const b = out.buf;
   let p = out.pos;
   b[p++] = 0x22;
-  // Most keys and values are plain ASCII: copy their start here while scanning, which for typical
-  // log lengths beats the general loop's scan-then-memcpy; long strings go on in that loop.
   let i = start;
-  const head = Math.min(end, start + SHORT_STRING_BYTES);
-  while (i < head && PLAIN[src[i]!] === 1) b[p++] = src[i++]!;
+  // Keys and short values: a plain byte loop, without the word loop's set-up.
+  if (end - start < WORD_COPY_MIN_BYTES) {
+    while (i < end && PLAIN[src[i]!] === 1) b[p++] = src[i++]!;
+    if (i === end) {
+      b[p++] = 0x22;
+      out.pos = p;
+      return;
+    }
+  }
   out.pos = p;
-  if (i < end) writeJsonString(out, src, i, end, escapeUnicode);
-  out.buf[out.pos++] = 0x22;
+  // The ensure above covers the worst case, so writeJsonString writes into the same buffer.
+  writeJsonString(out, src, i, end, escapeUnicode);
+  b[out.pos++] = 0x22;
 }

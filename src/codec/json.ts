@@ -15,6 +15,7 @@ import { CODEC_MALFORMED, forEachDeliverableRecord, mapHeaderSize, skipValue, ty
 import { JsonDateField, writeDouble, type DateFormat } from './json-numbers.js';
 import { writeQuotedJsonString } from './json-string.js';
 import { MAX_PRINT_DEPTH } from './limits.js';
+import { releaseWordViews } from './word-copy.js';
 
 export type JsonFormat = 'json' | 'json_lines' | 'json_stream';
 
@@ -264,8 +265,7 @@ class JsonEncoder {
     out.byte(0x7b);
     let comma = false;
     if (date !== null && !this.hasKey(chunk, entries, count, date.key) && !(internal && INTERNAL_KEY.equals(date.key))) {
-      out.raw(date.keyJson);
-      date.writeValue(out, ev.sec, ev.nsec);
+      date.writeField(out, ev.sec, ev.nsec);
       comma = true;
     }
     if (internal) {
@@ -303,6 +303,7 @@ export function chunkToJson(chunk: Buffer, options: JsonOptions, pool?: BufferPo
     return null;
   });
   if (isArray) out.byte(0x5d);
+  releaseWordViews(); // the chunk (up to 2 MB) need not stay reachable until the next one is encoded
   return out.bytes();
 }
 

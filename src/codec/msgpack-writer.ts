@@ -13,8 +13,12 @@ const UINT64_MAX = 0xffffffffffffffffn;
 const INT64_MIN = -0x8000000000000000n;
 
 export class MsgpackWriter {
-  private buf: Buffer;
-  private pos = 0;
+  /**
+   * The buffer and the write offset, public so that byte loops (json-scan's strings) can write into `buf`
+   * directly after `ensure` and move `pos` once, as with ByteSink.
+   */
+  buf: Buffer;
+  pos = 0;
 
   constructor(initialSizeBytes = 4096) {
     this.buf = Buffer.allocUnsafe(Math.max(16, initialSizeBytes));
@@ -89,8 +93,12 @@ export class MsgpackWriter {
       this.buf[p++] = value >>> 8;
       this.buf[p++] = value & 0xff;
     } else if (value < TWO_32) {
-      this.buf[p] = 0xce;
-      this.buf.writeUInt32BE(value, p + 1);
+      const b = this.buf;
+      b[p] = 0xce;
+      b[p + 1] = value >>> 24;
+      b[p + 2] = value >>> 16;
+      b[p + 3] = value >>> 8;
+      b[p + 4] = value;
       p += 5;
     } else {
       if (value >= 18446744073709551616) throw new RangeError(`uint out of range: ${value}`);
@@ -220,8 +228,15 @@ export class MsgpackWriter {
     const p = this.pos;
     b[p] = 0xd7;
     b[p + 1] = 0x00;
-    b.writeUInt32BE(sec >>> 0, p + 2);
-    b.writeUInt32BE(nsec >>> 0, p + 6);
+    // Byte stores: writeUInt32BE range-checks its arguments, which costs more than the stores.
+    b[p + 2] = sec >>> 24;
+    b[p + 3] = sec >>> 16;
+    b[p + 4] = sec >>> 8;
+    b[p + 5] = sec;
+    b[p + 6] = nsec >>> 24;
+    b[p + 7] = nsec >>> 16;
+    b[p + 8] = nsec >>> 8;
+    b[p + 9] = nsec;
     this.pos = p + 10;
   }
 

@@ -197,3 +197,49 @@ test('float literals convert exactly as strtod/Number() would (fast path and fal
     assert.equal(bytes.subarray(1).toString('hex'), Buffer.from(view.buffer).toString('hex'), text);
   }
 });
+
+test('strings of every length around the copy thresholds get the str header msgpack-c writes, escapes anywhere', () => {
+  const lengths = [0, 1, 30, 31, 32, 33, 34, 100, 253, 254, 255, 256, 257, 258, 1000, 65535, 65536, 70000];
+  for (const length of lengths) {
+    const plain = 'abcdefghij klmnopqrstuvwxyz'.repeat(Math.ceil(length / 27) + 1).slice(0, length);
+    const expectedPlain = new MsgpackWriter();
+    expectedPlain.str(plain);
+    for (let shift = 0; shift < 4; shift++) {
+      // The text at each offset of a word, followed by more JSON, as in a stream.
+      const host = Buffer.from(`${' '.repeat(shift)}"${plain}"{"next":1}`);
+      const text = host.subarray(shift);
+      const writer = new MsgpackWriter(16);
+      const result = scanJsonValue(text, 0, writer);
+      assert.deepEqual(result, { status: 'ok', end: length + 2, kind: 'string' }, `length ${length}, shift ${shift}`);
+      assert.ok(writer.view().equals(expectedPlain.view()), `length ${length}, shift ${shift}`);
+    }
+    for (const at of new Set([0, 31, 32, 254, 255, 256, length >> 1, length])) {
+      if (at > length) continue;
+      for (const escape of ['\\n', '\\"', '\\\\', '\\u00e9', '\\ud83d\\ude00']) {
+        const json = `"${plain.slice(0, at)}${escape}${plain.slice(at)}"`;
+        const expected = new MsgpackWriter();
+        expected.str(JSON.parse(json) as string);
+        assert.equal(msgpackHex(json), expected.view().toString('hex'), `${escape} at ${at} of ${length}`);
+      }
+    }
+  }
+});
+
+test('raw UTF-8 and raw control bytes in a long string are copied as they are', () => {
+  const raw = Buffer.concat([Buffer.from('é☃😀'.repeat(20)), Buffer.from([0x01, 0x7f, 0x0a]), Buffer.from('ü'.repeat(200))]);
+  const text = Buffer.concat([Buffer.from('"'), raw, Buffer.from('"')]);
+  const expected = new MsgpackWriter();
+  expected.strUtf8(raw);
+  assert.equal(jsonTextToMsgpack(text).toString('hex'), expected.view().toString('hex'));
+});
+
+test('a long string cut anywhere is incomplete and leaves nothing in the writer', () => {
+  const text = Buffer.from(`{"msg":"${'x'.repeat(300)}\\t${'y'.repeat(40)}","n":1}`);
+  for (let cut = 0; cut < text.length; cut++) {
+    const writer = new MsgpackWriter(8);
+    writer.byte(0xc0);
+    assert.equal(scanJsonValue(text.subarray(0, cut), 0, writer).status, 'incomplete', `cut at ${cut}`);
+    assert.equal(writer.length, 1, `rolled back at ${cut}`);
+  }
+  assert.equal(scanJsonValue(text, 0, new MsgpackWriter(8)).status, 'ok');
+});

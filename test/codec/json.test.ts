@@ -183,3 +183,48 @@ test('records that share a time reuse its formatted date; a change of time is ne
     assert.equal(chunkToJson(chunkOf(...events), options).toString('utf8'), oneByOne, dateFormat);
   }
 });
+
+/** What chunkToJson must print for a string of plain ASCII around one special byte sequence (escape_unicode on). */
+const SPECIALS: Array<[string, string]> = [
+  ['01', '\\u0001'], ['0a', '\\n'], ['1f', '\\u001f'], ['22', '\\"'], ['5c', '\\\\'], ['7f', '\\u007f'],
+  ['c3a9', '\\u00e9'], ['f09f9880', '\\ud83d\\ude00'], ['ff4142434445', '\u{e0ff}ABCDE'],
+];
+
+test('strings around the fast copy: every length, special bytes at the start, middle and end, at any alignment', () => {
+  const lengths = [0, 1, 3, 4, 5, 11, 12, 13, 31, 32, 33, 47, 48, 95, 96, 97, 255, 256, 257, 1000];
+  for (const length of lengths) {
+    const plain = 'abcdefghijklmnopqrstuvwxyz -+!#~[]{}'.repeat(30).slice(0, length);
+    assert.equal(encode({ body: strBody(Buffer.from(plain).toString('hex')) }), `{"s":"${plain}"}`, `plain ${length}`);
+    for (const [bytes, escaped] of SPECIALS) {
+      for (const at of new Set([0, length >> 1, length])) {
+        const raw = Buffer.concat([Buffer.from(plain.slice(0, at)), hex(bytes), Buffer.from(plain.slice(at))]);
+        const expected = `{"s":"${plain.slice(0, at)}${escaped}${plain.slice(at)}"}`;
+        // The chunk at each offset of a word, so the copy meets every alignment of the string.
+        for (let shift = 0; shift < 4; shift++) {
+          const chunk = chunkOf({ body: strBody(raw.toString('hex')) });
+          const host = Buffer.alloc(chunk.length + shift);
+          chunk.copy(host, shift);
+          const json = chunkToJson(host.subarray(shift), lines({ format: 'json_stream' })).toString('utf8');
+          assert.equal(json, expected, `${bytes} at ${at} of ${length}, shift ${shift}`);
+        }
+      }
+    }
+  }
+});
+
+test('long strings: many escapes grow the output buffer, and escape_unicode off copies valid UTF-8 through', () => {
+  const controls = Buffer.alloc(70000, 0x01);
+  assert.equal(encode({ body: strBody(controls.toString('hex')) }), `{"s":"${'\\u0001'.repeat(70000)}"}`);
+  const mixed = Buffer.from(`${'x'.repeat(5000)}é"${'y'.repeat(5000)}\n`);
+  assert.equal(encode({ body: strBody(mixed.toString('hex')) }), `{"s":"${'x'.repeat(5000)}\\u00e9\\"${'y'.repeat(5000)}\\n"}`);
+  assert.equal(encode({ body: strBody(mixed.toString('hex')) }, { escapeUnicode: false }), `{"s":"${'x'.repeat(5000)}é\\"${'y'.repeat(5000)}\\n"}`);
+  const invalid = Buffer.concat([Buffer.from('a'.repeat(40)), hex('ce'), Buffer.from('b'.repeat(40))]);
+  assert.equal(encode({ body: strBody(invalid.toString('hex')) }, { escapeUnicode: false }), `{"s":"${'a'.repeat(40)}\u{fffd}${'b'.repeat(40)}"}`);
+});
+
+test('keys, nested maps and arrays and numbers around long strings keep their bytes', () => {
+  const long = 'k'.repeat(40);
+  const text = `{"${long}":{"a":[1,-2,3.5,"${'v'.repeat(300)}",{"${long}":null}],"b":4294967295},"n":123456,"t":1712345678901234}`;
+  assert.equal(encode(text), text);
+  assert.equal(encode(text, { dateKey: 'date', dateFormat: 'epoch' }), `{"date":1700000000,${text.slice(1)}`);
+});

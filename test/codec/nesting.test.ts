@@ -127,3 +127,17 @@ test('a record exactly at the limit is encoded by every format', () => {
   // GELF flattens the nested maps into one key; it has no short_message, so it fails for that reason only.
   assert.deepEqual(chunkToGelf(chunk).rejected, [{ index: 1, reason: 'missing short_message key' }]);
 });
+
+test('a record with many maps and arrays side by side is not too deep; deep metadata is still found', () => {
+  // More containers than the limit, one level deep each: the depth walk must run and find nothing.
+  const wide = jsonTextToMsgpack(`{${Array.from({ length: 200 }, (_, i) => `"k${i}":{"a":[1]}`).join(',')}}`);
+  const writer = new MsgpackWriter();
+  writeEvent(writer, 1700000000, 0, null, wide);
+  writeEvent(writer, 1700000001, 0, nestedMaps(MAX_NESTING_DEPTH + 1), jsonTextToMsgpack('{"seq":1}'));
+  const rejected: RejectedRecord[] = [];
+  const json = chunkToJson(writer.bytes(), { format: 'json_lines', dateKey: null, dateFormat: 'double', escapeUnicode: true }, undefined, rejected);
+  assert.deepEqual(rejected, [{ index: 1, reason: `metadata nested deeper than ${MAX_NESTING_DEPTH} levels` }]);
+  const [first, rest] = json.toString('utf8').split('\n');
+  assert.equal(Object.keys(JSON.parse(first ?? '') as object).length, 200);
+  assert.equal(rest, '');
+});
