@@ -54,6 +54,15 @@ const COPIED_WORDS = 64;
 export const WORD_COPY_MIN_BYTES = 12;
 
 /**
+ * Whether one of the four bytes of `w` is not plain JSON text: below 0x20, 0x7f or above, `"` or `\`.
+ * With no byte >= 0x80 (w itself), the subtractions borrow, and so set a byte's top bit, exactly when a
+ * byte is below 0x20, or equals `"` or `\` after the XOR; w + 0x01010101 sets it for 0x7f.
+ */
+function hasJsonSpecialByte(w: number): boolean {
+  return ((w | (w + 0x01010101) | (w - 0x20202020) | ((w ^ 0x22222222) - 0x01010101) | ((w ^ 0x5c5c5c5c) - 0x01010101)) & 0x80808080) !== 0;
+}
+
+/**
  * Copies `src[start, end)` to `out` at `p` up to the first byte that is not printable ASCII or is `"`
  * or `\` (the bytes a JSON string holds unescaped: 0x20-0x7e except those two), and returns where the
  * output ends; the copy covers `src[start, start + (returned - p))`. `out` must have room for
@@ -77,9 +86,7 @@ export function copyPlainJsonText(src: Uint8Array, start: number, end: number, o
   const copiedEnd = Math.min(lastWord, k + COPIED_WORDS);
   for (; k < copiedEnd; k++) {
     const w = words[k]!;
-    // With no byte >= 0x80 (w itself), the subtractions borrow, and so set a byte's top bit, exactly when
-    // a byte is below 0x20, or equals `"` or `\` after the XOR; w + 0x01010101 sets it for 0x7f.
-    if (((w | (w + 0x01010101) | (w - 0x20202020) | ((w ^ 0x22222222) - 0x01010101) | ((w ^ 0x5c5c5c5c) - 0x01010101)) & 0x80808080) !== 0) break;
+    if (hasJsonSpecialByte(w)) break;
     view.setInt32(p, w, LITTLE_ENDIAN);
     p += 4;
   }
@@ -88,7 +95,7 @@ export function copyPlainJsonText(src: Uint8Array, start: number, end: number, o
     const from = k;
     for (; k < lastWord; k++) {
       const w = words[k]!;
-      if (((w | (w + 0x01010101) | (w - 0x20202020) | ((w ^ 0x22222222) - 0x01010101) | ((w ^ 0x5c5c5c5c) - 0x01010101)) & 0x80808080) !== 0) break;
+      if (hasJsonSpecialByte(w)) break;
     }
     const n = (k - from) << 2;
     out.set(new Uint8Array(words.buffer, from << 2, n), p);
