@@ -61,7 +61,7 @@ const lazyChildProcess = {
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: { 'startup-signals': 'dist/src/app/startup-signals.js', run: 'dist/src/cli/run.js' },
+  entryPoints: { 'young-generation': 'dist/src/app/young-generation.js', 'startup-signals': 'dist/src/app/startup-signals.js', run: 'dist/src/cli/run.js' },
   outdir,
   bundle: true,
   splitting: true,

@@ -109,6 +109,7 @@ test('a node that takes data but never answers pings: chunks are not confirmed t
   await agent.waitFor(() => good.unique === sent, `all ${sent} records confirmed by the node that answers`, 30_000);
   await agent.waitForLog(/\[upstream\] node 'node-1' \(127\.0\.0\.1:\d+\) is down/);
   assert.ok(silentMessages > 0, 'the silent node was offered chunks');
+  await agent.waitFor(() => nodeMetrics(agent)['node-2']?.['upstream_records'] === good.records, 'node-2\'s confirmed count to reach what it received', 10_000);
   const rows = nodeMetrics(agent);
   assert.equal(rows['node-1']?.['upstream_records'] ?? 0, 0, 'nothing counted as delivered to the silent node');
   assert.equal(rows['node-2']?.['upstream_records'], good.records);
