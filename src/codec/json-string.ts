@@ -81,13 +81,14 @@ function writeJsonString(sink: ByteSink, src: Uint8Array, start: number, end: nu
   let p = sink.pos;
   let i = start;
   while (i < end) {
-    // Runs of plain ASCII are the common case: copied a word at a time while they last.
-    if (end - i >= WORD_COPY_MIN_BYTES) {
+    // Runs of plain ASCII are the common case: byte by byte at first, since between escapes (a JSON
+    // text inside a string) they are short, then a word at a time once the run is long.
+    const head = Math.min(end, i + WORD_COPY_MIN_BYTES);
+    while (i < head && PLAIN[src[i]!] === 1) out[p++] = src[i++]!;
+    if (i === head && i < end) {
       const to = copyPlainJsonText(src, i, end, out, p);
       i += to - p;
       p = to;
-    } else {
-      while (i < end && PLAIN[src[i]!] === 1) out[p++] = src[i++]!;
     }
     if (i >= end) break;
     const c = src[i]!;
