@@ -1,11 +1,15 @@
 /**
- * permessage-deflate (RFC 7692) at the websocket input, against real clients: ws (which compresses
- * what it sends) and undici's WebSocket (which offers the extension but sends uncompressed). Records
+ * permessage-deflate (RFC 7692) at the websocket input, against real clients: ws and faye's
+ * websocket-driver with its permessage-deflate (two implementations that compress what they send,
+ * sharing no code) and undici's WebSocket (which offers the extension but sends uncompressed). Records
  * arrive intact and in order, the wire carries fewer bytes than the messages, `compress off` declines
  * the offer, `compress.max_connections` bounds the compressing clients, and a small message that
  * inflates past max_message_size is refused with 1009 before anything of it is ingested.
  */
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import { WebSocket as UndiciWebSocket } from 'undici';
 import { waitFor } from '../helpers/wait.js';
@@ -142,4 +146,41 @@ test('a compressed bomb: a few KB on the wire inflating past max_message_size cl
   assert.match(input.logs(), /a message exceeds max_message_size \(64000 bytes\), closing with 1009/);
   const { wire } = wireAndMessages(input);
   assert.ok(wire < 64 * 1024, `the bomb took ${wire} bytes on the wire, under the limit: only inflating finds it`);
+});
+
+/** faye's client driver, as its README documents it (test/types declares only its server side). */
+interface FayeClient {
+  readonly io: Duplex;
+  readonly headers: Record<string, string>;
+  addExtension(extension: unknown): void;
+  start(): boolean;
+  text(message: string): boolean;
+  ping(message: string, onPong: () => void): boolean;
+  on(event: 'open' | 'close', listener: () => void): this;
+}
+
+test("faye's websocket-driver with permessage-deflate: an independent RFC 7692 peer's compressed records arrive intact", async (t) => {
+  const require = createRequire(import.meta.url);
+  const websocketDriver = require('websocket-driver') as { client(url: string): FayeClient };
+  const deflate = require('permessage-deflate') as unknown;
+  const input = await startInput(t, ['format=json_lines']);
+  const driver = websocketDriver.client(input.url());
+  driver.addExtension(deflate);
+  const socket = connect(input.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.pipe(driver.io).pipe(socket);
+  await new Promise<void>((resolve, reject) => {
+    driver.on('open', () => resolve());
+    socket.once('error', reject);
+    socket.once('connect', () => driver.start());
+  });
+  assert.match(driver.headers['sec-websocket-extensions'] ?? '', /^permessage-deflate/);
+  const { payloads, records } = jsonLinesBatches(20, 50);
+  for (const payload of payloads) driver.text(payload);
+  await new Promise<void>((resolve) => driver.ping('done', resolve));
+  assert.deepEqual(await captured(input, records.length), records);
+  const sentBytes = payloads.reduce((sum, payload) => sum + Buffer.byteLength(payload), 0);
+  const { wire, messages } = wireAndMessages(input);
+  assert.equal(messages, sentBytes);
+  assert.ok(wire > 0 && wire < sentBytes * 0.2, `wire ${wire} bytes for ${sentBytes} bytes of messages`);
 });
