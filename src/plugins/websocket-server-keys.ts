@@ -1,7 +1,7 @@
 /**
  * What the two WebSocket servers (the `websocket` input and the `websocket_server` output) share in their
- * configuration: the port, the keys the admission gate reads (websocket/admission.ts), and the way a bad
- * value is reported. Each plugin keeps its own descriptions, which say what the key guards there.
+ * configuration: the port, the keys the admission gate reads (websocket/admission.ts), the compression
+ * keys (websocket-server-compression.ts uses them), and the way a bad value is reported. Each plugin keeps its own descriptions, which say what the key guards there.
  */
 import { ConfigError } from '../base/errors.js';
 import { hostPolicy } from '../base/host-check.js';
@@ -37,6 +37,44 @@ export interface AdmissionConfig {
   allowed_origins: string[] | null;
   allowed_hosts: string[] | null;
 }
+
+/** `compress` and `compress.max_connections`, with each server's defaults and wording. */
+export function compressionKeys(settings: { on: boolean; maxConnections: number; compress: string }) {
+  return [
+    { key: 'compress', type: 'bool', default: settings.on, description: settings.compress },
+    {
+      key: 'compress.max_connections',
+      type: 'int',
+      default: settings.maxConnections,
+      min: 0,
+      description:
+        'Most connections that may use permessage-deflate at once (each holds a zlib context: about 40 KB to inflate, 260 KB to deflate); clients after them are accepted uncompressed (0 = no limit).',
+    },
+  ] as const;
+}
+
+/** The resolved keys of compressionKeys(). */
+export interface CompressionConfig {
+  compress: boolean;
+  'compress.max_connections': number;
+}
+
+/** Only a server that sends data messages deflates: websocket_server. */
+export const compressLevelKey = {
+  key: 'compress.level',
+  type: 'int',
+  default: 1,
+  min: 1,
+  max: 9,
+  description: 'zlib level of permessage-deflate, from 1 (fastest) to 9 (smallest).',
+} as const;
+
+export const compressThresholdKey = {
+  key: 'compress.threshold',
+  type: 'size',
+  default: '1K',
+  description: 'Messages smaller than this are sent uncompressed (with compress on).',
+} as const;
 
 /** A key whose value the schema accepted but the plugin cannot use. */
 export function badValue(instance: string, key: string, value: unknown, expected: string): ConfigError {

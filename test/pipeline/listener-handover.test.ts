@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { encode } from '@msgpack/msgpack';
+import { WebSocket } from 'ws';
 import { launchAgent, type InProcessAgent } from '../helpers/pipeline.js';
 
 /** Starts a second agent from `argv` that takes the listeners of `old` (which then stops), as a reload does. */
@@ -68,4 +69,39 @@ test('forward: a frame cut in two by a reload is decoded by the new pipeline', a
   assert.deepEqual(seqs(first), [1]);
   assert.deepEqual(seqs(second), [2, 3]);
   assert.doesNotMatch(first.logs() + second.logs(), /closing connection|dropped/);
+});
+
+test('websocket: a compressed connection keeps its inflate context and its compress.max_connections slot across a reload', async (t) => {
+  const argv = ['-i', 'websocket', '-p', 'listen=127.0.0.1', '-p', 'port=0', '-p', 'compress.max_connections=1', '-o', 'capture', '-m', '*', '-f', '0.1'];
+  const first = await launchAgent(argv);
+  t.after(() => first.stop());
+  const port = first.agent.input('websocket.0')?.listeningPort?.() as number;
+  const open = async (): Promise<WebSocket> => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: { threshold: 0 } });
+    await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    return ws;
+  };
+  const confirmed = (ws: WebSocket, payload: string): Promise<void> =>
+    new Promise((resolve) => {
+      ws.send(payload);
+      ws.once('pong', () => resolve());
+      ws.ping('sent');
+    });
+  const compressed = await open();
+  t.after(() => compressed.terminate());
+  assert.equal(compressed.extensions, 'permessage-deflate');
+  // With context takeover, the record after the reload refers back to the one before it.
+  await confirmed(compressed, '{"seq":1,"message":"the same words, twice over"}');
+  const second = await reload(first, argv);
+  t.after(() => second.stop());
+  await confirmed(compressed, '{"seq":2,"message":"the same words, twice over"}');
+  await second.waitFor(() => seqs(second).length === 1, 'the record after the reload');
+  assert.deepEqual([...seqs(first), ...seqs(second)], [1, 2]);
+  assert.equal(second.agent.metrics.get('wsbit_input_compressed_connected', 'websocket.0'), 1);
+  // The slot is still taken: a newcomer goes uncompressed.
+  const newcomer = await open();
+  t.after(() => newcomer.terminate());
+  assert.equal(newcomer.extensions, '');
+  compressed.close(1000);
+  await second.waitFor(() => second.agent.metrics.get('wsbit_input_compressed_connected', 'websocket.0') === 0, 'the slot to free');
 });

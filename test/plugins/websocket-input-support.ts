@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { WebSocket, WebSocketServer, type ClientOptions, type RawData } from 'ws';
 import { decodeEvents, type DecodedEvent } from '../../src/codec/msgpack.js';
 import { launchChromium } from '../helpers/browser.js';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
@@ -69,8 +69,9 @@ export interface SendingClient {
   close(): void;
 }
 
-export function openClient(url: string, headers: Record<string, string> = {}): Promise<SendingClient> {
-  const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+/** `perMessageDeflate` (ws's client option) offers compression; off by default. */
+export function openClient(url: string, headers: Record<string, string> = {}, perMessageDeflate: ClientOptions['perMessageDeflate'] = false): Promise<SendingClient> {
+  const ws = new WebSocket(url, { headers, perMessageDeflate });
   const client: SendingClient = {
     ws,
     closeCode: undefined,

@@ -11,7 +11,7 @@ import { artifactPath } from '../helpers/paths.js';
 import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
 import { writeTestPki } from '../websocket/tls-ca-fixture.js';
-import { startServer, stopAllServers, type ServerHarness, type TestRecord } from './websocket-server-support.js';
+import { metric, startServer, stopAllServers, type ServerHarness, type TestRecord } from './websocket-server-support.js';
 
 let launched: LaunchedBrowser | undefined;
 let launchError: unknown;
@@ -159,6 +159,20 @@ describe('websocket_server live page in Chromium', () => {
     await textIs(page, '#clients', '1');
     await page.locator('#filter').blur();
     await page.screenshot({ path: artifactPath('websocket-server-live-dark.png'), animations: 'disabled' });
+    assert.deepEqual(problems, []);
+  });
+
+  it('with compress on, Chromium negotiates permessage-deflate and the page shows every record, deflated', async () => {
+    const server = await startServer({ compress: true, 'compress.threshold': 0 });
+    const { page, problems } = await openPage(server);
+    await page.waitForSelector('#status:has-text("live")');
+    assert.equal(metric(server, 'wsbit_output_broadcast_compressed_connected'), 1, 'the browser took the extension');
+    const records = await produce(server);
+    await rowsAre(page, records);
+    assert.deepEqual(await visibleTags(page), ['web.access', 'web.access', 'app.login', 'sys.cpu', 'app.payment', 'web.access', 'app.login']);
+    assert.match(await page.locator('#list .row').nth(4).locator('.rec').innerText(), /"currency": "EUR"/);
+    // Deflated with context takeover, the later records mostly repeat the earlier ones.
+    assert.ok(metric(server, 'wsbit_output_broadcast_wire_bytes_total') < metric(server, 'wsbit_output_broadcast_message_bytes_total'));
     assert.deepEqual(problems, []);
   });
 

@@ -5,11 +5,13 @@
  * websocket/connections.ts.
  */
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { boundPort, closeServer, hostPort, listenOn } from '../../base/listen.js';
 import { screenUpgrade } from '../../websocket/admission.js';
 import { countTlsFailures } from '../tls-server.js';
+import { CompressionSlots, perMessageDeflate } from '../websocket-server-compression.js';
 import { defineInput, type ListenerHandle } from '../../pipeline/contracts.js';
 import { Adoption } from './adoption.js';
 import { InputConnections, type HandedClient } from './websocket/connections.js';
@@ -52,22 +54,32 @@ export const websocketInput = defineInput({
       emit: (events, records, tag) => context.emit(events, records, tag),
       admit: (records) => context.admit(records),
     });
-    // ws does the handshake, frames and closing; we keep the clients, and send pongs ourselves.
+    // ws does the handshake, frames, inflating and closing; we keep the clients, and send pongs ourselves.
+    // maxPayload bounds a message after inflating too (ws closes with 1009 past it), so compressed or
+    // not, max_message_size is what a client can make us hold.
     const wss = new WebSocketServer({
       noServer: true,
-      perMessageDeflate: false,
+      perMessageDeflate: perMessageDeflate(config),
       clientTracking: false,
       maxPayload: options.maxMessageBytes,
       skipUTF8Validation: true,
       autoPong: false,
     });
+    const compression = new CompressionSlots(config['compress.max_connections'], telemetry, 'wsbit_input_compressed_connected');
     let server: Server | null = null;
     const adoption = new Adoption(WebSocketListener);
 
     const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
       const load = { stopping: connections.stopping, connected: connections.size };
       const admitted = screenUpgrade(request, socket, options.gate, load, telemetry, 'wsbit_input_refused_connections_total');
-      if (admitted !== null) wss.handleUpgrade(request, socket, head, (ws) => connections.accept(ws, socket, admitted.remote));
+      if (admitted === null) return;
+      compression.screen(request, admitted.remote);
+      // Frames start after the request head; `head` holds the first of them, read along with it.
+      const framesFrom = ((socket as Socket).bytesRead ?? 0) - head.length;
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        compression.track(ws);
+        connections.accept(ws, socket, admitted.remote, framesFrom);
+      });
     };
 
     return {
@@ -77,7 +89,10 @@ export const websocketInput = defineInput({
           handle.server.off('upgrade', handle.park);
           handle.server.on('upgrade', onUpgrade);
           server = handle.server;
-          for (const client of handle.clients) connections.adopt(client);
+          for (const client of handle.clients) {
+            compression.track(client.ws);
+            connections.adopt(client);
+          }
           for (const upgrade of handle.upgrades) onUpgrade(...upgrade);
           const bound = hostPort(config.listen, boundPort(server) ?? config.port);
           logger.info(`listening on ${bound}, ws://${bound}${options.path ?? '/'}, format ${config.format} (kept across the reload with ${handle.clients.length} connections)`);
@@ -108,7 +123,9 @@ export const websocketInput = defineInput({
               if (unstarted !== null || kept === null) return unstarted;
               server = null;
               kept.off('upgrade', onUpgrade);
-              const handle = new WebSocketListener(kept, hostPort(config.listen, config.port), connections.handOver());
+              const clients = connections.handOver();
+              for (const client of clients) compression.forget(client.ws);
+              const handle = new WebSocketListener(kept, hostPort(config.listen, config.port), clients);
               kept.on('upgrade', handle.park);
               return handle;
             },

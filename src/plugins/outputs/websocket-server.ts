@@ -23,6 +23,7 @@ import { recordFilterFromQuery } from './websocket-server/record-filter.js';
 import { type WebSocketServerConfig, websocketServerManifest } from './websocket-server/schema.js';
 import { reportRejectedRecords } from './rejected.js';
 import { countTlsFailures, createTlsCapableServer } from '../tls-server.js';
+import { CompressionSlots, perMessageDeflate } from '../websocket-server-compression.js';
 
 export type { WebSocketServerConfig } from './websocket-server/schema.js';
 
@@ -67,12 +68,20 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
     slowClientGraceMs: config.slow_client_grace * 1000,
     replayMessages: config.buffered_messages,
     slowCloseGraceMs: CLOSE_TIMEOUT_MS,
+    compressThreshold: config['compress.threshold'],
     clock: context.clock,
     telemetry,
   });
   // ws does the handshake, pings, pongs and closing (the broadcaster writes the data frames, see
-  // broadcast.ts); clientTracking is off because the broadcaster keeps the clients.
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
+  // broadcast.ts, and has ws deflate them for a client that negotiated permessage-deflate);
+  // clientTracking is off because the broadcaster keeps the clients.
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: perMessageDeflate(config, { level: config['compress.level'], threshold: config['compress.threshold'] }),
+    clientTracking: false,
+    maxPayload: MAX_CLIENT_MESSAGE_BYTES,
+  });
+  const compression = new CompressionSlots(config['compress.max_connections'], telemetry, 'wsbit_output_broadcast_compressed_connected');
   let server: Server | null = null;
   let pingTimer: TimerHandle | null = null;
   let stopping = false;
@@ -89,7 +98,11 @@ export function createWebSocketServerOutput(context: OutputContext<WebSocketServ
       rejectUpgrade(socket, 400, refusal);
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => broadcaster.add(ws, socket, { remote: admitted.remote, patterns, filter, lastReceived }));
+    compression.screen(request, admitted.remote);
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      compression.track(ws);
+      broadcaster.add(ws, socket, { remote: admitted.remote, patterns, filter, lastReceived });
+    });
   };
 
   return {

@@ -28,6 +28,7 @@ import type { WebSocket } from 'ws';
 import { errorMessage } from '../../../base/errors.js';
 import { eventTimeNow } from '../../../base/record.js';
 import type { Telemetry } from '../../../base/telemetry.js';
+import { WireBytes } from '../../websocket-server-compression.js';
 import type { PayloadDecoder } from './decode.js';
 
 /** Time a client gets to answer our close frame at shutdown. */
@@ -37,6 +38,7 @@ const TCP_KEEPALIVE_MS = 60_000;
 
 interface Connection {
   ws: WebSocket;
+  socket: Duplex;
   remote: string;
   /** Messages ws has emitted, and how many of them have been fully handled (emitted or refused). */
   received: number;
@@ -46,6 +48,8 @@ interface Connection {
   /** A message was refused and the connection is closing: nothing more is ingested or ponged. */
   refused: boolean;
   warnedUntimed: boolean;
+  /** Message bytes (inflated) beside bytes on the wire. */
+  bytes: WireBytes;
   /** Removes this pipeline's listeners from `ws` (hot reload). */
   detach: () => void;
 }
@@ -55,6 +59,9 @@ function ignoreError(): void {}
 /** A client between two pipelines (hot reload): paused, past its handshake. */
 export interface HandedClient {
   ws: WebSocket;
+  socket: Duplex;
+  /** The socket's bytesRead already counted in the metrics. */
+  wireCounted: number;
   remote: string;
   pendingPongs: Buffer[];
 }
@@ -93,13 +100,13 @@ export class InputConnections {
     return this.#stopping;
   }
 
-  /** Takes over an upgraded connection. */
-  accept(ws: WebSocket, socket: Duplex, remote: string): void {
+  /** Takes over an upgraded connection; `framesFrom` is the socket's bytesRead where its frames begin. */
+  accept(ws: WebSocket, socket: Duplex, remote: string, framesFrom: number): void {
     const { telemetry } = this.#options;
     (socket as Socket).setKeepAlive?.(true, TCP_KEEPALIVE_MS);
     telemetry.count('wsbit_input_connections_total');
     telemetry.logger.debug(`client ${remote} connected`);
-    this.#attach(ws, remote, []);
+    this.#attach({ ws, socket, wireCounted: framesFrom, remote, pendingPongs: [] });
   }
 
   /**
@@ -111,7 +118,8 @@ export class InputConnections {
     for (const connection of this.#connections) {
       connection.ws.pause();
       connection.detach();
-      clients.push({ ws: connection.ws, remote: connection.remote, pendingPongs: connection.pendingPongs });
+      connection.bytes.update();
+      clients.push({ ws: connection.ws, socket: connection.socket, wireCounted: connection.bytes.socketCount(), remote: connection.remote, pendingPongs: connection.pendingPongs });
     }
     this.#connections.clear();
     this.#options.telemetry.gauge('wsbit_input_connected', 0);
@@ -121,19 +129,22 @@ export class InputConnections {
   /** Hot reload: takes a client of the previous pipeline and reads it from where that one stopped. */
   adopt(client: HandedClient): void {
     if (client.ws.readyState !== client.ws.OPEN) return;
-    this.#attach(client.ws, client.remote, client.pendingPongs);
+    this.#attach(client);
     if (!this.#paused) client.ws.resume();
   }
 
-  #attach(ws: WebSocket, remote: string, pendingPongs: Buffer[]): void {
+  #attach({ ws, socket, wireCounted, remote, pendingPongs }: HandedClient): void {
     const { telemetry } = this.#options;
     const { logger } = telemetry;
-    const connection: Connection = { ws, remote, received: 0, handled: 0, pendingPongs, refused: false, warnedUntimed: false, detach: () => undefined };
+    const bytes = new WireBytes(socket, 'read', { telemetry, wire: 'wsbit_input_wire_bytes_total', message: 'wsbit_input_message_bytes_total' }, wireCounted);
+    const connection: Connection = { ws, socket, remote, received: 0, handled: 0, pendingPongs, refused: false, warnedUntimed: false, bytes, detach: () => undefined };
     this.#connections.add(connection);
     telemetry.gauge('wsbit_input_connected', this.#connections.size);
     if (this.#paused) ws.pause();
     const onMessage = (data: Buffer): void => {
       connection.received++;
+      bytes.messages(data.length);
+      bytes.update();
       try {
         if (!connection.refused && !this.#stopping) this.#ingest(connection, data);
       } catch (error) {
@@ -160,7 +171,8 @@ export class InputConnections {
     const onClose = (code: number): void => {
       this.#connections.delete(connection);
       telemetry.gauge('wsbit_input_connected', this.#connections.size);
-      logger.debug(`client ${remote} disconnected (${code})`);
+      if (logger.enabled('debug')) logger.debug(`client ${remote} disconnected (${code}${ws.extensions === '' ? '' : `, ${ws.extensions}`}): ${bytes.describe()}`);
+      else bytes.update();
     };
     ws.on('message', onMessage);
     ws.on('ping', onPing);

@@ -1,6 +1,6 @@
 import { tlsServerKeys } from '../../../config/common-keys.js';
 import type { ResolvedConfig } from '../../../config/schema.js';
-import { admissionKeys, serverPortKey } from '../../websocket-server-keys.js';
+import { admissionKeys, compressionKeys, serverPortKey } from '../../websocket-server-keys.js';
 import { defineInputManifest } from '../../../pipeline/contracts.js';
 
 const payloadFormats = ['auto', 'msgpack', 'json', 'json_lines', 'json_stream'] as const;
@@ -35,6 +35,12 @@ export const websocketInputSchema = [
   { key: 'time_keep', type: 'bool', default: false, description: 'Keep the date key in the record after reading the time from it.' },
   { key: 'max_message_size', type: 'size', default: '16M', description: 'Largest message accepted; a larger one closes the connection with 1009 (0 = no limit).' },
   { key: 'max_connections', type: 'int', default: 1000, description: 'Most clients connected at once; further upgrade requests get HTTP 503 (0 = no limit).' },
+  ...compressionKeys({
+    on: true,
+    maxConnections: 256,
+    compress:
+      'Accept permessage-deflate (RFC 7692) when a client offers it; off declines the offer and the client sends uncompressed. max_message_size bounds a message after inflating.',
+  }),
   ...admissionKeys({
     token: 'Require Authorization: Bearer <token> (or ?token=<token>) on the upgrade request; others get HTTP 401. Never logged.',
     allowed_origins:

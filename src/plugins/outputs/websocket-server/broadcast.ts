@@ -19,7 +19,10 @@
  * close; with permessage-deflate off it writes each of its frames synchronously and whole, and our
  * slices end on frame boundaries, so frames never interleave mid-frame; we write only while ws says
  * OPEN, so nothing follows its close frame; and `ws.bufferedAmount` reads the socket's queue, so it
- * counts our bytes too.
+ * counts our bytes too. A client that negotiated permessage-deflate is the exception: ws deflates
+ * asynchronously and holds every later frame of that connection behind the deflating one, so its
+ * messages all go through ws.send (deflated in ws's context for that client) and none is written to
+ * its socket directly.
  */
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
@@ -29,6 +32,7 @@ import { wildcardMatches } from '../../../pipeline/router.js';
 import type { Telemetry } from '../../../base/telemetry.js';
 import { recordMatches, type RecordFilter } from './record-filter.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
+import { negotiatedDeflate, WireBytes } from '../../websocket-server-compression.js';
 
 /** RFC 6455 7.4.1 and the IANA registry: 1001 going away, 1013 try again later. */
 export const CLOSE_GOING_AWAY = 1001;
@@ -45,6 +49,8 @@ export interface BroadcasterOptions {
   replayMessages: number;
   /** How long a closed slow client gets to read what its socket holds and the close frame before it is cut off. */
   slowCloseGraceMs: number;
+  /** With permessage-deflate, messages smaller than this go uncompressed. */
+  compressThreshold: number;
   clock: Clock;
   telemetry: Telemetry;
 }
@@ -76,6 +82,8 @@ export interface Broadcast {
 interface Slice {
   readonly data: Buffer;
   readonly records: number;
+  /** The messages' own bytes, without frame headers. */
+  readonly payloadBytes: number;
 }
 
 /** Bytes handed to a socket per write: small enough that a burst reaches it as it drains. */
@@ -101,6 +109,11 @@ interface Client {
   sentRecords: number;
   /** Runs while the backlog is over max_client_buffer; closes the client when it fires. */
   graceTimer: TimerHandle | null;
+  /** permessage-deflate was negotiated: messages go through ws.send, one slice at a time. */
+  readonly deflating: boolean;
+  /** A slice is with ws, not yet all written to the socket. */
+  inFlight: boolean;
+  readonly bytes: WireBytes;
 }
 
 interface ReplayEntry {
@@ -204,12 +217,16 @@ export class Broadcaster {
       sentBytes: 0,
       sentRecords: 0,
       graceTimer: null,
+      deflating: negotiatedDeflate(ws),
+      inFlight: false,
+      // The 101 response is already counted by the socket: frames come after it.
+      bytes: new WireBytes(socket, 'written', { telemetry: this.options.telemetry, wire: 'wsbit_output_broadcast_wire_bytes_total', message: 'wsbit_output_broadcast_message_bytes_total' }),
     };
     const { telemetry } = this.options;
     this.clients.add(client);
     telemetry.gauge('wsbit_output_connected', this.clients.size);
     const conditions = [client.patterns.length > 0 ? `match ${client.patterns.join(',')}` : '', client.filter !== null ? `filter ${client.filter.text}` : ''].filter((part) => part !== '');
-    const filter = conditions.length > 0 ? ` with ${conditions.join(', ')}` : '';
+    const filter = (conditions.length > 0 ? ` with ${conditions.join(', ')}` : '') + (client.deflating ? ' (permessage-deflate)' : '');
     telemetry.event('info', `client ${describe(client)} connected${filter} (${this.describeCount()})`, 'wsbit_output_connections_total');
 
     ws.on('pong', () => {
@@ -225,7 +242,7 @@ export class Broadcaster {
       this.release(client);
       this.leaving.delete(client);
       if (this.clients.delete(client)) telemetry.gauge('wsbit_output_connected', this.clients.size);
-      telemetry.event('info', `client ${describe(client)} disconnected (code ${code}; ${this.describeCount()})`, 'wsbit_output_disconnects_total');
+      telemetry.event('info', `client ${describe(client)} disconnected (code ${code}; ${this.describeCount()}): ${client.bytes.describe()}`, 'wsbit_output_disconnects_total');
     });
 
     // An id never issued (the client saw an earlier life of the server) resumes from the whole buffer.
@@ -341,14 +358,16 @@ export class Broadcaster {
     let first = 0;
     while (first < messages.length) {
       let total = 0;
+      let payloadBytes = 0;
       let end = first;
       while (end < messages.length) {
         const size = frameHeaderLength(messages[end]!.length, false) + messages[end]!.length;
         if (end > first && total + size > SLICE_BYTES) break;
         total += size;
+        payloadBytes += messages[end]!.length;
         end++;
       }
-      slices.push({ data: this.frameRange(messages, first, end, total), records: end - first });
+      slices.push({ data: this.frameRange(messages, first, end, total), records: end - first, payloadBytes });
       first = end;
     }
     return slices;
@@ -420,10 +439,10 @@ export class Broadcaster {
     return true;
   }
 
-  /** Writes queued slices until the socket asks to wait; 'drain' calls again. */
+  /** Writes queued slices until the socket asks to wait; 'drain' (or ws, for a deflating client) calls again. */
   private pump(client: Client): void {
     const { socket, ws } = client;
-    while (client.head < client.queue.length && !socket.writableNeedDrain) {
+    while (client.head < client.queue.length && !socket.writableNeedDrain && !client.inFlight) {
       if (ws.readyState !== ws.OPEN || !socket.writable) return;
       const slice = client.queue[client.head]!;
       client.queue[client.head++] = undefined as unknown as Slice;
@@ -431,7 +450,12 @@ export class Broadcaster {
       client.queuedRecords -= slice.records;
       client.sentBytes += slice.data.length;
       client.sentRecords += slice.records;
-      socket.write(slice.data);
+      client.bytes.messages(slice.payloadBytes);
+      if (client.deflating) this.sendDeflating(client, slice);
+      else {
+        socket.write(slice.data);
+        client.bytes.update();
+      }
     }
     if (client.head === client.queue.length) {
       client.queue = [];
@@ -440,6 +464,26 @@ export class Broadcaster {
       client.queue = client.queue.slice(client.head);
       client.head = 0;
     }
+  }
+
+  /**
+   * Hands a slice's messages to ws, which deflates them (in this client's context) and frames them.
+   * One slice at a time: ws queues without bound, so the next waits for the callback of this one's
+   * last message, called once ws has written it to the socket; until then the backlog counts it
+   * (ws.bufferedAmount includes what ws holds).
+   */
+  private sendDeflating(client: Client, slice: Slice): void {
+    const { binary, compressThreshold } = this.options;
+    const payloads = framePayloads(slice.data);
+    client.inFlight = true;
+    const written = (): void => {
+      client.inFlight = false;
+      client.bytes.update();
+      this.pump(client);
+      this.checkLimit(client);
+    };
+    // ws applies its threshold only without context takeover; compress.threshold holds either way.
+    payloads.forEach((payload, i) => client.ws.send(payload, { binary, compress: payload.length >= compressThreshold }, i === payloads.length - 1 ? written : undefined));
   }
 
   /** Starts the grace when a client goes over max_client_buffer, ends it when it gets back under. */
@@ -511,6 +555,27 @@ function backlog(client: Client): number {
 
 function describe(client: Client): string {
   return `${client.remote} (#${client.id})`;
+}
+
+/** The payloads of the frames frameRange() wrote (unmasked, unfragmented), without copying them. */
+function framePayloads(frames: Buffer): Buffer[] {
+  const payloads: Buffer[] = [];
+  let at = 0;
+  while (at < frames.length) {
+    const short = frames[at + 1]! & 0x7f;
+    let length = short;
+    let start = at + 2;
+    if (short === 126) {
+      length = frames.readUInt16BE(at + 2);
+      start = at + 4;
+    } else if (short === 127) {
+      length = frames.readUInt32BE(at + 2) * 0x1_0000_0000 + frames.readUInt32BE(at + 6);
+      start = at + 10;
+    }
+    payloads.push(frames.subarray(start, start + length));
+    at = start + length;
+  }
+  return payloads;
 }
 
 /** The messages whose records pass `filter`. */

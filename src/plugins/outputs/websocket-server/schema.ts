@@ -1,6 +1,6 @@
 import { tlsServerKeys } from '../../../config/common-keys.js';
 import type { ResolvedConfig } from '../../../config/schema.js';
-import { admissionKeys, serverPortKey } from '../../websocket-server-keys.js';
+import { admissionKeys, compressionKeys, compressLevelKey, compressThresholdKey, serverPortKey } from '../../websocket-server-keys.js';
 import { defineOutputManifest } from '../../../pipeline/contracts.js';
 
 export const websocketServerSchema = [
@@ -36,6 +36,14 @@ export const websocketServerSchema = [
     description: 'How long a client may stay over max_client_buffer without reading its way back under before it is closed with 1013; this also bounds how long it can hold the broadcast.',
   },
   { key: 'max_clients', type: 'int', default: 100, description: 'Most clients connected at once; further upgrade requests get HTTP 503 (0 = no limit).' },
+  ...compressionKeys({
+    on: false,
+    maxConnections: 32,
+    compress:
+      'Accept permessage-deflate (RFC 7692) when a client offers it (browsers do): each message of compress.threshold or more is deflated for that client, at some CPU per client.',
+  }),
+  compressLevelKey,
+  compressThresholdKey,
   ...admissionKeys({
     token: 'Require clients to send Authorization: Bearer <token> or ?token=<token>; others get HTTP 401. The token is never logged.',
     allowed_origins:
