@@ -39,7 +39,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo, regis
     return 0;
   }
   if (commandLine.jsonHelp) {
-    io.stdout(`${JSON.stringify(helpAsJson(registry, version, commandLine.help?.kind === 'plugin' ? commandLine.help.plugin : null), null, 2)}\n`);
+    // One line, as Fluent Bit prints it.
+    io.stdout(`${JSON.stringify(helpAsJson(registry, version, commandLine.help?.kind === 'plugin' ? commandLine.help.plugin : null))}\n`);
     return 0;
   }
   if (commandLine.convertFile !== null) {
