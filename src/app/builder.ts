@@ -7,7 +7,7 @@ import { pluginSchema } from '../pipeline/plugin-schema.js';
 import type { PluginManifest } from '../pipeline/contracts.js';
 import { serviceSchema, type RetryLimit } from '../config/common-keys.js';
 import { isCommandLine, type ConfigSection } from '../config/document.js';
-import { configMessage, resolveConfig, throwCollected, type ConfigEntry } from '../config/schema.js';
+import { configMessage, keyOf, resolveConfig, throwCollected, type ConfigEntry } from '../config/schema.js';
 import { ParserRegistry } from '../pipeline/parser-registry.js';
 import { upstreamFromSections, type NamedUpstream, type UpstreamSource } from '../upstream/config.js';
 import { readUpstreamFile } from './config-files.js';
@@ -72,7 +72,7 @@ function entriesWithServiceUri(section: ConfigSection, definition: PluginManifes
   }
   const prefix: ConfigEntry[] = [{ key: keys.host, value: uri.host }];
   if (uri.port !== undefined) prefix.push({ key: keys.port, value: String(uri.port) });
-  if (uri.ipv6 === true && definition.schema.some((spec) => spec.key === 'ipv6')) prefix.push({ key: 'ipv6', value: 'on' });
+  if (uri.ipv6 === true && definition.schema.some((spec) => keyOf(spec) === 'ipv6')) prefix.push({ key: 'ipv6', value: 'on' });
   return [...prefix, ...section.entries];
 }
 
