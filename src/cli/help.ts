@@ -2,7 +2,6 @@ import { commonKeysByKind, pluginSchema } from '../pipeline/plugin-schema.js';
 import { describeSchema, keyOf, renderSchemaTable, type ParamSpec, type ParamType, type SchemaRow } from '../config/schema.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { PluginManifest } from '../pipeline/contracts.js';
-import type { PluginChoice } from './args.js';
 
 export const cliFlags: Array<[string, string]> = [
   ['-c, --config=FILE', 'specify an optional configuration file'],
@@ -144,11 +143,8 @@ export function pluginHelpJson(definition: PluginManifest): unknown {
 }
 
 /** `-J`: every plugin (or the one after -i/-o/-F) in Fluent Bit's JSON help shape. */
-export function helpAsJson(registry: PluginRegistry, version: string, section: PluginChoice | null): unknown {
-  if (section !== null) {
-    const definition = registry.get(section.kind, section.plugin);
-    return definition === undefined ? { error: `unknown ${section.kind} plugin '${section.plugin}'` } : pluginHelpJson(definition);
-  }
+export function helpAsJson(registry: PluginRegistry, version: string, plugin: PluginManifest | null): unknown {
+  if (plugin !== null) return pluginHelpJson(plugin);
   const all = (kind: PluginManifest['kind']) => registry.names(kind).map((name) => pluginHelpJson(registry.get(kind, name) as PluginManifest));
   return {
     // Fluent Bit's header, so its readers find what they expect; the version is wsbit's.

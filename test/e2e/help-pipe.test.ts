@@ -26,3 +26,13 @@ test('a reader that stops early (wsbit -J | head -c 10) ends wsbit quietly, with
   assert.equal(agent.stdout(), '{"fluent-b');
   assert.equal(agent.stderr(), 'wsbit=0\n', 'no crash on the closed pipe');
 });
+
+test('-J after an unknown plugin fails as Fluent Bit does: exit 1, nothing on stdout', async () => {
+  const agent = spawnAgent(['-i', 'nosuch', '-J']);
+  assert.equal(await agent.waitForExit(), 1);
+  assert.equal(agent.stdout(), '');
+  assert.match(agent.stderr(), /unknown input plugin 'nosuch'/);
+  const known = spawnAgent(['-F', 'nest', '-J']);
+  assert.equal(await known.waitForExit(), 0);
+  assert.equal((JSON.parse(known.stdout()) as { name: string }).name, 'nest');
+});
