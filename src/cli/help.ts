@@ -69,8 +69,9 @@ interface GroupedKey {
  * A plugin's keys in Fluent Bit's help groups (`flb_help.c`): the keys every plugin of the kind takes
  * are global options; `net.*` keys are networking; `tls` and `tls.*` are network_tls, and an output
  * lists them with its options too (Fluent Bit adds them to an output's own config map; an input's come
- * from its server's, so they appear only in network_tls). A network group appears, as in Fluent Bit,
- * only for plugins that do network I/O, which here means plugins that take such keys.
+ * from its server's, so they appear only in network_tls). The network groups appear, as in Fluent Bit,
+ * for the plugins that do network I/O (those that take a service URI, `-o http://host:port`), listing
+ * the keys of theirs that wsbit takes, possibly none; `-h` leaves out an empty group.
  */
 function groupedKeys(definition: PluginManifest): Map<HelpGroup, GroupedKey[]> {
   const schema = pluginSchema(definition);
@@ -88,7 +89,8 @@ function groupedKeys(definition: PluginManifest): Map<HelpGroup, GroupedKey[]> {
       add('network_tls', entry);
     } else add('options', entry);
   });
-  for (const group of ['networking', 'network_tls'] as const) if (groups.get(group)?.length === 0) groups.delete(group);
+  const network = definition.serviceUriKeys !== undefined;
+  for (const group of ['networking', 'network_tls'] as const) if (!network && groups.get(group)?.length === 0) groups.delete(group);
   return groups;
 }
 
@@ -100,6 +102,7 @@ export function pluginHelp(definition: PluginManifest): string {
   const sections: string[] = [];
   for (const [group, entries] of groups) {
     const own = entries.filter(({ spec }) => lastGroup.get(spec) === group);
+    // An empty group is left out, as Fluent Bit's -h leaves out what a plugin lacks.
     if (own.length > 0) sections.push(`${group.toUpperCase()}\n${renderSchemaTable(own.map(({ row }) => row), 'text')}`);
   }
   return `HELP\n${definition.name} ${definition.kind} plugin: ${definition.description}\n\n${sections.join('\n')}`;
