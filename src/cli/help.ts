@@ -102,7 +102,7 @@ export function pluginHelp(definition: PluginManifest): string {
   const sections: string[] = [];
   for (const [group, entries] of groups) {
     const own = entries.filter(({ spec }) => lastGroup.get(spec) === group);
-    // An empty group is left out, as Fluent Bit's -h leaves out what a plugin lacks.
+    // A group with nothing to list (a network group of a plugin whose keys wsbit lacks) gets no heading.
     if (own.length > 0) sections.push(`${group.toUpperCase()}\n${renderSchemaTable(own.map(({ row }) => row), 'text')}`);
   }
   return `HELP\n${definition.name} ${definition.kind} plugin: ${definition.description}\n\n${sections.join('\n')}`;
