@@ -7,7 +7,7 @@ import { pluginSchema } from '../pipeline/plugin-schema.js';
 import type { PluginManifest } from '../pipeline/contracts.js';
 import { serviceSchema, type RetryLimit } from '../config/common-keys.js';
 import { isCommandLine, type ConfigSection } from '../config/document.js';
-import { configMessage, resolveConfig, throwCollected, type ConfigEntry } from '../config/schema.js';
+import { configMessage, keyOf, resolveConfig, throwCollected, type ConfigEntry } from '../config/schema.js';
 import { ParserRegistry } from '../pipeline/parser-registry.js';
 import { upstreamFromSections, type NamedUpstream, type UpstreamSource } from '../upstream/config.js';
 import { readUpstreamFile } from './config-files.js';
@@ -24,6 +24,11 @@ export interface PipelineSections {
   upstreamServers?: NamedUpstream[];
   /** The main configuration file's directory: relative `upstream` files of its sections start there. */
   configDir?: string;
+  /**
+   * `-D`: the file may be one part of a configuration (a parsers-only YAML, a `[SERVICE]` snippet),
+   * which Fluent Bit's dry run accepts; no input or no output is then a warning, not an error.
+   */
+  checkOnly?: boolean;
 }
 
 /** A plugin section with the plugin it names, looked up case-insensitively. */
@@ -72,7 +77,7 @@ function entriesWithServiceUri(section: ConfigSection, definition: PluginManifes
   }
   const prefix: ConfigEntry[] = [{ key: keys.host, value: uri.host }];
   if (uri.port !== undefined) prefix.push({ key: keys.port, value: String(uri.port) });
-  if (uri.ipv6 === true && definition.schema.some((spec) => spec.key === 'ipv6')) prefix.push({ key: 'ipv6', value: 'on' });
+  if (uri.ipv6 === true && definition.schema.some((spec) => keyOf(spec) === 'ipv6')) prefix.push({ key: 'ipv6', value: 'on' });
   return [...prefix, ...section.entries];
 }
 
@@ -248,8 +253,14 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
   }
   // A section that failed above still counts as configured: the reader is told about it, not that none is there.
   const configured = (kind: string): boolean => source.sections.some((section) => section.kind === kind);
-  if (!configured('input')) errors.push(new ConfigError('WSBIT_CONFIG_NO_INPUT', '[config] no input plugin is configured: give -i NAME or an [INPUT] section'));
-  if (!configured('output')) errors.push(new ConfigError('WSBIT_CONFIG_NO_OUTPUT', '[config] no output plugin is configured: give -o NAME or an [OUTPUT] section'));
+  // Fluent Bit starts such a configuration and idles; wsbit refuses to start doing nothing.
+  const missing = (code: string, kind: 'input' | 'output', remedy: string): void => {
+    const reason = `no ${kind} plugin is configured`;
+    if (source.checkOnly === true) warnings.push(`${reason}: the configuration is valid, but a start needs ${remedy}`);
+    else errors.push(new ConfigError(code, `[config] ${reason}: give ${remedy}`));
+  };
+  if (!configured('input')) missing('WSBIT_CONFIG_NO_INPUT', 'input', '-i NAME or an [INPUT] section');
+  if (!configured('output')) missing('WSBIT_CONFIG_NO_OUTPUT', 'output', '-o NAME or an [OUTPUT] section');
   throwCollected(errors);
   for (const filter of filters) {
     if (filter.route.match === null && filter.route.matchRegex === null) {

@@ -22,6 +22,8 @@ export interface LoadRequest {
   configFile: string | null;
   /** What reading the command line found to say. */
   warnings: string[];
+  /** `-D`: load and validate, then stop; a file may then lack inputs or outputs. */
+  dryRun: boolean;
 }
 
 const isPluginSection = (section: ConfigSection): boolean => section.kind === 'input' || section.kind === 'output' || section.kind === 'filter';
@@ -33,7 +35,7 @@ function namedUpstreams(document: ConfigDocument): NamedUpstream[] {
 
 /** Config-file sections come after the CLI's, so CLI instances get the lower ids (websocket.0). */
 function pipelineSections(request: LoadRequest, document: ConfigDocument | null): PipelineSections {
-  const sections: PipelineSections = { serviceEntries: [...request.serviceEntries], sections: [...request.sections] };
+  const sections: PipelineSections = { serviceEntries: [...request.serviceEntries], sections: [...request.sections], checkOnly: request.dryRun };
   if (document === null || request.configFile === null) return sections;
   // Fluent Bit takes a relative upstream file from the main configuration file's directory.
   sections.configDir = path.dirname(path.resolve(request.configFile));

@@ -15,8 +15,6 @@ export interface ServiceRequest extends LoadRequest {
   /** `-v` once: debug; twice: trace. */
   verbosity: number;
   quiet: boolean;
-  /** `-D`: load and validate, then stop. */
-  dryRun: boolean;
 }
 
 function effectiveLogLevel(request: ServiceRequest, configured: LogLevel): LogLevel {

@@ -1,8 +1,7 @@
 import { commonKeysByKind, pluginSchema } from '../pipeline/plugin-schema.js';
-import { describeSchema, renderSchemaTable, type ParamSpec, type ParamType, type SchemaRow } from '../config/schema.js';
+import { describeSchema, keyOf, renderSchemaTable, type ParamSpec, type ParamType, type SchemaRow } from '../config/schema.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { PluginManifest } from '../pipeline/contracts.js';
-import type { PluginChoice } from './args.js';
 
 export const cliFlags: Array<[string, string]> = [
   ['-c, --config=FILE', 'specify an optional configuration file'],
@@ -57,8 +56,56 @@ export function mainHelp(registry: PluginRegistry, version: string): string {
   return lines.join('\n');
 }
 
+/** Fluent Bit's groups of a plugin's keys in its help, in its order. */
+type HelpGroup = 'global_options' | 'options' | 'networking' | 'network_tls';
+const helpGroups: readonly HelpGroup[] = ['global_options', 'options', 'networking', 'network_tls'];
+
+interface GroupedKey {
+  spec: ParamSpec;
+  row: SchemaRow;
+}
+
+/**
+ * A plugin's keys in Fluent Bit's help groups (`flb_help.c`): the keys every plugin of the kind takes
+ * are global options; `net.*` keys are networking; `tls` and `tls.*` are network_tls, and an output
+ * lists them with its options too (Fluent Bit adds them to an output's own config map; an input's come
+ * from its server's, so they appear only in network_tls). The network groups appear, as in Fluent Bit,
+ * for the plugins that do network I/O (those that take a service URI, `-o http://host:port`), listing
+ * the keys of theirs that wsbit takes, possibly none; `-h` leaves out an empty group.
+ */
+function groupedKeys(definition: PluginManifest): Map<HelpGroup, GroupedKey[]> {
+  const schema = pluginSchema(definition);
+  const rows = describeSchema(schema);
+  const common = new Set(commonKeysByKind[definition.kind].map(keyOf));
+  const groups = new Map<HelpGroup, GroupedKey[]>(helpGroups.map((group) => [group, []]));
+  const add = (group: HelpGroup, entry: GroupedKey): void => void groups.get(group)?.push(entry);
+  schema.forEach((spec, index) => {
+    const entry = { spec, row: rows[index] as SchemaRow };
+    const key = keyOf(spec);
+    if (common.has(key)) add('global_options', entry);
+    else if (key.startsWith('net.')) add('networking', entry);
+    else if (key === 'tls' || key.startsWith('tls.')) {
+      if (definition.kind === 'output') add('options', entry);
+      add('network_tls', entry);
+    } else add('options', entry);
+  });
+  const network = definition.serviceUriKeys !== undefined;
+  for (const group of ['networking', 'network_tls'] as const) if (!network && groups.get(group)?.length === 0) groups.delete(group);
+  return groups;
+}
+
+/** `-h` after a plugin: its keys in Fluent Bit's groups, each key once, in the last group that has it (tls in NETWORK_TLS). */
 export function pluginHelp(definition: PluginManifest): string {
-  return `HELP\n${definition.name} ${definition.kind} plugin: ${definition.description}\n\nOPTIONS\n${renderSchemaTable(describeSchema(pluginSchema(definition)), 'text')}`;
+  const groups = [...groupedKeys(definition)];
+  const lastGroup = new Map<ParamSpec, HelpGroup>();
+  for (const [group, entries] of groups) for (const { spec } of entries) lastGroup.set(spec, group);
+  const sections: string[] = [];
+  for (const [group, entries] of groups) {
+    const own = entries.filter(({ spec }) => lastGroup.get(spec) === group);
+    // A group with nothing to list (a network group of a plugin whose keys wsbit lacks) gets no heading.
+    if (own.length > 0) sections.push(`${group.toUpperCase()}\n${renderSchemaTable(own.map(({ row }) => row), 'text')}`);
+  }
+  return `HELP\n${definition.name} ${definition.kind} plugin: ${definition.description}\n\n${sections.join('\n')}`;
 }
 
 /** One key as Fluent Bit's `-J` prints it (`flb_help.c`): every default is text or null. */
@@ -82,56 +129,25 @@ const jsonTypeNames: Record<ParamType, string> = {
   header: 'space delimited strings (minimum 1)',
 };
 
-function jsonOption(spec: ParamSpec, row: SchemaRow): JsonHelpOption {
+function jsonOption({ spec, row }: GroupedKey): JsonHelpOption {
   const unset = spec.shownDefault === undefined && (spec.multiple === true || spec.default === undefined || spec.default === null || spec.default === '');
+  // The key as Fluent Bit spells it (`Key_Name`); files and -p match it in any case.
   return { name: spec.key, description: row.description, default: unset ? null : row.default, type: jsonTypeNames[spec.type] };
 }
 
 /**
  * `-J` for one plugin, in Fluent Bit's shape so tools written for it read ours:
  * `{ type, name, description, properties: { global_options, options, networking?, network_tls? } }`.
- * The keys every plugin of the kind takes are global options; `net.*` and `tls*` keys get groups of
- * their own, which appear (as in Fluent Bit) only for plugins that have such keys.
  */
 export function pluginHelpJson(definition: PluginManifest): unknown {
-  const schema = pluginSchema(definition);
-  const rows = describeSchema(schema);
-  const common = new Set(commonKeysByKind[definition.kind].map((spec) => spec.key));
-  const groups: Record<'global_options' | 'options' | 'networking' | 'network_tls', JsonHelpOption[]> = {
-    global_options: [],
-    options: [],
-    networking: [],
-    network_tls: [],
-  };
-  schema.forEach((spec, index) => {
-    const option = jsonOption(spec, rows[index] as SchemaRow);
-    if (common.has(spec.key)) groups.global_options.push(option);
-    else if (spec.key.startsWith('net.')) groups.networking.push(option);
-    else {
-      // Fluent Bit lists a plugin's TLS keys twice: with its options and in their own group.
-      groups.options.push(option);
-      if (spec.key === 'tls' || spec.key.startsWith('tls.')) groups.network_tls.push(option);
-    }
-  });
-  const { networking, network_tls: networkTls, ...always } = groups;
-  return {
-    type: definition.kind,
-    name: definition.name,
-    description: definition.description,
-    properties: {
-      ...always,
-      ...(networking.length > 0 ? { networking } : {}),
-      ...(networkTls.length > 0 ? { network_tls: networkTls } : {}),
-    },
-  };
+  const properties: Partial<Record<HelpGroup, JsonHelpOption[]>> = {};
+  for (const [group, entries] of groupedKeys(definition)) properties[group] = entries.map(jsonOption);
+  return { type: definition.kind, name: definition.name, description: definition.description, properties };
 }
 
 /** `-J`: every plugin (or the one after -i/-o/-F) in Fluent Bit's JSON help shape. */
-export function helpAsJson(registry: PluginRegistry, version: string, section: PluginChoice | null): unknown {
-  if (section !== null) {
-    const definition = registry.get(section.kind, section.plugin);
-    return definition === undefined ? { error: `unknown ${section.kind} plugin '${section.plugin}'` } : pluginHelpJson(definition);
-  }
+export function helpAsJson(registry: PluginRegistry, version: string, plugin: PluginManifest | null): unknown {
+  if (plugin !== null) return pluginHelpJson(plugin);
   const all = (kind: PluginManifest['kind']) => registry.names(kind).map((name) => pluginHelpJson(registry.get(kind, name) as PluginManifest));
   return {
     // Fluent Bit's header, so its readers find what they expect; the version is wsbit's.

@@ -2,6 +2,7 @@ import { convertConfigFile } from '../app/config-files.js';
 import { errorMessage } from '../base/errors.js';
 import { formatLogLine } from '../base/logger.js';
 import { defaultRegistry, type PluginRegistry } from '../plugins/registry.js';
+import type { PluginManifest } from '../pipeline/contracts.js';
 import { parseCommandLine, type CommandLine } from './args.js';
 import { helpAsJson, mainHelp, pluginHelp } from './help.js';
 import { runService } from '../app/service.js';
@@ -39,7 +40,15 @@ export async function main(argv: readonly string[], io: CliIo = processIo, regis
     return 0;
   }
   if (commandLine.jsonHelp) {
-    io.stdout(`${JSON.stringify(helpAsJson(registry, version, commandLine.help?.kind === 'plugin' ? commandLine.help.plugin : null), null, 2)}\n`);
+    let definition: PluginManifest | null = null;
+    if (commandLine.help?.kind === 'plugin') {
+      const { plugin } = commandLine.help;
+      definition = registry.get(plugin.kind, plugin.plugin) ?? null;
+      // Fluent Bit fails too (exit 1, nothing on stdout), so a tool never parses an error as help.
+      if (definition === null) return fail(`unknown ${plugin.kind} plugin '${plugin.plugin}'`);
+    }
+    // One line, as Fluent Bit prints it.
+    io.stdout(`${JSON.stringify(helpAsJson(registry, version, definition))}\n`);
     return 0;
   }
   if (commandLine.convertFile !== null) {

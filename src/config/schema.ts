@@ -35,7 +35,10 @@ export class ParseFailure {
 }
 
 export interface ParamSpec {
-  /** Lower-case, exactly as users write it (`net.keepalive`); matched case-insensitively. */
+  /**
+   * Spelled as Fluent Bit's help spells it (`net.keepalive`, `Key_Name`), which `-h` and `-J` show;
+   * matched case-insensitively, and the resolved config holds it in lower case (`config.key_name`).
+   */
   readonly key: string;
   readonly type: ParamType;
   /**
@@ -93,10 +96,13 @@ export type ParamValue<S extends ParamSpec> = S extends { multiple: true }
     ? SingleValue<S>
     : SingleValue<S> | null;
 
-/** The resolved config of a schema: one property per key, typed by the key's `type`. */
+/** The resolved config of a schema: one property per key, in lower case, typed by the key's `type`. */
 export type ResolvedConfig<Schema extends readonly ParamSpec[]> = {
-  -readonly [S in Schema[number] as S['key']]: ParamValue<S>;
+  -readonly [S in Schema[number] as Lowercase<S['key']>]: ParamValue<S>;
 };
+
+/** The lower-case keys of a schema: the properties of its resolved config. */
+export type SchemaKey<Schema extends readonly ParamSpec[]> = Lowercase<Schema[number]['key']>;
 
 export type ConfigKind = 'input' | 'output' | 'filter' | 'custom' | 'service';
 
@@ -176,6 +182,11 @@ export function asciiLower(text: string): string {
   return text.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
+/** A key as the resolved config and the config files' matching know it: `Key_Name` → `key_name`. */
+export function keyOf(spec: ParamSpec): string {
+  return asciiLower(spec.key);
+}
+
 const EXPECTED: Readonly<Record<ParamType, string>> = {
   string: 'a string',
   int: 'an integer',
@@ -252,10 +263,11 @@ function schemaIndex(schema: readonly ParamSpec[]): ReadonlyMap<string, ParamSpe
   if (index === undefined) {
     const built = new Map<string, ParamSpec>();
     for (const spec of schema) {
-      if (spec.key !== asciiLower(spec.key) || built.has(spec.key)) {
-        throw new Error(`schema key '${spec.key}' must be lower-case and unique`);
+      // Keys are ASCII (their lower case is the config property); unique regardless of case.
+      if (!/^[\x21-\x7e]+$/.test(spec.key) || built.has(keyOf(spec))) {
+        throw new Error(`schema key '${spec.key}' must be printable ASCII and unique regardless of case`);
       }
-      built.set(spec.key, spec);
+      built.set(keyOf(spec), spec);
     }
     indexes.set(schema, built);
     index = built;
@@ -365,7 +377,8 @@ export function resolveConfig<const Schema extends readonly ParamSpec[]>(
 
   const config: Record<string, unknown> = {};
   for (const spec of schema) {
-    config[spec.key] = values.has(spec.key) ? values.get(spec.key) : defaultValue(spec);
+    const key = keyOf(spec);
+    config[key] = values.has(key) ? values.get(key) : defaultValue(spec);
   }
   // The loop above gives every key of the schema a value of its declared type.
   return { config: config as ResolvedConfig<Schema>, warnings, explicit };
@@ -377,11 +390,11 @@ export function resolveConfig<const Schema extends readonly ParamSpec[]>(
  */
 export function withDefaults<const Schema extends readonly ParamSpec[]>(
   schema: Schema,
-  defaults: Readonly<Partial<Record<Schema[number]['key'], string | number | boolean>>>,
+  defaults: Readonly<Partial<Record<SchemaKey<Schema>, string | number | boolean>>>,
 ): Schema {
   const overrides: Readonly<Record<string, string | number | boolean | undefined>> = defaults;
   // Same length and order, same keys and types: only `default` changes.
-  return schema.map((spec) => (spec.key in overrides ? { ...spec, default: overrides[spec.key] } : spec)) as unknown as Schema;
+  return schema.map((spec) => (keyOf(spec) in overrides ? { ...spec, default: overrides[keyOf(spec)] } : spec)) as unknown as Schema;
 }
 
 export interface SchemaRow {
@@ -397,11 +410,11 @@ export interface SchemaRow {
  */
 export function withShownDefaults<const Schema extends readonly ParamSpec[]>(
   schema: Schema,
-  shown: Readonly<Partial<Record<Schema[number]['key'], string>>>,
+  shown: Readonly<Partial<Record<SchemaKey<Schema>, string>>>,
 ): Schema {
   const texts: Readonly<Record<string, string | undefined>> = shown;
   // Same length and order, same keys, types and defaults: only what help shows changes.
-  return schema.map((spec) => (texts[spec.key] === undefined ? spec : { ...spec, shownDefault: texts[spec.key] })) as unknown as Schema;
+  return schema.map((spec) => (texts[keyOf(spec)] === undefined ? spec : { ...spec, shownDefault: texts[keyOf(spec)] })) as unknown as Schema;
 }
 
 function displayDefault(spec: ParamSpec): string {

@@ -46,7 +46,7 @@ const isScalar = (node: unknown): node is Yaml.Scalar => yamlLibrary().isScalar(
 const isAlias = (node: unknown): node is Yaml.Alias => yamlLibrary().isAlias(node);
 
 /** Fluent Bit's top-level YAML sections; `customs` is accepted and kept like classic `[CUSTOM]`. */
-const TOP_LEVEL_SECTIONS = ['env', 'includes', 'service', 'parsers', 'multiline_parsers', 'pipeline', 'upstream_servers', 'plugins', 'customs'] as const;
+const TOP_LEVEL_SECTIONS = ['env', 'includes', 'service', 'parsers', 'multiline_parsers', 'pipeline', 'upstream_servers', 'plugins', 'customs', 'telemetry'] as const;
 
 /**
  * Whether a configuration file is YAML: by its extension, or (for a file named otherwise, such as
@@ -288,15 +288,46 @@ function includes(yaml: YamlFile, node: unknown, origin: ConfigOrigin): void {
   }
 }
 
+/**
+ * `env:` as Fluent Bit reads it: a map of `NAME: value`, or a list of `{ name, value }` items (a
+ * missing value is empty). Fluent Bit skips an item without `name` and other keys silently; wsbit
+ * skips them with a warning, since a misspelt `name` or `value` would otherwise go unnoticed.
+ */
+function env(yaml: YamlFile, node: unknown, origin: ConfigOrigin): void {
+  if (!isSeq(node)) {
+    if (!isMap(node)) throw yaml.error('WSBIT_CONFIG_SYNTAX', node as Node | null, `'env' must be a map of NAME: value, or a list of name/value items, but this is ${describeNode(node)}`, origin);
+    for (const entry of node.items) {
+      const name = pairKey(yaml, entry);
+      yaml.state.sets.push({ key: name.text, value: scalarText(yaml, entry.value, `env '${name.text}'`, name.origin) });
+    }
+    return;
+  }
+  for (const item of node.items as Node[]) {
+    let name: string | undefined;
+    let value = '';
+    for (const entry of expectMap(yaml, item, "each item of 'env'", origin).items) {
+      const key = pairKey(yaml, entry);
+      const lower = asciiLower(key.text);
+      if (lower === 'name') name = scalarText(yaml, entry.value, "an env item's name", key.origin);
+      else if (lower === 'value') value = scalarText(yaml, entry.value, "an env item's value", key.origin);
+      else yaml.warn(key.node, `'${key.text}' in an env item is ignored (an item has name and value)`);
+    }
+    if (name === undefined || name === '') yaml.warn(item, "an env item without 'name' is ignored");
+    else yaml.state.sets.push({ key: name, value });
+  }
+}
+
 function topLevel(yaml: YamlFile, pair: Pair): void {
   const key = pairKey(yaml, pair);
   const { origin } = key;
   switch (asciiLower(key.text)) {
     case 'env':
-      for (const entry of expectMap(yaml, pair.value, "'env'", origin).items) {
-        const name = pairKey(yaml, entry);
-        yaml.state.sets.push({ key: name.text, value: scalarText(yaml, entry.value, `env '${name.text}'`, name.origin) });
-      }
+      env(yaml, pair.value, origin);
+      return;
+    case 'telemetry':
+      // Fluent Bit 5.1.1 takes a map here (a value or a list is an error) for exporting its own telemetry.
+      expectMap(yaml, pair.value, "'telemetry'", origin);
+      yaml.warn(key.node, "'telemetry' is accepted and ignored: wsbit exports no telemetry of its own (its metrics are on the monitoring server, HTTP_Server)");
       return;
     case 'includes':
       includes(yaml, pair.value, origin);

@@ -1,5 +1,5 @@
 import { filterCommonKeys, inputCommonKeys, outputCommonKeys } from '../config/common-keys.js';
-import { withDefaults, type ParamSpec } from '../config/schema.js';
+import { keyOf, withDefaults, type ParamSpec } from '../config/schema.js';
 import type { PluginManifest } from './contracts.js';
 
 /** The keys every plugin of a kind takes (Fluent Bit's global options). */
@@ -14,7 +14,7 @@ export function pluginSchema(definition: PluginManifest): readonly ParamSpec[] {
   // An output may wait longer than the engine's Retry_Limit of 1 (the websocket output: forever).
   const retryLimit = definition.kind === 'output' ? definition.defaultRetryLimit : undefined;
   const common = retryLimit === undefined ? commonKeysByKind[definition.kind] : withDefaults(outputCommonKeys, { retry_limit: retryLimit });
-  const own = new Set(definition.schema.map((spec) => spec.key));
+  const own = new Set(definition.schema.map(keyOf));
   // A plugin may redeclare a shared key; its version wins.
-  return [...common.filter((spec) => !own.has(spec.key)), ...definition.schema];
+  return [...common.filter((spec) => !own.has(keyOf(spec))), ...definition.schema];
 }

@@ -236,9 +236,24 @@ describe('resolveConfig', () => {
     assert.equal(net['net.keepalive_max_recycle'], 2000);
   });
 
-  it('rejects a schema whose keys are not lower-case', () => {
-    const broken = [{ key: 'Uri', type: 'string', description: 'x' }] as const satisfies readonly ParamSpec[];
-    assert.throws(() => resolveConfig(broken, [], context), /must be lower-case and unique/);
+  it('a key spelled as Fluent Bit spells it (Key_Name) matches in any case and resolves in lower case', () => {
+    const spelled = [{ key: 'Key_Name', type: 'string', description: 'x' }] as const satisfies readonly ParamSpec[];
+    for (const written of ['key_name', 'KEY_NAME', 'Key_Name']) {
+      const { config, explicit } = resolveConfig(spelled, [{ key: written, value: 'log' }], context);
+      assert.equal(config.key_name, 'log');
+      assert.ok(explicit.has('key_name'));
+    }
+    assert.equal(resolveConfig(spelled, [], context).config.key_name, null);
+  });
+
+  it('rejects a schema whose keys repeat in another case, or are not printable ASCII', () => {
+    const twice = [
+      { key: 'Uri', type: 'string', description: 'x' },
+      { key: 'uri', type: 'string', description: 'x' },
+    ] as const satisfies readonly ParamSpec[];
+    assert.throws(() => resolveConfig(twice, [], context), /must be printable ASCII and unique regardless of case/);
+    const spaced = [{ key: 'my key', type: 'string', description: 'x' }] as const satisfies readonly ParamSpec[];
+    assert.throws(() => resolveConfig(spaced, [], context), /must be printable ASCII/);
   });
 });
 

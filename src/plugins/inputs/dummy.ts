@@ -3,7 +3,7 @@ import { eventTimeNow, type EventTime } from '../../base/record.js';
 import type { TimerHandle } from '../../base/clock.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import { writeEvent } from '../../codec/event.js';
-import { jsonTextToMsgpack } from '../../codec/json-scan.js';
+import { jsonTextToMsgpack, scanJsonValue, skipJsonWhitespace } from '../../codec/json-scan.js';
 import { defineInput } from '../../pipeline/contracts.js';
 import { dummyManifest } from './dummy/schema.js';
 
@@ -17,15 +17,38 @@ function parseJsonObject(text: string, key: string, instance: string): Buffer {
   return parsed;
 }
 
+/**
+ * The `dummy` key's objects: Fluent Bit takes several written one after another (`{"a":1}{"b":2}`,
+ * spaces between allowed) and makes a record of each. Where Fluent Bit drops what is not an object
+ * (an array, trailing text) without a word, that is a configuration error here.
+ */
+function parseJsonObjects(text: string, instance: string): Buffer[] {
+  const buf = Buffer.from(text, 'utf8');
+  const fail = (reason: string): ConfigError => new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${instance}: invalid value for 'dummy': ${reason}, in ${text}`);
+  const objects: Buffer[] = [];
+  let offset = skipJsonWhitespace(buf, 0);
+  while (offset < buf.length) {
+    const writer = new MsgpackWriter(Math.max(64, buf.length - offset));
+    const result = scanJsonValue(buf, offset, writer, { eof: true });
+    if (result.status === 'incomplete') throw fail(`invalid JSON: unexpected end of input after ${objects.length} object(s)`);
+    if (result.status === 'error') throw fail(`invalid JSON: ${result.message}`);
+    if (result.kind !== 'object') throw fail(`expected a JSON object (or several, one after another), got a JSON ${result.kind} at byte ${offset}`);
+    objects.push(writer.bytes());
+    offset = skipJsonWhitespace(buf, result.end);
+  }
+  if (objects.length === 0) throw fail('expected a JSON object');
+  return objects;
+}
+
 /** Fluent Bit's `dummy` input: generates a fixed record at a fixed rate, for tests and demos. */
 export const dummyInput = defineInput({
   ...dummyManifest,
   create(context) {
     const { config, instance } = context;
-    let body: Buffer;
+    let bodies: Buffer[];
     let metadata: Buffer;
     try {
-      body = parseJsonObject(config.dummy, 'dummy', instance);
+      bodies = parseJsonObjects(config.dummy, instance);
       metadata = parseJsonObject(config.metadata, 'metadata', instance);
     } catch (error) {
       if (error instanceof ConfigError) throw error;
@@ -65,8 +88,9 @@ export const dummyInput = defineInput({
       }
       const time = timestamp();
       writer.reset();
-      for (let copy = 0; copy < config.copies; copy++) writeEvent(writer, time.sec, time.nsec, metadata, body);
-      context.emit(writer.view(), config.copies);
+      // Each copy is the whole list of objects, in order, as Fluent Bit repeats it.
+      for (let copy = 0; copy < config.copies; copy++) for (const body of bodies) writeEvent(writer, time.sec, time.nsec, metadata, body);
+      context.emit(writer.view(), config.copies * bodies.length);
       generated++;
       startOffsetMs += intervalMs;
     };
