@@ -10,6 +10,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import net from 'node:net';
 import { decode } from '@msgpack/msgpack';
 import path from 'node:path';
+import { mapEntries } from '../../src/codec/msgpack-map.js';
 import { repoRoot } from '../helpers/paths.js';
 import { readJsonLinesGolden, seen } from '../helpers/golden.js';
 import { startFakeKubeApi, type FakeAnswer, type FakeKubeApi } from '../helpers/kube-api.js';
@@ -241,3 +242,52 @@ test("Fluent Bit's keys that do nothing here are accepted with one info line eac
     assert.equal(running.countLines(new RegExp(`\\[ ?info\\].*'${key.replace('.', '\\.')}' is accepted and does nothing here: `)), 1, key);
   }
 });
+
+test('YAML: the filter as an input processor and as a filter, keys as Fluent Bit spells them', async (t) => {
+  const env = await cluster(t);
+  const file = path.join(path.dirname(env.pkiDir), 'kube.yaml');
+  writeFileSync(
+    file,
+    [
+      'pipeline:',
+      '  inputs:',
+      '    - name: tcp',
+      '      listen: 127.0.0.1',
+      '      port: 0',
+      `      tag: ${WEB_TAG}`,
+      '      processors:',
+      '        logs:',
+      '          - name: kubernetes',
+      '            Use_Tag_For_Meta: on',
+      '            Merge_Log: on',
+      '            Merge_Log_Key: app',
+      '  filters:',
+      '    - name: kubernetes',
+      '      match: kube.*',
+      `      kube_url: ${env.api.url}`,
+      `      kube_ca_file: ${env.api.caFile}`,
+      `      kube_token_file: ${path.join(env.pkiDir, 'token')}`,
+      '      labels: off',
+      '      annotations: off',
+      '',
+    ].join('\n'),
+  );
+  const running = await launchAgent(['-c', file, '-o', 'capture', '-m', '*', '-f', '0.05']);
+  t.after(() => running.stop());
+  await send(running.tcpPort(), [line(7)]);
+  await running.waitFor(() => seen(running).length >= 1, 'the record');
+  const entries = [...decodeMapEntries(seen(running)[0]?.body ?? Buffer.alloc(0))];
+  // The processor's tag-only map first, then the filter's, from the API server.
+  assert.deepEqual(entries.map(([key]) => key), ['log', 'stream', 'app', 'kubernetes', 'kubernetes']);
+  assert.deepEqual(entries[2]?.[1], { n: 7 });
+  const maps = entries.filter(([key]) => key === 'kubernetes').map(([, value]) => value as Record<string, unknown>);
+  assert.deepEqual(Object.keys(maps[0] ?? {}), ['pod_name', 'namespace_name', 'container_name', 'docker_id']);
+  assert.deepEqual(Object.keys(maps[1] ?? {}), ['pod_name', 'namespace_name', 'pod_id', 'host', 'pod_ip', 'container_name', 'docker_id', 'container_hash', 'container_image']);
+});
+
+/** A body's entries in order, repeated keys included (decode keeps only the last). */
+function* decodeMapEntries(body: Buffer): Generator<[string, unknown]> {
+  for (const entry of mapEntries(body) ?? []) {
+    yield [decode(entry.keyBuf.subarray(entry.keyStart, entry.keyEnd)) as string, decode(entry.valueBuf.subarray(entry.valueStart, entry.end))];
+  }
+}

@@ -5,7 +5,7 @@
  */
 import { writeEventHeader, type EventView } from '../../../codec/event.js';
 import { jsonTextToMsgpack } from '../../../codec/json-scan.js';
-import { mapEntries, readStr, strRange, type MapEntry } from '../../../codec/msgpack-map.js';
+import { keyEquals, mapEntries, strEquals, strRange, type MapEntry } from '../../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import type { Parser } from '../../../parsers/types.js';
 import type { PodProps } from './meta.js';
@@ -31,21 +31,17 @@ export interface KnownMeta {
 
 const LOG = Buffer.from('log');
 const STREAM = Buffer.from('stream');
+const STDOUT = Buffer.from('stdout');
+const STDERR = Buffer.from('stderr');
 
 type Stream = 'stdout' | 'stderr' | 'other';
 
+/** The record's first `stream` key's value, compared as bytes: this runs for every record. */
 function streamOf(entries: readonly MapEntry[]): Stream {
-  for (const entry of entries) {
-    if (readStr(entry.keyBuf, entry.keyStart, entry.keyEnd) !== STREAM.toString()) continue;
-    const value = readStr(entry.valueBuf, entry.valueStart, entry.end);
-    return value === 'stdout' ? 'stdout' : value === 'stderr' ? 'stderr' : 'other';
-  }
-  return 'other';
-}
-
-function isLogKey(entry: MapEntry): boolean {
-  const range = strRange(entry.keyBuf, entry.keyStart, entry.keyEnd);
-  return range !== null && range.end - range.start === 3 && Buffer.compare(Buffer.from(entry.keyBuf.subarray(range.start, range.end)), LOG) === 0;
+  const entry = entries.find((candidate) => keyEquals(candidate, STREAM));
+  if (entry === undefined) return 'other';
+  if (strEquals(entry.valueBuf, entry.valueStart, entry.end, STDOUT, false)) return 'stdout';
+  return strEquals(entry.valueBuf, entry.valueStart, entry.end, STDERR, false) ? 'stderr' : 'other';
 }
 
 /**
@@ -114,7 +110,7 @@ export function writeEnriched(writer: MsgpackWriter, events: Buffer, event: Even
   // as pointers there, which are never equal.
   const parser = parserName === null ? null : options.parser(parserName);
 
-  const logIndex = options.mergeLog ? entries.findIndex(isLogKey) : -1;
+  const logIndex = options.mergeLog ? entries.findIndex((entry) => keyEquals(entry, LOG)) : -1;
   const logEntry = logIndex >= 0 ? entries[logIndex] : undefined;
   let merge: Merge | null = null;
   if (logEntry !== undefined) {
