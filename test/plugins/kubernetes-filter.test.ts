@@ -85,6 +85,11 @@ for (const name of ['api', 'preload', 'tag', 'kubelet']) {
       if (annotation !== null) assert.ok(running.logs().includes(annotation[0]), `wsbit warns as Fluent Bit does: ${annotation[0]}`);
     }
     if (name === 'tag') assert.equal(env.api.requests.length, 0, 'Use_Tag_For_Meta asks nothing');
+    if (name === 'kubelet') {
+      const lists = env.api.requests.filter((request) => request.path === '/pods').length;
+      assert.ok(lists >= 1 && lists <= 4, `at most one /pods request per pod (${lists})`);
+      assert.ok(env.api.requests.every((request) => request.path === '/pods'), 'nothing asked of the API server');
+    }
     if (name === 'preload') {
       // Only the pod without a cache file (and its 404) went to the server.
       assert.deepEqual([...new Set(env.api.requests.map((request) => request.path))], ['/api/v1/namespaces/default/pods/ghost-5f6d7']);

@@ -67,6 +67,7 @@ export class KubeApi {
   private readonly bodyLimit: number;
   private token: { value: string | null; readAt: number } | null = null;
   private tokenWarned = false;
+  private kubeletPods: Promise<Buffer> | null = null;
 
   constructor(private readonly options: KubeApiOptions) {
     this.bodyLimit = options.bufferSize > 0 ? options.bufferSize : UNLIMITED_BODY_BYTES;
@@ -85,7 +86,14 @@ export class KubeApi {
   async pod(namespace: string, pod: string): Promise<Buffer> {
     const preloaded = await this.preloaded(`${namespace}_${pod}.meta`);
     if (preloaded !== null) return preloaded;
-    if (this.kubelet !== null) return this.get(this.kubelet, '/pods');
+    if (this.kubelet !== null) {
+      // /pods lists every pod of the node: pods that miss together share one request.
+      const kubelet = this.kubelet;
+      this.kubeletPods ??= this.get(kubelet, '/pods').finally(() => {
+        this.kubeletPods = null;
+      });
+      return this.kubeletPods;
+    }
     return this.get(this.api, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}`);
   }
 
