@@ -296,3 +296,38 @@ function* decodeMapEntries(body: Buffer): Generator<[string, unknown]> {
     yield [decode(entry.keyBuf.subarray(entry.keyStart, entry.keyEnd)) as string, decode(entry.valueBuf.subarray(entry.valueStart, entry.end))];
   }
 }
+
+test("as an output's processor, where nothing can be held, records pass at once with what the tag tells", async (t) => {
+  let answerNow = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (answerNow = resolve));
+  t.after(() => answerNow());
+  const env = await cluster(t, (urlPath) => (urlPath.includes('/pods/') ? { until: gate } : undefined));
+  const file = path.join(path.dirname(env.pkiDir), 'output-processor.yaml');
+  writeFileSync(
+    file,
+    [
+      'pipeline:',
+      '  inputs:',
+      '    - name: tcp',
+      '      listen: 127.0.0.1',
+      '      port: 0',
+      `      tag: ${WEB_TAG}`,
+      '  outputs:',
+      '    - name: capture',
+      "      match: '*'",
+      '      processors:',
+      '        logs:',
+      '          - name: kubernetes',
+      `            kube_url: ${env.api.url}`,
+      `            kube_ca_file: ${env.api.caFile}`,
+      `            kube_token_file: ${path.join(env.pkiDir, 'token')}`,
+      '',
+    ].join('\n'),
+  );
+  const running = await launchAgent(['-c', file, '-f', '0.05']);
+  t.after(() => running.stop());
+  await send(running.tcpPort(), [line(1)]);
+  await running.waitFor(() => seen(running).length >= 1, 'the record');
+  assert.deepEqual(bodies(running)[0]?.['kubernetes'], { pod_name: POD, namespace_name: 'default', container_name: 'nginx', docker_id: '5be1ecc7935f1dd85635d4feedaf660594030253cc97c9e9ca3819ffeac36b65' });
+  assert.equal(metric(running, 'wsbit_filter_kubernetes_late_records_total'), 1);
+});
