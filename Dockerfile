@@ -39,7 +39,7 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist/bundle ./dist/bundle
 COPY bin ./bin
 COPY conf ./conf
-COPY deploy/wsbit.conf deploy/docker-host.conf deploy/parsers.conf /etc/wsbit/
+COPY deploy/wsbit.conf deploy/kubernetes.conf deploy/docker-host.conf deploy/parsers.conf /etc/wsbit/
 # storage.path and the tail offsets live here; the image runs as `node`, which must own it.
 RUN mkdir -p /var/lib/wsbit && chown node:node /var/lib/wsbit
 VOLUME ["/var/lib/wsbit"]

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -53,6 +53,8 @@ interface Scenario {
   filesystem?: boolean;
   /** Record sizes, when not WSBIT_BENCH_SIZES. */
   sizes?: number[];
+  /** The kubernetes filter on a container log tag, its pod's metadata from a preload cache directory. */
+  kubernetes?: boolean;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -72,6 +74,19 @@ const SCENARIOS: Scenario[] = [
     lines: 'cri',
     multiline: 'cri',
   },
+  // The same CRI lines tagged as a container log, through the kubernetes filter on a preload cache.
+  {
+    id: 'tail-cri-kubernetes',
+    title: 'tail (CRI lines, multiline.parser cri) → kubernetes filter (preload cache) → websocket json_lines',
+    short: 'tail CRI lines, multiline.parser cri, kubernetes filter → websocket json_lines',
+    input: 'tail',
+    format: 'json_lines',
+    marker: 'escaped',
+    lines: 'cri',
+    multiline: 'cri',
+    kubernetes: true,
+    sizes: [1000],
+  },
   {
     id: 'tail-container-fs',
     title: 'tail (container JSON log lines, Parser docker, storage.type filesystem) → websocket json_lines',
@@ -85,6 +100,47 @@ const SCENARIOS: Scenario[] = [
     sizes: [1000],
   },
 ];
+
+const BENCH_CONTAINER_ID = 'b3'.repeat(32);
+/** A pod as the API server describes one: labels, annotations, owner, node, IP, container status. */
+const BENCH_POD = {
+  kind: 'Pod',
+  apiVersion: 'v1',
+  metadata: {
+    name: 'bench-7d4b9c6f5-x2x9z',
+    namespace: 'bench',
+    uid: '0b9c4e3a-5d7f-4a8e-9c1b-2f6d8e7a9b10',
+    labels: { app: 'bench', 'pod-template-hash': '7d4b9c6f5', tier: 'backend' },
+    annotations: { 'prometheus.io/scrape': 'true', 'kubectl.kubernetes.io/restartedAt': '2026-12-01T09:59:00Z' },
+    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'bench-7d4b9c6f5', uid: '6a1f2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b', controller: true }],
+  },
+  spec: { nodeName: 'node-1', containers: [{ name: 'app', image: 'registry.example.com/bench:1.0' }] },
+  status: {
+    podIP: '10.244.1.23',
+    containerStatuses: [{ name: 'app', image: 'registry.example.com/bench:1.0', imageID: 'registry.example.com/bench@sha256:' + 'c4'.repeat(32), containerID: `containerd://${BENCH_CONTAINER_ID}` }],
+  },
+};
+
+/** The kubernetes scenario's tag and filter: its pod's metadata in a preload cache directory, no API server. */
+function kubernetesSetup(dir: string): { tag: string; filters: Array<Array<[string, string | number]>> } {
+  const cache = path.join(dir, 'kube-cache');
+  mkdirSync(cache);
+  writeFileSync(path.join(cache, `bench_${BENCH_POD.metadata.name}.meta`), JSON.stringify(BENCH_POD));
+  return {
+    tag: `kube.var.log.containers.${BENCH_POD.metadata.name}_bench_app-${BENCH_CONTAINER_ID}.log`,
+    filters: [
+      [
+        ['Name', 'kubernetes'],
+        ['Match', 'kube.*'],
+        ['Kube_Meta_Preload_Cache_Dir', cache],
+        // Never asked: the pod is in the cache. Fluent Bit, outside a pod, skips its start-up checks.
+        ['Kube_URL', 'http://127.0.0.1:9'],
+        ['DNS_Retries', 1],
+        ['DNS_Wait_Time', 1],
+      ],
+    ],
+  };
+}
 
 /** Fluent Bit's docker parser (its conf/parsers.conf), written next to the generated .conf. */
 const DOCKER_PARSER = ['[PARSER]', '    Name        docker', '    Format      json', '    Time_Key    time', '    Time_Format %Y-%m-%dT%H:%M:%S.%L', '    Time_Keep   On', ''].join('\n');
@@ -174,9 +230,11 @@ async function runOnce(agent: Agent, scenario: Scenario, recordBytes: number, re
       serviceKeys.push(['storage.path', path.join(dir, 'storage')]);
       inputKeys.push(['storage.type', 'filesystem']);
     }
+    const kubernetes = scenario.kubernetes === true ? kubernetesSetup(dir) : null;
     writeFileSync(
       conf,
       classicConf({
+        ...(kubernetes ?? {}),
         input,
         inputKeys: [...inputKeys, ...(ownKeys ? keysFromEnv('WSBIT_BENCH_INPUT_EXTRA') : [])],
         output: { port: sink.port, format: scenario.format },

@@ -68,6 +68,10 @@ export interface PipelineSpec {
   outputKeys?: Array<[string, string | number]>;
   serviceKeys?: Array<[string, string | number]>;
   flushSeconds: number;
+  /** The input's tag (default `bench`). */
+  tag?: string;
+  /** `[FILTER]` sections, in order, each its keys. */
+  filters?: Array<Array<[string, string | number]>>;
 }
 
 function section(name: string, keys: Array<[string, string | number]>): string {
@@ -75,7 +79,7 @@ function section(name: string, keys: Array<[string, string | number]>): string {
   return [`[${name}]`, ...keys.map(([key, value]) => `    ${key.padEnd(width)}${value}`)].join('\n');
 }
 
-/** The classic .conf for a pipeline: one input, the websocket output, Match *. */
+/** The classic .conf for a pipeline: one input, its filters, the websocket output, Match *. */
 export function classicConf(spec: PipelineSpec): string {
   const input: Array<[string, string | number]> = [['Name', spec.input.name]];
   if (spec.input.name === 'tail') {
@@ -84,7 +88,7 @@ export function classicConf(spec: PipelineSpec): string {
     input.push(['Listen', '127.0.0.1'], ['Port', spec.input.port]);
     if (spec.input.name === 'tcp') input.push(['Format', 'json']);
   }
-  input.push(['Tag', 'bench'], ...(spec.inputKeys ?? []));
+  input.push(['Tag', spec.tag ?? 'bench'], ...(spec.inputKeys ?? []));
   const output: Array<[string, string | number]> = [
     ['Name', 'websocket'],
     ['Match', '*'],
@@ -98,7 +102,8 @@ export function classicConf(spec: PipelineSpec): string {
   const overrides = spec.serviceKeys ?? [];
   const defaults: Array<[string, string | number]> = [['Flush', spec.flushSeconds], ['Grace', 1], ['Log_Level', 'info']];
   const service = [...defaults.filter(([key]) => !overrides.some(([other]) => other.toLowerCase() === key.toLowerCase())), ...overrides];
-  return `${[section('SERVICE', service), section('INPUT', input), section('OUTPUT', output)].join('\n\n')}\n`;
+  const filters = (spec.filters ?? []).map((keys) => section('FILTER', keys));
+  return `${[section('SERVICE', service), section('INPUT', input), ...filters, section('OUTPUT', output)].join('\n\n')}\n`;
 }
 
 /** `WSBIT_BENCH_EXTRA`-style settings ("workers=2 -p net.keepalive=off") as .conf keys. */

@@ -8,6 +8,7 @@ import { tcpManifest } from './inputs/tcp/schema.js';
 import { websocketInputManifest } from './inputs/websocket/schema.js';
 import { contentModifierManifest } from './filters/content-modifier/schema.js';
 import { grepManifest } from './filters/grep/schema.js';
+import { kubernetesManifest } from './filters/kubernetes/schema.js';
 import { modifyManifest } from './filters/modify/schema.js';
 import { multilineManifest } from './filters/multiline/schema.js';
 import { nestManifest } from './filters/nest/schema.js';
@@ -138,6 +139,7 @@ const builtins: [PluginManifest, () => Promise<unknown>][] = [
   [throttleManifest, async () => (await import('./filters/throttle.js')).throttleFilter],
   [parserManifest, async () => (await import('./filters/parser.js')).parserFilter],
   [multilineManifest, async () => (await import('./filters/multiline.js')).multilineFilter],
+  [kubernetesManifest, async () => (await import('./filters/kubernetes.js')).kubernetesFilter],
   [stdoutManifest, async () => (await import('./outputs/stdout.js')).stdoutOutput],
   [nullManifest, async () => (await import('./outputs/null.js')).nullOutput],
   [httpOutputManifest, async () => (await import('./outputs/http.js')).httpOutput],

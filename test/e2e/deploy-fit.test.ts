@@ -1,7 +1,8 @@
 /**
  * The deployment files fit together and with the example receiver: the image tag, the port, path and
  * token the agents ship with and the aggregator listens on, the Dockerfile's build and health check,
- * the plain Docker host's config, and the README's YAML example on its own.
+ * the plain Docker host's config, the README's YAML example on its own, and the DaemonSet's RBAC with
+ * deploy/kubernetes.conf against a test API server.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { WebSocketServer } from 'ws';
 import { repoRoot } from '../helpers/paths.js';
+import { startFakeKubeApi } from '../helpers/kube-api.js';
 import { spawnAgent } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -29,7 +31,18 @@ function classicKey(text: string, name: string, key: string): string {
 
 interface DaemonSetContainer {
   image: string;
+  args?: string[];
   env: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+}
+
+interface KubeObject {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec?: { template?: { spec: { serviceAccountName?: string; automountServiceAccountToken?: boolean } } };
+  rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+  subjects?: Array<{ kind: string; name: string; namespace?: string }>;
+  roleRef?: { kind: string; name: string };
+  data?: Record<string, string>;
 }
 
 /** The DaemonSet's one container. */
@@ -179,4 +192,111 @@ test("the README's YAML example passes -D on its own", () => {
   const result = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'wsbit'), '-c', file, '-D'], { cwd: dir, encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stdout, 'configuration test is successful\n');
+});
+
+test('the DaemonSet runs deploy/kubernetes.conf as a service account that may read pods and namespaces', () => {
+  const objects = parseAllDocuments(read('deploy/kubernetes-daemonset.yaml')).map((document) => document.toJSON() as KubeObject);
+  const daemonSet = objects.find((object) => object.kind === 'DaemonSet');
+  const namespace = daemonSet?.metadata.namespace;
+  const account = daemonSet?.spec?.template?.spec.serviceAccountName;
+  assert.ok(account !== undefined, 'the DaemonSet names a service account');
+  assert.notEqual(daemonSet?.spec?.template?.spec.automountServiceAccountToken, false, 'the token is mounted');
+  assert.ok(objects.some((object) => object.kind === 'ServiceAccount' && object.metadata.name === account && object.metadata.namespace === namespace));
+  const binding = objects.find(
+    (object) => object.kind === 'ClusterRoleBinding' && (object.subjects ?? []).some((subject) => subject.kind === 'ServiceAccount' && subject.name === account && subject.namespace === namespace),
+  );
+  assert.ok(binding !== undefined, 'a ClusterRoleBinding for the service account');
+  assert.equal(binding.roleRef?.kind, 'ClusterRole');
+  const role = objects.find((object) => object.kind === 'ClusterRole' && object.metadata.name === binding.roleRef?.name);
+  for (const resource of ['pods', 'namespaces']) {
+    for (const verb of ['get', 'list', 'watch']) {
+      assert.ok(
+        (role?.rules ?? []).some((rule) => rule.apiGroups.includes('') && rule.resources.includes(resource) && rule.verbs.includes(verb)),
+        `the ClusterRole allows ${verb} on ${resource}`,
+      );
+    }
+  }
+  // The config the DaemonSet runs is in the ConfigMap it mounts, and has the kubernetes filter.
+  const args = daemonSetContainer()?.args ?? [];
+  const configFile = args[args.indexOf('-c') + 1] ?? '';
+  const data = objects.find((object) => object.kind === 'ConfigMap')?.data ?? {};
+  assert.equal(configFile, '/etc/wsbit/kubernetes.conf');
+  assert.match(data[path.basename(configFile)] ?? '', /^\s+Name\s+kubernetes$/m);
+});
+
+test('deploy/kubernetes.conf ships container logs with the pod metadata of the API server, JSON logs merged', async (t) => {
+  const dir = tempDir('wsbit-deploy-kube-');
+  const logs = path.join(dir, 'containers');
+  const objects = path.join(dir, 'objects');
+  const secrets = path.join(dir, 'serviceaccount');
+  for (const sub of [logs, objects, secrets, path.join(dir, 'state')]) mkdirSync(sub);
+  const id = 'c3'.repeat(32);
+  const pod = 'payments-api-7d9f8b6c5-x2x4q';
+  writeFileSync(
+    path.join(objects, `shop_${pod}.meta`),
+    JSON.stringify({
+      kind: 'Pod',
+      metadata: { name: pod, namespace: 'shop', uid: 'f00dfeed-0000-4000-8000-000000000001', labels: { app: 'payments' }, annotations: { team: 'payments' } },
+      spec: { nodeName: 'node-7' },
+      status: { podIP: '10.244.7.9', containerStatuses: [{ name: 'api', image: 'registry.example.com/payments:3.1', imageID: 'registry.example.com/payments@sha256:abc', containerID: `containerd://${id}` }] },
+    }),
+  );
+  writeFileSync(path.join(secrets, 'token'), 'node-token');
+  const api = await startFakeKubeApi({ objectsDir: objects, pkiDir: secrets, token: 'node-token' });
+  t.after(() => api.close());
+  const log = path.join(logs, `${pod}_shop_api-${id}.log`);
+  writeFileSync(log, '');
+
+  const received: Array<Record<string, unknown>> = [];
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/ingest' });
+  server.on('connection', (socket) => {
+    socket.on('message', (data: Buffer) => {
+      for (const text of data.toString('utf8').split('\n')) if (text !== '') received.push(JSON.parse(text) as Record<string, unknown>);
+    });
+  });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const agent = spawnAgent(['-c', path.join(repoRoot, 'deploy', 'kubernetes.conf')], {
+    env: {
+      WSBIT_WS_HOST: '127.0.0.1',
+      WSBIT_WS_PORT: String((server.address() as { port: number }).port),
+      WSBIT_STATE_DIR: path.join(dir, 'state'),
+      WSBIT_CONTAINER_LOGS: logs,
+      WSBIT_HTTP_PORT: '0',
+      WSBIT_KUBE_URL: api.url,
+      WSBIT_KUBE_SECRETS: secrets,
+    },
+  });
+  t.after(() => agent.stop('SIGKILL').catch(() => undefined));
+  await agent.waitForOutput('following 1 file');
+  appendFileSync(log, [
+    '2026-12-05T08:00:00.000000001Z stdout F {"level":"info","msg":"order 18 paid"}\n',
+    '2026-12-05T08:00:01.000000001Z stderr F plain text\n',
+  ].join(''));
+  await waitFor(() => received.length >= 2, `two records at the receiver\n${agent.stderr()}`, 30_000);
+  assert.equal(await agent.stop('SIGTERM'), 0, agent.stderr());
+  assert.doesNotMatch(agent.stderr(), /\[error\]/);
+
+  const kubernetes = {
+    pod_name: pod,
+    namespace_name: 'shop',
+    pod_id: 'f00dfeed-0000-4000-8000-000000000001',
+    labels: { app: 'payments' },
+    annotations: { team: 'payments' },
+    host: 'node-7',
+    pod_ip: '10.244.7.9',
+    container_name: 'api',
+    docker_id: id,
+    container_hash: 'registry.example.com/payments@sha256:abc',
+    container_image: 'registry.example.com/payments:3.1',
+  };
+  const [merged, plain] = received;
+  assert.equal(merged?.['log'], undefined, 'Keep_Log Off: the merged log is left out');
+  assert.equal(merged?.['msg'], 'order 18 paid');
+  assert.equal(plain?.['log'], 'plain text');
+  for (const record of received) {
+    assert.deepEqual(record['kubernetes'], kubernetes);
+    assert.equal(record['pod_name'], pod, 'the names from the file name are kept');
+  }
+  assert.deepEqual(new Set(api.requests.map((request) => `${request.path} ${request.authorization}`)), new Set([`/api/v1/namespaces/shop/pods/${pod} Bearer node-token`]));
 });

@@ -77,9 +77,10 @@ test('the Kubernetes manifests parse as YAML and describe a DaemonSet running ws
   const documents = parseAllDocuments(readFileSync('deploy/kubernetes-daemonset.yaml', 'utf8'));
   for (const document of documents) assert.deepEqual(document.errors, []);
   const objects = documents.map((document) => document.toJSON() as { kind: string; spec?: unknown; data?: Record<string, string> });
-  assert.deepEqual(objects.map((object) => object.kind), ['Namespace', 'ConfigMap', 'DaemonSet']);
-  const config = objects[1]?.data?.['wsbit.conf'] ?? '';
-  assert.match(config, /Name\s+websocket/);
+  assert.deepEqual(objects.map((object) => object.kind), ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet']);
+  const data = objects.find((object) => object.kind === 'ConfigMap')?.data ?? {};
+  assert.match(data['wsbit.conf'] ?? '', /Name\s+websocket/);
+  assert.match(data['kubernetes.conf'] ?? '', /Name\s+kubernetes/);
 });
 
 test('the systemd unit has the sections and keys systemd needs', () => {
@@ -94,10 +95,12 @@ test('the systemd unit has the sections and keys systemd needs', () => {
   assert.match(text, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
 });
 
-test('the example deploy config passes wsbit -D', () => {
-  const result = spawnSync(process.execPath, ['bin/wsbit', '-c', 'deploy/wsbit.conf', '-D'], {
-    encoding: 'utf8',
-    env: { ...process.env, WSBIT_WS_HOST: '127.0.0.1' },
-  });
-  assert.equal(result.status, 0, result.stderr);
+test('the example deploy configs pass wsbit -D', () => {
+  for (const file of ['deploy/wsbit.conf', 'deploy/kubernetes.conf']) {
+    const result = spawnSync(process.execPath, ['bin/wsbit', '-c', file, '-D'], {
+      encoding: 'utf8',
+      env: { ...process.env, WSBIT_WS_HOST: '127.0.0.1' },
+    });
+    assert.equal(result.status, 0, `${file}: ${result.stderr}`);
+  }
 });

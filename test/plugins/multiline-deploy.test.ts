@@ -12,11 +12,12 @@ import { repoRoot } from '../helpers/paths.js';
 const deployDir = path.join(repoRoot, 'deploy');
 const containerId = (seed: string): string => seed.repeat(64).slice(0, 64);
 
-test('the DaemonSet ConfigMap holds deploy/wsbit.conf and deploy/parsers.conf verbatim', () => {
+test('the DaemonSet ConfigMap holds deploy/kubernetes.conf, deploy/wsbit.conf and deploy/parsers.conf verbatim', () => {
   const documents = parseAllDocuments(fs.readFileSync(path.join(deployDir, 'kubernetes-daemonset.yaml'), 'utf8'));
   const configMap = documents.map((document) => document.toJSON() as { kind: string; data?: Record<string, string> }).find((object) => object.kind === 'ConfigMap');
   assert.equal(configMap?.data?.['wsbit.conf'], fs.readFileSync(path.join(deployDir, 'wsbit.conf'), 'utf8'));
   assert.equal(configMap?.data?.['parsers.conf'], fs.readFileSync(path.join(deployDir, 'parsers.conf'), 'utf8'));
+  assert.equal(configMap?.data?.['kubernetes.conf'], fs.readFileSync(path.join(deployDir, 'kubernetes.conf'), 'utf8'));
 });
 
 /** A CRI log line as containerd writes it. */

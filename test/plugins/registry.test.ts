@@ -6,7 +6,7 @@ import { defineOutput } from '../../src/pipeline/contracts.js';
 test('every built-in plugin loads, and its code is the plugin its manifest describes', async () => {
   const registry = defaultRegistry();
   const kinds = ['input', 'filter', 'output'] as const;
-  assert.equal(kinds.reduce((count, kind) => count + registry.names(kind).length, 0), 24);
+  assert.equal(kinds.reduce((count, kind) => count + registry.names(kind).length, 0), 25);
   for (const kind of kinds) {
     for (const name of registry.names(kind)) {
       const manifest = registry.get(kind, name);
