@@ -69,7 +69,8 @@ interface GroupedKey {
  * A plugin's keys in Fluent Bit's help groups (`flb_help.c`): the keys every plugin of the kind takes
  * are global options; `net.*` keys are networking; `tls` and `tls.*` are network_tls, and an output
  * lists them with its options too (Fluent Bit adds them to an output's own config map; an input's come
- * from its server's, so they appear only in network_tls). The network groups appear, as in Fluent Bit,
+ * from its server's, so they appear only in network_tls). A filter's tls keys (kubernetes) are plain
+ * options of its own config map, as Fluent Bit lists them. The network groups appear, as in Fluent Bit,
  * for the plugins that do network I/O (those that take a service URI, `-o http://host:port`), listing
  * the keys of theirs that wsbit takes, possibly none; `-h` leaves out an empty group.
  */
@@ -84,7 +85,7 @@ function groupedKeys(definition: PluginManifest): Map<HelpGroup, GroupedKey[]> {
     const key = keyOf(spec);
     if (common.has(key)) add('global_options', entry);
     else if (key.startsWith('net.')) add('networking', entry);
-    else if (key === 'tls' || key.startsWith('tls.')) {
+    else if ((key === 'tls' || key.startsWith('tls.')) && definition.kind !== 'filter') {
       if (definition.kind === 'output') add('options', entry);
       add('network_tls', entry);
     } else add('options', entry);
