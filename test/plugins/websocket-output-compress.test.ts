@@ -77,6 +77,25 @@ describe('compress deflate against ws (perMessageDeflate)', () => {
     assert.ok(metric(agent, 'wsbit_output_compressed_wire_bytes_total') > 0, 'messages were compressed');
   });
 
+  it('msgpack, the server down 15 s while records arrive: 0 lost, and the flow resumes within 4 s of its return', async (t) => {
+    server = await startCountingServer('msgpack', false, { perMessageDeflate: true });
+    const peer = server;
+    agent = await startTestAgent(tcpToWebsocket(peer.port, ['-p', 'format=msgpack']));
+    feeder = new TcpFeeder(agent.tcpPort(), { count: 1900, perSecond: 100 });
+    await waitFor(() => peer.records > 50, 'records flowing');
+    await peer.crash();
+    await sleep(15_000);
+    await peer.start();
+    await waitFor(() => peer.firstMessageAfterStartMs !== null, 'the first message after the return', 10_000, 20);
+    const resumedMs = (peer.firstMessageAfterStartMs ?? 0) - peer.startedAtMs;
+    await feeder.done;
+    await waitForAll(t, 'compress deflate, msgpack, down 15 s', feeder.sent, peer, agent);
+    t.diagnostic(`flow resumed ${resumedMs} ms after the server returned`);
+    assert.equal(peer.lost(feeder.sent), 0);
+    assert.ok(resumedMs <= 4000, `flow resumed ${resumedMs} ms after the return`);
+    assert.ok(metric(agent, 'wsbit_output_compressed_wire_bytes_total') > 0, 'binary messages were compressed');
+  });
+
   it('message_mode record, no context takeover, small windows: the server restarts, 0 lost, one record per message', async (t) => {
     server = await startCountingServer('json_lines', false, { perMessageDeflate: { clientNoContextTakeover: true, clientMaxWindowBits: 10 } });
     const peer = server;
