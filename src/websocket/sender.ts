@@ -8,6 +8,10 @@
  *   is dropped ('drain' stops the clock).
  * - Pongs are not queued behind a full buffer: RFC 6455 §5.5.3 lets an endpoint answer only the latest
  *   ping, so one waits for 'drain' and a newer ping replaces it.
+ * - With permessage-deflate (compressWith), compression is asynchronous: while a message is being
+ *   compressed, every later data frame, ping and Close waits its turn, so the server still reads them in
+ *   the order they were sent and a pong still confirms the data before it. The zlib context is freed in
+ *   fail(), when the connection ends.
  *
  * The sender never decides the connection's state: it reports fatal write problems through `onFatal`.
  */
