@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { countEvents } from './msgpack-count.js';
 
@@ -32,6 +33,8 @@ export interface SinkOptions {
   recordsPerSecond?: number;
   /** Track the `"n":` sequence numbers 0..seqCapacity-1 (json formats only), to count losses and duplicates. */
   seqCapacity?: number;
+  /** Accept permessage-deflate (`ws`'s perMessageDeflate), for the compression benchmark. */
+  perMessageDeflate?: boolean;
 }
 
 export interface SinkReport {
@@ -51,6 +54,10 @@ export interface SinkReport {
   notHttp: number;
   /** Messages that were not whole JSON lines / whole msgpack events; their records are not counted. */
   corruptMessages: number;
+  /** Bytes read from the TCP connections (handshakes, frame headers, payloads as sent, compressed or not). */
+  wireBytes: number;
+  /** Bytes of the messages as received (inflated). */
+  payloadBytes: number;
 }
 
 const MARKERS = {
@@ -81,13 +88,22 @@ async function main(options: SinkOptions): Promise<void> {
   let tcpConnections = 0;
   let notHttp = 0;
   const server = createServer();
-  server.on('connection', () => tcpConnections++);
+  const sockets = new Set<Socket>();
+  let closedSocketBytes = 0;
+  server.on('connection', (socket: Socket) => {
+    tcpConnections++;
+    sockets.add(socket);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      closedSocketBytes += socket.bytesRead;
+    });
+  });
   // Node answers 400 and closes; this only counts it.
   server.on('clientError', (_error, socket) => {
     notHttp++;
     socket.destroy();
   });
-  const wss = new WebSocketServer({ server, maxPayload: 256 * 1024 * 1024, skipUTF8Validation: true });
+  const wss = new WebSocketServer({ server, maxPayload: 256 * 1024 * 1024, skipUTF8Validation: true, perMessageDeflate: options.perMessageDeflate === true });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', () => resolve());
     server.once('error', reject);
@@ -118,6 +134,7 @@ async function main(options: SinkOptions): Promise<void> {
   }, 10);
 
   let corruptMessages = 0;
+  let payloadBytes = 0;
   /** Records in a message, or -1 when it is corrupt: every JSON line is `{...}\n`, every msgpack event an array. */
   const count = (data: Buffer): number => {
     if (options.format === 'msgpack') return countEvents(data);
@@ -171,6 +188,7 @@ async function main(options: SinkOptions): Promise<void> {
     connections++;
     ws.on('message', (data: Buffer) => {
       const receivedUs = nowMicros();
+      payloadBytes += data.length;
       const received = count(data);
       if (received < 0) {
         corruptMessages++;
@@ -209,6 +227,8 @@ async function main(options: SinkOptions): Promise<void> {
           tcpConnections,
           notHttp,
           corruptMessages,
+          wireBytes: [...sockets].reduce((sum, socket) => sum + socket.bytesRead, closedSocketBytes),
+          payloadBytes,
         };
         process.stdout.write(`report ${JSON.stringify(report)}\n`);
       }

@@ -38,6 +38,8 @@ export const metricDefinitions = {
   wsbit_output_disconnects_total: { kind: 'counter', help: 'Established WebSocket connections that went down.' },
   wsbit_output_frames_total: { kind: 'counter', help: 'Data frames written.' },
   wsbit_output_ping_acks_total: { kind: 'counter', help: 'Delivery confirmations (pong after data) received.' },
+  wsbit_output_compressed_payload_bytes_total: { kind: 'counter', help: 'Payload bytes of the messages the websocket output sent compressed (compress deflate), before compression.' },
+  wsbit_output_compressed_wire_bytes_total: { kind: 'counter', help: 'The same messages once compressed: their frame payload bytes on the wire.' },
   wsbit_output_connected: { kind: 'gauge', help: 'Connected WebSocket clients or connections.' },
   wsbit_output_refused: { kind: 'gauge', help: 'Whether the server refuses the upgrade for good (1: HTTP 401, 403 or 404, or an untrusted TLS certificate) until a handshake succeeds; /api/v1/health is unhealthy meanwhile.' },
   wsbit_output_broadcast_discarded_records_total: { kind: 'counter', help: 'Records websocket_server broadcast to no client (none connected, or none whose filter matched).' },

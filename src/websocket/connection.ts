@@ -16,6 +16,7 @@ import type { Socket } from 'node:net';
 import { WsbitError, errorMessage } from '../base/errors.js';
 import { dial, type WebSocketConnectionOptions } from './dial.js';
 import { CloseCode, encodeCloseFrame, encodePing, type DataOpcode } from './frame.js';
+import { MessageDeflater, MessageInflater, formatDeflateOffer, negotiateDeflate, type DeflateAgreement } from './deflate.js';
 import { HandshakeResponseParser, createHandshakeRequest, validateHandshakeResponse } from './handshake.js';
 import { ControlFrameBudget, PendingPings } from './pings.js';
 import { FrameReader, type ReaderEvent } from './reader.js';
@@ -83,6 +84,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   #batchFrames = 0;
   #batchResetScheduled = false;
   #lingerTimer: NodeJS.Timeout | undefined;
+  #compression: DeflateAgreement | null = null;
 
   constructor(options: WebSocketConnectionOptions) {
     super();
@@ -98,6 +100,11 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   /** Why the connection ended, once it has. */
   get downReason(): WsbitError | undefined {
     return this.#state.kind === 'closed' ? this.#state.reason : undefined;
+  }
+
+  /** What permessage-deflate the handshake settled; null when not offered or declined. */
+  get compression(): DeflateAgreement | null {
+    return this.#compression;
   }
 
   get messagesReceived(): number {
@@ -130,8 +137,17 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
       let sender: WebSocketSender;
       try {
         // Built first, so that a bad uri or header fails without opening a TCP connection.
-        const { host, port, tls, uri, headers, subprotocol, keepaliveHeader } = this.#options;
-        handshake = createHandshakeRequest({ host, port, tls: tls !== undefined && tls !== null, uri, headers, keepaliveHeader, subprotocol });
+        const { host, port, tls, uri, headers, subprotocol, keepaliveHeader, compression } = this.#options;
+        handshake = createHandshakeRequest({
+          host,
+          port,
+          tls: tls !== undefined && tls !== null,
+          uri,
+          headers,
+          keepaliveHeader,
+          subprotocol,
+          ...(compression !== undefined ? { extensions: formatDeflateOffer(compression) } : {}),
+        });
         socket = dial(this.#options);
         sender = this.#sender = new WebSocketSender(socket, {
           target: this.#target,
@@ -226,8 +242,9 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
         const down = new WsbitError('WSBIT_CONNECTION_CLOSED', `connection to ${this.#target} closed by wsbit (code ${code})`);
         const timer = setTimeout(() => this.#goDown(down), this.#options.closeTimeoutMs ?? 1000);
         this.#state = { kind: 'closing', socket: state.socket, sender: state.sender, reader: state.reader, pings: state.pings, timer, reason: down };
-        // §5.5.1: after sending Close we send no more data frames; send()/ping() reject from here on.
-        state.socket.write(frame);
+        // §5.5.1: after sending Close we send no more data frames; send()/ping() reject from here on. The
+        // Close still follows data being compressed: the sender queues it behind.
+        state.sender.sendControl(frame);
         return this.#whenDown();
       }
     }
@@ -334,17 +351,28 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
 
   #onHandshakeData(state: Extract<ConnectionState, { kind: 'handshaking' }>, chunk: Buffer): void {
     let rest: Buffer;
+    const offer = this.#options.compression;
     try {
       const result = state.parser.push(chunk);
       if (!result.done) return;
-      validateHandshakeResponse(result.response, state.key, this.#options.subprotocol, result.rest);
+      validateHandshakeResponse(result.response, state.key, this.#options.subprotocol, result.rest, offer !== undefined);
+      this.#compression = negotiateDeflate(result.response.headers.get('sec-websocket-extensions') ?? [], offer);
       rest = result.rest;
     } catch (error) {
       this.#goDown(error instanceof WsbitError ? error : new WsbitError('WSBIT_HANDSHAKE_MALFORMED', errorMessage(error), { cause: error }));
       return;
     }
     clearTimeout(state.timer);
-    const reader = new FrameReader({ role: 'client', maxMessageBytes: this.#options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES });
+    const agreement = this.#compression;
+    if (agreement !== null) {
+      const onCompressed = this.#options.onCompressed;
+      state.sender.compressWith({ deflater: new MessageDeflater(agreement), threshold: agreement.threshold, ...(onCompressed !== undefined ? { onCompressed } : {}) });
+    }
+    const reader = new FrameReader({
+      role: 'client',
+      maxMessageBytes: this.#options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      ...(agreement !== null ? { inflater: new MessageInflater(agreement) } : {}),
+    });
     const open: ConnectionState = { kind: 'open', socket: state.socket, sender: state.sender, reader, pings: new PendingPings() };
     this.#state = open;
     state.opening.resolve();

@@ -6,6 +6,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type * as Tls from 'node:tls';
 import type { BufferPool } from '../base/buffer-pool.js';
 import { tlsConnectOptions, type TlsSettings } from '../base/tls.js';
+import type { DeflateOffer } from './deflate.js';
 import type { HttpHeader } from './handshake.js';
 
 export interface WebSocketConnectionOptions {
@@ -43,6 +44,10 @@ export interface WebSocketConnectionOptions {
   writeStallTimeoutMs?: number;
   /** Where large frame buffers come from: one pool for all connections of an output (see WebSocketSender). */
   framePool?: BufferPool;
+  /** Offer permessage-deflate (RFC 7692); the server may decline, and the connection then sends uncompressed. */
+  compression?: DeflateOffer;
+  /** Told of every compressed message: its payload bytes, and its compressed bytes. */
+  onCompressed?: (payloadBytes: number, compressedBytes: number) => void;
 }
 
 // Required on the first TLS connection rather than imported: node:tls adds about 0.4 MB to an agent

@@ -36,6 +36,9 @@ export const CloseCode = {
   TryAgainLater: 1013,
 } as const;
 
+/** The RSV1 bit of a frame's first byte: set on the first frame of a compressed message (RFC 7692 §6). */
+export const RSV1 = 0x40;
+
 /** RFC 6455 §5.5: control frames carry at most 125 payload bytes and are never fragmented. */
 export const MAX_CONTROL_PAYLOAD_BYTES = 125;
 
@@ -68,6 +71,8 @@ export interface FrameOptions {
   fin?: boolean;
   /** Where large frame buffers come from; the caller gives the frame back once the socket has written it. */
   pool?: BufferPool;
+  /** RSV1: the payload is compressed (RFC 7692 §6), set on a message's first frame only. */
+  compressed?: boolean;
 }
 
 // Mask keys are handed out from a pool refilled by the CSPRNG, as `ws` does: every frame still gets its own
@@ -141,6 +146,9 @@ export function encodeFrame(opcode: Opcode, payload: Uint8Array | readonly Uint8
       `control frame payload must be at most ${MAX_CONTROL_PAYLOAD_BYTES} bytes and unfragmented (got ${payloadLength})`,
     );
   }
+  if (options.compressed === true && (isControlOpcode(opcode) || opcode === Opcode.Continuation)) {
+    throw new WsbitError('WSBIT_WS_BAD_RSV1', 'RSV1 (compressed) goes on the first frame of a data message only (RFC 7692 §6.1)');
+  }
   let key: Uint8Array | undefined;
   if (options.mask) {
     key = options.maskKey ?? nextMaskKey();
@@ -150,7 +158,7 @@ export function encodeFrame(opcode: Opcode, payload: Uint8Array | readonly Uint8
   const headerLength = frameHeaderLength(payloadLength, key !== undefined);
   const frameLength = headerLength + payloadLength;
   const frame = options.pool === undefined ? Buffer.allocUnsafe(frameLength) : options.pool.take(frameLength).subarray(0, frameLength);
-  let offset = writeFrameHeader(frame, opcode, fin, payloadLength, key);
+  let offset = writeFrameHeader(frame, opcode, fin, payloadLength, key, options.compressed === true);
   if (key !== undefined) {
     let keyOffset = 0;
     for (const part of parts) {
@@ -173,19 +181,19 @@ export function encodeFrame(opcode: Opcode, payload: Uint8Array | readonly Uint8
  * frame-sized copy of a message that may be megabytes. Only for a payload the caller owns and reads no
  * more, made for this one frame (JSON encoded from a chunk); never a chunk's own bytes (SPEC Part A point 4).
  */
-export function maskDataFrameInPlace(opcode: DataOpcode, payload: Uint8Array, maskKey?: Uint8Array): Buffer {
+export function maskDataFrameInPlace(opcode: DataOpcode, payload: Uint8Array, maskKey?: Uint8Array, compressed = false): Buffer {
   const key = maskKey ?? nextMaskKey();
   if (key.length !== 4) throw new WsbitError('WSBIT_WS_BAD_MASK_KEY', 'a masking key is exactly 4 bytes');
   const header = Buffer.allocUnsafe(frameHeaderLength(payload.length, true));
-  writeFrameHeader(header, opcode, true, payload.length, key);
+  writeFrameHeader(header, opcode, true, payload.length, key, compressed);
   applyMask(payload, key, payload);
   return header;
 }
 
 /** Writes the header (§5.2) at the start of `target`; returns its length. */
-function writeFrameHeader(target: Buffer, opcode: Opcode, fin: boolean, payloadLength: number, key: Uint8Array | undefined): number {
-  // §5.2 byte 0: FIN, RSV1-3 (0: no extensions are ever negotiated), opcode.
-  target[0] = (fin ? 0x80 : 0) | opcode;
+function writeFrameHeader(target: Buffer, opcode: Opcode, fin: boolean, payloadLength: number, key: Uint8Array | undefined, compressed = false): number {
+  // §5.2 byte 0: FIN, RSV1 (permessage-deflate's "compressed", RFC 7692 §6), RSV2-3 (always 0), opcode.
+  target[0] = (fin ? 0x80 : 0) | (compressed ? RSV1 : 0) | opcode;
   const maskBit = key !== undefined ? 0x80 : 0;
   let offset = 2;
   // §5.2 payload length: 7 bits, or 126 + 16-bit, or 127 + 64-bit (big-endian, most significant bit 0).

@@ -30,6 +30,8 @@ export interface HandshakeRequestOptions {
   /** User `header` entries, sent in order after the WebSocket headers. */
   headers: readonly HttpHeader[];
   subprotocol?: string;
+  /** A `Sec-WebSocket-Extensions` offer (permessage-deflate), sent after the subprotocol. */
+  extensions?: string;
   /** Fluent Bit appends `Connection: keep-alive` when `net.keepalive` is on (its default). */
   keepaliveHeader: boolean;
   /** Tests only; by default 16 random bytes, base64 (§4.1). */
@@ -93,6 +95,7 @@ export function createHandshakeRequest(options: HandshakeRequestOptions): { requ
     }
     lines.push(`Sec-WebSocket-Protocol: ${options.subprotocol}`);
   }
+  if (options.extensions !== undefined) lines.push(`Sec-WebSocket-Extensions: ${options.extensions}`);
   for (const { name, value } of options.headers) {
     if (!TOKEN.test(name) || !FIELD_VALUE.test(value)) {
       throw new HandshakeError('WSBIT_HANDSHAKE_BAD_HEADER', `header ${JSON.stringify(name)} has an invalid name or value`);
@@ -195,6 +198,7 @@ export function validateHandshakeResponse(
   key: string,
   subprotocol?: string,
   body: Buffer = Buffer.alloc(0),
+  extensionsOffered = false,
 ): void {
   // 1. "If the status code received from the server is not 101, the client handles the response per HTTP
   //    procedures." We follow no redirects and answer no auth challenges: any other status is a rejection.
@@ -225,9 +229,10 @@ export function validateHandshakeResponse(
       101,
     );
   }
-  // 5. Extensions the client did not request fail the connection; we never request any.
+  // 5. Extensions the client did not request fail the connection. When we offered one, the answer is
+  //    checked by negotiateDeflate (deflate.ts), which knows its parameters.
   const extensions = headerTokens(response, 'sec-websocket-extensions');
-  if (extensions.length > 0) {
+  if (extensions.length > 0 && !extensionsOffered) {
     throw new HandshakeError('WSBIT_HANDSHAKE_BAD_EXTENSION', `server chose extensions ${JSON.stringify(extensions.join(', '))} that were not requested`, 101);
   }
   // 6. A subprotocol not in the request fails the connection. Beyond the RFC (as `ws` does), a requested

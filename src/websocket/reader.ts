@@ -13,12 +13,14 @@ import {
   CloseCode,
   MAX_CONTROL_PAYLOAD_BYTES,
   Opcode,
+  RSV1,
   applyMask,
   isControlOpcode,
   isKnownOpcode,
   isValidCloseCode,
   type DataOpcode,
 } from './frame.js';
+import { InflateError, type MessageInflater } from './deflate.js';
 
 export type ProtocolViolation =
   | 'reserved-bits'
@@ -32,7 +34,10 @@ export type ProtocolViolation =
   | 'length-top-bit-set'
   | 'message-too-big'
   | 'invalid-utf8'
-  | 'bad-close-payload';
+  | 'bad-close-payload'
+  | 'compressed-control-frame'
+  | 'compressed-continuation'
+  | 'bad-compressed-data';
 
 /** A breach of RFC 6455 by the peer. `closeCode` is what we send in our Close frame before dropping the TCP. */
 export class WebSocketProtocolError extends WsbitError {
@@ -43,9 +48,11 @@ export class WebSocketProtocolError extends WsbitError {
     const code =
       closeCode === CloseCode.MessageTooBig
         ? 'WSBIT_WS_MESSAGE_TOO_BIG'
-        : closeCode === CloseCode.InvalidPayload
-          ? 'WSBIT_WS_INVALID_UTF8'
-          : 'WSBIT_WS_PROTOCOL';
+        : violation === 'bad-compressed-data'
+          ? 'WSBIT_WS_BAD_COMPRESSED_DATA'
+          : closeCode === CloseCode.InvalidPayload
+            ? 'WSBIT_WS_INVALID_UTF8'
+            : 'WSBIT_WS_PROTOCOL';
     super(code, message);
     this.closeCode = closeCode;
     this.violation = violation;
@@ -72,6 +79,11 @@ export interface FrameReaderOptions {
   maxMessageBytes: number;
   /** Check that text messages are UTF-8 (§8.1, fail with 1007). Default true. */
   validateUtf8?: boolean;
+  /**
+   * permessage-deflate was negotiated (RFC 7692): RSV1 marks a compressed message, inflated here up to
+   * maxMessageBytes. Without it RSV1 is a protocol error, as every reserved bit is.
+   */
+  inflater?: MessageInflater;
 }
 
 type Phase = 'header' | 'length16' | 'length64' | 'maskKey' | 'payload' | 'failed' | 'closed';
@@ -82,6 +94,7 @@ export class FrameReader {
   readonly #role: 'client' | 'server';
   readonly #maxMessageBytes: number;
   readonly #validateUtf8: boolean;
+  readonly #inflater: MessageInflater | undefined;
 
   #phase: Phase = 'header';
   #error: WebSocketProtocolError | undefined;
@@ -103,11 +116,14 @@ export class FrameReader {
   #fragmentOpcode: DataOpcode | undefined;
   #fragments: Buffer[] = [];
   #fragmentBytes = 0;
+  /** The message in progress had RSV1 on its first frame. */
+  #messageCompressed = false;
 
   constructor(options: FrameReaderOptions) {
     this.#role = options.role;
     this.#maxMessageBytes = options.maxMessageBytes;
     this.#validateUtf8 = options.validateUtf8 ?? true;
+    this.#inflater = options.inflater;
   }
 
   /** The error that stopped the reader, if any. */
@@ -215,9 +231,11 @@ export class FrameReader {
     this.#masked = (byte1 & 0x80) !== 0;
     this.#payloadLength = byte1 & 0x7f;
 
-    // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated"; we never negotiate one.
-    if (rsv !== 0) {
-      throw new WebSocketProtocolError('reserved-bits', CloseCode.ProtocolError, `frame has reserved bits set (0x${rsv.toString(16)}) but no extension was negotiated`);
+    // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated"; permessage-deflate gives RSV1 a meaning.
+    const rsv1 = rsv === RSV1 && this.#inflater !== undefined;
+    if (rsv !== 0 && !rsv1) {
+      const why = this.#inflater === undefined ? 'but no extension was negotiated' : 'that permessage-deflate does not define';
+      throw new WebSocketProtocolError('reserved-bits', CloseCode.ProtocolError, `frame has reserved bits set (0x${rsv.toString(16)}) ${why}`);
     }
     // §5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail the WebSocket Connection_."
     if (!isKnownOpcode(this.#opcode)) {
@@ -230,6 +248,7 @@ export class FrameReader {
     if (this.#role === 'server' && !this.#masked) {
       throw new WebSocketProtocolError('unmasked-frame-from-client', CloseCode.ProtocolError, 'client sent an unmasked frame');
     }
+    if (rsv1) this.#checkCompressedFrame();
     if (isControlOpcode(this.#opcode)) {
       // §5.5: control frames "MUST have a payload length of 125 bytes or less and MUST NOT be fragmented".
       if (!this.#fin) {
@@ -251,6 +270,17 @@ export class FrameReader {
     if (this.#payloadLength === 126) this.#phase = 'length16';
     else if (this.#payloadLength === 127) this.#phase = 'length64';
     else this.#afterLength();
+  }
+
+  /** RFC 7692 §6.1: RSV1 only on the first frame of a data message; control frames are never compressed. */
+  #checkCompressedFrame(): void {
+    if (isControlOpcode(this.#opcode)) {
+      throw new WebSocketProtocolError('compressed-control-frame', CloseCode.ProtocolError, `control frame 0x${this.#opcode.toString(16)} has RSV1 (compressed) set`);
+    }
+    if (this.#opcode === Opcode.Continuation) {
+      throw new WebSocketProtocolError('compressed-continuation', CloseCode.ProtocolError, 'continuation frame has RSV1 (compressed) set; only a message\'s first frame may');
+    }
+    this.#messageCompressed = true;
   }
 
   #afterLength(): void {
@@ -298,11 +328,26 @@ export class FrameReader {
   }
 
   #message(opcode: DataOpcode, data: Buffer): ReaderEvent {
+    if (this.#messageCompressed) {
+      this.#messageCompressed = false;
+      data = this.#inflate(data);
+    }
     // §8.1: a text message that is not valid UTF-8 fails the connection (1007, §7.4.1).
     if (opcode === Opcode.Text && this.#validateUtf8 && !isUtf8(data)) {
       throw new WebSocketProtocolError('invalid-utf8', CloseCode.InvalidPayload, 'text message is not valid UTF-8');
     }
     return { type: 'message', opcode, data };
+  }
+
+  /** The inflated message; past maxMessageBytes inflated it fails with 1009 (a decompression bomb), bad data with 1007. */
+  #inflate(compressed: Buffer): Buffer {
+    try {
+      return (this.#inflater as MessageInflater).inflate(compressed, this.#maxMessageBytes);
+    } catch (error) {
+      if (!(error instanceof InflateError)) throw error;
+      if (error.tooBig) throw new WebSocketProtocolError('message-too-big', CloseCode.MessageTooBig, error.message);
+      throw new WebSocketProtocolError('bad-compressed-data', CloseCode.InvalidPayload, error.message);
+    }
   }
 
   /** §5.5.1: an empty body, or a 2-byte code that may be sent (§7.4) followed by a UTF-8 reason. */

@@ -8,12 +8,17 @@
  *   is dropped ('drain' stops the clock).
  * - Pongs are not queued behind a full buffer: RFC 6455 §5.5.3 lets an endpoint answer only the latest
  *   ping, so one waits for 'drain' and a newer ping replaces it.
+ * - With permessage-deflate (compressWith), compression is asynchronous: while a message is being
+ *   compressed, every later data frame, ping and Close waits its turn, so the server still reads them in
+ *   the order they were sent and a pong still confirms the data before it. The zlib context is freed in
+ *   fail(), when the connection ends.
  *
  * The sender never decides the connection's state: it reports fatal write problems through `onFatal`.
  */
 import type { Socket } from 'node:net';
 import { BufferPool } from '../base/buffer-pool.js';
 import { WsbitError } from '../base/errors.js';
+import type { MessageDeflater } from './deflate.js';
 import { encodeFrame, encodePong, maskDataFrameInPlace, type DataOpcode } from './frame.js';
 
 export interface WebSocketSenderOptions {
@@ -30,6 +35,14 @@ export interface WebSocketSenderOptions {
    * it may send at once. By default the sender has its own, for one frame at a time.
    */
   framePool?: BufferPool;
+}
+
+/** permessage-deflate, once negotiated: the connection's context, and the size below which a message goes as it is. */
+export interface SenderCompression {
+  deflater: MessageDeflater;
+  threshold: number;
+  /** Told of every compressed message: its payload bytes, and what went on the wire for them. */
+  onCompressed?: (payloadBytes: number, compressedBytes: number) => void;
 }
 
 /**
@@ -56,6 +69,13 @@ export class WebSocketSender {
   #pongsCoalesced = 0;
   /** Why the connection ended, once fail() was called. */
   #failure: WsbitError | undefined;
+  #compression: SenderCompression | null = null;
+  /**
+   * The last write waiting behind a compression, null when none waits. Compression is asynchronous, so
+   * while one runs every later frame (data, and the pings that confirm it) queues behind it: the server
+   * reads them in the order they were sent, and a pong still proves the data before it was read.
+   */
+  #ordered: Promise<unknown> | null = null;
 
   constructor(socket: Socket, options: WebSocketSenderOptions) {
     this.#socket = socket;
@@ -66,6 +86,11 @@ export class WebSocketSender {
   /** Server pings left unanswered because a later ping was answered instead (§5.5.3). */
   get pongsCoalesced(): number {
     return this.#pongsCoalesced;
+  }
+
+  /** permessage-deflate was negotiated: messages from `threshold` bytes on are compressed (RSV1 set). */
+  compressWith(compression: SenderCompression): void {
+    this.#compression = compression;
   }
 
   /** Bytes the socket has not sent yet, ours and the frames' alike. */
@@ -80,6 +105,20 @@ export class WebSocketSender {
    * again. That saves a copy as large as the message.
    */
   sendData(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], ownsPayload = false): Promise<void> {
+    const parts: readonly Uint8Array[] = payload instanceof Uint8Array ? [payload] : payload;
+    const compression = this.#compression;
+    if (compression !== null && byteLength(parts) >= compression.threshold) {
+      return this.#inOrder(async () => {
+        const compressed = await this.#compress(compression, parts);
+        // The compressed bytes are ours alone: masked where they lie, whoever owns the payload.
+        return { written: this.#write(compressed, maskDataFrameInPlace(opcode, compressed, undefined, true)) };
+      });
+    }
+    if (this.#ordered !== null) return this.#inOrder(() => ({ written: this.#sendUncompressed(opcode, payload, ownsPayload) }));
+    return this.#sendUncompressed(opcode, payload, ownsPayload);
+  }
+
+  #sendUncompressed(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], ownsPayload: boolean): Promise<void> {
     const inPlace = ownsPayload && payload instanceof Uint8Array;
     const frame = inPlace ? payload : encodeFrame(opcode, payload, { mask: true, pool: this.#framePool });
     const header = inPlace ? maskDataFrameInPlace(opcode, payload) : null;
@@ -91,13 +130,19 @@ export class WebSocketSender {
    * does: one promise and one timer for a chunk's records (`message_mode record`), not one per record.
    */
   sendDataMessages(opcode: DataOpcode, messages: readonly Uint8Array[]): Promise<void> {
-    let length = 0;
-    const frames = messages.map((message) => {
-      const frame = encodeFrame(opcode, message, { mask: true });
-      length += frame.length;
-      return frame;
-    });
-    return this.#write(Buffer.concat(frames, length), null);
+    const compression = this.#compression;
+    if (compression !== null && messages.some((message) => message.length >= compression.threshold)) {
+      return this.#inOrder(async () => {
+        const frames: Buffer[] = [];
+        for (const message of messages) {
+          const compressed = message.length >= compression.threshold ? await this.#compress(compression, [message]) : null;
+          frames.push(encodeFrame(opcode, compressed ?? message, { mask: true, compressed: compressed !== null }));
+        }
+        return { written: this.#write(Buffer.concat(frames), null) };
+      });
+    }
+    const frames = (): Promise<void> => this.#write(Buffer.concat(messages.map((message) => encodeFrame(opcode, message, { mask: true }))), null);
+    return this.#ordered !== null ? this.#inOrder(() => ({ written: frames() })) : frames();
   }
 
   /** Writes `frame` (after `header`, in one writev, when the payload was masked in place). */
@@ -143,10 +188,57 @@ export class WebSocketSender {
     });
   }
 
-  /** A control frame (ping, close) or the handshake request: written at once, not awaited. */
+  /** A control frame (ping, close) or the handshake request: written at once (after any compression under way), not awaited. */
   sendControl(bytes: Buffer): void {
+    if (this.#ordered !== null) {
+      void this.#inOrder(() => {
+        this.#writeControl(bytes);
+        return { written: Promise.resolve() };
+      }).catch(() => undefined);
+    }
+    else this.#writeControl(bytes);
+  }
+
+  #writeControl(bytes: Buffer): void {
     this.#socket.write(bytes);
     this.#watchBacklog();
+  }
+
+  /**
+   * Runs `step` once every write queued before it has been handed to the socket; none runs once the
+   * connection has ended. The queue moves on as soon as a step has called socket.write (`written` is
+   * that write's own promise), not when the socket is done with the bytes.
+   */
+  #inOrder(step: () => { written: Promise<void> } | Promise<{ written: Promise<void> }>): Promise<void> {
+    const run = (this.#ordered ?? Promise.resolve()).then(() => {
+      if (this.#failure !== undefined) throw connectionLost(this.#failure);
+      return step();
+    });
+    const queued = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#ordered = queued;
+    // The last queued step done: writes go straight to the socket again.
+    void queued.then(() => {
+      if (this.#ordered === queued) this.#ordered = null;
+    });
+    return run.then(({ written }) => written);
+  }
+
+  async #compress(compression: SenderCompression, parts: readonly Uint8Array[]): Promise<Buffer> {
+    let compressed: Buffer;
+    try {
+      compressed = await compression.deflater.compress(parts);
+    } catch (error) {
+      if (this.#failure !== undefined) throw connectionLost(this.#failure);
+      const reason = error instanceof WsbitError ? error : new WsbitError('WSBIT_DEFLATE_FAILED', String(error));
+      this.#options.onFatal(reason);
+      throw connectionLost(reason);
+    }
+    if (this.#failure !== undefined) throw connectionLost(this.#failure);
+    compression.onCompressed?.(byteLength(parts), compressed.length);
+    return compressed;
   }
 
   /** §5.5.2: a Pong with the ping's payload; while our buffer is full, only the latest ping is answered (§5.5.3). */
@@ -158,7 +250,8 @@ export class WebSocketSender {
       this.#watchBacklog();
       return;
     }
-    this.sendControl(encodePong(pingPayload, true));
+    // Not queued behind a compression: a pong proves nothing about our data, so it may overtake it.
+    this.#writeControl(encodePong(pingPayload, true));
   }
 
   /** The socket's 'drain': the stall clock stops, and a deferred pong goes out if the connection may still send one. */
@@ -169,12 +262,14 @@ export class WebSocketSender {
     }
     const pong = this.#deferredPong;
     this.#deferredPong = undefined;
-    if (pong !== undefined && mayPong) this.sendControl(encodePong(pong, true));
+    if (pong !== undefined && mayPong) this.#writeControl(encodePong(pong, true));
   }
 
   /** The connection ended: timers stop, and every pending data frame is rejected with `reason`. */
   fail(reason: WsbitError): void {
     this.#failure ??= reason;
+    // The zlib context goes with the connection; a compression under way is rejected.
+    this.#compression?.deflater.close();
     if (this.#writeStallTimer !== undefined) clearTimeout(this.#writeStallTimer);
     this.#writeStallTimer = undefined;
     this.#deferredPong = undefined;
@@ -201,4 +296,10 @@ export class WebSocketSender {
       );
     }, stallMs);
   }
+}
+
+function byteLength(parts: readonly Uint8Array[]): number {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  return length;
 }

@@ -37,11 +37,11 @@ function safeRecords(dir: string, server: CountingServer): number {
   return safe.size;
 }
 
-function agentArgs(storageDir: string, serverPort: number): string[] {
+function agentArgs(storageDir: string, serverPort: number, outputExtra: string[] = []): string[] {
   return [
     '-b', storageDir,
     '-i', 'tcp', '-p', 'listen=127.0.0.1', '-p', 'port=0', '-p', 'storage.type=filesystem',
-    '-o', `websocket://127.0.0.1:${serverPort}/ingest`, '-p', 'format=json_lines', '-m', '*',
+    '-o', `websocket://127.0.0.1:${serverPort}/ingest`, '-p', 'format=json_lines', '-m', '*', ...outputExtra,
     '-f', '0.2',
   ];
 }
@@ -88,32 +88,37 @@ test('kill -9 while the server is down, restart, server returns: 0 lost', async 
   assert.equal(recordsOnDisk(dir), 0, 'delivered chunks are removed');
 });
 
-test('kill -9 in the middle of flushing to a live server, restart: 0 lost, few duplicates', async (t) => {
-  const dir = tempDir('wsbit-kill-');
-  const server = await startCountingServer('json_lines');
-  t.after(() => server.close());
+for (const compress of [false, true]) {
+  const variant = compress ? ' (compress deflate, ws with perMessageDeflate)' : '';
+  const outputExtra = compress ? ['-p', 'compress=deflate'] : [];
+  test(`kill -9 in the middle of flushing to a live server, restart: 0 lost, few duplicates${variant}`, async (t) => {
+    const dir = tempDir('wsbit-kill-');
+    const server = await startCountingServer('json_lines', false, compress ? { perMessageDeflate: true } : {});
+    t.after(() => server.close());
 
-  const first = spawnAgent(agentArgs(dir, server.port));
-  const sent = 3000;
-  await first.waitForOutput(/listening on/);
-  const feeder = new TcpFeeder(tcpPortOf(first), { count: sent, perSecond: 1500 });
-  // Let some chunks be delivered, then make the server slow so a flush is in flight, and kill.
-  await waitFor(() => server.unique > 300, 'the first deliveries');
-  server.pauseReading();
-  await feeder.done;
-  await waitFor(() => safeRecords(dir, server) === sent, 'every record delivered or on disk');
-  await killHard(first);
-  await feeder.close();
-  server.resumeReading();
+    const first = spawnAgent(agentArgs(dir, server.port, outputExtra));
+    const sent = 3000;
+    await first.waitForOutput(/listening on/);
+    const feeder = new TcpFeeder(tcpPortOf(first), { count: sent, perSecond: 1500 });
+    // Let some chunks be delivered, then make the server slow so a flush is in flight, and kill.
+    await waitFor(() => server.unique > 300, 'the first deliveries');
+    server.pauseReading();
+    await feeder.done;
+    await waitFor(() => safeRecords(dir, server) === sent, 'every record delivered or on disk');
+    await killHard(first);
+    await feeder.close();
+    server.resumeReading();
 
-  const second = spawnAgent(agentArgs(dir, server.port));
-  await waitFor(() => server.unique === sent, `the server to receive ${sent} records\n${second.stderr()}`, 20_000);
-  assert.equal(await second.stop(), 0);
-  t.diagnostic(figures('kill -9 during a flush', sent, server));
-  assert.equal(server.lost(sent), 0);
-  // Duplicates are the chunks that were in flight or delivered but not yet confirmed: at most a few chunks' worth.
-  assert.ok(server.duplicates < sent / 2, `duplicates ${server.duplicates}`);
-});
+    const second = spawnAgent(agentArgs(dir, server.port, outputExtra));
+    await waitFor(() => server.unique === sent, `the server to receive ${sent} records\n${second.stderr()}`, 20_000);
+    assert.equal(await second.stop(), 0);
+    t.diagnostic(figures(`kill -9 during a flush${variant}`, sent, server));
+    if (compress) assert.match(second.stderr(), /accepted permessage-deflate/);
+    assert.equal(server.lost(sent), 0);
+    // Duplicates are the chunks that were in flight or delivered but not yet confirmed: at most a few chunks' worth.
+    assert.ok(server.duplicates < sent / 2, `duplicates ${server.duplicates}`);
+  });
+}
 
 test('a long outage with more chunks than storage.max_chunks_up: memory stays bounded, 0 lost', async (t) => {
   const { startTestAgent } = await import('../plugins/websocket-output-support.js');

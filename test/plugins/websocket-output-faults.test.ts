@@ -4,11 +4,9 @@
  * and counts them by seq. Each test prints its figures with t.diagnostic.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, it, type TestContext } from 'node:test';
 import { sleep, waitFor } from '../helpers/wait.js';
-import { figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
+import { DriverServer, figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
 
 let server: CountingServer | undefined;
 let agent: RunningTestAgent | undefined;
@@ -193,64 +191,6 @@ describe('fault scenarios (ws server)', () => {
     }
   });
 });
-
-/** test/plugins/fixtures/ws-count-server.ts (websocket-driver), as a child process. */
-class DriverServer {
-  port = 0;
-  readonly seqs = new Map<number, number>();
-  records = 0;
-  handshakes = 0;
-  /** Protocol errors the driver found in what wsbit sent. */
-  readonly errors: string[] = [];
-  private child: ChildProcessWithoutNullStreams | null = null;
-
-  async start(): Promise<void> {
-    const script = fileURLToPath(new URL('fixtures/ws-count-server.js', import.meta.url));
-    const child = spawn(process.execPath, [script, String(this.port)]);
-    this.child = child;
-    let pending = '';
-    let listening = false;
-    child.stdout.on('data', (data: Buffer) => {
-      pending += data.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        const [word, ...rest] = line.split(' ');
-        if (word === 'listening') {
-          this.port = Number(rest[0]);
-          listening = true;
-        } else if (word === 'connection') {
-          this.handshakes++;
-        } else if (word === 'records') {
-          for (const seq of rest.map(Number)) {
-            this.records++;
-            this.seqs.set(seq, (this.seqs.get(seq) ?? 0) + 1);
-          }
-        } else if (word === 'error') {
-          this.errors.push(rest.join(' '));
-        }
-      }
-    });
-    child.stderr.on('data', (data: Buffer) => process.stderr.write(`[websocket-driver] ${data.toString()}`));
-    await waitFor(() => listening, 'the websocket-driver server to listen', 10_000);
-  }
-
-  /** SIGTERM: the server sends Close 1001 to its clients and exits, as a service restart does. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = null;
-    if (child === null || child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    await exited;
-  }
-
-  lost(sent: number): number {
-    let lost = 0;
-    for (let seq = 1; seq <= sent; seq++) if (!this.seqs.has(seq)) lost++;
-    return lost;
-  }
-}
 
 describe('fault scenarios (websocket-driver server, a second opinion)', () => {
   it('the server restarts twice while about 300 records/s flow: 0 lost', async (t) => {

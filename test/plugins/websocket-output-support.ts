@@ -3,10 +3,12 @@
  * (as bin/wsbit builds it) whose log lines are kept, a `ws` server that counts the records it is sent
  * and can crash and come back on the same port, and a TCP feeder that writes numbered records.
  */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { decodeMulti } from '@msgpack/msgpack';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import type { LogLevel } from '../../src/base/logger.js';
 import type { PluginRegistry } from '../../src/plugins/registry.js';
 import { launchAgent, type InProcessAgent } from '../helpers/pipeline.js';
@@ -59,11 +61,22 @@ export class CountingServer {
   readonly clients = new Set<WebSocket>();
   private readingPaused = false;
 
+  /** Bytes read from the sockets that have closed; the open ones are added by wireBytes. */
+  private closedSocketBytes = 0;
+
   constructor(
     readonly format: CountedFormat,
     private readonly keepMessages = false,
+    serverOptions: Pick<ServerOptions, 'perMessageDeflate'> = {},
   ) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024, ...serverOptions });
+  }
+
+  /** Every byte received on the wire so far: handshakes, frame headers and (compressed) payloads. */
+  get wireBytes(): number {
+    let open = 0;
+    for (const socket of this.sockets) open += socket.bytesRead;
+    return this.closedSocketBytes + open;
   }
 
   get handshakes(): number {
@@ -90,7 +103,9 @@ export class CountingServer {
     });
     http.on('connection', (socket) => {
       this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('close', () => {
+        if (this.sockets.delete(socket)) this.closedSocketBytes += socket.bytesRead;
+      });
     });
     http.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
       this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, socket));
@@ -190,8 +205,8 @@ export function decodeRecords(format: CountedFormat, data: Buffer): Array<Record
   return bodies;
 }
 
-export async function startCountingServer(format: CountedFormat, keepMessages = false): Promise<CountingServer> {
-  const server = new CountingServer(format, keepMessages);
+export async function startCountingServer(format: CountedFormat, keepMessages = false, serverOptions: Pick<ServerOptions, 'perMessageDeflate'> = {}): Promise<CountingServer> {
+  const server = new CountingServer(format, keepMessages, serverOptions);
   await server.start();
   return server;
 }
@@ -279,5 +294,66 @@ export async function tcpToWebsocketScenario(
   } finally {
     for (const ws of wss.clients) ws.close(1001, 'test over');
     await new Promise<void>((resolve) => wss.close(() => resolve()));
+  }
+}
+
+/** test/plugins/fixtures/ws-count-server.ts (websocket-driver), as a child process. */
+export class DriverServer {
+  port = 0;
+  readonly seqs = new Map<number, number>();
+  records = 0;
+  handshakes = 0;
+  /** Protocol errors the driver found in what wsbit sent. */
+  readonly errors: string[] = [];
+  private child: ChildProcessWithoutNullStreams | null = null;
+
+  /** `deflate`: the server accepts permessage-deflate (faye's plugin). */
+  constructor(private readonly options: { deflate?: boolean } = {}) {}
+
+  async start(): Promise<void> {
+    const script = fileURLToPath(new URL('fixtures/ws-count-server.js', import.meta.url));
+    const child = spawn(process.execPath, [script, String(this.port), ...(this.options.deflate === true ? ['deflate'] : [])]);
+    this.child = child;
+    let pending = '';
+    let listening = false;
+    child.stdout.on('data', (data: Buffer) => {
+      pending += data.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const [word, ...rest] = line.split(' ');
+        if (word === 'listening') {
+          this.port = Number(rest[0]);
+          listening = true;
+        } else if (word === 'connection') {
+          this.handshakes++;
+        } else if (word === 'records') {
+          for (const seq of rest.map(Number)) {
+            this.records++;
+            this.seqs.set(seq, (this.seqs.get(seq) ?? 0) + 1);
+          }
+        } else if (word === 'error') {
+          this.errors.push(rest.join(' '));
+        }
+      }
+    });
+    child.stderr.on('data', (data: Buffer) => process.stderr.write(`[websocket-driver] ${data.toString()}`));
+    await waitFor(() => listening, 'the websocket-driver server to listen', 10_000);
+  }
+
+  /** SIGTERM: the server sends Close 1001 to its clients and exits, as a service restart does. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child === null || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  lost(sent: number): number {
+    let lost = 0;
+    for (let seq = 1; seq <= sent; seq++) if (!this.seqs.has(seq)) lost++;
+    return lost;
   }
 }

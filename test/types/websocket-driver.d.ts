@@ -15,6 +15,10 @@ declare module 'websocket-driver' {
     /** Emits strings for text messages and Buffers for binary ones. */
     readonly messages: Duplex;
     start(): boolean;
+    /** Adds a websocket-extensions plugin (permessage-deflate) before start(). */
+    addExtension(extension: unknown): boolean;
+    /** Sends a text message (compressed when an extension says so). */
+    text(message: string): boolean;
     /** Sends a Close frame with this code and reason; 'close' follows the peer's answer. */
     close(reason?: string, code?: number): boolean;
     on(event: 'open', listener: () => void): this;
@@ -25,4 +29,20 @@ declare module 'websocket-driver' {
 
   export function isWebSocket(request: IncomingMessage): boolean;
   export function http(request: IncomingMessage, options?: DriverOptions): Driver;
+}
+
+// faye's RFC 7692 plugin for websocket-driver; ships no typings either.
+declare module 'permessage-deflate' {
+  interface DeflateOptions {
+    level?: number;
+    noContextTakeover?: boolean;
+    requestNoContextTakeover?: boolean;
+    maxWindowBits?: number;
+    requestMaxWindowBits?: number;
+  }
+  interface Deflate {
+    configure(options: DeflateOptions): Deflate;
+  }
+  const deflate: Deflate;
+  export default deflate;
 }

@@ -124,7 +124,7 @@ describe('hostile frames after the upgrade', () => {
     await connection.open();
     assert.ok(frames !== undefined);
     const pong = await frames.next();
-    assert.deepEqual({ ...pong, payload: pong.payload.toString('hex') }, { fin: true, opcode: Opcode.Pong, masked: true, payload: '000102fffe' });
+    assert.deepEqual({ ...pong, payload: pong.payload.toString('hex') }, { fin: true, opcode: Opcode.Pong, masked: true, payload: '000102fffe', rsv1: false });
     connection.destroy();
   });
 

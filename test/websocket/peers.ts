@@ -117,6 +117,8 @@ export interface ClientFrame {
   opcode: number;
   masked: boolean;
   payload: Buffer;
+  /** RSV1: compressed (permessage-deflate), as sent; the payload is not inflated. */
+  rsv1: boolean;
 }
 
 export function collectClientFrames(socket: Socket): { frames: ClientFrame[]; next(): Promise<ClientFrame> } {
@@ -145,7 +147,7 @@ export function collectClientFrames(socket: Socket): { frames: ClientFrame[]; ne
       const key = masked ? buffer.subarray(offset, offset + 4) : Buffer.alloc(4);
       const payload = Buffer.from(buffer.subarray(total - length, total));
       for (let i = 0; i < payload.length; i++) payload[i] = (payload[i] as number) ^ (key[i % 4] as number);
-      frames.push({ fin: ((buffer[0] as number) & 0x80) !== 0, opcode: (buffer[0] as number) & 0x0f, masked, payload });
+      frames.push({ fin: ((buffer[0] as number) & 0x80) !== 0, opcode: (buffer[0] as number) & 0x0f, masked, payload, rsv1: ((buffer[0] as number) & 0x40) !== 0 });
       buffer = buffer.subarray(total);
       next.flush();
     }

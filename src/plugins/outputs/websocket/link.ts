@@ -99,6 +99,8 @@ export class WebSocketLink {
   /** Why the last connect or send failed, kept after the outage for the shutdown line about lost records. */
   private lastProblem: string | null = null;
   private readonly target: string;
+  /** The last permessage-deflate answer logged. */
+  private compressionSettled: string | null = null;
 
   constructor(
     private readonly options: LinkOptions,
@@ -236,7 +238,13 @@ export class WebSocketLink {
 
   /** One connect + handshake attempt. Resolves to null on failure (logged and counted). */
   private connect(): Promise<WebSocketClientConnection | null> {
-    const connection = new WebSocketClientConnection(this.options.connection);
+    const connection = new WebSocketClientConnection({
+      ...this.options.connection,
+      onCompressed: (payloadBytes, compressedBytes) => {
+        this.telemetry.count('wsbit_output_compressed_payload_bytes_total', payloadBytes);
+        this.telemetry.count('wsbit_output_compressed_wire_bytes_total', compressedBytes);
+      },
+    });
     // Listen before open(): bytes that arrive with the 101 can end the connection before open() returns.
     connection.on('down', (reason) => this.onDown(connection, reason));
     connection.on('message', () => this.telemetry.logger.trace('ignored a data message from the server'));
@@ -310,6 +318,7 @@ export class WebSocketLink {
       );
     }
     this.telemetry.gauge('wsbit_output_connected', 1);
+    this.reportCompression(connection);
     this.options.onConnected?.();
     this.backoff.reset();
     this.shortBackoff.reset();
@@ -356,6 +365,19 @@ export class WebSocketLink {
       `connection to ${this.target} down: ${reason.message}${repeated ? '' : this.outageNote()}`,
       'wsbit_output_disconnects_total',
     );
+  }
+
+  /** With compress deflate, what the server agreed to: logged when it changes (a server that declines sends the bytes uncompressed). */
+  private reportCompression(connection: WebSocketClientConnection): void {
+    if (this.options.connection.compression === undefined) return;
+    const agreement = connection.compression;
+    const settled =
+      agreement === null
+        ? 'declined permessage-deflate; messages go uncompressed'
+        : `accepted permessage-deflate (client window ${agreement.clientMaxWindowBits} bits${agreement.clientNoContextTakeover ? ', no context takeover' : ''})`;
+    if (settled === this.compressionSettled) return;
+    this.compressionSettled = settled;
+    this.telemetry.logger.log(agreement === null ? 'warn' : 'info', `${this.target} ${settled}`);
   }
 
   /** Appended to the first warning of each kind in an outage, since the same failure again goes to debug. */

@@ -54,6 +54,9 @@ export function websocketOutputOptions(config: WebSocketOutputConfig, context: P
         maxControlFramesPerSecond: Math.max(0, config.control_frame_limit),
         writeStallTimeoutMs: config.write_stall_timeout * 1000,
         framePool,
+        ...(config.compress === 'deflate'
+          ? { compression: { level: config['compress.level'], threshold: config['compress.threshold'], clientMaxWindowBits: config['compress.window_bits'] } }
+          : {}),
       },
       idleTimeoutMs: Math.max(1, config['net.keepalive_idle_timeout']) * 1000,
       keepalive: config['net.keepalive'],

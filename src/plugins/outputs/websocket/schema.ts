@@ -30,6 +30,16 @@ export const websocketOutputSchema = [
   { key: 'confirm_timeout', type: 'time', default: '30s', description: 'How long to wait for that pong before the chunk is retried on a new connection.' },
   { key: 'handshake_timeout', type: 'time', default: '10s', description: 'How long to wait for the HTTP 101 response to the upgrade request.' },
   { key: 'control_frame_limit', type: 'int', default: 100, description: 'Most pings, and pongs answering none of ours, the server may send in one second; more drops the connection as hostile and its chunks go to the next one (0 = no limit).' },
+  {
+    key: 'compress',
+    type: 'enum',
+    values: ['off', 'deflate'],
+    default: 'off',
+    description: "'deflate': offer permessage-deflate (RFC 7692) in the handshake and compress messages when the server accepts; a server that declines gets them uncompressed. Delivery confirmation is unchanged.",
+  },
+  { key: 'compress.level', type: 'int', default: 1, min: 1, max: 9, description: 'zlib level with compress deflate: 1 is fastest (log lines still shrink several times), 9 smallest.' },
+  { key: 'compress.threshold', type: 'size', default: '1K', description: 'With compress deflate, messages smaller than this are sent uncompressed.' },
+  { key: 'compress.window_bits', type: 'int', default: 15, min: 9, max: 15, description: "With compress deflate, the client_max_window_bits offered: our LZ77 window is at most 2^N bytes (smaller saves memory, compresses less)." },
   upstreamKey,
   { key: 'write_stall_timeout', type: 'time', default: '30s', description: 'Drop the connection when more than 64 KiB we sent stays unread by the server this long; its chunks go to the next connection (0 = never).' },
 ] as const;
