@@ -23,6 +23,8 @@ export interface LinkOptions {
   confirmTimeoutMs: number;
   /** Log connect timeouts as errors (Fluent Bit's `net.connect_timeout_log_error`). */
   connectTimeoutLogError: boolean;
+  /** ` through proxy …` when the connection goes through one, for the start-up line. */
+  proxyNote?: string;
   /** Told of every new connection, and of an open one lost while idle (no pong, EOF): an upstream's balancer listens. */
   onConnected?: () => void;
   onLost?: (reason: string) => void;
@@ -111,7 +113,7 @@ export class WebSocketLink {
   }
 
   get description(): string {
-    return this.target;
+    return `${this.target}${this.options.proxyNote ?? ''}`;
   }
 
   /** One node of an upstream: the balancer logs its outages ("node X is down", "is up again"), so the link's own lines go to debug. */
