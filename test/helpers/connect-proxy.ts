@@ -26,6 +26,8 @@ export interface ConnectProxyOptions {
    * client must take what follows the blank line as the tunnel's, not the proxy's.
    */
   answerWithTargetBytes?: boolean;
+  /** Listen on this port (0: any), e.g. to come back where a crashed proxy was. */
+  port?: number;
 }
 
 export interface ConnectProxy {
@@ -117,7 +119,7 @@ export async function startConnectProxy(options: ConnectProxyOptions = {}): Prom
     };
     client.on('data', onHead);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const proxy: ConnectProxy = {
     port,
