@@ -135,7 +135,7 @@ describe('kill -9 with a disk buffer, through a CONNECT proxy', () => {
     const sent = 1500;
     const input = new TcpFeeder(tcpPortOf(first), { count: sent, perSecond: 1500 });
     await input.done;
-    await first.waitForOutput(/refused the tunnel: HTTP 407/, 'the 407', 20_000);
+    await first.waitForOutput(/\[error\] .*proxy http:\/\/127\.0\.0\.1:\d+ refused the connection to ws:\/\/127\.0\.0\.1:\d+\/ingest: HTTP 407/, 'the 407', 20_000);
     await waitFor(() => recordsOnDisk(dir) === sent, `all ${sent} records on disk`, 20_000);
     first.child.kill('SIGKILL');
     await first.waitForExit();

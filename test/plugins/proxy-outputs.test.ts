@@ -106,6 +106,12 @@ test('websocket output, the proxy answers 407: the error names the proxy and its
   await agent.waitFor(() => proxy.connections >= 2, 'a second attempt through the proxy', 20_000);
   assert.equal(server.handshakes, 0, 'nothing reached the server');
   assert.doesNotMatch(agent.logs(), /wrong/, 'no credentials in the log');
+  // No retry fixes a 407: it is logged as an error that says what to change, and the output counts as refused.
+  assert.match(
+    agent.logs(),
+    new RegExp(`\\[error\\] \\[output:websocket:websocket\\.0\\] proxy ${proxy.url.replace(/\./g, '\\.')} refused the connection to ws://127\\.0\\.0\\.1:${server.port}/: HTTP 407 Proxy Authentication Required; the proxy wants credentials`),
+  );
+  assert.equal(agent.agent.metrics.get('wsbit_output_refused', 'websocket.0'), 1);
   assert.equal(agent.agent.metrics.get('fluentbit_output_dropped_records_total', 'websocket.0'), 0);
 });
 

@@ -377,7 +377,9 @@ export class WebSocketLink {
     this.refused = null;
     this.refusal.end();
     this.telemetry.gauge('wsbit_output_refused', 0);
-    return `; the server accepts the upgrade again after refusing it ${this.refusedAttempts} time${this.refusedAttempts === 1 ? '' : 's'} (${refused.answer})`;
+    const times = `${this.refusedAttempts} time${this.refusedAttempts === 1 ? '' : 's'}`;
+    if (refused.refusedBy !== undefined) return `; proxy ${refused.refusedBy} lets the connection through again after refusing it ${times} (${refused.answer})`;
+    return `; the server accepts the upgrade again after refusing it ${times} (${refused.answer})`;
   }
 
   /**
@@ -394,8 +396,9 @@ export class WebSocketLink {
       this.refused = refusal;
       this.refusedAttempts = 1;
       this.telemetry.gauge('wsbit_output_refused', 1);
+      const refused = refusal.refusedBy === undefined ? `${this.target} refused the connection` : `proxy ${refusal.refusedBy} refused the connection to ${this.target}`;
       logger.error(
-        `${this.target} refused the connection: ${refusal.answer}; ${refusal.hint}. Records wait and are retried at the reconnect backoff (${next}), but the answer will not change until the configuration or the server does; /api/v1/health reports unhealthy until a handshake succeeds`,
+        `${refused}: ${refusal.answer}; ${refusal.hint}. Records wait and are retried at the reconnect backoff (${next}), but the answer will not change until the configuration or the ${refusal.refusedBy === undefined ? 'server' : 'proxy'} does; /api/v1/health reports unhealthy until a handshake succeeds`,
       );
       return;
     }
@@ -406,7 +409,8 @@ export class WebSocketLink {
       return;
     }
     const since = formatLogTimestamp(new Date(this.refusal.sinceMs as number));
-    logger.error(`${this.target} still refuses the connection: ${refusal.answer}, ${this.refusedAttempts} attempts since ${since}; ${refusal.hint}`);
+    const refuses = refusal.refusedBy === undefined ? `${this.target} still refuses the connection` : `proxy ${refusal.refusedBy} still refuses the connection to ${this.target}`;
+    logger.error(`${refuses}: ${refusal.answer}, ${this.refusedAttempts} attempts since ${since}; ${refusal.hint}`);
   }
 
   /** The first delivery after failures ends the outage: the next failure is news again. */
