@@ -115,6 +115,9 @@ class ProxyTunnelSocket extends Socket {
       this.destroy(new ProxyError('WSBIT_PROXY_TIMEOUT', proxy.display, `did not open a tunnel to ${authority(target)} within ${options.timeoutMs} ms`));
     }, options.timeoutMs);
     this.once('close', () => clearTimeout(this.#timer));
+    // The caller's own 'error' listener gets every error; this one keeps an error that comes after the
+    // caller let go of the socket (a connect refused as it tears down) from ending the process.
+    this.on('error', () => undefined);
     this.connect({ host: proxy.host, port: proxy.port, ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}) });
   }
 
@@ -214,7 +217,11 @@ export function tunnelStream(tunnel: Socket): Duplex {
     if (!stream.push(data)) tunnel.pause();
   });
   tunnel.on('end', () => stream.push(null));
-  tunnel.on('error', (error) => stream.destroy(error));
+  tunnel.on('error', (error) => {
+    if (!stream.destroyed) stream.destroy(error);
+  });
+  // TLS listens for the stream's errors; this keeps one after TLS let go from ending the process.
+  stream.on('error', () => undefined);
   tunnel.on('close', () => stream.destroy());
   return stream;
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { WebSocketServer } from 'ws';
@@ -175,6 +176,71 @@ test('http output, the proxy answers 403: retried, the log names the proxy, no r
   await running.waitFor(() => refusing.connections >= 2, 'a retry through the proxy', 20_000);
   assert.equal(server.requests.length, 0, 'nothing reached the server');
   assert.equal(running.agent.metrics.get('fluentbit_output_dropped_records_total', 'http.0'), 0);
+});
+
+test('http output over TLS through the proxy: verified for the target name inside the tunnel, every record delivered', async (t) => {
+  withEnvironment(t, {});
+  const dir = privateTempDir('wsbit-proxy-https-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pki = writeTestPki(dir);
+  const bodies: Buffer[] = [];
+  const servernames: Array<string | false | null> = [];
+  const https = createHttpsServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) }, (request, response) => {
+    servernames.push((request.socket as TLSSocket).servername);
+    const parts: Buffer[] = [];
+    request.on('data', (part: Buffer) => parts.push(part));
+    request.on('end', () => {
+      bodies.push(Buffer.concat(parts));
+      response.writeHead(201).end();
+    });
+  });
+  https.listen(0, '127.0.0.1');
+  await once(https, 'listening');
+  t.after(async () => {
+    https.closeAllConnections();
+    await new Promise<void>((resolve) => https.close(() => resolve()));
+  });
+  const port = (https.address() as AddressInfo).port;
+  const proxy = await proxyFor(t);
+  const running = await startAgent(
+    ['-i', 'tcp', '-p', 'listen=127.0.0.1', '-p', 'port=0', '-o', 'http', '-p', 'host=localhost', '-p', `port=${port}`, '-p', 'tls=on', '-p', `tls.ca_file=${pki.ca}`,
+      '-p', 'format=json_lines', '-p', `proxy=${proxy.url}`, '-m', '*', '-f', '0.05'],
+  );
+  t.after(() => running.stop());
+  await sendNumbered(running.tcpPort(), 0, 200);
+  await running.waitFor(() => numbersIn(bodies).length >= 200, '200 records over https', 30_000);
+  assert.deepEqual(numbersIn(bodies).sort((a, b) => a - b), [...Array(200).keys()]);
+  assert.ok(proxy.requests.length >= 1 && proxy.requests.every((request) => request.target === `localhost:${port}`));
+  assert.ok(servernames.length > 0 && servernames.every((name) => name === 'localhost'));
+});
+
+test('http output over an upstream: NO_PROXY sends one node direct, the other goes through HTTP_PROXY; records sent = received', async (t) => {
+  const dir = tempDir();
+  t.after(dir.cleanup);
+  const servers = [await captureServer(), await captureServer()];
+  t.after(async () => {
+    for (const server of servers) await server.close();
+  });
+  const proxy = await proxyFor(t);
+  withEnvironment(t, { HTTP_PROXY: proxy.url, NO_PROXY: 'localhost' });
+  const file = dir.write(
+    'nodes.conf',
+    ['[UPSTREAM]', '    name two', '[NODE]', '    name proxied', '    host 127.0.0.1', `    port ${servers[0]!.port}`,
+      '[NODE]', '    name direct', '    host localhost', `    port ${servers[1]!.port}`, ''].join('\n'),
+  );
+  const running = await startAgent(
+    ['-i', 'tcp', '-p', 'listen=127.0.0.1', '-p', 'port=0', '-o', 'http', '-p', `upstream=${file}`, '-p', 'format=json_lines', '-m', '*', '-f', '0.05'],
+  );
+  t.after(() => running.stop());
+  const all = (): number[] => numbersIn(servers.flatMap((server) => server.accepted.map((r) => r.body)));
+  // One batch at a time, each delivered before the next: separate chunks, which round robin spreads.
+  for (let batch = 0; batch < 10; batch++) {
+    await sendNumbered(running.tcpPort(), batch * 30, 30);
+    await running.waitFor(() => all().length >= (batch + 1) * 30, `batch ${batch} at the nodes`, 30_000);
+  }
+  assert.deepEqual(all().sort((a, b) => a - b), [...Array(300).keys()]);
+  assert.ok(servers.every((server) => server.accepted.length > 0), 'both nodes took a share');
+  assert.deepEqual(new Set(proxy.requests.map((request) => request.target)), new Set([`127.0.0.1:${servers[0]!.port}`]), 'only the node NO_PROXY does not name went through the proxy');
 });
 
 test('environment: HTTP_PROXY takes a loopback target unless NO_PROXY names it; HTTPS_PROXY is for TLS targets only; net.proxy_env_ignore', async (t) => {
