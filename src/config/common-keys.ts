@@ -5,6 +5,7 @@
  *
  *     const schema = [...outputCommonKeys, ...netClientKeys, ...tlsClientKeys, ...ownKeys] as const;
  */
+import { PROXY_URL_EXPECTED, parseProxyUrl, type ProxyServer } from '../base/proxy.js';
 import { ParseFailure, type ParamSpec } from './schema.js';
 import { parseDouble, parseInt } from './units.js';
 
@@ -78,7 +79,22 @@ export const netClientKeys = [
   { key: 'net.connect_timeout_log_error', type: 'bool', default: true, description: 'Log connection timeouts as errors (otherwise as debug messages).' },
   { key: 'net.io_timeout', type: 'time', default: 0, description: 'Give up a read or write on the connection after this long (0 = never).' },
   { key: 'net.source_address', type: 'string', default: null, description: 'Local address to connect from.' },
+  {
+    key: 'proxy',
+    type: 'string',
+    default: null,
+    parse: parseProxyKey,
+    description:
+      'HTTP proxy for every connection of this output (and every node of its upstream), as http://[user:password@]host:port; connections go through a CONNECT tunnel, TLS to the server inside it. Unset: HTTPS_PROXY (TLS) or HTTP_PROXY (plain) from the environment, unless NO_PROXY names the server.',
+  },
+  { key: 'net.proxy_env_ignore', type: 'bool', default: false, description: 'Ignore the HTTP_PROXY, HTTPS_PROXY and NO_PROXY environment variables (lower-case spellings included).' },
 ] as const satisfies readonly ParamSpec[];
+
+/** Fluent Bit's `proxy` key: `http://host:port`, here with optional Basic credentials. */
+export function parseProxyKey(raw: string): ProxyServer | ParseFailure {
+  const parsed = parseProxyUrl(raw);
+  return 'invalid' in parsed ? new ParseFailure(`${PROXY_URL_EXPECTED} (${parsed.invalid})`) : parsed;
+}
 
 /** `tls_configmap` plus the `tls` switch of outputs that may use TLS. */
 export const tlsClientKeys = [

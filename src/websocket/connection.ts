@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { WsbitError, errorMessage } from '../base/errors.js';
+import { ProxyError } from '../base/proxy-tunnel.js';
 import { dial, type WebSocketConnectionOptions } from './dial.js';
 import { CloseCode, encodeCloseFrame, encodePing, type DataOpcode } from './frame.js';
 import { MessageDeflater, MessageInflater, formatDeflateOffer, negotiateDeflate, type DeflateAgreement } from './deflate.js';
@@ -442,7 +443,10 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
     const detail = errorMessage(error);
     switch (state.kind) {
       case 'connecting':
-        if ((this.#options.tls ?? null) !== null && state.tcpConnected) {
+        // The proxy failed, not the target: its error already names it and its status.
+        if (error instanceof ProxyError) {
+          this.#goDown(error);
+        } else if ((this.#options.tls ?? null) !== null && state.tcpConnected) {
           this.#goDown(new WsbitError('WSBIT_TLS_FAILED', `TLS handshake with ${this.#target} failed: ${detail}`, { cause: error }));
         } else {
           this.#goDown(new WsbitError('WSBIT_CONNECT_FAILED', `cannot connect to ${this.#target}: ${detail}`, { cause: error }));

@@ -5,6 +5,8 @@ import { createRequire } from 'node:module';
 import { connect as netConnect, type Socket } from 'node:net';
 import type * as Tls from 'node:tls';
 import type { BufferPool } from '../base/buffer-pool.js';
+import type { ProxyServer } from '../base/proxy.js';
+import { connectThroughProxy, tlsThroughTunnel } from '../base/proxy-tunnel.js';
 import { tlsConnectOptions, type TlsSettings } from '../base/tls.js';
 import type { DeflateOffer } from './deflate.js';
 import type { HttpHeader } from './handshake.js';
@@ -15,6 +17,8 @@ export interface WebSocketConnectionOptions {
   uri: string;
   /** `null` or absent: plain TCP. The `tls*` keys, as every output that opens its own sockets reads them. */
   tls?: TlsSettings | null;
+  /** `null` or absent: connect directly. Else a CONNECT tunnel through this proxy, for plain and TLS alike. */
+  proxy?: ProxyServer | null;
   headers: readonly HttpHeader[];
   subprotocol?: string;
   /** TCP connect plus TLS handshake, as Fluent Bit's `net.connect_timeout`. */
@@ -55,9 +59,19 @@ export interface WebSocketConnectionOptions {
 let loadedTls: typeof Tls | undefined;
 const tlsModule = (): typeof Tls => (loadedTls ??= createRequire(import.meta.url)('node:tls') as typeof Tls);
 
-/** Starts the TCP connection (and the TLS handshake over it when `tls` is set); the caller listens for 'connect'. */
+/**
+ * Starts the TCP connection (and the TLS handshake over it when `tls` is set); the caller listens for
+ * 'connect' and 'secureConnect'. Through a proxy, 'connect' means the tunnel is open, and TLS runs
+ * inside it with the target's name for SNI and verification.
+ */
 export function dial(options: WebSocketConnectionOptions): Socket {
-  const { host, port, sourceAddress } = options;
+  const { host, port, sourceAddress, proxy } = options;
+  if (proxy !== undefined && proxy !== null) {
+    const tunnel = connectThroughProxy(proxy, { host, port }, { timeoutMs: options.connectTimeoutMs, ...(sourceAddress !== undefined ? { localAddress: sourceAddress } : {}) });
+    if (options.tls === undefined || options.tls === null) return tunnel;
+    const tlsOptions = { host, ...tlsConnectOptions(options.tls, host), ALPNProtocols: ['http/1.1'] };
+    return tlsThroughTunnel((connectOptions) => tlsModule().connect(connectOptions), tunnel, tlsOptions, options.tcpKeepaliveInitialDelayMs);
+  }
   // Node merges connect options over its defaults, so an explicit `undefined` would erase a default
   // (tls.checkServerIdentity, for one): only keys with values are passed. tls.connect also accepts the
   // net.connect options such as localAddress, though its typings omit them.

@@ -1,11 +1,12 @@
 import crypto from 'node:crypto';
 import { ConfigError, errorMessage } from '../../base/errors.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
-import { outputNodes } from '../../upstream/config.js';
+import { outputNodes, type UpstreamNode } from '../../upstream/config.js';
 import { defineOutput } from '../../pipeline/contracts.js';
 import { ForwardConnection } from './forward/connection.js';
 import { encodeForwardMessage } from './forward/encode.js';
 import { forwardOutputManifest } from './forward/schema.js';
+import { nodeProxy, proxyNote } from './node-proxy.js';
 
 interface NodeTarget {
   idle: ForwardConnection[];
@@ -26,6 +27,8 @@ export const forwardOutput = defineOutput({
       throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${context.instance}: compress gzip cannot be used with time_as_integer on`);
     }
     const nodes = outputNodes(context.instance, config, port, context.upstream);
+    // Chosen once, at start: the environment is read then, as for the other outputs.
+    const proxies = new Map(nodes.map((node): [UpstreamNode, ReturnType<typeof nodeProxy>] => [node, nodeProxy(config, node)]));
     const outputKey = config.shared_key ?? (config.empty_shared_key ? '' : null);
     const workers = Number((config as Record<string, unknown>)['workers'] ?? 0);
     const maxIdle = Math.max(1, workers);
@@ -43,6 +46,7 @@ export const forwardOutput = defineOutput({
         host: entry.node.host,
         port: entry.node.port,
         tls: entry.node.tls,
+        proxy: proxies.get(entry.node)?.server ?? null,
         sourceAddress: config['net.source_address'],
         connectTimeoutMs: Math.max(1, config['net.connect_timeout']) * 1000,
         responseTimeoutMs: Math.max(1, config.ack_timeout) * 1000,
@@ -66,7 +70,7 @@ export const forwardOutput = defineOutput({
 
     return {
       async start() {
-        const where = config.upstream === null ? `${nodes[0]?.host ?? ''}:${port}` : `upstream ${balancer.description}`;
+        const where = config.upstream === null ? `${nodes[0]?.host ?? ''}:${port}${proxyNote(proxies.get(nodes[0] as UpstreamNode) ?? null)}` : `upstream ${balancer.description}`;
         const mode = config.compress === 'gzip' ? 'CompressedPackedForward' : config.forward_mode === 'packed_forward' ? 'PackedForward' : 'Forward';
         telemetry.logger.info(`target ${where}, ${mode} mode${config.require_ack_response ? ', with acks' : ''}${outputKey !== null ? ', shared key' : ''}`);
       },

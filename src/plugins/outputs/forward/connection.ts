@@ -10,6 +10,8 @@ import { findEntry, mapEntries, readStr } from '../../../codec/msgpack-map.js';
 import { WsbitError, errorMessage } from '../../../base/errors.js';
 import { FrameScanner } from '../../../forward/frame-scanner.js';
 import { buildPing, checkPong, readHelo, type ClientHandshakeConfig } from '../../../forward/handshake.js';
+import type { ProxyServer } from '../../../base/proxy.js';
+import { ProxyError, connectThroughProxy, tlsThroughTunnel } from '../../../base/proxy-tunnel.js';
 import { tlsConnectOptions, type TlsSettings } from '../../../base/tls.js';
 
 /** Server messages are small (HELO, PONG, acks); anything bigger is not a forward server. */
@@ -20,6 +22,8 @@ export interface ForwardConnectionOptions {
   host: string;
   port: number;
   tls: TlsSettings | null;
+  /** Through this proxy's CONNECT tunnel (TLS inside it), or direct when null. */
+  proxy: ProxyServer | null;
   sourceAddress: string | null;
   connectTimeoutMs: number;
   /** Handshake (HELO to PONG) and ack waits. */
@@ -50,11 +54,12 @@ export class ForwardConnection {
   async open(): Promise<void> {
     const { host, port, connectTimeoutMs } = this.options;
     const base = { host, port, ...(this.options.sourceAddress !== null ? { localAddress: this.options.sourceAddress } : {}) };
-    const socket = this.options.tls === null ? net.connect(base) : tls.connect({ ...base, ...tlsConnectOptions(this.options.tls, host) });
+    const socket = this.dial(base);
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.onData(data));
-    socket.on('error', (error) => this.fail(new WsbitError('WSBIT_FORWARD_CONNECTION', errorMessage(error), { cause: error })));
+    // A proxy's refusal keeps its own code and message, which name the proxy rather than the server.
+    socket.on('error', (error) => this.fail(error instanceof ProxyError ? error : new WsbitError('WSBIT_FORWARD_CONNECTION', errorMessage(error), { cause: error })));
     socket.on('close', () => this.fail(new WsbitError('WSBIT_FORWARD_CONNECTION', 'connection closed by the server')));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -84,6 +89,14 @@ export class ForwardConnection {
       this.fail(error as Error);
       throw error;
     }
+  }
+
+  private dial(base: { host: string; port: number; localAddress?: string }): net.Socket {
+    const { proxy, tls: tlsSettings, connectTimeoutMs } = this.options;
+    if (proxy === null) return tlsSettings === null ? net.connect(base) : tls.connect({ ...base, ...tlsConnectOptions(tlsSettings, base.host) });
+    const tunnel = connectThroughProxy(proxy, base, { timeoutMs: connectTimeoutMs, ...(base.localAddress !== undefined ? { localAddress: base.localAddress } : {}) });
+    if (tlsSettings === null) return tunnel;
+    return tlsThroughTunnel(tls.connect, tunnel, { host: base.host, ...tlsConnectOptions(tlsSettings, base.host) });
   }
 
   /**

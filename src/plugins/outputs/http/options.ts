@@ -5,6 +5,8 @@ import type { ResolvedConfig } from '../../../config/schema.js';
 import type { OutputContext } from '../../../pipeline/contracts.js';
 import { nodeUri, outputNodes, type UpstreamNode } from '../../../upstream/config.js';
 import { payloadOptions } from '../format-keys.js';
+import { nodeProxy, proxyNote } from '../node-proxy.js';
+import { proxyConnector } from './proxy-connector.js';
 import { requestHeaders } from './request.js';
 import type { httpOutputSchema } from './schema.js';
 
@@ -46,13 +48,16 @@ export function httpOutputOptions(config: HttpOutputConfig, context: Pick<Output
   const idleTimeoutMs = Math.max(1, config['net.keepalive_idle_timeout']) * 1000;
   return {
     nodes,
-    singleTarget: config.upstream === null ? `${nodes[0]?.host ?? ''}:${port}` : null,
+    singleTarget: config.upstream === null ? `${nodes[0]?.host ?? ''}:${port}${nodes[0] === undefined ? '' : proxyNote(nodeProxy(config, nodes[0]))}` : null,
     payload,
     gzip,
     connectionsPerNode,
     logResponsePayload: config.log_response_payload,
     node(node) {
       const host = node.host.includes(':') ? `[${node.host}]` : node.host;
+      const proxy = nodeProxy(config, node);
+      const connectTimeoutMs = Math.max(1, config['net.connect_timeout']) * 1000;
+      const localAddress = config['net.source_address'] ?? undefined;
       return {
         origin: `${node.tls === null ? 'http' : 'https'}://${host}:${node.port}`,
         pool: {
@@ -64,11 +69,20 @@ export function httpOutputOptions(config: HttpOutputConfig, context: Pick<Output
           ...(config['net.keepalive_max_recycle'] > 0 ? { maxRequestsPerClient: config['net.keepalive_max_recycle'] } : {}),
           headersTimeout: Math.max(1, config['http.response_timeout']) * 1000,
           bodyTimeout: config['net.io_timeout'] * 1000,
-          connect: {
-            timeout: Math.max(1, config['net.connect_timeout']) * 1000,
-            ...(config['net.source_address'] !== null ? { localAddress: config['net.source_address'] } : {}),
-            ...(node.tls === null ? {} : tlsConnectOptions(node.tls, node.host)),
-          },
+          connect:
+            proxy === null
+              ? {
+                  timeout: connectTimeoutMs,
+                  ...(localAddress !== undefined ? { localAddress } : {}),
+                  ...(node.tls === null ? {} : tlsConnectOptions(node.tls, node.host)),
+                }
+              : proxyConnector(proxy.server, {
+                  host: node.host,
+                  port: node.port,
+                  tls: node.tls === null ? null : tlsConnectOptions(node.tls, node.host),
+                  timeoutMs: connectTimeoutMs,
+                  ...(localAddress !== undefined ? { localAddress } : {}),
+                }),
         },
         uri: nodeUri(node, config.uri),
         headers: requestHeaders({

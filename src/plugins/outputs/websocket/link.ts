@@ -23,6 +23,8 @@ export interface LinkOptions {
   confirmTimeoutMs: number;
   /** Log connect timeouts as errors (Fluent Bit's `net.connect_timeout_log_error`). */
   connectTimeoutLogError: boolean;
+  /** ` through proxy …` when the connection goes through one, for the start-up line. */
+  proxyNote?: string;
   /** Told of every new connection, and of an open one lost while idle (no pong, EOF): an upstream's balancer listens. */
   onConnected?: () => void;
   onLost?: (reason: string) => void;
@@ -113,7 +115,7 @@ export class WebSocketLink {
   }
 
   get description(): string {
-    return this.target;
+    return `${this.target}${this.options.proxyNote ?? ''}`;
   }
 
   /** One node of an upstream: the balancer logs its outages ("node X is down", "is up again"), so the link's own lines go to debug. */
@@ -397,7 +399,9 @@ export class WebSocketLink {
     this.refused = null;
     this.refusal.end();
     this.telemetry.gauge('wsbit_output_refused', 0);
-    return `; the server accepts the upgrade again after refusing it ${this.refusedAttempts} time${this.refusedAttempts === 1 ? '' : 's'} (${refused.answer})`;
+    const times = `${this.refusedAttempts} time${this.refusedAttempts === 1 ? '' : 's'}`;
+    if (refused.refusedBy !== undefined) return `; proxy ${refused.refusedBy} lets the connection through again after refusing it ${times} (${refused.answer})`;
+    return `; the server accepts the upgrade again after refusing it ${times} (${refused.answer})`;
   }
 
   /**
@@ -414,8 +418,9 @@ export class WebSocketLink {
       this.refused = refusal;
       this.refusedAttempts = 1;
       this.telemetry.gauge('wsbit_output_refused', 1);
+      const refused = refusal.refusedBy === undefined ? `${this.target} refused the connection` : `proxy ${refusal.refusedBy} refused the connection to ${this.target}`;
       logger.error(
-        `${this.target} refused the connection: ${refusal.answer}; ${refusal.hint}. Records wait and are retried at the reconnect backoff (${next}), but the answer will not change until the configuration or the server does; /api/v1/health reports unhealthy until a handshake succeeds`,
+        `${refused}: ${refusal.answer}; ${refusal.hint}. Records wait and are retried at the reconnect backoff (${next}), but the answer will not change until the configuration or the ${refusal.refusedBy === undefined ? 'server' : 'proxy'} does; /api/v1/health reports unhealthy until a handshake succeeds`,
       );
       return;
     }
@@ -426,7 +431,8 @@ export class WebSocketLink {
       return;
     }
     const since = formatLogTimestamp(new Date(this.refusal.sinceMs as number));
-    logger.error(`${this.target} still refuses the connection: ${refusal.answer}, ${this.refusedAttempts} attempts since ${since}; ${refusal.hint}`);
+    const refuses = refusal.refusedBy === undefined ? `${this.target} still refuses the connection` : `proxy ${refusal.refusedBy} still refuses the connection to ${this.target}`;
+    logger.error(`${refuses}: ${refusal.answer}, ${this.refusedAttempts} attempts since ${since}; ${refusal.hint}`);
   }
 
   /** The first delivery after failures ends the outage: the next failure is news again. */

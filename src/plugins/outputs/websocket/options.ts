@@ -5,6 +5,7 @@ import type { OutputContext } from '../../../pipeline/contracts.js';
 import { nodeUri, outputNodes, type UpstreamNode } from '../../../upstream/config.js';
 import { outputBufferPool } from '../buffer-pools.js';
 import { payloadOptions } from '../format-keys.js';
+import { nodeProxy, proxyNote } from '../node-proxy.js';
 import type { LinkOptions } from './link.js';
 import type { websocketOutputSchema } from './schema.js';
 
@@ -44,6 +45,7 @@ export function websocketOutputOptions(config: WebSocketOutputConfig, context: P
         port: node.port,
         uri: nodeUri(node, config.uri),
         tls: node.tls,
+        proxy: nodeProxy(config, node)?.server ?? null,
         headers: [...config.header, ...node.headers],
         ...(config.subprotocol !== null ? { subprotocol: config.subprotocol } : {}),
         connectTimeoutMs: config['net.connect_timeout'] * 1000,
@@ -66,6 +68,7 @@ export function websocketOutputOptions(config: WebSocketOutputConfig, context: P
       confirmDelivery: config.confirm_delivery,
       confirmTimeoutMs: Math.max(1, config.confirm_timeout) * 1000,
       connectTimeoutLogError: config['net.connect_timeout_log_error'],
+      proxyNote: proxyNote(nodeProxy(config, node)),
     }),
   };
 }

@@ -1,20 +1,23 @@
 /**
  * Answers to the upgrade that no retry will change: HTTP 404 (the path), 401 or 403 (the credentials),
- * and a TLS certificate the client does not trust. They look like an outage from the engine's side
+ * a TLS certificate the client does not trust, and a proxy's 407 or 403. They look like an outage from the engine's side
  * (the chunk waits), but only a change of configuration ends them, so the link logs them as errors
  * with what to change, and the health endpoint turns unhealthy while they last (issue 22, point 4).
  */
 import { WsbitError } from '../../../base/errors.js';
+import { ProxyError } from '../../../base/proxy-tunnel.js';
 import { HandshakeError } from '../../../websocket/handshake.js';
 import type { WebSocketConnectionOptions } from '../../../websocket/dial.js';
 
 export interface Refusal {
   /** Stable: a new code, not a new message, is a new refusal. */
-  code: 'WSBIT_OUTPUT_REFUSED_PATH' | 'WSBIT_OUTPUT_REFUSED_CREDENTIALS' | 'WSBIT_OUTPUT_TLS_UNTRUSTED';
+  code: 'WSBIT_OUTPUT_REFUSED_PATH' | 'WSBIT_OUTPUT_REFUSED_CREDENTIALS' | 'WSBIT_OUTPUT_TLS_UNTRUSTED' | 'WSBIT_OUTPUT_REFUSED_BY_PROXY';
   /** What the server said, in a few words: `HTTP 401 Unauthorized`, `TLS verification failed: …`. */
   answer: string;
   /** What to change in the configuration, naming the keys. */
   hint: string;
+  /** The proxy (without credentials) when it refused, not the server. */
+  refusedBy?: string;
 }
 
 /**
@@ -51,7 +54,23 @@ export interface RefusalContext {
 export function permanentRefusal(error: unknown, context: RefusalContext): Refusal | null {
   if (error instanceof HandshakeError && error.code === 'WSBIT_HANDSHAKE_REJECTED') return httpRefusal(error, context);
   if (error instanceof WsbitError && error.code === 'WSBIT_TLS_FAILED') return tlsRefusal(error, context);
+  if (error instanceof ProxyError) return proxyRefusal(error);
   return null;
+}
+
+/** A proxy's 407 (its credentials) or 403 (its rules): its 502 and 503 say the server is away, which passes. */
+function proxyRefusal(error: ProxyError): Refusal | null {
+  if (error.status !== 407 && error.status !== 403) return null;
+  const answer = /HTTP \d{3}.*$/.exec(error.message)?.[0] ?? `HTTP ${error.status}`;
+  return {
+    code: 'WSBIT_OUTPUT_REFUSED_BY_PROXY',
+    answer,
+    refusedBy: error.proxy,
+    hint:
+      error.status === 407
+        ? `the proxy wants credentials: put them in the proxy URL (proxy key, or HTTPS_PROXY/HTTP_PROXY), http://user:password@host:port`
+        : `the proxy does not let this server through: ask for its host and port to be allowed (CONNECT), or list it in NO_PROXY if it is reachable directly`,
+  };
 }
 
 function httpRefusal(error: HandshakeError, { connection, node }: RefusalContext): Refusal | null {
