@@ -62,6 +62,27 @@ describe('fault scenarios through a CONNECT proxy', () => {
     assert.equal(proxy.tunnels, peer.handshakes, 'every WebSocket connection came through the proxy');
   });
 
+  it('compress deflate through the proxy: the server restarts twice while records flow, 0 lost, and the tunnel carries compressed bytes', async (t) => {
+    server = await startCountingServer('json_lines', false, { perMessageDeflate: true });
+    proxy = await startConnectProxy();
+    const peer = server;
+    agent = await startTestAgent([...throughProxy(peer.port, proxy.url), '-p', 'compress=deflate', '-p', 'compress.threshold=0']);
+    feeder = new TcpFeeder(agent.tcpPort(), { count: 1200, perSecond: 300 });
+    await waitFor(() => peer.records > 200, 'records flowing');
+    await peer.restart(100);
+    await sleep(230);
+    await peer.restart(100);
+    await feeder.done;
+    await waitForAll(t, 'compress deflate, restart twice, through the proxy', feeder.sent, peer, agent);
+    assert.equal(peer.lost(feeder.sent), 0);
+    assert.ok(peer.handshakes >= 3, 'a new handshake after each restart');
+    assert.equal(proxy.tunnels, peer.handshakes, 'every WebSocket connection came through the proxy');
+    // Each json line holds at least the feeder's 80 bytes ({"seq":N,"pad":"x" × 60}); deflate halves that easily.
+    const leastPayloadBytes = peer.records * 80;
+    t.diagnostic(`the server read ${peer.wireBytes} B on the wire for ${peer.records} records (at least ${leastPayloadBytes} B of json lines)`);
+    assert.ok(peer.wireBytes < leastPayloadBytes / 2, 'compressed inside the tunnel');
+  });
+
   it('the server is down 6 s while records arrive (the proxy answers 502): 0 lost, and the log blames the proxy answer, not the server', async (t) => {
     server = await startCountingServer('json_lines');
     proxy = await startConnectProxy();
