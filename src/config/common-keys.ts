@@ -84,11 +84,17 @@ export const netClientKeys = [
     type: 'string',
     default: null,
     parse: parseProxyKey,
+    quoteInError: withoutProxyPassword,
     description:
       'HTTP proxy for every connection of this output (and every node of its upstream), as http://[user:password@]host:port; connections go through a CONNECT tunnel, TLS to the server inside it. Unset: HTTPS_PROXY (TLS) or HTTP_PROXY (plain) from the environment, unless NO_PROXY names the server.',
   },
   { key: 'net.proxy_env_ignore', type: 'bool', default: false, description: 'Ignore the HTTP_PROXY, HTTPS_PROXY and NO_PROXY environment variables (lower-case spellings included).' },
 ] as const satisfies readonly ParamSpec[];
+
+/** A proxy value as an error may quote it: a log line or a support ticket must not carry the password. */
+export function withoutProxyPassword(raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
+}
 
 /** Fluent Bit's `proxy` key: `http://host:port`, here with optional Basic credentials. */
 export function parseProxyKey(raw: string): ProxyServer | ParseFailure {

@@ -63,6 +63,8 @@ export interface ParamSpec {
   /** `int`: the smallest and largest value allowed (`port`: 1 to 65535), checked where the value is written. */
   readonly min?: number;
   readonly max?: number;
+  /** How a config error quotes a bad value, for keys that may hold credentials (`proxy`'s password). */
+  readonly quoteInError?: (raw: string) => string;
 }
 
 /** A raw `key value` pair in config order; keys may repeat. */
@@ -353,7 +355,8 @@ export function resolveConfig<const Schema extends readonly ParamSpec[]>(
     const value = parseParamValue(spec, entry.value);
     const expected = value instanceof ParseFailure ? value.expected : outOfRange(spec, value);
     if (expected !== null) {
-      const reason = `${instance}: invalid value '${entry.value}' for '${key}': expected ${expected}`;
+      const shown = spec.quoteInError?.(entry.value) ?? entry.value;
+      const reason = `${instance}: invalid value '${shown}' for '${key}': expected ${expected}`;
       fail(new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(reason, entry.origin), entry.origin));
       continue;
     }

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { chooseProxy, noProxyMatches, parseProxyUrl, type ProxyServer } from '../../src/base/proxy.js';
 import { connectRequest, readProxyAnswer } from '../../src/base/proxy-tunnel.js';
+import { netClientKeys } from '../../src/config/common-keys.js';
+import { resolveConfig } from '../../src/config/schema.js';
 
 function server(url: string): ProxyServer {
   const parsed = parseProxyUrl(url);
@@ -150,5 +152,18 @@ describe('CONNECT request and answer', () => {
     assert.equal(garbage.kind === 'failed' && garbage.error.code, 'WSBIT_PROXY_BAD_RESPONSE');
     const endless = readProxyAnswer(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\n'), Buffer.alloc(17_000, 'x')]), 'p');
     assert.equal(endless.kind === 'failed' && endless.error.code, 'WSBIT_PROXY_BAD_RESPONSE');
+  });
+});
+
+describe('the proxy key in a config error', () => {
+  it('quotes a bad value without its password', () => {
+    assert.throws(
+      () => resolveConfig(netClientKeys, [{ key: 'proxy', value: 'http://agent:s3cret@proxy.corp:3128/path' }], { instance: 'websocket.0', kind: 'output' }),
+      (error: Error) => {
+        assert.match(error.message, /invalid value 'http:\/\/agent:\*\*\*@proxy\.corp:3128\/path' for 'proxy'/);
+        assert.doesNotMatch(error.message, /s3cret/);
+        return true;
+      },
+    );
   });
 });
