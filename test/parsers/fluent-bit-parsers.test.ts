@@ -14,6 +14,8 @@ import { chunkToJson } from '../../src/codec/json.js';
 import { ParserRegistry } from '../../src/pipeline/parser-registry.js';
 import { loadParsersFile } from '../../src/app/config-files.js';
 import { tempDir } from '../helpers/temp.js';
+import { compileTimeFormat } from '../../src/parsers/time-format.js';
+import { loadTimeZone } from '../../src/parsers/time-zone.js';
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'fluent-bit', 'parsers');
 const cases = fs.readdirSync(fixtures).filter((file) => file.endsWith('.txt')).map((file) => file.slice(0, -'.txt'.length)).sort();
@@ -120,4 +122,19 @@ test('a bad Decode_Field rule drops all the parser\'s rules with a warning, as F
     assert.ok(outcome?.ok);
     assert.equal(outcome.body.toString('latin1'), '\x81\xa1a\xa4a\\tb');
   }
+});
+
+test("a format without a year takes today's date where the time is read: UTC, or the Time_Zone", () => {
+  const newYork = loadTimeZone('America/New_York');
+  assert.ok(newYork);
+  // 02:00Z on June 1 is still May 31 (22:00 EDT) in New York.
+  const now = Date.UTC(2023, 5, 1, 2, 0, 0);
+  assert.equal(compileTimeFormat('%H:%M').parse('23:00', now)?.sec, Date.UTC(2023, 5, 1, 23, 0) / 1000);
+  assert.equal(compileTimeFormat('%H:%M', { timeZone: newYork }).parse('23:00', now)?.sec, Date.UTC(2023, 5, 1, 3, 0) / 1000);
+  // Syslog's month and day replace today's; a day of the year replaces both.
+  assert.equal(compileTimeFormat('%b %d %H:%M:%S', { timeZone: newYork }).parse('Jan 15 12:00:00', now)?.sec, Date.UTC(2023, 0, 15, 17, 0) / 1000);
+  assert.equal(compileTimeFormat('%j %H').parse('032 01', now)?.sec, Date.UTC(2023, 1, 1, 1, 0) / 1000);
+  // Time_Strict off with nothing readable: today at midnight, as Fluent Bit's prefilled struct tm gives.
+  assert.equal(compileTimeFormat('%H:%M', { strict: false }).parse('garbage', now)?.sec, Date.UTC(2023, 5, 1) / 1000);
+  assert.equal(compileTimeFormat('%H:%M').parse('garbage', now), null);
 });
