@@ -261,6 +261,8 @@ function scanInto(tokens: readonly Token[], text: string, out: Parsed): boolean 
 
 /** `timegm`: the fields as a UTC time in seconds, out-of-range values carried over (day 0 is the last of the month before). */
 function timegm(year: number, monthIndex: number, day: number, hour: number, minute: number, second: number): number {
+  // Date.UTC reads years 0-99 as 1900-1999, so only later years take the short way.
+  if (year >= 100) return Date.UTC(year, monthIndex, day, hour, minute, second) / 1000;
   const date = new Date(0);
   date.setUTCFullYear(year, monthIndex, day);
   date.setUTCHours(hour, minute, second);
