@@ -55,12 +55,17 @@ export function addDecoderRule(decoders: FieldDecoder[], replace: boolean, value
   return null;
 }
 
+/** The `Decode_Field` rules (not `_As`) whose backend gives a string, which can never add keys. */
+export function uselessAppendRules(decoders: readonly FieldDecoder[]): string[] {
+  return decoders.flatMap((decoder) => decoder.rules.filter((rule) => !rule.replace && rule.backend !== 'json').map((rule) => `Decode_Field ${rule.backend} ${decoder.key}`));
+}
+
 type Decoded = { kind: 'string'; bytes: Uint8Array } | { kind: 'object'; msgpack: Uint8Array };
 
 /** Compiled decoders for one parser: `apply` is called for every record the parser makes. */
 export interface RecordDecoder {
   /** The body with the rules applied, or null when no key has rules (the body stays as it is). */
-  apply(body: Uint8Array, warn?: (message: string) => void): Buffer | null;
+  apply(body: Uint8Array): Buffer | null;
 }
 
 export function createRecordDecoder(decoders: readonly FieldDecoder[]): RecordDecoder | null {
@@ -72,7 +77,7 @@ export function createRecordDecoder(decoders: readonly FieldDecoder[]): RecordDe
     return range === null ? null : Buffer.from(entry.keyBuf.buffer, entry.keyBuf.byteOffset + range.start, range.end - range.start).toString('latin1');
   };
   return {
-    apply(body, warn): Buffer | null {
+    apply(body): Buffer | null {
       const entries = mapEntries(body);
       if (entries === null) return null;
       const first = entries.findIndex((entry) => {
@@ -99,10 +104,9 @@ export function createRecordDecoder(decoders: readonly FieldDecoder[]): RecordDe
         if (replaced === null) writer.raw(entry.valueBuf, entry.valueStart, entry.end);
         else if (replaced.kind === 'string') writeStr(writer, replaced.bytes);
         else writer.raw(replaced.msgpack);
-        if (appended !== null) {
-          if (appended.kind === 'string') warn?.('[parser_decoder] string type is not allowed');
-          else extra = appended.msgpack;
-        }
+        // A string result has nowhere to go (Fluent Bit logs 'string type is not allowed' for each
+        // record; wsbit says so once, when the parser is loaded).
+        if (appended !== null && appended.kind === 'object') extra = appended.msgpack;
       }
       if (extra === null) return writer.bytes();
       const extraEntries = mapEntries(extra) ?? [];

@@ -81,7 +81,7 @@ function jsonParser(definition: ParserDefinition, decoder: RecordDecoder | null)
       // flb_pack_json_recs must find exactly one record in the line.
       if (skipJsonWhitespace(line, result.end) < line.length) return { ok: false, reason: 'text after the JSON object' };
       // flb_parser_json.c decodes fields before it looks for the time.
-      const decoded = decoder?.apply(writer.view(), warn) ?? null;
+      const decoded = decoder?.apply(writer.view()) ?? null;
       const body = decoded ?? writer.view();
       const own = (): Buffer => decoded ?? writer.bytes();
       if (rule === null || keyBytes === null) return { ok: true, body: own(), time: null };
@@ -314,7 +314,7 @@ export function createParser(definition: ParserDefinition): Parser {
     parse(line, warn): ParseOutcome {
       const outcome = parser.parse(line, warn);
       if (!outcome.ok) return outcome;
-      const body = decoder.apply(outcome.body, warn);
+      const body = decoder.apply(outcome.body);
       return body === null ? outcome : { ok: true, body, time: outcome.time };
     },
   };

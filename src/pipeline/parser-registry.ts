@@ -10,7 +10,7 @@ import { parseTypes } from '../parsers/fields.js';
 import { createParser } from '../parsers/formats.js';
 import { parseUtcOffset } from '../parsers/time-format.js';
 import { loadTimeZone } from '../parsers/time-zone.js';
-import { addDecoderRule, type FieldDecoder } from '../parsers/decoders.js';
+import { addDecoderRule, uselessAppendRules, type FieldDecoder } from '../parsers/decoders.js';
 import { parserFormats, type Parser, type ParserDefinition, type ParserFormat } from '../parsers/types.js';
 import { builtinMultilineNames, builtinMultilineParser } from '../multiline/builtins.js';
 import { multilineSection, type MultilineSection } from '../multiline/section.js';
@@ -177,6 +177,10 @@ export function parserDefinition(section: ConfigSection, warnings: string[]): Pa
     // Fluent Bit logs the bad rule and makes the parser without any of its decoders.
     warnings.push(`[parser:${name}] ${decoderProblem}; all Decode_Field rules of this parser are ignored, as in Fluent Bit`);
     decoders = [];
+  }
+  const useless = uselessAppendRules(decoders);
+  if (useless.length > 0) {
+    warnings.push(`[parser:${name}] ${useless.join(', ')}: a Decode_Field backend other than json gives a string, which is not added to the record (Fluent Bit logs 'string type is not allowed' for each record) (${section.origin.file}:${section.origin.line})`);
   }
   if (ignored.size > 0) {
     warnings.push(`[parser:${name}] ${[...ignored].join(', ')} ${ignored.size === 1 ? 'is' : 'are'} not supported by wsbit and ignored (${section.origin.file}:${section.origin.line})`);

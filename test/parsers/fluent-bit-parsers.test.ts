@@ -138,3 +138,12 @@ test("a format without a year takes today's date where the time is read: UTC, or
   assert.equal(compileTimeFormat('%H:%M', { strict: false }).parse('garbage', now)?.sec, Date.UTC(2023, 5, 1) / 1000);
   assert.equal(compileTimeFormat('%H:%M').parse('garbage', now), null);
 });
+
+test('a Decode_Field rule that can only give a string is reported once, at load', () => {
+  const dir = tempDir('wsbit-parsers-decoders-');
+  const file = path.join(dir, 'parsers.conf');
+  fs.writeFileSync(file, '[PARSER]\n    Name p\n    Format regex\n    Regex ^(?<a>.*)$\n    Decode_Field json a try_next\n    Decode_Field escaped a\n');
+  const warnings = loadParsersFile(file, new ParserRegistry());
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0] ?? '', /\[parser:p\] Decode_Field escaped a: a Decode_Field backend other than json gives a string/);
+});
