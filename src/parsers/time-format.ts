@@ -60,7 +60,7 @@ function directive(c: string, format: string): Token[] {
     case 'I': case 'l': return [number('hour12', 1, 12, 2, true)];
     case 'M': return [number('minute', 0, 59, 2)];
     case 'S': return [number('second', 0, 60, 2)];
-    case 's': return [number('epoch', -1e12, 1e12, 13)];
+    case 's': return [number('epoch', 0, 1e12, 13)];
     case 'L': case 'f': return [{ kind: 'fraction' }];
     case 'p': case 'P': return [{ kind: 'ampm' }];
     case 'b': case 'h': case 'B': return [{ kind: 'month-name' }];
@@ -185,11 +185,6 @@ function scanInto(tokens: readonly Token[], text: string, out: Parsed): boolean 
         break;
       case 'number': {
         if (token.leadingSpace) while (text.charCodeAt(pos) === 0x20) pos++;
-        let sign = 1;
-        if (token.field === 'epoch' && (text[pos] === '-' || text[pos] === '+')) {
-          if (text[pos] === '-') sign = -1;
-          pos++;
-        }
         const start = pos;
         let value = 0;
         while (pos < text.length && pos - start < token.maxDigits) {
@@ -199,7 +194,6 @@ function scanInto(tokens: readonly Token[], text: string, out: Parsed): boolean 
           pos++;
         }
         if (pos === start) return false;
-        value *= sign;
         if (value < token.min || value > token.max) return false;
         if (token.field === 'year2') out.year2 = value;
         else out[token.field] = value;
@@ -298,7 +292,6 @@ export function compileTimeFormat(format: string, options: TimeFormatOptions = {
     parse(text: string, nowMs: number = Date.now()): EventTime | null {
       const { parsed, complete } = scan(tokens, text);
       if (!complete && strict) return null;
-      if (parsed.epoch !== undefined) return { sec: parsed.epoch, nsec: parsed.nsec };
       // Fluent Bit's struct tm starts zeroed: a format with a year but no day gives day 0, the last day
       // of the month before. A format without a year gets today's year, month and day first.
       let year = 1900;
@@ -324,13 +317,16 @@ export function compileTimeFormat(format: string, options: TimeFormatOptions = {
       let hour = parsed.hour;
       if (parsed.hour12 !== undefined) hour = parsed.pm === undefined ? parsed.hour12 : (parsed.hour12 % 12) + (parsed.pm ? 12 : 0);
       else if (parsed.pm === true && hour < 12) hour += 12;
-      const local = timegm(year, monthIndex, day, hour, parsed.minute, parsed.second);
+      // flb_strptime reads %s into UTC fields (gmtime), which are then read like any others: Time_Offset,
+      // Time_Zone and a %z shift an epoch too, as in Fluent Bit.
+      const local = parsed.epoch ?? timegm(year, monthIndex, day, hour, parsed.minute, parsed.second);
       let sec: number;
       if (options.systemTimezone === true) {
         // mktime: the system zone decides, whatever %z said.
+        const fields = new Date(local * 1000);
         const date = new Date(0);
-        date.setFullYear(year, monthIndex, day);
-        date.setHours(hour, parsed.minute, parsed.second, 0);
+        date.setFullYear(fields.getUTCFullYear(), fields.getUTCMonth(), fields.getUTCDate());
+        date.setHours(fields.getUTCHours(), fields.getUTCMinutes(), fields.getUTCSeconds(), 0);
         sec = date.getTime() / 1000;
       } else if (options.timeZone !== undefined && !withZone) {
         sec = options.timeZone.toUtc(local);
