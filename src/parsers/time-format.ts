@@ -18,6 +18,7 @@
  */
 import type { EventTime } from '../base/record.js';
 import type { TimeZone } from './time-zone.js';
+import { readUtcOffset, readZoneAbbreviation } from './time-zone-text.js';
 
 export class TimeFormatError extends Error {}
 
@@ -36,14 +37,6 @@ type Token =
 
 const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
-
-/** Zone abbreviations %Z understands (seconds east of UTC). glibc's strptime only knows UTC/GMT and the local zone. */
-const ZONES: Readonly<Record<string, number>> = {
-  UTC: 0, GMT: 0, UT: 0, Z: 0,
-  EST: -5 * 3600, EDT: -4 * 3600, CST: -6 * 3600, CDT: -5 * 3600, MST: -7 * 3600, MDT: -6 * 3600, PST: -8 * 3600, PDT: -7 * 3600,
-  WET: 0, WEST: 3600, BST: 3600, CET: 3600, CEST: 7200, EET: 7200, EEST: 3 * 3600, MSK: 3 * 3600,
-  IST: 5 * 3600 + 1800, JST: 9 * 3600, KST: 9 * 3600, HKT: 8 * 3600, AEST: 10 * 3600, AEDT: 11 * 3600, NZST: 12 * 3600, NZDT: 13 * 3600,
-};
 
 const number = (field: Field, min: number, max: number, maxDigits: number, leadingSpace = false): Token => ({
   kind: 'number', field, min, max, maxDigits, leadingSpace,
@@ -230,22 +223,12 @@ function scanInto(tokens: readonly Token[], text: string, out: Parsed): boolean 
         pos += found.length;
         break;
       }
-      case 'offset': {
-        const match = /^(?:Z|[+-]\d{2}(?::?\d{2})?)/i.exec(text.slice(pos));
-        if (match === null) return false;
-        const offset = parseUtcOffset(match[0].toUpperCase());
-        if (offset === null) return false;
-        out.offsetSeconds = offset;
-        pos += match[0].length;
-        break;
-      }
+      case 'offset':
       case 'zone-name': {
-        const match = /^[A-Za-z]+|^[+-]\d{2}(?::?\d{2})?/.exec(text.slice(pos));
-        if (match === null) return false;
-        const offset = ZONES[match[0].toUpperCase()] ?? parseUtcOffset(match[0]);
-        if (offset === null || offset === undefined) return false;
-        out.offsetSeconds = offset;
-        pos += match[0].length;
+        const zone = token.kind === 'offset' ? readUtcOffset(text, pos) : readZoneAbbreviation(text, pos);
+        if (zone === null) return false;
+        out.offsetSeconds = zone.offset;
+        pos = zone.end;
         break;
       }
     }
