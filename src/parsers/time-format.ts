@@ -53,7 +53,7 @@ function directive(c: string, format: string): Token[] {
     case 'I': case 'l': return [number('hour12', 1, 12, 2, true)];
     case 'M': return [number('minute', 0, 59, 2)];
     case 'S': return [number('second', 0, 60, 2)];
-    case 's': return [number('epoch', 0, 1e12, 13)];
+    case 's': return [number('epoch', 0, 1e12, 19)];
     case 'L': case 'f': return [{ kind: 'fraction' }];
     case 'p': case 'P': return [{ kind: 'ampm' }];
     case 'b': case 'h': case 'B': return [{ kind: 'month-name' }];
@@ -193,14 +193,12 @@ function scanInto(tokens: readonly Token[], text: string, out: Parsed): boolean 
         break;
       }
       case 'fraction': {
+        // parse_subseconds: at most 9 digits (a 10th must fit what follows %L), read as the double
+        // 0.DIGITS and truncated to nanoseconds, so .000511 is 510999 ns, as in Fluent Bit.
         const start = pos;
-        let digits = '';
-        while (pos < text.length && text.charCodeAt(pos) >= 0x30 && text.charCodeAt(pos) <= 0x39) {
-          if (digits.length < 9) digits += text[pos];
-          pos++;
-        }
+        while (pos < text.length && pos - start < 9 && text.charCodeAt(pos) >= 0x30 && text.charCodeAt(pos) <= 0x39) pos++;
         if (pos === start) return false;
-        out.nsec = Number(digits.padEnd(9, '0'));
+        out.nsec = Math.trunc(Number(`0.${text.slice(start, pos)}`) * 1e9);
         break;
       }
       case 'ampm': {
@@ -318,9 +316,9 @@ export function compileTimeFormat(format: string, options: TimeFormatOptions = {
         const offset = parsed.offsetSeconds ?? (complete && !withZone && options.timeZone === undefined ? defaultOffset : 0);
         sec = local - offset;
       }
-      if (!Number.isFinite(sec)) return null;
-      // A partial read before 1970 is a time Fluent Bit cannot encode: it drops the record, wsbit keeps it with no time.
-      if (!complete && sec < 0) return null;
+      // A time before 1970 cannot be encoded: Fluent Bit drops the record ("error packing event"), wsbit
+      // takes it as no time (an error with Time_Strict on, the read time with it off).
+      if (!Number.isFinite(sec) || sec < 0) return null;
       return { sec: Math.floor(sec), nsec: parsed.nsec };
     },
   };
