@@ -14,7 +14,8 @@
  */
 import { mapEntries, strRange, type MapEntry } from '../codec/msgpack-map.js';
 import { MsgpackWriter } from '../codec/msgpack-writer.js';
-import { scanJsonValue, skipJsonWhitespace } from '../codec/json-scan.js';
+import { scanJsonValue } from '../codec/json-scan.js';
+import { anotherJsonValueFollows } from './json-record.js';
 
 export const decoderBackends = ['json', 'escaped', 'escaped_utf8', 'mysql_quoted'] as const;
 export type DecoderBackend = (typeof decoderBackends)[number];
@@ -180,9 +181,7 @@ function decodeJsonObject(input: Uint8Array): Buffer | null {
   const writer = new MsgpackWriter(input.length + 16);
   const result = scanJsonValue(input, start, writer, { eof: true });
   if (result.status !== 'ok' || result.kind !== 'object') return null;
-  const next = skipJsonWhitespace(input, result.end);
-  if (next < input.length && scanJsonValue(input, next, new MsgpackWriter(64), { eof: true }).status === 'ok') return null;
-  return writer.bytes();
+  return anotherJsonValueFollows(input, result.end) ? null : writer.bytes();
 }
 
 /** flb_unescape_string: C escapes; an unknown one loses its backslash; a final lone backslash becomes NUL. */

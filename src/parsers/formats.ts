@@ -9,7 +9,8 @@ import { WsbitError } from '../base/errors.js';
 import type { EventTime } from '../base/record.js';
 import { findEntry, mapEntries, readStr, rewriteMap } from '../codec/msgpack-map.js';
 import { MsgpackWriter } from '../codec/msgpack-writer.js';
-import { scanJsonValue, skipJsonWhitespace } from '../codec/json-scan.js';
+import { scanJsonValue } from '../codec/json-scan.js';
+import { anotherJsonValueFollows } from './json-record.js';
 import { writeTypedValue } from './fields.js';
 import { RegexTranslationError, translateOnigmo } from '../regex/onigmo.js';
 import { compileTimeFormat, TimeFormatError, type TimeFormat } from './time-format.js';
@@ -78,8 +79,8 @@ function jsonParser(definition: ParserDefinition, decoder: RecordDecoder | null)
       const result = scanJsonValue(line, 0, writer, { eof: true });
       if (result.status !== 'ok') return { ok: false, reason: result.status === 'error' ? `invalid JSON: ${result.message}` : 'incomplete JSON' };
       if (result.kind !== 'object') return { ok: false, reason: `a JSON ${result.kind} is not a record` };
-      // flb_pack_json_recs must find exactly one record in the line.
-      if (skipJsonWhitespace(line, result.end) < line.length) return { ok: false, reason: 'text after the JSON object' };
+      // flb_pack_json_recs must find exactly one record in the line; other text after it is ignored.
+      if (anotherJsonValueFollows(line, result.end)) return { ok: false, reason: 'a second JSON value after the object' };
       // flb_parser_json.c decodes fields before it looks for the time.
       const decoded = decoder?.apply(writer.view()) ?? null;
       const body = decoded ?? writer.view();
