@@ -100,14 +100,11 @@ export function splitFirstWord(raw: string): [string, string] | null {
 }
 
 /**
- * `Record KEY VALUE` (record_modifier): the key may be quoted; the value is the rest of the line, with
- * its quotes removed when it is one quoted word. Null without a value.
+ * `Record KEY VALUE` (record_modifier, a Fluent Bit `slist_2` key): `flb_slist_split_tokens(value, 2)`
+ * must give exactly two words, so a value of several words must be double-quoted (`note "two words"`);
+ * `k a b c` gives three and Fluent Bit refuses the rule. Null when it is not two words.
  */
 export function splitKeyValue(raw: string): [string, string] | null {
-  const words = splitQuoted(raw, 1);
-  if (words === null || words.length !== 2) return null;
-  const [key = '', rest = ''] = words;
-  const value = rest.replace(/^ +/, '');
-  const unquoted = /^(["'])/.test(value) ? splitQuoted(value, 0) : null;
-  return [key, unquoted !== null && unquoted.length === 1 ? (unquoted[0] ?? '') : value];
+  const words = splitTokens(raw, 2);
+  return words.length === 2 ? [words[0] as string, words[1] as string] : null;
 }

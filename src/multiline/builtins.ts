@@ -11,7 +11,7 @@ import { DEFAULT_FLUSH_TIMEOUT_MS, type MultilineParserDefinition } from './type
 function lineParser(definition: Partial<ParserDefinition> & Pick<ParserDefinition, 'name' | 'format'>): ParserDefinition {
   return {
     regex: null, timeKey: null, timeFormat: null, timeKeep: false, timeOffsetSeconds: 0, timeStrict: true,
-    timeSystemTimezone: false, types: new Map(), skipEmptyValues: true, logfmtNoBareKeys: false, ...definition,
+    timeSystemTimezone: false, timeZone: null, decoders: [], types: new Map(), skipEmptyValues: true, logfmtNoBareKeys: false, ...definition,
   };
 }
 

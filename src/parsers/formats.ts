@@ -9,10 +9,13 @@ import { WsbitError } from '../base/errors.js';
 import type { EventTime } from '../base/record.js';
 import { findEntry, mapEntries, readStr, rewriteMap } from '../codec/msgpack-map.js';
 import { MsgpackWriter } from '../codec/msgpack-writer.js';
-import { scanJsonValue, skipJsonWhitespace } from '../codec/json-scan.js';
+import { scanJsonValue } from '../codec/json-scan.js';
+import { anotherJsonValueFollows } from './json-record.js';
 import { writeTypedValue } from './fields.js';
 import { RegexTranslationError, translateOnigmo } from '../regex/onigmo.js';
 import { compileTimeFormat, TimeFormatError, type TimeFormat } from './time-format.js';
+import { loadTimeZone, type TimeZone } from './time-zone.js';
+import { createRecordDecoder, type RecordDecoder } from './decoders.js';
 import type { ParseOutcome, Parser, ParserDefinition } from './types.js';
 
 export const PARSER_INVALID = 'WSBIT_PARSER_INVALID';
@@ -29,11 +32,18 @@ type TimeRead = { kind: 'time'; time: EventTime } | { kind: 'lenient-miss' } | {
 
 function timeRule(definition: ParserDefinition): TimeRule | null {
   if (definition.timeFormat === null) return null;
+  let timeZone: TimeZone | undefined;
+  if (definition.timeZone !== null) {
+    timeZone = loadTimeZone(definition.timeZone) ?? undefined;
+    if (timeZone === undefined) throw new WsbitError(PARSER_INVALID, `parser '${definition.name}': invalid or unavailable time_zone '${definition.timeZone}'`);
+  }
   let format: TimeFormat;
   try {
     format = compileTimeFormat(definition.timeFormat, {
       offsetSeconds: definition.timeOffsetSeconds,
       systemTimezone: definition.timeSystemTimezone,
+      strict: definition.timeStrict,
+      ...(timeZone === undefined ? {} : { timeZone }),
     });
   } catch (error) {
     if (error instanceof TimeFormatError) throw new WsbitError(PARSER_INVALID, `parser '${definition.name}': ${error.message}`);
@@ -45,7 +55,8 @@ function timeRule(definition: ParserDefinition): TimeRule | null {
 function readTime(rule: TimeRule, value: string): TimeRead {
   const time = rule.format.parse(value);
   if (time !== null) return { kind: 'time', time };
-  // Time_Strict off: Fluent Bit treats the key as found and leaves the time unset (the input uses now).
+  // Time_Strict off gives a time whenever the format matched part way; one that cannot be a time (before
+  // 1970) leaves it unset (the input uses now) and the key counts as found.
   return rule.strict ? { kind: 'invalid' } : { kind: 'lenient-miss' };
 }
 
@@ -55,7 +66,7 @@ function invalidTime(definition: ParserDefinition, value: string): string {
 
 const utf8 = (line: Uint8Array): string => Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8');
 
-function jsonParser(definition: ParserDefinition): Parser {
+function jsonParser(definition: ParserDefinition, decoder: RecordDecoder | null): Parser {
   const rule = timeRule(definition);
   const keyBytes = rule === null ? null : Buffer.from(rule.key, 'utf8');
   const writer = new MsgpackWriter(1024);
@@ -68,25 +79,28 @@ function jsonParser(definition: ParserDefinition): Parser {
       const result = scanJsonValue(line, 0, writer, { eof: true });
       if (result.status !== 'ok') return { ok: false, reason: result.status === 'error' ? `invalid JSON: ${result.message}` : 'incomplete JSON' };
       if (result.kind !== 'object') return { ok: false, reason: `a JSON ${result.kind} is not a record` };
-      // flb_pack_json_recs must find exactly one record in the line.
-      if (skipJsonWhitespace(line, result.end) < line.length) return { ok: false, reason: 'text after the JSON object' };
-      const body = writer.view();
-      if (rule === null || keyBytes === null) return { ok: true, body: writer.bytes(), time: null };
+      // flb_pack_json_recs must find exactly one record in the line; other text after it is ignored.
+      if (anotherJsonValueFollows(line, result.end)) return { ok: false, reason: 'a second JSON value after the object' };
+      // flb_parser_json.c decodes fields before it looks for the time.
+      const decoded = decoder?.apply(writer.view()) ?? null;
+      const body = decoded ?? writer.view();
+      const own = (): Buffer => decoded ?? writer.bytes();
+      if (rule === null || keyBytes === null) return { ok: true, body: own(), time: null };
       const entries = mapEntries(body) ?? [];
       const entry = findEntry(body, entries, keyBytes);
-      if (entry === undefined) return { ok: true, body: writer.bytes(), time: null };
+      if (entry === undefined) return { ok: true, body: own(), time: null };
       const value = readStr(body, entry.valueStart, entry.end);
       if (value === null) {
         warn?.(`[parser:${definition.name}] invalid non-string time`);
-        return { ok: true, body: writer.bytes(), time: null };
+        return { ok: true, body: own(), time: null };
       }
       const read = readTime(rule, value);
       if (read.kind !== 'time') {
         // flb_parser_json.c keeps the record whole, time key included, and the time unset.
         if (read.kind === 'invalid') warn?.(invalidTime(definition, value));
-        return { ok: true, body: writer.bytes(), time: null };
+        return { ok: true, body: own(), time: null };
       }
-      if (rule.keep) return { ok: true, body: writer.bytes(), time: read.time };
+      if (rule.keep) return { ok: true, body: own(), time: read.time };
       rewritten.reset();
       rewriteMap(rewritten, body, entries, { skip: entry });
       return { ok: true, body: rewritten.bytes(), time: read.time };
@@ -288,11 +302,29 @@ function ltsvParser(definition: ParserDefinition): Parser {
   };
 }
 
-/** Builds a parser; throws `WSBIT_PARSER_INVALID` for a regex or time format wsbit cannot use. */
+/** Builds a parser; throws `WSBIT_PARSER_INVALID` for a regex, time format or time zone wsbit cannot use. */
 export function createParser(definition: ParserDefinition): Parser {
+  const decoder = createRecordDecoder(definition.decoders);
+  if (definition.format === 'json') return jsonParser(definition, decoder);
+  const parser = formatParser(definition);
+  if (decoder === null) return parser;
+  // regex, logfmt and ltsv decode the record they made, time already taken out.
+  return {
+    name: parser.name,
+    format: parser.format,
+    parse(line, warn): ParseOutcome {
+      const outcome = parser.parse(line, warn);
+      if (!outcome.ok) return outcome;
+      const body = decoder.apply(outcome.body);
+      return body === null ? outcome : { ok: true, body, time: outcome.time };
+    },
+  };
+}
+
+function formatParser(definition: ParserDefinition): Parser {
   switch (definition.format) {
     case 'json':
-      return jsonParser(definition);
+      return jsonParser(definition, null);
     case 'regex':
       return regexParser(definition);
     case 'logfmt':

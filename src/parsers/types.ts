@@ -1,4 +1,5 @@
 import type { EventTime } from '../base/record.js';
+import type { FieldDecoder } from './decoders.js';
 
 export const parserFormats = ['json', 'regex', 'logfmt', 'ltsv'] as const;
 export type ParserFormat = (typeof parserFormats)[number];
@@ -21,6 +22,10 @@ export interface ParserDefinition {
   /** Fluent Bit's default on: a time that does not fit the format is an error, not a silent 0. */
   timeStrict: boolean;
   timeSystemTimezone: boolean;
+  /** `Time_Zone`: an IANA name for times without an offset (checked when the parser is made). */
+  timeZone: string | null;
+  /** `Decode_Field` / `Decode_Field_As` rules, by key. */
+  decoders: FieldDecoder[];
   types: ReadonlyMap<string, FieldType>;
   /** Regex groups that matched nothing are left out (default on). */
   skipEmptyValues: boolean;

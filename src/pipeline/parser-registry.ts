@@ -9,6 +9,8 @@ import { ConfigError, WsbitError, type ConfigOrigin } from '../base/errors.js';
 import { parseTypes } from '../parsers/fields.js';
 import { createParser } from '../parsers/formats.js';
 import { parseUtcOffset } from '../parsers/time-format.js';
+import { loadTimeZone } from '../parsers/time-zone.js';
+import { addDecoderRule, uselessAppendRules, type FieldDecoder } from '../parsers/decoders.js';
 import { parserFormats, type Parser, type ParserDefinition, type ParserFormat } from '../parsers/types.js';
 import { builtinMultilineNames, builtinMultilineParser } from '../multiline/builtins.js';
 import { multilineSection, type MultilineSection } from '../multiline/section.js';
@@ -95,10 +97,12 @@ export class ParserRegistry {
 /** Keys of a `[PARSER]` section; Fluent Bit reads each one with `get_parser_key`. */
 const KNOWN_KEYS = new Set([
   'name', 'format', 'regex', 'time_key', 'time_format', 'time_keep', 'time_offset', 'time_strict',
-  'time_system_timezone', 'types', 'skip_empty_values', 'logfmt_no_bare_keys',
+  'time_system_timezone', 'time_zone', 'types', 'skip_empty_values', 'logfmt_no_bare_keys',
 ]);
 /** Fluent Bit keys wsbit accepts but does not act on. */
-const IGNORED_KEYS = new Set(['decode_field', 'decode_field_as', 'time_numeric_unit']);
+const IGNORED_KEYS = new Set(['time_numeric_unit']);
+/** Keys that may repeat, each one a rule (flb_parser_decoder_list_create). */
+const DECODER_KEYS = new Set(['decode_field', 'decode_field_as']);
 
 function sectionError(section: ConfigSection, reason: string, origin: ConfigOrigin = section.origin): ConfigError {
   return new ConfigError('WSBIT_CONFIG_BAD_PARSER', `[config] error in ${origin.file}:${origin.line}: ${reason}`, origin);
@@ -108,7 +112,14 @@ function sectionError(section: ConfigSection, reason: string, origin: ConfigOrig
 export function parserDefinition(section: ConfigSection, warnings: string[]): ParserDefinition {
   const values = new Map<string, { value: string; origin: ConfigOrigin | undefined }>();
   const ignored = new Set<string>();
+  let decoders: FieldDecoder[] = [];
+  let decoderProblem: string | null = null;
   for (const entry of section.entries) {
+    if (DECODER_KEYS.has(entry.key)) {
+      const problem: string | null = decoderProblem === null ? addDecoderRule(decoders, entry.key === 'decode_field_as', entry.value) : null;
+      if (problem !== null) decoderProblem = `${entry.origin?.file ?? section.origin.file}:${entry.origin?.line ?? section.origin.line}: ${entry.key}: ${problem}`;
+      continue;
+    }
     if (IGNORED_KEYS.has(entry.key)) {
       ignored.add(entry.key);
       continue;
@@ -152,6 +163,25 @@ export function parserDefinition(section: ConfigSection, warnings: string[]): Pa
     if (offset === null) throw sectionError(section, `[parser:${name}] invalid Time_Offset '${offsetText}': expected e.g. +0900 or -07:00`, values.get('time_offset')?.origin);
     timeOffsetSeconds = offset;
   }
+  const timeZone = text('time_zone');
+  if (timeZone !== null) {
+    const origin = values.get('time_zone')?.origin;
+    if (text('time_format') === null) throw sectionError(section, `[parser:${name}] time_zone requires time_format`, origin);
+    if (flag('time_system_timezone', false)) throw sectionError(section, `[parser:${name}] time_zone cannot be combined with time_system_timezone`, origin);
+    if (offsetText !== null) throw sectionError(section, `[parser:${name}] time_zone cannot be combined with time_offset`, origin);
+    if (loadTimeZone(timeZone) === null) {
+      throw sectionError(section, `[parser:${name}] invalid or unavailable time_zone '${timeZone}': expected an IANA name as Fluent Bit knows it, such as America/New_York or Etc/UTC (case-sensitive; 'UTC' and the US/... links are refused)`, origin);
+    }
+  }
+  if (decoderProblem !== null) {
+    // Fluent Bit logs the bad rule and makes the parser without any of its decoders.
+    warnings.push(`[parser:${name}] ${decoderProblem}; all Decode_Field rules of this parser are ignored, as in Fluent Bit`);
+    decoders = [];
+  }
+  const useless = uselessAppendRules(decoders);
+  if (useless.length > 0) {
+    warnings.push(`[parser:${name}] ${useless.join(', ')}: a Decode_Field backend other than json gives a string, which is not added to the record (Fluent Bit logs 'string type is not allowed' for each record) (${section.origin.file}:${section.origin.line})`);
+  }
   if (ignored.size > 0) {
     warnings.push(`[parser:${name}] ${[...ignored].join(', ')} ${ignored.size === 1 ? 'is' : 'are'} not supported by wsbit and ignored (${section.origin.file}:${section.origin.line})`);
   }
@@ -166,6 +196,8 @@ export function parserDefinition(section: ConfigSection, warnings: string[]): Pa
     timeOffsetSeconds,
     timeStrict: flag('time_strict', true),
     timeSystemTimezone: flag('time_system_timezone', false),
+    timeZone,
+    decoders,
     types: typesText === null ? new Map() : parseTypes(typesText),
     skipEmptyValues: flag('skip_empty_values', true),
     logfmtNoBareKeys: flag('logfmt_no_bare_keys', false),

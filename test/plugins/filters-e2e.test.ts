@@ -81,6 +81,16 @@ test('record_modifier end to end: a [FILTER] section in a config file run by bin
   assert.doesNotMatch(agent.stderr(), /\[(error|warn)\]/);
 });
 
+test('record_modifier: a Record of unquoted words is refused at start-up, naming the file, line and key', async () => {
+  // Fluent Bit splits Record into at most three words (slist_2) and refuses a rule that is not two.
+  const dir = tempDir('wsbit-filters-');
+  const file = path.join(dir, 'record-words.conf');
+  writeFileSync(file, ['[INPUT]', '    Name dummy', '[FILTER]', '    Name record_modifier', '    Match *', '    Record ok "two words"', '    Record plain a b c', '[OUTPUT]', '    Name stdout', '    Match *', ''].join('\n'));
+  const agent = spawnAgent(['-c', file, '-D']);
+  assert.equal(await agent.waitForExit(), 1);
+  assert.match(agent.stderr(), new RegExp(`error in ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:7: record_modifier\\.0: invalid value 'plain a b c' for 'record': expected KEY VALUE`));
+});
+
 test('conf/dummy-filter-to-stdout.conf prints the three error records, reshaped', async () => {
   const agent = spawnAgent(['-c', path.join(confDir, 'dummy-filter-to-stdout.conf')]);
   try {

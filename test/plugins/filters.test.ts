@@ -216,7 +216,7 @@ test('modify: configuration errors name the problem', () => {
 // ----------------------------------------------------------------------------------- record_modifier
 
 const recordModifierCases: Array<{ name: string; config: string[]; input: string; output: string | null }> = [
-  { name: 'Record appends strings in order, even over an existing key', config: ['Record host web-1', 'Record a two words'], input: '{"a":1}', output: '{"a":1,"host":"web-1","a":"two words"}' },
+  { name: 'Record appends strings in order, even over an existing key', config: ['Record host web-1', 'Record a "two words"'], input: '{"a":1}', output: '{"a":1,"host":"web-1","a":"two words"}' },
   { name: 'Record with a quoted value', config: ['Record "the key" "quoted value"'], input: '{}', output: '{"the key":"quoted value"}' },
   { name: 'Remove_key ignores ASCII case', config: ['Remove_key Password'], input: '{"user":"u","PASSWORD":"p","password":"q"}', output: '{"user":"u"}' },
   { name: 'Remove_key with a prefix', config: ['Remove_key tmp_*'], input: '{"tmp_a":1,"keep":2,"TMP_b":3,"tmp":4}', output: '{"keep":2,"tmp":4}' },
@@ -247,6 +247,7 @@ test('record_modifier: Uuid_key adds a fresh UUID v4 to each record; unchanged e
 test('record_modifier: Remove_key and Allowlist_key cannot be mixed; Record needs a value', () => {
   assert.throws(() => makeFilter(recordModifier, ['Remove_key a', 'Whitelist_key b']), /remove_key and allowlist_key are exclusive/);
   assert.throws(() => makeFilter(recordModifier, ['Record lonely']), /'record': expected KEY VALUE/);
+  assert.throws(() => makeFilter(recordModifier, ['Record plain a b c']), /invalid value 'plain a b c' for 'record': expected KEY VALUE.*double quotes/);
 });
 
 // --------------------------------------------------------------------------------- shared machinery
@@ -258,7 +259,12 @@ test('rule arguments split as Fluent Bit splits them', () => {
   assert.deepEqual(splitQuoted('"say \\"hi\\"" x\\y', 3), ['say "hi"', 'x\\y']);
   assert.deepEqual(splitQuoted('a b c d e', 3), ['a', 'b', 'c', 'd e']);
   assert.equal(splitQuoted('"open', 3), null);
-  assert.deepEqual(splitKeyValue('k a b  c'), ['k', 'a b  c']);
+  // Fluent Bit refuses a Record of more than two words (slist_2), and knows no single quotes there.
+  assert.equal(splitKeyValue('k a b  c'), null);
+  assert.equal(splitKeyValue("k 'a b'"), null);
+  assert.equal(splitKeyValue('k "a b" c'), null);
+  assert.deepEqual(splitKeyValue('k "a b  c"'), ['k', 'a b  c']);
+  assert.deepEqual(splitKeyValue('  k   v  '), ['k', 'v']);
   assert.deepEqual(splitKeyValue('"k 1" "v 1"'), ['k 1', 'v 1']);
   assert.equal(splitKeyValue('k'), null);
 });

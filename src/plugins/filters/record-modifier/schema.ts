@@ -10,7 +10,7 @@ const schema = [
     multiple: true,
     parse: (raw: string) => {
       const pair = splitKeyValue(raw);
-      return pair === null ? new ParseFailure("KEY VALUE, e.g. 'hostname ${HOSTNAME}'") : { key: pair[0], value: pair[1] };
+      return pair === null ? new ParseFailure(`KEY VALUE, e.g. 'hostname \${HOSTNAME}'; a value of several words in double quotes, e.g. 'note "two words"'`) : { key: pair[0], value: pair[1] };
     },
     description: 'KEY VALUE: append the string VALUE as KEY to every record (even if KEY is already there).',
   },

@@ -16,16 +16,24 @@ import type { LineView, TailFile } from './tail-file.js';
 export interface TailMultilineOptions {
   clock: Clock;
   pathKey: string | null;
+  offsetKey: string | null;
   telemetry: Telemetry;
   emit(events: Buffer, records: number, tag: string): void;
+}
+
+/** A followed file as the multiline streams know it; `offset` is what offset_key gets for a record flushed now. */
+interface StreamFile {
+  tag: string;
+  name: string;
+  offset: number;
 }
 
 export class TailMultiline {
   private readonly engine: MultilineEngine;
   private readonly writer = new MsgpackWriter(64 * 1024);
-  /** Records flushed and not yet emitted, in order, with their file. */
-  private pending: Array<{ file: { tag: string; name: string }; record: MultilineRecord }> = [];
-  private readonly files = new Map<string, { tag: string; name: string }>();
+  /** Records flushed and not yet emitted, in order, with their file and offset_key value. */
+  private pending: Array<{ file: StreamFile; record: MultilineRecord; offset: number }> = [];
+  private readonly files = new Map<string, StreamFile>();
   /** How often open groups are checked against the flush timeout. */
   readonly tickMs: number;
 
@@ -35,7 +43,7 @@ export class TailMultiline {
       nowMs: () => options.clock.nowMs(),
       onRecord: (stream, record) => {
         const file = this.files.get(stream);
-        if (file !== undefined) this.pending.push({ file, record });
+        if (file !== undefined) this.pending.push({ file, record, offset: file.offset });
       },
     });
     this.tickMs = Math.min(1000, Math.max(50, Math.floor(this.engine.flushTimeoutMs / 4)));
@@ -43,12 +51,21 @@ export class TailMultiline {
 
   lines(file: TailFile, lines: readonly LineView[]): void {
     const stream = OffsetsDb.key(file.dev, file.ino);
-    this.files.set(stream, { tag: file.tag, name: file.name });
+    let state = this.files.get(stream);
+    if (state === undefined) {
+      state = { tag: file.tag, name: file.name, offset: 0 };
+      this.files.set(stream, state);
+    }
     for (const line of lines) {
-      if (this.engine.appendText(stream, line.bytes, null) === 'truncated') {
+      // A record flushed by this line gets its offset (in_tail's last_processed_bytes), as in Fluent Bit.
+      state.offset = line.offset;
+      const appended = this.engine.appendText(stream, line.bytes, null);
+      if (appended === 'truncated') {
         this.options.telemetry.event('warn', `multiline message truncated due to buffer limit (${DEFAULT_BUFFER_LIMIT_BYTES} bytes) in ${file.name}`, 'fluentbit_input_multiline_truncated_total');
       }
     }
+    // Records flushed later (timer, close) get the offset read up to, as in Fluent Bit.
+    state.offset = file.committedOffset;
     this.drain();
   }
 
@@ -81,17 +98,22 @@ export class TailMultiline {
       let end = start;
       writer.reset();
       while (end < pending.length && (pending[end] as (typeof pending)[number]).file.tag === tag) {
-        const { file, record } = pending[end] as (typeof pending)[number];
+        const { file, record, offset } = pending[end] as (typeof pending)[number];
         writeEventHeader(writer, record.time.sec, record.time.nsec, recordMetadata(record));
-        const pathKey = this.options.pathKey;
-        if (pathKey === null) writer.raw(record.body);
+        const { pathKey, offsetKey } = this.options;
+        if (pathKey === null && offsetKey === null) writer.raw(record.body);
         else {
-          rewriteMap(writer, record.body, mapEntries(record.body) ?? [], {
-            suffix: [(w) => {
-              w.str(pathKey);
-              w.str(file.name);
-            }],
+          // record_append_custom_keys: path_key, then offset_key, after the record's keys.
+          const suffix: Array<(w: MsgpackWriter) => void> = [];
+          if (pathKey !== null) suffix.push((w) => {
+            w.str(pathKey);
+            w.str(file.name);
           });
+          if (offsetKey !== null) suffix.push((w) => {
+            w.str(offsetKey);
+            w.uint(offset);
+          });
+          rewriteMap(writer, record.body, mapEntries(record.body) ?? [], { suffix });
         }
         end++;
       }

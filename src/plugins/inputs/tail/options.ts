@@ -49,7 +49,6 @@ export function tailInputOptions(config: TailInputConfig, instance: string, pars
   const multilineNames = config['multiline.parser'].flat();
   const parser = config.parser === null || multilineNames.length > 0 ? null : parsers.require(config.parser, instance);
   if (config.parser !== null && multilineNames.length > 0) logger.warn(`'parser ${config.parser}' is ignored: multiline.parser is set`);
-  if (config.offset_key !== null && multilineNames.length > 0) logger.warn(`'offset_key' is ignored with multiline.parser (a joined record has no single offset); path_key is added`);
   const excludes = (config.exclude_path ?? []).map((pattern) => patternRegExp(pattern, true));
   let tagRegex: TranslatedRegex | null = null;
   if (config.tag_regex !== null) {

@@ -37,34 +37,40 @@ function hasMagic(part: string): boolean {
   return /[*?[]/.test(part);
 }
 
-/** The regular files matching one `path` pattern, sorted (glob(3) sorts unless GLOB_NOSORT). */
+/**
+ * The regular files matching one `path` pattern, sorted (glob(3) sorts unless GLOB_NOSORT), spelled as
+ * glob(3) spells them: a relative pattern gives relative names (`./*.log` gives `./app.log`), which
+ * Fluent Bit keeps for `path_key`, the tag and its logs.
+ */
 export function globFiles(pattern: string): string[] {
   let expanded = pattern.trim();
   if (expanded === '~' || expanded.startsWith('~/')) expanded = path.join(os.homedir(), expanded.slice(1));
-  const absolute = path.resolve(expanded);
-  const root = path.parse(absolute).root;
-  const parts = absolute.slice(root.length).split('/').filter((part) => part !== '');
-  let candidates = [root];
+  const absolute = expanded.startsWith('/');
+  const parts = (absolute ? expanded.slice(1) : expanded).split('/');
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  // '' stands for the working directory of a relative pattern.
+  let candidates = [absolute ? '/' : ''];
+  const join = (dir: string, name: string): string => (dir === '' ? name : dir === '/' ? `/${name}` : `${dir}/${name}`);
   for (const part of parts) {
     const next: string[] = [];
     if (!hasMagic(part)) {
-      for (const dir of candidates) next.push(path.join(dir, part));
+      for (const dir of candidates) next.push(join(dir, part));
     } else {
       const matcher = patternRegExp(part, false);
       for (const dir of candidates) {
         let names: string[];
         try {
-          names = fs.readdirSync(dir);
+          names = fs.readdirSync(dir === '' ? '.' : dir);
         } catch {
           continue;
         }
         // Like glob(3), a wildcard does not match a leading dot unless the pattern has one.
-        for (const name of names) if (matcher.test(name) && (part.startsWith('.') || !name.startsWith('.'))) next.push(path.join(dir, name));
+        for (const name of names) if (matcher.test(name) && (part.startsWith('.') || !name.startsWith('.'))) next.push(join(dir, name));
       }
     }
     candidates = next;
   }
-  return candidates.filter((file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() === true).sort();
+  return candidates.filter((file) => file !== '' && fs.statSync(file, { throwIfNoEntry: false })?.isFile() === true).sort();
 }
 
 /** `tag_compose` without tag_regex: the `*` becomes the path, with '/', '\' and ':' as dots. */

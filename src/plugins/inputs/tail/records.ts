@@ -32,6 +32,7 @@ export class LineRecords {
         : new TailMultiline(options.multilineParsers, {
             clock: context.clock,
             pathKey: options.pathKey,
+            offsetKey: options.offsetKey,
             emit: (events, records, tag) => context.emit(events, records, tag),
             telemetry: context.telemetry,
           });
@@ -55,7 +56,10 @@ export class LineRecords {
     if (records > 0) this.context.emit(this.writer.view(), records, file.tag);
   }
 
-  /** Appends one record for a line: path_key, offset_key, then the line or the parsed fields. */
+  /**
+   * Appends one record for a line: path_key, offset_key, then the line; or the parsed fields, then
+   * path_key and offset_key (flb_tail_pack_line_map appends them after the parser's keys).
+   */
   private writeLine(file: TailFile, line: LineView, now: EventTime): void {
     const { writer } = this;
     const { pathKey, offsetKey, parser } = this.options;
@@ -81,7 +85,7 @@ export class LineRecords {
           writeEvent(writer, time.sec, time.nsec, null, parsed.body);
         } else {
           writeEventHeader(writer, time.sec, time.nsec, null);
-          rewriteMap(writer, parsed.body, mapEntries(parsed.body) ?? [], { prefix: extra });
+          rewriteMap(writer, parsed.body, mapEntries(parsed.body) ?? [], { suffix: extra });
         }
         return;
       }
