@@ -34,6 +34,7 @@ function applyLogging(logRoot: LogRoot, request: ServiceRequest, loaded: Pipelin
   logRoot.sink = service.log_file === null ? stderrSink : fileSink(service.log_file);
   const logger = logRoot.scoped('');
   for (const warning of loaded.warnings) logger.warn(warning);
+  for (const notice of loaded.notices) logger.info(notice);
 }
 
 /**

@@ -108,9 +108,11 @@ export function pluginHelpJson(definition: PluginManifest): unknown {
     if (common.has(spec.key)) groups.global_options.push(option);
     else if (spec.key.startsWith('net.')) groups.networking.push(option);
     else {
-      // Fluent Bit lists a plugin's TLS keys twice: with its options and in their own group.
-      groups.options.push(option);
-      if (spec.key === 'tls' || spec.key.startsWith('tls.')) groups.network_tls.push(option);
+      // Fluent Bit lists an output's TLS keys twice, with its options and in their own group; a
+      // server's (the tcp, forward and http inputs) only in the group.
+      const tls = spec.key === 'tls' || spec.key.startsWith('tls.');
+      if (!tls || definition.kind !== 'input') groups.options.push(option);
+      if (tls) groups.network_tls.push(option);
     }
   });
   const { networking, network_tls: networkTls, ...always } = groups;

@@ -5,6 +5,7 @@
  *
  *     const schema = [...outputCommonKeys, ...netClientKeys, ...tlsClientKeys, ...ownKeys] as const;
  */
+import { inputInertKeys, logSuppressKeys, netClientInertKeys, outputInertKeys, tlsClientInertKeys } from './inert-keys.js';
 import { ParseFailure, type ParamSpec } from './schema.js';
 import { parseDouble, parseInt } from './units.js';
 
@@ -40,6 +41,7 @@ export const inputCommonKeys = [
   { key: 'mem_buf_limit', type: 'size', default: 0, description: 'Pause this input while its buffered chunks in memory reach this size (0 = no limit).' },
   { key: 'storage.type', type: 'enum', values: ['memory', 'filesystem'], default: 'memory', description: 'Where chunks are buffered. filesystem needs the service storage.path.' },
   { key: 'storage.pause_on_chunks_overlimit', type: 'bool', default: false, description: 'With filesystem storage, pause this input when storage.max_chunks_up is reached.' },
+  ...inputInertKeys,
 ] as const satisfies readonly ParamSpec[];
 
 export const outputCommonKeys = [
@@ -57,6 +59,7 @@ export const outputCommonKeys = [
   },
   { key: 'workers', type: 'int', default: 0, description: "How many chunks this output may flush at once (Fluent Bit's worker threads; 0 or 1: one at a time, in order)." },
   { key: 'storage.total_limit_size', type: 'size', default: null, description: 'Most bytes of filesystem chunks queued for this output; the oldest are dropped beyond it.' },
+  ...outputInertKeys,
 ] as const satisfies readonly ParamSpec[];
 
 export const filterCommonKeys = [
@@ -64,6 +67,7 @@ export const filterCommonKeys = [
   { key: 'match_regex', type: 'string', default: null, description: 'Regular expression matched against the start of the tag.' },
   { key: 'alias', type: 'string', default: null, description: 'Name used for this instance in logs and metrics instead of e.g. grep.0.' },
   { key: 'log_level', type: 'enum', values: LOG_LEVELS, aliases: LOG_LEVEL_ALIASES, default: null, description: 'Log level of this instance. Defaults to the service Log_Level.' },
+  ...logSuppressKeys,
 ] as const satisfies readonly ParamSpec[];
 
 /** `upstream_net[]` in `flb_upstream.c`: the keys of every network client output. */
@@ -78,6 +82,7 @@ export const netClientKeys = [
   { key: 'net.connect_timeout_log_error', type: 'bool', default: true, description: 'Log connection timeouts as errors (otherwise as debug messages).' },
   { key: 'net.io_timeout', type: 'time', default: 0, description: 'Give up a read or write on the connection after this long (0 = never).' },
   { key: 'net.source_address', type: 'string', default: null, description: 'Local address to connect from.' },
+  ...netClientInertKeys,
 ] as const satisfies readonly ParamSpec[];
 
 /** `tls_configmap` plus the `tls` switch of outputs that may use TLS. */
@@ -94,6 +99,7 @@ export const tlsClientKeys = [
   { key: 'tls.min_version', type: 'enum', values: ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], default: null, description: 'Lowest TLS version to accept.' },
   { key: 'tls.max_version', type: 'enum', values: ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], default: null, description: 'Highest TLS version to accept.' },
   { key: 'tls.ciphers', type: 'string', default: null, description: 'Allowed cipher suites, in OpenSSL syntax.' },
+  ...tlsClientInertKeys,
 ] as const satisfies readonly ParamSpec[];
 
 /** TLS for servers (the websocket input and websocket_server; plugins/tls-server.ts): the certificate this server presents, and client certificates. */

@@ -1,5 +1,6 @@
 import { multilineParserKey } from '../../../multiline/builtins.js';
 import { defineFilterManifest } from '../../../pipeline/contracts.js';
+import { noEffectKey } from '../../../config/inert-keys.js';
 
 /** The keys of the multiline filter (Fluent Bit's `filter_multiline`), in the order `-h` and the README show them. */
 export const multilineFilterSchema = [
@@ -22,6 +23,7 @@ export const multilineFilterSchema = [
   { key: 'emitter_name', type: 'string', default: null, description: 'Accepted for compatibility: wsbit passes joined records straight to the filters after this one, without an emitter input.' },
   { key: 'emitter_storage.type', type: 'enum', values: ['memory', 'filesystem'], default: 'memory', description: 'Accepted for compatibility: joined records are buffered as records of the input they came from.' },
   { key: 'emitter_mem_buf_limit', type: 'size', default: '10M', description: 'Accepted for compatibility: joined records count against the Mem_Buf_Limit of the input they came from.' },
+  noEffectKey('debug_flush', 'bool', 'Print each joined group to stdout.', 'wsbit prints no debug copy of joined groups'),
 ] as const;
 
 export const multilineManifest = defineFilterManifest({

@@ -1,11 +1,13 @@
 /** The `parser` filter's manifest and keys: what help and validation read without loading its code. */
 import { defineFilterManifest } from '../../../pipeline/contracts.js';
+import { noEffectKey } from '../../../config/inert-keys.js';
 
 const schema = [
   { key: 'key_name', type: 'string', default: null, description: 'Key whose string value is parsed; a value starting with $ is a record accessor such as $kubernetes[\'annotations\'][\'log\'].' },
   { key: 'parser', type: 'string', multiple: true, description: 'Name of a parser (from Parsers_File) to try; with several, each is tried in order until one parses the value.' },
   { key: 'preserve_key', type: 'bool', default: false, description: 'Keep the Key_Name field in the parsed record (after the parsed fields).' },
   { key: 'reserve_data', type: 'bool', default: false, description: 'Keep the record\'s other fields after the parsed ones; otherwise the record is only what the parser made of the value.' },
+  noEffectKey('unescape_key', 'string', 'Deprecated.', 'Fluent Bit ignores it too'),
 ] as const;
 
 export const parserManifest = defineFilterManifest({

@@ -1,4 +1,25 @@
 import { defineInputManifest } from '../../../pipeline/contracts.js';
+import { noEffectKey, onlyDefaultKey, serverInputInertKeys } from '../../../config/inert-keys.js';
+const ONE_EVENT_LOOP = 'wsbit runs every input on one event loop, with no listener threads';
+const HTTP1_ONLY = 'the http input speaks HTTP/1.1 only';
+const OWN_LIMITS = 'the http input has its own keys for this';
+
+/** Keys of Fluent Bit's in_http that wsbit takes without acting on them (config/inert-keys.ts). */
+const inertKeys = [
+  ...serverInputInertKeys,
+  noEffectKey('workers', 'int', 'Listener threads (http_server.workers).', ONE_EVENT_LOOP),
+  noEffectKey('http_server.workers', 'int', 'Listener threads.', ONE_EVENT_LOOP),
+  noEffectKey('http_server.ingress_queue_event_limit', 'size', 'Queue of records between listener threads.', ONE_EVENT_LOOP),
+  noEffectKey('http_server.ingress_queue_byte_limit', 'size', 'Queue of bytes between listener threads.', ONE_EVENT_LOOP),
+  noEffectKey('http2', 'bool', 'Serve HTTP/2 as well (http_server.http2).', HTTP1_ONLY),
+  noEffectKey('http_server.http2', 'bool', 'Serve HTTP/2 as well.', HTTP1_ONLY),
+  noEffectKey('http_server.idle_timeout', 'time', 'Close an idle connection after this long.', `${OWN_LIMITS}: header_timeout and body_idle_timeout`),
+  onlyDefaultKey('http_server.buffer_max_size', 'size', '4M', 'Largest request.', `${OWN_LIMITS}: set buffer_max_size`),
+  noEffectKey('http_server.buffer_chunk_size', 'size', 'Read buffer step.', 'bodies are read as they stream in'),
+  onlyDefaultKey('http_server.max_connections', 'size', 0, 'Most connections at once.', `${OWN_LIMITS}: set max_connections`),
+  onlyDefaultKey('enable_health_endpoint', 'bool', false, 'Answer GET /health.', 'not supported yet; the service HTTP server has /api/v1/health'),
+] as const;
+
 /** The keys of the http input (Fluent Bit's `in_http`), in the order `-h` and the README show them. */
 export const httpInputSchema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
@@ -26,6 +47,7 @@ export const httpInputSchema = [
     description:
       'Most request body bytes held at once across all connections. Beyond it the request holding the most gets HTTP 503 (Retry-After) and is closed, so small requests are still served (0 = no limit).',
   },
+  ...inertKeys,
 ] as const;
 
 export const httpInputManifest = defineInputManifest({

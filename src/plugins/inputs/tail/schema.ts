@@ -1,5 +1,34 @@
 import { multilineParserKey } from '../../../multiline/builtins.js';
+import { noEffectKey, onlyDefaultKey } from '../../../config/inert-keys.js';
 import { defineInputManifest } from '../../../pipeline/contracts.js';
+
+const OLD_MULTILINE = 'only with multiline on, which wsbit does not take yet';
+const DOCKER_MODE = 'only with docker_mode on, which wsbit does not take yet';
+const NOT_YET = 'not supported yet';
+
+/** Keys of Fluent Bit's in_tail that wsbit takes without acting on them (config/inert-keys.ts). */
+const inertKeys = [
+  onlyDefaultKey('read_newly_discovered_files_from_head', 'bool', true, 'Read files that appear after start from their head.', 'wsbit always reads files found after start from their head'),
+  noEffectKey('watcher_interval', 'time', 'How often rotation of followed symbolic links is checked.', 'wsbit sees rotation on change notifications and on each refresh_interval scan'),
+  noEffectKey('progress_check_interval', 'time', 'How often followed files are checked for data that notifications missed.', 'wsbit checks every followed file each second'),
+  noEffectKey('progress_check_interval_nsec', 'int', 'Nanoseconds added to progress_check_interval.', 'wsbit checks every followed file each second'),
+  onlyDefaultKey('docker_mode', 'bool', false, 'Join Docker JSON log lines split at 16 KB.', `${NOT_YET}; multiline.parser docker joins them`),
+  noEffectKey('docker_mode_flush', 'int', 'Seconds to wait for the rest of a split Docker line.', DOCKER_MODE),
+  noEffectKey('docker_mode_parser', 'string', 'Parser that finds the first line of a Docker multiline message.', DOCKER_MODE),
+  onlyDefaultKey('ignore_active_older_files', 'bool', false, 'Also drop followed files once they are older than ignore_older.', NOT_YET),
+  noEffectKey('static_batch_size', 'size', 'Bytes read from files that already had data, per round.', 'wsbit reads buffer_chunk_size at a time and takes turns between files'),
+  noEffectKey('event_batch_size', 'size', 'Bytes read per change notification.', 'wsbit reads buffer_chunk_size at a time and takes turns between files'),
+  onlyDefaultKey('exit_on_eof', 'bool', false, 'Stop Fluent Bit at the end of a file.', NOT_YET),
+  onlyDefaultKey('truncate_long_lines', 'bool', false, 'Cut lines longer than buffer_max_size instead of skipping them.', `${NOT_YET}; see skip_long_lines`),
+  noEffectKey('file_cache_advise', 'bool', 'Advise the kernel not to cache file pages (posix_fadvise).', 'Node gives the kernel no such advice'),
+  onlyDefaultKey('db.compare_filename', 'bool', false, 'Match db entries by file name as well as inode.', `${NOT_YET}; entries are matched by device and inode`),
+  onlyDefaultKey('multiline', 'bool', false, 'Join lines with parser_firstline (the older multiline).', `${NOT_YET}; multiline.parser joins lines`),
+  noEffectKey('multiline_flush', 'time', 'Seconds to wait for the next line of a multiline message.', OLD_MULTILINE),
+  noEffectKey('parser_firstline', 'string', 'Parser that matches the first line of a multiline message.', OLD_MULTILINE),
+  { ...noEffectKey('parser_', 'string', 'Parser_1, Parser_2, …: parsers for the other lines of a multiline message.', OLD_MULTILINE), multiple: true, prefixed: true },
+  onlyDefaultKey('unicode.encoding', 'string', null, 'Encoding of the files (UTF-16LE, UTF-16BE, auto), converted to UTF-8.', NOT_YET),
+  onlyDefaultKey('generic.encoding', 'string', null, 'Encoding of the files (ShiftJIS, GBK, Win1252, …), converted to UTF-8.', NOT_YET),
+] as const;
 
 /** The keys of the tail input (Fluent Bit's `in_tail`), in the order `-h` and the README show them. */
 export const tailInputSchema = [
@@ -24,6 +53,7 @@ export const tailInputSchema = [
   { key: 'db.locking', type: 'bool', default: false, description: 'Accepted for compatibility (SQLite locking); wsbit db files belong to one process anyway.' },
   { key: 'db.journal_mode', type: 'string', default: 'WAL', description: 'Accepted for compatibility (SQLite journal mode); no effect.' },
   { key: 'inotify_watcher', type: 'bool', default: true, description: 'Use file change notifications; when off, files are only checked every second.' },
+  ...inertKeys,
 ] as const;
 
 export const tailManifest = defineInputManifest({

@@ -1,4 +1,14 @@
 import { defineInputManifest } from '../../../pipeline/contracts.js';
+import { noEffectKey, onlyDefaultKey, serverInputInertKeys } from '../../../config/inert-keys.js';
+const ONE_EVENT_LOOP = 'wsbit runs every input on one event loop, with no listener threads';
+
+/** Keys of Fluent Bit's in_tcp that wsbit takes without acting on them (config/inert-keys.ts). */
+const inertKeys = [
+  ...serverInputInertKeys,
+  noEffectKey('workers', 'int', 'Listener threads.', ONE_EVENT_LOOP),
+  onlyDefaultKey('source_address_key', 'string', null, "Key under which the client's address is added to each record.", 'not supported yet'),
+] as const;
+
 /** The keys of the tcp input (Fluent Bit's `in_tcp`), in the order `-h` and the README show them. */
 export const tcpInputSchema = [
   { key: 'listen', type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
@@ -8,6 +18,7 @@ export const tcpInputSchema = [
   { key: 'chunk_size', type: 'int', default: 32, description: 'Read buffer growth step, in KB.' },
   { key: 'buffer_size', type: 'int', default: null, description: "Largest pending message per connection, in KB (default: chunk_size). A connection that exceeds it is closed." },
   { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) that turns each line into a record; implies format none. Lines it cannot parse are logged and dropped.' },
+  ...inertKeys,
 ] as const;
 
 export const tcpManifest = defineInputManifest({

@@ -2,6 +2,7 @@
 import { netClientKeys, tlsClientKeys } from '../../../config/common-keys.js';
 import { upstreamKey } from '../../../upstream/config.js';
 import { defineOutputManifest } from '../../../pipeline/contracts.js';
+import { maxWorkerConnectionsInertKeys, noEffectKey, onlyDefaultKey } from '../../../config/inert-keys.js';
 
 const forwardModes = ['forward', 'packed_forward'] as const;
 export type ForwardMode = (typeof forwardModes)[number];
@@ -23,6 +24,10 @@ const schema = [
   { key: 'username', type: 'string', default: '', description: 'User name, when the server asks for one in the handshake.' },
   { key: 'password', type: 'string', default: '', description: 'Password of username.' },
   upstreamKey,
+  ...maxWorkerConnectionsInertKeys,
+  onlyDefaultKey('unix_path', 'string', null, 'Connect to this Unix socket instead of host and port.', 'not supported yet'),
+  noEffectKey('fluentd_compat', 'bool', 'Send metrics and traces in the form Fluentd reads.', 'wsbit sends logs only, which need no conversion'),
+  onlyDefaultKey('add_option', 'string', null, "An extra option ('name value') in each message's options map.", 'not supported yet'),
 ] as const;
 
 export const forwardOutputManifest = defineOutputManifest({

@@ -2,6 +2,44 @@ import { netClientKeys, tlsClientKeys } from '../../../config/common-keys.js';
 import { upstreamKey } from '../../../upstream/config.js';
 import { formatKeys } from '../format-keys.js';
 import { defineOutputManifest } from '../../../pipeline/contracts.js';
+import { noEffectKey, onlyDefaultKey } from '../../../config/inert-keys.js';
+
+const WITH_OAUTH2 = 'only with oauth2.enable on, which wsbit refuses';
+const WITH_AWS = 'only with aws_auth on, which wsbit refuses';
+const NOT_YET = 'not supported yet';
+
+/** Keys of Fluent Bit's out_http that wsbit takes without acting on them (config/inert-keys.ts). */
+const inertKeys = [
+  noEffectKey('http.read_idle_timeout', 'time', 'Longest pause between two reads of the response.', 'http.response_timeout bounds the wait for the response headers'),
+  onlyDefaultKey('http_method', 'string', 'POST', 'HTTP method: POST or PUT.', NOT_YET),
+  onlyDefaultKey('header_tag', 'string', null, 'Send the tag in this header.', NOT_YET),
+  onlyDefaultKey('body_key', 'string', null, "Send this key's value as the body.", NOT_YET),
+  onlyDefaultKey('headers_key', 'string', null, "Send this key's map as headers.", NOT_YET),
+  // A token the user expects to be fetched and sent must not be dropped quietly: a request without it
+  // is refused by the server, and every chunk retried. Only leaving OAuth2 off loads.
+  onlyDefaultKey('oauth2.enable', 'bool', false, 'Fetch an OAuth2 token and send it with each request.', "OAuth2 is not supported: send a token with header 'Authorization Bearer …'"),
+  ...(
+    [
+      'oauth2.token_url',
+      'oauth2.client_id',
+      'oauth2.client_secret',
+      'oauth2.user_agent',
+      'oauth2.scope',
+      'oauth2.audience',
+      'oauth2.resource',
+      'oauth2.auth_method',
+      'oauth2.jwt_key_file',
+      'oauth2.jwt_cert_file',
+      'oauth2.jwt_aud',
+      'oauth2.jwt_header',
+    ] as const
+  ).map((key) => noEffectKey(key, 'string', 'An OAuth2 setting.', WITH_OAUTH2)),
+  ...(['oauth2.jwt_ttl_seconds', 'oauth2.refresh_skew_seconds', 'oauth2.timeout', 'oauth2.connect_timeout'] as const).map((key) => noEffectKey(key, 'int', 'An OAuth2 setting.', WITH_OAUTH2)),
+  onlyDefaultKey('aws_auth', 'bool', false, 'Sign requests with AWS SigV4.', 'AWS signing is not supported'),
+  ...(['aws_service', 'aws_region', 'aws_sts_endpoint', 'aws_role_arn', 'aws_external_id', 'aws_profile'] as const).map((key) =>
+    noEffectKey(key, 'string', 'An AWS SigV4 setting.', WITH_AWS),
+  ),
+] as const;
 
 /** The keys of the http output (Fluent Bit's `out_http`), in the order `-h` and the README show them. */
 export const httpOutputSchema = [
@@ -18,6 +56,7 @@ export const httpOutputSchema = [
   { key: 'http.response_timeout', type: 'time', default: '60s', description: 'Longest wait for the response headers before the request is retried.' },
   { key: 'net.max_worker_connections', type: 'int', default: 0, description: 'Most connections kept open to each node (0: one per worker, at least 2).' },
   upstreamKey,
+  ...inertKeys,
 ] as const;
 
 export const httpOutputManifest = defineOutputManifest({

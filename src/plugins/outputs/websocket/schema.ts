@@ -5,6 +5,7 @@ import { formatKeys, textFormatKeys } from '../format-keys.js';
 import { payloadFormats } from '../../../codec/payload.js';
 import { messageModes } from '../../../codec/messages.js';
 import { defineOutputManifest } from '../../../pipeline/contracts.js';
+import { maxWorkerConnectionsInertKeys } from '../../../config/inert-keys.js';
 
 /** The keys of the websocket output (Fluent Bit's `out_websocket` and wsbit's own), in the order `-h` and the README show them. */
 export const websocketOutputSchema = [
@@ -32,6 +33,7 @@ export const websocketOutputSchema = [
   { key: 'control_frame_limit', type: 'int', default: 100, description: 'Most pings, and pongs answering none of ours, the server may send in one second; more drops the connection as hostile and its chunks go to the next one (0 = no limit).' },
   upstreamKey,
   { key: 'write_stall_timeout', type: 'time', default: '30s', description: 'Drop the connection when more than 64 KiB we sent stays unread by the server this long; its chunks go to the next connection (0 = never).' },
+  ...maxWorkerConnectionsInertKeys,
 ] as const;
 
 export const websocketOutputManifest = defineOutputManifest({
