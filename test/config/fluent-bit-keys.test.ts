@@ -93,20 +93,18 @@ test('a key that does nothing here logs one info line with the reason; a repeat 
   assert.deepEqual(plain.notices, []);
 });
 
-test('a prefixed key (tail Parser_1, Parser_2) is accepted under its prefix, with one info line', () => {
+test('a prefixed key (tail Parser_1, Parser_2) is taken under its prefix, in the order written', () => {
   const tail = registry.input('tail');
   assert.ok(tail !== undefined);
   const entries = [
     { key: 'path', value: '/x' },
-    { key: 'Parser_1', value: 'a' },
     { key: 'Parser_2', value: 'b' },
+    { key: 'Parser_1', value: 'a' },
   ];
   const resolved = resolveConfig(pluginSchema(tail), entries, { instance: 'tail.0', kind: 'input' });
-  assert.deepEqual((resolved.config as Record<string, unknown>)['parser_'], ['a', 'b']);
-  assert.equal(resolved.notices.length, 1);
-  assert.match(resolved.notices[0] ?? '', /^tail\.0: 'parser_1' is accepted and does nothing here: only with multiline on/);
+  assert.deepEqual((resolved.config as Record<string, unknown>)['parser_'], ['b', 'a']);
   assert.throws(
-    () => resolveConfig(pluginSchema(tail), [{ key: 'parser_', value: 'x' }, { key: 'parserx', value: 'x' }], { instance: 'tail.0', kind: 'input' }),
+    () => resolveConfig(pluginSchema(tail), [{ key: 'parserx', value: 'x' }], { instance: 'tail.0', kind: 'input' }),
     (error: unknown) => error instanceof ConfigError && error.code === 'WSBIT_CONFIG_UNKNOWN_KEY' && /'parserx'/.test(error.message),
   );
 });

@@ -5,6 +5,7 @@ import type { MultilineParserDefinition } from '../../../multiline/types.js';
 import type { Parser } from '../../../parsers/types.js';
 import type { ParserRegistry } from '../../../pipeline/parser-registry.js';
 import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../../regex/onigmo.js';
+import type { FirstlineParsers } from './firstline.js';
 import { OffsetsDb } from './offsets-db.js';
 import { patternRegExp } from './paths.js';
 import type { LongLinePolicy } from './tail-file.js';
@@ -22,6 +23,8 @@ export interface TailInputOptions {
   parser: Parser | null;
   /** `multiline.parser`, resolved; empty when lines are records of their own. */
   multilineParsers: readonly MultilineParserDefinition[];
+  /** The older `Multiline On` with Parser_Firstline; null when off (or moot: parser or multiline.parser set). */
+  firstline: FirstlineParsers | null;
   tagRegex: TranslatedRegex | null;
   /** The offsets file, opened (Fluent Bit's tail_config.c opens its db while reading the configuration too). */
   db: OffsetsDb | null;
@@ -50,6 +53,7 @@ export function tailInputOptions(config: TailInputConfig, instance: string, pars
   const parser = config.parser === null || multilineNames.length > 0 ? null : parsers.require(config.parser, instance);
   if (config.parser !== null && multilineNames.length > 0) logger.warn(`'parser ${config.parser}' is ignored: multiline.parser is set`);
   if (config.offset_key !== null && multilineNames.length > 0) logger.warn(`'offset_key' is ignored with multiline.parser (a joined record has no single offset); path_key is added`);
+  const firstline = firstlineParsers(config, instance, parsers, logger, multilineNames.length > 0);
   const excludes = (config.exclude_path ?? []).map((pattern) => patternRegExp(pattern, true));
   let tagRegex: TranslatedRegex | null = null;
   if (config.tag_regex !== null) {
@@ -67,6 +71,7 @@ export function tailInputOptions(config: TailInputConfig, instance: string, pars
     refreshIntervalSeconds: config.refresh_interval,
     parser,
     multilineParsers: multilineNames.map((name) => parsers.requireMultiline(name, instance)),
+    firstline,
     tagRegex,
     db,
     dbPath: config.db,
@@ -81,5 +86,27 @@ export function tailInputOptions(config: TailInputConfig, instance: string, pars
     longLines: config.skip_long_lines ? 'skip' : 'abandon',
     skipEmptyLines: config.skip_empty_lines,
     inotifyWatcher: config.inotify_watcher,
+  };
+}
+
+/**
+ * `Multiline On`: Parser_Firstline is required. As in in_tail, multiline.parser and then parser come
+ * first: with either set, the older multiline does nothing (wsbit says so).
+ */
+function firstlineParsers(config: TailInputConfig, instance: string, parsers: ParserRegistry, logger: Logger, multilineParser: boolean): FirstlineParsers | null {
+  if (!config.multiline) return null;
+  if (multilineParser || config.parser !== null) {
+    logger.warn(`'multiline on' is ignored: ${multilineParser ? 'multiline.parser' : 'parser'} is set`);
+    return null;
+  }
+  if (config.parser_firstline === null) {
+    throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: multiline on needs parser_firstline, the parser of a message's first line`);
+  }
+  return {
+    first: parsers.require(config.parser_firstline, instance),
+    others: config.parser_.map((name) => parsers.require(name, instance)),
+    // Fluent Bit takes 1 for 0 or less.
+    flushMs: Math.max(1, config.multiline_flush) * 1000,
+    ignoreOlderMs: config.ignore_older * 1000,
   };
 }

@@ -9,6 +9,7 @@ import { writeEvent, writeEventHeader } from '../../../codec/event.js';
 import { mapEntries, rewriteMap } from '../../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import type { InputContext } from '../../../pipeline/contracts.js';
+import { FirstlineMultiline } from './firstline.js';
 import { TailMultiline } from './multiline.js';
 import type { TailInputOptions } from './options.js';
 import type { LineView, TailFile } from './tail-file.js';
@@ -17,8 +18,8 @@ export type LineRecordsContext = Pick<InputContext<unknown>, 'telemetry' | 'emit
 
 export class LineRecords {
   private readonly writer = new MsgpackWriter(64 * 1024);
-  /** Set with multiline.parser: lines go to the multiline engine, not straight out. */
-  readonly multiline: TailMultiline | null;
+  /** Set with multiline.parser (or the older Multiline On): lines are joined there, not sent straight out. */
+  readonly multiline: TailMultiline | FirstlineMultiline | null;
   private readonly telemetry: Telemetry;
 
   constructor(
@@ -26,15 +27,11 @@ export class LineRecords {
     private readonly context: LineRecordsContext,
   ) {
     this.telemetry = context.telemetry;
-    this.multiline =
-      options.multilineParsers.length === 0
-        ? null
-        : new TailMultiline(options.multilineParsers, {
-            clock: context.clock,
-            pathKey: options.pathKey,
-            emit: (events, records, tag) => context.emit(events, records, tag),
-            telemetry: context.telemetry,
-          });
+    const joined = { clock: context.clock, pathKey: options.pathKey, telemetry: context.telemetry, emit: (events: Buffer, records: number, tag: string) => void context.emit(events, records, tag) };
+    if (options.multilineParsers.length > 0) this.multiline = new TailMultiline(options.multilineParsers, joined);
+    else if (options.firstline !== null) {
+      this.multiline = new FirstlineMultiline(options.firstline, { ...joined, writePlain: (writer, file, line, now) => this.writeLine(writer, file, line, now) });
+    } else this.multiline = null;
   }
 
   /** Emits the records of `lines` of `file` (or hands them to the multiline engine). */
@@ -49,15 +46,14 @@ export class LineRecords {
     let records = 0;
     for (const line of lines) {
       if (line.bytes.length === 0 && skipEmptyLines) continue;
-      this.writeLine(file, line, now);
+      this.writeLine(this.writer, file, line, now);
       records++;
     }
     if (records > 0) this.context.emit(this.writer.view(), records, file.tag);
   }
 
   /** Appends one record for a line: path_key, offset_key, then the line or the parsed fields. */
-  private writeLine(file: TailFile, line: LineView, now: EventTime): void {
-    const { writer } = this;
+  private writeLine(writer: MsgpackWriter, file: TailFile, line: LineView, now: EventTime): void {
     const { pathKey, offsetKey, parser } = this.options;
     const extra: Array<(w: MsgpackWriter) => void> = [];
     if (pathKey !== null) {

@@ -2,7 +2,6 @@ import { multilineParserKey } from '../../../multiline/builtins.js';
 import { noEffectKey, onlyDefaultKey } from '../../../config/inert-keys.js';
 import { defineInputManifest } from '../../../pipeline/contracts.js';
 
-const OLD_MULTILINE = 'only with multiline on, which wsbit does not take yet';
 const DOCKER_MODE = 'only with docker_mode on, which wsbit does not take yet';
 const NOT_YET = 'not supported yet';
 
@@ -22,10 +21,6 @@ const inertKeys = [
   onlyDefaultKey('truncate_long_lines', 'bool', false, 'Cut lines longer than buffer_max_size instead of skipping them.', `${NOT_YET}; see skip_long_lines`),
   noEffectKey('file_cache_advise', 'bool', 'Advise the kernel not to cache file pages (posix_fadvise).', 'Node gives the kernel no such advice'),
   onlyDefaultKey('db.compare_filename', 'bool', false, 'Match db entries by file name as well as inode.', `${NOT_YET}; entries are matched by device and inode`),
-  onlyDefaultKey('multiline', 'bool', false, 'Join lines with parser_firstline (the older multiline).', `${NOT_YET}; multiline.parser joins lines`),
-  noEffectKey('multiline_flush', 'time', 'Seconds to wait for the next line of a multiline message.', OLD_MULTILINE),
-  noEffectKey('parser_firstline', 'string', 'Parser that matches the first line of a multiline message.', OLD_MULTILINE),
-  { ...noEffectKey('parser_', 'string', 'Parser_1, Parser_2, …: parsers for the other lines of a multiline message.', OLD_MULTILINE), multiple: true, prefixed: true },
   onlyDefaultKey('unicode.encoding', 'string', null, 'Encoding of the files (UTF-16LE, UTF-16BE, auto), converted to UTF-8.', NOT_YET),
   onlyDefaultKey('generic.encoding', 'string', null, 'Encoding of the files (ShiftJIS, GBK, Win1252, …), converted to UTF-8.', NOT_YET),
 ] as const;
@@ -52,6 +47,15 @@ export const tailInputSchema = [
   { key: 'db.sync', type: 'enum', values: ['extra', 'full', 'normal', 'off'], default: 'full', description: 'off skips the fsync after each db write; the other values fsync the file and its directory.' },
   { key: 'db.locking', type: 'bool', default: false, description: 'Accepted for compatibility (SQLite locking); wsbit db files belong to one process anyway.' },
   { key: 'db.journal_mode', type: 'string', default: 'WAL', description: 'Accepted for compatibility (SQLite journal mode); no effect.' },
+  {
+    key: 'multiline',
+    type: 'bool',
+    default: false,
+    description: "The older multiline: a line parser_firstline parses opens a message, the lines up to the next are added to it (parsed by parser_N, or appended to its last field). Ignored with parser or multiline.parser set.",
+  },
+  { key: 'multiline_flush', type: 'time', default: 4, description: 'With multiline on: seconds after its first line that a message goes out without waiting for the next one.' },
+  { key: 'parser_firstline', type: 'string', default: null, description: "With multiline on: the parser that matches a message's first line; its last field must be a string to take the lines that follow." },
+  { key: 'parser_', type: 'string', multiple: true, prefixed: true, description: 'With multiline on: Parser_1, Parser_2, …, tried in order on the lines after the first; their fields are added to the message.' },
   { key: 'inotify_watcher', type: 'bool', default: true, description: 'Use file change notifications; when off, files are only checked every second.' },
   ...inertKeys,
 ] as const;
