@@ -6,10 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decode } from '@msgpack/msgpack';
 import { mapEntries, readStr } from '../../src/codec/msgpack-map.js';
 import { fluentBitFixtures } from '../helpers/paths.js';
-import { seen } from '../helpers/golden.js';
+import { asFluentBitJsonLine, readFluentBitJsonLines, seen } from '../helpers/golden.js';
 import { startAgent } from '../helpers/pipeline.js';
 import { spawnAgent } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/temp.js';
@@ -20,22 +19,14 @@ function tailArgs(tag: string, file: string, firstline: string, extra: string[] 
   return ['-i', 'tail', '-t', tag, '-p', `path=${file}`, '-p', 'read_from_head=on', '-p', 'multiline=on', '-p', `parser_firstline=${firstline}`, '-p', 'multiline_flush=2', ...extra];
 }
 
-/** A record as Fluent Bit's json_lines prints it: `date` first (left out for records stamped now), then the body. */
-function asFluentBitJson(sec: number, nsec: number, body: Buffer): string {
-  const fields = decode(body) as Record<string, unknown>;
-  // Records without a time of their own carry the time they were read; make.sh leaves theirs out.
-  if ('log' in fields) return JSON.stringify(fields);
-  return JSON.stringify({ date: sec + nsec / 1e9, ...fields });
+function keysOf(body: Buffer): Array<string | null> {
+  return (mapEntries(body) ?? []).map((entry) => readStr(entry.keyBuf, entry.keyStart));
 }
 
 test("Multiline On with Parser_Firstline and Parser_1 gives Fluent Bit's records", async (t) => {
   const dir = tempDir('wsbit-firstline-');
   for (const file of ['app.log', 'code.log', 'parsers.conf']) fs.copyFileSync(path.join(fixtures, file), path.join(dir, file));
-  const expected = fs
-    .readFileSync(path.join(fixtures, 'expected.txt'), 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.stringify(JSON.parse(line)));
+  const expected = readFluentBitJsonLines(path.join(fixtures, 'expected.txt'));
   const running = await startAgent([
     '-R', path.join(dir, 'parsers.conf'),
     ...tailArgs('app', path.join(dir, 'app.log'), 'first', ['-p', 'parser_1=frame']),
@@ -49,15 +40,15 @@ test("Multiline On with Parser_Firstline and Parser_1 gives Fluent Bit's records
   const records = seen(running);
   // Fluent Bit emits a joined record at once and a line of its own with the rest of the read; the
   // order between the two kinds differs, each kind's order is the file's.
-  const ours = records.map((record) => asFluentBitJson(record.sec, record.nsec, record.body));
+  // Lines that belong to no message carry the time they were read; make.sh leaves theirs out.
+  const ours = records.map((record) => asFluentBitJsonLine(record.sec, record.nsec, record.body, keysOf(record.body).includes('log')));
   assert.deepEqual([...ours].sort(), [...expected].sort());
   const joined = (list: string[]) => list.filter((line) => !line.startsWith('{"log"'));
   assert.deepEqual(joined(ours).filter((line) => line.includes('"level"')), joined(expected).filter((line) => line.includes('"level"')));
   // Fluent Bit keeps both `frame` fields of the group (its msgpack print shows them); JSON shows the last.
   const next = records.find((record) => record.body.includes(Buffer.from('next')));
   assert.ok(next !== undefined);
-  const keys = (mapEntries(next.body) ?? []).map((entry) => readStr(entry.keyBuf, entry.keyStart));
-  assert.deepEqual(keys, ['level', 'message', 'frame', 'frame']);
+  assert.deepEqual(keysOf(next.body), ['level', 'message', 'frame', 'frame']);
   const frames = (mapEntries(next.body) ?? []).slice(2).map((entry) => readStr(entry.valueBuf, entry.valueStart));
   assert.deepEqual(frames, ['com.example.A.run(A.java:1)\nafter the frame', 'com.example.B.run(B.java:2)']);
 });

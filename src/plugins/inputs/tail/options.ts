@@ -5,6 +5,7 @@ import type { MultilineParserDefinition } from '../../../multiline/types.js';
 import type { Parser } from '../../../parsers/types.js';
 import type { ParserRegistry } from '../../../pipeline/parser-registry.js';
 import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../../regex/onigmo.js';
+import type { DockerModeSettings } from './docker-mode.js';
 import type { FirstlineParsers } from './firstline.js';
 import { OffsetsDb } from './offsets-db.js';
 import { patternRegExp } from './paths.js';
@@ -25,6 +26,8 @@ export interface TailInputOptions {
   multilineParsers: readonly MultilineParserDefinition[];
   /** The older `Multiline On` with Parser_Firstline; null when off (or moot: parser or multiline.parser set). */
   firstline: FirstlineParsers | null;
+  /** Docker_Mode; null when off (or moot: multiline.parser set). */
+  dockerMode: DockerModeSettings | null;
   tagRegex: TranslatedRegex | null;
   /** The offsets file, opened (Fluent Bit's tail_config.c opens its db while reading the configuration too). */
   db: OffsetsDb | null;
@@ -72,6 +75,7 @@ export function tailInputOptions(config: TailInputConfig, instance: string, pars
     parser,
     multilineParsers: multilineNames.map((name) => parsers.requireMultiline(name, instance)),
     firstline,
+    dockerMode: dockerModeSettings(config, instance, parsers, logger, multilineNames.length > 0),
     tagRegex,
     db,
     dbPath: config.db,
@@ -108,5 +112,20 @@ function firstlineParsers(config: TailInputConfig, instance: string, parsers: Pa
     // Fluent Bit takes 1 for 0 or less.
     flushMs: Math.max(1, config.multiline_flush) * 1000,
     ignoreOlderMs: config.ignore_older * 1000,
+  };
+}
+
+/** `Docker_Mode On`: not with Multiline On (in_tail refuses it too); multiline.parser comes first. */
+function dockerModeSettings(config: TailInputConfig, instance: string, parsers: ParserRegistry, logger: Logger, multilineParser: boolean): DockerModeSettings | null {
+  if (!config.docker_mode) return null;
+  if (config.multiline) throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: docker_mode cannot be on when multiline is on`);
+  if (multilineParser) {
+    logger.warn(`'docker_mode on' is ignored: multiline.parser is set`);
+    return null;
+  }
+  return {
+    // Fluent Bit takes 1 for 0 or less.
+    flushMs: Math.max(1, config.docker_mode_flush) * 1000,
+    firstline: config.docker_mode_parser === null ? null : parsers.require(config.docker_mode_parser, instance),
   };
 }

@@ -9,6 +9,7 @@ import { writeEvent, writeEventHeader } from '../../../codec/event.js';
 import { mapEntries, rewriteMap } from '../../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import type { InputContext } from '../../../pipeline/contracts.js';
+import { DockerMode } from './docker-mode.js';
 import { FirstlineMultiline } from './firstline.js';
 import { TailMultiline } from './multiline.js';
 import type { TailInputOptions } from './options.js';
@@ -18,8 +19,8 @@ export type LineRecordsContext = Pick<InputContext<unknown>, 'telemetry' | 'emit
 
 export class LineRecords {
   private readonly writer = new MsgpackWriter(64 * 1024);
-  /** Set with multiline.parser (or the older Multiline On): lines are joined there, not sent straight out. */
-  readonly multiline: TailMultiline | FirstlineMultiline | null;
+  /** Set with multiline.parser (or the older Multiline On, or Docker_Mode): lines are joined there, not sent straight out. */
+  readonly multiline: TailMultiline | FirstlineMultiline | DockerMode | null;
   private readonly telemetry: Telemetry;
 
   constructor(
@@ -29,9 +30,12 @@ export class LineRecords {
     this.telemetry = context.telemetry;
     const joined = { clock: context.clock, pathKey: options.pathKey, telemetry: context.telemetry, emit: (events: Buffer, records: number, tag: string) => void context.emit(events, records, tag) };
     if (options.multilineParsers.length > 0) this.multiline = new TailMultiline(options.multilineParsers, joined);
-    else if (options.firstline !== null) {
-      this.multiline = new FirstlineMultiline(options.firstline, { ...joined, writePlain: (writer, file, line, now) => this.writeLine(writer, file, line, now) });
-    } else this.multiline = null;
+    else {
+      const plain = { ...joined, writePlain: (writer: MsgpackWriter, file: TailFile, line: LineView, now: EventTime) => this.writeLine(writer, file, line, now) };
+      if (options.firstline !== null) this.multiline = new FirstlineMultiline(options.firstline, plain);
+      else if (options.dockerMode !== null) this.multiline = new DockerMode(options.dockerMode, plain);
+      else this.multiline = null;
+    }
   }
 
   /** Emits the records of `lines` of `file` (or hands them to the multiline engine). */

@@ -2,7 +2,6 @@ import { multilineParserKey } from '../../../multiline/builtins.js';
 import { noEffectKey, onlyDefaultKey } from '../../../config/inert-keys.js';
 import { defineInputManifest } from '../../../pipeline/contracts.js';
 
-const DOCKER_MODE = 'only with docker_mode on, which wsbit does not take yet';
 const NOT_YET = 'not supported yet';
 
 /** Keys of Fluent Bit's in_tail that wsbit takes without acting on them (config/inert-keys.ts). */
@@ -11,9 +10,6 @@ const inertKeys = [
   noEffectKey('watcher_interval', 'time', 'How often rotation of followed symbolic links is checked.', 'wsbit sees rotation on change notifications and on each refresh_interval scan'),
   noEffectKey('progress_check_interval', 'time', 'How often followed files are checked for data that notifications missed.', 'wsbit checks every followed file each second'),
   noEffectKey('progress_check_interval_nsec', 'int', 'Nanoseconds added to progress_check_interval.', 'wsbit checks every followed file each second'),
-  onlyDefaultKey('docker_mode', 'bool', false, 'Join Docker JSON log lines split at 16 KB.', `${NOT_YET}; multiline.parser docker joins them`),
-  noEffectKey('docker_mode_flush', 'int', 'Seconds to wait for the rest of a split Docker line.', DOCKER_MODE),
-  noEffectKey('docker_mode_parser', 'string', 'Parser that finds the first line of a Docker multiline message.', DOCKER_MODE),
   onlyDefaultKey('ignore_active_older_files', 'bool', false, 'Also drop followed files once they are older than ignore_older.', NOT_YET),
   noEffectKey('static_batch_size', 'size', 'Bytes read from files that already had data, per round.', 'wsbit reads buffer_chunk_size at a time and takes turns between files'),
   noEffectKey('event_batch_size', 'size', 'Bytes read per change notification.', 'wsbit reads buffer_chunk_size at a time and takes turns between files'),
@@ -56,6 +52,14 @@ export const tailInputSchema = [
   { key: 'multiline_flush', type: 'time', default: 4, description: 'With multiline on: seconds after its first line that a message goes out without waiting for the next one.' },
   { key: 'parser_firstline', type: 'string', default: null, description: "With multiline on: the parser that matches a message's first line; its last field must be a string to take the lines that follow." },
   { key: 'parser_', type: 'string', multiple: true, prefixed: true, description: 'With multiline on: Parser_1, Parser_2, …, tried in order on the lines after the first; their fields are added to the message.' },
+  {
+    key: 'docker_mode',
+    type: 'bool',
+    default: false,
+    description: "Join the pieces of a line Docker's json-file driver split (only the last piece's log ends with a newline) before parser. Not with multiline on; ignored with multiline.parser set.",
+  },
+  { key: 'docker_mode_flush', type: 'int', default: 4, description: 'With docker_mode on: seconds after its last piece that an unfinished line goes out.' },
+  { key: 'docker_mode_parser', type: 'string', default: null, description: "With docker_mode on: a parser that reads the first line of a message (the JSON line); once one was seen, whole lines are joined up to the next." },
   { key: 'inotify_watcher', type: 'bool', default: true, description: 'Use file change notifications; when off, files are only checked every second.' },
   ...inertKeys,
 ] as const;
