@@ -5,6 +5,9 @@ import type { ResolvedConfig } from '../../../config/schema.js';
 import type { OutputContext } from '../../../pipeline/contracts.js';
 import { nodeUri, outputNodes, type UpstreamNode } from '../../../upstream/config.js';
 import { payloadOptions } from '../format-keys.js';
+import { ConfigError } from '../../../base/errors.js';
+import type { HeaderPair } from '../../../config/schema.js';
+import { parseRecordAccessor, type RecordAccessor } from '../../filters/record-accessor.js';
 import { requestHeaders } from './request.js';
 import type { httpOutputSchema } from './schema.js';
 
@@ -16,8 +19,14 @@ export interface HttpNodeOptions {
   origin: string;
   pool: Pool.Options;
   uri: string;
-  /** Flat `[name, value, ...]`, see requestHeaders. */
-  headers: string[];
+  /** Flat `[name, value, ...]` of a request with records of `tag` (see requestHeaders); with body_key, the record's headers. */
+  headers(tag: string, recordHeaders: readonly HeaderPair[] | null): string[];
+}
+
+/** body_key and headers_key: each record is a request of its own, its body and headers taken from it. */
+export interface RecordRequests {
+  body: RecordAccessor;
+  headers: RecordAccessor;
 }
 
 /** What the http output runs with, derived from its configuration. */
@@ -32,6 +41,9 @@ export interface HttpOutputOptions {
   connectionsPerNode: number;
   /** Quote the response body in log lines about responses. */
   logResponsePayload: boolean;
+  method: 'POST' | 'PUT';
+  /** Null: one request per chunk, in the output's format. */
+  recordRequests: RecordRequests | null;
   node(node: UpstreamNode): HttpNodeOptions;
 }
 
@@ -44,6 +56,7 @@ export function httpOutputOptions(config: HttpOutputConfig, context: Pick<Output
   const workers = Number((config as Record<string, unknown>)['workers'] ?? 0);
   const connectionsPerNode = config['net.max_worker_connections'] > 0 ? config['net.max_worker_connections'] : Math.max(2, workers);
   const idleTimeoutMs = Math.max(1, config['net.keepalive_idle_timeout']) * 1000;
+  const headerTag = config.header_tag;
   return {
     nodes,
     singleTarget: config.upstream === null ? `${nodes[0]?.host ?? ''}:${port}` : null,
@@ -51,6 +64,8 @@ export function httpOutputOptions(config: HttpOutputConfig, context: Pick<Output
     gzip,
     connectionsPerNode,
     logResponsePayload: config.log_response_payload,
+    method: config.http_method,
+    recordRequests: recordRequests(config, context.instance),
     node(node) {
       const host = node.host.includes(':') ? `[${node.host}]` : node.host;
       return {
@@ -71,15 +86,33 @@ export function httpOutputOptions(config: HttpOutputConfig, context: Pick<Output
           },
         },
         uri: nodeUri(node, config.uri),
-        headers: requestHeaders({
-          format: payload.format,
-          gzip,
-          user: config.http_user,
-          password: config.http_passwd,
-          headers: [...config.header, ...node.headers],
-          allowDuplicates: config.allow_duplicated_headers,
-        }),
+        headers: (tag, recordHeaders) =>
+          requestHeaders({
+            format: payload.format,
+            gzip,
+            user: config.http_user,
+            password: config.http_passwd,
+            headers: [...config.header, ...node.headers],
+            allowDuplicates: config.allow_duplicated_headers,
+            tagHeader: headerTag === null ? null : { name: headerTag, value: tag },
+            recordHeaders,
+          }),
       };
     },
   };
+}
+
+/** body_key and headers_key come together, as in Fluent Bit; each is a record accessor (`$body`). */
+function recordRequests(config: HttpOutputConfig, instance: string): RecordRequests | null {
+  const { body_key: bodyKey, headers_key: headersKey } = config;
+  if (bodyKey === null && headersKey === null) return null;
+  if (bodyKey === null || headersKey === null) {
+    throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: ${bodyKey === null ? 'headers_key needs body_key' : 'body_key needs headers_key'} (each record is sent with both)`);
+  }
+  const accessor = (key: string, text: string): RecordAccessor => {
+    const parsed = parseRecordAccessor(text);
+    if (parsed === null) throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: ${key} '${text}' is not a record accessor such as $body or $req['body']`);
+    return parsed;
+  };
+  return { body: accessor('body_key', bodyKey), headers: accessor('headers_key', headersKey) };
 }

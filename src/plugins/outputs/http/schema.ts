@@ -6,15 +6,10 @@ import { noEffectKey, onlyDefaultKey } from '../../../config/inert-keys.js';
 
 const WITH_OAUTH2 = 'only with oauth2.enable on, which wsbit refuses';
 const WITH_AWS = 'only with aws_auth on, which wsbit refuses';
-const NOT_YET = 'not supported yet';
 
 /** Keys of Fluent Bit's out_http that wsbit takes without acting on them (config/inert-keys.ts). */
 const inertKeys = [
   noEffectKey('http.read_idle_timeout', 'time', 'Longest pause between two reads of the response.', 'http.response_timeout bounds the wait for the response headers'),
-  onlyDefaultKey('http_method', 'string', 'POST', 'HTTP method: POST or PUT.', NOT_YET),
-  onlyDefaultKey('header_tag', 'string', null, 'Send the tag in this header.', NOT_YET),
-  onlyDefaultKey('body_key', 'string', null, "Send this key's value as the body.", NOT_YET),
-  onlyDefaultKey('headers_key', 'string', null, "Send this key's map as headers.", NOT_YET),
   // A token the user expects to be fetched and sent must not be dropped quietly: a request without it
   // is refused by the server, and every chunk retried. Only leaving OAuth2 off loads.
   onlyDefaultKey('oauth2.enable', 'bool', false, 'Fetch an OAuth2 token and send it with each request.', "OAuth2 is not supported: send a token with header 'Authorization Bearer …'"),
@@ -51,6 +46,15 @@ export const httpOutputSchema = [
   { key: 'http_user', type: 'string', default: null, description: 'User name for HTTP basic authentication.' },
   { key: 'http_passwd', type: 'string', default: '', description: 'Password for HTTP basic authentication.' },
   { key: 'compress', type: 'enum', values: ['gzip'], default: null, description: "Compress the request body ('gzip'); sent with Content-Encoding: gzip." },
+  { key: 'http_method', type: 'enum', values: ['POST', 'PUT'], default: 'POST', description: 'HTTP method of the requests.' },
+  { key: 'header_tag', type: 'string', default: null, description: "Send the chunk's tag in this header (e.g. X-Fluent-Tag)." },
+  {
+    key: 'body_key',
+    type: 'string',
+    default: null,
+    description: "With headers_key: send each record as a request of its own, its body the string this record accessor names (e.g. $body), its headers the map headers_key names, instead of the content type. Records without both are left out (a warning).",
+  },
+  { key: 'headers_key', type: 'string', default: null, description: 'With body_key: record accessor of the map of headers of each request (e.g. $headers).' },
   { key: 'allow_duplicated_headers', type: 'bool', default: true, description: 'Send every configured header even when a name repeats. Off: a later header replaces an earlier one of the same name, defaults included.' },
   { key: 'log_response_payload', type: 'bool', default: true, description: 'Include the response body (cut to 1 KiB) in log lines about responses.' },
   { key: 'http.response_timeout', type: 'time', default: '60s', description: 'Longest wait for the response headers before the request is retried.' },
