@@ -37,6 +37,14 @@ export interface TailInputOptions {
   pathKey: string | null;
   offsetKey: string | null;
   readFromHead: boolean;
+  /** read_newly_discovered_files_from_head: files found after the first scan start at 0 (else at their end). */
+  readNewFilesFromHead: boolean;
+  /** progress_check_interval: how often every followed file is checked for data notifications missed. */
+  pollIntervalMs: number;
+  /** db.compare_filename: a db entry counts only for the name it was saved under. */
+  dbCompareFilename: boolean;
+  /** ignore_active_older_files: files already followed are let go too once older than ignore_older. */
+  ignoreActiveOlderFiles: boolean;
   rotateWaitMs: number;
   /** 0 follows all files. */
   ignoreOlderMs: number;
@@ -83,6 +91,11 @@ export function tailInputOptions(config: TailInputConfig, instance: string, pars
     pathKey: config.path_key,
     offsetKey: config.offset_key,
     readFromHead: config.read_from_head,
+    readNewFilesFromHead: config.read_newly_discovered_files_from_head,
+    // At least 10 ms, so that a 0 cannot spin.
+    pollIntervalMs: Math.max(10, config.progress_check_interval * 1000 + config.progress_check_interval_nsec / 1e6),
+    dbCompareFilename: config['db.compare_filename'],
+    ignoreActiveOlderFiles: config.ignore_active_older_files,
     rotateWaitMs: config.rotate_wait * 1000,
     ignoreOlderMs: config.ignore_older * 1000,
     readChunkBytes: Math.max(1, config.buffer_chunk_size),

@@ -6,17 +6,12 @@ const NOT_YET = 'not supported yet';
 
 /** Keys of Fluent Bit's in_tail that wsbit takes without acting on them (config/inert-keys.ts). */
 const inertKeys = [
-  onlyDefaultKey('read_newly_discovered_files_from_head', 'bool', true, 'Read files that appear after start from their head.', 'wsbit always reads files found after start from their head'),
   noEffectKey('watcher_interval', 'time', 'How often rotation of followed symbolic links is checked.', 'wsbit sees rotation on change notifications and on each refresh_interval scan'),
-  noEffectKey('progress_check_interval', 'time', 'How often followed files are checked for data that notifications missed.', 'wsbit checks every followed file each second'),
-  noEffectKey('progress_check_interval_nsec', 'int', 'Nanoseconds added to progress_check_interval.', 'wsbit checks every followed file each second'),
-  onlyDefaultKey('ignore_active_older_files', 'bool', false, 'Also drop followed files once they are older than ignore_older.', NOT_YET),
   noEffectKey('static_batch_size', 'size', 'Bytes read from files that already had data, per round.', 'wsbit reads buffer_chunk_size at a time and takes turns between files'),
   noEffectKey('event_batch_size', 'size', 'Bytes read per change notification.', 'wsbit reads buffer_chunk_size at a time and takes turns between files'),
   onlyDefaultKey('exit_on_eof', 'bool', false, 'Stop Fluent Bit at the end of a file.', NOT_YET),
   onlyDefaultKey('truncate_long_lines', 'bool', false, 'Cut lines longer than buffer_max_size instead of skipping them.', `${NOT_YET}; see skip_long_lines`),
   noEffectKey('file_cache_advise', 'bool', 'Advise the kernel not to cache file pages (posix_fadvise).', 'Node gives the kernel no such advice'),
-  onlyDefaultKey('db.compare_filename', 'bool', false, 'Match db entries by file name as well as inode.', `${NOT_YET}; entries are matched by device and inode`),
   onlyDefaultKey('unicode.encoding', 'string', null, 'Encoding of the files (UTF-16LE, UTF-16BE, auto), converted to UTF-8.', NOT_YET),
   onlyDefaultKey('generic.encoding', 'string', null, 'Encoding of the files (ShiftJIS, GBK, Win1252, …), converted to UTF-8.', NOT_YET),
 ] as const;
@@ -60,7 +55,22 @@ export const tailInputSchema = [
   },
   { key: 'docker_mode_flush', type: 'int', default: 4, description: 'With docker_mode on: seconds after its last piece that an unfinished line goes out.' },
   { key: 'docker_mode_parser', type: 'string', default: null, description: "With docker_mode on: a parser that reads the first line of a message (the JSON line); once one was seen, whole lines are joined up to the next." },
-  { key: 'inotify_watcher', type: 'bool', default: true, description: 'Use file change notifications; when off, files are only checked every second.' },
+  { key: 'inotify_watcher', type: 'bool', default: true, description: 'Use file change notifications; when off, files are only checked every progress_check_interval.' },
+  {
+    key: 'read_newly_discovered_files_from_head',
+    type: 'bool',
+    default: true,
+    description: 'Read files found after start (without a db offset) from their beginning; off: from their end, as read_from_head off does at start.',
+  },
+  {
+    key: 'progress_check_interval',
+    type: 'time',
+    default: '1s',
+    description: "How often every followed file is checked for data that change notifications missed (all data, with inotify_watcher off). Fluent Bit's default is 2s; wsbit's 1s keeps its earlier polling.",
+  },
+  { key: 'progress_check_interval_nsec', type: 'int', default: 0, description: 'Nanoseconds added to progress_check_interval.' },
+  { key: 'ignore_active_older_files', type: 'bool', default: false, description: 'With ignore_older: also stop following a file already followed once it has not been modified for that long.' },
+  { key: 'db.compare_filename', type: 'bool', default: false, description: 'A db offset counts only for the name it was saved under, so a file that reuses an inode starts afresh.' },
   ...inertKeys,
 ] as const;
 

@@ -14,7 +14,6 @@ import { LineRecords } from './records.js';
 import { TailFile } from './tail-file.js';
 
 /** How often every followed file is checked even without a change notification. */
-const POLL_INTERVAL_MS = 1000;
 /** Offsets are written at most this often while lines flow, and at stop. */
 const DB_SAVE_DELAY_MS = 200;
 
@@ -58,7 +57,7 @@ export class TailWatcher implements InputInstance {
     this.timers.push(
       this.clock.setInterval(() => {
         if (!this.paused) for (const file of this.files.values()) this.enqueue(file);
-      }, POLL_INTERVAL_MS),
+      }, this.options.pollIntervalMs),
     );
     const multiline = this.records.multiline;
     if (multiline !== null) this.timers.push(this.clock.setInterval(() => multiline.flushIdle(), multiline.tickMs));
@@ -177,15 +176,21 @@ export class TailWatcher implements InputInstance {
     file.queue = file.queue.then(() => this.check(file)).catch((error: unknown) => this.telemetry.logger.error(`cannot read ${file.name}: ${errorMessage(error)}`));
   }
 
-  /** Starts following `name`; offset from the db, else the end (first scan, read_from_head off), else 0. */
+  /**
+   * Starts following `name`: at the db's offset, else at 0 or at the end, as read_from_head (first scan)
+   * or read_newly_discovered_files_from_head (later) says.
+   */
   private async follow(name: string, stat: fs.BigIntStats): Promise<void> {
     const { options, db } = this;
     const key = OffsetsDb.key(stat.dev, stat.ino);
     const handle = await fs.promises.open(name, 'r');
     let offset = 0;
-    const saved = db?.get(stat.dev, stat.ino);
+    let saved = db?.get(stat.dev, stat.ino);
+    // db.compare_filename: an inode reused by another file does not take the old file's offset.
+    if (saved !== undefined && options.dbCompareFilename && saved.name !== name) saved = undefined;
+    const fromHead = this.firstScanDone ? options.readNewFilesFromHead : options.readFromHead;
     if (saved !== undefined) offset = BigInt(saved.offset) <= stat.size ? saved.offset : 0;
-    else if (!this.firstScanDone && !options.readFromHead) offset = Number(stat.size);
+    else if (!fromHead) offset = Number(stat.size);
     const file = new TailFile(name, stat.dev, stat.ino, this.tagFor(name), handle, offset, options.readChunkBytes, options.maxLineBytes, options.longLines);
     this.files.set(key, file);
     db?.set(name, stat.dev, stat.ino, offset);
@@ -212,9 +217,17 @@ export class TailWatcher implements InputInstance {
         if (stat === null) continue;
         const key = OffsetsDb.key(stat.dev, stat.ino);
         seen.add(key);
-        if (this.files.has(key) || this.stopped) continue;
+        const followed = this.files.get(key);
+        const older = cutoffMs !== null && Number(stat.mtimeMs) < cutoffMs;
+        if (followed !== undefined && older && this.options.ignoreActiveOlderFiles && !this.stopped) {
+          // What was written before it went quiet is read first.
+          await followed.queue;
+          if (this.files.get(key) === followed) await this.forget(followed, key, `not modified for ignore_older, stop following ${name}`);
+          continue;
+        }
+        if (followed !== undefined || this.stopped) continue;
         if (this.abandoned.has(key)) continue;
-        if (cutoffMs !== null && Number(stat.mtimeMs) < cutoffMs) continue;
+        if (older) continue;
         await this.follow(name, stat).catch((error: unknown) => this.telemetry.logger.error(`cannot open ${name}: ${errorMessage(error)}`));
       }
     }
