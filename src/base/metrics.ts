@@ -13,6 +13,7 @@ export const metricDefinitions = {
   wsbit_input_refused_connections_total: { kind: 'counter', help: 'websocket input upgrade requests refused before the handshake (path, origin, token, max_connections).' },
   wsbit_input_connected: { kind: 'gauge', help: 'WebSocket clients connected to the websocket input.' },
   fluentbit_input_multiline_truncated_total: { kind: 'counter', help: 'Total number of truncated occurences for multilines.' },
+  fluentbit_input_long_line_truncated_total: { kind: 'counter', help: 'Total number of truncated occurences for long lines.' },
   fluentbit_filter_records_total: { kind: 'counter', help: 'Total number of new records processed.' },
   fluentbit_filter_add_records_total: { kind: 'counter', help: 'Total number of new added records.' },
   fluentbit_filter_drop_records_total: { kind: 'counter', help: 'Total number of dropped records.' },

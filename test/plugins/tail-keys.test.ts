@@ -1,6 +1,6 @@
 /**
  * tail keys of Fluent Bit 5.1.1 beyond the basics (tail.test.ts): read_newly_discovered_files_from_head,
- * db.compare_filename, ignore_active_older_files, progress_check_interval.
+ * db.compare_filename, ignore_active_older_files, progress_check_interval, truncate_long_lines.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +13,8 @@ import { ParserRegistry } from '../../src/pipeline/parser-registry.js';
 import { pluginSchema } from '../../src/pipeline/plugin-schema.js';
 import { tailInputOptions, type TailInputConfig } from '../../src/plugins/inputs/tail/options.js';
 import { defaultRegistry } from '../../src/plugins/registry.js';
+import { readFluentBitJsonLines } from '../helpers/golden.js';
+import { fluentBitFixtures } from '../helpers/paths.js';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { tempDir } from '../helpers/temp.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -98,4 +100,15 @@ test('progress_check_interval and its _nsec part set how often followed files ar
   assert.equal(options([]).pollIntervalMs, 1000);
   assert.equal(options([['progress_check_interval', '2s'], ['progress_check_interval_nsec', '500000000']]).pollIntervalMs, 2500);
   assert.equal(options([['progress_check_interval', '0']]).pollIntervalMs, 10);
+});
+
+test("truncate_long_lines cuts long lines at a character boundary as Fluent Bit does (tail-truncate/make.sh)", async (t) => {
+  const fixtures = path.join(fluentBitFixtures, 'tail-truncate');
+  const file = path.join(tempDir('wsbit-tail-keys-'), 'long.log');
+  fs.copyFileSync(path.join(fixtures, 'long.log'), file);
+  const expected = readFluentBitJsonLines(path.join(fixtures, 'expected.txt'));
+  const running = await tail(t, `path=${file}`, 'read_from_head=on', 'buffer_chunk_size=32', 'buffer_max_size=32', 'truncate_long_lines=on');
+  await waitFor(() => logs(running).includes('end'), 'the last line');
+  assert.deepEqual(logs(running).map((log) => JSON.stringify({ log })), expected);
+  assert.equal(running.agent.metrics.get('fluentbit_input_long_line_truncated_total', 'tail.0'), 3);
 });

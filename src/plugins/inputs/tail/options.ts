@@ -100,7 +100,7 @@ export function tailInputOptions(config: TailInputConfig, instance: string, pars
     ignoreOlderMs: config.ignore_older * 1000,
     readChunkBytes: Math.max(1, config.buffer_chunk_size),
     maxLineBytes: Math.max(1, config.buffer_max_size),
-    longLines: config.skip_long_lines ? 'skip' : 'abandon',
+    longLines: config.truncate_long_lines ? 'truncate' : config.skip_long_lines ? 'skip' : 'abandon',
     skipEmptyLines: config.skip_empty_lines,
     inotifyWatcher: config.inotify_watcher,
   };

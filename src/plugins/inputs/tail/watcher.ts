@@ -158,6 +158,9 @@ export class TailWatcher implements InputInstance {
         await this.forget(file, key, 'abandoned');
         return;
       }
+      if (result.truncatedLongLines > 0) {
+        this.telemetry.event('warn', `file=${file.name} have long lines. Truncating long lines.`, 'fluentbit_input_long_line_truncated_total', result.truncatedLongLines);
+      }
       if (result.skippedLongLines > 0) {
         this.telemetry.event('warn', `file=${file.name} have long lines. Skipping long lines.`, 'wsbit_input_rejected_records_total', result.skippedLongLines);
       }
