@@ -112,3 +112,15 @@ test("truncate_long_lines cuts long lines at a character boundary as Fluent Bit 
   assert.deepEqual(logs(running).map((log) => JSON.stringify({ log })), expected);
   assert.equal(running.agent.metrics.get('fluentbit_input_long_line_truncated_total', 'tail.0'), 3);
 });
+
+for (const [file, encoding] of [['sjis', 'ShiftJIS'], ['win1252', 'Win1252'], ['gbk', 'GBK'], ['big5', 'BIG5'], ['uhc', 'UHC'], ['win1251', 'CP1251']] as const) {
+  test(`generic.encoding ${encoding}: the lines of ${file}.log are Fluent Bit's, in UTF-8 (tail-encoding/make.sh)`, async (t) => {
+    const fixtures = path.join(fluentBitFixtures, 'tail-encoding');
+    const copy = path.join(tempDir('wsbit-tail-keys-'), `${file}.log`);
+    fs.copyFileSync(path.join(fixtures, `${file}.log`), copy);
+    const expected = readFluentBitJsonLines(path.join(fixtures, `expected.${file}.txt`));
+    const running = await tail(t, `path=${copy}`, 'read_from_head=on', `generic.encoding=${encoding}`);
+    await waitFor(() => logs(running).length === expected.length, `${expected.length} records`);
+    assert.deepEqual(logs(running).map((log) => JSON.stringify({ log })), expected);
+  });
+}

@@ -6,6 +6,7 @@ import type { Parser } from '../../../parsers/types.js';
 import type { ParserRegistry } from '../../../pipeline/parser-registry.js';
 import { RegexTranslationError, translateOnigmo, type TranslatedRegex } from '../../../regex/onigmo.js';
 import type { DockerModeSettings } from './docker-mode.js';
+import type { GenericEncoding } from './encoding.js';
 import type { FirstlineParsers } from './firstline.js';
 import { OffsetsDb } from './offsets-db.js';
 import { patternRegExp } from './paths.js';
@@ -37,6 +38,8 @@ export interface TailInputOptions {
   pathKey: string | null;
   offsetKey: string | null;
   readFromHead: boolean;
+  /** generic.encoding; null: the files are UTF-8. */
+  encoding: GenericEncoding | null;
   /** read_newly_discovered_files_from_head: files found after the first scan start at 0 (else at their end). */
   readNewFilesFromHead: boolean;
   /** progress_check_interval: how often every followed file is checked for data notifications missed. */
@@ -91,6 +94,7 @@ export function tailInputOptions(config: TailInputConfig, instance: string, pars
     pathKey: config.path_key,
     offsetKey: config.offset_key,
     readFromHead: config.read_from_head,
+    encoding: config['generic.encoding'],
     readNewFilesFromHead: config.read_newly_discovered_files_from_head,
     // At least 10 ms, so that a 0 cannot spin.
     pollIntervalMs: Math.max(10, config.progress_check_interval * 1000 + config.progress_check_interval_nsec / 1e6),

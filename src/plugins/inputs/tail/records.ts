@@ -10,6 +10,7 @@ import { mapEntries, rewriteMap } from '../../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import type { InputContext } from '../../../pipeline/contracts.js';
 import { DockerMode } from './docker-mode.js';
+import { lineDecoder } from './encoding.js';
 import { FirstlineMultiline } from './firstline.js';
 import { TailMultiline } from './multiline.js';
 import type { TailInputOptions } from './options.js';
@@ -22,12 +23,15 @@ export class LineRecords {
   /** Set with multiline.parser (or the older Multiline On, or Docker_Mode): lines are joined there, not sent straight out. */
   readonly multiline: TailMultiline | FirstlineMultiline | DockerMode | null;
   private readonly telemetry: Telemetry;
+  /** generic.encoding: lines into UTF-8 first. */
+  private readonly decode: ((lines: readonly LineView[]) => LineView[]) | null;
 
   constructor(
     private readonly options: TailInputOptions,
     private readonly context: LineRecordsContext,
   ) {
     this.telemetry = context.telemetry;
+    this.decode = options.encoding === null ? null : lineDecoder(options.encoding);
     const joined = { clock: context.clock, pathKey: options.pathKey, telemetry: context.telemetry, emit: (events: Buffer, records: number, tag: string) => void context.emit(events, records, tag) };
     if (options.multilineParsers.length > 0) this.multiline = new TailMultiline(options.multilineParsers, joined);
     else {
@@ -39,8 +43,9 @@ export class LineRecords {
   }
 
   /** Emits the records of `lines` of `file` (or hands them to the multiline engine). */
-  emit(file: TailFile, lines: readonly LineView[]): void {
+  emit(file: TailFile, read: readonly LineView[]): void {
     const { skipEmptyLines } = this.options;
+    const lines = this.decode === null ? read : this.decode(read);
     if (this.multiline !== null) {
       this.multiline.lines(file, skipEmptyLines ? lines.filter((line) => line.bytes.length > 0) : lines);
       return;

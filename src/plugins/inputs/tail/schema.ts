@@ -1,6 +1,7 @@
 import { multilineParserKey } from '../../../multiline/builtins.js';
 import { noEffectKey, onlyDefaultKey } from '../../../config/inert-keys.js';
 import { defineInputManifest } from '../../../pipeline/contracts.js';
+import { GENERIC_ENCODINGS, GENERIC_ENCODING_ALIASES } from './encoding.js';
 
 const NOT_YET = 'not supported yet';
 
@@ -12,7 +13,6 @@ const inertKeys = [
   onlyDefaultKey('exit_on_eof', 'bool', false, 'Stop Fluent Bit at the end of a file.', NOT_YET),
   noEffectKey('file_cache_advise', 'bool', 'Advise the kernel not to cache file pages (posix_fadvise).', 'Node gives the kernel no such advice'),
   onlyDefaultKey('unicode.encoding', 'string', null, 'Encoding of the files (UTF-16LE, UTF-16BE, auto), converted to UTF-8.', NOT_YET),
-  onlyDefaultKey('generic.encoding', 'string', null, 'Encoding of the files (ShiftJIS, GBK, Win1252, …), converted to UTF-8.', NOT_YET),
 ] as const;
 
 /** The keys of the tail input (Fluent Bit's `in_tail`), in the order `-h` and the README show them. */
@@ -31,6 +31,14 @@ export const tailInputSchema = [
   { key: 'buffer_max_size', type: 'size', default: '32k', description: 'Longest line; see skip_long_lines for what happens to longer ones.' },
   { key: 'skip_long_lines', type: 'bool', default: false, description: 'Skip lines longer than buffer_max_size and go on; when off, such a line stops the following of its file.' },
   { key: 'truncate_long_lines', type: 'bool', default: false, description: 'Cut a line of buffer_max_size bytes or more to buffer_max_size - 1 (at a UTF-8 character boundary), send that, and skip the rest of it; before skip_long_lines.' },
+  {
+    key: 'generic.encoding',
+    type: 'enum',
+    values: Object.keys(GENERIC_ENCODINGS) as Array<keyof typeof GENERIC_ENCODINGS>,
+    aliases: GENERIC_ENCODING_ALIASES,
+    default: null,
+    description: 'Encoding of the files; each line is turned into UTF-8 before it is parsed (a byte that is no text there becomes U+FFFD).',
+  },
   { key: 'skip_empty_lines', type: 'bool', default: false, description: 'Skip empty lines instead of making records of them.' },
   { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) for each line; a line it cannot parse is kept whole under key.' },
   multilineParserKey,
