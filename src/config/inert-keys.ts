@@ -110,20 +110,40 @@ export const maxWorkerConnectionsInertKeys = [
   noEffectKey('net.max_worker_connections', 'int', 'Most connections per output worker thread.', 'wsbit has no output worker threads; workers bounds the flushes in flight'),
 ] as const satisfies readonly ParamSpec[];
 
-const NO_INPUT_TLS = 'only with tls on, which the tcp, forward and http inputs do not take';
+const NO_INPUT_TLS = 'only with tls on, which the http input does not take yet';
 const STAY_OPEN = 'a connection stays open until the client closes it or a limit of the input is reached';
+const NO_PROXY = 'a server makes no proxy connections';
 
-/** Fluent Bit's `networking` and `network_tls` keys of servers (the tcp, forward and http inputs) that wsbit takes without acting on them. */
+/** Fluent Bit's `networking` keys of servers (the tcp, forward and http inputs) that wsbit takes without acting on them. */
 export const serverInputInertKeys = [
   noEffectKey('host', 'string', "The instance's host name (a server binds to listen).", 'wsbit binds to listen and has no other use for it'),
   noEffectKey('net.share_port', 'bool', 'Let several instances bind one port (SO_REUSEPORT).', 'wsbit binds a port once; a second listener on it fails at start'),
   noEffectKey('net.backlog', 'int', 'Backlog of the listening socket.', "Node's default backlog (511) is used"),
   noEffectKey('net.io_timeout', 'time', 'Close a connection idle this long.', STAY_OPEN),
   noEffectKey('net.keepalive', 'bool', 'Keep connections open between messages.', STAY_OPEN),
+  noEffectKey('net.accept_timeout_log_error', 'bool', 'Log accept timeouts as errors.', 'failed TLS handshakes are counted and logged in summary, as warnings'),
+] as const satisfies readonly ParamSpec[];
+
+/** Fluent Bit's `network_tls` keys of servers beyond the shared tlsServerKeys (which they are spread after). */
+export const serverTlsExtraKeys = [
+  { key: 'tls.verify_client_cert', type: 'bool', default: false, description: "Fluent Bit's name for tls.verify_client: either on requires client certificates." },
+  { key: 'net.accept_timeout', type: 'time', default: '10s', description: 'Longest TLS handshake of a new connection; a slower client is dropped.' },
+  noEffectKey('tls.verify', 'bool', "Verify the peer's certificate.", 'a server checks client certificates only with tls.verify_client (tls.verify_client_cert)'),
+  noEffectKey('tls.verify_hostname', 'bool', "Check the peer's host name.", 'a server has no host name to check clients against'),
+  noEffectKey('tls.vhost', 'string', 'Server name sent with SNI.', 'a server sends no SNI'),
+  noEffectKey('tls.debug', 'int', 'TLS debug verbosity, 0 to 4.', OPENSSL_DEBUG),
+  onlyDefaultKey('tls.ca_path', 'string', null, 'Directory of CA certificates.', 'give the CA of client certificates in tls.ca_file'),
+  ...(['tls.proxy.ca_file', 'tls.proxy.ca_path'] as const).map((key) => noEffectKey(key, 'string', 'TLS to a proxy.', NO_PROXY)),
+  ...(['tls.proxy.verify', 'tls.proxy.verify_hostname'] as const).map((key) => noEffectKey(key, 'bool', 'TLS to a proxy.', NO_PROXY)),
+] as const satisfies readonly ParamSpec[];
+
+/** The same keys for a server without TLS yet (the http input): tls on is refused, the rest do nothing. */
+export const serverNoTlsKeys = [
+  onlyDefaultKey('tls', 'bool', false, 'Accept TLS connections only.', 'the http input takes plain HTTP; put a TLS proxy in front'),
   noEffectKey('net.accept_timeout', 'time', 'Longest TLS handshake of a new connection.', NO_INPUT_TLS),
-  noEffectKey('net.accept_timeout_log_error', 'bool', 'Log accept timeouts as errors.', NO_INPUT_TLS),
-  onlyDefaultKey('tls', 'bool', false, 'Accept TLS connections only.', 'these inputs take plain TCP; the websocket input takes TLS, or put a TLS proxy in front'),
-  ...(['tls.verify', 'tls.verify_client_cert', 'tls.verify_hostname'] as const).map((key) => noEffectKey(key, 'bool', 'A TLS setting.', NO_INPUT_TLS)),
+  ...(['tls.verify', 'tls.verify_client_cert', 'tls.verify_hostname', 'tls.proxy.verify', 'tls.proxy.verify_hostname'] as const).map((key) =>
+    noEffectKey(key, 'bool', 'A TLS setting.', NO_INPUT_TLS),
+  ),
   noEffectKey('tls.debug', 'int', 'TLS debug verbosity, 0 to 4.', NO_INPUT_TLS),
   ...(
     [
@@ -140,5 +160,4 @@ export const serverInputInertKeys = [
       'tls.proxy.ca_path',
     ] as const
   ).map((key) => noEffectKey(key, 'string', 'A TLS setting.', NO_INPUT_TLS)),
-  ...(['tls.proxy.verify', 'tls.proxy.verify_hostname'] as const).map((key) => noEffectKey(key, 'bool', 'A TLS setting.', NO_INPUT_TLS)),
 ] as const satisfies readonly ParamSpec[];

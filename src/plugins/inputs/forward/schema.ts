@@ -1,9 +1,12 @@
 import { defineInputManifest } from '../../../pipeline/contracts.js';
-import { noEffectKey, serverInputInertKeys } from '../../../config/inert-keys.js';
+import { tlsServerKeys } from '../../../config/common-keys.js';
+import { noEffectKey, serverInputInertKeys, serverTlsExtraKeys } from '../../../config/inert-keys.js';
 
 /** Keys of Fluent Bit's in_forward that wsbit takes without acting on them (config/inert-keys.ts). */
 const inertKeys = [
   ...serverInputInertKeys,
+  ...tlsServerKeys,
+  ...serverTlsExtraKeys,
   noEffectKey('workers', 'int', 'Listener threads.', 'wsbit runs every input on one event loop, with no listener threads'),
 ] as const;
 

@@ -1,10 +1,13 @@
 import { defineInputManifest } from '../../../pipeline/contracts.js';
-import { noEffectKey, onlyDefaultKey, serverInputInertKeys } from '../../../config/inert-keys.js';
+import { tlsServerKeys } from '../../../config/common-keys.js';
+import { noEffectKey, onlyDefaultKey, serverInputInertKeys, serverTlsExtraKeys } from '../../../config/inert-keys.js';
 const ONE_EVENT_LOOP = 'wsbit runs every input on one event loop, with no listener threads';
 
 /** Keys of Fluent Bit's in_tcp that wsbit takes without acting on them (config/inert-keys.ts). */
 const inertKeys = [
   ...serverInputInertKeys,
+  ...tlsServerKeys,
+  ...serverTlsExtraKeys,
   noEffectKey('workers', 'int', 'Listener threads.', ONE_EVENT_LOOP),
   onlyDefaultKey('source_address_key', 'string', null, "Key under which the client's address is added to each record.", 'not supported yet'),
 ] as const;
