@@ -110,7 +110,6 @@ export const maxWorkerConnectionsInertKeys = [
   noEffectKey('net.max_worker_connections', 'int', 'Most connections per output worker thread.', 'wsbit has no output worker threads; workers bounds the flushes in flight'),
 ] as const satisfies readonly ParamSpec[];
 
-const NO_INPUT_TLS = 'only with tls on, which the http input does not take yet';
 const STAY_OPEN = 'a connection stays open until the client closes it or a limit of the input is reached';
 const NO_PROXY = 'a server makes no proxy connections';
 
@@ -135,29 +134,4 @@ export const serverTlsExtraKeys = [
   onlyDefaultKey('tls.ca_path', 'string', null, 'Directory of CA certificates.', 'give the CA of client certificates in tls.ca_file'),
   ...(['tls.proxy.ca_file', 'tls.proxy.ca_path'] as const).map((key) => noEffectKey(key, 'string', 'TLS to a proxy.', NO_PROXY)),
   ...(['tls.proxy.verify', 'tls.proxy.verify_hostname'] as const).map((key) => noEffectKey(key, 'bool', 'TLS to a proxy.', NO_PROXY)),
-] as const satisfies readonly ParamSpec[];
-
-/** The same keys for a server without TLS yet (the http input): tls on is refused, the rest do nothing. */
-export const serverNoTlsKeys = [
-  onlyDefaultKey('tls', 'bool', false, 'Accept TLS connections only.', 'the http input takes plain HTTP; put a TLS proxy in front'),
-  noEffectKey('net.accept_timeout', 'time', 'Longest TLS handshake of a new connection.', NO_INPUT_TLS),
-  ...(['tls.verify', 'tls.verify_client_cert', 'tls.verify_hostname', 'tls.proxy.verify', 'tls.proxy.verify_hostname'] as const).map((key) =>
-    noEffectKey(key, 'bool', 'A TLS setting.', NO_INPUT_TLS),
-  ),
-  noEffectKey('tls.debug', 'int', 'TLS debug verbosity, 0 to 4.', NO_INPUT_TLS),
-  ...(
-    [
-      'tls.ca_file',
-      'tls.ca_path',
-      'tls.crt_file',
-      'tls.key_file',
-      'tls.key_passwd',
-      'tls.vhost',
-      'tls.min_version',
-      'tls.max_version',
-      'tls.ciphers',
-      'tls.proxy.ca_file',
-      'tls.proxy.ca_path',
-    ] as const
-  ).map((key) => noEffectKey(key, 'string', 'A TLS setting.', NO_INPUT_TLS)),
 ] as const satisfies readonly ParamSpec[];

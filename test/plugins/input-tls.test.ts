@@ -1,6 +1,6 @@
 /**
- * TLS on the tcp and forward inputs (Fluent Bit's `tls*` keys on servers), with Node's TLS client and
- * @fluent-org/logger over TLS: records arrive, plain clients and clients without the required
+ * TLS on the tcp, forward and http inputs (Fluent Bit's `tls*` keys on servers), with Node's TLS
+ * client, @fluent-org/logger over TLS and undici over HTTPS: records arrive, plain clients and clients without the required
  * certificate are refused at the handshake and counted.
  */
 import { test } from 'node:test';
@@ -10,6 +10,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import net from 'node:net';
 import { FluentClient } from '@fluent-org/logger';
+import { Agent, request } from 'undici';
 import { decodeEvents } from '../../src/codec/msgpack.js';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
 import { spawnAgent } from '../helpers/spawn.js';
@@ -83,6 +84,35 @@ test('forward with tls on: @fluent-org/logger over TLS delivers with acks', asyn
   await waitFor(() => bodies(running).length === 1, 'the record');
   assert.deepEqual(bodies(running), [{ message: 'over tls' }]);
   assert.equal(running.chunks[0]?.tag, 'secure.app');
+});
+
+test('http with tls on: undici posts over HTTPS, with a client certificate when tls.verify_client_cert is on; plain HTTP is refused', async (t) => {
+  const dir = tempDir('wsbit-input-tls-');
+  const pki = writeTestPki(dir);
+  const running = await startAgent([
+    '-i', 'http', '-p', 'listen=127.0.0.1', '-p', 'port=0', '-p', 'tls=on', '-p', `tls.crt_file=${pki.serverCert}`, '-p', `tls.key_file=${pki.serverKey}`,
+    '-p', 'tls.verify_client_cert=on', '-p', `tls.ca_file=${pki.ca}`,
+    '-o', 'capture', '-m', '*', '-f', '0.05',
+  ]);
+  t.after(() => running.stop());
+  const port = running.agent.input('http.0')?.listeningPort?.();
+  assert.equal(typeof port, 'number');
+  const ca = fs.readFileSync(pki.ca);
+  const signed = new Agent({ connect: { ca, servername: 'localhost', cert: CLIENT_CERT_PEM, key: CLIENT_KEY_PEM } });
+  t.after(() => signed.close());
+  const answer = await request(`https://127.0.0.1:${port as number}/secure.http`, { method: 'POST', body: '{"over":"https"}', headers: { 'content-type': 'application/json' }, dispatcher: signed });
+  await answer.body.text();
+  assert.equal(answer.statusCode, 201);
+  await waitFor(() => bodies(running).length === 1, 'the record');
+  assert.deepEqual(bodies(running), [{ over: 'https' }]);
+  assert.equal(running.chunks[0]?.tag, 'secure.http');
+  // Without a client certificate, and in plain HTTP, the handshake fails.
+  const anonymous = new Agent({ connect: { ca, servername: 'localhost' } });
+  t.after(() => anonymous.close());
+  await assert.rejects(request(`https://127.0.0.1:${port as number}/x`, { method: 'POST', body: '{}', dispatcher: anonymous }).then((r) => r.body.text()));
+  await assert.rejects(request(`http://127.0.0.1:${port as number}/x`, { method: 'POST', body: '{}', headersTimeout: 5000 }).then((r) => r.body.text()));
+  await waitFor(() => (running.agent.metrics.get('wsbit_tls_handshake_failures_total', 'http.0') ?? 0) >= 2, 'two refused handshakes counted');
+  assert.equal(bodies(running).length, 1);
 });
 
 test('tls on needs tls.crt_file and tls.key_file; a bad file stops the start', async () => {

@@ -1,5 +1,6 @@
 import { defineInputManifest } from '../../../pipeline/contracts.js';
-import { noEffectKey, onlyDefaultKey, serverInputInertKeys, serverNoTlsKeys } from '../../../config/inert-keys.js';
+import { tlsServerKeys } from '../../../config/common-keys.js';
+import { noEffectKey, onlyDefaultKey, serverInputInertKeys, serverTlsExtraKeys } from '../../../config/inert-keys.js';
 const ONE_EVENT_LOOP = 'wsbit runs every input on one event loop, with no listener threads';
 const HTTP1_ONLY = 'the http input speaks HTTP/1.1 only';
 const OWN_LIMITS = 'the http input has its own keys for this';
@@ -7,7 +8,8 @@ const OWN_LIMITS = 'the http input has its own keys for this';
 /** Keys of Fluent Bit's in_http that wsbit takes without acting on them (config/inert-keys.ts). */
 const inertKeys = [
   ...serverInputInertKeys,
-  ...serverNoTlsKeys,
+  ...tlsServerKeys,
+  ...serverTlsExtraKeys,
   noEffectKey('workers', 'int', 'Listener threads (http_server.workers).', ONE_EVENT_LOOP),
   noEffectKey('http_server.workers', 'int', 'Listener threads.', ONE_EVENT_LOOP),
   noEffectKey('http_server.ingress_queue_event_limit', 'size', 'Queue of records between listener threads.', ONE_EVENT_LOOP),

@@ -4,6 +4,7 @@
  * too slow or too many.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
 import { BufferPool } from '../../../base/buffer-pool.js';
 import { errorMessage } from '../../../base/errors.js';
@@ -11,6 +12,7 @@ import { boundPort, hostPort, listenOn } from '../../../base/listen.js';
 import { quoteUntrusted } from '../../../base/logger.js';
 import type { InputContext, InputInstance, ListenerHandle } from '../../../pipeline/contracts.js';
 import { Adoption } from '../adoption.js';
+import { countTlsFailures } from '../../tls-server.js';
 import { Connections } from '../connections.js';
 import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from './body.js';
 import { RequestIngester, RequestRejected, STORAGE_FAILING_TEXT } from './ingest.js';
@@ -54,6 +56,8 @@ class HttpListener implements ListenerHandle {
     readonly server: http.Server,
     readonly address: string,
     readonly sockets: Connections,
+    /** `secureConnection` for HTTPS: the TLS socket is the one requests arrive on. */
+    readonly connectionEvent: 'connection' | 'secureConnection' = 'connection',
   ) {}
 
   get connections(): number {
@@ -61,13 +65,13 @@ class HttpListener implements ListenerHandle {
   }
 
   attach(): void {
-    this.server.on('connection', this.park.connection);
+    this.server.on(this.connectionEvent, this.park.connection);
     this.server.on('request', this.park.request);
     this.server.on('clientError', this.park.clientError);
   }
 
   detach(): void {
-    this.server.off('connection', this.park.connection);
+    this.server.off(this.connectionEvent, this.park.connection);
     this.server.off('request', this.park.request);
     this.server.off('clientError', this.park.clientError);
   }
@@ -92,6 +96,8 @@ export class HttpInputServer implements InputInstance {
   private idleWaiters: Array<() => void> = [];
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.handleRequest(req, res);
   private readonly onConnection = (socket: net.Socket): void => this.admit(socket);
+  /** An HTTPS server's requests arrive on the TLS socket, which `secureConnection` hands over. */
+  private readonly connectionEvent: 'connection' | 'secureConnection';
   // Node's own answers (408 after header_timeout, 431, 400), now logged and counted too.
   private readonly onClientError = (error: NodeJS.ErrnoException, socket: net.Socket): void => this.clientError(error, socket);
 
@@ -103,6 +109,7 @@ export class HttpInputServer implements InputInstance {
     // Enough idle blocks to refill the whole budget: after a burst, up to buffer_total_limit stays allocated for reuse.
     this.blocks = new BufferPool(options.totalBodyLimitBytes > 0 ? Math.ceil(options.totalBodyLimitBytes / BODY_BLOCK_BYTES) : 64, BODY_BLOCK_BYTES);
     this.ingester = new RequestIngester(options, context);
+    this.connectionEvent = options.tls === null ? 'connection' : 'secureConnection';
   }
 
   async start(): Promise<void> {
@@ -114,17 +121,25 @@ export class HttpInputServer implements InputInstance {
       this.takeOver(adopted);
       return;
     }
-    const listening = http.createServer({
+    const serverOptions: http.ServerOptions = {
       // 0 turns Node's header timer off.
       headersTimeout: headerTimeoutMs,
       requestTimeout: REQUEST_TIMEOUT_MS,
       // Node checks these timers only this often (30 s by default), which would stretch a short header_timeout.
       connectionsCheckingInterval: headerTimeoutMs > 0 ? Math.max(100, Math.min(1000, Math.floor(headerTimeoutMs / 2))) : 30_000,
-    });
+    };
+    const { tls } = this.options;
+    let listening: http.Server;
+    if (tls === null) listening = http.createServer(serverOptions);
+    else {
+      const secure = https.createServer({ ...serverOptions, ...tls });
+      countTlsFailures(secure, telemetry, 'wsbit_tls_handshake_failures_total');
+      listening = secure;
+    }
     this.attachTo(listening);
     const bound = await listenOn(listening, { host: listen, port }, { code: 'WSBIT_INPUT_LISTEN', instance }, telemetry.logger);
     this.server = listening;
-    telemetry.logger.info(`listening on ${hostPort(listen, bound)}`);
+    telemetry.logger.info(`listening on ${hostPort(listen, bound)}${tls === null ? '' : ' (TLS)'}`);
   }
 
   pause(): void {
@@ -152,7 +167,7 @@ export class HttpInputServer implements InputInstance {
     this.server = null;
     if (server === null) return null;
     server.off('request', this.onRequest);
-    server.off('connection', this.onConnection);
+    server.off(this.connectionEvent, this.onConnection);
     server.off('clientError', this.onClientError);
     const passing = new Connections();
     for (const [socket, forget] of this.sockets) {
@@ -162,7 +177,7 @@ export class HttpInputServer implements InputInstance {
     // The requests in flight stay: this pipeline answers them before it stops. The sockets do not.
     this.sockets.clear();
     this.admitted = 0;
-    const handle = new HttpListener(server, this.listenerAddress(), passing);
+    const handle = new HttpListener(server, this.listenerAddress(), passing, this.connectionEvent);
     handle.attach();
     return handle;
   }
@@ -194,7 +209,7 @@ export class HttpInputServer implements InputInstance {
 
   private attachTo(server: http.Server): void {
     server.on('request', this.onRequest);
-    server.on('connection', this.onConnection);
+    server.on(this.connectionEvent, this.onConnection);
     server.on('clientError', this.onClientError);
   }
 
