@@ -83,6 +83,7 @@ export const forwardOutput = defineOutput({
             retainMetadata: config.retain_metadata_in_forward_mode,
             sendOptions: config.send_options,
             chunkId,
+            extraOptions: config.add_option,
           });
         } catch (error) {
           telemetry.logger.error(`error encoding chunk '${chunk.id}': ${errorMessage(error)}`);
