@@ -11,6 +11,7 @@ import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { skipValue, writeEvent } from '../../src/codec/event.js';
 import { encodeForwardMessage, type ForwardEncodeOptions } from '../../src/plugins/outputs/forward/encode.js';
 import { byteServer, sendNumbered } from '../upstream/support.js';
+import { tempDir } from '../helpers/temp.js';
 
 const fixture = (name: string): Buffer => fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'forward-output', `fluent-bit-sent-${name}.bin`));
 const decodeAll = (bytes: Uint8Array): unknown => decode(bytes, { extensionCodec, useBigInt64: true });
@@ -180,4 +181,17 @@ test("add_option: each message carries the options after Fluent Bit's own; one w
   const [, , options] = decodeAll(server.bytes()) as [string, unknown, Record<string, unknown>];
   assert.deepEqual(options, { size: 1, fluent_signal: 0, region: 'eu-west', team: 'b' });
   await assert.rejects(startAgent(['-i', 'dummy', '-o', 'forward', '-p', 'add_option=alone', '-m', '*']), /invalid value 'alone' for 'add_option': expected a name and a value/);
+});
+
+test('unix_path: the forward output reaches a forward input on a Unix socket, with acks; host and port are not used', async (t) => {
+  const socketPath = path.join(tempDir('wsbit-forward-unix-'), 'fwd.sock');
+  const into = await startAgent(['-i', 'forward', '-p', `unix_path=${socketPath}`, '-o', 'capture', '-m', '*', '-f', '0.05']);
+  t.after(() => into.stop());
+  // Port 9 (discard) on loopback: a connection there would fail, so the records can only go through the socket.
+  const from = await sender(t, 9, `unix_path=${socketPath}`, 'require_ack_response=on');
+  await sendNumbered(from.tcpPort(), 0, 3);
+  await into.waitFor(() => received(into).length === 3, 'three records');
+  assert.deepEqual(received(into).map((record) => [record.tag, record.n]), [['app.log', 0], ['app.log', 1], ['app.log', 2]]);
+  await from.waitFor(() => (from.agent.metrics.get('wsbit_output_forward_acks_total', 'forward.0') ?? 0) >= 1, 'the ack');
+  assert.match(from.logs(), /target unix:\/\/.*fwd\.sock/);
 });

@@ -26,6 +26,9 @@ export const forwardOutput = defineOutput({
       throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `${context.instance}: compress gzip cannot be used with time_as_integer on`);
     }
     const nodes = outputNodes(context.instance, config, port, context.upstream);
+    // As in Fluent Bit, an upstream wins over unix_path.
+    const unixPath = config.upstream === null ? config.unix_path : null;
+    if (config.unix_path !== null && unixPath === null) telemetry.logger.warn(`unix_path '${config.unix_path}' is ignored: upstream is set`);
     const outputKey = config.shared_key ?? (config.empty_shared_key ? '' : null);
     const workers = Number((config as Record<string, unknown>)['workers'] ?? 0);
     const maxIdle = Math.max(1, workers);
@@ -42,6 +45,7 @@ export const forwardOutput = defineOutput({
       const connection = new ForwardConnection({
         host: entry.node.host,
         port: entry.node.port,
+        unixPath,
         tls: entry.node.tls,
         sourceAddress: config['net.source_address'],
         connectTimeoutMs: Math.max(1, config['net.connect_timeout']) * 1000,
@@ -66,7 +70,7 @@ export const forwardOutput = defineOutput({
 
     return {
       async start() {
-        const where = config.upstream === null ? `${nodes[0]?.host ?? ''}:${port}` : `upstream ${balancer.description}`;
+        const where = unixPath !== null ? `unix://${unixPath}` : config.upstream === null ? `${nodes[0]?.host ?? ''}:${port}` : `upstream ${balancer.description}`;
         const mode = config.compress === 'gzip' ? 'CompressedPackedForward' : config.forward_mode === 'packed_forward' ? 'PackedForward' : 'Forward';
         telemetry.logger.info(`target ${where}, ${mode} mode${config.require_ack_response ? ', with acks' : ''}${outputKey !== null ? ', shared key' : ''}`);
       },

@@ -19,6 +19,8 @@ const KEY_ACK = Buffer.from('ack');
 export interface ForwardConnectionOptions {
   host: string;
   port: number;
+  /** unix_path: a Unix socket instead of host and port (plain, as Fluent Bit connects to it). */
+  unixPath: string | null;
   tls: TlsSettings | null;
   sourceAddress: string | null;
   connectTimeoutMs: number;
@@ -50,7 +52,11 @@ export class ForwardConnection {
   async open(): Promise<void> {
     const { host, port, connectTimeoutMs } = this.options;
     const base = { host, port, ...(this.options.sourceAddress !== null ? { localAddress: this.options.sourceAddress } : {}) };
-    const socket = this.options.tls === null ? net.connect(base) : tls.connect({ ...base, ...tlsConnectOptions(this.options.tls, host) });
+    const { unixPath } = this.options;
+    const secure = unixPath === null && this.options.tls !== null;
+    let socket: net.Socket;
+    if (unixPath !== null) socket = net.connect({ path: unixPath });
+    else socket = this.options.tls === null ? net.connect(base) : tls.connect({ ...base, ...tlsConnectOptions(this.options.tls, host) });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.onData(data));
@@ -61,7 +67,7 @@ export class ForwardConnection {
         reject(new WsbitError('WSBIT_FORWARD_CONNECT_TIMEOUT', `connect timed out after ${connectTimeoutMs} ms`));
         this.destroy();
       }, connectTimeoutMs);
-      const ready = this.options.tls === null ? 'connect' : 'secureConnect';
+      const ready = secure ? 'secureConnect' : 'connect';
       socket.once(ready, () => {
         clearTimeout(timer);
         resolve();

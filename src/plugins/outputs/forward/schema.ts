@@ -3,7 +3,7 @@ import { netClientKeys, tlsClientKeys } from '../../../config/common-keys.js';
 import { upstreamKey } from '../../../upstream/config.js';
 import { ParseFailure } from '../../../config/schema.js';
 import { defineOutputManifest } from '../../../pipeline/contracts.js';
-import { maxWorkerConnectionsInertKeys, noEffectKey, onlyDefaultKey } from '../../../config/inert-keys.js';
+import { maxWorkerConnectionsInertKeys, noEffectKey } from '../../../config/inert-keys.js';
 
 const forwardModes = ['forward', 'packed_forward'] as const;
 
@@ -34,6 +34,7 @@ const schema = [
   { key: 'username', type: 'string', default: '', description: 'User name, when the server asks for one in the handshake.' },
   { key: 'password', type: 'string', default: '', description: 'Password of username.' },
   upstreamKey,
+  { key: 'unix_path', type: 'string', default: null, description: 'Connect to this Unix socket instead of host and port (without TLS); ignored when upstream is set.' },
   {
     key: 'add_option',
     type: 'string',
@@ -42,7 +43,6 @@ const schema = [
     description: "An option added to each message's options map, as 'name value' (Fluent Bit takes the last word as the value); implies send_options.",
   },
   ...maxWorkerConnectionsInertKeys,
-  onlyDefaultKey('unix_path', 'string', null, 'Connect to this Unix socket instead of host and port.', 'not supported yet'),
   noEffectKey('fluentd_compat', 'bool', 'Send metrics and traces in the form Fluentd reads.', 'wsbit sends logs only, which need no conversion'),
 ] as const;
 
