@@ -43,6 +43,8 @@ export interface HttpInputOptions {
   parser: Parser | null;
   /** With tls on: HTTPS (tls-server.ts); null: plain HTTP. */
   tls: TlsOptions | null;
+  /** enable_health_endpoint: GET /health answers 200. */
+  healthEndpoint: boolean;
 }
 
 export function httpInputOptions(config: HttpInputConfig, instance: string, parsers: ParserRegistry): HttpInputOptions {
@@ -62,13 +64,14 @@ export function httpInputOptions(config: HttpInputConfig, instance: string, pars
   const tls = inputTlsOptions(config, instance);
   return {
     tls,
+    healthEndpoint: config.enable_health_endpoint,
     listen: config.listen,
     port: config.port,
     successStatus: config.successful_response_code,
     successHeaders,
-    maxBodyBytes: config.buffer_max_size,
+    maxBodyBytes: config['http_server.buffer_max_size'] ?? config.buffer_max_size,
     totalBodyLimitBytes: config.buffer_total_limit,
-    maxConnections: config.max_connections,
+    maxConnections: config['http_server.max_connections'] ?? config.max_connections,
     headerTimeoutSeconds: config.header_timeout,
     headerTimeoutMs,
     bodyIdleTimeoutSeconds: config.body_idle_timeout,

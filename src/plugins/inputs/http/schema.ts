@@ -17,10 +17,7 @@ const inertKeys = [
   noEffectKey('http2', 'bool', 'Serve HTTP/2 as well (http_server.http2).', HTTP1_ONLY),
   noEffectKey('http_server.http2', 'bool', 'Serve HTTP/2 as well.', HTTP1_ONLY),
   noEffectKey('http_server.idle_timeout', 'time', 'Close an idle connection after this long.', `${OWN_LIMITS}: header_timeout and body_idle_timeout`),
-  onlyDefaultKey('http_server.buffer_max_size', 'size', '4M', 'Largest request.', `${OWN_LIMITS}: set buffer_max_size`),
   noEffectKey('http_server.buffer_chunk_size', 'size', 'Read buffer step.', 'bodies are read as they stream in'),
-  onlyDefaultKey('http_server.max_connections', 'size', 0, 'Most connections at once.', `${OWN_LIMITS}: set max_connections`),
-  onlyDefaultKey('enable_health_endpoint', 'bool', false, 'Answer GET /health.', 'not supported yet; the service HTTP server has /api/v1/health'),
 ] as const;
 
 /** The keys of the http input (Fluent Bit's `in_http`), in the order `-h` and the README show them. */
@@ -32,6 +29,9 @@ export const httpInputSchema = [
   { key: 'remote_addr_key', type: 'string', default: 'REMOTE_ADDR', description: 'Key under which add_remote_addr stores the address.' },
   { key: 'buffer_max_size', type: 'size', default: '4M', description: 'Largest request body accepted (after decompression); larger ones get 413.' },
   { key: 'buffer_chunk_size', type: 'size', default: '512K', description: 'Accepted for compatibility; wsbit reads bodies as they stream in.' },
+  { key: 'http_server.buffer_max_size', type: 'size', default: null, description: "Fluent Bit's newer name for buffer_max_size; set, it wins." },
+  { key: 'http_server.max_connections', type: 'int', default: null, min: 0, description: "Fluent Bit's newer name for max_connections (0 = no limit); set, it wins." },
+  { key: 'enable_health_endpoint', type: 'bool', default: false, description: "Answer GET /health with 200 and Fluent Bit's JSON (status ok, a timestamp)." },
   { key: 'successful_response_code', type: 'int', default: 201, description: 'Status code of a successful request: 200, 201 or 204.' },
   { key: 'success_header', type: 'header', multiple: true, description: "A header added to successful responses, e.g. 'X-Custom value'." },
   { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) for bodies that are neither JSON nor a form (e.g. text/plain): each line becomes a record.' },

@@ -10,6 +10,7 @@ import { BufferPool } from '../../../base/buffer-pool.js';
 import { errorMessage } from '../../../base/errors.js';
 import { boundPort, hostPort, listenOn } from '../../../base/listen.js';
 import { quoteUntrusted } from '../../../base/logger.js';
+import { eventTimeNow } from '../../../base/record.js';
 import type { InputContext, InputInstance, ListenerHandle } from '../../../pipeline/contracts.js';
 import { Adoption } from '../adoption.js';
 import { countTlsFailures } from '../../tls-server.js';
@@ -32,6 +33,9 @@ interface PendingRequest {
 const RETRY_AFTER_SECONDS = 5;
 
 const REJECTED_METRIC = 'wsbit_input_rejected_records_total';
+
+/** What Fluent Bit's http input says at /health. */
+const HEALTH_MESSAGE = "I can only show you the door. You're the one that has to walk through it.";
 
 type ServerContext = Pick<InputContext<unknown>, 'instance' | 'tag' | 'telemetry' | 'emit' | 'admit'> & Partial<Pick<InputContext<unknown>, 'service'>>;
 
@@ -281,7 +285,16 @@ export class HttpInputServer implements InputInstance {
     res.end(text);
   }
 
-  /** Refuses a request before its body is read; true when it was refused. */
+  /** Fluent Bit's health answer, byte for byte but the time (test/fixtures/fluent-bit/http-health). */
+  private answerHealth(res: http.ServerResponse): void {
+    const { sec, nsec } = eventTimeNow();
+    const timestamp = `${new Date(sec * 1000).toISOString().slice(0, 19)}.${String(nsec).padStart(9, '0')}Z`;
+    const body = `{\n  "status": "ok",\n  "message": "${HEALTH_MESSAGE}",\n  "timestamp": "${timestamp}"\n}\n`;
+    res.writeHead(200, { 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  /** Refuses a request before its body is read (or answers it: /health); true when it was. */
   private refuseEarly(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const { telemetry } = this.context;
     const { maxConnections, maxBodyBytes } = this.options;
@@ -296,6 +309,11 @@ export class HttpInputServer implements InputInstance {
       // The body is not read: it would only be thrown away, so the connection closes once answered.
       res.once('finish', () => req.socket.destroy());
       this.reply(res, 503, STORAGE_FAILING_TEXT, true);
+      return true;
+    }
+    if (req.method === 'GET' && this.options.healthEndpoint && (req.url ?? '').split('?')[0] === '/health') {
+      req.resume();
+      this.answerHealth(res);
       return true;
     }
     if (req.method !== 'POST') {
