@@ -28,7 +28,7 @@ export const httpInputSchema = [
   { key: 'add_remote_addr', type: 'bool', default: false, description: "Add the client's address to each record (the first X-Forwarded-For entry if present)." },
   { key: 'remote_addr_key', type: 'string', default: 'REMOTE_ADDR', description: 'Key under which add_remote_addr stores the address.' },
   { key: 'buffer_max_size', type: 'size', default: '4M', description: 'Largest request body accepted (after decompression); larger ones get 413.' },
-  { key: 'buffer_chunk_size', type: 'size', default: '512K', description: 'Accepted for compatibility; wsbit reads bodies as they stream in.' },
+  noEffectKey('buffer_chunk_size', 'size', 'Read buffer step.', 'bodies are read as they stream in'),
   { key: 'http_server.buffer_max_size', type: 'size', default: null, description: "Fluent Bit's newer name for buffer_max_size; set, it wins." },
   { key: 'http_server.max_connections', type: 'int', default: null, min: 0, description: "Fluent Bit's newer name for max_connections (0 = no limit); set, it wins." },
   { key: 'enable_health_endpoint', type: 'bool', default: false, description: "Answer GET /health with 200 and Fluent Bit's JSON (status ok, a timestamp)." },

@@ -44,8 +44,8 @@ export const tailInputSchema = [
   multilineParserKey,
   { key: 'db', type: 'string', default: null, description: 'File that keeps each followed file\'s offset across restarts (a small JSON file, replaced atomically).' },
   { key: 'db.sync', type: 'enum', values: ['extra', 'full', 'normal', 'off'], default: 'full', description: 'off skips the fsync after each db write; the other values fsync the file and its directory.' },
-  { key: 'db.locking', type: 'bool', default: false, description: 'Accepted for compatibility (SQLite locking); wsbit db files belong to one process anyway.' },
-  { key: 'db.journal_mode', type: 'string', default: 'WAL', description: 'Accepted for compatibility (SQLite journal mode); no effect.' },
+  noEffectKey('db.locking', 'bool', 'Lock the SQLite db for this process.', 'the db is a small JSON file that belongs to one process anyway'),
+  noEffectKey('db.journal_mode', 'string', 'SQLite journal mode of the db.', 'the db is a small JSON file, replaced atomically'),
   {
     key: 'multiline',
     type: 'bool',
