@@ -18,6 +18,8 @@ export interface AgentOptions {
   metrics?: MetricsRegistry;
   /** `-D`: check that storage.path could be created, but create nothing. */
   dryRun?: boolean;
+  /** An input asked for the process to stop (InputContext.requestExit); without it, the request is only logged. */
+  onExitRequest?: (reason: string) => void;
 }
 
 interface RunningInput {
@@ -171,6 +173,10 @@ export class Agent {
         tag: spec.tag,
         emit: (events, records, tag) => this.ingest(spec.instance, tag ?? spec.tag, events, records, processors),
         admit: (records) => this.engine.admit(spec.instance, records),
+        requestExit: (reason) => {
+          telemetry.logger.info(`${reason}: stopping`);
+          this.options.onExitRequest?.(`${spec.instance}: ${reason}`);
+        },
       });
       this.engine.addInput({
         instance: spec.instance,

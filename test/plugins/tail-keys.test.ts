@@ -1,6 +1,7 @@
 /**
  * tail keys of Fluent Bit 5.1.1 beyond the basics (tail.test.ts): read_newly_discovered_files_from_head,
- * db.compare_filename, ignore_active_older_files, progress_check_interval, truncate_long_lines.
+ * db.compare_filename, ignore_active_older_files, progress_check_interval, truncate_long_lines,
+ * generic.encoding, exit_on_eof.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { defaultRegistry } from '../../src/plugins/registry.js';
 import { readFluentBitJsonLines } from '../helpers/golden.js';
 import { fluentBitFixtures } from '../helpers/paths.js';
 import { startAgent, type InProcessAgent } from '../helpers/pipeline.js';
+import { spawnAgent } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/temp.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -124,3 +126,15 @@ for (const [file, encoding] of [['sjis', 'ShiftJIS'], ['win1252', 'Win1252'], ['
     assert.deepEqual(logs(running).map((log) => JSON.stringify({ log })), expected);
   });
 }
+
+test('exit_on_eof: wsbit stops by itself, exit code 0, once the file is read and its records are out, as Fluent Bit does (tail-exit-on-eof/make.sh)', async () => {
+  const fixtures = path.join(fluentBitFixtures, 'tail-exit-on-eof');
+  const file = path.join(tempDir('wsbit-tail-keys-'), 'eof.log');
+  fs.copyFileSync(path.join(fixtures, 'eof.log'), file);
+  const agent = spawnAgent(['-i', 'tail', '-p', `path=${file}`, '-p', 'read_from_head=on', '-p', 'exit_on_eof=on', '-o', 'stdout', '-p', 'format=json_lines', '-m', '*']);
+  const code = await agent.waitForExit(30_000);
+  assert.equal(code, Number(fs.readFileSync(path.join(fixtures, 'exit-code.txt'), 'utf8').trim()), agent.stderr());
+  const records = agent.stdout().split('\n').filter((line) => line !== '').map((line) => JSON.stringify(JSON.parse(line.replace(/^\{"date":[0-9.]+,/, '{'))));
+  assert.deepEqual(records, readFluentBitJsonLines(path.join(fixtures, 'expected.txt')));
+  assert.match(agent.stderr(), /file=.*eof\.log ended, stop/);
+});

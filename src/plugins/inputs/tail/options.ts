@@ -48,6 +48,8 @@ export interface TailInputOptions {
   dbCompareFilename: boolean;
   /** ignore_active_older_files: files already followed are let go too once older than ignore_older. */
   ignoreActiveOlderFiles: boolean;
+  /** exit_on_eof: stop wsbit once the files found at start have been read to their end. */
+  exitOnEof: boolean;
   rotateWaitMs: number;
   /** 0 follows all files. */
   ignoreOlderMs: number;
@@ -100,6 +102,7 @@ export function tailInputOptions(config: TailInputConfig, instance: string, pars
     pollIntervalMs: Math.max(10, config.progress_check_interval * 1000 + config.progress_check_interval_nsec / 1e6),
     dbCompareFilename: config['db.compare_filename'],
     ignoreActiveOlderFiles: config.ignore_active_older_files,
+    exitOnEof: config.exit_on_eof,
     rotateWaitMs: config.rotate_wait * 1000,
     ignoreOlderMs: config.ignore_older * 1000,
     readChunkBytes: Math.max(1, config.buffer_chunk_size),

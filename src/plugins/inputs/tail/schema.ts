@@ -10,7 +10,6 @@ const inertKeys = [
   noEffectKey('watcher_interval', 'time', 'How often rotation of followed symbolic links is checked.', 'wsbit sees rotation on change notifications and on each refresh_interval scan'),
   noEffectKey('static_batch_size', 'size', 'Bytes read from files that already had data, per round.', 'wsbit reads buffer_chunk_size at a time and takes turns between files'),
   noEffectKey('event_batch_size', 'size', 'Bytes read per change notification.', 'wsbit reads buffer_chunk_size at a time and takes turns between files'),
-  onlyDefaultKey('exit_on_eof', 'bool', false, 'Stop Fluent Bit at the end of a file.', NOT_YET),
   noEffectKey('file_cache_advise', 'bool', 'Advise the kernel not to cache file pages (posix_fadvise).', 'Node gives the kernel no such advice'),
   onlyDefaultKey('unicode.encoding', 'string', null, 'Encoding of the files (UTF-16LE, UTF-16BE, auto), converted to UTF-8.', NOT_YET),
 ] as const;
@@ -77,6 +76,7 @@ export const tailInputSchema = [
     description: "How often every followed file is checked for data that change notifications missed (all data, with inotify_watcher off). Fluent Bit's default is 2s; wsbit's 1s keeps its earlier polling.",
   },
   { key: 'progress_check_interval_nsec', type: 'int', default: 0, description: 'Nanoseconds added to progress_check_interval.' },
+  { key: 'exit_on_eof', type: 'bool', default: false, description: 'Stop wsbit (gracefully, as on SIGTERM) once every file found at start has been read to its end.' },
   { key: 'ignore_active_older_files', type: 'bool', default: false, description: 'With ignore_older: also stop following a file already followed once it has not been modified for that long.' },
   { key: 'db.compare_filename', type: 'bool', default: false, description: 'A db offset counts only for the name it was saved under, so a file that reuses an inode starts afresh.' },
   ...inertKeys,

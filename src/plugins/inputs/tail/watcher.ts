@@ -17,12 +17,14 @@ import { TailFile } from './tail-file.js';
 /** Offsets are written at most this often while lines flow, and at stop. */
 const DB_SAVE_DELAY_MS = 200;
 
-type WatcherContext = Pick<InputContext<unknown>, 'tag' | 'telemetry' | 'clock' | 'emit'>;
+type WatcherContext = Pick<InputContext<unknown>, 'tag' | 'telemetry' | 'clock' | 'emit' | 'requestExit'>;
 
 export class TailWatcher implements InputInstance {
   private readonly files = new Map<string, TailFile>();
   /** Files given up on (a line too long), until they are rotated or truncated. */
   private readonly abandoned = new Set<string>();
+  /** exit_on_eof: the files found at start not yet read to their end; wsbit stops once none is left. */
+  private readonly toFinish = new Set<string>();
   private readonly timers: TimerHandle[] = [];
   private readonly records: LineRecords;
   private readonly db: OffsetsDb | null;
@@ -149,9 +151,13 @@ export class TailWatcher implements InputInstance {
       this.telemetry.logger.info(`inode=${file.ino} file truncated ${file.name} (diff: ${BigInt(file.readOffset) - size} bytes)`);
       file.rewind(0);
     }
+    let atEnd = false;
     while (!this.paused && !this.stopped) {
       const result = await file.read();
-      if (result === null) break;
+      if (result === null) {
+        atEnd = true;
+        break;
+      }
       if (result.abandon) {
         this.telemetry.event('error', `file=${file.name} requires a larger buffer size, lines are too long. Skipping file.`, 'wsbit_input_rejected_records_total');
         this.abandoned.add(key);
@@ -167,6 +173,11 @@ export class TailWatcher implements InputInstance {
       this.records.emit(file, result.lines);
       this.db?.set(file.name, file.dev, file.ino, file.committedOffset);
       this.scheduleDbSave();
+    }
+    if (atEnd && this.toFinish.delete(key)) {
+      // As in_tail: each file found at start says so at its end, and the last one stops wsbit.
+      this.telemetry.logger.info(`inode=${file.ino} file=${file.name} ended, stop`);
+      if (this.toFinish.size === 0) this.context.requestExit('exit_on_eof: every file found at start was read to its end');
     }
     if (file.rotatedAtMs !== null && !this.paused && !this.stopped && now - file.rotatedAtMs >= this.options.rotateWaitMs) {
       const rest = file.takeRest();
@@ -196,6 +207,7 @@ export class TailWatcher implements InputInstance {
     else if (!fromHead) offset = Number(stat.size);
     const file = new TailFile(name, stat.dev, stat.ino, this.tagFor(name), handle, offset, options.readChunkBytes, options.maxLineBytes, options.longLines);
     this.files.set(key, file);
+    if (options.exitOnEof && !this.firstScanDone) this.toFinish.add(key);
     db?.set(name, stat.dev, stat.ino, offset);
     this.telemetry.logger.debug(`inode=${stat.ino} with offset=${offset} appended as ${name}`);
     if (options.inotifyWatcher) {
