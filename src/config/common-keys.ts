@@ -41,6 +41,7 @@ export const inputCommonKeys = [
   { key: 'mem_buf_limit', type: 'size', default: 0, description: 'Pause this input while its buffered chunks in memory reach this size (0 = no limit).' },
   { key: 'storage.type', type: 'enum', values: ['memory', 'filesystem'], default: 'memory', description: 'Where chunks are buffered. filesystem needs the service storage.path.' },
   { key: 'storage.pause_on_chunks_overlimit', type: 'bool', default: false, description: 'With filesystem storage, pause this input when storage.max_chunks_up is reached.' },
+  { key: 'routable', type: 'bool', default: true, description: "Off: this input's records are counted and thrown away, before any processor or filter, as Fluent Bit does." },
   ...inputInertKeys,
 ] as const satisfies readonly ParamSpec[];
 

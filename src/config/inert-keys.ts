@@ -58,7 +58,6 @@ const NO_RATE_GATE = 'wsbit has no input rate gate; the throttle filter limits r
 /** The global options of every input that wsbit takes without acting on them. */
 export const inputInertKeys = [
   ...logSuppressKeys,
-  onlyDefaultKey('routable', 'bool', true, "Off: discard this input's records.", 'an input whose records go nowhere is not supported; route them to the null output'),
   noEffectKey('threaded', 'bool', 'Run this input in a thread of its own.', ONE_EVENT_LOOP),
   noEffectKey('thread.ring_buffer.capacity', 'int', 'Ring buffer size of a threaded input.', ONE_EVENT_LOOP),
   noEffectKey('thread.ring_buffer.window', 'int', 'Ring buffer flush window (percent) of a threaded input.', ONE_EVENT_LOOP),

@@ -13,6 +13,7 @@ import { resolveConfig, type ParamSpec } from '../../src/config/schema.js';
 import { pluginSchema } from '../../src/pipeline/plugin-schema.js';
 import { defaultRegistry, type PluginKind } from '../../src/plugins/registry.js';
 import { fluentBitFixtures } from '../helpers/paths.js';
+import { startAgent } from '../helpers/pipeline.js';
 import { spawnAgent } from '../helpers/spawn.js';
 
 interface JsonHelp {
@@ -111,13 +112,14 @@ test('a prefixed key (tail Parser_1, Parser_2) is taken under its prefix, in the
 
 test('a key whose behaviour wsbit lacks is accepted at its default and refused otherwise, with the reason', () => {
   const dummy = registry.input('dummy');
+  const tail = registry.input('tail');
   const http = registry.output('http');
-  assert.ok(dummy !== undefined && http !== undefined);
+  assert.ok(dummy !== undefined && tail !== undefined && http !== undefined);
   const atDefault = resolveConfig(pluginSchema(dummy), [{ key: 'rate_gate', value: 'off' }, { key: 'routable', value: 'true' }], { instance: 'dummy.0', kind: 'input' });
   assert.deepEqual(atDefault.notices, []);
   for (const [manifest, key, value, reason] of [
     [dummy, 'rate_gate', 'on', /'rate_gate on' is not supported: wsbit has no input rate gate/],
-    [dummy, 'routable', 'false', /'routable false' is not supported: an input whose records go nowhere/],
+    [tail, 'unicode.encoding', 'UTF-16LE', /'unicode\.encoding UTF-16LE' is not supported: not supported yet/],
     [http, 'oauth2.enable', 'on', /'oauth2\.enable on' is not supported: OAuth2 is not supported: send a token with header/],
   ] as const) {
     assert.throws(
@@ -144,4 +146,14 @@ test('the keys another branch adds are still unknown here (empty ADDED_ELSEWHERE
   const missing = unknownKeys();
   const known = ADDED_ELSEWHERE.filter((key) => !missing.includes(key));
   assert.deepEqual(known, [], 'these keys are known now: remove them from ADDED_ELSEWHERE');
+});
+
+test('routable off: the input\'s records are counted and thrown away, as Fluent Bit 5.1.1 does (no record reaches an output)', async (t) => {
+  const running = await startAgent(['-i', 'dummy', '-p', 'samples=2', '-p', 'rate=20', '-p', 'routable=off', '-i', 'dummy', '-p', 'samples=1', '-t', 'kept', '-o', 'capture', '-m', '*', '-f', '0.05']);
+  t.after(() => running.stop());
+  await running.waitFor(() => running.agent.metrics.get('fluentbit_input_records_total', 'dummy.0') === 2, 'two records counted');
+  await running.waitFor(() => running.chunks.length > 0, "the routable input's record");
+  await running.stop();
+  assert.deepEqual(running.chunks.map((chunk) => chunk.tag), ['kept']);
+  assert.match(running.logs(), /routable off: the records of this input are counted and discarded/);
 });
