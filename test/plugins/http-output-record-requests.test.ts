@@ -1,9 +1,10 @@
 /**
  * The http output's body_key and headers_key beyond Fluent Bit's recording (http-output.test.ts):
- * records without a body or headers, a retried chunk, and the keys' checks.
+ * records without a body or headers, a retried chunk, and the keys' checks; http.read_idle_timeout.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { startAgent } from '../helpers/pipeline.js';
 import { spawnAgent } from '../helpers/spawn.js';
@@ -56,4 +57,25 @@ test('body_key and headers_key come together; http_method is POST or PUT', async
   const method = spawnAgent(['-i', 'dummy', '-o', 'http', '-p', 'http_method=GET', '-D']);
   assert.equal(await method.waitForExit(), 1);
   assert.match(method.stderr(), /invalid value 'GET' for 'http_method': expected one of POST, PUT/);
+});
+
+test('http.read_idle_timeout: a response body that stalls is given up after it, and the 2xx status still counts', async (t) => {
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((request, response) => {
+    request.resume();
+    response.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '100' });
+    // Ten bytes of a hundred, then nothing more.
+    response.write('0123456789');
+  });
+  server.on('connection', (socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const running = await startAgent(['-i', 'dummy', '-p', 'samples=1', '-o', 'http', '-p', 'host=127.0.0.1', '-p', `port=${port}`, '-p', 'http.read_idle_timeout=1s', '-p', 'log_response_payload=on', '-m', '*', '-f', '0.05']);
+  t.after(() => running.stop());
+  await running.waitFor(() => (running.agent.metrics.get('fluentbit_output_proc_records_total', 'http.0') ?? 0) === 1, 'the record delivered');
+  assert.match(running.logs(), /response body unreadable/);
 });

@@ -78,7 +78,8 @@ export function httpOutputOptions(config: HttpOutputConfig, context: Pick<Output
           keepAliveMaxTimeout: idleTimeoutMs,
           ...(config['net.keepalive_max_recycle'] > 0 ? { maxRequestsPerClient: config['net.keepalive_max_recycle'] } : {}),
           headersTimeout: Math.max(1, config['http.response_timeout']) * 1000,
-          bodyTimeout: config['net.io_timeout'] * 1000,
+          // As out_http: http.read_idle_timeout, else net.io_timeout (0: none).
+          bodyTimeout: (config['http.read_idle_timeout'] > 0 ? config['http.read_idle_timeout'] : config['net.io_timeout']) * 1000,
           connect: {
             timeout: Math.max(1, config['net.connect_timeout']) * 1000,
             ...(config['net.source_address'] !== null ? { localAddress: config['net.source_address'] } : {}),

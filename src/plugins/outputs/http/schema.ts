@@ -9,7 +9,6 @@ const WITH_AWS = 'only with aws_auth on, which wsbit refuses';
 
 /** Keys of Fluent Bit's out_http that wsbit takes without acting on them (config/inert-keys.ts). */
 const inertKeys = [
-  noEffectKey('http.read_idle_timeout', 'time', 'Longest pause between two reads of the response.', 'http.response_timeout bounds the wait for the response headers'),
   // A token the user expects to be fetched and sent must not be dropped quietly: a request without it
   // is refused by the server, and every chunk retried. Only leaving OAuth2 off loads.
   onlyDefaultKey('oauth2.enable', 'bool', false, 'Fetch an OAuth2 token and send it with each request.', "OAuth2 is not supported: send a token with header 'Authorization Bearer …'"),
@@ -57,6 +56,7 @@ export const httpOutputSchema = [
   { key: 'headers_key', type: 'string', default: null, description: 'With body_key: record accessor of the map of headers of each request (e.g. $headers).' },
   { key: 'allow_duplicated_headers', type: 'bool', default: true, description: 'Send every configured header even when a name repeats. Off: a later header replaces an earlier one of the same name, defaults included.' },
   { key: 'log_response_payload', type: 'bool', default: true, description: 'Include the response body (cut to 1 KiB) in log lines about responses.' },
+  { key: 'http.read_idle_timeout', type: 'time', default: 0, description: 'Longest pause between two reads of the response body before the request is retried (0: net.io_timeout).' },
   { key: 'http.response_timeout', type: 'time', default: '60s', description: 'Longest wait for the response headers before the request is retried.' },
   { key: 'net.max_worker_connections', type: 'int', default: 0, description: 'Most connections kept open to each node (0: one per worker, at least 2).' },
   upstreamKey,
