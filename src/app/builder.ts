@@ -130,6 +130,7 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
     }
   }
   const warnings: string[] = [];
+  const notices: string[] = [];
   const serviceResult = resolveConfig(serviceSchema, source.serviceEntries, { instance: 'service', kind: 'service', errors });
   warnings.push(...serviceResult.warnings);
   if (serviceResult.config.daemon) warnings.push('service: daemon mode is not supported; wsbit stays in the foreground (use systemd or a container)');
@@ -161,6 +162,7 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
       const defaultInstance = `${ownerInstance}.${definition.name}.${index}`;
       const resolved = resolveConfig(pluginSchema(definition), processor.section.entries, { instance: defaultInstance, kind: 'filter', errors });
       warnings.push(...resolved.warnings);
+      notices.push(...resolved.notices);
       const config = resolved.config as Record<string, unknown>;
       const alias = config['alias'];
       const instance = typeof alias === 'string' && alias !== '' ? alias : defaultInstance;
@@ -188,6 +190,7 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
     // add errors that follow from the first.
     if (errors.length > before) return;
     warnings.push(...resolved.warnings);
+    notices.push(...resolved.notices);
     const config = resolved.config as Record<string, unknown>;
     if (section.serviceUri?.uri !== undefined && definition.serviceUriKeys?.path !== undefined) {
       config[definition.serviceUriKeys.path] = section.serviceUri.uri;
@@ -267,5 +270,5 @@ export function buildPipeline(source: PipelineSections, registry: PluginRegistry
       warnings.push(`[router] NO match for ${filter.instance} filter instance: it applies to no records (set Match or Match_Regex)`);
     }
   }
-  return { service: serviceResult.config, inputs, filters, outputs, parsers, warnings };
+  return { service: serviceResult.config, inputs, filters, outputs, parsers, warnings, notices };
 }

@@ -32,6 +32,7 @@ function applyLogging(logRoot: LogRoot, request: ServiceRequest, loaded: Pipelin
   logRoot.sink = service.log_file === null ? stderrSink : fileSink(service.log_file);
   const logger = logRoot.scoped('');
   for (const warning of loaded.warnings) logger.warn(warning);
+  for (const notice of loaded.notices) logger.info(notice);
 }
 
 /**
@@ -49,6 +50,8 @@ class Service {
   private health: HealthCheck | null = null;
   private reloading: Promise<boolean> | null = null;
   private readonly logger: Logger;
+  /** Set by runService: an input asked for the process to stop (tail's exit_on_eof). */
+  onExitRequest: ((reason: string) => void) | null = null;
 
   constructor(
     private readonly request: ServiceRequest,
@@ -115,7 +118,7 @@ class Service {
   }
 
   private createAgent(loaded: PipelineDescription, handedOver: HandedOverChunk[] = []): Agent {
-    const agent = new Agent(loaded, { logRoot: this.logRoot, metrics: this.metrics, dryRun: this.request.dryRun });
+    const agent = new Agent(loaded, { logRoot: this.logRoot, metrics: this.metrics, dryRun: this.request.dryRun, onExitRequest: (reason) => this.onExitRequest?.(reason) });
     agent.adoptHandedOver(handedOver);
     return agent;
   }
@@ -199,8 +202,13 @@ export async function runService(
         resolve(1);
         return;
       }
-      stopping = true;
       logger.info(`caught signal (${signal})`);
+      stopGracefully();
+    };
+    // A graceful stop, as on SIGTERM: by a signal, or asked for by an input (exit_on_eof).
+    const stopGracefully = (): void => {
+      if (stopping) return;
+      stopping = true;
       void started.then((ok) => {
         if (!ok) return;
         service
@@ -224,6 +232,7 @@ export async function runService(
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
     process.on('SIGHUP', onReload);
+    service.onExitRequest = stopGracefully;
     const earlySignal = takeStartupSignal();
     started = service.start().then(
       () => true,

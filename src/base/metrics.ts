@@ -16,6 +16,7 @@ export const metricDefinitions = {
   wsbit_input_wire_bytes_total: { kind: 'counter', help: 'Bytes the websocket input read from its connections after the handshake (frames as sent, compressed or not).' },
   wsbit_input_compressed_connected: { kind: 'gauge', help: 'websocket input clients connected with permessage-deflate (each holds a zlib context).' },
   fluentbit_input_multiline_truncated_total: { kind: 'counter', help: 'Total number of truncated occurences for multilines.' },
+  fluentbit_input_long_line_truncated_total: { kind: 'counter', help: 'Total number of truncated occurences for long lines.' },
   fluentbit_filter_records_total: { kind: 'counter', help: 'Total number of new records processed.' },
   fluentbit_filter_add_records_total: { kind: 'counter', help: 'Total number of new added records.' },
   fluentbit_filter_drop_records_total: { kind: 'counter', help: 'Total number of dropped records.' },

@@ -9,8 +9,10 @@ export const tablesEnd = '<!-- plugin-tables:end -->';
 /** The README section that documents every plugin's keys, built from the same schemas as validation. */
 export function pluginTablesMarkdown(): string {
   const registry = defaultRegistry();
-  const table = (schema: Parameters<typeof describeSchema>[0]) => renderSchemaTable(describeSchema(schema), 'markdown');
+  // Keys without effect here are in the two lists of inertKeysMarkdown, not in the tables.
+  const table = (schema: readonly ParamSpec[]) => renderSchemaTable(describeSchema(schema.filter((spec) => !isInert(spec))), 'markdown');
   const parts: string[] = [
+    inertKeysMarkdown(registry),
     `### Keys every input takes\n\n${table(inputCommonKeys)}`,
     `### Keys every filter takes\n\n${table(filterCommonKeys)}`,
     `### Keys every output takes\n\n${table(outputCommonKeys)}`,
@@ -21,12 +23,71 @@ export function pluginTablesMarkdown(): string {
       if (definition === undefined) continue;
       // Its own keys, and shared keys whose default it changes (the websocket output's retry_limit).
       const shared = new Set<ParamSpec>(commonKeysByKind[kind]);
-      const rows = pluginSchema(definition).filter((spec) => !shared.has(spec));
+      const rows = pluginSchema(definition).filter((spec) => !shared.has(spec) && !isInert(spec));
       const own = rows.length === 0 ? 'No keys of its own.\n' : table(rows);
       parts.push(`### ${kind} \`${name}\`\n\n${definition.description}.\n\n${own}`);
     }
   }
   return parts.join('\n');
+}
+
+function addPlace(rows: Map<string, string[]>, row: string, where: string): void {
+  rows.set(row, [...(rows.get(row) ?? []), where]);
+}
+
+function acceptedValue(spec: ParamSpec): string {
+  const shown = describeSchema([spec])[0]?.default ?? 'none';
+  return shown === 'none' ? '_unset_' : `\`${shown}\``;
+}
+
+function isInert(spec: ParamSpec): boolean {
+  return spec.noEffect !== undefined || spec.onlyDefault !== undefined;
+}
+
+/**
+ * The two lists of Fluent Bit keys that wsbit takes without acting on them (config/inert-keys.ts): a
+ * shared key once under "every input" (or filter, output), a plugin's own under the plugin.
+ */
+function inertKeysMarkdown(registry: ReturnType<typeof defaultRegistry>): string {
+  // One row per key and reason, naming every place that declares it (the servers' tls.* keys).
+  const noEffect = new Map<string, string[]>();
+  const onlyDefault = new Map<string, string[]>();
+  const cell = (text: string): string => text.replace(/\|/g, '\\|');
+  const add = (where: string, specs: readonly ParamSpec[]): void => {
+    for (const spec of specs) {
+      const key = `\`${spec.prefixed === true ? `${spec.key}N` : spec.key}\``;
+      if (spec.noEffect !== undefined) addPlace(noEffect, `${key} | ${cell(spec.noEffect)}`, where);
+      if (spec.onlyDefault !== undefined) addPlace(onlyDefault, `${key} | ${acceptedValue(spec)} | ${cell(spec.onlyDefault)}`, where);
+    }
+  };
+  for (const kind of ['input', 'filter', 'output'] as const) add(`every ${kind}`, commonKeysByKind[kind]);
+  for (const kind of ['input', 'filter', 'output'] as const) {
+    for (const name of registry.names(kind)) {
+      const definition = registry.get(kind, name);
+      if (definition === undefined) continue;
+      const shared = new Set<ParamSpec>(commonKeysByKind[kind]);
+      add(`${kind} \`${name}\``, pluginSchema(definition).filter((spec) => !shared.has(spec)));
+    }
+  }
+  const lines = (rows: Map<string, string[]>): string[] => [...rows].map(([text, places]) => `| ${places.join(', ')} | ${text} |`);
+  return [
+    '### Fluent Bit keys that do nothing here',
+    '',
+    'wsbit accepts these keys so that a Fluent Bit configuration loads unchanged; setting one logs one info line at start with the reason.',
+    '',
+    '| Where | Key | Why it does nothing in wsbit |',
+    '| --- | --- | --- |',
+    ...lines(noEffect),
+    '',
+    '### Fluent Bit keys accepted at their default only',
+    '',
+    "These ask for behaviour wsbit does not have. Their default (what wsbit does anyway) is accepted; any other value stops the start with a configuration error giving the reason.",
+    '',
+    '| Where | Key | Accepted value | Why |',
+    '| --- | --- | --- | --- |',
+    ...lines(onlyDefault),
+    '',
+  ].join('\n');
 }
 
 /** Replaces the text between the markers; throws when the README has no markers. */

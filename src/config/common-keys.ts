@@ -6,6 +6,7 @@
  *     const schema = [...outputCommonKeys, ...netClientKeys, ...tlsClientKeys, ...ownKeys] as const;
  */
 import { PROXY_URL_EXPECTED, parseProxyUrl, type ProxyServer } from '../base/proxy.js';
+import { inputInertKeys, logSuppressKeys, netClientInertKeys, outputInertKeys, proxyTlsInertKeys, tlsClientInertKeys } from './inert-keys.js';
 import { ParseFailure, type ParamSpec } from './schema.js';
 import { parseDouble, parseInt } from './units.js';
 
@@ -41,6 +42,8 @@ export const inputCommonKeys = [
   { key: 'mem_buf_limit', type: 'size', default: 0, description: 'Pause this input while its buffered chunks in memory reach this size (0 = no limit).' },
   { key: 'storage.type', type: 'enum', values: ['memory', 'filesystem'], default: 'memory', description: 'Where chunks are buffered. filesystem needs the service storage.path.' },
   { key: 'storage.pause_on_chunks_overlimit', type: 'bool', default: false, description: 'With filesystem storage, pause this input when storage.max_chunks_up is reached.' },
+  { key: 'routable', type: 'bool', default: true, description: "Off: this input's records are counted and thrown away, before any processor or filter, as Fluent Bit does." },
+  ...inputInertKeys,
 ] as const satisfies readonly ParamSpec[];
 
 export const outputCommonKeys = [
@@ -58,6 +61,7 @@ export const outputCommonKeys = [
   },
   { key: 'workers', type: 'int', default: 0, description: "How many chunks this output may flush at once (Fluent Bit's worker threads; 0 or 1: one at a time, in order)." },
   { key: 'storage.total_limit_size', type: 'size', default: null, description: 'Most bytes of filesystem chunks queued for this output; the oldest are dropped beyond it.' },
+  ...outputInertKeys,
 ] as const satisfies readonly ParamSpec[];
 
 export const filterCommonKeys = [
@@ -65,6 +69,7 @@ export const filterCommonKeys = [
   { key: 'match_regex', type: 'string', default: null, description: 'Regular expression matched against the start of the tag.' },
   { key: 'alias', type: 'string', default: null, description: 'Name used for this instance in logs and metrics instead of e.g. grep.0.' },
   { key: 'log_level', type: 'enum', values: LOG_LEVELS, aliases: LOG_LEVEL_ALIASES, default: null, description: 'Log level of this instance. Defaults to the service Log_Level.' },
+  ...logSuppressKeys,
 ] as const satisfies readonly ParamSpec[];
 
 /** `upstream_net[]` in `flb_upstream.c`: the keys of every network client output. */
@@ -89,6 +94,8 @@ export const netClientKeys = [
       'HTTP proxy for every connection of this output (and every node of its upstream), as http://[user:password@]host:port; connections go through a CONNECT tunnel, TLS to the server inside it. Unset: HTTPS_PROXY (TLS) or HTTP_PROXY (plain) from the environment, unless NO_PROXY names the server.',
   },
   { key: 'net.proxy_env_ignore', type: 'bool', default: false, description: 'Ignore the HTTP_PROXY, HTTPS_PROXY and NO_PROXY environment variables (lower-case spellings included).' },
+  ...netClientInertKeys,
+  ...proxyTlsInertKeys,
 ] as const satisfies readonly ParamSpec[];
 
 /** A proxy value as an error may quote it: a log line or a support ticket must not carry the password. */
@@ -116,6 +123,7 @@ export const tlsClientKeys = [
   { key: 'tls.min_version', type: 'enum', values: ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], default: null, description: 'Lowest TLS version to accept.' },
   { key: 'tls.max_version', type: 'enum', values: ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], default: null, description: 'Highest TLS version to accept.' },
   { key: 'tls.ciphers', type: 'string', default: null, description: 'Allowed cipher suites, in OpenSSL syntax.' },
+  ...tlsClientInertKeys,
 ] as const satisfies readonly ParamSpec[];
 
 /** TLS for servers (the websocket input and websocket_server; plugins/tls-server.ts): the certificate this server presents, and client certificates. */

@@ -65,6 +65,18 @@ export interface ParamSpec {
   readonly max?: number;
   /** How a config error quotes a bad value, for keys that may hold credentials (`proxy`'s password). */
   readonly quoteInError?: (raw: string) => string;
+  /**
+   * A key Fluent Bit accepts that does nothing in wsbit (`threaded`): why. Setting it logs this once at
+   * start, at info level; the README lists every such key (noEffectKey in config/inert-keys.ts).
+   */
+  readonly noEffect?: string;
+  /**
+   * A key Fluent Bit accepts whose behaviour wsbit does not have (`rate_gate`): why. Its default is
+   * accepted and changes nothing; any other value is a config error with this reason (onlyDefaultKey).
+   */
+  readonly onlyDefault?: string;
+  /** The key is a prefix that takes any suffix (tail's `parser_` matches `Parser_1`, `Parser_2`, …). */
+  readonly prefixed?: boolean;
 }
 
 /** A raw `key value` pair in config order; keys may repeat. */
@@ -123,6 +135,8 @@ export interface ResolveResult<Schema extends readonly ParamSpec[]> {
   config: ResolvedConfig<Schema>;
   /** For the caller to log: repeated keys, and unknown `[SERVICE]` keys. */
   warnings: string[];
+  /** For the caller to log at info level: one line per key set that does nothing here (`noEffect`). */
+  notices: string[];
   /** Keys the user set (not defaults), with where the last value came from. */
   explicit: ReadonlyMap<string, ConfigOrigin | undefined>;
 }
@@ -277,6 +291,11 @@ function schemaIndex(schema: readonly ParamSpec[]): ReadonlyMap<string, ParamSpe
   return index;
 }
 
+/** The `prefixed` spec that `key` extends with a suffix, if any. */
+function prefixedSpec(schema: readonly ParamSpec[], key: string): ParamSpec | undefined {
+  return schema.find((spec) => spec.prefixed === true && key.startsWith(keyOf(spec)) && key.length > spec.key.length);
+}
+
 /** Levenshtein distance, for "did you mean" on unknown keys. */
 function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -329,6 +348,7 @@ export function resolveConfig<const Schema extends readonly ParamSpec[]>(
   const explicit = new Map<string, ConfigOrigin | undefined>();
   const lastRaw = new Map<string, string>();
   const warnings: string[] = [];
+  const notices = new Map<string, string>();
   const { instance } = context;
   const fail = (error: ConfigError): void => {
     if (context.errors === undefined) throw error;
@@ -338,7 +358,7 @@ export function resolveConfig<const Schema extends readonly ParamSpec[]>(
   for (const entry of entries) {
     const key = asciiLower(entry.key);
     if (key === 'name' && context.kind !== 'service') continue;
-    const spec = index.get(key);
+    const spec = index.get(key) ?? prefixedSpec(schema, key);
     if (spec === undefined) {
       const keys = [...index.keys()];
       if (context.kind === 'service') {
@@ -360,10 +380,18 @@ export function resolveConfig<const Schema extends readonly ParamSpec[]>(
       fail(new ConfigError('WSBIT_CONFIG_BAD_VALUE', configMessage(reason, entry.origin), entry.origin));
       continue;
     }
+    if (spec.onlyDefault !== undefined && value !== defaultValue(spec)) {
+      const reason = `${instance}: '${key} ${entry.value}' is not supported: ${spec.onlyDefault}`;
+      fail(new ConfigError('WSBIT_CONFIG_UNSUPPORTED_VALUE', configMessage(reason, entry.origin), entry.origin));
+      continue;
+    }
+    const specKey = keyOf(spec);
+    if (spec.noEffect !== undefined && !notices.has(specKey)) notices.set(specKey, `${instance}: '${key}' is accepted and does nothing here: ${spec.noEffect}`);
     if (spec.multiple === true) {
-      const list = values.get(key);
+      // A prefixed key's values (parser_1, parser_2) are listed together under the prefix.
+      const list = values.get(specKey);
       if (Array.isArray(list)) list.push(value);
-      else values.set(key, [value]);
+      else values.set(specKey, [value]);
     } else {
       const previous = lastRaw.get(key);
       if (previous !== undefined) {
@@ -384,7 +412,7 @@ export function resolveConfig<const Schema extends readonly ParamSpec[]>(
     config[key] = values.has(key) ? values.get(key) : defaultValue(spec);
   }
   // The loop above gives every key of the schema a value of its declared type.
-  return { config: config as ResolvedConfig<Schema>, warnings, explicit };
+  return { config: config as ResolvedConfig<Schema>, warnings, notices: [...notices.values()], explicit };
 }
 
 /**

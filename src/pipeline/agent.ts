@@ -18,6 +18,8 @@ export interface AgentOptions {
   metrics?: MetricsRegistry;
   /** `-D`: check that storage.path could be created, but create nothing. */
   dryRun?: boolean;
+  /** An input asked for the process to stop (InputContext.requestExit); without it, the request is only logged. */
+  onExitRequest?: (reason: string) => void;
 }
 
 interface RunningInput {
@@ -165,12 +167,19 @@ export class Agent {
       const storage: ChunkStorage = spec.storageType === 'filesystem' && this.diskStorage !== null ? this.diskStorage : memoryStorage;
       const processors = processorsOf('input', spec.processors);
       this.inputProcessors.push(processors);
+      const routable = spec.config['routable'] !== false;
+      if (!routable) telemetry.logger.info('routable off: the records of this input are counted and discarded');
       const plugin = spec.definition.create({
         ...context,
         parsers,
         tag: spec.tag,
-        emit: (events, records, tag) => this.ingest(spec.instance, tag ?? spec.tag, events, records, processors),
+        // routable off: counted as the input's, then thrown away (Fluent Bit routes them nowhere).
+        emit: routable ? (events, records, tag) => this.ingest(spec.instance, tag ?? spec.tag, events, records, processors) : (events, records) => this.countInput(spec.instance, events, records),
         admit: (records) => this.engine.admit(spec.instance, records),
+        requestExit: (reason) => {
+          telemetry.logger.info(`${reason}: stopping`);
+          this.options.onExitRequest?.(`${spec.instance}: ${reason}`);
+        },
       });
       this.engine.addInput({
         instance: spec.instance,
@@ -325,10 +334,15 @@ export class Agent {
 
   /** Counts what an input produced, then runs its processors and the shared filters. */
   private ingest(inputInstance: string, tag: string, events: Buffer, records: number, processors: readonly RunningFilter[]): boolean {
-    // Counted as the input produced them, before filters drop or add any (as Fluent Bit counts).
+    this.countInput(inputInstance, events, records);
+    return this.runPath(processors, 0, inputInstance, tag, events, records);
+  }
+
+  /** Counted as the input produced them, before filters drop or add any (as Fluent Bit counts). */
+  private countInput(inputInstance: string, events: Buffer, records: number): boolean {
     this.metrics.add('fluentbit_input_records_total', inputInstance, records);
     this.metrics.add('fluentbit_input_bytes_total', inputInstance, events.length);
-    return this.runPath(processors, 0, inputInstance, tag, events, records);
+    return true;
   }
 
   /** Runs records along an input's path from position `first` (see FilterChain.runPath), then into the engine. */

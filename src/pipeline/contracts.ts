@@ -47,6 +47,11 @@ export interface InputContext<Config> extends PluginContext<Config> {
    * refuses them without emitting (no ack, a 503, no pong), so they cost no memory here.
    */
   admit(records: number): boolean;
+  /**
+   * Asks for wsbit to stop as on SIGTERM (a graceful stop, exit code 0), for an input whose work is
+   * done (tail's exit_on_eof). `reason` is logged.
+   */
+  requestExit(reason: string): void;
 }
 
 export interface InputInstance {

@@ -80,6 +80,8 @@ export interface PipelineDescription<Plugins extends PlannedPlugins = LoadedPlug
   parsers: ParserRegistry;
   /** What loading found to say, in order: the command line's, the files', the builder's. */
   warnings: string[];
+  /** Info lines: each key set that Fluent Bit takes and wsbit accepts without acting on it, with why. */
+  notices: string[];
 }
 
 /** A validated pipeline before its plugins' code is loaded. */

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { decode } from '@msgpack/msgpack';
 import { jsonTextToMsgpack } from '../../src/codec/json-scan.js';
 import { readEvents } from '../../src/codec/event.js';
 
@@ -41,4 +42,23 @@ export function seen(running: { chunks: ReadonlyArray<{ tag: string; data: Buffe
       metadata: Buffer.from(chunk.data.subarray(event.metaStart, event.metaEnd)),
     })),
   );
+}
+
+/**
+ * A record as Fluent Bit's json_lines prints it, normalized by JSON.parse (so `1.0` and `1` agree and
+ * a repeated key shows its last value): `date` first, left out when `stamped` (a time taken when the
+ * line was read, which a recording cannot match).
+ */
+export function asFluentBitJsonLine(sec: number, nsec: number, body: Buffer, stamped: boolean): string {
+  const fields = decode(body) as Record<string, unknown>;
+  return JSON.stringify(stamped ? fields : { date: sec + nsec / 1e9, ...fields });
+}
+
+/** Fluent Bit's json_lines recording, each line normalized as asFluentBitJsonLine does. */
+export function readFluentBitJsonLines(file: string): string[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.stringify(JSON.parse(line)));
 }

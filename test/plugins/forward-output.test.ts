@@ -11,6 +11,7 @@ import { MsgpackWriter } from '../../src/codec/msgpack-writer.js';
 import { skipValue, writeEvent } from '../../src/codec/event.js';
 import { encodeForwardMessage, type ForwardEncodeOptions } from '../../src/plugins/outputs/forward/encode.js';
 import { byteServer, sendNumbered } from '../upstream/support.js';
+import { tempDir } from '../helpers/temp.js';
 
 const fixture = (name: string): Buffer => fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'forward-output', `fluent-bit-sent-${name}.bin`));
 const decodeAll = (bytes: Uint8Array): unknown => decode(bytes, { extensionCodec, useBigInt64: true });
@@ -60,6 +61,8 @@ test('send_options, require_ack_response and gzip: the same message and options 
     ['opts', { sendOptions: true }],
     ['ack', { chunkId: 'YaIiExPCBgeG1ohoFv0TiQ==' }],
     ['gz', { gzip: true }],
+    // test/fixtures/forward-output/make.sh: add_option 'region eu-west' and 'team  a b'.
+    ['add_option', { extraOptions: [{ name: 'region', value: 'eu-west' }, { name: 'team', value: 'b' }] }],
   ];
   for (const [name, options] of cases) {
     const expected = fixture(name);
@@ -72,6 +75,7 @@ test('send_options, require_ack_response and gzip: the same message and options 
       ours[1] = theirs[1] = null;
     }
     assert.deepEqual(ours, theirs, name);
+    assert.deepEqual(Object.keys(ours[2] ?? {}), Object.keys(theirs[2] ?? {}), `${name}: options in Fluent Bit's order`);
   }
 });
 
@@ -166,4 +170,28 @@ test('a server that wants the handshake when no shared_key is set: the reason is
   await from.waitForLog(/is down: the server requires the shared_key handshake \(it sent HELO\); set shared_key/, 20_000);
   assert.equal(received(into).length, 0);
   assert.equal(from.agent.metrics.get('wsbit_output_upstream_records_total', `forward.0/127.0.0.1:${port}`), 0);
+});
+
+test("add_option: each message carries the options after Fluent Bit's own; one word is refused", async (t) => {
+  const server = await byteServer();
+  t.after(() => server.close());
+  const from = await sender(t, server.port, 'add_option=region eu-west', 'add_option=team  a b');
+  await sendNumbered(from.tcpPort(), 0, 1);
+  await from.waitFor(() => server.bytes().length > 0 && (() => { try { decodeAll(server.bytes()); return true; } catch { return false; } })(), 'a whole message');
+  const [, , options] = decodeAll(server.bytes()) as [string, unknown, Record<string, unknown>];
+  assert.deepEqual(options, { size: 1, fluent_signal: 0, region: 'eu-west', team: 'b' });
+  await assert.rejects(startAgent(['-i', 'dummy', '-o', 'forward', '-p', 'add_option=alone', '-m', '*']), /invalid value 'alone' for 'add_option': expected a name and a value/);
+});
+
+test('unix_path: the forward output reaches a forward input on a Unix socket, with acks; host and port are not used', async (t) => {
+  const socketPath = path.join(tempDir('wsbit-forward-unix-'), 'fwd.sock');
+  const into = await startAgent(['-i', 'forward', '-p', `unix_path=${socketPath}`, '-o', 'capture', '-m', '*', '-f', '0.05']);
+  t.after(() => into.stop());
+  // Port 9 (discard) on loopback: a connection there would fail, so the records can only go through the socket.
+  const from = await sender(t, 9, `unix_path=${socketPath}`, 'require_ack_response=on');
+  await sendNumbered(from.tcpPort(), 0, 3);
+  await into.waitFor(() => received(into).length === 3, 'three records');
+  assert.deepEqual(received(into).map((record) => [record.tag, record.n]), [['app.log', 0], ['app.log', 1], ['app.log', 2]]);
+  await from.waitFor(() => (from.agent.metrics.get('wsbit_output_forward_acks_total', 'forward.0') ?? 0) >= 1, 'the ack');
+  assert.match(from.logs(), /target unix:\/\/.*fwd\.sock/);
 });

@@ -59,24 +59,32 @@ async function agentFor(t: { after(fn: () => unknown): void }, argv: string[], s
   return running;
 }
 
-const cases: Array<{ name: string; args: string[] }> = [
+const cases: Array<{ name: string; args: string[]; record?: string }> = [
   { name: 'json', args: ['format=json'] },
   { name: 'json_lines', args: ['format=json_lines'] },
   { name: 'json_stream', args: ['format=json_stream'] },
   { name: 'msgpack', args: ['format=msgpack'] },
   { name: 'gelf', args: ['format=gelf', 'gelf_short_message_key=message'] },
   { name: 'gzip_auth', args: ['format=json_lines', 'compress=gzip', 'http_user=alice', 'http_passwd=s3cret', 'header=X-Tenant one', 'uri=/ingest/logs'] },
+  { name: 'put_header_tag', args: ['format=json_lines', 'http_method=PUT', 'header_tag=X-Fluent-Tag'] },
+  // A request per record: its body and headers are the record's (make.sh in the fixtures).
+  {
+    name: 'body_key',
+    args: ['body_key=$payload', 'headers_key=$hdrs', 'header_tag=X-Fluent-Tag', 'header=X-Static s'],
+    record: '{"payload":"raw text body","hdrs":{"X-A":"1","Content-Type":"text/plain"},"n":1}',
+  },
 ];
 
-for (const { name, args } of cases) {
+for (const { name, args, record = '{"message":"hello","n":1}' } of cases) {
   test(`${name}: method, path, headers and body are Fluent Bit 5.1.1's`, async (t) => {
     const expected = fixture(name);
     const expectedBody = unzipIfNeeded(Buffer.from(expected.bodyBase64, 'base64'), expected.headers);
-    const { sec, nsec } = fixtureTime(name, expectedBody);
+    // body_key sends the record's text, without its time.
+    const { sec, nsec } = name === 'body_key' ? { sec: 1700000000, nsec: 0 } : fixtureTime(name, expectedBody);
     const server = await captureServer();
     t.after(() => server.close());
     await agentFor(t, [
-      '-i', 'dummy', '-p', 'samples=1', '-p', 'dummy={"message":"hello","n":1}', '-p', `start_time_sec=${sec}`, '-p', `start_time_nsec=${nsec}`, '-p', 'fixed_timestamp=on',
+      '-i', 'dummy', '-p', 'samples=1', '-p', `dummy=${record}`, '-p', `start_time_sec=${sec}`, '-p', `start_time_nsec=${nsec}`, '-p', 'fixed_timestamp=on',
       '-o', 'http', '-p', 'host=127.0.0.1', '-p', `port=${server.port}`, ...args.flatMap((arg) => ['-p', arg]), '-m', '*', '-f', '0.05',
     ]);
     await waitForRequests(server, 1);

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import type { TimerHandle } from '../../base/clock.js';
 import { eventTimeNow } from '../../base/record.js';
 import { MsgpackWriter } from '../../codec/msgpack-writer.js';
@@ -27,6 +28,18 @@ export function parseProcStat(text: string): CpuTicks[] {
   return rows;
 }
 
+/** USER_HZ: the unit of the tick counts in /proc (sysconf(_SC_CLK_TCK), 100 on every Linux build). */
+const TICKS_PER_SECOND = 100;
+
+/** User and system ticks of a process, from the fields after the command name in /proc/PID/stat. */
+export function parsePidStat(text: string): { user: number; system: number } | null {
+  const fields = text.slice(text.lastIndexOf(')') + 1).trim().split(/\s+/);
+  // state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+  const user = Number(fields[11]);
+  const system = Number(fields[12]);
+  return Number.isFinite(user) && Number.isFinite(system) ? { user, system } : null;
+}
+
 /**
  * Fluent Bit's `cpu` input: CPU usage in percent since the previous sample, overall
  * (`cpu_p`, `user_p`, `system_p`) and per core (`cpu0.p_cpu`, `cpu0.p_user`, `cpu0.p_system`, ...).
@@ -42,7 +55,41 @@ export const cpuInput = defineInput({
 
     const percent = (part: number, whole: number): number => (whole > 0 ? (part / whole) * 100 : 0);
 
+    // pid: one process's share of the machine, as in_cpu computes it (ticks per interval, over every core).
+    let previousPid: { user: number; system: number } | null = null;
+    const intervalSeconds = Math.max(1e-3, config.interval_sec + config.interval_nsec / 1e9);
+    const share = (ticks: number): number => ((ticks / TICKS_PER_SECOND) * 100) / Math.max(1, os.cpus().length) / intervalSeconds;
+    const samplePid = async (pid: number): Promise<void> => {
+      const file = `/proc/${pid}/stat`;
+      let current: { user: number; system: number } | null;
+      try {
+        current = parsePidStat(await readFile(file, 'utf8'));
+      } catch (error) {
+        telemetry.logger.error(`cannot read ${file}: ${(error as Error).message}`);
+        return;
+      }
+      if (current === null) {
+        telemetry.logger.error(`cannot read the CPU ticks in ${file}`);
+        return;
+      }
+      const before = previousPid;
+      previousPid = current;
+      if (before === null || paused) return;
+      const user = share(Math.abs(current.user - before.user));
+      const system = share(Math.abs(current.system - before.system));
+      const time = eventTimeNow();
+      writer.reset();
+      writeEventHeader(writer, time.sec, time.nsec, null);
+      writer.mapHeader(3);
+      for (const [key, value] of [['cpu_p', user + system], ['user_p', user], ['system_p', system]] as const) {
+        writer.str(key);
+        writer.float64(value);
+      }
+      context.emit(writer.view(), 1);
+    };
+
     const sample = async (): Promise<void> => {
+      if (config.pid > 0) return samplePid(config.pid);
       let current: CpuTicks[];
       try {
         current = parseProcStat(await readFile(config.proc_stat_path, 'utf8'));

@@ -4,6 +4,7 @@ import { defineInput } from '../../pipeline/contracts.js';
 import { forwardInputOptions } from './forward/options.js';
 import { forwardInputManifest } from './forward/schema.js';
 import { ForwardSession } from './forward/session.js';
+import { inputTlsOptions } from '../tls-server.js';
 import { EmitCounter, SocketInputServer } from './socket-server.js';
 
 /**
@@ -17,6 +18,8 @@ export const forwardInput = defineInput({
     const writer = new MsgpackWriter(64 * 1024);
     const counter = new EmitCounter(context);
     const connect = (socket: Socket, adopted: boolean): ForwardSession => new ForwardSession(socket, options, counter.context, writer, adopted);
-    return new SocketInputServer(options.address, options.unixPerm, connect, context, counter);
+    // TLS over TCP (Fluentd's secure forward transport); a Unix socket stays plain.
+    const tls = 'path' in options.address ? null : inputTlsOptions(context.config, context.instance);
+    return new SocketInputServer(options.address, options.unixPerm, connect, context, counter, tls);
   },
 });

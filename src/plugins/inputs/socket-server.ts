@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { boundPort, hostPort, listenOn, type ListenAddress } from '../../base/listen.js';
 import type { InputContext, InputInstance, ListenerHandle } from '../../pipeline/contracts.js';
 import { Adoption } from './adoption.js';
+import { countTlsFailures } from '../tls-server.js';
 import { Connections } from './connections.js';
 
 /** What reads one connection for a pipeline. */
@@ -71,6 +73,8 @@ export class SocketInputServer implements InputInstance {
   private server: net.Server | null = null;
   private readonly adoption = new Adoption(SocketListener);
   private readonly accept = (socket: net.Socket): void => this.attach(socket, Buffer.alloc(0), false);
+  /** A TLS server hands over its connections once their handshake is done. */
+  private readonly acceptEvent: 'connection' | 'secureConnection';
 
   /** `unixPerm`: the mode given to a Unix socket once it listens (null leaves the umask's). */
   constructor(
@@ -79,15 +83,19 @@ export class SocketInputServer implements InputInstance {
     private readonly handleConnection: ConnectionHandler,
     private readonly context: Pick<InputContext<unknown>, 'instance' | 'telemetry' | 'service'>,
     private readonly counter: { records: number } = { records: 0 },
-  ) {}
+    /** With the tls keys: a TLS server (tls-server.ts); null: plain TCP. */
+    private readonly tlsOptions: tls.TlsOptions | null = null,
+  ) {
+    this.acceptEvent = tlsOptions === null ? 'connection' : 'secureConnection';
+  }
 
   async start(): Promise<void> {
     const { address, unixPerm } = this;
     const { instance, telemetry } = this.context;
     const adopted = this.adoption.take();
     if (adopted !== null) {
-      adopted.server.off('connection', adopted.park);
-      adopted.server.on('connection', this.accept);
+      adopted.server.off(this.acceptEvent, adopted.park);
+      adopted.server.on(this.acceptEvent, this.accept);
       this.server = adopted.server;
       for (const { socket, carried } of adopted.waiting) {
         if (!socket.destroyed) this.attach(socket, carried, true);
@@ -97,13 +105,19 @@ export class SocketInputServer implements InputInstance {
       telemetry.logger.info(`listening on ${where} (kept across the reload with ${adopted.waiting.length} connections)`);
       return;
     }
-    const listening = net.createServer(this.accept);
+    let listening: net.Server;
+    if (this.tlsOptions === null) listening = net.createServer(this.accept);
+    else {
+      const secure = tls.createServer(this.tlsOptions, this.accept);
+      countTlsFailures(secure, telemetry, 'wsbit_tls_handshake_failures_total');
+      listening = secure;
+    }
     // A socket file left by an earlier run would make listen fail; Fluent Bit unlinks it too.
     if ('path' in address) fs.rmSync(address.path, { force: true });
     const port = await listenOn(listening, address, { code: 'WSBIT_INPUT_LISTEN', instance }, telemetry.logger);
     this.server = listening;
     if ('path' in address && unixPerm !== null) fs.chmodSync(address.path, unixPerm);
-    telemetry.logger.info(`listening on ${'path' in address ? `unix://${address.path}` : hostPort(address.host, port)}`);
+    telemetry.logger.info(`listening on ${'path' in address ? `unix://${address.path}` : hostPort(address.host, port)}${this.tlsOptions === null ? '' : ' (TLS)'}`);
   }
 
   listenerAddress(): string {
@@ -119,9 +133,9 @@ export class SocketInputServer implements InputInstance {
     const server = this.server;
     this.server = null;
     if (server === null) return null;
-    server.off('connection', this.accept);
+    server.off(this.acceptEvent, this.accept);
     const handle = new SocketListener(server, this.listenerAddress());
-    server.on('connection', handle.park);
+    server.on(this.acceptEvent, handle.park);
     for (const socket of this.connections.release()) {
       // Paused from here until the next pipeline reads it: what the peer sends meanwhile waits in the kernel.
       socket.pause();

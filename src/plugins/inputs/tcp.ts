@@ -1,4 +1,5 @@
 import { defineInput } from '../../pipeline/contracts.js';
+import { inputTlsOptions } from '../tls-server.js';
 import { EmitCounter, SocketInputServer } from './socket-server.js';
 import { tcpInputOptions } from './tcp/options.js';
 import { TcpReceiver } from './tcp/receiver.js';
@@ -11,6 +12,7 @@ export const tcpInput = defineInput({
     const options = tcpInputOptions(context.config, context.instance, context.parsers);
     const counter = new EmitCounter(context);
     const receiver = new TcpReceiver(options, counter.context);
-    return new SocketInputServer({ host: options.listen, port: options.port }, null, (socket) => receiver.connection(socket), context, counter);
+    const tls = inputTlsOptions(context.config, context.instance);
+    return new SocketInputServer({ host: options.listen, port: options.port }, null, (socket) => receiver.connection(socket), context, counter, tls);
   },
 });

@@ -29,6 +29,9 @@ export const forwardOutput = defineOutput({
     const nodes = outputNodes(context.instance, config, port, context.upstream);
     // Chosen once, at start: the environment is read then, as for the other outputs.
     const proxies = new Map(nodes.map((node): [UpstreamNode, ReturnType<typeof nodeProxy>] => [node, nodeProxy(config, node)]));
+    // As in Fluent Bit, an upstream wins over unix_path.
+    const unixPath = config.upstream === null ? config.unix_path : null;
+    if (config.unix_path !== null && unixPath === null) telemetry.logger.warn(`unix_path '${config.unix_path}' is ignored: upstream is set`);
     const outputKey = config.shared_key ?? (config.empty_shared_key ? '' : null);
     const workers = Number((config as Record<string, unknown>)['workers'] ?? 0);
     const maxIdle = Math.max(1, workers);
@@ -45,6 +48,7 @@ export const forwardOutput = defineOutput({
       const connection = new ForwardConnection({
         host: entry.node.host,
         port: entry.node.port,
+        unixPath,
         tls: entry.node.tls,
         proxy: proxies.get(entry.node)?.server ?? null,
         sourceAddress: config['net.source_address'],
@@ -70,7 +74,12 @@ export const forwardOutput = defineOutput({
 
     return {
       async start() {
-        const where = config.upstream === null ? `${nodes[0]?.host ?? ''}:${port}${proxyNote(proxies.get(nodes[0] as UpstreamNode) ?? null)}` : `upstream ${balancer.description}`;
+        const where =
+          unixPath !== null
+            ? `unix://${unixPath}`
+            : config.upstream === null
+              ? `${nodes[0]?.host ?? ''}:${port}${proxyNote(proxies.get(nodes[0] as UpstreamNode) ?? null)}`
+              : `upstream ${balancer.description}`;
         const mode = config.compress === 'gzip' ? 'CompressedPackedForward' : config.forward_mode === 'packed_forward' ? 'PackedForward' : 'Forward';
         telemetry.logger.info(`target ${where}, ${mode} mode${config.require_ack_response ? ', with acks' : ''}${outputKey !== null ? ', shared key' : ''}`);
       },
@@ -87,6 +96,7 @@ export const forwardOutput = defineOutput({
             retainMetadata: config.retain_metadata_in_forward_mode,
             sendOptions: config.send_options,
             chunkId,
+            extraOptions: config.add_option,
           });
         } catch (error) {
           telemetry.logger.error(`error encoding chunk '${chunk.id}': ${errorMessage(error)}`);

@@ -6,6 +6,7 @@ import { defineOutput } from '../../pipeline/contracts.js';
 import { outputBufferPool } from './buffer-pools.js';
 import { HttpDelivery } from './http/delivery.js';
 import { httpOutputOptions } from './http/options.js';
+import { RecordRequestSender } from './http/record-requests.js';
 import { httpOutputManifest } from './http/schema.js';
 
 const gzip = promisify(zlib.gzip);
@@ -23,12 +24,16 @@ export const httpOutput = defineOutput({
     const delivery = new HttpDelivery(options, context);
     const { format } = options.payload;
     const payloadPool = outputBufferPool(context.config);
+    const compress = async (body: Buffer): Promise<Buffer> => (options.gzip ? gzip(body) : body);
+    const recordRequests = options.recordRequests === null ? null : new RecordRequestSender(options.recordRequests, delivery, context, compress);
     return {
       async start() {
         const connections = options.connectionsPerNode;
-        telemetry.logger.info(`target ${delivery.description}, format ${format}${options.gzip ? ', gzip' : ''}, up to ${connections} connection${connections === 1 ? '' : 's'} per node`);
+        const what = recordRequests === null ? `format ${format}` : 'a request per record (body_key)';
+        telemetry.logger.info(`target ${delivery.description}, ${options.method} ${what}${options.gzip ? ', gzip' : ''}, up to ${connections} connection${connections === 1 ? '' : 's'} per node`);
       },
       async flush(chunk) {
+        if (recordRequests !== null) return recordRequests.flush(chunk);
         let encoded;
         try {
           encoded = encodePayload(chunk.data, options.payload, payloadPool);
@@ -41,8 +46,7 @@ export const httpOutput = defineOutput({
         }
         try {
           if (encoded.payload.length === 0) return 'ok';
-          const body = options.gzip ? await gzip(encoded.payload) : encoded.payload;
-          return await delivery.deliver(body, chunk.records - encoded.rejected.length, chunk.id);
+          return await delivery.deliver(await compress(encoded.payload), chunk.records - encoded.rejected.length, chunk.id, chunk.tag);
         } finally {
           payloadPool.give(encoded.payload);
         }

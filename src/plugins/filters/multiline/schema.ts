@@ -1,5 +1,6 @@
 import { multilineParserKey } from '../../../multiline/builtins.js';
 import { defineFilterManifest } from '../../../pipeline/contracts.js';
+import { noEffectKey } from '../../../config/inert-keys.js';
 
 /** The keys of the multiline filter (Fluent Bit's `filter_multiline`), in the order `-h` and the README show them. */
 export const multilineFilterSchema = [
@@ -19,9 +20,10 @@ export const multilineFilterSchema = [
     description: 'Keep open groups across emits and release them when complete or after flush_ms, so records that arrive one at a time (forward, tcp) are joined. Off: groups are joined within one emit only.',
   },
   { key: 'flush_ms', type: 'int', default: 2000, description: 'Milliseconds an open group waits for its next line before it is emitted as it is (at least 500).' },
-  { key: 'emitter_name', type: 'string', default: null, description: 'Accepted for compatibility: wsbit passes joined records straight to the filters after this one, without an emitter input.' },
-  { key: 'emitter_storage.type', type: 'enum', values: ['memory', 'filesystem'], default: 'memory', description: 'Accepted for compatibility: joined records are buffered as records of the input they came from.' },
-  { key: 'emitter_mem_buf_limit', type: 'size', default: '10M', description: 'Accepted for compatibility: joined records count against the Mem_Buf_Limit of the input they came from.' },
+  noEffectKey('emitter_name', 'string', 'Name of the emitter input that re-emits joined records.', 'wsbit passes joined records straight to the filters after this one, without an emitter input'),
+  noEffectKey('emitter_storage.type', 'string', "Storage of the emitter's chunks.", 'joined records are buffered as records of the input they came from'),
+  noEffectKey('emitter_mem_buf_limit', 'size', "Mem_Buf_Limit of the emitter.", 'joined records count against the Mem_Buf_Limit of the input they came from'),
+  noEffectKey('debug_flush', 'bool', 'Print each joined group to stdout.', 'wsbit prints no debug copy of joined groups'),
 ] as const;
 
 export const multilineManifest = defineFilterManifest({

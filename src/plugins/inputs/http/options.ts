@@ -2,6 +2,8 @@ import { ConfigError } from '../../../base/errors.js';
 import type { ResolvedConfig } from '../../../config/schema.js';
 import type { ParserRegistry } from '../../../pipeline/parser-registry.js';
 import type { Parser } from '../../../parsers/types.js';
+import type { TlsOptions } from 'node:tls';
+import { inputTlsOptions } from '../../tls-server.js';
 import type { httpInputSchema } from './schema.js';
 
 export type HttpInputConfig = ResolvedConfig<typeof httpInputSchema>;
@@ -39,6 +41,10 @@ export interface HttpInputOptions {
   remoteAddrKey: string | null;
   /** For bodies that are neither JSON nor a form. */
   parser: Parser | null;
+  /** With tls on: HTTPS (tls-server.ts); null: plain HTTP. */
+  tls: TlsOptions | null;
+  /** enable_health_endpoint: GET /health answers 200. */
+  healthEndpoint: boolean;
 }
 
 export function httpInputOptions(config: HttpInputConfig, instance: string, parsers: ParserRegistry): HttpInputOptions {
@@ -55,14 +61,17 @@ export function httpInputOptions(config: HttpInputConfig, instance: string, pars
   if (headerTimeoutMs > REQUEST_TIMEOUT_MS) {
     throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: invalid value '${config.header_timeout}s' for 'header_timeout': expected at most ${REQUEST_TIMEOUT_MS / 1000}s`);
   }
+  const tls = inputTlsOptions(config, instance);
   return {
+    tls,
+    healthEndpoint: config.enable_health_endpoint,
     listen: config.listen,
     port: config.port,
     successStatus: config.successful_response_code,
     successHeaders,
-    maxBodyBytes: config.buffer_max_size,
+    maxBodyBytes: config['http_server.buffer_max_size'] ?? config.buffer_max_size,
     totalBodyLimitBytes: config.buffer_total_limit,
-    maxConnections: config.max_connections,
+    maxConnections: config['http_server.max_connections'] ?? config.max_connections,
     headerTimeoutSeconds: config.header_timeout,
     headerTimeoutMs,
     bodyIdleTimeoutSeconds: config.body_idle_timeout,

@@ -4,13 +4,16 @@
  * too slow or too many.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
 import { BufferPool } from '../../../base/buffer-pool.js';
 import { errorMessage } from '../../../base/errors.js';
 import { boundPort, hostPort, listenOn } from '../../../base/listen.js';
 import { quoteUntrusted } from '../../../base/logger.js';
+import { eventTimeNow } from '../../../base/record.js';
 import type { InputContext, InputInstance, ListenerHandle } from '../../../pipeline/contracts.js';
 import { Adoption } from '../adoption.js';
+import { countTlsFailures } from '../../tls-server.js';
 import { Connections } from '../connections.js';
 import { BODY_BLOCK_BYTES, BodyCollector, PendingBudget } from './body.js';
 import { RequestIngester, RequestRejected, STORAGE_FAILING_TEXT } from './ingest.js';
@@ -30,6 +33,9 @@ interface PendingRequest {
 const RETRY_AFTER_SECONDS = 5;
 
 const REJECTED_METRIC = 'wsbit_input_rejected_records_total';
+
+/** What Fluent Bit's http input says at /health. */
+const HEALTH_MESSAGE = "I can only show you the door. You're the one that has to walk through it.";
 
 type ServerContext = Pick<InputContext<unknown>, 'instance' | 'tag' | 'telemetry' | 'emit' | 'admit'> & Partial<Pick<InputContext<unknown>, 'service'>>;
 
@@ -54,6 +60,8 @@ class HttpListener implements ListenerHandle {
     readonly server: http.Server,
     readonly address: string,
     readonly sockets: Connections,
+    /** `secureConnection` for HTTPS: the TLS socket is the one requests arrive on. */
+    readonly connectionEvent: 'connection' | 'secureConnection' = 'connection',
   ) {}
 
   get connections(): number {
@@ -61,13 +69,13 @@ class HttpListener implements ListenerHandle {
   }
 
   attach(): void {
-    this.server.on('connection', this.park.connection);
+    this.server.on(this.connectionEvent, this.park.connection);
     this.server.on('request', this.park.request);
     this.server.on('clientError', this.park.clientError);
   }
 
   detach(): void {
-    this.server.off('connection', this.park.connection);
+    this.server.off(this.connectionEvent, this.park.connection);
     this.server.off('request', this.park.request);
     this.server.off('clientError', this.park.clientError);
   }
@@ -92,6 +100,8 @@ export class HttpInputServer implements InputInstance {
   private idleWaiters: Array<() => void> = [];
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.handleRequest(req, res);
   private readonly onConnection = (socket: net.Socket): void => this.admit(socket);
+  /** An HTTPS server's requests arrive on the TLS socket, which `secureConnection` hands over. */
+  private readonly connectionEvent: 'connection' | 'secureConnection';
   // Node's own answers (408 after header_timeout, 431, 400), now logged and counted too.
   private readonly onClientError = (error: NodeJS.ErrnoException, socket: net.Socket): void => this.clientError(error, socket);
 
@@ -103,6 +113,7 @@ export class HttpInputServer implements InputInstance {
     // Enough idle blocks to refill the whole budget: after a burst, up to buffer_total_limit stays allocated for reuse.
     this.blocks = new BufferPool(options.totalBodyLimitBytes > 0 ? Math.ceil(options.totalBodyLimitBytes / BODY_BLOCK_BYTES) : 64, BODY_BLOCK_BYTES);
     this.ingester = new RequestIngester(options, context);
+    this.connectionEvent = options.tls === null ? 'connection' : 'secureConnection';
   }
 
   async start(): Promise<void> {
@@ -114,17 +125,25 @@ export class HttpInputServer implements InputInstance {
       this.takeOver(adopted);
       return;
     }
-    const listening = http.createServer({
+    const serverOptions: http.ServerOptions = {
       // 0 turns Node's header timer off.
       headersTimeout: headerTimeoutMs,
       requestTimeout: REQUEST_TIMEOUT_MS,
       // Node checks these timers only this often (30 s by default), which would stretch a short header_timeout.
       connectionsCheckingInterval: headerTimeoutMs > 0 ? Math.max(100, Math.min(1000, Math.floor(headerTimeoutMs / 2))) : 30_000,
-    });
+    };
+    const { tls } = this.options;
+    let listening: http.Server;
+    if (tls === null) listening = http.createServer(serverOptions);
+    else {
+      const secure = https.createServer({ ...serverOptions, ...tls });
+      countTlsFailures(secure, telemetry, 'wsbit_tls_handshake_failures_total');
+      listening = secure;
+    }
     this.attachTo(listening);
     const bound = await listenOn(listening, { host: listen, port }, { code: 'WSBIT_INPUT_LISTEN', instance }, telemetry.logger);
     this.server = listening;
-    telemetry.logger.info(`listening on ${hostPort(listen, bound)}`);
+    telemetry.logger.info(`listening on ${hostPort(listen, bound)}${tls === null ? '' : ' (TLS)'}`);
   }
 
   pause(): void {
@@ -152,7 +171,7 @@ export class HttpInputServer implements InputInstance {
     this.server = null;
     if (server === null) return null;
     server.off('request', this.onRequest);
-    server.off('connection', this.onConnection);
+    server.off(this.connectionEvent, this.onConnection);
     server.off('clientError', this.onClientError);
     const passing = new Connections();
     for (const [socket, forget] of this.sockets) {
@@ -162,7 +181,7 @@ export class HttpInputServer implements InputInstance {
     // The requests in flight stay: this pipeline answers them before it stops. The sockets do not.
     this.sockets.clear();
     this.admitted = 0;
-    const handle = new HttpListener(server, this.listenerAddress(), passing);
+    const handle = new HttpListener(server, this.listenerAddress(), passing, this.connectionEvent);
     handle.attach();
     return handle;
   }
@@ -194,7 +213,7 @@ export class HttpInputServer implements InputInstance {
 
   private attachTo(server: http.Server): void {
     server.on('request', this.onRequest);
-    server.on('connection', this.onConnection);
+    server.on(this.connectionEvent, this.onConnection);
     server.on('clientError', this.onClientError);
   }
 
@@ -266,7 +285,16 @@ export class HttpInputServer implements InputInstance {
     res.end(text);
   }
 
-  /** Refuses a request before its body is read; true when it was refused. */
+  /** Fluent Bit's health answer, byte for byte but the time (test/fixtures/fluent-bit/http-health). */
+  private answerHealth(res: http.ServerResponse): void {
+    const { sec, nsec } = eventTimeNow();
+    const timestamp = `${new Date(sec * 1000).toISOString().slice(0, 19)}.${String(nsec).padStart(9, '0')}Z`;
+    const body = `{\n  "status": "ok",\n  "message": "${HEALTH_MESSAGE}",\n  "timestamp": "${timestamp}"\n}\n`;
+    res.writeHead(200, { 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  /** Refuses a request before its body is read (or answers it: /health); true when it was. */
   private refuseEarly(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const { telemetry } = this.context;
     const { maxConnections, maxBodyBytes } = this.options;
@@ -281,6 +309,11 @@ export class HttpInputServer implements InputInstance {
       // The body is not read: it would only be thrown away, so the connection closes once answered.
       res.once('finish', () => req.socket.destroy());
       this.reply(res, 503, STORAGE_FAILING_TEXT, true);
+      return true;
+    }
+    if (req.method === 'GET' && this.options.healthEndpoint && (req.url ?? '').split('?')[0] === '/health') {
+      req.resume();
+      this.answerHealth(res);
       return true;
     }
     if (req.method !== 'POST') {

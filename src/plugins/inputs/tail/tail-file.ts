@@ -12,7 +12,8 @@ export interface LineView {
   offset: number;
 }
 
-export type LongLinePolicy = 'skip' | 'abandon';
+/** A line longer than buffer_max_size: skipped, the file given up, or cut (truncate_long_lines). */
+export type LongLinePolicy = 'skip' | 'abandon' | 'truncate';
 
 export interface ReadResult {
   lines: LineView[];
@@ -20,6 +21,8 @@ export interface ReadResult {
   skippedLongLines: number;
   /** A line longer than buffer_max_size with skip_long_lines off: Fluent Bit stops following the file. */
   abandon: boolean;
+  /** Lines cut to buffer_max_size - 1 bytes (truncate_long_lines on). */
+  truncatedLongLines: number;
 }
 
 export class TailFile {
@@ -81,7 +84,9 @@ export class TailFile {
   }
 
   private split(data: Buffer, base: number): ReadResult {
-    const result: ReadResult = { lines: [], skippedLongLines: 0, abandon: false };
+    const result: ReadResult = { lines: [], skippedLongLines: 0, abandon: false, truncatedLongLines: 0 };
+    // in_tail keeps a byte for the newline: with truncate_long_lines, a line of buffer_max_size bytes is cut too.
+    const truncateAt = this.longLines === 'truncate' ? utf8Cut(this.maxLineBytes - 1) : null;
     let start = 0;
     if (this.skipping) {
       const newline = data.indexOf(0x0a);
@@ -97,7 +102,10 @@ export class TailFile {
       if (newline < 0) break;
       let end = newline;
       if (end > start && data[end - 1] === 0x0d) end--;
-      if (end - start > this.maxLineBytes) {
+      if (truncateAt !== null && end - start > this.maxLineBytes - 1) {
+        result.lines.push({ bytes: data.subarray(start, start + truncateAt(data, start)), offset: base + start });
+        result.truncatedLongLines++;
+      } else if (end - start > this.maxLineBytes) {
         if (this.longLines === 'abandon') {
           result.abandon = true;
           return result;
@@ -111,6 +119,13 @@ export class TailFile {
     const rest = data.length - start;
     if (rest > this.maxLineBytes) {
       // The line already outgrows the buffer: in_tail cannot hold it either.
+      if (truncateAt !== null) {
+        result.lines.push({ bytes: Buffer.from(data.subarray(start, start + truncateAt(data, start))), offset: base + start });
+        result.truncatedLongLines++;
+        this.skipping = true;
+        this.pending = Buffer.alloc(0);
+        return result;
+      }
       if (this.longLines === 'abandon') {
         result.abandon = true;
         return result;
@@ -130,4 +145,14 @@ export class TailFile {
     this.watcher = null;
     await this.handle.close().catch(() => undefined);
   }
+}
+
+/** How many bytes of the line at `start` fit in `limit` without cutting a UTF-8 character. */
+function utf8Cut(limit: number): (data: Buffer, start: number) => number {
+  return (data, start) => {
+    let cut = Math.max(0, limit);
+    // A continuation byte (10xxxxxx) at the cut belongs to the character before it.
+    while (cut > 0 && ((data[start + cut] ?? 0) & 0xc0) === 0x80) cut--;
+    return cut;
+  };
 }

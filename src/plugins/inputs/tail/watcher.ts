@@ -14,16 +14,17 @@ import { LineRecords } from './records.js';
 import { TailFile } from './tail-file.js';
 
 /** How often every followed file is checked even without a change notification. */
-const POLL_INTERVAL_MS = 1000;
 /** Offsets are written at most this often while lines flow, and at stop. */
 const DB_SAVE_DELAY_MS = 200;
 
-type WatcherContext = Pick<InputContext<unknown>, 'tag' | 'telemetry' | 'clock' | 'emit'>;
+type WatcherContext = Pick<InputContext<unknown>, 'tag' | 'telemetry' | 'clock' | 'emit' | 'requestExit'>;
 
 export class TailWatcher implements InputInstance {
   private readonly files = new Map<string, TailFile>();
   /** Files given up on (a line too long), until they are rotated or truncated. */
   private readonly abandoned = new Set<string>();
+  /** exit_on_eof: the files found at start not yet read to their end; wsbit stops once none is left. */
+  private readonly toFinish = new Set<string>();
   private readonly timers: TimerHandle[] = [];
   private readonly records: LineRecords;
   private readonly db: OffsetsDb | null;
@@ -58,7 +59,7 @@ export class TailWatcher implements InputInstance {
     this.timers.push(
       this.clock.setInterval(() => {
         if (!this.paused) for (const file of this.files.values()) this.enqueue(file);
-      }, POLL_INTERVAL_MS),
+      }, this.options.pollIntervalMs),
     );
     const multiline = this.records.multiline;
     if (multiline !== null) this.timers.push(this.clock.setInterval(() => multiline.flushIdle(), multiline.tickMs));
@@ -150,14 +151,21 @@ export class TailWatcher implements InputInstance {
       this.telemetry.logger.info(`inode=${file.ino} file truncated ${file.name} (diff: ${BigInt(file.readOffset) - size} bytes)`);
       file.rewind(0);
     }
+    let atEnd = false;
     while (!this.paused && !this.stopped) {
       const result = await file.read();
-      if (result === null) break;
+      if (result === null) {
+        atEnd = true;
+        break;
+      }
       if (result.abandon) {
         this.telemetry.event('error', `file=${file.name} requires a larger buffer size, lines are too long. Skipping file.`, 'wsbit_input_rejected_records_total');
         this.abandoned.add(key);
         await this.forget(file, key, 'abandoned');
         return;
+      }
+      if (result.truncatedLongLines > 0) {
+        this.telemetry.event('warn', `file=${file.name} have long lines. Truncating long lines.`, 'fluentbit_input_long_line_truncated_total', result.truncatedLongLines);
       }
       if (result.skippedLongLines > 0) {
         this.telemetry.event('warn', `file=${file.name} have long lines. Skipping long lines.`, 'wsbit_input_rejected_records_total', result.skippedLongLines);
@@ -165,6 +173,11 @@ export class TailWatcher implements InputInstance {
       this.records.emit(file, result.lines);
       this.db?.set(file.name, file.dev, file.ino, file.committedOffset);
       this.scheduleDbSave();
+    }
+    if (atEnd && this.toFinish.delete(key)) {
+      // As in_tail: each file found at start says so at its end, and the last one stops wsbit.
+      this.telemetry.logger.info(`inode=${file.ino} file=${file.name} ended, stop`);
+      if (this.toFinish.size === 0) this.context.requestExit('exit_on_eof: every file found at start was read to its end');
     }
     if (file.rotatedAtMs !== null && !this.paused && !this.stopped && now - file.rotatedAtMs >= this.options.rotateWaitMs) {
       const rest = file.takeRest();
@@ -177,17 +190,24 @@ export class TailWatcher implements InputInstance {
     file.queue = file.queue.then(() => this.check(file)).catch((error: unknown) => this.telemetry.logger.error(`cannot read ${file.name}: ${errorMessage(error)}`));
   }
 
-  /** Starts following `name`; offset from the db, else the end (first scan, read_from_head off), else 0. */
+  /**
+   * Starts following `name`: at the db's offset, else at 0 or at the end, as read_from_head (first scan)
+   * or read_newly_discovered_files_from_head (later) says.
+   */
   private async follow(name: string, stat: fs.BigIntStats): Promise<void> {
     const { options, db } = this;
     const key = OffsetsDb.key(stat.dev, stat.ino);
     const handle = await fs.promises.open(name, 'r');
     let offset = 0;
-    const saved = db?.get(stat.dev, stat.ino);
+    let saved = db?.get(stat.dev, stat.ino);
+    // db.compare_filename: an inode reused by another file does not take the old file's offset.
+    if (saved !== undefined && options.dbCompareFilename && saved.name !== name) saved = undefined;
+    const fromHead = this.firstScanDone ? options.readNewFilesFromHead : options.readFromHead;
     if (saved !== undefined) offset = BigInt(saved.offset) <= stat.size ? saved.offset : 0;
-    else if (!this.firstScanDone && !options.readFromHead) offset = Number(stat.size);
+    else if (!fromHead) offset = Number(stat.size);
     const file = new TailFile(name, stat.dev, stat.ino, this.tagFor(name), handle, offset, options.readChunkBytes, options.maxLineBytes, options.longLines);
     this.files.set(key, file);
+    if (options.exitOnEof && !this.firstScanDone) this.toFinish.add(key);
     db?.set(name, stat.dev, stat.ino, offset);
     this.telemetry.logger.debug(`inode=${stat.ino} with offset=${offset} appended as ${name}`);
     if (options.inotifyWatcher) {
@@ -212,9 +232,17 @@ export class TailWatcher implements InputInstance {
         if (stat === null) continue;
         const key = OffsetsDb.key(stat.dev, stat.ino);
         seen.add(key);
-        if (this.files.has(key) || this.stopped) continue;
+        const followed = this.files.get(key);
+        const older = cutoffMs !== null && Number(stat.mtimeMs) < cutoffMs;
+        if (followed !== undefined && older && this.options.ignoreActiveOlderFiles && !this.stopped) {
+          // What was written before it went quiet is read first.
+          await followed.queue;
+          if (this.files.get(key) === followed) await this.forget(followed, key, `not modified for ignore_older, stop following ${name}`);
+          continue;
+        }
+        if (followed !== undefined || this.stopped) continue;
         if (this.abandoned.has(key)) continue;
-        if (cutoffMs !== null && Number(stat.mtimeMs) < cutoffMs) continue;
+        if (older) continue;
         await this.follow(name, stat).catch((error: unknown) => this.telemetry.logger.error(`cannot open ${name}: ${errorMessage(error)}`));
       }
     }

@@ -15,6 +15,8 @@ export interface TcpInputOptions {
   separator: Buffer;
   /** Most bytes of an unfinished message a connection may hold before it is closed. */
   bufferLimitBytes: number;
+  /** source_address_key: the key under which JSON records get `tcp://ADDRESS:PORT` (Fluent Bit adds none to lines). */
+  sourceAddressKey: string | null;
 }
 
 export function tcpInputOptions(config: ResolvedConfig<typeof tcpInputSchema>, instance: string, parsers: ParserRegistry): TcpInputOptions {
@@ -27,5 +29,6 @@ export function tcpInputOptions(config: ResolvedConfig<typeof tcpInputSchema>, i
     parser,
     separator: Buffer.from(unescapeSeparator(config.separator)),
     bufferLimitBytes: (config.buffer_size ?? config.chunk_size) * 1024,
+    sourceAddressKey: config.source_address_key,
   };
 }

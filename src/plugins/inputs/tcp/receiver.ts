@@ -8,8 +8,9 @@ import { errorMessage } from '../../../base/errors.js';
 import { quoteUntrusted } from '../../../base/logger.js';
 import { eventTimeNow } from '../../../base/record.js';
 import type { Telemetry } from '../../../base/telemetry.js';
-import { writeEventHeader, writeLogBody } from '../../../codec/event.js';
+import { readEvents, writeEventHeader, writeLogBody } from '../../../codec/event.js';
 import { skipJsonWhitespace } from '../../../codec/json-scan.js';
+import { mapEntries, rewriteMap } from '../../../codec/msgpack-map.js';
 import { MsgpackWriter } from '../../../codec/msgpack-writer.js';
 import type { InputContext } from '../../../pipeline/contracts.js';
 import { appendJsonStreamEvents, type SkippedBytes } from '../json-stream.js';
@@ -23,6 +24,8 @@ const JSON_BRIDGE_BYTES = 4096;
 export class TcpReceiver {
   private readonly writer = new MsgpackWriter(64 * 1024);
   private readonly scratch = new MsgpackWriter(1024);
+  /** The records again with source_address_key. */
+  private readonly addressed = new MsgpackWriter(1024);
   private readonly telemetry: Telemetry;
 
   constructor(
@@ -107,8 +110,26 @@ export class TcpReceiver {
     );
     // tcp sends no ack, so emit's answer changes nothing here: records the disk could not take stay in
     // memory while the engine pauses the input, which stops reading its sockets.
-    if (records > 0) this.context.emit(this.writer.view(), records);
+    if (records > 0) this.context.emit(this.withSourceAddress(socket, this.writer.view()), records);
     return consumed;
+  }
+
+  /** source_address_key: each record of `events` with the client's address appended, as in_tcp appends it. */
+  private withSourceAddress(socket: net.Socket, events: Buffer): Buffer {
+    const key = this.options.sourceAddressKey;
+    if (key === null) return events;
+    const address = `tcp://${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+    const suffix = [(writer: MsgpackWriter): void => {
+      writer.str(key);
+      writer.str(address);
+    }];
+    const out = this.addressed;
+    out.reset();
+    for (const event of readEvents(events)) {
+      writeEventHeader(out, event.sec, event.nsec, null);
+      rewriteMap(out, events, mapEntries(events, event.bodyStart, event.bodyEnd) ?? [], { suffix });
+    }
+    return out.view();
   }
 
   /** Makes a record of every line ended by the separator in `pending`; returns how many bytes were consumed. */

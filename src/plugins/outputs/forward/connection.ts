@@ -21,6 +21,8 @@ const KEY_ACK = Buffer.from('ack');
 export interface ForwardConnectionOptions {
   host: string;
   port: number;
+  /** unix_path: a Unix socket instead of host and port (plain, as Fluent Bit connects to it). */
+  unixPath: string | null;
   tls: TlsSettings | null;
   /** Through this proxy's CONNECT tunnel (TLS inside it), or direct when null. */
   proxy: ProxyServer | null;
@@ -54,7 +56,9 @@ export class ForwardConnection {
   async open(): Promise<void> {
     const { host, port, connectTimeoutMs } = this.options;
     const base = { host, port, ...(this.options.sourceAddress !== null ? { localAddress: this.options.sourceAddress } : {}) };
-    const socket = this.dial(base);
+    const { unixPath } = this.options;
+    const secure = unixPath === null && this.options.tls !== null;
+    const socket = unixPath !== null ? net.connect({ path: unixPath }) : this.dial(base);
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.onData(data));
@@ -66,7 +70,7 @@ export class ForwardConnection {
         reject(new WsbitError('WSBIT_FORWARD_CONNECT_TIMEOUT', `connect timed out after ${connectTimeoutMs} ms`));
         this.destroy();
       }, connectTimeoutMs);
-      const ready = this.options.tls === null ? 'connect' : 'secureConnect';
+      const ready = secure ? 'secureConnect' : 'connect';
       socket.once(ready, () => {
         clearTimeout(timer);
         resolve();

@@ -28,6 +28,8 @@ export interface ForwardEncodeOptions {
   sendOptions: boolean;
   /** The `chunk` option, for `require_ack_response`; null without acks. */
   chunkId: string | null;
+  /** `add_option`: more options, after Fluent Bit's own; any makes the options map go out. */
+  extraOptions?: ReadonlyArray<{ name: string; value: string }>;
 }
 
 /** The entries of a chunk, in the requested layout, and how many there are. */
@@ -52,7 +54,8 @@ export async function encodeForwardMessage(chunk: Uint8Array, options: ForwardEn
   const { entries, count } = encodeEntries(chunk, options);
   const packed = options.gzip || options.mode === 'packed_forward';
   const body = options.gzip ? await gzip(entries) : entries;
-  const withOptions = options.sendOptions || options.chunkId !== null || options.gzip;
+  const extra = options.extraOptions ?? [];
+  const withOptions = options.sendOptions || options.chunkId !== null || options.gzip || extra.length > 0;
   const writer = new MsgpackWriter(body.length + options.tag.length + 96);
   writer.arrayHeader(withOptions ? 3 : 2);
   writer.str(options.tag);
@@ -63,13 +66,14 @@ export async function encodeForwardMessage(chunk: Uint8Array, options: ForwardEn
     writer.raw(body);
   }
   if (withOptions) {
-    writer.mapHeader(2 + (options.chunkId !== null ? 1 : 0) + (options.gzip ? 1 : 0));
-    writer.str('size');
-    writer.uint(count);
+    writer.mapHeader(2 + (options.chunkId !== null ? 1 : 0) + (options.gzip ? 1 : 0) + extra.length);
+    // In Fluent Bit's order: chunk, size, compressed, fluent_signal, then add_option's.
     if (options.chunkId !== null) {
       writer.str('chunk');
       writer.str(options.chunkId);
     }
+    writer.str('size');
+    writer.uint(count);
     if (options.gzip) {
       writer.str('compressed');
       writer.str('gzip');
@@ -77,6 +81,10 @@ export async function encodeForwardMessage(chunk: Uint8Array, options: ForwardEn
     // Fluent Bit marks the payload as logs (0); metrics and traces use other values.
     writer.str('fluent_signal');
     writer.uint(0);
+    for (const { name, value } of extra) {
+      writer.str(name);
+      writer.str(value);
+    }
   }
   return { message: writer.bytes(), records: count };
 }

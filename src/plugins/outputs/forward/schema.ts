@@ -1,9 +1,20 @@
 /** The `forward` output's manifest and keys: what help and validation read without loading its code. */
 import { netClientKeys, tlsClientKeys } from '../../../config/common-keys.js';
 import { upstreamKey } from '../../../upstream/config.js';
+import { ParseFailure } from '../../../config/schema.js';
 import { defineOutputManifest } from '../../../pipeline/contracts.js';
+import { maxWorkerConnectionsInertKeys, noEffectKey } from '../../../config/inert-keys.js';
 
 const forwardModes = ['forward', 'packed_forward'] as const;
+
+/** `add_option`: Fluent Bit's list of at least two words, the first the name and the last the value. */
+function parseAddOption(raw: string): { name: string; value: string } | ParseFailure {
+  const words = raw.trim().split(/\s+/);
+  const [name] = words;
+  const value = words[words.length - 1];
+  if (words.length < 2 || name === undefined || value === undefined) return new ParseFailure("a name and a value, e.g. 'region eu-west'");
+  return { name, value };
+}
 export type ForwardMode = (typeof forwardModes)[number];
 
 const schema = [
@@ -23,6 +34,16 @@ const schema = [
   { key: 'username', type: 'string', default: '', description: 'User name, when the server asks for one in the handshake.' },
   { key: 'password', type: 'string', default: '', description: 'Password of username.' },
   upstreamKey,
+  { key: 'unix_path', type: 'string', default: null, description: 'Connect to this Unix socket instead of host and port (without TLS); ignored when upstream is set.' },
+  {
+    key: 'add_option',
+    type: 'string',
+    multiple: true,
+    parse: parseAddOption,
+    description: "An option added to each message's options map, as 'name value' (Fluent Bit takes the last word as the value); implies send_options.",
+  },
+  ...maxWorkerConnectionsInertKeys,
+  noEffectKey('fluentd_compat', 'bool', 'Send metrics and traces in the form Fluentd reads.', 'wsbit sends logs only, which need no conversion'),
 ] as const;
 
 export const forwardOutputManifest = defineOutputManifest({

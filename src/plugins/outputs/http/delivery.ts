@@ -3,7 +3,8 @@ import { errorMessage } from '../../../base/errors.js';
 import { quoteUntrusted } from '../../../base/logger.js';
 import type { FlushResult, OutputContext } from '../../../pipeline/contracts.js';
 import { UpstreamBalancer, type BalancedNode } from '../../../upstream/balancer.js';
-import type { HttpOutputOptions } from './options.js';
+import type { HeaderPair } from '../../../config/schema.js';
+import type { HttpNodeOptions, HttpOutputOptions } from './options.js';
 import { resultForStatus } from './request.js';
 
 /** How much of a response body goes into a log line, and how much is read at most (the rest is dropped with the connection). */
@@ -13,7 +14,7 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
 interface NodeTarget {
   pool: Pool;
   uri: string;
-  headers: string[];
+  headers: HttpNodeOptions['headers'];
   origin: string;
 }
 
@@ -67,12 +68,15 @@ export class HttpDelivery {
     return this.options.singleTarget ?? `upstream ${this.balancer.description}`;
   }
 
-  /** POSTs `body` to a node; `records` are counted as delivered by the node that takes it. */
-  async deliver(body: Buffer, records: number, chunkId: string): Promise<FlushResult> {
+  /**
+   * Sends `body` (records of `tag`) to a node; `records` are counted as delivered by the node that
+   * takes it. `recordHeaders`: with body_key, the record's own headers.
+   */
+  async deliver(body: Buffer, records: number, chunkId: string, tag: string, recordHeaders: readonly HeaderPair[] | null = null): Promise<FlushResult> {
     const { balancer } = this;
     // Failover: a node that fails is marked down and the chunk goes to the next one at once.
     for (const entry of balancer.candidates()) {
-      const { result, reason } = await this.post(entry, body, chunkId);
+      const { result, reason } = await this.post(entry, body, chunkId, entry.target.headers(tag, recordHeaders));
       if (result === 'ok') {
         balancer.delivered(entry, records);
         return 'ok';
@@ -96,14 +100,14 @@ export class HttpDelivery {
     return this.balancer.nodes.find((entry) => entry.target.pool === pool) as BalancedNode<NodeTarget>;
   }
 
-  /** One POST to one node: `ok`, `retry` (try elsewhere or later) or `error`, with a reason. */
-  private async post(entry: BalancedNode<NodeTarget>, body: Buffer, chunkId: string): Promise<{ result: FlushResult; reason: string }> {
+  /** One request to one node: `ok`, `retry` (try elsewhere or later) or `error`, with a reason. */
+  private async post(entry: BalancedNode<NodeTarget>, body: Buffer, chunkId: string, headers: string[]): Promise<{ result: FlushResult; reason: string }> {
     const { telemetry } = this.context;
     const { target } = entry;
     telemetry.count('wsbit_output_http_requests_total');
     let response;
     try {
-      response = await target.pool.request({ method: 'POST', path: target.uri, headers: target.headers, body });
+      response = await target.pool.request({ method: this.options.method, path: target.uri, headers, body });
     } catch (error) {
       return { result: 'retry', reason: describeNetworkError(error) };
     }

@@ -7,6 +7,9 @@ import { nodeUri, outputNodes, type UpstreamNode } from '../../../upstream/confi
 import { payloadOptions } from '../format-keys.js';
 import { nodeProxy, proxyNote } from '../node-proxy.js';
 import { proxyConnector } from './proxy-connector.js';
+import { ConfigError } from '../../../base/errors.js';
+import type { HeaderPair } from '../../../config/schema.js';
+import { parseRecordAccessor, type RecordAccessor } from '../../filters/record-accessor.js';
 import { requestHeaders } from './request.js';
 import type { httpOutputSchema } from './schema.js';
 
@@ -18,8 +21,14 @@ export interface HttpNodeOptions {
   origin: string;
   pool: Pool.Options;
   uri: string;
-  /** Flat `[name, value, ...]`, see requestHeaders. */
-  headers: string[];
+  /** Flat `[name, value, ...]` of a request with records of `tag` (see requestHeaders); with body_key, the record's headers. */
+  headers(tag: string, recordHeaders: readonly HeaderPair[] | null): string[];
+}
+
+/** body_key and headers_key: each record is a request of its own, its body and headers taken from it. */
+export interface RecordRequests {
+  body: RecordAccessor;
+  headers: RecordAccessor;
 }
 
 /** What the http output runs with, derived from its configuration. */
@@ -34,6 +43,9 @@ export interface HttpOutputOptions {
   connectionsPerNode: number;
   /** Quote the response body in log lines about responses. */
   logResponsePayload: boolean;
+  method: 'POST' | 'PUT';
+  /** Null: one request per chunk, in the output's format. */
+  recordRequests: RecordRequests | null;
   node(node: UpstreamNode): HttpNodeOptions;
 }
 
@@ -46,6 +58,7 @@ export function httpOutputOptions(config: HttpOutputConfig, context: Pick<Output
   const workers = Number((config as Record<string, unknown>)['workers'] ?? 0);
   const connectionsPerNode = config['net.max_worker_connections'] > 0 ? config['net.max_worker_connections'] : Math.max(2, workers);
   const idleTimeoutMs = Math.max(1, config['net.keepalive_idle_timeout']) * 1000;
+  const headerTag = config.header_tag;
   return {
     nodes,
     singleTarget: config.upstream === null ? `${nodes[0]?.host ?? ''}:${port}${nodes[0] === undefined ? '' : proxyNote(nodeProxy(config, nodes[0]))}` : null,
@@ -53,6 +66,8 @@ export function httpOutputOptions(config: HttpOutputConfig, context: Pick<Output
     gzip,
     connectionsPerNode,
     logResponsePayload: config.log_response_payload,
+    method: config.http_method,
+    recordRequests: recordRequests(config, context.instance),
     node(node) {
       const host = node.host.includes(':') ? `[${node.host}]` : node.host;
       const proxy = nodeProxy(config, node);
@@ -68,7 +83,8 @@ export function httpOutputOptions(config: HttpOutputConfig, context: Pick<Output
           keepAliveMaxTimeout: idleTimeoutMs,
           ...(config['net.keepalive_max_recycle'] > 0 ? { maxRequestsPerClient: config['net.keepalive_max_recycle'] } : {}),
           headersTimeout: Math.max(1, config['http.response_timeout']) * 1000,
-          bodyTimeout: config['net.io_timeout'] * 1000,
+          // As out_http: http.read_idle_timeout, else net.io_timeout (0: none).
+          bodyTimeout: (config['http.read_idle_timeout'] > 0 ? config['http.read_idle_timeout'] : config['net.io_timeout']) * 1000,
           connect:
             proxy === null
               ? {
@@ -85,15 +101,33 @@ export function httpOutputOptions(config: HttpOutputConfig, context: Pick<Output
                 }),
         },
         uri: nodeUri(node, config.uri),
-        headers: requestHeaders({
-          format: payload.format,
-          gzip,
-          user: config.http_user,
-          password: config.http_passwd,
-          headers: [...config.header, ...node.headers],
-          allowDuplicates: config.allow_duplicated_headers,
-        }),
+        headers: (tag, recordHeaders) =>
+          requestHeaders({
+            format: payload.format,
+            gzip,
+            user: config.http_user,
+            password: config.http_passwd,
+            headers: [...config.header, ...node.headers],
+            allowDuplicates: config.allow_duplicated_headers,
+            tagHeader: headerTag === null ? null : { name: headerTag, value: tag },
+            recordHeaders,
+          }),
       };
     },
   };
+}
+
+/** body_key and headers_key come together, as in Fluent Bit; each is a record accessor (`$body`). */
+function recordRequests(config: HttpOutputConfig, instance: string): RecordRequests | null {
+  const { body_key: bodyKey, headers_key: headersKey } = config;
+  if (bodyKey === null && headersKey === null) return null;
+  if (bodyKey === null || headersKey === null) {
+    throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: ${bodyKey === null ? 'headers_key needs body_key' : 'body_key needs headers_key'} (each record is sent with both)`);
+  }
+  const accessor = (key: string, text: string): RecordAccessor => {
+    const parsed = parseRecordAccessor(text);
+    if (parsed === null) throw new ConfigError('WSBIT_CONFIG_BAD_VALUE', `[config] ${instance}: ${key} '${text}' is not a record accessor such as $body or $req['body']`);
+    return parsed;
+  };
+  return { body: accessor('body_key', bodyKey), headers: accessor('headers_key', headersKey) };
 }

@@ -33,11 +33,16 @@ export interface HeaderOptions {
    * every header is sent, repeats included.
    */
   allowDuplicates: boolean;
+  /** header_tag: this header, with the chunk's tag, right after the content type. */
+  tagHeader?: { name: string; value: string } | null;
+  /** With body_key: the record's headers_key map, sent instead of the content type. */
+  recordHeaders?: readonly HeaderPair[] | null;
 }
 
 /** Request headers as a flat `[name, value, ...]` list, which keeps repeats and order. */
 export function requestHeaders(options: HeaderOptions): string[] {
-  const pairs: Array<[string, string]> = [['Content-Type', contentType(options.format)]];
+  const pairs: Array<[string, string]> = options.recordHeaders != null ? options.recordHeaders.map(({ name, value }) => [name, value]) : [['Content-Type', contentType(options.format)]];
+  if (options.tagHeader != null) pairs.push([options.tagHeader.name, options.tagHeader.value]);
   if (options.gzip) pairs.push(['Content-Encoding', 'gzip']);
   if (options.user !== null) {
     pairs.push(['Authorization', `Basic ${Buffer.from(`${options.user}:${options.password ?? ''}`).toString('base64')}`]);

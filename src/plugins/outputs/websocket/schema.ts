@@ -5,6 +5,7 @@ import { formatKeys, textFormatKeys } from '../format-keys.js';
 import { payloadFormats } from '../../../codec/payload.js';
 import { messageModes } from '../../../codec/messages.js';
 import { defineOutputManifest } from '../../../pipeline/contracts.js';
+import { maxWorkerConnectionsInertKeys } from '../../../config/inert-keys.js';
 
 /** The keys of the websocket output (Fluent Bit's `out_websocket` and wsbit's own), in the order `-h` and the README show them. */
 export const websocketOutputSchema = [
@@ -42,6 +43,7 @@ export const websocketOutputSchema = [
   { key: 'compress.window_bits', type: 'int', default: 15, min: 9, max: 15, description: "With compress deflate, the client_max_window_bits offered: our LZ77 window is at most 2^N bytes (smaller saves memory, compresses less)." },
   upstreamKey,
   { key: 'write_stall_timeout', type: 'time', default: '30s', description: 'Drop the connection when more than 64 KiB we sent stays unread by the server this long; its chunks go to the next connection (0 = never).' },
+  ...maxWorkerConnectionsInertKeys,
 ] as const;
 
 export const websocketOutputManifest = defineOutputManifest({
