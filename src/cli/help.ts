@@ -133,7 +133,9 @@ const jsonTypeNames: Record<ParamType, string> = {
 function jsonOption({ spec, row }: GroupedKey): JsonHelpOption {
   const unset = spec.shownDefault === undefined && (spec.multiple === true || spec.default === undefined || spec.default === null || spec.default === '');
   // The key as Fluent Bit spells it (`Key_Name`); files and -p match it in any case.
-  return { name: spec.key, description: row.description, default: unset ? null : row.default, type: jsonTypeNames[spec.type] };
+  // A key that takes any suffix (tail's Parser_N) is typed as Fluent Bit types it: `prefixed string`.
+  const type = spec.prefixed === true ? `prefixed ${jsonTypeNames[spec.type]}` : jsonTypeNames[spec.type];
+  return { name: spec.key, description: row.description, default: unset ? null : row.default, type };
 }
 
 /**

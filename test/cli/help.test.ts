@@ -38,7 +38,7 @@ const fluentBit = (file: string): JsonPlugin => JSON.parse(readFileSync(path.joi
 const ours = (definition: PluginManifest): JsonPlugin => JSON.parse(JSON.stringify(pluginHelpJson(definition))) as JsonPlugin;
 
 /** The type names Fluent Bit's -J uses (flb_config_map types). */
-const fluentBitTypes = new Set(['string', 'integer', 'boolean', 'double', 'time', 'size', 'multiple comma delimited strings', 'space delimited strings (minimum 1)']);
+const fluentBitTypes = new Set(['string', 'integer', 'boolean', 'double', 'time', 'size', 'multiple comma delimited strings', 'space delimited strings (minimum 1)', 'prefixed string']);
 
 /** Keys both know but type differently, on purpose. */
 const knownTypeDifferences: Record<string, string> = {
@@ -55,6 +55,11 @@ const knownTypeDifferences: Record<string, string> = {
   'filter type_converter/str_key': 'string',
   // A count of connections, which Fluent Bit declares as a size (so 1K is allowed).
   'input http/max_connections': 'integer',
+  'input http/http_server.max_connections': 'integer',
+  // Fluent Bit types it 'deprecated'; wsbit takes any text and ignores it, as Fluent Bit does.
+  'filter parser/unescape_key': 'string',
+  // Fluent Bit's type names the shape (a name and a value); wsbit reads the value as one string and splits it.
+  'output forward/add_option': 'string',
   // Fractions of a second are allowed (Fluent Bit's is a string read as a number of seconds).
   'input tail/refresh_interval': 'double',
   // Whole seconds; Fluent Bit also reads units (5m).

@@ -28,7 +28,8 @@ const inertKeys = [
       'oauth2.jwt_header',
     ] as const
   ).map((key) => noEffectKey(key, 'string', 'An OAuth2 setting.', WITH_OAUTH2)),
-  ...(['oauth2.jwt_ttl_seconds', 'oauth2.refresh_skew_seconds', 'oauth2.timeout', 'oauth2.connect_timeout'] as const).map((key) => noEffectKey(key, 'int', 'An OAuth2 setting.', WITH_OAUTH2)),
+  ...(['oauth2.jwt_ttl_seconds', 'oauth2.refresh_skew_seconds'] as const).map((key) => noEffectKey(key, 'int', 'An OAuth2 setting.', WITH_OAUTH2)),
+  ...(['oauth2.timeout', 'oauth2.connect_timeout'] as const).map((key) => noEffectKey(key, 'time', 'An OAuth2 setting.', WITH_OAUTH2)),
   onlyDefaultKey('aws_auth', 'bool', false, 'Sign requests with AWS SigV4.', 'AWS signing is not supported'),
   ...(['aws_service', 'aws_region', 'aws_sts_endpoint', 'aws_role_arn', 'aws_external_id', 'aws_profile'] as const).map((key) =>
     noEffectKey(key, 'string', 'An AWS SigV4 setting.', WITH_AWS),
