@@ -50,16 +50,23 @@ const DEAD_BUFFER_CHECK_MS = 25;
 /** While buffer memory stands still, checks are this far apart, so that an idle agent hardly wakes. */
 const DEAD_BUFFER_IDLE_CHECK_MS = 250;
 
+type MinorGc = (options: { type: 'minor' }) => void;
+
 /**
- * Collects the young generation whenever buffer memory has grown by DEAD_BUFFER_BYTES. V8 offers
- * no other way than its `gc` function, which `--expose-gc` gives to the contexts made after it is
- * set: one is made here, and the flag is set back so that nothing else sees it.
+ * V8's `gc` function, which `--expose-gc` gives to the contexts made after it is set: one is made
+ * here (a fraction of a megabyte, so only once needed), and the flag is set back so that nothing
+ * else sees it. Null if this V8 does not give it.
  */
-export function collectDeadBuffers(): void {
+function exposedGc(): MinorGc | null {
   setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as ((options: { type: 'minor' }) => void) | undefined;
+  const gc: unknown = runInNewContext('gc');
   setFlagsFromString('--no-expose-gc');
-  if (typeof gc !== 'function') return;
+  return typeof gc === 'function' ? (gc as MinorGc) : null;
+}
+
+/** Collects the young generation whenever buffer memory has grown by DEAD_BUFFER_BYTES. */
+export function collectDeadBuffers(): void {
+  let gc: MinorGc | null | undefined;
   let baseline = process.memoryUsage().arrayBuffers;
   let last = baseline;
   const check = (): void => {
@@ -69,6 +76,8 @@ export function collectDeadBuffers(): void {
     // Freed buffers (or ones V8 freed on its own) lower the mark, so growth is counted from the lowest.
     if (bytes < baseline) baseline = bytes;
     if (bytes - baseline > DEAD_BUFFER_BYTES) {
+      if (gc === undefined) gc = exposedGc();
+      if (gc === null) return;
       gc({ type: 'minor' });
       baseline = last = process.memoryUsage().arrayBuffers;
     }
