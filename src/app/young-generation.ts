@@ -1,10 +1,16 @@
 /**
- * V8's young generation, held at two 4 MB semi-spaces. Left alone, V8 grows it to two 16 MB ones
- * (8 MB already while the agent loads its modules) and the process keeps those pages: 10-25 MB of
- * peak RSS for garbage that dies young. issue 23's table: 4 MB semi-spaces cost about 1 % more CPU
- * at full load than 16 MB ones; 2 MB ones 6-7 %, 1 MB ones 6-9 %.
+ * V8's young generation, held at two 1 MB semi-spaces, the size it starts with. Left alone, V8 grows
+ * it to two 16 MB ones (8 MB already while the agent loads its modules) and the process keeps those
+ * pages: 10-25 MB of peak RSS for garbage that dies young. When the JSON path made 420 B of garbage a
+ * record, 4 MB semi-spaces cost about 1 % more CPU at full load than 16 MB ones, 1 MB ones 6-9 %. At
+ * 10 B a 100 B record (191 at 1 KB), with the dead-buffer collections below starting most scavenges,
+ * 1 MB ones spend about as long in scavenges as 4 MB ones (1M × 1 KB tcp json: 270-500 ms against
+ * 390-490), and the agent uses no more CPU than it did with 4 MB ones before (1M records of tcp json
+ * → websocket json_lines, medians of 3 alternating runs: 1.23 against 1.30 CPU s at 100 B, 3.58
+ * against 3.59 at 1 KB) for 5-10 MB less peak RSS (83 → 78 MB at 100 B, 88 → 77 at 1 KB). 2 MB
+ * ones cannot be held by steering: V8 grows them twice before a steer can stop it.
  *
- * `--max-semi-space-size=4` would say it, but V8 reads that flag only when it creates the heap, and
+ * `--max-semi-space-size=1` would say it, but V8 reads that flag only when it creates the heap, and
  * `node bin/wsbit` (tests, the bench, the Docker image) ignores a shebang's flags. V8 reads its growth
  * factor at each growth, though: it stays 1 (no growth) while the agent loads, then steers the young
  * generation to the target in one step and back to 1, and again whenever V8 has shrunk it while idle.
@@ -13,7 +19,7 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-export const YOUNG_SEMI_SPACE_BYTES = 4 * 1024 * 1024;
+export const YOUNG_SEMI_SPACE_BYTES = 1024 * 1024;
 /** Longer than loading the agent's modules, whose survivors would otherwise grow it at once. */
 const STEER_AFTER_MS = 1000;
 /** Growing past the target takes megabytes of survivors since the last growth: seconds at full load. */

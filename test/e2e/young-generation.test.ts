@@ -49,11 +49,11 @@ function youngGenerationBytes(args: string[], startMs = -1): number {
   return Number(match[1]);
 }
 
-test("bin/wsbit holds V8's young generation at two 4 MB semi-spaces under load, and small while it loads", () => {
+test("bin/wsbit holds V8's young generation at two 1 MB semi-spaces under load, and small while it loads", () => {
   // Without it the same garbage grows the young generation past that: the probe does measure growth.
   assert.ok(youngGenerationBytes(['-e', 'setTimeout(() => undefined, 5000)'], 1500) > 8 * MB);
   const running = youngGenerationBytes([binPath, '-i', 'dummy', '-o', 'null', '-q'], 1500);
-  assert.ok(running > 2 * MB && running <= 8 * MB, `young generation of ${running} bytes`);
+  assert.ok(running <= 2 * MB, `young generation of ${running} bytes`);
   // A program that has only loaded (and exits at once) never grew it.
   assert.ok(youngGenerationBytes([binPath, '--version']) <= 2 * MB);
 });
@@ -95,5 +95,6 @@ test('bin/wsbit frees dead buffers that V8 alone would let pile up', () => {
   const alone = peakDeadBufferBytes(['-e', 'setTimeout(() => undefined, 5000)']);
   assert.ok(alone > 30 * MB, `plain node peaked at ${alone} bytes of buffers`);
   const agent = peakDeadBufferBytes([binPath, '-i', 'dummy', '-o', 'null', '-q']);
-  assert.ok(agent < 12 * MB, `bin/wsbit peaked at ${agent} bytes of buffers`);
+  // The first check after a quiet spell comes up to 250 ms late (8 MB here), then every 25 ms.
+  assert.ok(agent < 20 * MB, `bin/wsbit peaked at ${agent} bytes of buffers`);
 });
