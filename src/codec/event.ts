@@ -339,12 +339,17 @@ function readTime(buf: Uint8Array, pos: number, end: number, out: EventView, ind
   return next;
 }
 
-/** Parses the event starting at `pos` (which must be < end) into a fresh EventView. */
-export function readEventAt(chunk: Uint8Array, pos: number, index: number, end: number = chunk.length): EventView {
-  const ev: EventView = {
-    start: pos, end: pos, sec: 0, nsec: 0,
-    metaStart: 0, metaEnd: 0, metaCount: 0, bodyStart: 0, bodyEnd: 0, bodyCount: 0,
-  };
+function newEventView(): EventView {
+  return { start: 0, end: 0, sec: 0, nsec: 0, metaStart: 0, metaEnd: 0, metaCount: 0, bodyStart: 0, bodyEnd: 0, bodyCount: 0 };
+}
+
+/**
+ * Parses the event starting at `pos` (which must be < end) into `ev`, a fresh EventView unless the
+ * caller passes one to reuse (every field is overwritten).
+ */
+export function readEventAt(chunk: Uint8Array, pos: number, index: number, end: number = chunk.length, ev: EventView = newEventView()): EventView {
+  ev.start = ev.end = pos;
+  ev.sec = ev.nsec = ev.metaStart = ev.metaCount = 0;
   let p: number;
   if (chunk[pos] === 0x92 && chunk[pos + 1] === 0x92 && chunk[pos + 2] === 0xd7 && chunk[pos + 3] === 0 && pos + 12 < end) {
     // Fast path for the layout Fluent Bit and wsbit write.
@@ -440,7 +445,8 @@ export function isGroupMarker(ev: EventView): boolean {
 /**
  * Writes one record of a chunk into an encoder's output: returns null once it is written, or why it
  * cannot be, after undoing whatever it wrote of it. `index` counts the chunk's records (group markers
- * are not records).
+ * are not records). `event` is reused for the next record (an object per record was a quarter of the
+ * JSON path's garbage, issue 23): copy the fields to keep them.
  */
 export type RecordWriter = (event: EventView, index: number) => string | null;
 
@@ -458,9 +464,10 @@ export function forEachDeliverableRecord(chunk: Uint8Array, rejected: RejectedRe
   let eventIndex = 0;
   let recordIndex = 0;
   let written = 0;
+  const ev = newEventView();
   while (pos < end) {
     containersWalked = 0;
-    const ev = readEventAt(chunk, pos, eventIndex++, end);
+    readEventAt(chunk, pos, eventIndex++, end, ev);
     pos = ev.end;
     if (isGroupMarker(ev)) continue;
     // readEventAt has walked the metadata and the body (and nothing else that holds a container).

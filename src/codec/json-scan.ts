@@ -105,9 +105,15 @@ const enum Mode {
   AfterValue,
 }
 
+// One answer object for every 'ok' and 'incomplete' scan: inputs scan one value per record, and a fresh
+// object each time was a tenth of the JSON path's garbage (issue 23).
+const okResult: { status: 'ok'; end: number; kind: JsonKind } = { status: 'ok', end: 0, kind: 'null' };
+const incompleteResult: ScanResult = Object.freeze({ status: 'incomplete' });
+
 /**
  * Scans one JSON value starting at `offset` (leading whitespace is skipped) and appends its msgpack form to
  * `writer`. On 'ok', `end` is the offset just past the value. On 'incomplete' or 'error' nothing is appended.
+ * An 'ok' answer is the same object each time: read it before the next scan.
  */
 export function scanJsonValue(buf: Uint8Array, offset: number, writer: MsgpackWriter, options: ScanOptions = {}): ScanResult {
   const end = options.end ?? buf.length;
@@ -115,7 +121,7 @@ export function scanJsonValue(buf: Uint8Array, offset: number, writer: MsgpackWr
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   const mark = writer.length;
   let i = skipJsonWhitespace(buf, offset, end);
-  if (i >= end) return { status: 'incomplete' };
+  if (i >= end) return incompleteResult;
   const kind = kindOf(buf[i]!);
   let depth = 0;
   let mode = Mode.Value;
@@ -123,7 +129,11 @@ export function scanJsonValue(buf: Uint8Array, offset: number, writer: MsgpackWr
 
   for (;;) {
     if (mode === Mode.AfterValue) {
-      if (depth === 0) return { status: 'ok', end: i, kind: kind ?? 'null' };
+      if (depth === 0) {
+        okResult.end = i;
+        okResult.kind = kind ?? 'null';
+        return okResult;
+      }
       stackCount[depth - 1]!++;
       i = skipJsonWhitespace(buf, i, end);
       if (i >= end) { r = INCOMPLETE; break; }
@@ -194,7 +204,7 @@ export function scanJsonValue(buf: Uint8Array, offset: number, writer: MsgpackWr
   }
 
   writer.truncate(mark);
-  if (r === INCOMPLETE) return { status: 'incomplete' };
+  if (r === INCOMPLETE) return incompleteResult;
   return { status: 'error', message: errorMessage, offset: errorOffset, tooDeep: errorTooDeep };
 }
 
@@ -260,12 +270,15 @@ function scanString(buf: Uint8Array, i: number, end: number, writer: MsgpackWrit
       // Longer still: from here a native search and one copy cost less than the word loop would.
       const quote = buf.indexOf(0x22, j);
       if (quote < 0 || quote >= end) return INCOMPLETE;
-      const backslash = buf.subarray(j, quote).indexOf(0x5c);
-      if (backslash < 0) {
-        writer.strUtf8(buf, start, quote);
-        return quote + 1;
-      }
-      j += backslash;
+      // The copy is searched for `\` rather than the input: with a `\` written just past it, the search
+      // needs no view of the input to stop at the quote (a view per string was an allocation, issue 23).
+      writer.ensure(quote - start + 6);
+      writer.strUtf8(buf, start, quote);
+      writer.buf[writer.pos] = 0x5c;
+      const backslash = writer.buf.indexOf(0x5c, writer.pos - (quote - j));
+      if (backslash === writer.pos) return quote + 1;
+      j += backslash - (writer.pos - (quote - j));
+      writer.pos = header;
     }
   }
   // Find the closing quote, then unescape: the result is never longer than the raw span.

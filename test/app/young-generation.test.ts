@@ -11,7 +11,7 @@ test('the growth factor takes the young generation to its target in one growth, 
   assert.equal(growthFactorFor(4 * MB, 4 * MB), 1);
   assert.equal(growthFactorFor(16 * MB, 4 * MB), 1);
   assert.equal(growthFactorFor(0, 4 * MB), 1, 'nothing read: no growth');
-  assert.equal(YOUNG_SEMI_SPACE_BYTES, 4 * MB);
+  assert.equal(YOUNG_SEMI_SPACE_BYTES, 1 * MB);
 });
 
 test("node flags of the user's own that size the young generation are noticed, on the command line or in NODE_OPTIONS", () => {

@@ -1,5 +1,5 @@
 import { readTimestampedRecord, writeEvent, writeEventHeader } from '../../codec/event.js';
-import { scanJsonValue, skipJsonWhitespace } from '../../codec/json-scan.js';
+import { scanJsonValue, skipJsonWhitespace, type ScanOptions } from '../../codec/json-scan.js';
 import type { MsgpackWriter } from '../../codec/msgpack-writer.js';
 import type { EventTime } from '../../base/record.js';
 import { MAX_NESTING_DEPTH } from '../../codec/limits.js';
@@ -17,6 +17,11 @@ export interface SkippedBytes {
   /** Why the message could not be read. */
   reason: string;
 }
+
+// The scan options for each kind of top-level value, made once rather than per record.
+const OBJECT_SCAN: ScanOptions = { maxDepth: MAX_NESTING_DEPTH };
+const NESTED_ARRAY_SCAN: ScanOptions = { maxDepth: MAX_NESTING_DEPTH - 1 };
+const TIMED_ARRAY_SCAN: ScanOptions = { maxDepth: MAX_NESTING_DEPTH + 1 };
 
 /**
  * Turns every complete JSON value at the start of `pending` (concatenated, with or without white
@@ -58,8 +63,8 @@ export function appendJsonStreamEvents(
     }
     // A record may nest MAX_NESTING_DEPTH levels. On tcp `[...]` becomes {"msg": [...]}, one level more
     // than the text has; on stdin the record of `[time, {record}]` sits one level below the array.
-    const depth = first === 0x5b ? (arrays === 'nest-as-msg' ? MAX_NESTING_DEPTH - 1 : MAX_NESTING_DEPTH + 1) : MAX_NESTING_DEPTH;
-    const result = scanJsonValue(pending, offset, direct ? writer : scratch, { maxDepth: depth });
+    const scan = first === 0x5b ? (arrays === 'nest-as-msg' ? NESTED_ARRAY_SCAN : TIMED_ARRAY_SCAN) : OBJECT_SCAN;
+    const result = scanJsonValue(pending, offset, direct ? writer : scratch, scan);
     if (result.status === 'incomplete') {
       writer.truncate(mark);
       break;
