@@ -30,7 +30,11 @@ function applyLogging(logRoot: LogRoot, request: ServiceRequest, loaded: Pipelin
   const { service } = loaded;
   logRoot.level = effectiveLogLevel(request, service.log_level);
   logRoot.sink = service.log_file === null ? stderrSink : fileSink(service.log_file);
-  const logger = logRoot.scoped('');
+  reportLoadMessages(logRoot.scoped(''), loaded);
+}
+
+/** What loading the configuration had to say: warnings, and the info lines of keys that do nothing here. */
+export function reportLoadMessages(logger: Logger, loaded: Pick<PipelineDescription, 'warnings' | 'notices'>): void {
   for (const warning of loaded.warnings) logger.warn(warning);
   for (const notice of loaded.notices) logger.info(notice);
 }

@@ -12,10 +12,10 @@
  */
 import type { ParamSpec, ParamType } from './schema.js';
 
-export interface NoEffectSpec<Key extends string, Type extends ParamType> {
+export interface NoEffectSpec<Key extends string, Type extends ParamType, Default extends string | number | boolean | null = null> {
   readonly key: Key;
   readonly type: Type;
-  readonly default: null;
+  readonly default: Default;
   readonly description: string;
   readonly noEffect: string;
 }
@@ -28,9 +28,18 @@ export interface OnlyDefaultSpec<Key extends string, Type extends ParamType, Def
   readonly onlyDefault: string;
 }
 
-/** `meaning`: what the key does in Fluent Bit; `reason`: why it does nothing in wsbit. */
-export function noEffectKey<const Key extends string, const Type extends ParamType>(key: Key, type: Type, meaning: string, reason: string): NoEffectSpec<Key, Type> {
-  return { key, type, default: null, description: `${meaning} Accepted; does nothing in wsbit: ${reason}.`, noEffect: reason };
+/**
+ * `meaning`: what the key does in Fluent Bit; `reason`: why it does nothing in wsbit; `shownDefault`:
+ * Fluent Bit's default, which help shows (the value changes nothing either way).
+ */
+export function noEffectKey<const Key extends string, const Type extends ParamType, const Default extends string | number | boolean | null = null>(
+  key: Key,
+  type: Type,
+  meaning: string,
+  reason: string,
+  shownDefault: Default = null as Default,
+): NoEffectSpec<Key, Type, Default> {
+  return { key, type, default: shownDefault, description: `${meaning} Accepted; does nothing in wsbit: ${reason}.`, noEffect: reason };
 }
 
 /** `meaning`: what the key does in Fluent Bit; `reason`: why only its default is accepted. */

@@ -1,5 +1,6 @@
 import { parseCommandLine } from '../../src/cli/args.js';
 import { loadRunnablePipeline } from '../../src/app/loader.js';
+import { reportLoadMessages } from '../../src/app/service.js';
 import { Agent } from '../../src/pipeline/agent.js';
 import type { ChunkView } from '../../src/pipeline/chunk.js';
 import type { EngineStopResult } from '../../src/pipeline/engine.js';
@@ -63,6 +64,7 @@ export async function launchAgent(argv: string[], options: InProcessOptions = {}
       },
     },
   });
+  reportLoadMessages(logRoot.scoped(''), pipeline);
   const agent = new Agent(pipeline, { logRoot });
   await options.beforeStart?.(agent);
   await agent.start();

@@ -13,21 +13,15 @@ import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.j
 import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/temp.js';
 import { sleep, waitFor } from '../helpers/wait.js';
-import { figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
+import { endScenario, figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
 
 let server: CountingServer | undefined;
 let agent: RunningTestAgent | undefined;
 let feeder: TcpFeeder | undefined;
 let proxy: ConnectProxy | undefined;
 afterEach(async () => {
-  await feeder?.close();
-  await agent?.stop();
-  await server?.close();
-  await proxy?.close();
-  feeder = undefined;
-  agent = undefined;
-  server = undefined;
-  proxy = undefined;
+  await endScenario(feeder, agent, server, proxy);
+  [feeder, agent, server, proxy] = [undefined, undefined, undefined, undefined];
 });
 
 const throughProxy = (serverPort: number, proxyUrl: string, extra: string[] = []): string[] => [
@@ -45,43 +39,32 @@ async function waitForAll(t: TestContext, name: string, sent: number, peer: Coun
 }
 
 describe('fault scenarios through a CONNECT proxy', () => {
-  it('the server restarts twice while about 300 records/s flow: 0 lost, each connection a new tunnel', async (t) => {
-    server = await startCountingServer('json_lines');
-    proxy = await startConnectProxy();
-    const peer = server;
-    agent = await startTestAgent(throughProxy(peer.port, proxy.url));
-    feeder = new TcpFeeder(agent.tcpPort(), { count: 1200, perSecond: 300 });
-    await waitFor(() => peer.records > 200, 'records flowing');
-    await peer.restart(100);
-    await sleep(230);
-    await peer.restart(100);
-    await feeder.done;
-    await waitForAll(t, 'restart twice, through the proxy', feeder.sent, peer, agent);
-    assert.equal(peer.lost(feeder.sent), 0);
-    assert.ok(peer.handshakes >= 2);
-    assert.equal(proxy.tunnels, peer.handshakes, 'every WebSocket connection came through the proxy');
-  });
-
-  it('compress deflate through the proxy: the server restarts twice while records flow, 0 lost, and the tunnel carries compressed bytes', async (t) => {
-    server = await startCountingServer('json_lines', false, { perMessageDeflate: true });
-    proxy = await startConnectProxy();
-    const peer = server;
-    agent = await startTestAgent([...throughProxy(peer.port, proxy.url), '-p', 'compress=deflate', '-p', 'compress.threshold=0']);
-    feeder = new TcpFeeder(agent.tcpPort(), { count: 1200, perSecond: 300 });
-    await waitFor(() => peer.records > 200, 'records flowing');
-    await peer.restart(100);
-    await sleep(230);
-    await peer.restart(100);
-    await feeder.done;
-    await waitForAll(t, 'compress deflate, restart twice, through the proxy', feeder.sent, peer, agent);
-    assert.equal(peer.lost(feeder.sent), 0);
-    assert.ok(peer.handshakes >= 3, 'a new handshake after each restart');
-    assert.equal(proxy.tunnels, peer.handshakes, 'every WebSocket connection came through the proxy');
-    // Each json line holds at least the feeder's 80 bytes ({"seq":N,"pad":"x" × 60}); deflate halves that easily.
-    const leastPayloadBytes = peer.records * 80;
-    t.diagnostic(`the server read ${peer.wireBytes} B on the wire for ${peer.records} records (at least ${leastPayloadBytes} B of json lines)`);
-    assert.ok(peer.wireBytes < leastPayloadBytes / 2, 'compressed inside the tunnel');
-  });
+  for (const compress of [false, true]) {
+    const title = compress
+      ? 'compress deflate through the proxy: the server restarts twice while records flow, 0 lost, and the tunnel carries compressed bytes'
+      : 'the server restarts twice while about 300 records/s flow: 0 lost, each connection a new tunnel';
+    it(title, async (t) => {
+      server = await startCountingServer('json_lines', false, compress ? { perMessageDeflate: true } : {});
+      proxy = await startConnectProxy();
+      const peer = server;
+      agent = await startTestAgent([...throughProxy(peer.port, proxy.url), ...(compress ? ['-p', 'compress=deflate', '-p', 'compress.threshold=0'] : [])]);
+      feeder = new TcpFeeder(agent.tcpPort(), { count: 1200, perSecond: 300 });
+      await waitFor(() => peer.records > 200, 'records flowing');
+      await peer.restart(100);
+      await sleep(230);
+      await peer.restart(100);
+      await feeder.done;
+      await waitForAll(t, `restart twice, through the proxy${compress ? ', compress deflate' : ''}`, feeder.sent, peer, agent);
+      assert.equal(peer.lost(feeder.sent), 0);
+      assert.ok(peer.handshakes >= 2, 'a new handshake after the restarts');
+      assert.equal(proxy.tunnels, peer.handshakes, 'every WebSocket connection came through the proxy');
+      // Each json line holds at least the feeder's 80 bytes ({"seq":N,"pad":"x" × 60}): compressed, the wire carries under half.
+      const leastPayloadBytes = peer.records * 80;
+      t.diagnostic(`the server read ${peer.wireBytes} B on the wire for ${peer.records} records (at least ${leastPayloadBytes} B of json lines)`);
+      if (compress) assert.ok(peer.wireBytes < leastPayloadBytes / 2, 'compressed inside the tunnel');
+      else assert.ok(peer.wireBytes > leastPayloadBytes, 'uncompressed: every json line crosses the tunnel whole');
+    });
+  }
 
   it('the server is down 6 s while records arrive (the proxy answers 502): 0 lost, and the log blames the proxy answer, not the server', async (t) => {
     server = await startCountingServer('json_lines');

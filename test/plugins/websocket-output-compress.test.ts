@@ -10,18 +10,14 @@ import path from 'node:path';
 import { afterEach, describe, it, type TestContext } from 'node:test';
 import { tempDir } from '../helpers/temp.js';
 import { sleep, waitFor } from '../helpers/wait.js';
-import { DriverServer, figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
+import { endScenario, DriverServer, figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
 
 let server: CountingServer | undefined;
 let agent: RunningTestAgent | undefined;
 let feeder: TcpFeeder | undefined;
 afterEach(async () => {
-  await feeder?.close();
-  await agent?.stop();
-  await server?.close();
-  feeder = undefined;
-  agent = undefined;
-  server = undefined;
+  await endScenario(feeder, agent, server);
+  [feeder, agent, server] = [undefined, undefined, undefined];
 });
 
 const tcpToWebsocket = (port: number, outputExtra: string[] = []): string[] => [

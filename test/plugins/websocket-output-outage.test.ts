@@ -8,18 +8,14 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { sleep, waitFor } from '../helpers/wait.js';
-import { decodeRecords, figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
+import { endScenario, decodeRecords, figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
 
 let server: CountingServer | undefined;
 let agent: RunningTestAgent | undefined;
 let feeder: TcpFeeder | undefined;
 afterEach(async () => {
-  await feeder?.close();
-  await agent?.stop();
-  await server?.close();
-  feeder = undefined;
-  agent = undefined;
-  server = undefined;
+  await endScenario(feeder, agent, server);
+  [feeder, agent, server] = [undefined, undefined, undefined];
 });
 
 const outageSeconds = Number(process.env['WSBIT_OUTAGE_SECONDS'] ?? 12);

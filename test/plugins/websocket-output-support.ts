@@ -357,3 +357,13 @@ export class DriverServer {
     return lost;
   }
 }
+
+type ScenarioPart = { close(): Promise<unknown> } | { stop(): Promise<unknown> } | undefined;
+
+/** Ends what a scenario started, in the order given (the feeder first, so nothing writes to a stopped agent). */
+export async function endScenario(...parts: ScenarioPart[]): Promise<void> {
+  for (const part of parts) {
+    if (part === undefined) continue;
+    await ('stop' in part ? part.stop() : part.close());
+  }
+}

@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { decode } from '@msgpack/msgpack';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
 import { afterEach, test } from 'node:test';
 import { WebSocket as UndiciWebSocket } from 'undici';
 import { WebSocket as WsClient, type RawData } from 'ws';
 import { renderPrometheus } from '../../src/monitoring/prometheus.js';
 import { waitFor } from '../helpers/wait.js';
-import { closeAllClients, metric, startServer, stopAllServers, type ServerHarness, type TestRecord } from './websocket-server-support.js';
+import { closeAllClients, metric, rawClient, startServer, stopAllServers, type ServerHarness, type TestRecord } from './websocket-server-support.js';
 
 afterEach(async () => {
   closeAllClients();
@@ -183,36 +182,13 @@ test('compress off (the default) declines the offer; records arrive as before', 
   assert.equal(metric(server, 'wsbit_output_broadcast_compressed_connected'), 0);
 });
 
-/** A client by hand that offers permessage-deflate, completes the handshake and then reads nothing. */
-function stalledDeflatingClient(port: number): Promise<{ socket: Socket; response: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let head = Buffer.alloc(0);
-    socket.once('error', reject);
-    socket.on('connect', () =>
-      socket.write(
-        `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
-          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n',
-      ),
-    );
-    const onData = (data: Buffer): void => {
-      head = Buffer.concat([head, data]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      socket.off('data', onData);
-      socket.pause();
-      resolve({ socket, response: head.subarray(0, end).toString('latin1') });
-    };
-    socket.on('data', onData);
-  });
-}
-
 test('a deflating client that stops reading is closed after slow_client_grace; the deflating readers get everything', async () => {
   // The grace is long enough for a healthy client to deflate its way back under max_client_buffer
   // (ws deflates one message at a time per client) even on a loaded machine.
   const server = await startServer({ compress: true, 'compress.threshold': 0, max_client_buffer: '1M', slow_client_grace: 5 });
   const healthy = await Promise.all([wsReceiver(server.url(), true), wsReceiver(server.url(), true)]);
-  const stalled = await stalledDeflatingClient(server.port);
+  // A client that offers permessage-deflate, completes the handshake and then reads nothing.
+  const stalled = await rawClient(server.port, '/', 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n');
   assert.match(stalled.response, /^Sec-WebSocket-Extensions: permessage-deflate/im);
   await waitFor(() => server.output.clientCount() === 3, 'three clients');
   // Random hex deflates to about half, so the stalled socket's buffers fill within a few thousand records.

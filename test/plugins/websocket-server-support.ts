@@ -215,10 +215,15 @@ export interface RawClient {
   socket: Socket;
   /** Bytes after the 101 response: the start of the frame stream. */
   rest: Buffer;
+  /** The 101 response's head, without its blank line. */
+  response: string;
 }
 
-/** A WebSocket client by hand that reads nothing after the handshake (a reader that stalls). */
-export function rawClient(port: number, path = '/'): Promise<RawClient> {
+/**
+ * A WebSocket client by hand that reads nothing after the handshake (a reader that stalls);
+ * `extraHeaders` (each ending in CRLF) go into its request, such as an extension offer.
+ */
+export function rawClient(port: number, path = '/', extraHeaders = ''): Promise<RawClient> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let head = Buffer.alloc(0);
@@ -226,7 +231,7 @@ export function rawClient(port: number, path = '/'): Promise<RawClient> {
     socket.on('connect', () =>
       socket.write(
         `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`,
       ),
     );
     const onData = (data: Buffer): void => {
@@ -240,7 +245,7 @@ export function rawClient(port: number, path = '/'): Promise<RawClient> {
         reject(new Error(`raw client refused: ${head.subarray(0, end).toString('latin1')}`));
         return;
       }
-      resolve({ socket, rest: head.subarray(end + 4) });
+      resolve({ socket, rest: head.subarray(end + 4), response: head.subarray(0, end).toString('latin1') });
     };
     socket.on('data', onData);
   });

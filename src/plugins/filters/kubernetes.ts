@@ -13,34 +13,6 @@ import type { ResolvedConfig } from '../../config/schema.js';
 type Config = ResolvedConfig<typeof kubernetesFilterSchema>;
 
 const DEFAULT_CA_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
-const DEFAULT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
-/** Keys Fluent Bit has that change nothing here, each with why, told once at start when set. */
-function inertKeys(config: Config): Array<[string, string]> {
-  const set: Array<[string, string]> = [];
-  const aws = 'AWS pod-to-service association is not supported by wsbit';
-  if (config['tls.debug'] !== 0) set.push(['tls.debug', 'TLS errors are logged as they happen; there are no TLS debug levels']);
-  if (config.kube_namespace_file !== DEFAULT_NAMESPACE_FILE) set.push(['kube_namespace_file', "wsbit does not look up its own pod; the token is sent whenever it can be read"]);
-  if (config.use_journal) set.push(['use_journal', 'wsbit has no systemd input; records are matched by their tag']);
-  if (config.dummy_meta) set.push(['dummy_meta', "Fluent Bit's test-only dummy metadata is not made; use Kube_Meta_Preload_Cache_Dir"]);
-  if (config.aws_use_pod_association || config.use_pod_association) set.push([config.aws_use_pod_association ? 'aws_use_pod_association' : 'use_pod_association', aws]);
-  const awsStrings = [
-    ['aws_pod_association_host', 'cloudwatch-agent.amazon-cloudwatch'],
-    ['aws_pod_association_endpoint', '/kubernetes/pod-to-service-env-map'],
-    ['aws_pod_association_host_server_ca_file', '/etc/amazon-cloudwatch-observability-agent-server-cert/tls-ca.crt'],
-    ['aws_pod_association_host_client_cert_file', '/etc/amazon-cloudwatch-observability-agent-client-cert/client.crt'],
-    ['aws_pod_association_host_client_key_file', '/etc/amazon-cloudwatch-observability-agent-client-cert/client.key'],
-  ] as const;
-  for (const [key, value] of awsStrings) if (config[key] !== value) set.push([key, aws]);
-  if (config.aws_pod_association_port !== 4311) set.push(['aws_pod_association_port', aws]);
-  if (config.aws_pod_service_map_ttl !== 0) set.push(['aws_pod_service_map_ttl', aws]);
-  if (config.aws_pod_service_map_refresh_interval !== 60) set.push(['aws_pod_service_map_refresh_interval', aws]);
-  if (config.aws_pod_service_preload_cache_dir !== null) set.push(['aws_pod_service_preload_cache_dir', aws]);
-  if (config.aws_pod_association_host_tls_debug !== 0) set.push(['aws_pod_association_host_tls_debug', aws]);
-  if (!config.aws_pod_association_host_tls_verify) set.push(['aws_pod_association_host_tls_verify', aws]);
-  if (config.set_platform !== null) set.push(['set_platform', aws]);
-  return set;
-}
 
 /** Fluent Bit waits for DNS at start (kubernetes/kubernetes#78479); wsbit looks in the background and only warns. */
 function watchDns(host: string, retries: number, waitMs: number, context: FilterContext<unknown>): () => void {
@@ -72,7 +44,6 @@ export const kubernetesFilter = defineFilter({
   ...kubernetesManifest,
   create(context) {
     const { config, instance, logger } = context;
-    for (const [key, why] of inertKeys(config)) logger.info(`'${key}' is accepted and does nothing here: ${why}`);
     let regexParser = null;
     if (config.regex_parser !== null) {
       regexParser = context.parsers.require(config.regex_parser, instance);
