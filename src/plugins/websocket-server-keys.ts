@@ -69,11 +69,15 @@ export const compressLevelKey = {
   description: 'zlib level of permessage-deflate, from 1 (fastest) to 9 (smallest).',
 } as const;
 
+/**
+ * 0 by default, unlike the websocket output's 1K: websocket_server sends each record as a message of
+ * its own, mostly under 1 KB, and with context takeover even a short one shrinks against those before.
+ */
 export const compressThresholdKey = {
   key: 'compress.threshold',
   type: 'size',
-  default: '1K',
-  description: 'Messages smaller than this are sent uncompressed (with compress on).',
+  default: 0,
+  description: 'Messages smaller than this are sent uncompressed (with compress on); 0 deflates every message.',
 } as const;
 
 /** A key whose value the schema accepted but the plugin cannot use. */
