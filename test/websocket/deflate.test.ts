@@ -17,6 +17,7 @@ import {
 import { HandshakeError } from '../../src/websocket/handshake.js';
 import { Opcode, encodeFrame, maskDataFrameInPlace } from '../../src/websocket/frame.js';
 import { FrameReader, WebSocketProtocolError, type ReaderEvent } from '../../src/websocket/reader.js';
+import { feedReader } from './reader-support.js';
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 const OFFER: DeflateOffer = { level: 1, threshold: 0, clientMaxWindowBits: 15 };
@@ -35,13 +36,7 @@ function clientReader(negotiated: DeflateAgreement | null, maxMessageBytes = 102
 }
 
 function read(reader: FrameReader, ...pieces: Buffer[]): { messages: string[]; events: ReaderEvent[]; error: WebSocketProtocolError | undefined } {
-  const events: ReaderEvent[] = [];
-  let error: WebSocketProtocolError | undefined;
-  for (const piece of pieces) {
-    const result = reader.push(piece);
-    events.push(...result.events);
-    error ??= result.error;
-  }
+  const { events, error } = feedReader(reader, pieces);
   const messages = events.flatMap((event) => (event.type === 'message' ? [event.data.toString('utf8')] : []));
   return { messages, events, error };
 }

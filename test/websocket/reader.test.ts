@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Opcode, encodeCloseFrame, encodeFrame, encodePing, encodePong } from '../../src/websocket/frame.js';
 import { FrameReader, WebSocketProtocolError, type ProtocolViolation, type ReaderEvent } from '../../src/websocket/reader.js';
+import { feedReader } from './reader-support.js';
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 
@@ -20,16 +21,6 @@ function plain(events: ReaderEvent[]): unknown[] {
   });
 }
 
-function feed(reader: FrameReader, pieces: Buffer[]): { events: ReaderEvent[]; error: WebSocketProtocolError | undefined } {
-  const events: ReaderEvent[] = [];
-  let error: WebSocketProtocolError | undefined;
-  for (const piece of pieces) {
-    const result = reader.push(piece);
-    events.push(...result.events);
-    error ??= result.error;
-  }
-  return { events, error };
-}
 
 const binary300 = Buffer.alloc(300);
 for (let i = 0; i < binary300.length; i++) binary300[i] = i & 0xff;
@@ -65,14 +56,14 @@ describe('FrameReader: any split of the input', () => {
   const stream = serverStream();
 
   it('decodes the stream in one piece', () => {
-    const result = feed(new FrameReader({ role: 'client', maxMessageBytes: 1 << 20 }), [stream]);
+    const result = feedReader(new FrameReader({ role: 'client', maxMessageBytes: 1 << 20 }), [stream]);
     assert.equal(result.error, undefined);
     assert.deepEqual(plain(result.events), expectedEvents);
   });
 
   it('decodes the stream split in two at every point', () => {
     for (let at = 0; at <= stream.length; at++) {
-      const result = feed(new FrameReader({ role: 'client', maxMessageBytes: 1 << 20 }), [stream.subarray(0, at), stream.subarray(at)]);
+      const result = feedReader(new FrameReader({ role: 'client', maxMessageBytes: 1 << 20 }), [stream.subarray(0, at), stream.subarray(at)]);
       assert.equal(result.error, undefined, `split at ${at}`);
       assert.deepEqual(plain(result.events), expectedEvents, `split at ${at}`);
     }
@@ -80,7 +71,7 @@ describe('FrameReader: any split of the input', () => {
 
   it('decodes the stream one byte at a time', () => {
     const pieces = [...stream].map((byte) => Buffer.from([byte]));
-    const result = feed(new FrameReader({ role: 'client', maxMessageBytes: 1 << 20 }), pieces);
+    const result = feedReader(new FrameReader({ role: 'client', maxMessageBytes: 1 << 20 }), pieces);
     assert.deepEqual(plain(result.events), expectedEvents);
   });
 
@@ -99,7 +90,7 @@ describe('FrameReader: any split of the input', () => {
       { type: 'message', opcode: Opcode.Binary, data: binary300.toString('hex') },
     ];
     for (let at = 0; at <= masked.length; at++) {
-      const result = feed(new FrameReader({ role: 'server', maxMessageBytes: 1 << 20 }), [masked.subarray(0, at), masked.subarray(at)]);
+      const result = feedReader(new FrameReader({ role: 'server', maxMessageBytes: 1 << 20 }), [masked.subarray(0, at), masked.subarray(at)]);
       assert.deepEqual(plain(result.events), expected, `split at ${at}`);
     }
     assert.deepEqual(masked, pristine);
@@ -178,7 +169,7 @@ describe('FrameReader: protocol errors', () => {
       // Also fed one byte at a time: the error must not depend on how bytes arrive.
       for (const pieces of [[c.bytes], [...c.bytes].map((b) => Buffer.from([b]))]) {
         const reader = new FrameReader({ role: c.role ?? 'client', maxMessageBytes: c.max ?? 1 << 20, ...(c.validateUtf8 !== undefined ? { validateUtf8: c.validateUtf8 } : {}) });
-        const { error } = feed(reader, pieces);
+        const { error } = feedReader(reader, pieces);
         assert.ok(error instanceof WebSocketProtocolError, 'expected a protocol error');
         assert.equal(error.violation, c.violation);
         assert.equal(error.closeCode, c.closeCode);
