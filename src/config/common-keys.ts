@@ -6,7 +6,18 @@
  *     const schema = [...outputCommonKeys, ...netClientKeys, ...tlsClientKeys, ...ownKeys] as const;
  */
 import { PROXY_URL_EXPECTED, parseProxyUrl, type ProxyServer } from '../base/proxy.js';
-import { inputInertKeys, logSuppressKeys, netClientInertKeys, outputInertKeys, proxyTlsInertKeys, tlsClientInertKeys } from './inert-keys.js';
+import {
+  ONE_LISTENER_LOOP,
+  inputInertKeys,
+  logSuppressKeys,
+  netClientInertKeys,
+  noEffectKey,
+  outputInertKeys,
+  proxyTlsInertKeys,
+  serverInputInertKeys,
+  serverTlsExtraKeys,
+  tlsClientInertKeys,
+} from './inert-keys.js';
 import { ParseFailure, type ParamSpec } from './schema.js';
 import { parseDouble, parseInt } from './units.js';
 
@@ -137,6 +148,17 @@ export const tlsServerKeys = [
   { key: 'tls.ciphers', type: 'string', default: null, description: 'Allowed cipher suites, in OpenSSL syntax.' },
   { key: 'tls.ca_file', type: 'string', default: null, description: "CA certificates (PEM) that sign the clients' certificates, for tls.verify_client." },
   { key: 'tls.verify_client', type: 'bool', default: false, description: 'Require a client certificate signed by tls.ca_file; the handshake fails for clients without one.' },
+] as const satisfies readonly ParamSpec[];
+
+/**
+ * What Fluent Bit's servers (the tcp, forward and http inputs) take beyond their own keys: TLS with
+ * its server extras, and the networking keys and listener threads that do nothing here.
+ */
+export const serverInputKeys = [
+  ...serverInputInertKeys,
+  ...tlsServerKeys,
+  ...serverTlsExtraKeys,
+  noEffectKey('workers', 'int', 'Listener threads.', ONE_LISTENER_LOOP),
 ] as const satisfies readonly ParamSpec[];
 
 /** `Flush` is a double read with `atof`; Fluent Bit aborts with `invalid flush value` when <= 0. */

@@ -137,6 +137,9 @@ export const serverInputInertKeys = [
   noEffectKey('net.accept_timeout_log_error', 'bool', 'Log accept timeouts as errors.', 'failed TLS handshakes are counted and logged in summary, as warnings'),
 ] as const satisfies readonly ParamSpec[];
 
+/** Fluent Bit's listener threads (in_tcp, in_forward, in_http), which wsbit's servers do not have. */
+export const ONE_LISTENER_LOOP = 'wsbit runs every input on one event loop, with no listener threads';
+
 /** Fluent Bit's `network_tls` keys of servers beyond the shared tlsServerKeys (which they are spread after). */
 export const serverTlsExtraKeys = [
   { key: 'tls.verify_client_cert', type: 'bool', default: false, description: "Fluent Bit's name for tls.verify_client: either on requires client certificates." },

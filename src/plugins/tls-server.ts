@@ -70,13 +70,13 @@ export function tlsServerOptions(config: TlsServerKeyValues, instance: string, c
   return options;
 }
 
-/** The tls keys of the tcp and forward inputs: tlsServerKeys with Fluent Bit's server extras (inert-keys.ts serverTlsExtraKeys). */
+/** The tls keys of the tcp, forward and http inputs (common-keys.ts serverInputKeys): tlsServerKeys with Fluent Bit's server extras. */
 export interface InputTlsKeyValues extends TlsServerKeyValues {
   'tls.verify_client_cert': boolean;
   'net.accept_timeout': number;
 }
 
-/** The TLS options of a tcp or forward input, or null with tls off; tls.verify_client_cert is Fluent Bit's tls.verify_client. */
+/** The TLS options of a tcp, forward or http input, or null with tls off; tls.verify_client_cert is Fluent Bit's tls.verify_client. */
 export function inputTlsOptions(config: InputTlsKeyValues, instance: string): TlsOptions | null {
   const keys = { ...config, 'tls.verify_client': config['tls.verify_client'] || config['tls.verify_client_cert'] };
   checkTlsServerKeys(keys, instance);

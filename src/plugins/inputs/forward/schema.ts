@@ -1,14 +1,5 @@
 import { defineInputManifest } from '../../../pipeline/contracts.js';
-import { tlsServerKeys } from '../../../config/common-keys.js';
-import { noEffectKey, serverInputInertKeys, serverTlsExtraKeys } from '../../../config/inert-keys.js';
-
-/** Keys of Fluent Bit's in_forward that wsbit takes without acting on them (config/inert-keys.ts). */
-const inertKeys = [
-  ...serverInputInertKeys,
-  ...tlsServerKeys,
-  ...serverTlsExtraKeys,
-  noEffectKey('workers', 'int', 'Listener threads.', 'wsbit runs every input on one event loop, with no listener threads'),
-] as const;
+import { serverInputKeys } from '../../../config/common-keys.js';
 
 /** The keys of the forward input (Fluent Bit's `in_forward`), in the order `-h` and the README show them. */
 export const forwardInputSchema = [
@@ -24,7 +15,7 @@ export const forwardInputSchema = [
   { key: 'security.users', type: 'string', multiple: true, description: "A 'username password' pair clients must authenticate with; needs shared_key or empty_shared_key." },
   { key: 'buffer_chunk_size', type: 'size', default: '1024000', description: 'Step by which the receive buffer of a connection grows.' },
   { key: 'buffer_max_size', type: 'size', default: '6144000', description: 'Largest message a connection may send; a client that exceeds it is disconnected.' },
-  ...inertKeys,
+  ...serverInputKeys,
 ] as const;
 
 export const forwardInputManifest = defineInputManifest({

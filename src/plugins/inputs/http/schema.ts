@@ -1,19 +1,15 @@
 import { defineInputManifest } from '../../../pipeline/contracts.js';
-import { tlsServerKeys } from '../../../config/common-keys.js';
-import { noEffectKey, onlyDefaultKey, serverInputInertKeys, serverTlsExtraKeys } from '../../../config/inert-keys.js';
-const ONE_EVENT_LOOP = 'wsbit runs every input on one event loop, with no listener threads';
+import { serverInputKeys } from '../../../config/common-keys.js';
+import { ONE_LISTENER_LOOP, noEffectKey, onlyDefaultKey } from '../../../config/inert-keys.js';
 const HTTP1_ONLY = 'the http input speaks HTTP/1.1 only';
 const OWN_LIMITS = 'the http input has its own keys for this';
 
 /** Keys of Fluent Bit's in_http that wsbit takes without acting on them (config/inert-keys.ts). */
 const inertKeys = [
-  ...serverInputInertKeys,
-  ...tlsServerKeys,
-  ...serverTlsExtraKeys,
-  noEffectKey('workers', 'int', 'Listener threads (http_server.workers).', ONE_EVENT_LOOP),
-  noEffectKey('http_server.workers', 'int', 'Listener threads.', ONE_EVENT_LOOP),
-  noEffectKey('http_server.ingress_queue_event_limit', 'size', 'Queue of records between listener threads.', ONE_EVENT_LOOP),
-  noEffectKey('http_server.ingress_queue_byte_limit', 'size', 'Queue of bytes between listener threads.', ONE_EVENT_LOOP),
+  ...serverInputKeys,
+  noEffectKey('http_server.workers', 'int', 'Listener threads.', ONE_LISTENER_LOOP),
+  noEffectKey('http_server.ingress_queue_event_limit', 'size', 'Queue of records between listener threads.', ONE_LISTENER_LOOP),
+  noEffectKey('http_server.ingress_queue_byte_limit', 'size', 'Queue of bytes between listener threads.', ONE_LISTENER_LOOP),
   noEffectKey('http2', 'bool', 'Serve HTTP/2 as well (http_server.http2).', HTTP1_ONLY),
   noEffectKey('http_server.http2', 'bool', 'Serve HTTP/2 as well.', HTTP1_ONLY),
   noEffectKey('http_server.idle_timeout', 'time', 'Close an idle connection after this long.', `${OWN_LIMITS}: header_timeout and body_idle_timeout`),

@@ -1,15 +1,5 @@
 import { defineInputManifest } from '../../../pipeline/contracts.js';
-import { tlsServerKeys } from '../../../config/common-keys.js';
-import { noEffectKey, serverInputInertKeys, serverTlsExtraKeys } from '../../../config/inert-keys.js';
-const ONE_EVENT_LOOP = 'wsbit runs every input on one event loop, with no listener threads';
-
-/** Keys of Fluent Bit's in_tcp that wsbit takes without acting on them (config/inert-keys.ts). */
-const inertKeys = [
-  ...serverInputInertKeys,
-  ...tlsServerKeys,
-  ...serverTlsExtraKeys,
-  noEffectKey('workers', 'int', 'Listener threads.', ONE_EVENT_LOOP),
-] as const;
+import { serverInputKeys } from '../../../config/common-keys.js';
 
 /** The keys of the tcp input (Fluent Bit's `in_tcp`), in the order `-h` and the README show them. */
 export const tcpInputSchema = [
@@ -21,7 +11,7 @@ export const tcpInputSchema = [
   { key: 'buffer_size', type: 'int', default: null, description: "Largest pending message per connection, in KB (default: chunk_size). A connection that exceeds it is closed." },
   { key: 'source_address_key', type: 'string', default: null, description: "Add the client's address (tcp://ADDRESS:PORT) to each JSON record under this key; as in Fluent Bit, records of format none get none." },
   { key: 'parser', type: 'string', default: null, description: 'Name of a parser (from Parsers_File) that turns each line into a record; implies format none. Lines it cannot parse are logged and dropped.' },
-  ...inertKeys,
+  ...serverInputKeys,
 ] as const;
 
 export const tcpManifest = defineInputManifest({
