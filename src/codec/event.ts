@@ -459,22 +459,46 @@ export type RecordWriter = (event: EventView, index: number) => string | null;
  * `WSBIT_CODEC_MALFORMED`, as forEachEvent does, after the records before the bad event were written.
  */
 export function forEachDeliverableRecord(chunk: Uint8Array, rejected: RejectedRecord[], write: RecordWriter): number {
+  return writeDeliverableRecords(chunk, newRecordCursor(), rejected, write, () => false);
+}
+
+/** Where a walk over a chunk's records stands, so that it can stop and go on later (writeDeliverableRecords). */
+export interface RecordCursor {
+  /** Byte offset of the next event; the chunk's length once every event is walked. */
+  pos: number;
+  eventIndex: number;
+  recordIndex: number;
+}
+
+export function newRecordCursor(): RecordCursor {
+  return { pos: 0, eventIndex: 0, recordIndex: 0 };
+}
+
+/**
+ * forEachDeliverableRecord from `cursor` on, stopping before the next event once `enough()` says so:
+ * an encoder that streams a chunk in pieces writes one piece per call. Moves `cursor`; returns the
+ * number of records written by this call.
+ */
+export function writeDeliverableRecords(
+  chunk: Uint8Array,
+  cursor: RecordCursor,
+  rejected: RejectedRecord[],
+  write: RecordWriter,
+  enough: () => boolean,
+): number {
   const end = chunk.length;
-  let pos = 0;
-  let eventIndex = 0;
-  let recordIndex = 0;
   let written = 0;
   const ev = newEventView();
-  while (pos < end) {
+  while (cursor.pos < end && !enough()) {
     containersWalked = 0;
-    readEventAt(chunk, pos, eventIndex++, end, ev);
-    pos = ev.end;
+    readEventAt(chunk, cursor.pos, cursor.eventIndex++, end, ev);
+    cursor.pos = ev.end;
     if (isGroupMarker(ev)) continue;
     // readEventAt has walked the metadata and the body (and nothing else that holds a container).
-    const reason = (containersWalked > MAX_NESTING_DEPTH ? eventTooDeep(chunk, ev) : null) ?? write(ev, recordIndex);
+    const reason = (containersWalked > MAX_NESTING_DEPTH ? eventTooDeep(chunk, ev) : null) ?? write(ev, cursor.recordIndex);
     if (reason === null) written++;
-    else rejected.push({ index: recordIndex, reason });
-    recordIndex++;
+    else rejected.push({ index: cursor.recordIndex, reason });
+    cursor.recordIndex++;
   }
   return written;
 }

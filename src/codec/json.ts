@@ -11,7 +11,7 @@ import type { BufferPool } from '../base/buffer-pool.js';
 import { WsbitError } from '../base/errors.js';
 import { ByteSink } from './byte-sink.js';
 import { int64ToString, readFloat, uint64ToString } from './c-printf.js';
-import { CODEC_MALFORMED, forEachDeliverableRecord, mapHeaderSize, skipValue, type EventView, type RejectedRecord } from './event.js';
+import { CODEC_MALFORMED, mapHeaderSize, newRecordCursor, skipValue, writeDeliverableRecords, type EventView, type RejectedRecord } from './event.js';
 import { JsonDateField, writeDouble, type DateFormat } from './json-numbers.js';
 import { writeQuotedJsonString } from './json-string.js';
 import { MAX_PRINT_DEPTH } from './limits.js';
@@ -287,24 +287,85 @@ class JsonEncoder {
  * buffer; with a `pool`, it is a buffer from the pool, to be given back once it has been sent.
  */
 export function chunkToJson(chunk: Buffer, options: JsonOptions, pool?: BufferPool, rejected: RejectedRecord[] = []): Buffer {
-  const sink = new ByteSink(chunk.length + (chunk.length >> 1) + 64, pool);
-  const encoder = new JsonEncoder(sink, options.escapeUnicode, options.convertNanToNull ?? false);
-  const out = encoder.out;
-  const date = options.dateKey === null ? null : new JsonDateField(options.dateKey, options.dateFormat, options.escapeUnicode);
-  const isArray = options.format === 'json';
-  const isLines = options.format === 'json_lines';
-  if (isArray) out.byte(0x5b);
-  let first = true;
-  forEachDeliverableRecord(chunk, rejected, (ev) => {
-    if (isArray && !first) out.byte(0x2c);
-    first = false;
-    encoder.record(chunk, ev, date);
-    if (isLines) out.byte(0x0a);
-    return null;
-  });
-  if (isArray) out.byte(0x5d);
-  releaseWordViews(); // the chunk (up to 2 MB) need not stay reachable until the next one is encoded
-  return out.bytes();
+  const text = new JsonPieces(chunk, options, chunk.length + (chunk.length >> 1) + 64, pool, rejected);
+  return text.next(Number.POSITIVE_INFINITY);
+}
+
+/**
+ * A chunk's JSON text (as chunkToJson writes it) in pieces of about `pieceBytes`, cut between records,
+ * each written over the last in one buffer: an output that sends a piece before asking for the next
+ * holds a piece of the text at a time, not the whole (1.7 times the chunk's size for 100 B records).
+ */
+export class JsonPieces {
+  readonly #chunk: Buffer;
+  readonly #sink: ByteSink;
+  readonly #encoder: JsonEncoder;
+  readonly #date: JsonDateField | null;
+  readonly #isArray: boolean;
+  readonly #isLines: boolean;
+  readonly #rejected: RejectedRecord[];
+  readonly #cursor = newRecordCursor();
+  #opened = false;
+  #first = true;
+  #done = false;
+
+  constructor(chunk: Buffer, options: JsonOptions, sizeHintBytes: number, pool: BufferPool | undefined, rejected: RejectedRecord[]) {
+    this.#chunk = chunk;
+    this.#sink = new ByteSink(sizeHintBytes, pool);
+    this.#encoder = new JsonEncoder(this.#sink, options.escapeUnicode, options.convertNanToNull ?? false);
+    this.#date = options.dateKey === null ? null : new JsonDateField(options.dateKey, options.dateFormat, options.escapeUnicode);
+    this.#isArray = options.format === 'json';
+    this.#isLines = options.format === 'json_lines';
+    this.#rejected = rejected;
+  }
+
+  /** Whether the last piece has been written. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /**
+   * The next piece: records until it holds `pieceBytes` bytes or the chunk ends (one record may take it
+   * past). A view of the buffer the next call writes over; empty once done. Throws `WSBIT_CODEC_MALFORMED`.
+   */
+  next(pieceBytes: number): Buffer {
+    const out = this.#sink;
+    out.pos = 0;
+    if (this.#done) return out.bytes();
+    const chunk = this.#chunk;
+    const encoder = this.#encoder;
+    const date = this.#date;
+    const isArray = this.#isArray;
+    const isLines = this.#isLines;
+    if (isArray && !this.#opened) out.byte(0x5b);
+    this.#opened = true;
+    // The bracket does not count: every piece but an empty chunk's holds a record.
+    const start = out.pos;
+    writeDeliverableRecords(
+      chunk,
+      this.#cursor,
+      this.#rejected,
+      (ev) => {
+        if (isArray && !this.#first) out.byte(0x2c);
+        this.#first = false;
+        encoder.record(chunk, ev, date);
+        if (isLines) out.byte(0x0a);
+        return null;
+      },
+      () => out.pos - start >= pieceBytes,
+    );
+    if (this.#cursor.pos >= chunk.length) {
+      if (isArray) out.byte(0x5d);
+      this.#done = true;
+      releaseWordViews(); // the chunk (up to 2 MB) need not stay reachable until the next one is encoded
+    }
+    return out.bytes();
+  }
+
+  /** The buffer the pieces are written in, to give back to the pool once the last piece has been sent. */
+  get buffer(): Buffer {
+    return this.#sink.buf;
+  }
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { BufferPool } from '../base/buffer-pool.js';
 import { forEachDeliverableRecord, forEachEvent, isGroupMarker, type RejectedRecord } from './event.js';
 import { chunkToGelf, type GelfOptions } from './gelf.js';
-import { chunkToJson } from './json.js';
+import { chunkToJson, type JsonFormat, type JsonOptions } from './json.js';
 import type { DateFormat } from './json-numbers.js';
 import { chunkToText, defaultTextOptions, textFormats, type TextFormat, type TextOptions } from './text.js';
 
@@ -62,17 +62,21 @@ export function encodePayload(chunk: Buffer, options: PayloadOptions, pool?: Buf
     }
     default: {
       const rejected: RejectedRecord[] = [];
-      const json = {
-        format: options.format,
-        dateKey: options.dateKey,
-        dateFormat: options.dateFormat,
-        escapeUnicode: options.escapeUnicode,
-        convertNanToNull: options.convertNanToNull,
-      };
-      const payload = chunkToJson(chunk, json, pool, rejected);
+      const payload = chunkToJson(chunk, jsonOptionsOf({ ...options, format: options.format }), pool, rejected);
       return { payload, rejected, isText: true };
     }
   }
+}
+
+/** The JSON encoder's options for a payload in one of the JSON formats. */
+export function jsonOptionsOf(options: PayloadOptions<JsonFormat>): JsonOptions {
+  return {
+    format: options.format,
+    dateKey: options.dateKey,
+    dateFormat: options.dateFormat,
+    escapeUnicode: options.escapeUnicode,
+    convertNanToNull: options.convertNanToNull,
+  };
 }
 
 /**
@@ -80,7 +84,7 @@ export function encodePayload(chunk: Buffer, options: PayloadOptions, pool?: Buf
  * record in it nests past the limit: a receiver that checks the limit (wsbit's websocket input) would
  * refuse the whole message, so that record is left out of a copy.
  */
-function withoutTooDeep(chunk: Buffer): { payload: Buffer; rejected: RejectedRecord[] } {
+export function withoutTooDeep(chunk: Buffer): { payload: Buffer; rejected: RejectedRecord[] } {
   const rejected: RejectedRecord[] = [];
   forEachDeliverableRecord(chunk, rejected, keepAsItIs);
   if (rejected.length === 0) return { payload: chunk, rejected };

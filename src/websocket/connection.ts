@@ -21,7 +21,7 @@ import { MessageDeflater, MessageInflater, formatDeflateOffer, negotiateDeflate,
 import { HandshakeResponseParser, createHandshakeRequest, validateHandshakeResponse } from './handshake.js';
 import { ControlFrameBudget, PendingPings } from './pings.js';
 import { FrameReader, type ReaderEvent } from './reader.js';
-import { WebSocketSender, connectionLost } from './sender.js';
+import { WebSocketSender, connectionLost, type FragmentedMessage } from './sender.js';
 
 export type { WebSocketConnectionOptions } from './dial.js';
 
@@ -170,10 +170,10 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
   }
 
   /**
-   * Write one unfragmented data frame. Resolves once the frame is handed to the socket, not when it is read.
+   * Write one data message: one frame, or one per piece of a FragmentedMessage. Resolves once it is handed to the socket, not when it is read.
    * `ownsPayload`: the payload is the caller's private copy, which may be masked in place (WebSocketSender.sendData).
    */
-  send(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], ownsPayload = false): Promise<void> {
+  send(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[] | FragmentedMessage, ownsPayload = false): Promise<void> {
     const state = this.#state;
     if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
     return state.sender.sendData(opcode, payload, ownsPayload);
@@ -185,7 +185,7 @@ export class WebSocketClientConnection extends EventEmitter<WebSocketConnectionE
    * Rejects with WSBIT_CONNECTION_LOST if the connection ends first, or WSBIT_PING_TIMEOUT (and the connection
    * is dropped) if no pong comes within `timeoutMs`, counted from this call, so it covers writing the frame too.
    */
-  sendAndConfirm(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], timeoutMs: number, ownsPayload = false): Promise<void> {
+  sendAndConfirm(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[] | FragmentedMessage, timeoutMs: number, ownsPayload = false): Promise<void> {
     const state = this.#state;
     if (state.kind !== 'open') return Promise.reject(this.#notOpen(state));
     state.socket.cork();

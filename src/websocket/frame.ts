@@ -176,16 +176,23 @@ export function encodeFrame(opcode: Opcode, payload: Uint8Array | readonly Uint8
 }
 
 /**
- * A masked, final data frame whose payload is masked where it lies: masks `payload` and returns the header
+ * A masked data frame whose payload is masked where it lies: masks `payload` and returns the header
  * to write before it. Header then payload are the bytes encodeFrame() gives for the same key, without a
  * frame-sized copy of a message that may be megabytes. Only for a payload the caller owns and reads no
  * more, made for this one frame (JSON encoded from a chunk); never a chunk's own bytes (SPEC Part A point 4).
+ * `fin` false, or a Continuation opcode, makes it a fragment of a message (RFC 6455 §5.4).
  */
-export function maskDataFrameInPlace(opcode: DataOpcode, payload: Uint8Array, maskKey?: Uint8Array, compressed = false): Buffer {
+export function maskDataFrameInPlace(
+  opcode: DataOpcode | typeof Opcode.Continuation,
+  payload: Uint8Array,
+  maskKey?: Uint8Array,
+  compressed = false,
+  fin = true,
+): Buffer {
   const key = maskKey ?? nextMaskKey();
   if (key.length !== 4) throw new WsbitError('WSBIT_WS_BAD_MASK_KEY', 'a masking key is exactly 4 bytes');
   const header = Buffer.allocUnsafe(frameHeaderLength(payload.length, true));
-  writeFrameHeader(header, opcode, true, payload.length, key, compressed);
+  writeFrameHeader(header, opcode, fin, payload.length, key, compressed);
   applyMask(payload, key, payload);
   return header;
 }

@@ -19,7 +19,7 @@ import type { Socket } from 'node:net';
 import { BufferPool } from '../base/buffer-pool.js';
 import { WsbitError } from '../base/errors.js';
 import type { MessageDeflater } from './deflate.js';
-import { encodeFrame, encodePong, maskDataFrameInPlace, type DataOpcode } from './frame.js';
+import { encodeFrame, encodePong, maskDataFrameInPlace, Opcode, type DataOpcode } from './frame.js';
 
 export interface WebSocketSenderOptions {
   /** `host:port`, for error messages. */
@@ -43,6 +43,28 @@ export interface SenderCompression {
   threshold: number;
   /** Told of every compressed message: its payload bytes, and what went on the wire for them. */
   onCompressed?: (payloadBytes: number, compressedBytes: number) => void;
+}
+
+/** One piece of a message sent in several frames (RFC 6455 §5.4). */
+export interface MessageFragment {
+  bytes: Uint8Array;
+  /** The message ends with this piece (its frame has FIN set). */
+  last: boolean;
+}
+
+/**
+ * A message made piece by piece while it is sent, so that only a piece of it is in memory at a time.
+ * `next()` may write over the bytes it gave before: each piece is handed to the socket before the next
+ * is asked for. It may throw (a chunk that cannot be encoded); the message is then abandoned.
+ */
+export interface FragmentedMessage {
+  /** Whether the pieces are the producer's own scratch, masked where they lie (else masked into a copy). */
+  readonly owned: boolean;
+  next(): MessageFragment;
+}
+
+export function isFragmentedMessage(payload: Uint8Array | readonly Uint8Array[] | FragmentedMessage): payload is FragmentedMessage {
+  return 'next' in payload && typeof payload.next === 'function';
 }
 
 /**
@@ -104,7 +126,8 @@ export class WebSocketSender {
    * never a chunk's bytes): it is masked where it lies and written after the header, and must not be read
    * again. That saves a copy as large as the message.
    */
-  sendData(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[], ownsPayload = false): Promise<void> {
+  sendData(opcode: DataOpcode, payload: Uint8Array | readonly Uint8Array[] | FragmentedMessage, ownsPayload = false): Promise<void> {
+    if (isFragmentedMessage(payload)) return this.#sendFragmented(opcode, payload);
     const parts: readonly Uint8Array[] = payload instanceof Uint8Array ? [payload] : payload;
     const compression = this.#compression;
     if (compression !== null && byteLength(parts) >= compression.threshold) {
@@ -123,6 +146,42 @@ export class WebSocketSender {
     const frame = inPlace ? payload : encodeFrame(opcode, payload, { mask: true, pool: this.#framePool });
     const header = inPlace ? maskDataFrameInPlace(opcode, payload) : null;
     return this.#write(frame, header);
+  }
+
+  /**
+   * A message in one frame per piece: the first with `opcode`, the rest Continuation frames, FIN on the
+   * last. Each piece is handed to the socket before the next is made, and every later frame (another
+   * message, a ping that confirms this one, Close) waits until the last piece is written, since only
+   * control frames may come between fragments (§5.4). Resolves once the last piece is handed to the socket.
+   * With permessage-deflate negotiated the pieces are gathered and compressed as one message.
+   */
+  #sendFragmented(opcode: DataOpcode, message: FragmentedMessage): Promise<void> {
+    if (this.#compression !== null) {
+      const parts: Buffer[] = [];
+      for (let piece = message.next(); ; piece = message.next()) {
+        parts.push(Buffer.from(piece.bytes));
+        if (piece.last) break;
+      }
+      return this.sendData(opcode, parts);
+    }
+    return this.#inOrder(async () => {
+      let frameOpcode: DataOpcode | typeof Opcode.Continuation = opcode;
+      for (;;) {
+        let piece: MessageFragment;
+        try {
+          piece = message.next();
+        } catch (error) {
+          // Part of the message is on the wire: the server must drop it, which only closing does.
+          if (frameOpcode !== opcode) this.#options.onFatal(new WsbitError('WSBIT_CONNECTION_LOST', `a message to ${this.#options.target} was abandoned halfway`));
+          throw error;
+        }
+        const { bytes, last } = piece;
+        if (message.owned) await this.#write(bytes, maskDataFrameInPlace(frameOpcode, bytes, undefined, false, last));
+        else await this.#write(encodeFrame(frameOpcode, bytes, { mask: true, fin: last, pool: this.#framePool }), null);
+        if (last) return { written: Promise.resolve() };
+        frameOpcode = Opcode.Continuation;
+      }
+    });
   }
 
   /**

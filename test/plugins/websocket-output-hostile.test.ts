@@ -90,6 +90,8 @@ afterEach(async () => {
 
 const RECORDS = 5;
 const dataFrames = (frames: ClientFrame[] | undefined): ClientFrame[] => (frames ?? []).filter((frame) => frame.opcode === 0x1 || frame.opcode === 0x2);
+/** Data frames with the Continuation frames of fragmented messages. */
+const messageFrames = (frames: ClientFrame[] | undefined): ClientFrame[] => (frames ?? []).filter((frame) => frame.opcode < 0x8);
 
 /**
  * Starts a tcp → websocket agent against the scripted server, writes five numbered records, and
@@ -181,31 +183,37 @@ describe('hostile servers after the upgrade: the connection is failed, logged, a
     assert.match(agent.logs(), /\[ warn\] \[output:websocket:websocket\.0\] connection to ws:\/\/127\.0\.0\.1:\d+\/ down: /);
   });
 
-  it('the server drops the connection in the middle of a 2 MB frame it is reading: the whole frame goes again', async () => {
-    server = await scriptedServer([
-      (socket, key) => {
-        socket.write(upgrade(key));
-        let received = 0;
-        socket.on('data', (data: Buffer) => {
-          received += data.length;
-          if (received > 200_000) socket.destroy();
-        });
-      },
-    ]);
-    const scripted = server;
-    const blob = 'z'.repeat(100_000);
-    agent = await startTestAgent([
-      '-i', 'dummy', '-p', `dummy={"blob":"${blob}"}`, '-p', 'copies=20', '-p', 'samples=1', '-p', 'rate=20',
-      '-o', `websocket://127.0.0.1:${scripted.peer.port}/`, '-p', 'format=json_lines', '-f', '0.2',
-    ]);
-    const running = agent;
-    await running.waitFor(() => dataFrames(scripted.connections[1]).length > 0, 'the frame on the second connection', 15_000);
-    assert.equal(dataFrames(scripted.connections[0]).length, 0, 'the first connection never got a whole frame');
-    const records = decodeRecords('json_lines', dataFrames(scripted.connections[1])[0]?.payload ?? Buffer.alloc(0));
-    assert.equal(records.length, 20);
-    assert.ok(records.every((record) => record['blob'] === blob));
-    assert.match(running.logs(), /\[ warn\] \[output:websocket:websocket\.0\] connection to ws:\/\/127\.0\.0\.1:\d+\/ down: /);
-  });
+  for (const [fragmentSize, what] of [['0', 'one 2 MB frame'], ['256K', 'a 2 MB message in 256K fragments']] as const) {
+    it(`the server drops the connection in the middle of ${what} it is reading: the whole message goes again`, async () => {
+      server = await scriptedServer([
+        (socket, key) => {
+          socket.write(upgrade(key));
+          let received = 0;
+          socket.on('data', (data: Buffer) => {
+            received += data.length;
+            if (received > 600_000) socket.destroy();
+          });
+        },
+      ]);
+      const scripted = server;
+      const blob = 'z'.repeat(100_000);
+      agent = await startTestAgent([
+        '-i', 'dummy', '-p', `dummy={"blob":"${blob}"}`, '-p', 'copies=20', '-p', 'samples=1', '-p', 'rate=20',
+        '-o', `websocket://127.0.0.1:${scripted.peer.port}/`, '-p', 'format=json_lines', '-p', `fragment_size=${fragmentSize}`, '-f', '0.2',
+      ]);
+      const running = agent;
+      const lastFrame = (frames: ReturnType<typeof dataFrames>): boolean => frames.some((frame) => frame.fin);
+      await running.waitFor(() => lastFrame(messageFrames(scripted.connections[1])), 'the message on the second connection', 15_000);
+      assert.equal(lastFrame(messageFrames(scripted.connections[0])), false, 'the first connection never got the whole message');
+      const message = messageFrames(scripted.connections[1]);
+      // Pieces of 256K end at the record that takes them past it: three 100 KB records each, seven pieces.
+      assert.equal(message.length, fragmentSize === '0' ? 1 : 7);
+      const records = decodeRecords('json_lines', Buffer.concat(message.map((frame) => frame.payload)));
+      assert.equal(records.length, 20);
+      assert.ok(records.every((record) => record['blob'] === blob));
+      assert.match(running.logs(), /\[ warn\] \[output:websocket:websocket\.0\] connection to ws:\/\/127\.0\.0\.1:\d+\/ down: /);
+    });
+  }
 
   it('a close frame: answered with a close echoing the code, then a new handshake', async () => {
     const { logs, target } = await deliverThrough(afterFirstData((socket) => socket.write(serverFrame(0x88, closePayload(1011, 'maintenance')))));

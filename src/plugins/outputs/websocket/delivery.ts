@@ -4,6 +4,7 @@ import type { FlushResult, OutputContext } from '../../../pipeline/contracts.js'
 import { UpstreamBalancer, type BalancedNode } from '../../../upstream/balancer.js';
 import type { UpstreamNode } from '../../../upstream/config.js';
 import type { DataOpcode } from '../../../websocket/frame.js';
+import type { FragmentedMessage } from '../../../websocket/sender.js';
 import { WebSocketLink } from './link.js';
 import type { NodeLinkOptions, WebSocketOutputOptions } from './options.js';
 
@@ -48,11 +49,19 @@ export class WebSocketDelivery {
   }
 
   /**
+   * Whether a chunk may go as a FragmentedMessage, made while it is sent: with one server. An upstream
+   * tries the next node with the same bytes when one fails, and a FragmentedMessage is made only once.
+   */
+  get sendsFragmentedMessages(): boolean {
+    return this.balancer === null;
+  }
+
+  /**
    * Sends a chunk's messages on one node; with an upstream, a node that fails is marked down and the next one tried at once.
    * `ownsPayload`: the messages are the caller's private copy, which one node may mask in place; with an upstream the
    * next node needs the same bytes, so they are masked into a copy.
    */
-  async deliver(opcode: DataOpcode, messages: readonly Buffer[], records: number, chunkId: string, ownsPayload = false): Promise<FlushResult> {
+  async deliver(opcode: DataOpcode, messages: readonly Buffer[] | readonly [FragmentedMessage], records: number, chunkId: string, ownsPayload = false): Promise<FlushResult> {
     const { telemetry } = this.context;
     const { balancer, failedWhileOpen } = this;
     if (balancer === null) {

@@ -5,6 +5,7 @@ import { formatLogTimestamp, LogEpisode } from '../../../base/logger.js';
 import type { Telemetry } from '../../../base/telemetry.js';
 import { CloseCode, type DataOpcode } from '../../../websocket/frame.js';
 import { WebSocketClientConnection, type WebSocketConnectionOptions } from '../../../websocket/connection.js';
+import type { FragmentedMessage } from '../../../websocket/sender.js';
 import { permanentRefusal, type Refusal } from './refusal.js';
 
 export interface LinkOptions {
@@ -138,7 +139,7 @@ export class WebSocketLink {
    * reconnect loop is then running, and `onReady` will be called when it succeeds. `ownsPayload`: the
    * messages are the caller's private copy and are not sent again, so one message may be masked in place.
    */
-  async send(opcode: DataOpcode, messages: readonly Buffer[], ownsPayload = false): Promise<void> {
+  async send(opcode: DataOpcode, messages: readonly Buffer[] | readonly [FragmentedMessage], ownsPayload = false): Promise<void> {
     const connection = await this.connection();
     const up = this.state;
     // An idle close must not fire under a send that takes longer than the idle timeout (a slow server).
@@ -152,10 +153,11 @@ export class WebSocketLink {
     }
     try {
       if (messages.length === 1) {
-        if (this.options.confirmDelivery) await connection.sendAndConfirm(opcode, messages[0] as Buffer, this.options.confirmTimeoutMs, ownsPayload);
-        else await connection.send(opcode, messages[0] as Buffer, ownsPayload);
+        const message = messages[0] as Buffer | FragmentedMessage;
+        if (this.options.confirmDelivery) await connection.sendAndConfirm(opcode, message, this.options.confirmTimeoutMs, ownsPayload);
+        else await connection.send(opcode, message, ownsPayload);
       } else {
-        await connection.sendMessages(opcode, messages, this.options.confirmDelivery ? this.options.confirmTimeoutMs : null);
+        await connection.sendMessages(opcode, messages as readonly Buffer[], this.options.confirmDelivery ? this.options.confirmTimeoutMs : null);
       }
       if (this.options.confirmDelivery) this.telemetry.count('wsbit_output_ping_acks_total');
     } catch (error) {

@@ -24,6 +24,8 @@ export interface WebSocketOutputOptions {
   /** One message per chunk or per record. */
   messages: MessageOptions;
   confirmDelivery: boolean;
+  /** Size of the frames a chunk's message is cut into while it is made; 0: one frame (see `fragment_size`). */
+  fragmentBytes: number;
   /** The settings of the link to `node`. */
   linkOptions(node: UpstreamNode): NodeLinkOptions;
 }
@@ -39,6 +41,7 @@ export function websocketOutputOptions(config: WebSocketOutputConfig, context: P
     payload: payloadOptions(config, context.service),
     messages: { mode: config.message_mode, newline: config.message_newline },
     confirmDelivery: config.confirm_delivery,
+    fragmentBytes: config.message_mode === 'chunk' && config.compress === 'off' ? config.fragment_size : 0,
     linkOptions: (node) => ({
       connection: {
         host: node.host,

@@ -22,6 +22,13 @@ export const websocketOutputSchema = [
     default: 'chunk',
     description: "'chunk': one message per flushed chunk, as Fluent Bit does. 'record': one message per record (json, json_lines, json_stream: one JSON object; gelf: one GELF object; msgpack: one event; plain, csv, ltsv, template: one line, and the csv header its own message); confirm_delivery still confirms the chunk, with one ping after its last message.",
   },
+  {
+    key: 'fragment_size',
+    type: 'size',
+    default: '256K',
+    description:
+      "With message_mode chunk, a chunk's message goes in frames of about this size (RFC 6455 fragments, cut between records), each made while the one before is sent, so only that much of its JSON text (or of its masked msgpack) is in memory at once. 0: one frame per message, as Fluent Bit sends. Not with compress deflate or an upstream, whose messages are made whole.",
+  },
   { key: 'message_newline', type: 'bool', default: false, description: 'With message_mode record, end each message of a line format (json_lines, json_stream, gelf, plain, csv, ltsv, template) with its newline.' },
   { key: 'header', type: 'header', multiple: true, description: "An HTTP header sent with the upgrade request, as 'Name value' (e.g. 'Authorization Bearer abc')." },
   { key: 'subprotocol', type: 'string', default: null, description: 'Sec-WebSocket-Protocol to request; the server must accept it.' },
