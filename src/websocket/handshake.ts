@@ -7,7 +7,7 @@
  * nonce, and the response is actually checked (Fluent Bit accepts any 101).
  */
 import { isIPv6 } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../base/entropy.js';
 import { WsbitError } from '../base/errors.js';
 import { sha1 } from './sha1.js';
 
