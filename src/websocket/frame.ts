@@ -7,7 +7,7 @@
  * and 4). Only a payload that is already a private copy made for this one frame (JSON text encoded from a
  * chunk) is masked where it lies: a retry encodes the chunk again.
  */
-import { randomFillSync } from 'node:crypto';
+import { randomBytes } from '../base/entropy.js';
 import { WsbitError } from '../base/errors.js';
 import type { BufferPool } from '../base/buffer-pool.js';
 
@@ -75,21 +75,12 @@ export interface FrameOptions {
   compressed?: boolean;
 }
 
-// Mask keys are handed out from a pool refilled by the CSPRNG, as `ws` does: every frame still gets its own
-// unpredictable key (§5.3 asks for "a strong source of entropy"), without a crypto call per frame.
-const MASK_POOL_BYTES = 4096;
-const maskPool = Buffer.alloc(MASK_POOL_BYTES);
-let maskPoolOffset = MASK_POOL_BYTES;
-
+// Every frame gets its own unpredictable key (§5.3 asks for "a strong source of entropy") from the kernel's
+// CSPRNG (base/entropy.ts): a slice of a pool refilled by one read, as `ws` does with OpenSSL, without a
+// system call per frame and without loading OpenSSL. A fresh buffer, so that a caller holding a key never
+// sees it change.
 function nextMaskKey(): Uint8Array {
-  if (maskPoolOffset === MASK_POOL_BYTES) {
-    randomFillSync(maskPool);
-    maskPoolOffset = 0;
-  }
-  // Copy the key out, so that a caller holding it never sees it change when the pool is refilled.
-  const key = Buffer.from(maskPool.subarray(maskPoolOffset, maskPoolOffset + 4));
-  maskPoolOffset += 4;
-  return key;
+  return randomBytes(4);
 }
 
 /**

@@ -6,9 +6,10 @@
  * the same bytes, with two fixes (SPEC Part A point 3): the key is 16 fresh random bytes, not the RFC's sample
  * nonce, and the response is actually checked (Fluent Bit accepts any 101).
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
+import { randomBytes } from '../base/entropy.js';
 import { WsbitError } from '../base/errors.js';
+import { sha1 } from './sha1.js';
 
 /** RFC 6455 §1.3: the GUID appended to the key before hashing. */
 export const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -68,9 +69,9 @@ export function createWebSocketKey(): string {
   return randomBytes(16).toString('base64');
 }
 
-/** §4.2.2 step 5.4: base64(SHA-1(key + GUID)). */
+/** §4.2.2 step 5.4: base64(SHA-1(key + GUID)). SHA-1 of our own (sha1.ts), so that no OpenSSL is loaded. */
 export function computeAcceptValue(key: string): string {
-  return createHash('sha1').update(key + WEBSOCKET_GUID, 'latin1').digest('base64');
+  return Buffer.from(sha1(Buffer.from(key + WEBSOCKET_GUID, 'latin1'))).toString('base64');
 }
 
 export function createHandshakeRequest(options: HandshakeRequestOptions): { request: Buffer; key: string } {

@@ -2,7 +2,7 @@
  * Control frames of one client connection, apart from the frames themselves: our pings waiting for their
  * pongs, and the budget of control frames the server may send that we did not ask for.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../base/entropy.js';
 import { WsbitError } from '../base/errors.js';
 
 /** Bytes of our own ping payloads: random per ping, so a server cannot answer pings it never read. */
