@@ -12,8 +12,7 @@
  * only then.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type * as Crypto from 'node:crypto';
+import { cryptoModule } from './openssl.js';
 
 /** What fills a pool: the kernel device, or (when that failed) node:crypto. */
 export type EntropySource = 'kernel' | 'node:crypto';
@@ -23,7 +22,7 @@ const DEFAULT_POOL_BYTES = 4096;
 let cryptoRandomFill: ((target: Uint8Array) => void) | undefined;
 
 function fillFromNodeCrypto(target: Uint8Array): void {
-  cryptoRandomFill ??= (createRequire(import.meta.url)('node:crypto') as typeof Crypto).randomFillSync;
+  cryptoRandomFill ??= cryptoModule().randomFillSync;
   cryptoRandomFill(target);
 }
 

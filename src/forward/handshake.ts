@@ -11,7 +11,7 @@
  * The nonce and salt are sent as bin (Fluentd's encoding): Fluent Bit packs raw random bytes as str,
  * which clients that decode str as UTF-8 (the Node client among them) would mangle.
  */
-import crypto from 'node:crypto';
+import { cryptoModule } from '../base/openssl.js';
 import { findEntry, mapEntries, readStr, strRange } from '../codec/msgpack-map.js';
 import { skipValue } from '../codec/event.js';
 import { MsgpackWriter } from '../codec/msgpack-writer.js';
@@ -37,15 +37,15 @@ export type PingResult =
   | { ok: false; pong: Buffer | null; reason: string };
 
 function sha512Hex(...parts: Array<Uint8Array | string>): string {
-  const hash = crypto.createHash('sha512');
+  const hash = cryptoModule().createHash('sha512');
   for (const part of parts) hash.update(part);
   return hash.digest('hex');
 }
 
 export function startHandshake(config: HandshakeConfig): { state: HandshakeState; helo: Buffer } {
   const state: HandshakeState = {
-    nonce: crypto.randomBytes(NONCE_BYTES),
-    userSalt: config.users.size > 0 ? crypto.randomBytes(NONCE_BYTES) : Buffer.alloc(0),
+    nonce: cryptoModule().randomBytes(NONCE_BYTES),
+    userSalt: config.users.size > 0 ? cryptoModule().randomBytes(NONCE_BYTES) : Buffer.alloc(0),
   };
   const writer = new MsgpackWriter(64);
   writer.arrayHeader(2);
@@ -92,7 +92,7 @@ function elementStarts(frame: Uint8Array, count: number): (index: number) => num
 function timingSafeEqualText(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
-  return left.length === right.length && crypto.timingSafeEqual(left, right);
+  return left.length === right.length && cryptoModule().timingSafeEqual(left, right);
 }
 
 /** Checks a PING frame (`check_ping` in Fluent Bit's fw_prot.c) and builds the PONG to send. */
@@ -163,7 +163,7 @@ export function readHelo(frame: Uint8Array): Helo | null {
 export function buildPing(config: ClientHandshakeConfig, helo: Helo): { ping: Buffer; salt: Buffer } {
   // Fluent Bit's in_forward takes the salt only as a str ("Invalid shared_key_salt type"), and a str
   // of raw random bytes is not UTF-8: hex text works with Fluent Bit, Fluentd and wsbit alike.
-  const salt = Buffer.from(crypto.randomBytes(NONCE_BYTES).toString('hex'));
+  const salt = Buffer.from(cryptoModule().randomBytes(NONCE_BYTES).toString('hex'));
   const writer = new MsgpackWriter(512);
   writer.arrayHeader(6);
   writer.str('PING');

@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { createSecureContext, type Server as TlsServer, type TlsOptions, type TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TlsOptions, TLSSocket } from 'node:tls';
 import { ConfigError, WsbitError, errorMessage } from '../base/errors.js';
+import { httpsModule, tlsModule } from '../base/openssl.js';
 import type { MetricName } from '../base/metrics.js';
 import type { Telemetry } from '../base/telemetry.js';
 
@@ -63,7 +63,7 @@ export function tlsServerOptions(config: TlsServerKeyValues, instance: string, c
   }
   try {
     // Checks the certificate and key now rather than at the first client.
-    createSecureContext(options);
+    tlsModule().createSecureContext(options);
   } catch (error) {
     throw new WsbitError(code, `${instance}: cannot use tls.crt_file/tls.key_file: ${errorMessage(error)}`, { cause: error });
   }
@@ -86,7 +86,7 @@ export function inputTlsOptions(config: InputTlsKeyValues, instance: string): Tl
 /** A plain HTTP server, or HTTPS with the `tls.*` keys (the files are read now, so a bad one fails start-up). */
 export function createTlsCapableServer(config: TlsServerKeyValues, instance: string, code: string, onRequest: RequestListener): Server {
   const options = tlsServerOptions(config, instance, code);
-  return options === null ? createHttpServer(onRequest) : createHttpsServer(options, onRequest);
+  return options === null ? createHttpServer(onRequest) : httpsModule().createServer(options, onRequest);
 }
 
 /**

@@ -1,12 +1,11 @@
 /**
  * What a client connection is told, and the socket it starts from: TCP, or TLS over it, not yet connected.
  */
-import { createRequire } from 'node:module';
 import { connect as netConnect, type Socket } from 'node:net';
-import type * as Tls from 'node:tls';
 import type { BufferPool } from '../base/buffer-pool.js';
 import type { ProxyServer } from '../base/proxy.js';
 import { connectThroughProxy, tlsThroughTunnel } from '../base/proxy-tunnel.js';
+import { tlsModule } from '../base/openssl.js';
 import { tlsConnectOptions, type TlsSettings } from '../base/tls.js';
 import type { DeflateOffer } from './deflate.js';
 import type { HttpHeader } from './handshake.js';
@@ -54,10 +53,6 @@ export interface WebSocketConnectionOptions {
   onCompressed?: (payloadBytes: number, compressedBytes: number) => void;
 }
 
-// Required on the first TLS connection rather than imported: node:tls adds about 0.4 MB to an agent
-// that never uses it.
-let loadedTls: typeof Tls | undefined;
-const tlsModule = (): typeof Tls => (loadedTls ??= createRequire(import.meta.url)('node:tls') as typeof Tls);
 
 /**
  * Starts the TCP connection (and the TLS handshake over it when `tls` is set); the caller listens for

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { boundPort, hostPort, listenOn, type ListenAddress } from '../../base/listen.js';
+import { tlsModule } from '../../base/openssl.js';
 import type { InputContext, InputInstance, ListenerHandle } from '../../pipeline/contracts.js';
 import { Adoption } from './adoption.js';
 import { countTlsFailures } from '../tls-server.js';
@@ -108,7 +109,7 @@ export class SocketInputServer implements InputInstance {
     let listening: net.Server;
     if (this.tlsOptions === null) listening = net.createServer(this.accept);
     else {
-      const secure = tls.createServer(this.tlsOptions, this.accept);
+      const secure = tlsModule().createServer(this.tlsOptions, this.accept);
       countTlsFailures(secure, telemetry, 'wsbit_tls_handshake_failures_total');
       listening = secure;
     }

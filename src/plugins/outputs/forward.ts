@@ -1,4 +1,4 @@
-import crypto from 'node:crypto';
+import { cryptoModule } from '../../base/openssl.js';
 import { ConfigError, errorMessage } from '../../base/errors.js';
 import { UpstreamBalancer, type BalancedNode } from '../../upstream/balancer.js';
 import { outputNodes, type UpstreamNode } from '../../upstream/config.js';
@@ -85,7 +85,7 @@ export const forwardOutput = defineOutput({
       },
       async flush(chunk) {
         // Fluent Bit's chunk ids are 16 random bytes in base64; a fresh one per attempt keeps a late ack from confirming a retry.
-        const chunkId = config.require_ack_response ? crypto.randomBytes(16).toString('base64') : null;
+        const chunkId = config.require_ack_response ? cryptoModule().randomBytes(16).toString('base64') : null;
         let encoded;
         try {
           encoded = await encodeForwardMessage(chunk.data, {

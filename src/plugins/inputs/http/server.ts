@@ -4,12 +4,12 @@
  * too slow or too many.
  */
 import http from 'node:http';
-import https from 'node:https';
 import type net from 'node:net';
 import { BufferPool } from '../../../base/buffer-pool.js';
 import { errorMessage } from '../../../base/errors.js';
 import { boundPort, hostPort, listenOn } from '../../../base/listen.js';
 import { quoteUntrusted } from '../../../base/logger.js';
+import { httpsModule } from '../../../base/openssl.js';
 import { eventTimeNow } from '../../../base/record.js';
 import type { InputContext, InputInstance, ListenerHandle } from '../../../pipeline/contracts.js';
 import { Adoption } from '../adoption.js';
@@ -136,7 +136,7 @@ export class HttpInputServer implements InputInstance {
     let listening: http.Server;
     if (tls === null) listening = http.createServer(serverOptions);
     else {
-      const secure = https.createServer({ ...serverOptions, ...tls });
+      const secure = httpsModule().createServer({ ...serverOptions, ...tls });
       countTlsFailures(secure, telemetry, 'wsbit_tls_handshake_failures_total');
       listening = secure;
     }

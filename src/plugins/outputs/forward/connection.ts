@@ -5,13 +5,13 @@
  * connection is dropped from the pool rather than written into.
  */
 import net from 'node:net';
-import tls from 'node:tls';
 import { findEntry, mapEntries, readStr } from '../../../codec/msgpack-map.js';
 import { WsbitError, errorMessage } from '../../../base/errors.js';
 import { FrameScanner } from '../../../forward/frame-scanner.js';
 import { buildPing, checkPong, readHelo, type ClientHandshakeConfig } from '../../../forward/handshake.js';
 import type { ProxyServer } from '../../../base/proxy.js';
 import { ProxyError, connectThroughProxy, tlsThroughTunnel } from '../../../base/proxy-tunnel.js';
+import { tlsModule } from '../../../base/openssl.js';
 import { tlsConnectOptions, type TlsSettings } from '../../../base/tls.js';
 
 /** Server messages are small (HELO, PONG, acks); anything bigger is not a forward server. */
@@ -97,10 +97,10 @@ export class ForwardConnection {
 
   private dial(base: { host: string; port: number; localAddress?: string }): net.Socket {
     const { proxy, tls: tlsSettings, connectTimeoutMs } = this.options;
-    if (proxy === null) return tlsSettings === null ? net.connect(base) : tls.connect({ ...base, ...tlsConnectOptions(tlsSettings, base.host) });
+    if (proxy === null) return tlsSettings === null ? net.connect(base) : tlsModule().connect({ ...base, ...tlsConnectOptions(tlsSettings, base.host) });
     const tunnel = connectThroughProxy(proxy, base, { timeoutMs: connectTimeoutMs, ...(base.localAddress !== undefined ? { localAddress: base.localAddress } : {}) });
     if (tlsSettings === null) return tunnel;
-    return tlsThroughTunnel(tls.connect, tunnel, { host: base.host, ...tlsConnectOptions(tlsSettings, base.host) });
+    return tlsThroughTunnel(tlsModule().connect, tunnel, { host: base.host, ...tlsConnectOptions(tlsSettings, base.host) });
   }
 
   /**
