@@ -15,11 +15,14 @@ export class BufferPool {
    * @param minBytes requests below this size are not pooled: small buffers are cheap and die young
    * @param maxBytes buffers above this size are not kept once given back: one odd, large chunk must
    *   not hold its memory for the life of the agent
+   * @param spareBytes room added to a new buffer, so that the next request, a little larger, still fits;
+   *   null: an eighth of the request
    */
   constructor(
     keep: number,
     private readonly minBytes = 64 * 1024,
     private readonly maxBytes = Number.POSITIVE_INFINITY,
+    private readonly spareBytes: number | null = null,
   ) {
     this.#keep = Math.max(0, Math.floor(keep));
   }
@@ -45,8 +48,7 @@ export class BufferPool {
     // Every idle buffer is too small. This larger one takes a place among them when it comes back,
     // so the smallest makes room now rather than stay alive beside it until then.
     if (this.#free.length >= this.#keep && this.#free.length > 0) this.#dropSmallest();
-    // Room to spare, so that the next chunk, a little larger, still fits.
-    const buffer = Buffer.allocUnsafeSlow(bytes + (bytes >> 3));
+    const buffer = Buffer.allocUnsafeSlow(bytes + (this.spareBytes ?? bytes >> 3));
     this.#owned.add(buffer.buffer);
     return buffer;
   }

@@ -15,13 +15,20 @@ export const chunkBytesLimit = 2_048_000;
 const MAX_IDLE_CHUNK_BUFFERS = 4;
 
 /**
+ * Room past the limit in a chunk buffer, for the append that takes a chunk over it (a tcp read: up to
+ * 64 KB). A larger one grows the chunk once; an eighth of 2 MB, the pool's default, held 1 MB more at
+ * Mem_Buf_Limit 8M for appends that never came.
+ */
+const CHUNK_SPARE_BYTES = 64 * 1024;
+
+/**
  * Buffers of delivered chunks, for the next ones: a busy input fills a 2 MB chunk every few
  * milliseconds, and fresh buffers that live until delivery pile up in V8 until a full collection.
  * Only buffers that hold a full chunk are kept: the smaller ones a chunk grows through on its way
  * there would sit idle (a new chunk starts in the largest idle buffer), megabytes of them at peak
  * load. A buffer grown past twice the chunk limit (one huge append) is not kept either.
  */
-const chunkBuffers = new BufferPool(MAX_IDLE_CHUNK_BUFFERS, chunkBytesLimit, 2 * chunkBytesLimit);
+const chunkBuffers = new BufferPool(MAX_IDLE_CHUNK_BUFFERS, chunkBytesLimit, 2 * chunkBytesLimit, CHUNK_SPARE_BYTES);
 
 /**
  * How many idle chunk buffers are worth keeping for inputs with these memory limits (0: none): no

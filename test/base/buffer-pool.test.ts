@@ -145,3 +145,13 @@ test('output payload pools hold one buffer per worker', () => {
   pool.give(pool.take(5 * chunkBytesLimit));
   assert.ok(pool.idleBytes < 3 * chunkBytesLimit, 'a payload past four chunks is not kept');
 });
+
+test('a new buffer has an eighth to spare, or the spare the pool was given; a chunk buffer 64 KB past the chunk limit', () => {
+  assert.equal(new BufferPool(1, 1024).take(80_000).length, 90_000);
+  assert.equal(new BufferPool(1, 1024, Number.POSITIVE_INFINITY, 100).take(80_000).length, 80_100);
+  const chunk = new Chunk('full', 'in', 'tag');
+  // Fill a chunk past the limit in tcp-read-sized appends, with no idle buffer to start in.
+  const read = Buffer.alloc(60_000, 1);
+  while (chunk.sizeBytes < chunkBytesLimit) chunk.append(read, 1);
+  assert.ok(chunk.capacityBytes <= chunkBytesLimit + 4096 + 64 * 1024, `capacity ${chunk.capacityBytes}`);
+});
