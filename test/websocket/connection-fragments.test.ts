@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { WsbitError } from '../../src/base/errors.js';
+import type { WebSocketClientConnection } from '../../src/websocket/connection.js';
 import { Opcode } from '../../src/websocket/frame.js';
 import type { FragmentedMessage } from '../../src/websocket/sender.js';
 import { waitFor } from '../helpers/wait.js';
@@ -26,6 +27,17 @@ async function upgradingServer(after: (socket: Socket) => void): Promise<RawPeer
     socket.write(Buffer.from(switchingProtocols(key), 'latin1'));
     after(socket);
   });
+}
+
+/** An open connection to a raw server that upgrades it, and the frames that server reads. */
+async function openOnRawServer(): Promise<{ connection: WebSocketClientConnection; frames: ReturnType<typeof collectClientFrames> }> {
+  let frames: ReturnType<typeof collectClientFrames> | undefined;
+  raw = await upgradingServer((socket) => (frames = collectClientFrames(socket)));
+  const connection = connectionTo(raw.port);
+  trackDown(connection);
+  await connection.open();
+  assert.ok(frames !== undefined);
+  return { connection, frames };
 }
 
 /**
@@ -50,13 +62,8 @@ function reusingMessage(texts: readonly string[], options: { throwAt?: number } 
 
 describe('a message in fragments', () => {
   it('goes as a first frame with the opcode, Continuation frames, FIN on the last only, each masked', async () => {
-    let frames: ReturnType<typeof collectClientFrames> | undefined;
-    raw = await upgradingServer((socket) => (frames = collectClientFrames(socket)));
-    const connection = connectionTo(raw.port);
-    trackDown(connection);
-    await connection.open();
+    const { connection, frames } = await openOnRawServer();
     await connection.send(Opcode.Text, reusingMessage(['{"a":1}\n', '{"b":2}\n', '{"c":3}\n']));
-    assert.ok(frames !== undefined);
     const seen = [await frames.next(), await frames.next(), await frames.next()];
     assert.deepEqual(
       seen.map((frame) => [frame.opcode, frame.fin, frame.masked, frame.rsv1, frame.payload.toString('latin1')]),
@@ -70,11 +77,7 @@ describe('a message in fragments', () => {
   });
 
   it('pieces that are not the producer\'s own are masked into copies and left as they were (binary)', async () => {
-    let frames: ReturnType<typeof collectClientFrames> | undefined;
-    raw = await upgradingServer((socket) => (frames = collectClientFrames(socket)));
-    const connection = connectionTo(raw.port);
-    trackDown(connection);
-    await connection.open();
+    const { connection, frames } = await openOnRawServer();
     const chunk = Buffer.from(Array.from({ length: 300 }, (_, i) => i & 0xff));
     const original = Buffer.from(chunk);
     let offset = 0;
@@ -86,7 +89,6 @@ describe('a message in fragments', () => {
         return { bytes, last: offset >= chunk.length };
       },
     });
-    assert.ok(frames !== undefined);
     const seen = [await frames.next(), await frames.next(), await frames.next()];
     assert.deepEqual(seen.map((frame) => [frame.opcode, frame.fin, frame.payload.length]), [[Opcode.Binary, false, 128], [Opcode.Continuation, false, 128], [Opcode.Continuation, true, 44]]);
     assert.deepEqual(Buffer.concat(seen.map((frame) => frame.payload)), original);
@@ -133,15 +135,10 @@ describe('a message in fragments', () => {
   });
 
   it('a piece that cannot be made after the first is on the wire drops the connection; one that fails first sends nothing', async () => {
-    let frames: ReturnType<typeof collectClientFrames> | undefined;
-    raw = await upgradingServer((socket) => (frames = collectClientFrames(socket)));
-    const first = connectionTo(raw.port);
-    trackDown(first);
-    await first.open();
+    const { connection: first, frames } = await openOnRawServer();
     await assert.rejects(first.send(Opcode.Text, reusingMessage(['a', 'b'], { throwAt: 0 })), /piece cannot be made/);
     assert.equal(first.state, 'open', 'nothing was sent, so the connection is fine');
     await first.send(Opcode.Text, Buffer.from('still usable'));
-    assert.ok(frames !== undefined);
     assert.equal((await frames.next()).payload.toString(), 'still usable');
 
     const down = trackDown(first);
