@@ -13,7 +13,7 @@ import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.j
 import { spawnAgent, type RunningAgent } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/temp.js';
 import { sleep, waitFor } from '../helpers/wait.js';
-import { endScenario, figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
+import { endScenario, figures, startCountingServer, startTestAgent, TcpFeeder, waitForAll, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
 
 let server: CountingServer | undefined;
 let agent: RunningTestAgent | undefined;
@@ -29,13 +29,9 @@ const throughProxy = (serverPort: number, proxyUrl: string, extra: string[] = []
   '-o', `websocket://127.0.0.1:${serverPort}/`, '-p', 'format=json_lines', '-p', `proxy=${proxyUrl}`, '-f', '0.25',
 ];
 
-async function waitForAll(t: TestContext, name: string, sent: number, peer: CountingServer, running: { logs(): string } | null, timeoutMs = 30_000): Promise<void> {
-  try {
-    await waitFor(() => peer.lost(sent) === 0, `all ${sent} records at the server`, timeoutMs, 50);
-  } finally {
-    t.diagnostic(figures(name, sent, peer, `proxy tunnels ${proxy?.tunnels ?? '?'}`));
-    if (peer.lost(sent) !== 0 && running !== null) t.diagnostic(running.logs().slice(-3000));
-  }
+/** The shared waitForAll, with the proxy's tunnel count in the figures and 30 s to catch up after a proxy outage. */
+function waitThroughProxy(t: TestContext, name: string, sent: number, peer: CountingServer, running: { logs(): string }): Promise<void> {
+  return waitForAll(t, name, sent, peer, running, { timeoutMs: 30_000, extra: () => `proxy tunnels ${proxy?.tunnels ?? '?'}` });
 }
 
 describe('fault scenarios through a CONNECT proxy', () => {
@@ -50,11 +46,9 @@ describe('fault scenarios through a CONNECT proxy', () => {
       agent = await startTestAgent([...throughProxy(peer.port, proxy.url), ...(compress ? ['-p', 'compress=deflate', '-p', 'compress.threshold=0'] : [])]);
       feeder = new TcpFeeder(agent.tcpPort(), { count: 1200, perSecond: 300 });
       await waitFor(() => peer.records > 200, 'records flowing');
-      await peer.restart(100);
-      await sleep(230);
-      await peer.restart(100);
+      await peer.restartTwice();
       await feeder.done;
-      await waitForAll(t, `restart twice, through the proxy${compress ? ', compress deflate' : ''}`, feeder.sent, peer, agent);
+      await waitThroughProxy(t, `restart twice, through the proxy${compress ? ', compress deflate' : ''}`, feeder.sent, peer, agent);
       assert.equal(peer.lost(feeder.sent), 0);
       assert.ok(peer.handshakes >= 2, 'a new handshake after the restarts');
       assert.equal(proxy.tunnels, peer.handshakes, 'every WebSocket connection came through the proxy');
@@ -79,7 +73,7 @@ describe('fault scenarios through a CONNECT proxy', () => {
     await sleep(6_000);
     await peer.start();
     await feeder.done;
-    await waitForAll(t, 'server down 6 s, through the proxy', feeder.sent, peer, agent);
+    await waitThroughProxy(t, 'server down 6 s, through the proxy', feeder.sent, peer, agent);
     assert.equal(peer.lost(feeder.sent), 0);
   });
 
@@ -97,7 +91,7 @@ describe('fault scenarios through a CONNECT proxy', () => {
     await sleep(3_000);
     proxy = await startConnectProxy({ port: proxyPort });
     await feeder.done;
-    await waitForAll(t, 'proxy down 3 s', feeder.sent, peer, agent);
+    await waitThroughProxy(t, 'proxy down 3 s', feeder.sent, peer, agent);
     assert.equal(peer.lost(feeder.sent), 0);
     assert.ok(proxy.tunnels >= 1, 'delivery resumed through the proxy that came back');
   });

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, it, type TestContext } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { tempDir } from '../helpers/temp.js';
 import { sleep, waitFor } from '../helpers/wait.js';
-import { endScenario, DriverServer, figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
+import { endScenario, DriverServer, startCountingServer, startTestAgent, TcpFeeder, waitForAll, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
 
 let server: CountingServer | undefined;
 let agent: RunningTestAgent | undefined;
@@ -24,15 +24,6 @@ const tcpToWebsocket = (port: number, outputExtra: string[] = []): string[] => [
   '-i', 'tcp', '-p', 'listen=127.0.0.1', '-p', 'port=0',
   '-o', `websocket://127.0.0.1:${port}/`, '-p', 'format=json_lines', '-p', 'compress=deflate', ...outputExtra, '-f', '0.25',
 ];
-
-async function waitForAll(t: TestContext, name: string, sent: number, peer: CountingServer, running: RunningTestAgent, timeoutMs = 20_000): Promise<void> {
-  try {
-    await waitFor(() => peer.lost(sent) === 0, `all ${sent} records at the server`, timeoutMs, 50);
-  } finally {
-    t.diagnostic(figures(name, sent, peer));
-    if (peer.lost(sent) !== 0) t.diagnostic(running.logs().slice(-3000));
-  }
-}
 
 const metric = (running: RunningTestAgent, name: 'wsbit_output_compressed_payload_bytes_total' | 'wsbit_output_compressed_wire_bytes_total'): number =>
   running.agent.metrics.get(name, 'websocket.0');
@@ -63,9 +54,7 @@ describe('compress deflate against ws (perMessageDeflate)', () => {
     agent = await startTestAgent(tcpToWebsocket(peer.port, ['-p', 'compress.threshold=100']));
     feeder = new TcpFeeder(agent.tcpPort(), { count: 1200, perSecond: 300 });
     await waitFor(() => peer.records > 200, 'records flowing');
-    await peer.restart(100);
-    await sleep(230);
-    await peer.restart(100);
+    await peer.restartTwice();
     await feeder.done;
     await waitForAll(t, 'compress deflate, restart twice', feeder.sent, peer, agent);
     assert.equal(peer.lost(feeder.sent), 0);

@@ -4,9 +4,9 @@
  * and counts them by seq. Each test prints its figures with t.diagnostic.
  */
 import assert from 'node:assert/strict';
-import { afterEach, describe, it, type TestContext } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { sleep, waitFor } from '../helpers/wait.js';
-import { endScenario, DriverServer, figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
+import { endScenario, DriverServer, startCountingServer, startTestAgent, TcpFeeder, waitForAll, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
 
 let server: CountingServer | undefined;
 let agent: RunningTestAgent | undefined;
@@ -21,15 +21,6 @@ const tcpToWebsocket = (port: number, outputExtra: string[] = [], inputExtra: st
   '-o', `websocket://127.0.0.1:${port}/`, ...outputExtra, '-f', '0.25',
 ];
 
-async function waitForAll(t: TestContext, name: string, sent: number, peer: CountingServer, running: RunningTestAgent, timeoutMs = 20_000): Promise<void> {
-  try {
-    await waitFor(() => peer.lost(sent) === 0, `all ${sent} records at the server`, timeoutMs, 50);
-  } finally {
-    t.diagnostic(figures(name, sent, peer));
-    if (peer.lost(sent) !== 0) t.diagnostic(running.logs().slice(-3000));
-  }
-}
-
 describe('fault scenarios (ws server)', () => {
   it('the server restarts twice within 0.5 s while about 300 records/s flow: 0 lost', async (t) => {
     server = await startCountingServer('json_lines');
@@ -37,12 +28,7 @@ describe('fault scenarios (ws server)', () => {
     agent = await startTestAgent(tcpToWebsocket(peer.port, ['-p', 'format=json_lines']));
     feeder = new TcpFeeder(agent.tcpPort(), { count: 1200, perSecond: 300 });
     await waitFor(() => peer.records > 200, 'records flowing');
-    const firstRestart = Date.now();
-    await peer.restart(100);
-    // Up long enough for a flush (every 250 ms) to connect again before the second restart.
-    await sleep(230);
-    await peer.restart(100);
-    const restartsMs = Date.now() - firstRestart;
+    const restartsMs = await peer.restartTwice();
     await feeder.done;
     await waitForAll(t, 'restart twice', feeder.sent, peer, agent);
     t.diagnostic(`both restarts within ${restartsMs} ms`);
@@ -174,7 +160,7 @@ describe('fault scenarios (ws server)', () => {
       const receivedWhilePaused = peer.records;
       peer.resumeReading();
       await feeder.done;
-      await waitForAll(t, 'slow reader', feeder.sent, peer, agent, 30_000);
+      await waitForAll(t, 'slow reader', feeder.sent, peer, agent, { timeoutMs: 30_000 });
       t.diagnostic(`Mem_Buf_Limit ${limitBytes} B; engine held at most ${pausedPeak} B while the server did not read (${receivedWhilePaused} records received then), ${peakBytes} B overall`);
       assert.equal(peer.lost(feeder.sent), 0);
       assert.ok(pausedPeak >= limitBytes, 'the limit was reached');

@@ -9,7 +9,7 @@ import { decodeMulti } from '@msgpack/msgpack';
 import { Opcode } from '../../src/websocket/frame.js';
 import { waitFor } from '../helpers/wait.js';
 import { collectClientFrames, startRawServer, switchingProtocols, type ClientFrame, type RawPeer } from '../websocket/peers.js';
-import { DriverServer, endScenario, figures, startCountingServer, startTestAgent, TcpFeeder, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
+import { DriverServer, endScenario, startCountingServer, startTestAgent, TcpFeeder, waitForAll, type CountingServer, type RunningTestAgent } from './websocket-output-support.js';
 
 const RECORD = '{"key 1":123456789,"key 2":"abcdefg"}';
 const JSON_RECORD = '{"date":1700000000.123457,"key 1":123456789,"key 2":"abcdefg"}';
@@ -95,11 +95,7 @@ describe('fragment_size', () => {
     await waitFor(() => peer.records > 500, 'records flowing again');
     await peer.restart(100);
     await feeder.done;
-    try {
-      await waitFor(() => peer.lost(feeder?.sent ?? 0) === 0, 'every record at the server', 20_000, 50);
-    } finally {
-      t.diagnostic(figures('fragments, restart twice', feeder.sent, peer));
-    }
+    await waitForAll(t, 'fragments, restart twice', feeder.sent, peer, agent);
     assert.equal(peer.lost(feeder.sent), 0);
     assert.ok(peer.handshakes >= 3);
   });

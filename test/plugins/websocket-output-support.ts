@@ -6,6 +6,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeMulti } from '@msgpack/msgpack';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
@@ -135,6 +136,15 @@ export class CountingServer {
     await this.start();
   }
 
+  /** Two restarts of 100 ms within half a second, up just long enough between them for a flush (every 250 ms) to connect again; returns how long they took. */
+  async restartTwice(): Promise<number> {
+    const started = Date.now();
+    await this.restart(100);
+    await sleep(230);
+    await this.restart(100);
+    return Date.now() - started;
+  }
+
   /** Stops reading the sockets, so the client's data piles up in the kernel buffers. */
   pauseReading(): void {
     this.readingPaused = true;
@@ -254,6 +264,26 @@ export class TcpFeeder {
     this.stopped = true;
     await this.done.catch(() => undefined);
     await new Promise<void>((resolve) => this.socket.end(() => resolve()));
+  }
+}
+
+/**
+ * Waits until all `sent` records have reached `peer`, and prints the figures either way (with `extra`),
+ * and the agent's last log lines when some never came.
+ */
+export async function waitForAll(
+  t: TestContext,
+  name: string,
+  sent: number,
+  peer: CountingServer,
+  running: { logs(): string },
+  options: { timeoutMs?: number; extra?: () => string } = {},
+): Promise<void> {
+  try {
+    await waitFor(() => peer.lost(sent) === 0, `all ${sent} records at the server`, options.timeoutMs ?? 20_000, 50);
+  } finally {
+    t.diagnostic(figures(name, sent, peer, options.extra?.() ?? ''));
+    if (peer.lost(sent) !== 0) t.diagnostic(running.logs().slice(-3000));
   }
 }
 
