@@ -19,12 +19,6 @@ export type EntropySource = 'kernel' | 'node:crypto';
 
 const DEFAULT_POOL_BYTES = 4096;
 
-let cryptoRandomFill: ((target: Uint8Array) => void) | undefined;
-
-function fillFromNodeCrypto(target: Uint8Array): void {
-  cryptoRandomFill ??= cryptoModule().randomFillSync;
-  cryptoRandomFill(target);
-}
 
 /** Fills all of `target` from `fd`; false if the file ends first (it is no random device) or fails. */
 function readFully(fd: number, target: Uint8Array): boolean {
@@ -103,7 +97,7 @@ export class EntropyPool {
       }
       this.#fd = null;
     }
-    if (this.#fd === null) fillFromNodeCrypto(this.#pool);
+    if (this.#fd === null) cryptoModule().randomFillSync(this.#pool);
     this.#offset = 0;
   }
 }
