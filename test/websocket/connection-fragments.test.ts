@@ -175,3 +175,27 @@ describe('a message in fragments', () => {
     await connection.close();
   });
 });
+
+describe('a message in fragments, with permessage-deflate negotiated', () => {
+  it('is gathered and compressed as one message, which `ws` inflates byte for byte', async () => {
+    ws = await startWsServer({ perMessageDeflate: true });
+    const peer = ws;
+    const received: Buffer[] = [];
+    let wireBytes = (): number => 0;
+    void peer.nextClient().then((client) => {
+      const socket = (client as unknown as { _socket: Socket })._socket;
+      wireBytes = () => socket.bytesRead;
+      client.on('message', (data: Buffer) => received.push(Buffer.from(data)));
+    });
+    const connection = connectionTo(peer.port, { compression: { level: 1, threshold: 0, clientMaxWindowBits: 15 } });
+    trackDown(connection);
+    await connection.open();
+    const pieces = Array.from({ length: 5 }, (_, i) => `{"piece":${i},"text":"${'abc'.repeat(300)}"}\n`);
+    await connection.sendAndConfirm(Opcode.Text, reusingMessage(pieces), 5000);
+    await waitFor(() => received.length === 1, 'the message at the ws server');
+    assert.equal(received[0]?.toString('latin1'), pieces.join(''));
+    const textBytes = pieces.join('').length;
+    assert.ok(wireBytes() < textBytes / 4, `compressed: the server read ${wireBytes()} B for ${textBytes} B of text`);
+    await connection.close();
+  });
+});
